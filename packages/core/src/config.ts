@@ -1,0 +1,233 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z, type ZodType } from 'zod';
+import { CoreErrors } from './errors.js';
+
+/** Options of one plugin as written in the config file; `false` disables a plugin a base file enabled. */
+export type PluginOptions = Record<string, unknown> | false;
+
+/** The config file's shape. */
+export interface AppConfig {
+  readonly plugins: Record<string, PluginOptions>;
+  readonly profiles?: Record<string, { readonly plugins?: Record<string, PluginOptions> }>;
+  readonly kernel?: KernelOptionsInput;
+}
+
+/** Kernel settings (config file key `kernel`, env `GANTRY_KERNEL__<KEY>`). */
+export const kernelOptionsSchema = z
+  .object({
+    hookTimeoutMs: z.number().int().positive().default(10_000).describe('Limit for each plugin register/start/stop call'),
+    shutdownTimeoutMs: z.number().int().positive().default(15_000).describe('Deadline for a graceful shutdown; past it the process exits non-zero'),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the default logger'),
+  })
+  .strict();
+
+/** Kernel settings before defaults. */
+export type KernelOptionsInput = z.input<typeof kernelOptionsSchema>;
+/** Kernel settings after validation. */
+export type KernelOptions = z.output<typeof kernelOptionsSchema>;
+
+const appConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    plugins: z.record(z.string(), z.union([z.record(z.string(), z.unknown()), z.literal(false)])),
+    profiles: z.record(z.string(), z.object({ plugins: z.record(z.string(), z.union([z.record(z.string(), z.unknown()), z.literal(false)])).optional() }).strict()).optional(),
+    kernel: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+const CONFIG_FILES = ['gantry.config.ts', 'gantry.config.mts', 'gantry.config.js', 'gantry.config.mjs', 'gantry.config.yaml', 'gantry.config.yml', 'gantry.config.json'];
+
+/** Finds the config file: `GANTRY_CONFIG` when set, else `gantry.config.{ts,yaml,json}` in `appDir`. */
+export function findConfigFile(appDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.GANTRY_CONFIG) return path.resolve(appDir, env.GANTRY_CONFIG);
+  for (const name of CONFIG_FILES) {
+    const candidate = path.join(appDir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Reads and shape-checks a config file (JSON, YAML, or a TS/JS module exporting it as `config` or default). */
+export async function readConfigFile(file: string): Promise<AppConfig> {
+  if (!existsSync(file)) {
+    throw CoreErrors.CONFIG_FILE_INVALID(`config file ${file} does not exist`, { fix: 'create it, or point GANTRY_CONFIG at an existing file' });
+  }
+  let raw: unknown;
+  const ext = path.extname(file);
+  try {
+    if (ext === '.json') raw = JSON.parse(readFileSync(file, 'utf8'));
+    else if (ext === '.yaml' || ext === '.yml') raw = parseYaml(readFileSync(file, 'utf8'));
+    else {
+      // Node >= 22.18 strips TypeScript types natively, so a gantry.config.ts loads without a build step.
+      const mod = (await import(pathToFileURL(file).href)) as { config?: unknown; default?: unknown };
+      raw = mod.config ?? mod.default;
+    }
+  } catch (cause) {
+    throw CoreErrors.CONFIG_FILE_INVALID(`config file ${file} cannot be parsed: ${(cause as Error).message}`, { cause });
+  }
+  const parsed = appConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw CoreErrors.CONFIG_FILE_INVALID(`config file ${file} has the wrong shape:\n  - ${problems.join('\n  - ')}`, {
+      details: { problems },
+      fix: 'the file holds { "plugins": { "<plugin>": { ...options } }, "profiles": { "<name>": { "plugins": {...} } } }',
+    });
+  }
+  return parsed.data as AppConfig;
+}
+
+/**
+ * Applies a profile on top of the base plugin list: plugin options are deep-merged, `false`
+ * disables a plugin. Plugin order is the base file's, then the profile's new ones.
+ */
+export function applyProfile(config: AppConfig, profile: string): Record<string, PluginOptions> {
+  const out: Record<string, PluginOptions> = { ...config.plugins };
+  const overlay = config.profiles?.[profile]?.plugins ?? {};
+  for (const [spec, opts] of Object.entries(overlay)) {
+    const base = out[spec];
+    out[spec] = opts === false ? false : base === false || base === undefined ? opts : deepMerge(base, opts);
+  }
+  return out;
+}
+
+/** Deep merge of plain objects; arrays and scalars from `over` replace those of `base`. */
+export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isPlainObject(b) && isPlainObject(v) ? deepMerge(b, v) : v;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+/** `auth-jwt` → `AUTH_JWT`; `smtpUrl` → `SMTP_URL`. */
+export function envSegment(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .toUpperCase();
+}
+
+/**
+ * Overrides options from the environment: `GANTRY_<PLUGIN>__<KEY>[__<SUBKEY>]`. Keys are matched
+ * against the schema (camelCase option `smtpUrl` is `SMTP_URL`) and values converted to the
+ * schema's type (number, boolean, JSON for arrays and objects), so `GANTRY_HTTP__PORT=8080` is a number.
+ */
+export function envOverrides(pluginName: string, schema: ZodType | undefined, env: NodeJS.ProcessEnv = process.env): { values: Record<string, unknown>; problems: string[] } {
+  const prefix = `GANTRY_${envSegment(pluginName)}__`;
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, rawValue] of Object.entries(env)) {
+    if (!name.startsWith(prefix) || rawValue === undefined) continue;
+    const segments = name.slice(prefix.length).split('__');
+    let node: ZodType | undefined = schema;
+    let target = values;
+    const keys: string[] = [];
+    for (let i = 0; i < segments.length; i++) {
+      const seg = segments[i]!;
+      const shape = objectShape(node);
+      const key = shape ? Object.keys(shape).find((k) => envSegment(k) === seg) : undefined;
+      if (!key) {
+        const known = shape ? Object.keys(shape).map((k) => `${prefix}${[...keys.map(envSegment), envSegment(k)].join('__')}`) : [];
+        problems.push(`environment variable ${name}: no option "${seg}" in plugin "${pluginName}"${known.length ? `; known: ${known.join(', ')}` : ''}`);
+        target = undefined as never;
+        break;
+      }
+      keys.push(key);
+      node = shape![key];
+      if (i === segments.length - 1) {
+        const converted = convertEnvValue(rawValue, node);
+        if (converted.ok) target[key] = converted.value;
+        else problems.push(`environment variable ${name}: ${converted.problem}`);
+      } else {
+        target = (target[key] ??= {}) as Record<string, unknown>;
+      }
+    }
+  }
+  return { values, problems };
+}
+
+function unwrap(schema: ZodType | undefined): ZodType | undefined {
+  let s = schema as { _zod?: { def: { type: string; innerType?: ZodType; in?: ZodType } } } | undefined;
+  for (let i = 0; i < 10 && s?._zod; i++) {
+    const def = s._zod.def;
+    if (['optional', 'default', 'nullable', 'prefault', 'readonly', 'catch', 'nonoptional'].includes(def.type) && def.innerType) s = def.innerType as never;
+    else if (def.type === 'pipe' && def.in) s = def.in as never;
+    else break;
+  }
+  return s as ZodType | undefined;
+}
+
+function objectShape(schema: ZodType | undefined): Record<string, ZodType> | undefined {
+  const s = unwrap(schema) as { _zod?: { def: { type: string; shape?: Record<string, ZodType> } } } | undefined;
+  return s?._zod?.def.type === 'object' ? s._zod.def.shape : undefined;
+}
+
+function convertEnvValue(raw: string, schema: ZodType | undefined): { ok: true; value: unknown } | { ok: false; problem: string } {
+  const type = (unwrap(schema) as { _zod?: { def: { type: string } } } | undefined)?._zod?.def.type;
+  switch (type) {
+    case 'number':
+    case 'int': {
+      const n = Number(raw);
+      return raw.trim() !== '' && Number.isFinite(n) ? { ok: true, value: n } : { ok: false, problem: `expected a number, got ${JSON.stringify(raw)}` };
+    }
+    case 'boolean':
+      if (/^(true|1|yes|on)$/i.test(raw)) return { ok: true, value: true };
+      if (/^(false|0|no|off)$/i.test(raw)) return { ok: true, value: false };
+      return { ok: false, problem: `expected true or false, got ${JSON.stringify(raw)}` };
+    case 'object':
+    case 'array':
+    case 'record':
+    case 'tuple':
+      try {
+        return { ok: true, value: JSON.parse(raw) };
+      } catch {
+        return { ok: false, problem: `expected JSON (${type}), got ${JSON.stringify(raw)}` };
+      }
+    case 'union': {
+      // Unions such as `number | false` (trust proxy hops): try JSON first, fall back to the string.
+      try {
+        return { ok: true, value: JSON.parse(raw) };
+      } catch {
+        return { ok: true, value: raw };
+      }
+    }
+    default:
+      return { ok: true, value: raw };
+  }
+}
+
+/** Formats zod issues as "option <path>: <message> (got <value>)". */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
+  return issues.map((issue) => {
+    const where = issue.path.length ? issue.path.join('.') : '(options)';
+    const got = valueAt(input, issue.path as PropertyKey[]);
+    const gotText = got === undefined ? 'nothing' : JSON.stringify(got)?.slice(0, 80);
+    return `option "${where}": ${issue.message} (got ${gotText})`;
+  });
+}
+
+function valueAt(input: unknown, p: readonly PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const k of p) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+/** Freezes an object graph so validated config cannot change under a running plugin. */
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,515 @@
+import path from 'node:path';
+import semver from 'semver';
+import type { ZodType } from 'zod';
+import { applyProfile, deepFreeze, deepMerge, describeIssues, envOverrides, findConfigFile, kernelOptionsSchema, readConfigFile, type AppConfig, type KernelOptions, type KernelOptionsInput } from './config.js';
+import { TsyringeContainer, type Container } from './container.js';
+import { CoreErrors } from './errors.js';
+import { EventBusToken, InProcessEventBus, type EventBus } from './events.js';
+import { GantryError, withFix } from './gantry-error.js';
+import { topoSort } from './graph.js';
+import { HealthRegistry } from './health.js';
+import { createLogger, type Logger } from './logger.js';
+import { isPlugin, pluginMetadataProblems, type LifecycleHook, type Plugin, type PluginContext } from './plugin.js';
+import { resolvePlugin } from './resolve.js';
+import { token, tokenName, type Token } from './token.js';
+import { HttpTransportToken, type HttpRouter } from './transport.js';
+import { KERNEL_VERSION } from './version.js';
+
+/** One line of the boot/stop timeline. */
+export interface TimelineEntry {
+  readonly plugin: string;
+  readonly phase: 'register' | 'start' | 'stop';
+  readonly hook?: string;
+  readonly ms: number;
+}
+
+/** What any plugin may read about the kernel (token {@link KernelInfoToken}). */
+export interface KernelInfo {
+  readonly version: string;
+  readonly profile: string;
+  readonly appDir: string;
+  /** Enabled plugins in start order. */
+  readonly plugins: readonly string[];
+  timeline(): readonly TimelineEntry[];
+}
+
+/** Token of {@link KernelInfo}. */
+export const KernelInfoToken = token<KernelInfo>('gantry.core.KernelInfo');
+/** Token of the kernel's {@link HealthRegistry}. */
+export const HealthRegistryToken = token<HealthRegistry>('gantry.core.HealthRegistry');
+/** Token of the root logger. */
+export const LoggerToken = token<Logger>('gantry.core.Logger');
+
+/** How to build a kernel. Everything is optional: by default it reads `gantry.config.*` from `appDir`. */
+export interface CreateKernelOptions {
+  /** The application's folder (default `process.cwd()`). */
+  readonly appDir?: string;
+  /** Inline config instead of a file (tests, embedding). */
+  readonly config?: AppConfig;
+  /** Config file path (default: `GANTRY_CONFIG`, else `gantry.config.*` in appDir). */
+  readonly configFile?: string;
+  /** Profile (default `GANTRY_PROFILE`, else `embedded`). */
+  readonly profile?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Plugin values usable by name in the config without resolving a package (tests, bundled apps). */
+  readonly plugins?: readonly Plugin[];
+  readonly logger?: Logger;
+  /** Kernel settings; the config file's `kernel` key and `GANTRY_KERNEL__*` override them. */
+  readonly kernel?: KernelOptionsInput;
+}
+
+interface Entry {
+  readonly plugin: Plugin;
+  readonly specifier: string;
+  readonly options: unknown;
+  readonly container: Container;
+  readonly logger: Logger;
+  readonly hooks: LifecycleHook[];
+  router?: HttpRouter;
+}
+
+interface StartedHook {
+  readonly entry: Entry;
+  readonly hook: LifecycleHook;
+}
+
+type State = 'created' | 'registering' | 'starting' | 'started' | 'stopping' | 'stopped' | 'failed';
+
+/**
+ * Loads the config, resolves every enabled plugin and checks the whole setup, collecting every
+ * problem (unknown plugin, kernel range, missing dependency, cycle, unprovided token, invalid
+ * options) into one GANTRY_CORE_BOOT_INVALID error. Nothing is registered or started yet.
+ */
+export async function createKernel(options: CreateKernelOptions = {}): Promise<Kernel> {
+  const appDir = path.resolve(options.appDir ?? process.cwd());
+  const env = options.env ?? process.env;
+  const profile = options.profile ?? env.GANTRY_PROFILE ?? 'embedded';
+  let config = options.config;
+  let configDir = appDir;
+  if (!config) {
+    const file = options.configFile ? path.resolve(appDir, options.configFile) : findConfigFile(appDir, env);
+    if (!file) {
+      throw CoreErrors.CONFIG_FILE_INVALID(`no config file in ${appDir} (looked for gantry.config.ts, .yaml, .json) and GANTRY_CONFIG is not set`, {
+        fix: 'create gantry.config.json with { "plugins": { "http": {} } } or set GANTRY_CONFIG',
+      });
+    }
+    config = await readConfigFile(file);
+    configDir = path.dirname(file);
+  }
+  if (profile !== 'embedded' && config.profiles && !(profile in config.profiles)) {
+    throw CoreErrors.BOOT_INVALID(`profile "${profile}" is not defined in the config file (defined: ${Object.keys(config.profiles).join(', ') || 'none'})`, {
+      fix: 'set GANTRY_PROFILE to a defined profile or add it under "profiles"',
+    });
+  }
+
+  const problems: string[] = [];
+  const kernelInput = deepMerge(deepMerge({}, (options.kernel ?? {}) as Record<string, unknown>), (config.kernel ?? {}) as Record<string, unknown>);
+  const kernelEnv = envOverrides('kernel', kernelOptionsSchema, env);
+  problems.push(...kernelEnv.problems.map((p) => `kernel: ${p}`));
+  const kernelParsed = kernelOptionsSchema.safeParse(deepMerge(kernelInput, kernelEnv.values));
+  if (!kernelParsed.success) problems.push(...describeIssues(kernelParsed.error.issues, kernelInput).map((p) => `kernel: ${p}. Fix: correct "kernel" in the config file`));
+  const kernelOptions = kernelParsed.success ? kernelParsed.data : kernelOptionsSchema.parse({});
+
+  const enabled = Object.entries(applyProfile(config, profile)).filter(([, o]) => o !== false) as [string, Record<string, unknown>][];
+  const preloaded = new Map<string, Plugin>();
+  for (const p of options.plugins ?? []) if (isPlugin(p)) preloaded.set(p.name, p);
+
+  const resolved = await Promise.all(enabled.map(([spec]) => resolvePlugin(spec, configDir, preloaded)));
+  const plugins = new Map<string, { plugin: Plugin; specifier: string; options: Record<string, unknown> }>();
+  resolved.forEach((r, i) => {
+    const [spec, opts] = enabled[i]!;
+    if (!r.ok) return void problems.push(r.problem);
+    const meta = pluginMetadataProblems(r.value.plugin);
+    if (meta.length) return void problems.push(...meta.map((m) => `plugin "${spec}": ${m}. Fix: correct its definePlugin({...})`));
+    const p = r.value.plugin;
+    if (plugins.has(p.name)) return void problems.push(`plugin "${p.name}" is enabled twice (as "${plugins.get(p.name)!.specifier}" and "${spec}"). Fix: keep one key`);
+    if (!semver.satisfies(KERNEL_VERSION, p.kernel, { includePrerelease: true })) {
+      problems.push(`plugin "${p.name}" ${p.version} supports kernel ${p.kernel}, but this kernel is ${KERNEL_VERSION}. Fix: install a version of the plugin made for kernel ${KERNEL_VERSION}, or upgrade @gantry/core`);
+    }
+    plugins.set(p.name, { plugin: p, specifier: spec, options: opts });
+  });
+
+  // Dependencies and tokens.
+  const providers = new Map<symbol, string[]>();
+  for (const { plugin } of plugins.values()) for (const t of plugin.provides ?? []) providers.set(t, [...(providers.get(t) ?? []), plugin.name]);
+  for (const [t, names] of providers) if (names.length > 1 && t !== EventBusToken) problems.push(`token "${tokenName(t)}" is provided by ${names.map((n) => `"${n}"`).join(' and ')}. Fix: enable only one of them`);
+  for (const { plugin } of plugins.values()) {
+    for (const dep of plugin.dependsOn ?? []) {
+      if (!plugins.has(dep)) problems.push(`plugin "${plugin.name}" depends on "${dep}", which is not enabled. Fix: add "${dep}": {} under "plugins" in the config file`);
+    }
+    for (const t of plugin.requires ?? []) {
+      if (!providers.has(t) && !BUILTIN_TOKENS.has(t)) problems.push(`plugin "${plugin.name}" requires token "${tokenName(t)}", which no enabled plugin provides. Fix: enable the plugin that provides it`);
+    }
+  }
+  const nodes = [...plugins.values()].map(({ plugin }) => ({
+    name: plugin.name,
+    after: [
+      ...(plugin.dependsOn ?? []),
+      ...(plugin.optionalDependsOn ?? []).filter((d) => plugins.has(d)),
+      ...(plugin.requires ?? []).flatMap((t) => providers.get(t) ?? []),
+    ].filter((d) => d !== plugin.name),
+  }));
+  const { order, cycles } = topoSort(nodes);
+  for (const cycle of cycles) problems.push(`dependency cycle: ${cycle.join(' → ')}. Fix: remove one of these dependencies (or make it optionalDependsOn)`);
+
+  // Options: file < profile < environment, validated per plugin.
+  const validated = new Map<string, unknown>();
+  for (const { plugin, options: fileOptions } of plugins.values()) {
+    const fromEnv = envOverrides(plugin.name, plugin.config, env);
+    problems.push(...fromEnv.problems.map((p) => `plugin "${plugin.name}": ${p}`));
+    const input = deepMerge(fileOptions, fromEnv.values);
+    if (!plugin.config) {
+      if (Object.keys(input).length > 0) problems.push(`plugin "${plugin.name}" takes no options, got ${Object.keys(input).join(', ')}. Fix: use {} for it`);
+      validated.set(plugin.name, deepFreeze({}));
+      continue;
+    }
+    const parsed = (plugin.config as ZodType).safeParse(input);
+    if (parsed.success) validated.set(plugin.name, deepFreeze(parsed.data));
+    else problems.push(...describeIssues(parsed.error.issues, input).map((m) => `plugin "${plugin.name}": ${m}. Fix: correct plugins["${plugin.name}"] in the config file or its GANTRY_${envName(plugin.name)}__* variables`));
+  }
+
+  if (problems.length > 0) {
+    throw CoreErrors.BOOT_INVALID(`the application cannot start: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+  }
+  const logger = options.logger ?? createLogger({ level: kernelOptions.logLevel });
+  return new Kernel({
+    appDir: configDir,
+    profile,
+    logger,
+    kernelOptions,
+    ordered: order.map((name) => ({ ...plugins.get(name)!, options: validated.get(name) })),
+  });
+}
+
+function envName(plugin: string): string {
+  return plugin.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
+}
+
+const BUILTIN_TOKENS = new Set<symbol>([KernelInfoToken, HealthRegistryToken, LoggerToken, EventBusToken]);
+
+/** A checked application: start it, run a command, stop it. Two kernels in one process share nothing. */
+export class Kernel implements AsyncDisposable {
+  readonly container: Container;
+  readonly health = new HealthRegistry();
+  readonly logger: Logger;
+  readonly profile: string;
+  readonly appDir: string;
+  readonly options: KernelOptions;
+  private readonly entries: Entry[];
+  private readonly started: StartedHook[] = [];
+  private readonly entryTimeline: TimelineEntry[] = [];
+  private readonly commands = new Map<string, { plugin: string; description?: string; run: (args: readonly string[]) => Promise<number | void> | number | void }>();
+  private state: State = 'created';
+  private stopping: Promise<void> | undefined;
+
+  /** @internal use {@link createKernel}. */
+  constructor(init: { appDir: string; profile: string; logger: Logger; kernelOptions: KernelOptions; ordered: { plugin: Plugin; specifier: string; options: unknown }[] }) {
+    this.appDir = init.appDir;
+    this.profile = init.profile;
+    this.logger = init.logger;
+    this.options = init.kernelOptions;
+    this.container = TsyringeContainer.createRoot('kernel');
+    const info: KernelInfo = {
+      version: KERNEL_VERSION,
+      profile: this.profile,
+      appDir: this.appDir,
+      plugins: init.ordered.map((o) => o.plugin.name),
+      timeline: () => this.entryTimeline,
+    };
+    this.container.bindValue(KernelInfoToken, info);
+    this.container.bindValue(HealthRegistryToken, this.health);
+    this.container.bindValue(LoggerToken, this.logger);
+    const bus: EventBus = new InProcessEventBus((err, event) => this.logger.error({ err, topic: event.topic }, 'event handler failed'));
+    this.container.bindValue(EventBusToken, bus);
+    this.entries = init.ordered.map((o) => ({
+      plugin: o.plugin,
+      specifier: o.specifier,
+      options: o.options,
+      container: (this.container as TsyringeContainer).createChild(`plugin "${o.plugin.name}"`),
+      logger: this.logger.child({ plugin: o.plugin.name }),
+      hooks: [],
+    }));
+  }
+
+  /** Enabled plugins in start order. */
+  get pluginNames(): readonly string[] {
+    return this.entries.map((e) => e.plugin.name);
+  }
+
+  /** Register, start and serve timings so far. */
+  timeline(): readonly TimelineEntry[] {
+    return this.entryTimeline;
+  }
+
+  /** Resolves a token from the kernel's container (what plugins provide). */
+  get<T>(t: Token<T>): T {
+    return this.container.get(t);
+  }
+
+  /**
+   * Registers every plugin in dependency order, then runs start hooks in that order, then serve
+   * hooks. On any failure the hooks that started are stopped in reverse and the error is thrown.
+   * With `serve: false` serve hooks are skipped (commands such as migrations).
+   */
+  async start(options: { serve?: boolean } = {}): Promise<void> {
+    if (this.state !== 'created') throw CoreErrors.KERNEL_STATE(`kernel.start() called in state "${this.state}"`, { fix: 'create a new kernel for each start' });
+    const t0 = performance.now();
+    this.state = 'registering';
+    try {
+      for (const entry of this.entries) await this.registerOne(entry);
+      this.state = 'starting';
+      const runHooks = this.entries.flatMap((entry) => entry.hooks.filter((h) => (h.phase ?? 'run') === 'run').map((hook) => ({ entry, hook })));
+      const serveHooks = options.serve === false ? [] : this.entries.flatMap((entry) => entry.hooks.filter((h) => h.phase === 'serve').map((hook) => ({ entry, hook })));
+      for (const sh of [...runHooks, ...serveHooks]) {
+        if (sh.hook.start) await this.timed(sh.entry, 'start', sh.hook, sh.hook.start);
+        this.started.push(sh);
+      }
+    } catch (err) {
+      this.state = 'failed';
+      this.logger.error({ err: serializeError(err) }, 'boot failed; stopping what started');
+      await this.stopStarted().catch((stopErr: unknown) => this.logger.error({ err: serializeError(stopErr) }, 'stop after failed boot also failed'));
+      throw err;
+    }
+    this.state = 'started';
+    this.health.setState({ started: true });
+    const total = Math.round(performance.now() - t0);
+    this.logger.info({ totalMs: total, timeline: this.summaryTimeline() }, `started ${this.entries.length} plugins in ${total} ms (profile ${this.profile})`);
+  }
+
+  /** Runs a command registered by a plugin; the kernel must be started (serve not needed). */
+  async runCommand(name: string, args: readonly string[] = []): Promise<number> {
+    const cmd = this.commands.get(name);
+    if (!cmd) {
+      const known = [...this.commands.keys()].join(', ') || 'none';
+      throw CoreErrors.BAD_REQUEST(`unknown command "${name}" (known: ${known})`, { fix: 'run one of the known commands, or enable the plugin that registers it' });
+    }
+    const code = await cmd.run(args);
+    return typeof code === 'number' ? code : 0;
+  }
+
+  /** Commands registered by plugins. */
+  commandNames(): readonly string[] {
+    return [...this.commands.keys()];
+  }
+
+  /**
+   * Stops in exact reverse order the hooks that started (serve hooks first), each bounded by its
+   * timeout. Every hook is attempted; failures are reported together. Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (this.state === 'created' || this.state === 'stopped') {
+      this.state = 'stopped';
+      return;
+    }
+    this.stopping ??= (async () => {
+      this.state = 'stopping';
+      this.health.setState({ shuttingDown: true });
+      try {
+        await this.stopStarted();
+      } finally {
+        this.state = 'stopped';
+        await this.container.dispose().catch(() => undefined);
+        this.logger.flush?.();
+      }
+    })();
+    return this.stopping;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /**
+   * Installs SIGTERM/SIGINT handling: readiness turns false at once, then the kernel stops (serve
+   * hooks drain in-flight requests), and the process exits 0. A second signal, a failed stop or the
+   * shutdownTimeoutMs deadline exit non-zero. Returns a function that removes the handlers.
+   */
+  handleSignals(exit: (code: number) => void = (code) => process.exit(code)): () => void {
+    let received = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      received++;
+      if (received > 1) {
+        this.logger.error({ signal }, 'second signal during shutdown: exiting now');
+        this.logger.flush?.();
+        exit(130);
+        return;
+      }
+      this.logger.info({ signal, deadlineMs: this.options.shutdownTimeoutMs }, 'shutting down gracefully');
+      this.health.setState({ shuttingDown: true });
+      const deadline = setTimeout(() => {
+        this.logger.error({ code: CoreErrors.SHUTDOWN_TIMEOUT.code }, withFix(`graceful shutdown did not finish within ${this.options.shutdownTimeoutMs} ms`, CoreErrors.SHUTDOWN_TIMEOUT.spec.fix));
+        this.logger.flush?.();
+        exit(1);
+      }, this.options.shutdownTimeoutMs);
+      deadline.unref();
+      this.stop().then(
+        () => {
+          clearTimeout(deadline);
+          this.logger.info('stopped');
+          this.logger.flush?.();
+          exit(0);
+        },
+        (err: unknown) => {
+          clearTimeout(deadline);
+          this.logger.error({ err: serializeError(err) }, 'shutdown failed');
+          this.logger.flush?.();
+          exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    return () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    };
+  }
+
+  private async registerOne(entry: Entry): Promise<void> {
+    const { plugin } = entry;
+    const ctx = this.contextFor(entry);
+    const t0 = performance.now();
+    try {
+      await withTimeout(Promise.resolve().then(() => plugin.register(ctx as PluginContext<never>)), this.options.hookTimeoutMs, () =>
+        CoreErrors.HOOK_TIMEOUT(`plugin "${plugin.name}": register() did not finish within ${this.options.hookTimeoutMs} ms`, { details: { plugin: plugin.name, phase: 'register' } }),
+      );
+    } catch (err) {
+      if (CoreErrors.HOOK_TIMEOUT.is(err)) throw err;
+      throw CoreErrors.REGISTER_FAILED(`plugin "${plugin.name}": register() failed: ${(err as Error)?.message ?? String(err)}`, { cause: err, details: { plugin: plugin.name } });
+    }
+    this.entryTimeline.push({ plugin: plugin.name, phase: 'register', ms: round(performance.now() - t0) });
+    for (const t of plugin.provides ?? []) {
+      if (!this.container.has(t)) {
+        throw CoreErrors.REGISTER_FAILED(`plugin "${plugin.name}" declares it provides "${tokenName(t)}" but register() did not bind it`, { fix: `call ctx.provide(${tokenName(t)}, value) in register()` });
+      }
+    }
+  }
+
+  private contextFor(entry: Entry): PluginContext<unknown> {
+    const { plugin } = entry;
+    const kernel = this;
+    const provides = new Set<symbol>(plugin.provides ?? []);
+    return {
+      name: plugin.name,
+      config: entry.options as Readonly<unknown>,
+      profile: this.profile,
+      appDir: this.appDir,
+      logger: entry.logger,
+      container: entry.container,
+      provide<T>(t: Token<T>, value: T): void {
+        if (!provides.has(t)) {
+          throw CoreErrors.TOKEN_NOT_PROVIDED(`plugin "${plugin.name}" provides "${tokenName(t)}" without declaring it`, { details: { plugin: plugin.name, token: tokenName(t) } });
+        }
+        kernel.container.bindValue(t, value);
+      },
+      lifecycle: {
+        hook(hook: LifecycleHook): void {
+          if (kernel.state !== 'registering') throw CoreErrors.KERNEL_STATE(`plugin "${plugin.name}": lifecycle.hook("${hook.name}") called after register()`, { fix: 'declare hooks inside register()' });
+          entry.hooks.push(hook);
+        },
+      },
+      health: {
+        check(fn, options = {}): void {
+          kernel.health.add({
+            name: options.name ? `${plugin.name}:${options.name}` : plugin.name,
+            plugin: plugin.name,
+            critical: options.critical ?? true,
+            timeoutMs: options.timeoutMs ?? 2_000,
+            check: fn,
+          });
+        },
+      },
+      get http(): HttpRouter {
+        if (entry.router) return entry.router;
+        const transport = kernel.container.tryGet(HttpTransportToken);
+        if (!transport || !(plugin.dependsOn ?? []).includes('http')) {
+          throw CoreErrors.HTTP_UNAVAILABLE(`plugin "${plugin.name}" uses ctx.http but ${transport ? 'does not list "http" in dependsOn' : 'no HTTP transport is enabled'}`);
+        }
+        entry.router = transport.routerFor(plugin.name);
+        return entry.router;
+      },
+      events: {
+        publish: (event) => kernel.container.get(EventBusToken).publish(event),
+        subscribe: (topic, handler) => kernel.container.get(EventBusToken).subscribe(topic, handler),
+      },
+      command(name, run, description): void {
+        const existing = kernel.commands.get(name);
+        if (existing) throw CoreErrors.REGISTER_FAILED(`command "${name}" is registered by "${existing.plugin}" and "${plugin.name}"`, { fix: 'rename one of them' });
+        kernel.commands.set(name, { plugin: plugin.name, description, run });
+      },
+    };
+  }
+
+  private async timed(entry: Entry, phase: 'start' | 'stop', hook: LifecycleHook, fn: () => Promise<void> | void): Promise<void> {
+    const limit = hook.timeoutMs ?? this.options.hookTimeoutMs;
+    const t0 = performance.now();
+    try {
+      await withTimeout(Promise.resolve().then(fn), limit, () =>
+        CoreErrors.HOOK_TIMEOUT(`plugin "${entry.plugin.name}": ${phase} hook "${hook.name}" did not finish within ${limit} ms`, { details: { plugin: entry.plugin.name, hook: hook.name, phase } }),
+      );
+    } catch (err) {
+      if (CoreErrors.HOOK_TIMEOUT.is(err)) throw err;
+      throw CoreErrors.HOOK_FAILED(`plugin "${entry.plugin.name}": ${phase} hook "${hook.name}" failed: ${(err as Error)?.message ?? String(err)}`, {
+        cause: err,
+        details: { plugin: entry.plugin.name, hook: hook.name, phase },
+      });
+    } finally {
+      this.entryTimeline.push({ plugin: entry.plugin.name, phase, hook: hook.name, ms: round(performance.now() - t0) });
+    }
+  }
+
+  private async stopStarted(): Promise<void> {
+    const failures: GantryError[] = [];
+    while (this.started.length > 0) {
+      const { entry, hook } = this.started.pop()!;
+      if (!hook.stop) continue;
+      try {
+        await this.timed(entry, 'stop', hook, hook.stop);
+      } catch (err) {
+        const e = err as GantryError;
+        failures.push(e);
+        this.logger.error({ err: serializeError(e), plugin: entry.plugin.name, hook: hook.name }, 'stop hook failed');
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) {
+      throw CoreErrors.HOOK_FAILED(`${failures.length} stop hooks failed:\n  - ${failures.map((f) => f.message).join('\n  - ')}`, { details: { failures: failures.map((f) => f.message) } });
+    }
+  }
+
+  private summaryTimeline(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const t of this.entryTimeline) if (t.phase !== 'stop') out[t.plugin] = round((out[t.plugin] ?? 0) + t.ms);
+    return out;
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(onTimeout()), ms);
+      }),
+    ]);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+/** Error → plain object for logs (message, code, stack, cause chain). */
+export function serializeError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const out: Record<string, unknown> = { type: err.name, message: err.message, stack: err.stack };
+  if (GantryError.is(err)) {
+    out.code = err.code;
+    if (Object.keys(err.details).length) out.details = err.details;
+  }
+  if (err.cause !== undefined) out.cause = serializeError(err.cause);
+  return out;
+}

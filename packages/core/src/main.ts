@@ -1,0 +1,58 @@
+import { GantryError } from './gantry-error.js';
+import { createKernel, serializeError, type CreateKernelOptions, type Kernel } from './kernel.js';
+
+/**
+ * The entry point of an application: `node main.js` serves; `node main.js <command> [args]` runs a
+ * plugin command (e.g. `db:migrate`) without serving. A setup that fails its checks prints every
+ * problem to stderr and exits 1 before anything listens.
+ */
+export async function runMain(options: CreateKernelOptions & { argv?: readonly string[] } = {}): Promise<Kernel | undefined> {
+  const argv = options.argv ?? process.argv.slice(2);
+  let kernel: Kernel;
+  try {
+    kernel = await createKernel(options);
+  } catch (err) {
+    process.stderr.write(`${formatBootError(err)}\n`);
+    process.exitCode = 1;
+    return undefined;
+  }
+  const [command, ...args] = argv;
+  if (command) {
+    try {
+      await kernel.start({ serve: false });
+      const code = await kernel.runCommand(command, args);
+      await kernel.stop();
+      process.exitCode = code;
+    } catch (err) {
+      process.stderr.write(`${formatBootError(err)}\n`);
+      await kernel.stop().catch(() => undefined);
+      process.exitCode = 1;
+    }
+    return kernel;
+  }
+  const removeSignals = kernel.handleSignals();
+  try {
+    await kernel.start();
+  } catch (err) {
+    removeSignals();
+    process.stderr.write(`${formatBootError(err)}\n`);
+    kernel.logger.flush?.();
+    process.exit(1);
+  }
+  return kernel;
+}
+
+/** Renders a boot error for a terminal: the code, the message (every problem), the fix and causes. */
+export function formatBootError(err: unknown): string {
+  if (GantryError.is(err)) {
+    const lines = [`[${err.code}] ${err.message}`];
+    if (err.fix) lines.push(`Fix: ${err.fix}`);
+    let cause = err.cause;
+    while (cause instanceof Error) {
+      lines.push(`caused by: ${cause.message}`);
+      cause = cause.cause;
+    }
+    return lines.join('\n');
+  }
+  return `unexpected error during boot: ${JSON.stringify(serializeError(err), null, 2)}`;
+}

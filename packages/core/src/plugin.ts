@@ -1,0 +1,131 @@
+import semver from 'semver';
+import { z, type ZodType } from 'zod';
+import type { Container } from './container.js';
+import { CoreErrors } from './errors.js';
+import type { EventBus } from './events.js';
+import type { HealthResult } from './health.js';
+import type { Logger } from './logger.js';
+import type { Token } from './token.js';
+import type { HttpRouter } from './transport.js';
+
+/** A start/stop pair run by the kernel in dependency order. */
+export interface LifecycleHook {
+  /** Shown in the boot timeline and in timeout errors. */
+  readonly name: string;
+  readonly start?: () => Promise<void> | void;
+  readonly stop?: () => Promise<void> | void;
+  /** Per-call limit for start and stop (default: the kernel's hookTimeoutMs). */
+  readonly timeoutMs?: number;
+  /**
+   * `serve` hooks start after every other hook has started (e.g. opening the listening socket) and
+   * stop before any other hook stops (stop accepting, drain). Default `run`.
+   */
+  readonly phase?: 'run' | 'serve';
+}
+
+/** What `onConfigChange` decides when a remote source changes a plugin's options. */
+export type ConfigChangeDecision = 'applied' | 'restart' | 'reject';
+
+/** The narrow view of the kernel a plugin receives in `register`. */
+export interface PluginContext<C> {
+  /** The plugin's name. */
+  readonly name: string;
+  /** The plugin's own validated, frozen options. */
+  readonly config: Readonly<C>;
+  /** The active profile (`embedded`, `compose`, ...). */
+  readonly profile: string;
+  /** The application's folder (where its config file lives): resolve relative paths from it. */
+  readonly appDir: string;
+  readonly logger: Logger;
+  /** The plugin's own container: its bindings stay private; it sees what other plugins provide. */
+  readonly container: Container;
+  /** Makes a value visible to other plugins. The token must be listed in `provides`. */
+  provide<T>(token: Token<T>, value: T): void;
+  readonly lifecycle: { hook(hook: LifecycleHook): void };
+  readonly health: {
+    /** Registers a readiness check shown in `/readyz` as `<plugin>` or `<plugin>:<name>`. */
+    check(fn: () => Promise<HealthResult> | HealthResult, options?: { name?: string; critical?: boolean; timeoutMs?: number }): void;
+  };
+  /** Routes and middleware; requires the `http` plugin in `dependsOn`. */
+  readonly http: HttpRouter;
+  readonly events: EventBus;
+  /** Registers a command run by `gantry <command>` / `main.js <command>` after start, before serve. */
+  command(name: string, run: (args: readonly string[]) => Promise<number | void> | number | void, description?: string): void;
+}
+
+/** The contract every plugin fulfils, built with {@link definePlugin}. */
+export interface PluginDefinition<S extends ZodType = ZodType> {
+  /** Short unique name (kebab-case): `auth-jwt`. Used in config keys, logs, env (`GANTRY_AUTH_JWT__...`). */
+  readonly name: string;
+  /** The plugin's own semver version. */
+  readonly version: string;
+  /** Semver range of the kernel it supports, e.g. `^0.1.0`. */
+  readonly kernel: string;
+  readonly description?: string;
+  /** Plugins that must be enabled and registered before this one. */
+  readonly dependsOn?: readonly string[];
+  /** Plugins registered before this one when enabled. */
+  readonly optionalDependsOn?: readonly string[];
+  /** Tokens this plugin binds for others (with `ctx.provide`). */
+  readonly provides?: readonly Token<unknown>[];
+  /** Tokens some enabled plugin must provide. */
+  readonly requires?: readonly Token<unknown>[];
+  /** Options schema; every field should have a `.describe()` (the README's options table). */
+  readonly config?: S;
+  readonly register: (ctx: PluginContext<z.output<S>>) => Promise<void> | void;
+  /** Hot config change from a remote source; without it every change is rejected and logged. */
+  readonly onConfigChange?: (prev: z.output<S>, next: z.output<S>) => Promise<ConfigChangeDecision> | ConfigChangeDecision;
+}
+
+/** A plugin value as the kernel stores it. */
+export type Plugin = PluginDefinition<ZodType> & { readonly [PLUGIN_BRAND]: true };
+
+export const PLUGIN_BRAND: unique symbol = Symbol.for('gantry.plugin');
+
+const NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+
+/** Every problem in a plugin definition's metadata (empty when valid). */
+export function pluginMetadataProblems(def: unknown): string[] {
+  const problems: string[] = [];
+  if (typeof def !== 'object' || def === null) return ['is not an object made by definePlugin({...})'];
+  const d = def as Partial<PluginDefinition>;
+  if (typeof d.name !== 'string' || !NAME.test(d.name)) problems.push(`name ${JSON.stringify(d.name)} must be kebab-case (e.g. "auth-jwt")`);
+  if (typeof d.version !== 'string' || !semver.valid(d.version)) problems.push(`version ${JSON.stringify(d.version)} is not a semver version (e.g. "1.2.0")`);
+  if (typeof d.kernel !== 'string' || !semver.validRange(d.kernel)) problems.push(`kernel ${JSON.stringify(d.kernel)} is not a semver range (e.g. "^0.1.0")`);
+  if (typeof d.register !== 'function') problems.push('register must be a function (ctx) => Promise<void>');
+  for (const key of ['dependsOn', 'optionalDependsOn'] as const) {
+    const list = d[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || list.some((n) => typeof n !== 'string' || !NAME.test(n))) problems.push(`${key} must be a list of plugin names`);
+    else if (d.name && list.includes(d.name)) problems.push(`${key} lists the plugin itself`);
+  }
+  for (const key of ['provides', 'requires'] as const) {
+    const list = d[key];
+    if (list !== undefined && (!Array.isArray(list) || list.some((t) => typeof t !== 'symbol'))) problems.push(`${key} must be a list of tokens made by token<T>(name)`);
+  }
+  if (d.config !== undefined && !(d.config instanceof z.ZodType)) problems.push('config must be a zod schema (zod 4)');
+  return problems;
+}
+
+/**
+ * Declares a plugin. Metadata is checked now, at import time, not when something breaks later.
+ *
+ * ```ts
+ * export const plugin = definePlugin({ name: 'hello', version: '1.0.0', kernel: '^0.1.0',
+ *   dependsOn: ['http'], config: z.object({ greeting: z.string().default('hi') }),
+ *   register(ctx) { ctx.http.get('/hello', {}, () => ({ text: ctx.config.greeting })); } });
+ * ```
+ */
+export function definePlugin<S extends ZodType = z.ZodObject<{}>>(def: PluginDefinition<S>): Plugin {
+  const problems = pluginMetadataProblems(def);
+  if (problems.length > 0) {
+    const who = typeof def?.name === 'string' ? `plugin "${def.name}"` : 'a plugin';
+    throw CoreErrors.PLUGIN_INVALID(`${who} has an invalid definition:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+  }
+  return Object.freeze({ ...def, [PLUGIN_BRAND]: true as const }) as unknown as Plugin;
+}
+
+/** True when `value` was made by {@link definePlugin}. */
+export function isPlugin(value: unknown): value is Plugin {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[PLUGIN_BRAND] === true;
+}

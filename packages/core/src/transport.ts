@@ -1,0 +1,119 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { ZodType } from 'zod';
+import type { RequestContext } from './context.js';
+import { token } from './token.js';
+
+/** HTTP methods a route may declare. */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
+
+/** What a handler receives: validated input plus the request context. */
+export interface RouteRequest<P = unknown, Q = unknown, B = unknown> {
+  readonly params: P;
+  readonly query: Q;
+  readonly body: B;
+  readonly headers: IncomingHttpHeaders;
+  readonly method: string;
+  readonly path: string;
+  readonly ip: string | undefined;
+  readonly context: RequestContext;
+  /** The adapter's native request (express `Request` by default); avoid it in portable plugins. */
+  readonly raw: IncomingMessage;
+}
+
+/** Lets a handler set status and headers; the return value is the body. */
+export interface RouteReply {
+  status(code: number): RouteReply;
+  header(name: string, value: string | readonly string[]): RouteReply;
+  /** Sets the content type; a string or Buffer returned by the handler is then sent as is. */
+  type(contentType: string): RouteReply;
+  /** The adapter's native response; a handler that writes to it itself must return `undefined`. */
+  readonly raw: ServerResponse;
+}
+
+/** Input schemas of a route, compiled once at boot. */
+export interface RouteSchema<P = unknown, Q = unknown, B = unknown> {
+  readonly params?: ZodType<P>;
+  readonly query?: ZodType<Q>;
+  readonly body?: ZodType<B>;
+  /** Documents the success body (OpenAPI); not enforced at run time. */
+  readonly response?: ZodType<unknown>;
+}
+
+/** Native middleware of the adapter (express-compatible signature). */
+export type HttpMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/** A route declaration. */
+export interface RouteOptions<P = unknown, Q = unknown, B = unknown> {
+  readonly method: HttpMethod;
+  /** Path template, express syntax (`/notes/:id`). Prefixed by the API base path unless `root`. */
+  readonly path: string;
+  /** Mount at the server root instead of under the base path (e.g. `/metrics`). */
+  readonly root?: boolean;
+  readonly schema?: RouteSchema<P, Q, B>;
+  /** Success status when the handler returns a body (default 200; 204 when it returns undefined). */
+  readonly status?: number;
+  readonly summary?: string;
+  readonly description?: string;
+  readonly tags?: readonly string[];
+  /** Route-level native middleware run after validation context is set up, before the handler. */
+  readonly middleware?: readonly HttpMiddleware[];
+  /** Free metadata for other plugins (e.g. `{ permission: 'users:write' }`, `{ public: true }`). */
+  readonly meta?: Readonly<Record<string, unknown>>;
+  readonly handler: (req: RouteRequest<P, Q, B>, reply: RouteReply) => unknown;
+}
+
+/** A registered route, as other plugins (metrics, openapi, rbac) see it. */
+export interface RouteInfo {
+  readonly method: HttpMethod;
+  /** The full path template, base path included. */
+  readonly path: string;
+  readonly plugin: string;
+  readonly summary?: string;
+  readonly description?: string;
+  readonly tags?: readonly string[];
+  readonly schema?: RouteSchema;
+  readonly meta: Readonly<Record<string, unknown>>;
+}
+
+/** What the HTTP layer reports once per finished response. */
+export interface ResponseInfo {
+  readonly method: string;
+  /** The matched route template, or `<unmatched>`: never the raw path. */
+  readonly route: string;
+  readonly status: number;
+  readonly durationSeconds: number;
+}
+
+type Shorthand = <P = unknown, Q = unknown, B = unknown>(
+  path: string,
+  options: Omit<RouteOptions<P, Q, B>, 'method' | 'path' | 'handler'>,
+  handler: RouteOptions<P, Q, B>['handler'],
+) => void;
+
+/**
+ * The HTTP transport a plugin sees: register routes and middleware. `@gantry/http` implements it on
+ * express 5; the interface is narrow so another adapter can implement it without touching plugins.
+ */
+export interface HttpRouter {
+  route<P, Q, B>(options: RouteOptions<P, Q, B>): void;
+  get: Shorthand;
+  post: Shorthand;
+  put: Shorthand;
+  patch: Shorthand;
+  delete: Shorthand;
+  /** Adds native middleware before all routes; `order` sorts (lower first, default 100). */
+  use(middleware: HttpMiddleware, options?: { name?: string; order?: number }): void;
+  /** Called once per finished response (metrics, access logs). */
+  onResponse(listener: (info: ResponseInfo) => void): void;
+  /** Every route registered so far. */
+  routes(): readonly RouteInfo[];
+}
+
+
+/** The HTTP transport as the kernel sees it: hands each plugin a router that knows its owner. */
+export interface HttpTransport {
+  routerFor(plugin: string): HttpRouter;
+}
+
+/** Token of the HTTP transport (bound by the `http` plugin). */
+export const HttpTransportToken = token<HttpTransport>('gantry.core.HttpTransport');
