@@ -2,7 +2,7 @@
  * A typed injection token. At runtime it is a unique symbol (so tsyringe's `@inject(token)` accepts
  * it directly); at compile time it carries the type it resolves to.
  */
-export type Token<T> = symbol & { readonly __gantryTokenType?: (value: T) => T };
+export type Token<T> = symbol & { readonly __gantryTokenType?: () => T };
 
 /** The type a token resolves to. */
 export type TokenType<K> = K extends Token<infer T> ? T : never;

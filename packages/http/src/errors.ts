@@ -1,0 +1,17 @@
+import { defineErrors } from '@gantry/core';
+
+/** Error registry of @gantry/http. */
+export const HttpErrors = defineErrors('http', {
+  VALIDATION: { status: 400, title: 'Request validation failed', fix: 'correct the fields listed in "errors"' },
+  MALFORMED_JSON: { status: 400, title: 'Malformed JSON body', fix: 'send a valid JSON document' },
+  BAD_REQUEST: { status: 400, title: 'Bad request' },
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', fix: 'use one of the methods in the Allow header' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', fix: 'send a smaller body' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', fix: 'send the body as application/json' },
+  INTERNAL: { status: 500, title: 'Internal server error' },
+  ROUTE_CONFLICT: { status: 500, title: 'Two routes share a method and path', fix: 'change the path of one route, or disable one plugin' },
+  ROUTE_INVALID: { status: 500, title: 'Route declaration is invalid', fix: 'correct the route declaration' },
+  ROUTES_FROZEN: { status: 500, title: 'Routes added after the server was built', fix: 'register routes and middleware in register(), not in start hooks or handlers' },
+  LISTEN_FAILED: { status: 500, title: 'HTTP server cannot listen', fix: 'free the port or set PORT / GANTRY_HTTP__PORT to another one' },
+});

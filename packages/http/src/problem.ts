@@ -1,0 +1,87 @@
+import { GantryError } from '@gantry/core';
+import { HttpErrors } from './errors.js';
+
+/** An RFC 9457 problem document as Gantry sends it. */
+export interface ProblemDocument {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly code: string;
+  readonly instance?: string;
+  readonly requestId?: string;
+  readonly [extension: string]: unknown;
+}
+
+/** The media type of problem documents. */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+/** A problem and the headers that go with it. */
+export interface ProblemResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: ProblemDocument;
+  /** True when the error is a server fault worth logging with its stack. */
+  readonly unexpected: boolean;
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  statusCode?: number;
+  expose?: boolean;
+}
+
+/**
+ * Maps any thrown value to a problem: GantryErrors keep their code and status; body-parser errors
+ * become 400/413/415; anything else becomes a generic 500 whose body says nothing about the cause.
+ */
+export function toProblem(err: unknown, requestId?: string, instance?: string): ProblemResponse {
+  let e: GantryError;
+  let unexpected = false;
+  if (GantryError.is(err)) e = err;
+  else {
+    const bp = err as BodyParserError;
+    switch (bp?.type) {
+      case 'entity.too.large':
+        e = HttpErrors.PAYLOAD_TOO_LARGE('the request body is larger than the limit');
+        break;
+      case 'entity.parse.failed':
+        e = HttpErrors.MALFORMED_JSON('the request body is not valid JSON');
+        break;
+      case 'charset.unsupported':
+      case 'encoding.unsupported':
+        e = HttpErrors.UNSUPPORTED_MEDIA_TYPE('the request body charset or content encoding is not supported');
+        break;
+      case 'request.aborted':
+      case 'request.size.invalid':
+      case 'stream.encoding.set':
+        e = HttpErrors.BAD_REQUEST('the request body could not be read');
+        break;
+      default: {
+        const status = bp?.status ?? bp?.statusCode;
+        if (bp?.expose === true && typeof status === 'number' && status >= 400 && status < 500) e = HttpErrors.BAD_REQUEST('the request cannot be processed');
+        else {
+          e = HttpErrors.INTERNAL('an unexpected error occurred');
+          unexpected = true;
+        }
+      }
+    }
+  }
+  // Server faults other than "unavailable"/"timeout" keep their message in the logs, not in the response.
+  const hideDetail = e.status >= 500 && e.status !== 503 && e.status !== 504;
+  if (e.status >= 500 && !unexpected && hideDetail) unexpected = true;
+  const body: Record<string, unknown> = {
+    type: `urn:gantry:problem:${e.code}`,
+    title: e.title,
+    status: e.status,
+    detail: hideDetail ? 'An unexpected error occurred. Quote the request id when reporting it.' : e.message,
+    code: hideDetail && unexpected && !GantryError.is(err) ? HttpErrors.INTERNAL.code : e.code,
+  };
+  if (instance) body.instance = instance;
+  if (requestId) body.requestId = requestId;
+  if (!hideDetail) {
+    for (const [k, v] of Object.entries(e.details)) if (!(k in body)) body[k] = v;
+  }
+  return { status: e.status, headers: e.headers, body: body as ProblemDocument, unexpected };
+}

@@ -1,0 +1,360 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RequestContext, runWithContext, type HttpMethod, type HttpMiddleware, type HttpRouter, type HttpTransport, type Logger, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteReply, type RouteRequest } from '@gantry/core';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { match } from 'path-to-regexp';
+import type { ZodType } from 'zod';
+import type { HttpConfig } from './config.js';
+import { HttpErrors } from './errors.js';
+import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
+import { securityHeaders } from './security.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const UNMATCHED = '<unmatched>';
+const kState = Symbol('gantry.http.state');
+const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+
+interface RequestState {
+  readonly ctx: RequestContext;
+  readonly t0: number;
+  route: string;
+  readonly server: HttpServer;
+}
+
+interface StoredRoute extends RouteInfo {
+  readonly options: RouteOptions<unknown, unknown, unknown>;
+}
+
+interface StoredMiddleware {
+  readonly fn: HttpMiddleware;
+  readonly name: string;
+  readonly order: number;
+  readonly plugin: string;
+  readonly seq: number;
+}
+
+/** One invalid input field, as listed in a 400 problem's `errors`. */
+export interface FieldError {
+  readonly in: 'params' | 'query' | 'body';
+  readonly field: string;
+  readonly message: string;
+  readonly code: string;
+}
+
+/**
+ * The express 5 adapter of {@link HttpTransport}. Plugins register routes and middleware during
+ * register(); the express app is assembled once at start (validators, security headers and the
+ * 405 table are built then, never per request), then served.
+ */
+export class HttpServer implements HttpTransport {
+  private readonly routeList: StoredRoute[] = [];
+  private readonly middleware: StoredMiddleware[] = [];
+  /** @internal */ readonly listeners: ((info: ResponseInfo) => void)[] = [];
+  private app: Express | undefined;
+  private server: Server | undefined;
+  /** @internal */ draining = false;
+  /** @internal */ inFlight = 0;
+
+  constructor(
+    private readonly config: HttpConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A router bound to one plugin: its routes are reported as that plugin's. */
+  routerFor(plugin: string): HttpRouter {
+    const route = <P, Q, B>(options: RouteOptions<P, Q, B>): void => this.addRoute(plugin, options as RouteOptions<unknown, unknown, unknown>);
+    const shorthand =
+      (method: HttpMethod) =>
+      (path: string, options: Omit<RouteOptions, 'method' | 'path' | 'handler'>, handler: RouteOptions['handler']): void =>
+        route({ ...options, method, path, handler });
+    return {
+      route,
+      get: shorthand('GET') as HttpRouter['get'],
+      post: shorthand('POST') as HttpRouter['post'],
+      put: shorthand('PUT') as HttpRouter['put'],
+      patch: shorthand('PATCH') as HttpRouter['patch'],
+      delete: shorthand('DELETE') as HttpRouter['delete'],
+      use: (fn, options = {}) => {
+        this.assertOpen(plugin);
+        this.middleware.push({ fn, name: options.name ?? fn.name ?? 'anonymous', order: options.order ?? 100, plugin, seq: this.middleware.length });
+      },
+      onResponse: (listener) => {
+        this.listeners.push(listener);
+      },
+      routes: () => this.routes(),
+    };
+  }
+
+  /** Every registered route. */
+  routes(): readonly RouteInfo[] {
+    return this.routeList;
+  }
+
+  /** The address the server listens on, once listening. */
+  address(): AddressInfo | undefined {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a : undefined;
+  }
+
+  /** The request handler (also usable without a socket, e.g. with inject()). Builds the app on first use. */
+  handler(): (req: IncomingMessage, res: ServerResponse) => void {
+    return this.build() as unknown as (req: IncomingMessage, res: ServerResponse) => void;
+  }
+
+  /** Number of requests being processed right now. */
+  inFlightCount(): number {
+    return this.inFlight;
+  }
+
+  /** Opens the socket (when `listen` is true). */
+  async listen(): Promise<void> {
+    const app = this.build();
+    if (!this.config.listen) return;
+    const server = createServer(app);
+    server.keepAliveTimeout = this.config.keepAliveTimeoutMs;
+    server.requestTimeout = this.config.requestTimeoutMs + 5_000;
+    server.headersTimeout = Math.min(60_000, server.requestTimeout);
+    const port = this.config.port ?? (process.env.PORT ? Number(process.env.PORT) : 3000);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(HttpErrors.LISTEN_FAILED(`cannot listen on ${this.config.host}:${port}: ${err.code ?? err.message}`, { cause: err }));
+      };
+      server.once('error', onError);
+      server.listen(port, this.config.host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.logger.error({ err }, 'http server error'));
+    this.server = server;
+    const addr = this.address();
+    this.logger.info({ host: addr?.address, port: addr?.port }, `listening on http://${addr?.address}:${addr?.port}`);
+  }
+
+  /**
+   * Stops accepting connections and lets in-flight requests finish. Keep-alive clients are told to
+   * close; after `drainTimeoutMs` the remaining connections are cut.
+   */
+  async close(): Promise<void> {
+    this.draining = true;
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const idleSweep = setInterval(() => server.closeIdleConnections(), 50);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), this.config.drainTimeoutMs);
+    });
+    const outcome = await Promise.race([closed.then(() => 'drained' as const), deadline]);
+    clearInterval(idleSweep);
+    clearTimeout(timer);
+    if (outcome === 'deadline') {
+      this.logger.warn({ inFlight: this.inFlight }, `drain deadline of ${this.config.drainTimeoutMs} ms passed; closing remaining connections`);
+      server.closeAllConnections();
+      await closed;
+    }
+  }
+
+  private assertOpen(plugin: string): void {
+    if (this.app) throw HttpErrors.ROUTES_FROZEN(`plugin "${plugin}" added a route or middleware after the HTTP server was built`);
+  }
+
+  private addRoute(plugin: string, options: RouteOptions<unknown, unknown, unknown>): void {
+    this.assertOpen(plugin);
+    if (!METHODS.includes(options.method)) throw HttpErrors.ROUTE_INVALID(`plugin "${plugin}": method ${String(options.method)} is not supported`);
+    if (typeof options.path !== 'string' || !options.path.startsWith('/')) throw HttpErrors.ROUTE_INVALID(`plugin "${plugin}": route path ${JSON.stringify(options.path)} must start with "/"`);
+    if (typeof options.handler !== 'function') throw HttpErrors.ROUTE_INVALID(`plugin "${plugin}": route ${options.method} ${options.path} has no handler`);
+    const fullPath = options.root ? options.path : `${this.config.basePath}${options.path === '/' ? '' : options.path}` || '/';
+    const clash = this.routeList.find((r) => r.method === options.method && r.path === fullPath);
+    if (clash) throw HttpErrors.ROUTE_CONFLICT(`${options.method} ${fullPath} is registered by plugin "${clash.plugin}" and by plugin "${plugin}"`);
+    this.routeList.push({
+      method: options.method,
+      path: fullPath,
+      plugin,
+      summary: options.summary,
+      description: options.description,
+      tags: options.tags,
+      schema: options.schema,
+      meta: Object.freeze({ ...(options.meta ?? {}) }),
+      options,
+    });
+  }
+
+  private build(): Express {
+    if (this.app) return this.app;
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', this.config.etag);
+    app.set('trust proxy', this.config.trustProxy === false ? false : this.config.trustProxy);
+    app.set('query parser', 'simple');
+
+    const headers = securityHeaders({ hsts: this.config.hsts });
+    const timeoutMs = this.config.requestTimeoutMs;
+    const logger = this.logger;
+    const listeners = this.listeners;
+    const server = this;
+
+    // One middleware for request id, security headers, context and response accounting: a single
+    // closure-free hop instead of several, because per-request work is the framework's cost.
+    app.use(function gantryRequest(req: Request, res: Response, next: NextFunction) {
+      const inbound = req.headers['x-request-id'];
+      const requestId = typeof inbound === 'string' && REQUEST_ID.test(inbound) ? inbound : randomUUID();
+      res.setHeader('x-request-id', requestId);
+      for (let i = 0; i < headers.length; i++) res.setHeader(headers[i]![0], headers[i]![1]);
+      if (server.draining) res.setHeader('connection', 'close');
+      const ctx = new RequestContext(requestId, Date.now() + timeoutMs, logger);
+      (res as unknown as Record<symbol, RequestState>)[kState] = { ctx, t0: listeners.length ? performance.now() : 0, route: UNMATCHED, server };
+      server.inFlight++;
+      res.once('close', onResponseClose);
+      runWithContext(ctx, next);
+    });
+
+    for (const m of [...this.middleware].sort((a, b) => a.order - b.order || a.seq - b.seq)) app.use(m.fn as express.RequestHandler);
+
+    app.use(express.json({ limit: this.config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
+
+    const byPath = new Map<string, Set<string>>();
+    for (const route of this.routeList) {
+      const handler = makeHandler(route);
+      const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
+      if (route.options.middleware?.length) app[method](route.path, ...(route.options.middleware as unknown as express.RequestHandler[]), handler);
+      else app[method](route.path, handler);
+      let methods = byPath.get(route.path);
+      if (!methods) byPath.set(route.path, (methods = new Set()));
+      methods.add(route.method);
+      if (route.method === 'GET') methods.add('HEAD');
+    }
+    const matchers = [...byPath].map(([path, methods]) => ({ test: match(path, { decode: false }), methods }));
+
+    // Nothing matched: 405 with Allow when the path exists under another method (TRACE always), else 404.
+    app.use(function notMatched(req: Request, _res: Response, next: NextFunction) {
+      const allowed = new Set<string>();
+      for (const m of matchers) if (m.test(req.path)) for (const method of m.methods) allowed.add(method);
+      if (req.method === 'TRACE' || allowed.size > 0) {
+        const allow = [...allowed].sort().join(', ');
+        next(HttpErrors.METHOD_NOT_ALLOWED(`${req.method} is not allowed on ${req.path}`, { headers: allow ? { Allow: allow } : {}, details: { allowed: [...allowed].sort() } }));
+        return;
+      }
+      next(HttpErrors.NOT_FOUND(`no route matches ${req.method} ${req.path}`));
+    });
+
+    app.use(function problemHandler(err: unknown, req: Request, res: Response, _next: NextFunction) {
+      sendProblem(err, req, res, logger);
+    });
+
+    this.app = app;
+    return app;
+  }
+}
+
+function onResponseClose(this: ServerResponse): void {
+  const state = (this as unknown as Record<symbol, RequestState | undefined>)[kState];
+  if (!state) return;
+  state.server.inFlight--;
+  if (this.writableFinished) state.ctx.release();
+  else state.ctx.cancel(new Error('client closed the connection before the response was sent'));
+  const listeners = state.server.listeners;
+  if (listeners.length === 0) return;
+  const info: ResponseInfo = {
+    method: (this.req as IncomingMessage).method ?? 'GET',
+    route: state.route,
+    status: this.statusCode,
+    durationSeconds: (performance.now() - state.t0) / 1000,
+  };
+  for (let i = 0; i < listeners.length; i++) listeners[i]!(info);
+}
+
+/** Sends an error as problem+json; unexpected errors are logged with their stack, not sent. */
+export function sendProblem(err: unknown, req: IncomingMessage & { originalUrl?: string; path?: string }, res: ServerResponse, logger: Logger): void {
+  const state = (res as unknown as Record<symbol, RequestState | undefined>)[kState];
+  const requestId = state?.ctx.requestId;
+  const problem = toProblem(err, requestId, req.path ?? req.url);
+  if (problem.unexpected) (state?.ctx.logger ?? logger).error({ err, method: req.method, route: state?.route }, 'request failed');
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.statusCode = problem.status;
+  for (const [k, v] of Object.entries(problem.headers)) res.setHeader(k, v);
+  res.setHeader('content-type', PROBLEM_CONTENT_TYPE);
+  res.end(JSON.stringify(problem.body));
+}
+
+class Reply implements RouteReply {
+  statusCode: number | undefined;
+  contentType: string | undefined;
+  constructor(readonly raw: ServerResponse) {}
+  status(code: number): RouteReply {
+    this.statusCode = code;
+    return this;
+  }
+  header(name: string, value: string | readonly string[]): RouteReply {
+    this.raw.setHeader(name, value as string | string[]);
+    return this;
+  }
+  type(contentType: string): RouteReply {
+    this.contentType = contentType;
+    return this;
+  }
+}
+
+function makeHandler(route: StoredRoute): express.RequestHandler {
+  const { options } = route;
+  const schema = options.schema ?? {};
+  const hasInputSchema = Boolean(schema.params || schema.query || schema.body);
+  const successStatus = options.status ?? 200;
+  const template = route.path;
+  const userHandler = options.handler;
+
+  return async function gantryRoute(req: Request, res: Response, next: NextFunction) {
+    const state = (res as unknown as Record<symbol, RequestState>)[kState];
+    state.route = template;
+    try {
+      let params: unknown = req.params;
+      let query: unknown = req.query;
+      let body: unknown = req.body;
+      if (hasInputSchema) {
+        if (schema.body && req.body === undefined && hasBody(req) && !req.is(['application/json', 'application/*+json'])) {
+          throw HttpErrors.UNSUPPORTED_MEDIA_TYPE(`${req.method} ${template} accepts application/json bodies only`);
+        }
+        const errors: FieldError[] = [];
+        params = check(schema.params, req.params, 'params', errors);
+        query = check(schema.query, req.query, 'query', errors);
+        body = check(schema.body, req.body, 'body', errors);
+        if (errors.length > 0) {
+          throw HttpErrors.VALIDATION(`${errors.length} invalid field${errors.length > 1 ? 's' : ''}: ${errors.map((e) => `${e.in}.${e.field}`).join(', ')}`, { details: { errors } });
+        }
+      }
+      const reply = new Reply(res);
+      const input: RouteRequest = { params, query, body, headers: req.headers, method: req.method, path: req.path, ip: req.ip, context: state.ctx, raw: req };
+      const result = await userHandler(input, reply);
+      if (res.headersSent || res.writableEnded) return;
+      if (result === undefined) {
+        res.status(reply.statusCode ?? (successStatus === 200 ? 204 : successStatus)).end();
+      } else if (reply.contentType !== undefined && (typeof result === 'string' || Buffer.isBuffer(result))) {
+        res.status(reply.statusCode ?? successStatus).type(reply.contentType).send(result);
+      } else {
+        res.status(reply.statusCode ?? successStatus).json(result);
+      }
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+function hasBody(req: Request): boolean {
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+}
+
+function check(schema: ZodType | undefined, value: unknown, where: FieldError['in'], errors: FieldError[]): unknown {
+  if (!schema) return value;
+  const result = schema.safeParse(value === undefined && where === 'body' ? undefined : value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) {
+    errors.push({ in: where, field: issue.path.length ? issue.path.join('.') : '(root)', message: issue.message, code: issue.code });
+  }
+  return undefined;
+}

@@ -1,0 +1,4 @@
+/** @gantry/testing: test kernels, in-process requests and the plugin conformance kit. */
+export { createTestKernel, type TestKernel, type TestKernelOptions } from './test-kernel.js';
+export { checkConformance, type ConformanceOptions, type ConformanceResult } from './conformance.js';
+export type { InjectOptions, Response as InjectResponse } from 'light-my-request';
