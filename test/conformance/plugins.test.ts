@@ -1,0 +1,60 @@
+// Runs the plugin conformance kit against every plugin in the repo: the built-in `http` plugin and
+// each package under plugins/. A new plugin folder is picked up without editing this file.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isPlugin, type Plugin } from '@gantry/core';
+import { checkConformance } from '@gantry/testing';
+import { expect } from 'chai';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** Options a plugin needs to boot without outside services (the embedded profile's choices). */
+const BOOT_OPTIONS: Record<string, Record<string, unknown>> = {
+  database: { dbName: ':memory:' },
+};
+
+async function load(pkg: string): Promise<Plugin> {
+  const mod = (await import(pkg)) as { plugin?: unknown };
+  if (!isPlugin(mod.plugin)) throw new Error(`${pkg} does not export a plugin named "plugin"`);
+  return mod.plugin;
+}
+
+async function loadByName(name: string): Promise<Plugin> {
+  return name === 'http' ? load('@gantry/http') : load(`@gantry/plugin-${name}`);
+}
+
+/** The plugin's dependencies, transitively, in an order the kernel accepts. */
+async function dependencies(plugin: Plugin, seen = new Map<string, Plugin>()): Promise<Plugin[]> {
+  for (const dep of plugin.dependsOn ?? []) {
+    if (seen.has(dep)) continue;
+    const p = await loadByName(dep);
+    seen.set(dep, p);
+    await dependencies(p, seen);
+  }
+  return [...seen.values()];
+}
+
+const pluginPackages = readdirSync(path.join(repo, 'plugins'), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => JSON.parse(readFileSync(path.join(repo, 'plugins', d.name, 'package.json'), 'utf8')) as { name: string });
+
+describe('plugin conformance (every plugin in the repo)', () => {
+  it('finds the plugins to check', () => {
+    expect(pluginPackages.map((p) => p.name)).to.include.members(['@gantry/plugin-database', '@gantry/plugin-metrics', '@gantry/plugin-circuit-breaker']);
+  });
+
+  for (const pkg of ['@gantry/http', ...pluginPackages.map((p) => p.name)]) {
+    describe(pkg, () => {
+      it('passes every conformance check', async () => {
+        const plugin = await load(pkg);
+        const deps = await dependencies(plugin);
+        const config = Object.fromEntries([...deps, plugin].map((p) => [p.name, BOOT_OPTIONS[p.name] ?? {}]));
+        const results = await checkConformance({ plugin, with: deps, config });
+        const failed = results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`);
+        expect(failed, `${pkg} failed:\n${failed.join('\n')}`).to.deep.equal([]);
+        expect(results.map((r) => r.check)).to.include.members(['metadata', 'boots', 'health-check', 'stops', 'no-leaked-handles', 'no-global-state', 'isolated']);
+      });
+    });
+  }
+});
