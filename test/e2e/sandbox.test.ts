@@ -1,0 +1,143 @@
+// The sandbox as a newcomer runs it: a real process on a real socket, embedded profile.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const main = path.join(repo, 'sandbox/dist/src/main.js');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Sandbox {
+  child: ChildProcess;
+  base: string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+async function startSandbox(env: Record<string, string>): Promise<Sandbox> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [main], {
+    cwd: path.join(repo, 'sandbox'),
+    env: { ...process.env, LOG_LEVEL: 'warn', GANTRY_PROFILE: 'embedded', ...env, PORT: String(port), GANTRY_HTTP__HOST: '127.0.0.1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += String(d)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 400; i++) {
+    if (child.exitCode !== null) throw new Error(`sandbox exited with ${child.exitCode}: ${err}`);
+    try {
+      if ((await fetch(`${base}/healthz`)).status === 200) return { child, base, stderr: () => err, exited };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`sandbox did not answer /healthz: ${err}`);
+}
+
+describe('sandbox (embedded profile, real process)', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let app: Sandbox;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-sandbox-'));
+    app = await startSandbox({ GANTRY_DATABASE__DB_NAME: path.join(dir, 'data.sqlite') });
+  });
+
+  after(async () => {
+    if (app.child.exitCode === null) {
+      app.child.kill('SIGTERM');
+      await app.exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers /healthz, /readyz with every plugin check, and /metrics', async () => {
+    const health = await fetch(`${app.base}/healthz`);
+    expect(health.status).to.equal(200);
+    const ready = await fetch(`${app.base}/readyz`);
+    expect(ready.status).to.equal(200);
+    const report = (await ready.json()) as { status: string; checks: Record<string, { status: string }> };
+    expect(report.status).to.equal('ready');
+    expect(Object.keys(report.checks)).to.include.members(['http', 'database', 'metrics']);
+    const metrics = await fetch(`${app.base}/metrics`);
+    expect(metrics.status).to.equal(200);
+    expect(metrics.headers.get('content-type')).to.match(/^text\/plain/);
+    const text = await metrics.text();
+    expect(text).to.match(/^process_cpu_user_seconds_total /m);
+    expect(text).to.include('gantry_plugin_boot_duration_seconds');
+  });
+
+  it('serves the notes resource backed by the database, with validation', async () => {
+    const bad = await fetch(`${app.base}/api/v1/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: '', body: 42 }) });
+    expect(bad.status).to.equal(400);
+    expect(bad.headers.get('content-type')).to.match(/^application\/problem\+json/);
+    const problem = (await bad.json()) as { code: string; errors: { in: string; field: string }[] };
+    expect(problem.code).to.equal('GANTRY_HTTP_VALIDATION');
+    expect(problem.errors.map((e) => `${e.in}.${e.field}`)).to.include.members(['body.title', 'body.body']);
+
+    const created = await fetch(`${app.base}/api/v1/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'first <script>', body: 'hello' }) });
+    expect(created.status).to.equal(201);
+    const note = (await created.json()) as { id: string; title: string };
+    expect(note.title).to.equal('first <script>');
+
+    const got = await fetch(`${app.base}/api/v1/notes/${note.id}`);
+    expect(got.status).to.equal(200);
+    expect(((await got.json()) as { title: string }).title).to.equal('first <script>');
+
+    const list = (await (await fetch(`${app.base}/api/v1/notes?limit=10`)).json()) as { items: { id: string }[]; total: number };
+    expect(list.items.map((n) => n.id)).to.include(note.id);
+
+    const missing = await fetch(`${app.base}/api/v1/notes/00000000-0000-4000-8000-000000000000`);
+    expect(missing.status).to.equal(404);
+    expect(((await missing.json()) as { code: string }).code).to.equal('GANTRY_SANDBOX_NOTE_NOT_FOUND');
+  });
+
+  it('lets in-flight requests finish on SIGTERM, then exits 0', async () => {
+    const inFlight = fetch(`${app.base}/api/v1/demo/wait?ms=700`);
+    await new Promise((r) => setTimeout(r, 150));
+    app.child.kill('SIGTERM');
+    const res = await inFlight;
+    expect(res.status).to.equal(200);
+    expect(await res.json()).to.deep.equal({ waitedMs: 700 });
+    expect(await app.exited).to.equal(0);
+  });
+});
+
+describe('sandbox with a bad config', function () {
+  this.timeout(30_000);
+
+  it('refuses to start, lists every problem, exits 1 before listening', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-badconfig-'));
+    const file = path.join(dir, 'gantry.config.json');
+    writeFileSync(file, JSON.stringify({ plugins: { http: { port: 70000 }, metricz: {}, database: { driver: 'mysql' } } }));
+    const port = await freePort();
+    const child = spawn(process.execPath, [main], { cwd: path.join(repo, 'sandbox'), env: { ...process.env, GANTRY_CONFIG: file, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += String(d)));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
+    expect(code).to.equal(1);
+    expect(err).to.include('GANTRY_CORE_BOOT_INVALID');
+    expect(err).to.include('3 problems');
+    expect(err).to.include('plugin "metricz": cannot find package @gantry/plugin-metricz');
+    expect(err).to.match(/plugin "http": option "port": .*70000/);
+    expect(err).to.match(/plugin "database": option "driver": .*mysql/);
+  });
+});
