@@ -49,5 +49,6 @@ export function createLogger(options: LoggerFactoryOptions = {}): Logger {
 
 /** A logger that discards everything (tests). */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' }) as unknown as Logger;
+  // A no-op stream: pino's default stdout stream would register a process 'exit' listener.
+  return pino({ level: 'silent' }, { write() {} }) as unknown as Logger;
 }

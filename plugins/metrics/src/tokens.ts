@@ -1,0 +1,5 @@
+import { token } from '@gantry/core';
+import type { Metrics } from './metrics-service.js';
+
+/** The kernel's metrics service: its registry and per-plugin prefixed metric factories. */
+export const MetricsToken = token<Metrics>('gantry.metrics.Metrics');
