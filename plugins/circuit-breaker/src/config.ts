@@ -73,8 +73,11 @@ export const policySchema = z
   })
   .strict();
 
-/** A policy's options as written in the config file. */
+/** A policy's validated options (defaults applied). */
 export type PolicyConfig = z.output<typeof policySchema>;
+
+/** A policy's options as written in the config file (defaults may be left out). */
+export type PolicyOptions = z.input<typeof policySchema>;
 
 /** Default time an open breaker waits before its trial call. */
 export const DEFAULT_HALF_OPEN_AFTER_MS = 10_000;
@@ -83,27 +86,42 @@ export const DEFAULT_HALF_OPEN_AFTER_MS = 10_000;
 export const circuitBreakerConfigSchema = z
   .object({
     policies: z
-      .record(z.string().regex(POLICY_NAME, 'policy names start with a letter and use letters, digits, "_", "." or "-" (64 at most)'), policySchema)
+      .record(z.string(), policySchema)
       .default({})
       .describe('Named policies (e.g. "payments"), each built once at boot and shared by every call that names it'),
   })
   .strict()
-  .superRefine((config, ctx) => {
-    for (const [name, policy] of Object.entries(config.policies)) {
-      for (const problem of policyProblems(policy)) {
-        ctx.addIssue({ code: 'custom', path: ['policies', name, ...problem.path], message: `policy "${name}": ${problem.message}` });
+  .superRefine(
+    (config, ctx) => {
+      // Runs even when a field failed (see `when`), so every problem is reported in one boot: the
+      // value may then be partly invalid, hence the shape guards.
+      const policies: unknown = (config as { policies?: unknown } | undefined)?.policies;
+      if (typeof policies !== 'object' || policies === null) return;
+      for (const [name, policy] of Object.entries(policies as Record<string, unknown>)) {
+        if (!POLICY_NAME.test(name)) {
+          ctx.addIssue({ code: 'custom', path: ['policies', name], message: `policy name "${name}" must start with a letter and use only letters, digits, "_", "." or "-" (64 characters at most)` });
+        }
+        if (typeof policy !== 'object' || policy === null || !Array.isArray((policy as PolicyConfig).order)) continue;
+        for (const problem of policyProblems(policy as PolicyConfig)) {
+          ctx.addIssue({ code: 'custom', path: ['policies', name, ...problem.path], message: `policy "${name}": ${problem.message}` });
+        }
       }
-    }
-  });
+    },
+    { when: () => true },
+  );
 
 /** Validated options of the `circuit-breaker` plugin. */
 export type CircuitBreakerConfig = z.output<typeof circuitBreakerConfigSchema>;
+
+/** Options of the `circuit-breaker` plugin as written in the config file. */
+export type CircuitBreakerOptions = z.input<typeof circuitBreakerConfigSchema>;
 
 /** Cross-field problems of one policy (what the field schemas cannot say alone). */
 function policyProblems(policy: PolicyConfig): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   const seen = new Set<PolicyKind>();
   policy.order.forEach((kind, i) => {
+    if (!POLICY_KINDS.includes(kind)) return; // reported by the enum already
     if (seen.has(kind)) problems.push({ path: ['order', i], message: `"${kind}" appears more than once in order; list each stage once` });
     seen.add(kind);
     if (policy[kind] === undefined) problems.push({ path: ['order', i], message: `order lists "${kind}" but the policy has no "${kind}" options; add them or remove "${kind}" from order` });
@@ -116,8 +134,9 @@ function policyProblems(policy: PolicyConfig): { path: (string | number)[]; mess
   if (policy.halfOpenAfterMs !== undefined && policy.breaker === undefined) {
     problems.push({ path: ['halfOpenAfterMs'], message: 'halfOpenAfterMs is set but the policy has no breaker; add a breaker or remove halfOpenAfterMs' });
   }
-  if (policy.retry && policy.retry.maxDelayMs < policy.retry.initialDelayMs) {
-    problems.push({ path: ['retry', 'maxDelayMs'], message: `retry.maxDelayMs (${policy.retry.maxDelayMs}) is smaller than retry.initialDelayMs (${policy.retry.initialDelayMs}); raise maxDelayMs` });
+  const retry = policy.retry;
+  if (retry && typeof retry.maxDelayMs === 'number' && typeof retry.initialDelayMs === 'number' && retry.maxDelayMs < retry.initialDelayMs) {
+    problems.push({ path: ['retry', 'maxDelayMs'], message: `retry.maxDelayMs (${retry.maxDelayMs}) is smaller than retry.initialDelayMs (${retry.initialDelayMs}); raise maxDelayMs` });
   }
   return problems;
 }
