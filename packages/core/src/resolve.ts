@@ -25,10 +25,10 @@ function isPathSpecifier(s: string): boolean {
 
 /**
  * Resolves a config key to a plugin: a local path (relative to the config file's folder), a full
- * npm name, or a short name. Packages are looked up from `appDir` upwards through `node_modules`,
- * honouring `exports` (ESM-only packages included).
+ * npm name, or a short name. Packages are looked up from `appDir` (then `fallbackDir`) upwards
+ * through `node_modules`, honouring `exports` (ESM-only packages included).
  */
-export async function resolvePlugin(specifier: string, appDir: string, preloaded?: ReadonlyMap<string, Plugin>): Promise<ResolveResult> {
+export async function resolvePlugin(specifier: string, appDir: string, preloaded?: ReadonlyMap<string, Plugin>, fallbackDir?: string): Promise<ResolveResult> {
   const pre = preloaded?.get(specifier);
   if (pre) return { ok: true, value: { specifier, plugin: pre, from: 'preloaded' } };
   if (isPathSpecifier(specifier)) {
@@ -40,7 +40,8 @@ export async function resolvePlugin(specifier: string, appDir: string, preloaded
   const tried: string[] = [];
   for (const candidate of candidatesFor(specifier)) {
     tried.push(candidate);
-    const entry = resolvePackageEntry(candidate, appDir);
+    // From the config file's folder first, then the app's (a GANTRY_CONFIG file may live elsewhere).
+    const entry = resolvePackageEntry(candidate, appDir) ?? (fallbackDir ? resolvePackageEntry(candidate, fallbackDir) : undefined);
     if (entry) return loadFrom(specifier, entry);
   }
   return {
