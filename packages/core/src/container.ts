@@ -34,6 +34,8 @@ export interface Container {
 
 /** tsyringe-backed implementation of {@link Container}. */
 export class TsyringeContainer implements Container {
+  private disposed = false;
+
   private constructor(private readonly inner: DependencyContainer, private readonly owner: string) {}
 
   /** A fresh root for one kernel: a child of tsyringe's root, never the root itself. */
@@ -66,6 +68,7 @@ export class TsyringeContainer implements Container {
   }
 
   get<T>(token: Token<T>): T {
+    this.assertNotDisposed(token);
     if (!this.inner.isRegistered(token as InjectionToken<T>, true)) {
       throw CoreErrors.TOKEN_NOT_BOUND(`${this.owner}: nothing is bound to token "${tokenName(token)}"`, {
         details: { token: tokenName(token), owner: this.owner },
@@ -79,6 +82,7 @@ export class TsyringeContainer implements Container {
   }
 
   tryGet<T>(token: Token<T>): T | undefined {
+    this.assertNotDisposed(token);
     return this.inner.isRegistered(token as InjectionToken<T>, true) ? this.inner.resolve(token as InjectionToken<T>) : undefined;
   }
 
@@ -100,6 +104,14 @@ export class TsyringeContainer implements Container {
   }
 
   async dispose(): Promise<void> {
+    this.disposed = true;
     await this.inner.dispose();
+  }
+
+  /** tsyringe's own error here ("This container has been disposed") would name neither the token nor the cause. */
+  private assertNotDisposed(token: Token<unknown>): void {
+    if (this.disposed) {
+      throw CoreErrors.KERNEL_STATE(`${this.owner}: cannot resolve token "${tokenName(token)}": the kernel has stopped`, { fix: 'resolve tokens while the kernel runs, before stop()' });
+    }
   }
 }

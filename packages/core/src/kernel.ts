@@ -114,7 +114,7 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
   const preloaded = new Map<string, Plugin>();
   for (const p of options.plugins ?? []) if (isPlugin(p)) preloaded.set(p.name, p);
 
-  const resolved = await Promise.all(enabled.map(([spec]) => resolvePlugin(spec, configDir, preloaded)));
+  const resolved = await Promise.all(enabled.map(([spec]) => resolvePlugin(spec, configDir, preloaded, appDir)));
   const plugins = new Map<string, { plugin: Plugin; specifier: string; options: Record<string, unknown> }>();
   resolved.forEach((r, i) => {
     const [spec, opts] = enabled[i]!;
@@ -201,6 +201,7 @@ export class Kernel implements AsyncDisposable {
   private readonly commands = new Map<string, { plugin: string; description?: string; run: (args: readonly string[]) => Promise<number | void> | number | void }>();
   private state: State = 'created';
   private stopping: Promise<void> | undefined;
+  private startup: Promise<void> | undefined;
 
   /** @internal use {@link createKernel}. */
   constructor(init: { appDir: string; profile: string; logger: Logger; kernelOptions: KernelOptions; ordered: { plugin: Plugin; specifier: string; options: unknown }[] }) {
@@ -253,17 +254,34 @@ export class Kernel implements AsyncDisposable {
    */
   async start(options: { serve?: boolean } = {}): Promise<void> {
     if (this.state !== 'created') throw CoreErrors.KERNEL_STATE(`kernel.start() called in state "${this.state}"`, { fix: 'create a new kernel for each start' });
+    const startup = this.startPlugins(options);
+    // stop() during start waits for the hook in progress before stopping (see stop()).
+    this.startup = startup.catch(() => undefined);
+    return startup;
+  }
+
+  private async startPlugins(options: { serve?: boolean }): Promise<void> {
     const t0 = performance.now();
     this.state = 'registering';
+    // A stop() (e.g. SIGTERM during boot) ends the start between two steps: nothing more starts.
+    const assertNotStopping = (): void => {
+      if (this.stopping) throw CoreErrors.KERNEL_STATE('kernel.stop() was called during start: the remaining plugins were not started');
+    };
     try {
-      for (const entry of this.entries) await this.registerOne(entry);
+      for (const entry of this.entries) {
+        assertNotStopping();
+        await this.registerOne(entry);
+      }
+      assertNotStopping();
       this.state = 'starting';
       const runHooks = this.entries.flatMap((entry) => entry.hooks.filter((h) => (h.phase ?? 'run') === 'run').map((hook) => ({ entry, hook })));
       const serveHooks = options.serve === false ? [] : this.entries.flatMap((entry) => entry.hooks.filter((h) => h.phase === 'serve').map((hook) => ({ entry, hook })));
       for (const sh of [...runHooks, ...serveHooks]) {
+        assertNotStopping();
         if (sh.hook.start) await this.timed(sh.entry, 'start', sh.hook, sh.hook.start);
         this.started.push(sh);
       }
+      assertNotStopping();
     } catch (err) {
       this.state = 'failed';
       this.logger.error({ err: serializeError(err) }, 'boot failed; stopping what started');
@@ -305,6 +323,8 @@ export class Kernel implements AsyncDisposable {
       this.state = 'stopping';
       this.health.setState({ shuttingDown: true });
       try {
+        // A start in progress finishes its current hook (bounded by its timeout) and starts nothing more.
+        await this.startup;
         await this.stopStarted();
       } finally {
         this.state = 'stopped';

@@ -60,7 +60,10 @@ export function toProblem(err: unknown, requestId?: string, instance?: string): 
         break;
       default: {
         const status = bp?.status ?? bp?.statusCode;
-        if (bp?.expose === true && typeof status === 'number' && status >= 400 && status < 500) e = HttpErrors.BAD_REQUEST('the request cannot be processed');
+        const clientError = typeof status === 'number' && status >= 400 && status < 500;
+        if (clientError && bp?.expose === true) e = HttpErrors.BAD_REQUEST('the request cannot be processed');
+        // The router marks an undecodable path parameter (`/items/%zz`) 400 without `expose`: still the client's fault.
+        else if (clientError && err instanceof URIError) e = HttpErrors.BAD_REQUEST('the request path is not valid percent-encoding');
         else {
           e = HttpErrors.INTERNAL('an unexpected error occurred');
           unexpected = true;

@@ -264,7 +264,14 @@ function onResponseClose(this: ServerResponse): void {
     status: this.statusCode,
     durationSeconds: (performance.now() - state.t0) / 1000,
   };
-  for (let i = 0; i < listeners.length; i++) listeners[i]!(info);
+  for (let i = 0; i < listeners.length; i++) {
+    // A listener runs in a socket event: a throw would be an uncaught exception and end the process.
+    try {
+      listeners[i]!(info);
+    } catch (err) {
+      state.ctx.logger.error({ err, route: info.route }, 'onResponse listener failed');
+    }
+  }
 }
 
 /** Sends an error as problem+json; unexpected errors are logged with their stack, not sent. */

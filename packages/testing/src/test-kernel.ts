@@ -1,5 +1,6 @@
 import { createKernel, silentLogger, type Kernel, type KernelOptionsInput, type Logger, type Plugin, type Token } from '@gantry/core';
 import { HttpServerToken } from '@gantry/http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { inject as lightInject, type InjectOptions, type Response as InjectResponse } from 'light-my-request';
 
 /** How to build a test kernel. */
@@ -48,12 +49,12 @@ export async function createTestKernel(options: TestKernelOptions): Promise<Test
     logger: options.logger ?? silentLogger(),
     kernel: { hookTimeoutMs: 10_000, shutdownTimeoutMs: 10_000, ...options.kernel },
   });
-  let dispatch: ((req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void) | undefined;
+  let dispatch: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const tk: TestKernel = {
     kernel,
     get: (t) => kernel.get(t),
     inject: async (injectOptions) => {
-      dispatch ??= kernel.get(HttpServerToken).handler();
+      dispatch ??= isolatedDispatch(kernel.get(HttpServerToken).handler());
       return lightInject(dispatch, injectOptions);
     },
     url: () => {
@@ -68,4 +69,33 @@ export async function createTestKernel(options: TestKernelOptions): Promise<Test
   };
   if (options.start !== false) await kernel.start();
   return tk;
+}
+
+/** The parts of an express app {@link isolatedDispatch} touches. */
+interface ExpressLike {
+  (req: IncomingMessage, res: ServerResponse): void;
+  request?: object;
+  response?: object;
+  handle?: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/**
+ * light-my-request, handed an express app, re-parents express's shared request/response prototypes
+ * onto its own classes ("express detection"): every express server in the process then fails on
+ * real sockets. Instead we hand it a plain function that runs the app with private prototypes:
+ * express's methods over light-my-request's classes, for this app and these injections only.
+ */
+function isolatedDispatch(handler: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+  const app = handler as ExpressLike;
+  if (!app.request || !app.response || typeof app.handle !== 'function') return handler;
+  let injected: object | undefined;
+  const derive = (base: object, expressProto: object): object =>
+    Object.create(Object.create(base, Object.getOwnPropertyDescriptors(expressProto)), { app: { value: app, configurable: true, enumerable: true, writable: true } });
+  return (req, res) => {
+    injected ??= Object.create(app, {
+      request: { value: derive(Object.getPrototypeOf(req) as object, Object.getPrototypeOf(app.request) as object) },
+      response: { value: derive(Object.getPrototypeOf(res) as object, Object.getPrototypeOf(app.response) as object) },
+    }) as object;
+    app.handle!.call(injected, req, res);
+  };
 }

@@ -1,0 +1,117 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { expect } from 'chai';
+import { candidatesFor, createKernel, isPlugin, resolvePlugin, silentLogger, type Token } from '../src/index.js';
+import { CORE_URL, FIXTURES, problemsOf, rejection, tempDir } from './helpers.js';
+
+const APP = path.join(FIXTURES, 'app');
+
+/** Writes an installed package `name` into `<dir>/node_modules` whose entry defines plugin `pluginName`. */
+function installFake(tmp: ReturnType<typeof tempDir>, name: string, pluginName: string, pkg: Record<string, unknown>, entry: string): void {
+  tmp.write(`node_modules/${name}/package.json`, JSON.stringify({ name, version: '1.0.0', type: 'module', ...pkg }));
+  tmp.write(
+    `node_modules/${name}/${entry}`,
+    `import { definePlugin, token } from ${JSON.stringify(CORE_URL)};\n` +
+      `export const SourceToken = token('fixture.${pluginName}.Source');\n` +
+      `export const plugin = definePlugin({ name: ${JSON.stringify(pluginName)}, version: '1.0.0', kernel: '^0.1.0', register() {} });\n`,
+  );
+}
+
+describe('plugin resolution', () => {
+  it('candidatesFor: short name → @gantry/plugin-<name>, then @gantry/<name>, then the bare name', () => {
+    expect(candidatesFor('auth-jwt')).to.deep.equal(['@gantry/plugin-auth-jwt', '@gantry/auth-jwt', 'auth-jwt']);
+    expect(candidatesFor('@acme/gantry-x')).to.deep.equal(['@acme/gantry-x']);
+    expect(candidatesFor('./local')).to.deep.equal(['./local']);
+  });
+
+  it('resolves the short name `http` to @gantry/http from the repo’s node_modules', async () => {
+    const r = await resolvePlugin('http', FIXTURES);
+    if (!r.ok) expect.fail(r.problem);
+    expect(r.value.plugin.name).to.equal('http');
+    expect(r.value.from).to.equal(path.resolve(FIXTURES, '../../../../node_modules/@gantry/http/dist/src/index.js'));
+    const http = (await import('@gantry/http' as string)) as { plugin: unknown };
+    // Same module instance as a plain import: one plugin value, one error registry.
+    expect(r.value.plugin).to.equal(http.plugin);
+  });
+
+  it('resolves a full npm name', async () => {
+    const r = await resolvePlugin('@gantry/http', FIXTURES);
+    if (!r.ok) expect.fail(r.problem);
+    expect(r.value.plugin.name).to.equal('http');
+  });
+
+  it('prefers @gantry/plugin-<name> over @gantry/<name>, honouring "exports" conditions and "main"', async () => {
+    const tmp = tempDir();
+    try {
+      installFake(tmp, '@gantry/plugin-echo', 'echo', { exports: { '.': { types: './x.d.ts', import: './dist/entry.mjs' } } }, 'dist/entry.mjs');
+      installFake(tmp, '@gantry/echo', 'echo-builtin', { main: 'main.js' }, 'main.js');
+      installFake(tmp, 'acme-gantry-thing', 'acme-thing', { main: 'lib/index.js' }, 'lib/index.js');
+      const echo = await resolvePlugin('echo', path.join(tmp.dir, 'deep', 'app'));
+      if (!echo.ok) expect.fail(echo.problem);
+      expect(echo.value.plugin.name).to.equal('echo');
+      expect(echo.value.from).to.equal(path.join(tmp.dir, 'node_modules/@gantry/plugin-echo/dist/entry.mjs'));
+
+      tmp.write('gantry.config.json', JSON.stringify({ plugins: { echo: {}, 'acme-gantry-thing': {} } }));
+      const kernel = await createKernel({ appDir: tmp.dir, env: {}, logger: silentLogger() });
+      expect(kernel.pluginNames).to.have.members(['echo', 'acme-thing']);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('finds packages from the app folder too when the config file lives elsewhere (GANTRY_CONFIG)', async () => {
+    const tmp = tempDir();
+    try {
+      tmp.write('gantry.config.json', JSON.stringify({ plugins: { http: { listen: false } } }));
+      const kernel = await createKernel({ appDir: FIXTURES, env: { GANTRY_CONFIG: path.join(tmp.dir, 'gantry.config.json') }, logger: silentLogger() });
+      expect(kernel.pluginNames).to.deep.equal(['http']);
+      expect(kernel.appDir).to.equal(tmp.dir);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('loads a local plugin by a path relative to the config file', async () => {
+    const kernel = await createKernel({ appDir: APP, env: {}, logger: silentLogger() });
+    expect(kernel.pluginNames).to.deep.equal(['local-greeter']);
+    await kernel.start();
+    try {
+      const mod = (await import(pathToFileURL(path.join(APP, 'plugins/local-greeter.mjs')).href)) as { GreetingToken: Token<string> };
+      expect(kernel.get(mod.GreetingToken)).to.equal('hi from local-greeter');
+    } finally {
+      await kernel.stop();
+    }
+  });
+
+  it('finds a local plugin file without its extension, and a folder with index.js', async () => {
+    const noExt = await resolvePlugin('./plugins/local-greeter', APP);
+    if (!noExt.ok) expect.fail(noExt.problem);
+    expect(noExt.value.from).to.equal(path.join(APP, 'plugins/local-greeter.mjs'));
+    const dir = await resolvePlugin('./plugins/greeter-dir', APP);
+    if (!dir.ok) expect.fail(dir.problem);
+    expect(dir.value.plugin.name).to.equal('dir-greeter');
+    expect(isPlugin(dir.value.plugin)).to.equal(true);
+  });
+
+  it('explains a local path that is missing, exports no plugin, or fails to import', async () => {
+    const tmp = tempDir();
+    try {
+      tmp.write('broken.mjs', 'throw new Error("boom at import");\n');
+      tmp.write('two.mjs', `import { definePlugin } from ${JSON.stringify(CORE_URL)};\nconst d = { version: '1.0.0', kernel: '^0.1.0', register() {} };\nexport const a = definePlugin({ ...d, name: 'two-a' });\nexport const b = definePlugin({ ...d, name: 'two-b' });\n`);
+      const missing = await resolvePlugin('./nowhere', tmp.dir);
+      expect(!missing.ok && missing.problem).to.equal(`plugin "./nowhere": no file at ${path.join(tmp.dir, 'nowhere')} (tried .js, .mjs, /index.js). Fix: check the path, relative to the config file's folder, and build the plugin first`);
+      const none = await resolvePlugin('./plugins/no-plugin.mjs', APP);
+      expect(!none.ok && none.problem).to.include('exports no plugin. Fix: export the definePlugin({...}) value as "plugin"');
+      const broken = await resolvePlugin('./broken.mjs', tmp.dir);
+      expect(!broken.ok && broken.problem).to.equal(`plugin "./broken.mjs": importing ${path.join(tmp.dir, 'broken.mjs')} failed: boom at import`);
+      const two = await resolvePlugin('./two.mjs', tmp.dir);
+      expect(!two.ok && two.problem).to.include('exports 2 plugins and none is named "plugin"');
+
+      // Through createKernel the same problems are collected together.
+      const err = await rejection(createKernel({ appDir: tmp.dir, config: { plugins: { './nowhere': {}, './broken.mjs': {} } }, env: {}, logger: silentLogger() }));
+      expect(problemsOf(err)).to.have.length(2);
+    } finally {
+      tmp.remove();
+    }
+  });
+});
