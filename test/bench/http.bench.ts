@@ -1,5 +1,5 @@
 /**
- * Side-by-side benchmark: bare express 5 vs Gantry's minimal stack (kernel + http + metrics, one
+ * Side-by-side benchmark: bare express 5 (as shipped, and with its default ETag turned off) vs Gantry's minimal stack (kernel + http + metrics, one
  * JSON route), each in its own process, loaded in alternating rounds by autocannon on loopback in
  * one run. Then the sandbox's cold start (spawn to first 200 on /healthz) and its RSS after load.
  *
@@ -25,8 +25,8 @@ interface Sample {
   p99: number;
 }
 
-async function startServer(script: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [path.join(here, 'servers', script)], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startServer(script: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [path.join(here, 'servers', script)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
     child.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
@@ -91,19 +91,24 @@ async function coldStart(): Promise<{ ms: number; rssMb: number }> {
 }
 
 const express = await startServer('express.js');
+const expressNoEtag = await startServer('express.js', { BENCH_EXPRESS_ETAG: '0' });
 const gantry = await startServer('gantry.js');
 try {
   // Warm both (JIT, connection pools), then alternate rounds so drift hits both alike.
   await load(express.port, 3);
   await load(gantry.port, 3);
-  const samples: { express: Sample[]; gantry: Sample[] } = { express: [], gantry: [] };
+  await load(expressNoEtag.port, 3);
+  const samples: { express: Sample[]; expressNoEtag: Sample[]; gantry: Sample[] } = { express: [], expressNoEtag: [], gantry: [] };
   for (let i = 0; i < rounds; i++) {
     samples.express.push(await load(express.port, duration));
     samples.gantry.push(await load(gantry.port, duration));
+    samples.expressNoEtag.push(await load(expressNoEtag.port, duration));
   }
   const e = median(samples.express.map((s) => s.rps));
+  const en = median(samples.expressNoEtag.map((s) => s.rps));
   const g = median(samples.gantry.map((s) => s.rps));
   const rss = rssMb(gantry.child.pid!);
+  const expressRss = rssMb(express.child.pid!);
   const starts: { ms: number; rssMb: number }[] = [];
   for (let i = 0; i < 3; i++) starts.push(await coldStart());
   const report = {
@@ -112,15 +117,19 @@ try {
     connections,
     duration,
     rounds,
-    express: { rps: Math.round(e), p50: median(samples.express.map((s) => s.p50)), p99: median(samples.express.map((s) => s.p99)), rounds: samples.express.map((s) => Math.round(s.rps)) },
+    express: { rps: Math.round(e), p50: median(samples.express.map((s) => s.p50)), p99: median(samples.express.map((s) => s.p99)), rounds: samples.express.map((s) => Math.round(s.rps)), rssAfterLoadMb: expressRss },
     gantry: { rps: Math.round(g), p50: median(samples.gantry.map((s) => s.p50)), p99: median(samples.gantry.map((s) => s.p99)), rounds: samples.gantry.map((s) => Math.round(s.rps)), rssAfterLoadMb: rss },
+    expressNoEtag: { rps: Math.round(en), rounds: samples.expressNoEtag.map((s) => Math.round(s.rps)) },
     ratio: Math.round((g / e) * 1000) / 1000,
+    ratioVsExpressNoEtag: Math.round((g / en) * 1000) / 1000,
     sandboxColdStartMs: Math.round(median(starts.map((s) => s.ms))),
     sandboxRssAtFirstResponseMb: median(starts.map((s) => s.rssMb)),
   };
   console.log(JSON.stringify(report, null, 2));
   console.log(`\ngantry/express throughput ratio: ${report.ratio} (${report.gantry.rps} vs ${report.express.rps} req/s)`);
+  console.log(`gantry/express (etag off) throughput ratio: ${report.ratioVsExpressNoEtag} (${report.gantry.rps} vs ${report.expressNoEtag.rps} req/s)`);
 } finally {
   express.child.kill('SIGTERM');
+  expressNoEtag.child.kill('SIGTERM');
   gantry.child.kill('SIGTERM');
 }

@@ -8,7 +8,11 @@ export interface SecurityHeaderOptions {
 
 /**
  * Helmet's headers with defaults for a JSON API (CSP `default-src 'none'`, no framing, no sniffing,
- * same-origin resource policy, no referrer), plus `Cache-Control: no-store`.
+ * same-origin resource and opener policies, no referrer, HSTS), plus `Cache-Control: no-store`.
+ * Helmet's headers that only matter for HTML documents in legacy browsers (X-XSS-Protection,
+ * X-Download-Options for IE8, X-DNS-Prefetch-Control, Origin-Agent-Cluster, Flash's
+ * X-Permitted-Cross-Domain-Policies) are left out: a JSON response protects nothing with them, and
+ * every header is validated and written on every response.
  *
  * Helmet builds these header values once when the middleware is created (static directives only),
  * so we run it once at boot against a recording response and replay the result per request: same
@@ -20,6 +24,11 @@ export function securityHeaders(options: SecurityHeaderOptions): ReadonlyArray<r
     crossOriginResourcePolicy: { policy: 'same-origin' },
     referrerPolicy: { policy: 'no-referrer' },
     xFrameOptions: { action: 'deny' },
+    xXssProtection: false,
+    xDownloadOptions: false,
+    xDnsPrefetchControl: false,
+    originAgentCluster: false,
+    xPermittedCrossDomainPolicies: false,
     strictTransportSecurity: options.hsts ? { maxAge: 31_536_000, includeSubDomains: true } : false,
   });
   const recorded = new Map<string, string>();

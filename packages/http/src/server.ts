@@ -214,14 +214,16 @@ export class HttpServer implements HttpTransport {
 
     for (const m of [...this.middleware].sort((a, b) => a.order - b.order || a.seq - b.seq)) app.use(m.fn as express.RequestHandler);
 
-    app.use(express.json({ limit: this.config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
+    // Bodies are parsed per route, only on methods that carry one: a GET never pays a middleware hop for it.
+    const json = express.json({ limit: this.config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] });
+    const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
     const byPath = new Map<string, Set<string>>();
     for (const route of this.routeList) {
       const handler = makeHandler(route);
       const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
-      if (route.options.middleware?.length) app[method](route.path, ...(route.options.middleware as unknown as express.RequestHandler[]), handler);
-      else app[method](route.path, handler);
+      const chain = [...(BODY_METHODS.has(route.method) ? [json] : []), ...((route.options.middleware ?? []) as unknown as express.RequestHandler[]), handler];
+      app[method](route.path, ...chain);
       let methods = byPath.get(route.path);
       if (!methods) byPath.set(route.path, (methods = new Set()));
       methods.add(route.method);
@@ -308,6 +310,29 @@ class Reply implements RouteReply {
   }
 }
 
+/** A handler's input. `ip` and `path` are getters: resolving the client IP (trust proxy) costs, and most handlers never ask. */
+class Input implements RouteRequest {
+  constructor(
+    readonly params: unknown,
+    readonly query: unknown,
+    readonly body: unknown,
+    readonly raw: Request,
+    readonly context: RequestContext,
+  ) {}
+  get headers(): Request['headers'] {
+    return this.raw.headers;
+  }
+  get method(): string {
+    return this.raw.method;
+  }
+  get path(): string {
+    return this.raw.path;
+  }
+  get ip(): string | undefined {
+    return this.raw.ip;
+  }
+}
+
 function makeHandler(route: StoredRoute): express.RequestHandler {
   const { options } = route;
   const schema = options.schema ?? {};
@@ -336,7 +361,7 @@ function makeHandler(route: StoredRoute): express.RequestHandler {
         }
       }
       const reply = new Reply(res);
-      const input: RouteRequest = { params, query, body, headers: req.headers, method: req.method, path: req.path, ip: req.ip, context: state.ctx, raw: req };
+      const input = new Input(params, query, body, req, state.ctx);
       const result = await userHandler(input, reply);
       if (res.headersSent || res.writableEnded) return;
       if (result === undefined) {

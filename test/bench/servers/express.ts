@@ -2,6 +2,9 @@
 import express from 'express';
 
 const app = express();
+// BENCH_EXPRESS_ETAG=0 turns off the weak ETag bare express computes for every response by default
+// (Gantry's http plugin has it off by default), so the comparison can be made both ways.
+if (process.env.BENCH_EXPRESS_ETAG === '0') app.set('etag', false);
 app.get('/api/v1/hello', (_req, res) => {
   res.json({ hello: 'world' });
 });
