@@ -49,7 +49,7 @@ export function formatBootError(err: unknown): string {
     if (err.fix) lines.push(`Fix: ${err.fix}`);
     let cause = err.cause;
     while (cause instanceof Error) {
-      lines.push(`caused by: ${cause.message}`);
+      lines.push(`caused by: ${GantryError.is(cause) ? `[${cause.code}] ` : ''}${cause.message}`);
       cause = cause.cause;
     }
     return lines.join('\n');
