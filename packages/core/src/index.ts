@@ -12,6 +12,6 @@ export { definePlugin, isPlugin, pluginMetadataProblems, type ConfigChangeDecisi
 export { applyProfile, deepFreeze, deepMerge, envOverrides, envSegment, findConfigFile, kernelOptionsSchema, readConfigFile, type AppConfig, type KernelOptions, type KernelOptionsInput, type PluginOptions } from './config.js';
 export { resolvePlugin, candidatesFor, type ResolvedPlugin, type ResolveResult } from './resolve.js';
 export { topoSort, type GraphNode } from './graph.js';
-export { HttpTransportToken, type HttpMethod, type HttpMiddleware, type HttpRouter, type HttpTransport, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteReply, type RouteRequest, type RouteSchema } from './transport.js';
+export { HttpTransportToken, type HttpMethod, type HttpMiddleware, type HttpRouter, type HttpTransport, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteReply, type RouteHook, type RouteRequest, type RouteSchema } from './transport.js';
 export { createKernel, HealthRegistryToken, Kernel, KernelInfoToken, LoggerToken, serializeError, type CreateKernelOptions, type KernelInfo, type TimelineEntry } from './kernel.js';
 export { formatBootError, runMain } from './main.js';

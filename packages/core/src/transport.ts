@@ -67,6 +67,8 @@ export interface RouteInfo {
   readonly method: HttpMethod;
   /** The full path template, base path included. */
   readonly path: string;
+  /** Mounted at the server root (not under the base path), e.g. `/healthz`, `/metrics`. */
+  readonly root: boolean;
   readonly plugin: string;
   readonly summary?: string;
   readonly description?: string;
@@ -74,6 +76,9 @@ export interface RouteInfo {
   readonly schema?: RouteSchema;
   readonly meta: Readonly<Record<string, unknown>>;
 }
+
+/** Decides per route, at boot, which middleware guards it (see {@link HttpRouter.onRoute}). */
+export type RouteHook = (route: RouteInfo) => HttpMiddleware | readonly HttpMiddleware[] | undefined;
 
 /** What the HTTP layer reports once per finished response. */
 export interface ResponseInfo {
@@ -105,6 +110,13 @@ export interface HttpRouter {
   use(middleware: HttpMiddleware, options?: { name?: string; order?: number }): void;
   /** Called once per finished response (metrics, access logs). */
   onResponse(listener: (info: ResponseInfo) => void): void;
+  /**
+   * Called once per route (every plugin's) when the server is built, after all plugins registered.
+   * It may return middleware to run on that route before its body is parsed and its handler runs
+   * (authentication, permission checks, rate limits chosen from `route.meta`), or throw a
+   * GantryError to refuse the whole setup at boot (e.g. a protected route with no declaration).
+   */
+  onRoute(hook: RouteHook, options?: { name?: string; order?: number }): void;
   /** Every route registered so far. */
   routes(): readonly RouteInfo[];
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RequestContext, runWithContext, type HttpMethod, type HttpMiddleware, type HttpRouter, type HttpTransport, type Logger, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteReply, type RouteRequest } from '@gantry/core';
+import { RequestContext, runWithContext, type HttpMethod, type HttpMiddleware, type HttpRouter, type HttpTransport, type Logger, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteHook, type RouteReply, type RouteRequest } from '@gantry/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { match } from 'path-to-regexp';
 import type { ZodType } from 'zod';
@@ -50,6 +50,7 @@ export interface FieldError {
 export class HttpServer implements HttpTransport {
   private readonly routeList: StoredRoute[] = [];
   private readonly middleware: StoredMiddleware[] = [];
+  private readonly routeHooks: { readonly hook: RouteHook; readonly name: string; readonly plugin: string; readonly order: number; readonly seq: number }[] = [];
   /** @internal */ readonly listeners: ((info: ResponseInfo) => void)[] = [];
   private app: Express | undefined;
   private server: Server | undefined;
@@ -78,6 +79,10 @@ export class HttpServer implements HttpTransport {
       use: (fn, options = {}) => {
         this.assertOpen(plugin);
         this.middleware.push({ fn, name: options.name ?? fn.name ?? 'anonymous', order: options.order ?? 100, plugin, seq: this.middleware.length });
+      },
+      onRoute: (hook, options = {}) => {
+        this.assertOpen(plugin);
+        this.routeHooks.push({ hook, name: options.name ?? hook.name ?? 'anonymous', plugin, order: options.order ?? 100, seq: this.routeHooks.length });
       },
       onResponse: (listener) => {
         this.listeners.push(listener);
@@ -173,6 +178,7 @@ export class HttpServer implements HttpTransport {
     this.routeList.push({
       method: options.method,
       path: fullPath,
+      root: options.root === true,
       plugin,
       summary: options.summary,
       description: options.description,
@@ -218,11 +224,16 @@ export class HttpServer implements HttpTransport {
     const json = express.json({ limit: this.config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] });
     const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+    const hooks = [...this.routeHooks].sort((a, b) => a.order - b.order || a.seq - b.seq);
     const byPath = new Map<string, Set<string>>();
     for (const route of this.routeList) {
       const handler = makeHandler(route);
       const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
-      const chain = [...(BODY_METHODS.has(route.method) ? [json] : []), ...((route.options.middleware ?? []) as unknown as express.RequestHandler[]), handler];
+      const guards = hooks.flatMap((h) => {
+        const out = h.hook(route);
+        return out === undefined ? [] : Array.isArray(out) ? out : [out as HttpMiddleware];
+      }) as unknown as express.RequestHandler[];
+      const chain = [...guards, ...(BODY_METHODS.has(route.method) ? [json] : []), ...((route.options.middleware ?? []) as unknown as express.RequestHandler[]), handler];
       app[method](route.path, ...chain);
       let methods = byPath.get(route.path);
       if (!methods) byPath.set(route.path, (methods = new Set()));
@@ -262,7 +273,7 @@ function onResponseClose(this: ServerResponse): void {
   if (listeners.length === 0) return;
   const info: ResponseInfo = {
     method: (this.req as IncomingMessage).method ?? 'GET',
-    route: state.route,
+    route: ((this.req as { route?: { path?: unknown } }).route?.path as string | undefined) ?? state.route,
     status: this.statusCode,
     durationSeconds: (performance.now() - state.t0) / 1000,
   };

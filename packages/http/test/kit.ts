@@ -21,6 +21,7 @@ export interface InjectResponse {
   json<T = Record<string, unknown>>(): T;
 }
 
+// Kept as a copy: even `import type` needs @gantry/testing's .d.ts, which a clean `tsc -b` emits only after this package.
 /** Mirrors `TestKernel` of @gantry/testing. */
 export interface TestKernel extends AsyncDisposable {
   readonly kernel: Kernel;

@@ -1,0 +1,83 @@
+import { definePlugin, GantryError, HttpTransportToken, type HttpMiddleware, type Plugin, type PluginContext, type ResponseInfo } from '@gantry/core';
+import { expect } from 'chai';
+import { z } from 'zod';
+import { HttpErrors } from '../src/index.js';
+import { createTestKernel } from './kit.js';
+
+function routes(name: string, fn: (ctx: PluginContext<unknown>) => void, extra: Partial<Parameters<typeof definePlugin>[0]> = {}): Plugin {
+  return definePlugin({ name, version: '0.1.0', kernel: '^0.1.0', dependsOn: ['http'], register: fn as never, ...extra });
+}
+
+/** A guard plugin: routes whose meta says `guarded` need header x-pass: yes, else 403 before the body is parsed. */
+const guard = routes('guard', (ctx) => {
+  const deny: HttpMiddleware = (req, _res, next) => {
+    if (req.headers['x-pass'] === 'yes') next();
+    else next(HttpErrors.BAD_REQUEST('x-pass header missing', {}));
+  };
+  ctx.http.onRoute((route) => (route.meta.guarded === true ? deny : undefined));
+});
+
+describe('http: route hooks (onRoute)', () => {
+  it('guards exactly the routes whose metadata asks for it, before their body is parsed', async () => {
+    const seen: string[] = [];
+    const app = routes('app', (ctx) => {
+      ctx.http.post('/open', { schema: { body: z.object({ a: z.number() }) } }, (req) => ({ a: req.body.a }));
+      ctx.http.post('/closed', { meta: { guarded: true }, schema: { body: z.object({ a: z.number() }) } }, (req) => {
+        seen.push('handler');
+        return { a: req.body.a };
+      });
+    });
+    await using tk = await createTestKernel({ plugins: [guard, app] });
+    expect((await tk.inject({ method: 'POST', url: '/api/v1/open', payload: { a: 1 } })).json()).to.deep.equal({ a: 1 });
+    // Malformed JSON on a guarded route: the guard answers first, so the body was never parsed.
+    const refused = await tk.inject({ method: 'POST', url: '/api/v1/closed', payload: '{not json', headers: { 'content-type': 'application/json' } });
+    expect(refused.statusCode).to.equal(400);
+    expect(refused.json().code).to.equal('GANTRY_HTTP_BAD_REQUEST');
+    const passed = await tk.inject({ method: 'POST', url: '/api/v1/closed', payload: { a: 2 }, headers: { 'x-pass': 'yes' } });
+    expect(passed.json()).to.deep.equal({ a: 2 });
+    expect(seen).to.deep.equal(['handler']);
+  });
+
+  it('sees every plugin route, whichever plugin registered first', async () => {
+    const seen: string[] = [];
+    const watcher = routes('watcher', (ctx) => ctx.http.onRoute((r) => void seen.push(`${r.method} ${r.path} ${r.plugin}`)));
+    const later = routes('later', (ctx) => ctx.http.get('/x', {}, () => 'x'), { dependsOn: ['http', 'watcher'] });
+    await using tk = await createTestKernel({ plugins: [watcher, later] });
+    expect(seen).to.include.members(['GET /api/v1/x later', 'GET /healthz http', 'GET /readyz http']);
+    expect(tk.get(HttpTransportToken)).to.not.equal(undefined);
+  });
+
+  it('refuses the setup at boot when a hook throws (e.g. a route without a required declaration)', async () => {
+    const strict = routes('strict', (ctx) =>
+      ctx.http.onRoute((r) => {
+        if (!r.root && r.meta.permission === undefined && r.meta.public !== true) {
+          throw HttpErrors.ROUTE_INVALID(`route ${r.method} ${r.path} of plugin "${r.plugin}" declares neither a permission nor public: true`);
+        }
+        return undefined;
+      }),
+    );
+    const app = routes('app', (ctx) => ctx.http.get('/undeclared', {}, () => 'x'));
+    let error: unknown;
+    try {
+      await createTestKernel({ plugins: [strict, app] });
+    } catch (err) {
+      error = err;
+    }
+    expect(GantryError.is(error)).to.equal(true);
+    expect(String((error as Error).message) + String(((error as Error).cause as Error)?.message)).to.include('GET /api/v1/undeclared of plugin "app" declares neither');
+  });
+
+  it('labels responses answered by a guard with the route template, not <unmatched>', async () => {
+    const infos: ResponseInfo[] = [];
+    const app = routes('app', (ctx) => {
+      ctx.http.onResponse((i) => infos.push(i));
+      ctx.http.get('/items/:id', { meta: { guarded: true } }, () => 'x');
+    });
+    await using tk = await createTestKernel({ plugins: [guard, app] });
+    await tk.inject('/api/v1/items/42');
+    await new Promise((r) => setImmediate(r));
+    const last = infos.at(-1)!;
+    expect(last.route).to.equal('/api/v1/items/:id');
+    expect(last.status).to.equal(400);
+  });
+});
