@@ -1,35 +1,22 @@
 import { GantryError } from '@gantry/core';
-import type { TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { CircuitBreakerErrors, CircuitBreakersToken, type StateChange } from '../src/index.js';
-import { boot, sleep } from './harness.js';
-import { Upstream } from './upstream.js';
+import { sleep, useUpstream } from './harness.js';
 
 describe('circuit-breaker: breaker', () => {
-  let upstream: Upstream;
-  let kernel: TestKernel | undefined;
-
-  before(async () => {
-    upstream = await Upstream.start();
-  });
-  beforeEach(() => upstream.reset());
-  afterEach(async () => {
-    await kernel?.stop();
-    kernel = undefined;
-  });
-  after(() => upstream.close());
+  const env = useUpstream();
 
   const consecutive = { order: ['breaker' as const], breaker: { kind: 'consecutive' as const, threshold: 3 }, halfOpenAfterMs: 200 };
 
   it('opens after consecutive failures and then refuses calls with 503, Retry-After and no upstream call', async () => {
-    kernel = await boot({ upstream: upstream.url, policies: { payments: consecutive } });
-    upstream.always('fail');
+    const kernel = await env.boot({ policies: { payments: consecutive } });
+    env.upstream.always('fail');
     for (let i = 0; i < 3; i++) {
       const res = await kernel.inject('/api/v1/upstream/payments');
       expect(res.statusCode).to.equal(502);
       expect(res.json().code).to.equal('GANTRY_CIRCUIT_BREAKER_UPSTREAM_FAILED');
     }
-    expect(upstream.hits).to.equal(3);
+    expect(env.upstream.hits).to.equal(3);
 
     const refused = await kernel.inject('/api/v1/upstream/payments');
     expect(refused.statusCode).to.equal(503);
@@ -39,40 +26,40 @@ describe('circuit-breaker: breaker', () => {
     expect(problem.policy).to.equal('payments');
     // halfOpenAfterMs is 200: the header rounds up to whole seconds and is never 0.
     expect(refused.headers['retry-after']).to.equal('1');
-    expect(upstream.hits, 'an open breaker must not call the upstream').to.equal(3);
+    expect(env.upstream.hits, 'an open breaker must not call the upstream').to.equal(3);
     expect(kernel.get(CircuitBreakersToken).state('payments').state).to.equal('open');
   });
 
   it('half-opens after halfOpenAfterMs and a successful trial closes it, without a restart', async () => {
-    kernel = await boot({ upstream: upstream.url, policies: { payments: consecutive } });
+    const kernel = await env.boot({ policies: { payments: consecutive } });
     const breakers = kernel.get(CircuitBreakersToken);
-    upstream.always('fail');
+    env.upstream.always('fail');
     for (let i = 0; i < 3; i++) await kernel.inject('/api/v1/upstream/payments');
     expect(breakers.state('payments').state).to.equal('open');
 
-    upstream.always('ok');
+    env.upstream.always('ok');
     expect((await kernel.inject('/api/v1/upstream/payments')).statusCode, 'still open before halfOpenAfterMs').to.equal(503);
     await sleep(250);
     const trial = await kernel.inject('/api/v1/upstream/payments');
     expect(trial.statusCode).to.equal(200);
     expect(breakers.state('payments').state).to.equal('closed');
     expect((await kernel.inject('/api/v1/upstream/payments')).statusCode).to.equal(200);
-    expect(upstream.hits).to.equal(5);
+    expect(env.upstream.hits).to.equal(5);
   });
 
   it('a failed trial opens the breaker again', async () => {
-    kernel = await boot({ upstream: upstream.url, policies: { payments: consecutive } });
-    upstream.always('fail');
+    const kernel = await env.boot({ policies: { payments: consecutive } });
+    env.upstream.always('fail');
     for (let i = 0; i < 3; i++) await kernel.inject('/api/v1/upstream/payments');
     await sleep(250);
     expect((await kernel.inject('/api/v1/upstream/payments')).statusCode, 'the trial call reaches the failing upstream').to.equal(502);
     expect((await kernel.inject('/api/v1/upstream/payments')).statusCode).to.equal(503);
-    expect(upstream.hits).to.equal(4);
+    expect(env.upstream.hits).to.equal(4);
   });
 
   it('does not count 4xx answers as failures: they are returned as they are', async () => {
-    kernel = await boot({ upstream: upstream.url, policies: { payments: { ...consecutive, breaker: { kind: 'consecutive', threshold: 1 } } } });
-    upstream.always({ status: 404 });
+    const kernel = await env.boot({ policies: { payments: { ...consecutive, breaker: { kind: 'consecutive', threshold: 1 } } } });
+    env.upstream.always({ status: 404 });
     for (let i = 0; i < 4; i++) {
       const res = await kernel.inject('/api/v1/upstream/payments');
       expect(res.statusCode).to.equal(404);
@@ -82,13 +69,12 @@ describe('circuit-breaker: breaker', () => {
   });
 
   it('a sampling breaker opens when the failure rate in its window passes the threshold', async () => {
-    kernel = await boot({
-      upstream: upstream.url,
+    const kernel = await env.boot({
       policies: { orders: { order: ['breaker'], breaker: { kind: 'sampling', threshold: 0.5, durationMs: 1_000, minimumRps: 4 }, halfOpenAfterMs: 10_000 } },
     });
     const breakers = kernel.get(CircuitBreakersToken);
     // The window needs 1 s × 4 rps = 4 calls before it may open.
-    upstream.next('ok', 'fail', 'fail', 'fail');
+    env.upstream.next('ok', 'fail', 'fail', 'fail');
     for (let i = 0; i < 4; i++) await kernel.inject('/api/v1/upstream/orders');
     expect(breakers.state('orders').state).to.equal('open');
     const refused = await kernel.inject('/api/v1/upstream/orders');
@@ -97,20 +83,19 @@ describe('circuit-breaker: breaker', () => {
   });
 
   it('a sampling breaker stays closed below its minimum rate', async () => {
-    kernel = await boot({
-      upstream: upstream.url,
+    const kernel = await env.boot({
       policies: { orders: { order: ['breaker'], breaker: { kind: 'sampling', threshold: 0.5, durationMs: 1_000, minimumRps: 20 } } },
     });
-    upstream.always('fail');
+    env.upstream.always('fail');
     for (let i = 0; i < 5; i++) await kernel.inject('/api/v1/upstream/orders');
     expect(kernel.get(CircuitBreakersToken).state('orders').state).to.equal('closed');
   });
 
   it('reports transitions to onStateChange listeners', async () => {
-    kernel = await boot({ upstream: upstream.url, policies: { payments: { ...consecutive, breaker: { kind: 'consecutive', threshold: 1 } } } });
+    const kernel = await env.boot({ policies: { payments: { ...consecutive, breaker: { kind: 'consecutive', threshold: 1 } } } });
     const changes: StateChange[] = [];
     const unsubscribe = kernel.get(CircuitBreakersToken).onStateChange((c) => changes.push(c));
-    upstream.next('fail');
+    env.upstream.next('fail');
     await kernel.inject('/api/v1/upstream/payments');
     await sleep(250);
     await kernel.inject('/api/v1/upstream/payments');
@@ -124,7 +109,7 @@ describe('circuit-breaker: breaker', () => {
 
   describe('execute()', () => {
     it('turns a failing work into UPSTREAM_FAILED and counts it', async () => {
-      kernel = await boot({ upstream: upstream.url, policies: { db: { order: ['breaker'], breaker: { kind: 'consecutive', threshold: 2 } } } });
+      const kernel = await env.boot({ policies: { db: { order: ['breaker'], breaker: { kind: 'consecutive', threshold: 2 } } } });
       const breakers = kernel.get(CircuitBreakersToken);
       const boom = (): never => {
         throw new TypeError('connection refused');
@@ -140,7 +125,7 @@ describe('circuit-breaker: breaker', () => {
     });
 
     it('passes a 4xx GantryError through unchanged without counting it', async () => {
-      kernel = await boot({ upstream: upstream.url, policies: { db: { order: ['breaker'], breaker: { kind: 'consecutive', threshold: 1 } } } });
+      const kernel = await env.boot({ policies: { db: { order: ['breaker'], breaker: { kind: 'consecutive', threshold: 1 } } } });
       const breakers = kernel.get(CircuitBreakersToken);
       const conflict = new GantryError('GANTRY_TEST_CONFLICT', { status: 409, title: 'Conflict' }, 'already exists');
       const err = await breakers.execute('db', () => Promise.reject(conflict)).catch((e: unknown) => e);
@@ -150,13 +135,13 @@ describe('circuit-breaker: breaker', () => {
     });
 
     it('rejects an undeclared policy name with UNKNOWN_POLICY naming the declared ones', async () => {
-      kernel = await boot({ upstream: upstream.url, policies: { db: consecutive } });
+      const kernel = await env.boot({ policies: { db: consecutive } });
       const breakers = kernel.get(CircuitBreakersToken);
       const err = await breakers.execute('dbb', () => 1).catch((e: unknown) => e);
       expect(CircuitBreakerErrors.UNKNOWN_POLICY.is(err)).to.equal(true);
       expect((err as Error).message).to.contain('"dbb"').and.contain('"db"');
       expect(() => breakers.state('dbb')).to.throw(/no policy named "dbb"/);
-      expect(() => breakers.httpClient('dbb', { baseUrl: upstream.url })).to.throw(/no policy named "dbb"/);
+      expect(() => breakers.httpClient('dbb', { baseUrl: env.upstream.url })).to.throw(/no policy named "dbb"/);
     });
   });
 });

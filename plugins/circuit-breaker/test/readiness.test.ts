@@ -1,25 +1,12 @@
-import type { TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { CircuitBreakersToken } from '../src/index.js';
-import { boot } from './harness.js';
-import { Upstream } from './upstream.js';
+import { useUpstream } from './harness.js';
 
 describe('circuit-breaker: readiness', () => {
-  let upstream: Upstream;
-  let kernel: TestKernel | undefined;
-
-  before(async () => {
-    upstream = await Upstream.start();
-  });
-  afterEach(async () => {
-    await kernel?.stop();
-    kernel = undefined;
-  });
-  after(() => upstream.close());
+  const env = useUpstream();
 
   it('shows every policy in /readyz and reports an open breaker as degraded while staying ready', async () => {
-    kernel = await boot({
-      upstream: upstream.url,
+    const kernel = await env.boot({
       policies: {
         payments: { order: ['breaker'], breaker: { kind: 'consecutive', threshold: 1 }, halfOpenAfterMs: 30_000 },
         search: { order: ['bulkhead'], bulkhead: { limit: 4 } },
@@ -33,7 +20,7 @@ describe('circuit-breaker: readiness', () => {
       details: { policies: { payments: { state: 'closed' }, search: { state: 'none', bulkhead: { active: 0, queued: 0, limit: 4, queue: 0 } } } },
     });
 
-    upstream.always('fail');
+    env.upstream.always('fail');
     await kernel.inject('/api/v1/upstream/payments');
     const after = await kernel.inject('/readyz');
     expect(after.statusCode, 'an open breaker must not take the instance out of rotation').to.equal(200);
