@@ -1,6 +1,7 @@
 // Runs the plugin conformance kit against every plugin in the repo: the built-in `http` plugin and
 // each package under plugins/. A new plugin folder is picked up without editing this file.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isPlugin, type Plugin } from '@gantry/core';
@@ -9,9 +10,12 @@ import { expect } from 'chai';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
+const mailDir = mkdtempSync(path.join(os.tmpdir(), 'gantry-conformance-mail-'));
+
 /** Options a plugin needs to boot without outside services (the embedded profile's choices). */
 const BOOT_OPTIONS: Record<string, Record<string, unknown>> = {
   database: { dbName: ':memory:' },
+  mailer: { transport: 'file', from: 'noreply@example.com', baseUrl: 'http://localhost:3000', outDir: mailDir },
 };
 
 async function load(pkg: string): Promise<Plugin> {
@@ -40,6 +44,8 @@ const pluginPackages = readdirSync(path.join(repo, 'plugins'), { withFileTypes: 
   .map((d) => JSON.parse(readFileSync(path.join(repo, 'plugins', d.name, 'package.json'), 'utf8')) as { name: string });
 
 describe('plugin conformance (every plugin in the repo)', () => {
+  after(() => rmSync(mailDir, { recursive: true, force: true }));
+
   it('finds the plugins to check', () => {
     expect(pluginPackages.map((p) => p.name)).to.include.members(['@gantry/plugin-database', '@gantry/plugin-metrics', '@gantry/plugin-circuit-breaker']);
   });

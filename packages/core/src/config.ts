@@ -204,12 +204,16 @@ function convertEnvValue(raw: string, schema: ZodType | undefined): { ok: true; 
   }
 }
 
-/** Formats zod issues as "option <path>: <message> (got <value>)". */
+const SECRET_KEY = /(url|password|passwd|secret|token|key|credential)/i;
+
+/** Formats zod issues as "option <path>: <message> (got <value>)"; values of secret-looking options are not shown. */
 export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
   return issues.map((issue) => {
     const where = issue.path.length ? issue.path.join('.') : '(options)';
     const got = valueAt(input, issue.path as PropertyKey[]);
-    const gotText = got === undefined ? 'nothing' : JSON.stringify(got)?.slice(0, 80);
+    // A mistyped secret must not end up in a boot error (and so in logs): say only that a value was given.
+    const secret = issue.path.some((k) => typeof k === 'string' && SECRET_KEY.test(k));
+    const gotText = got === undefined ? 'nothing' : secret ? 'a value, not shown: it may be a secret' : JSON.stringify(got)?.slice(0, 80);
     return `option "${where}": ${issue.message} (got ${gotText})`;
   });
 }
