@@ -1,0 +1,30 @@
+import { defineErrors } from '@gantry/core';
+
+/** Error registry of the `rate-limit` plugin (codes `GANTRY_RATE_LIMIT_<REASON>`). Retired codes are never reused. */
+export const RateLimitErrors = defineErrors('rate-limit', {
+  EXCEEDED: {
+    status: 429,
+    title: 'Too many requests',
+    fix: 'wait for the Retry-After delay before sending this request again',
+  },
+  UNAVAILABLE: {
+    status: 503,
+    title: 'Rate limiting is unavailable',
+    fix: 'retry after the Retry-After delay; operators: check that Redis is up and reachable (see /readyz and the "rate-limit store unavailable" log line)',
+  },
+  UNKNOWN_POLICY: {
+    status: 500,
+    title: 'Unknown rate-limit policy',
+    fix: 'declare the policy under plugins["rate-limit"].policies, or correct meta.rateLimit of the route (a policy name, or false to exempt it)',
+  },
+  DECLARATION_INVALID: {
+    status: 500,
+    title: 'Route rate-limit declaration is invalid',
+    fix: 'set meta.rateLimit of the route to a policy name (string) or false; leave it out to use the default policy',
+  },
+  LENGTH_REQUIRED: {
+    status: 411,
+    title: 'Content-Length required',
+    fix: 'send the body with a Content-Length header (not chunked) on this route',
+  },
+});

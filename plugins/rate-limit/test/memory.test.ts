@@ -1,0 +1,221 @@
+import { gzipSync } from 'node:zlib';
+import { plugin as httpPlugin } from '@gantry/http';
+import { plugin as metricsPlugin } from '@gantry/plugin-metrics';
+import { createTestKernel, type TestKernel } from '@gantry/testing';
+import { expect } from 'chai';
+import { plugin, RateLimitErrors, RateLimitsToken } from '../src/index.js';
+import { boot, capturingLogger, expectRateLimited, header, login, repeat, routeDeclaring, type LogLine } from './harness.js';
+
+describe('rate-limit: memory store', () => {
+  const kernels: TestKernel[] = [];
+  const start = async (...args: Parameters<typeof boot>): Promise<TestKernel> => {
+    const k = await boot(...args);
+    kernels.push(k);
+    return k;
+  };
+  afterEach(async () => {
+    while (kernels.length > 0) await kernels.pop()!.stop();
+  });
+
+  it('answers the 11th login attempt in the window with 429 problem+json, RateLimit headers and Retry-After', async () => {
+    const lines: LogLine[] = [];
+    const kernel = await start({ logger: capturingLogger(lines) });
+    const allowed = await repeat(10, () => login(kernel));
+    for (const [i, res] of allowed.entries()) {
+      expect(res.statusCode, `attempt ${i + 1}`).to.equal(200);
+      // Two policies in one header (draft-8): per IP and per account, each with its remaining quota.
+      expect(header(res, 'ratelimit')).to.match(new RegExp(`^"auth"; r=${9 - i}; t=\\d+, "auth\\.account"; r=${9 - i}; t=\\d+$`));
+      expect(header(res, 'ratelimit-policy')).to.match(/^"auth"; q=10; w=900; pk=:[^:]+:, "auth\.account"; q=10; w=900; pk=:[^:]+:$/);
+      expect(res.headers['retry-after'], 'only a refused request carries Retry-After').to.equal(undefined);
+    }
+    const refused = await login(kernel);
+    expectRateLimited(refused, { policy: 'auth', limit: 10, windowSeconds: 900 });
+    expect(refused.json().detail).to.contain('"auth"');
+    expect(lines.filter((l) => l.level === 'warn' || l.level === 'error'), 'a refusal is an answer, not a fault to log').to.deep.equal([]);
+  });
+
+  it('gives each policy its own limit and counter, and the default policy to routes that declare none', async () => {
+    const kernel = await start({ rateLimit: { store: 'memory', default: { windowMs: 60_000, limit: 3 }, policies: { search: { windowMs: 10_000, limit: 2 } } } });
+    const search = await repeat(3, () => kernel.inject('/api/v1/search'));
+    expect(search.map((r) => r.statusCode)).to.deep.equal([200, 200, 429]);
+    expectRateLimited(search[2]!, { policy: 'search', limit: 2, windowSeconds: 10 });
+
+    // /notes declares nothing: the default policy, with a counter of its own (search's 3 requests do not count).
+    const notes = await repeat(4, () => kernel.inject('/api/v1/notes'));
+    expect(notes.map((r) => r.statusCode)).to.deep.equal([200, 200, 200, 429]);
+    expectRateLimited(notes[3]!, { policy: 'default', limit: 3, windowSeconds: 60 });
+
+    // Built-in refresh policy (30 per minute) is untouched by both.
+    const refresh = await kernel.inject({ method: 'POST', url: '/api/v1/auth/refresh' });
+    expect(refresh.statusCode).to.equal(200);
+    expect(refresh.headers['ratelimit']).to.match(/^"refresh"; r=29; t=\d+$/);
+  });
+
+  it('counts each client IP separately', async () => {
+    const kernel = await start({ rateLimit: { store: 'memory', default: { windowMs: 60_000, limit: 1 } } });
+    expect((await kernel.inject({ url: '/api/v1/notes', remoteAddress: '198.51.100.1' })).statusCode).to.equal(200);
+    expect((await kernel.inject({ url: '/api/v1/notes', remoteAddress: '198.51.100.1' })).statusCode).to.equal(429);
+    expect((await kernel.inject({ url: '/api/v1/notes', remoteAddress: '198.51.100.2' })).statusCode).to.equal(200);
+    // IPv6 clients are counted per /56: another address of the same customer shares the budget.
+    expect((await kernel.inject({ url: '/api/v1/notes', remoteAddress: '2001:db8:0:1::1' })).statusCode).to.equal(200);
+    expect((await kernel.inject({ url: '/api/v1/notes', remoteAddress: '2001:db8:0:2::9' })).statusCode).to.equal(429);
+  });
+
+  it('exempts routes declaring rateLimit: false and root routes (/healthz, /readyz, others)', async () => {
+    const kernel = await start({ rateLimit: { store: 'memory', default: { windowMs: 60_000, limit: 1 } } });
+    for (const url of ['/api/v1/webhook', '/healthz', '/readyz', '/status']) {
+      const responses = await repeat(3, () => kernel.inject(url));
+      for (const res of responses) {
+        expect(res.statusCode, url).to.equal(200);
+        expect(res.headers['ratelimit'], url).to.equal(undefined);
+        expect(res.headers['ratelimit-policy'], url).to.equal(undefined);
+      }
+    }
+    expect(kernel.get(RateLimitsToken).policyFor({ method: 'GET', path: '/metrics', root: true, plugin: 'metrics', meta: {} })).to.equal(undefined);
+  });
+
+  it('lets a root route opt in by naming a policy', async () => {
+    const kernel = await createTestKernel({
+      plugins: [httpPlugin, plugin, routeDeclaring('refresh')],
+      config: { 'rate-limit': { store: 'memory', policies: { refresh: { windowMs: 60_000, limit: 1 } } } },
+    });
+    kernels.push(kernel);
+    expect((await kernel.inject('/api/v1/declared')).statusCode).to.equal(200);
+    expectRateLimited(await kernel.inject('/api/v1/declared'), { policy: 'refresh', limit: 1, windowSeconds: 60 });
+  });
+
+  it('refuses to boot when a route names an unknown policy, naming the route and the known policies', async () => {
+    let failure: unknown;
+    try {
+      kernels.push(await createTestKernel({ plugins: [httpPlugin, plugin, routeDeclaring('authh')], config: { 'rate-limit': { store: 'memory' } } }));
+    } catch (err) {
+      failure = err;
+    }
+    expect(failure, 'the boot must fail').to.be.instanceOf(Error);
+    const cause = (failure as { cause?: unknown }).cause;
+    expect(RateLimitErrors.UNKNOWN_POLICY.is(cause), String(failure)).to.equal(true);
+    const message = (cause as Error).message;
+    expect(message).to.contain('GET /api/v1/declared').and.contain('"rl-declaring"').and.contain('"authh"');
+    expect(message).to.contain('known: default, auth, mfa, reset, refresh');
+  });
+
+  it('refuses to boot when meta.rateLimit is neither a policy name nor false', async () => {
+    let failure: unknown;
+    try {
+      kernels.push(await createTestKernel({ plugins: [httpPlugin, plugin, routeDeclaring(true)], config: { 'rate-limit': { store: 'memory' } } }));
+    } catch (err) {
+      failure = err;
+    }
+    expect(RateLimitErrors.DECLARATION_INVALID.is((failure as { cause?: unknown } | undefined)?.cause), String(failure)).to.equal(true);
+  });
+
+  it('rejects invalid options at boot, every problem at once', async () => {
+    let failure: unknown;
+    try {
+      kernels.push(
+        await boot({ rateLimit: { store: 'memcached', default: { windowMs: 10, limit: 0 }, policies: { default: { windowMs: 60_000, limit: 1 }, 'bad name': { windowMs: 60_000, limit: 1, keyBy: 'body.email' } } } }),
+      );
+    } catch (err) {
+      failure = err;
+    }
+    expect((failure as { code?: string }).code).to.equal('GANTRY_CORE_BOOT_INVALID');
+    const message = (failure as Error).message;
+    for (const option of ['"store"', '"default.windowMs"', '"default.limit"', '"policies.default"', '"policies.bad name"', '"policies.bad name.keyBy"']) expect(message).to.contain(option);
+    expect(message).to.contain('ip+body.<field>');
+  });
+
+  describe('per-account counting (keyBy "ip+body.email")', () => {
+    it('limits one account across client IPs, trimming and lower-casing the address', async () => {
+      const kernel = await start();
+      const spellings = ['alice@example.com', 'Alice@Example.com', '  ALICE@example.COM '];
+      const attempts = await repeat(10, (i) => login(kernel, { email: spellings[i % 3]!, remoteAddress: `203.0.113.${i + 1}` }));
+      expect(attempts.map((r) => r.statusCode)).to.deep.equal(Array(10).fill(200));
+      // Each attempt came from a fresh IP: only the account counter can refuse the 11th.
+      const refused = await login(kernel, { email: 'alice@EXAMPLE.com', remoteAddress: '203.0.113.99' });
+      expectRateLimited(refused, { policy: 'auth', per: 'account', limit: 10, windowSeconds: 900 });
+      // Another account from that same IP is unaffected.
+      expect((await login(kernel, { email: 'bob@example.com', remoteAddress: '203.0.113.99' })).statusCode).to.equal(200);
+    });
+
+    it('still counts per IP when the accounts differ', async () => {
+      const kernel = await start();
+      const attempts = await repeat(10, (i) => login(kernel, { email: `user${i}@example.com` }));
+      expect(attempts.map((r) => r.statusCode)).to.deep.equal(Array(10).fill(200));
+      expectRateLimited(await login(kernel, { email: 'user99@example.com' }), { policy: 'auth', limit: 10, windowSeconds: 900 });
+    });
+
+    it('hands the body to the handler intact, and leaves body errors to the HTTP layer', async () => {
+      const kernel = await start();
+      const ok = await login(kernel, { email: 'Carol@example.com' });
+      expect(ok.json()).to.deep.equal({ ok: true, email: 'Carol@example.com', passwordLength: 5 });
+
+      const malformed = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: '{"email":', headers: { 'content-type': 'application/json' } });
+      expect(malformed.statusCode).to.equal(400);
+      expect(malformed.json().code).to.equal('GANTRY_HTTP_MALFORMED_JSON');
+
+      const invalid = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 42 } });
+      expect(invalid.statusCode).to.equal(400);
+      expect(invalid.json().code).to.equal('GANTRY_HTTP_VALIDATION');
+
+      const form = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: 'email=a@b.c', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(form.statusCode).to.equal(415);
+    });
+
+    it('refuses bodies it cannot read rather than let them through uncounted', async () => {
+      const kernel = await start({ rateLimit: { store: 'memory', bodyLimit: '1kb' } });
+      const body = JSON.stringify({ email: 'alice@example.com', password: 'x' });
+      const gzipped = await kernel.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: gzipSync(body),
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      });
+      expect(gzipped.statusCode).to.equal(415);
+      expect(gzipped.json().code).to.equal('GANTRY_HTTP_UNSUPPORTED_MEDIA_TYPE');
+
+      const utf16 = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: Buffer.from(body, 'utf16le'), headers: { 'content-type': 'application/json; charset=utf-16le' } });
+      expect(utf16.statusCode).to.equal(415);
+
+      const large = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'alice@example.com', password: 'x'.repeat(2_000) } });
+      expect(large.statusCode).to.equal(413);
+      expect(large.json().code).to.equal('GANTRY_HTTP_PAYLOAD_TOO_LARGE');
+    });
+
+    it('forgets an account when reset() is called (e.g. after a successful login)', async () => {
+      const kernel = await start();
+      await repeat(10, (i) => login(kernel, { remoteAddress: `192.0.2.${i + 1}` }));
+      expect((await login(kernel, { remoteAddress: '192.0.2.50' })).statusCode).to.equal(429);
+      await kernel.get(RateLimitsToken).reset('auth', { account: ' Alice@example.com' });
+      expect((await login(kernel, { remoteAddress: '192.0.2.51' })).statusCode).to.equal(200);
+    });
+  });
+
+  it('counts rejections in rate_limit_rejected_total{policy} when the metrics plugin is enabled', async () => {
+    const kernel = await start({ rateLimit: { store: 'memory', policies: { search: { windowMs: 60_000, limit: 1 } } }, extra: [metricsPlugin] });
+    const before = (await kernel.inject('/metrics')).body;
+    expect(before).to.contain('rate_limit_rejected_total{policy="search"} 0');
+    await repeat(3, () => kernel.inject('/api/v1/search'));
+    const after = (await kernel.inject('/metrics')).body;
+    expect(after).to.contain('rate_limit_rejected_total{policy="search"} 2');
+    expect(after).to.contain('rate_limit_rejected_total{policy="default"} 0');
+  });
+
+  it('uses the memory store in the embedded profile and reports it in /readyz', async () => {
+    const kernel = await start({ rateLimit: {} });
+    expect(kernel.get(RateLimitsToken).store).to.equal('memory');
+    const ready = await kernel.inject('/readyz');
+    expect(ready.statusCode).to.equal(200);
+    expect(ready.json().checks['rate-limit']).to.deep.include({ status: 'up', critical: false, details: { store: 'memory' } });
+  });
+
+  it('lists the resolved policies: default fails open, named ones fail closed unless told otherwise', async () => {
+    const kernel = await start({ rateLimit: { store: 'memory', policies: { search: { windowMs: 60_000, limit: 5, failOpen: true }, auth: { windowMs: 60_000, limit: 3 } } } });
+    const policies = Object.fromEntries(kernel.get(RateLimitsToken).policies().map((p) => [p.name, p]));
+    expect(policies.default).to.deep.include({ windowMs: 60_000, limit: 300, keyBy: 'ip', failOpen: true });
+    expect(policies.auth, 'a configured entry replaces the built-in whole').to.deep.include({ windowMs: 60_000, limit: 3, keyBy: 'ip', accountField: undefined, failOpen: false });
+    expect(policies.mfa).to.deep.include({ limit: 5, keyBy: 'ip+body.mfaToken', accountField: 'mfaToken', failOpen: false });
+    expect(policies.reset).to.deep.include({ windowMs: 3_600_000, limit: 5, failOpen: false });
+    expect(policies.refresh).to.deep.include({ windowMs: 60_000, limit: 30, failOpen: false });
+    expect(policies.search).to.deep.include({ failOpen: true });
+  });
+});
