@@ -112,11 +112,13 @@ export interface HttpRouter {
   onResponse(listener: (info: ResponseInfo) => void): void;
   /**
    * Called once per route (every plugin's) when the server is built, after all plugins registered.
-   * It may return middleware to run on that route before its body is parsed and its handler runs
+   * It may return middleware to run on that route before its body is parsed (stage `before-body`,
+   * the default) or after it is parsed and before input validation (`after-body`, e.g. keys that
+   * need a body field), and before its handler runs
    * (authentication, permission checks, rate limits chosen from `route.meta`), or throw a
    * GantryError to refuse the whole setup at boot (e.g. a protected route with no declaration).
    */
-  onRoute(hook: RouteHook, options?: { name?: string; order?: number }): void;
+  onRoute(hook: RouteHook, options?: { name?: string; order?: number; stage?: 'before-body' | 'after-body' }): void;
   /** Every route registered so far. */
   routes(): readonly RouteInfo[];
 }

@@ -50,7 +50,7 @@ export interface FieldError {
 export class HttpServer implements HttpTransport {
   private readonly routeList: StoredRoute[] = [];
   private readonly middleware: StoredMiddleware[] = [];
-  private readonly routeHooks: { readonly hook: RouteHook; readonly name: string; readonly plugin: string; readonly order: number; readonly seq: number }[] = [];
+  private readonly routeHooks: { readonly hook: RouteHook; readonly name: string; readonly plugin: string; readonly order: number; readonly seq: number; readonly stage: 'before-body' | 'after-body' }[] = [];
   /** @internal */ readonly listeners: ((info: ResponseInfo) => void)[] = [];
   private app: Express | undefined;
   private server: Server | undefined;
@@ -82,7 +82,7 @@ export class HttpServer implements HttpTransport {
       },
       onRoute: (hook, options = {}) => {
         this.assertOpen(plugin);
-        this.routeHooks.push({ hook, name: options.name ?? hook.name ?? 'anonymous', plugin, order: options.order ?? 100, seq: this.routeHooks.length });
+        this.routeHooks.push({ hook, name: options.name ?? hook.name ?? 'anonymous', plugin, order: options.order ?? 100, seq: this.routeHooks.length, stage: options.stage ?? 'before-body' });
       },
       onResponse: (listener) => {
         this.listeners.push(listener);
@@ -229,11 +229,20 @@ export class HttpServer implements HttpTransport {
     for (const route of this.routeList) {
       const handler = makeHandler(route);
       const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
-      const guards = hooks.flatMap((h) => {
-        const out = h.hook(route);
-        return out === undefined ? [] : Array.isArray(out) ? out : [out as HttpMiddleware];
-      }) as unknown as express.RequestHandler[];
-      const chain = [...guards, ...(BODY_METHODS.has(route.method) ? [json] : []), ...((route.options.middleware ?? []) as unknown as express.RequestHandler[]), handler];
+      const guardsFor = (stage: 'before-body' | 'after-body'): express.RequestHandler[] =>
+        hooks
+          .filter((h) => h.stage === stage)
+          .flatMap((h) => {
+            const out = h.hook(route);
+            return out === undefined ? [] : Array.isArray(out) ? out : [out as HttpMiddleware];
+          }) as unknown as express.RequestHandler[];
+      const chain = [
+        ...guardsFor('before-body'),
+        ...(BODY_METHODS.has(route.method) ? [json] : []),
+        ...guardsFor('after-body'),
+        ...((route.options.middleware ?? []) as unknown as express.RequestHandler[]),
+        handler,
+      ];
       app[method](route.path, ...chain);
       let methods = byPath.get(route.path);
       if (!methods) byPath.set(route.path, (methods = new Set()));

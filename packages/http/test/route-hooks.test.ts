@@ -81,3 +81,34 @@ describe('http: route hooks (onRoute)', () => {
     expect(last.status).to.equal(400);
   });
 });
+
+describe('http: route hooks at the after-body stage', () => {
+  it('run after the body is parsed (they can read it) and before validation and the handler', async () => {
+    const order: string[] = [];
+    const reader = routes('reader', (ctx) =>
+      ctx.http.onRoute(
+        () => (req, _res, next) => {
+          order.push(`after-body:${JSON.stringify((req as unknown as { body?: unknown }).body)}`);
+          next();
+        },
+        { stage: 'after-body' },
+      ),
+    );
+    const early = routes('early', (ctx) =>
+      ctx.http.onRoute(() => (req, _res, next) => {
+        order.push(`before-body:${JSON.stringify((req as unknown as { body?: unknown }).body)}`);
+        next();
+      }),
+    );
+    const app = routes('app', (ctx) =>
+      ctx.http.post('/echo', { schema: { body: z.object({ email: z.string() }) } }, (req) => {
+        order.push('handler');
+        return req.body;
+      }),
+    );
+    await using tk = await createTestKernel({ plugins: [reader, early, app] });
+    const res = await tk.inject({ method: 'POST', url: '/api/v1/echo', payload: { email: 'a@b.c' } });
+    expect(res.json()).to.deep.equal({ email: 'a@b.c' });
+    expect(order).to.deep.equal(['before-body:undefined', 'after-body:{"email":"a@b.c"}', 'handler']);
+  });
+});
