@@ -2,3 +2,4 @@
 export { createTestKernel, type TestKernel, type TestKernelOptions } from './test-kernel.js';
 export { checkConformance, type ConformanceOptions, type ConformanceResult } from './conformance.js';
 export type { InjectOptions, Response as InjectResponse } from 'light-my-request';
+export { memoryLogger, type LogLine } from './memory-logger.js';

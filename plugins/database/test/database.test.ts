@@ -5,9 +5,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
-import { checkConformance, createTestKernel } from '@gantry/testing';
+import { checkConformance, createTestKernel, memoryLogger } from '@gantry/testing';
 import { expect } from 'chai';
 import { DatabaseToken, plugin as databasePlugin } from '../src/index.js';
 import { Note, notesPlugin } from './support/notes-plugin.js';
@@ -28,23 +27,6 @@ databaseSuite({
   fresh: async () => ({ dbName: path.join(await tmpDir(), 'test.sqlite') }),
 });
 
-/** A logger that keeps every line (message and fields) in memory. */
-function memoryLogger(lines: { level: string; msg: string; fields: Record<string, unknown> }[]): Logger {
-  const write =
-    (level: string) =>
-    (obj: object | string, msg?: string): void =>
-      void lines.push(typeof obj === 'string' ? { level, msg: obj, fields: {} } : { level, msg: msg ?? '', fields: obj as Record<string, unknown> });
-  const logger: Logger = {
-    trace: write('trace'),
-    debug: write('debug'),
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-    fatal: write('fatal'),
-    child: () => logger,
-  };
-  return logger;
-}
 
 describe('database plugin on sqlite: embedded specifics', () => {
   const kernels = new Kernels();
