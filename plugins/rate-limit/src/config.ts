@@ -6,8 +6,6 @@ export const POLICY_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 /** `ip`, or `ip+body.<field>`: also count per account, read from a top-level field of the JSON body. */
 export const KEY_BY = /^ip(\+body\.[A-Za-z_][A-Za-z0-9_]{0,63})?$/;
 
-const SIZE = /^(\d+)(b|kb|mb)$/i;
-
 /** One rate-limit policy: how many requests a key may make in a fixed window. */
 export const policySchema = z
   .object({
@@ -88,10 +86,6 @@ export const rateLimitConfigSchema = z
       .union([z.number().int().min(32).max(64), z.literal(false)])
       .default(56)
       .describe('IPv6 clients are counted per subnet of this prefix length (one customer usually holds a /56 or /64); false counts each IPv6 address alone'),
-    bodyLimit: z
-      .union([z.string().regex(SIZE, 'must look like 100kb'), z.number().int().positive()])
-      .default('100kb')
-      .describe('Largest request body read to find the account of an `ip+body.<field>` policy (bytes, or "16kb", "1mb"); larger bodies get 413 on those routes'),
     default: policySchema.default(DEFAULT_POLICY).describe('Policy of every non-root route that declares no `meta.rateLimit` (default 300 requests per minute per IP, fails open)'),
     policies: z
       .record(z.string(), policySchema)
@@ -122,11 +116,3 @@ export type RateLimitConfig = z.output<typeof rateLimitConfigSchema>;
 
 /** Options of the `rate-limit` plugin as written in the config file. */
 export type RateLimitOptions = z.input<typeof rateLimitConfigSchema>;
-
-/** Body size option (`100kb`, `1mb`, or bytes) in bytes, the way body-parser reads it (1 kb = 1024 b). */
-export function sizeInBytes(size: string | number): number {
-  if (typeof size === 'number') return size;
-  const m = SIZE.exec(size)!;
-  const unit = m[2]!.toLowerCase();
-  return Number(m[1]) * (unit === 'mb' ? 1024 * 1024 : unit === 'kb' ? 1024 : 1);
-}

@@ -22,9 +22,6 @@ export const RateLimitErrors = defineErrors('rate-limit', {
     title: 'Route rate-limit declaration is invalid',
     fix: 'set meta.rateLimit of the route to a policy name (string) or false; leave it out to use the default policy',
   },
-  LENGTH_REQUIRED: {
-    status: 411,
-    title: 'Content-Length required',
-    fix: 'send the body with a Content-Length header (not chunked) on this route',
-  },
+  // Retired (never reuse these names): LENGTH_REQUIRED (411), which refused chunked bodies on
+  // `ip+body.<field>` routes while the account was read by peeking at the raw body.
 });
