@@ -28,9 +28,13 @@ export const plugin = definePlugin({
     const limits = new PolicyLimiters({ config, store, connection, logger: ctx.logger, metrics });
     ctx.provide(RateLimitsToken, limits);
 
-    // Runs when the HTTP server is built, once per route. Order 10: before authentication guards
-    // (default 100), so floods are refused before any token is verified or password hashed.
+    // Run when the HTTP server is built, once per route. Per IP before the body is parsed, order 10:
+    // before authentication guards (default 100), so floods are refused before any token is verified,
+    // password hashed or body parsed.
     ctx.http.onRoute((route) => limits.guardFor(route), { name: 'rate-limit', order: 10 });
+    // Per account (`ip+body.<field>` policies): after the HTTP layer parsed the body, before validation
+    // and the handler. An IP over its limit, or a body the HTTP layer refused, never gets here.
+    ctx.http.onRoute((route) => limits.accountGuardFor(route), { name: 'rate-limit.account', order: 10, stage: 'after-body' });
 
     ctx.lifecycle.hook({
       name: 'store',

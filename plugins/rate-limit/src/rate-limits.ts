@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GantryError, type HttpMiddleware, type Logger, type RouteInfo } from '@gantry/core';
 import type { NextFunction, Request, Response } from 'express';
 import { ipKeyGenerator, rateLimit, type Logger as ErlLogger, type RateLimitRequestHandler } from 'express-rate-limit';
-import { accountKey, readAccountKey } from './account-key.js';
-import { BUILTIN_POLICIES, sizeInBytes, type PolicyConfig, type RateLimitConfig } from './config.js';
+import { accountKey, accountKeyOf } from './account-key.js';
+import { BUILTIN_POLICIES, type PolicyConfig, type RateLimitConfig } from './config.js';
 import { RateLimitErrors } from './errors.js';
 import type { RateLimitMetrics } from './metrics.js';
 import { MemoryPolicyStore, RedisPolicyStore, type PolicyStore } from './policy-store.js';
@@ -51,12 +51,13 @@ export interface PolicyLimitersOptions {
 interface Limiter {
   readonly ipStore: PolicyStore;
   readonly accountStore: PolicyStore | undefined;
-  /** What the route hook returns for routes of this policy. */
+  /** What the before-body route hook returns for routes of this policy: the per-IP check. */
   readonly guard: HttpMiddleware;
+  /** What the after-body route hook returns (`ip+body.<field>` policies only): the per-account check. */
+  readonly accountGuard: HttpMiddleware | undefined;
 }
 
 const ACCOUNT = Symbol('gantry.rate-limit.account');
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 type AccountRequest = Request & { [ACCOUNT]?: string };
 
@@ -97,10 +98,19 @@ export class PolicyLimiters implements RateLimits {
     return declared;
   }
 
-  /** The route hook: the guard of the route's policy, or undefined when the route is exempt. */
+  /** The before-body route hook: the per-IP guard of the route's policy, or undefined when the route is exempt. */
   guardFor(route: RouteInfo): HttpMiddleware | undefined {
     const name = this.policyFor(route);
     return name === undefined ? undefined : this.limiters.get(name)!.guard;
+  }
+
+  /**
+   * The after-body route hook: the per-account guard of the route's policy (it reads the parsed
+   * `req.body`), or undefined when the route is exempt or its policy counts per IP only.
+   */
+  accountGuardFor(route: RouteInfo): HttpMiddleware | undefined {
+    const name = this.policyFor(route);
+    return name === undefined ? undefined : this.limiters.get(name)!.accountGuard;
   }
 
   async reset(policy: string, key: { readonly ip?: string; readonly account?: string }): Promise<void> {
@@ -143,7 +153,8 @@ export class PolicyLimiters implements RateLimits {
       // req.ip honours the http plugin's exact trustProxy hop count; IPv6 is grouped per subnet.
       keyGenerator: (req: Request) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown', subnet),
     });
-    if (policy.accountField === undefined) return { ipStore, accountStore: undefined, guard: ip as unknown as HttpMiddleware };
+    const guard = ip as unknown as HttpMiddleware;
+    if (policy.accountField === undefined) return { ipStore, accountStore: undefined, guard, accountGuard: undefined };
 
     const accountStore = this.makeStore(policy, `${config.prefix}${policy.name}:acct:`);
     const account = this.makeLimiter(policy, {
@@ -154,20 +165,15 @@ export class PolicyLimiters implements RateLimits {
       keyGenerator: (req: Request) => (req as AccountRequest)[ACCOUNT]!,
     });
     const field = policy.accountField;
-    const maxBytes = sizeInBytes(config.bodyLimit);
-    // Per IP first (no body read for a client already over its limit), then per account.
-    const guard = function rateLimitGuard(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
-      void ip(req as Request, res as Response, (err?: unknown) => {
-        if (err !== undefined) return next(err);
-        if (!BODY_METHODS.has(req.method!)) return next();
-        readAccountKey(req, { field, maxBytes }).then((key) => {
-          if (key === undefined) return next();
-          (req as AccountRequest)[ACCOUNT] = key;
-          void account(req as Request, res as Response, next as NextFunction);
-        }, next);
-      });
+    // Runs after the HTTP layer parsed the body (its bodyLimit, charsets, encodings and errors apply):
+    // a body it refused never gets here, one that names no account counts per IP only.
+    const accountGuard = function rateLimitAccountGuard(req: IncomingMessage & { body?: unknown }, res: ServerResponse, next: (err?: unknown) => void): void {
+      const key = accountKeyOf(req.body, field);
+      if (key === undefined) return next();
+      (req as AccountRequest)[ACCOUNT] = key;
+      void account(req as Request, res as Response, next as NextFunction);
     };
-    return { ipStore, accountStore, guard };
+    return { ipStore, accountStore, guard, accountGuard: accountGuard as unknown as HttpMiddleware };
   }
 
   private makeStore(policy: RateLimitPolicy, prefix: string): PolicyStore {

@@ -19,7 +19,7 @@ export const appRoutes: Plugin = definePlugin({
   dependsOn: ['http'],
   register(ctx) {
     const credentials = z.object({ email: z.string(), password: z.string() });
-    // Echoes the email it parsed: shows the body reaches the handler intact after the guard peeked at it.
+    // Echoes the email it parsed: shows the body reaches the handler intact after the account guard read it.
     ctx.http.post('/auth/login', { schema: { body: credentials }, meta: { rateLimit: 'auth' } }, (req) => ({ ok: true, email: req.body.email, passwordLength: req.body.password.length }));
     ctx.http.post('/auth/refresh', { meta: { rateLimit: 'refresh' } }, () => ({ ok: true }));
     ctx.http.get('/notes', {}, () => ({ notes: [] }));

@@ -161,24 +161,45 @@ describe('rate-limit: memory store', () => {
       expect(form.statusCode).to.equal(415);
     });
 
-    it('refuses bodies it cannot read rather than let them through uncounted', async () => {
-      const kernel = await start({ rateLimit: { store: 'memory', bodyLimit: '1kb' } });
-      const body = JSON.stringify({ email: 'alice@example.com', password: 'x' });
+    it('answers a malformed JSON body with the HTTP layer\'s 400, still counted per IP', async () => {
+      const kernel = await start();
+      const malformed = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: '{"email":"alice@example.com",', headers: { 'content-type': 'application/json' } });
+      expect(malformed.statusCode).to.equal(400);
+      expect(malformed.json().code).to.equal('GANTRY_HTTP_MALFORMED_JSON');
+      // The IP counter ran before the body was parsed: the malformed attempt spent one of its 10.
+      // The account counter never saw it (there was no parsed body to read the account from).
+      const next = await login(kernel);
+      expect(next.statusCode).to.equal(200);
+      expect(header(next, 'ratelimit')).to.match(/^"auth"; r=8; t=\d+, "auth\.account"; r=9; t=\d+$/);
+    });
+
+    it('counts compressed bodies per account, and leaves the body size limit to the http plugin', async () => {
+      const kernel = await start({ http: { bodyLimit: '1kb' } });
       const gzipped = await kernel.inject({
         method: 'POST',
         url: '/api/v1/auth/login',
-        payload: gzipSync(body),
+        payload: gzipSync(JSON.stringify({ email: 'Grace@example.com', password: 'x' })),
         headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
       });
-      expect(gzipped.statusCode).to.equal(415);
-      expect(gzipped.json().code).to.equal('GANTRY_HTTP_UNSUPPORTED_MEDIA_TYPE');
+      expect(gzipped.statusCode, gzipped.body).to.equal(200);
+      expect(header(gzipped, 'ratelimit')).to.match(/^"auth"; r=9; t=\d+, "auth\.account"; r=9; t=\d+$/);
 
-      const utf16 = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: Buffer.from(body, 'utf16le'), headers: { 'content-type': 'application/json; charset=utf-16le' } });
-      expect(utf16.statusCode).to.equal(415);
-
-      const large = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'alice@example.com', password: 'x'.repeat(2_000) } });
+      const large = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'grace@example.com', password: 'x'.repeat(2_000) } });
       expect(large.statusCode).to.equal(413);
       expect(large.json().code).to.equal('GANTRY_HTTP_PAYLOAD_TOO_LARGE');
+      // Counted per IP (before parsing), not per account (the body was never parsed).
+      expect(header(await login(kernel, { email: 'grace@example.com' }), 'ratelimit')).to.match(/^"auth"; r=7; t=\d+, "auth\.account"; r=8; t=\d+$/);
+    });
+
+    it('rejects the retired bodyLimit option (the http plugin\'s bodyLimit applies)', async () => {
+      let failure: unknown;
+      try {
+        kernels.push(await boot({ rateLimit: { store: 'memory', bodyLimit: '1kb' } }));
+      } catch (err) {
+        failure = err;
+      }
+      expect((failure as { code?: string } | undefined)?.code).to.equal('GANTRY_CORE_BOOT_INVALID');
+      expect((failure as Error).message).to.contain('bodyLimit');
     });
 
     it('forgets an account when reset() is called (e.g. after a successful login)', async () => {

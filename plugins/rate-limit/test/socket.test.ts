@@ -13,7 +13,7 @@ function send(url: string, options: { method: string; headers: Record<string, st
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString('utf8') }));
     });
     req.on('error', reject);
-    // Each chunk in its own write and turn of the loop: the guard sees the body arrive in pieces.
+    // Each chunk in its own write and turn of the loop: the body arrives in pieces.
     const write = (i: number): void => {
       if (i === options.chunks.length) return void req.end();
       req.write(options.chunks[i], () => setImmediate(() => write(i + 1)));
@@ -62,15 +62,26 @@ describe('rate-limit: over a real socket', () => {
     expect(Number(refused.headers['retry-after'])).to.be.within(1, 900);
   });
 
-  it('refuses a chunked body on a per-account route with 411 (it could not be counted per account)', async () => {
+  it('counts a chunked JSON body (no Content-Length) per account', async () => {
+    const limits = kernel.get(RateLimitsToken);
+    const attempt = (): Promise<{ status: number; headers: Record<string, unknown>; body: string }> =>
+      send(`${kernel.url()}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        chunks: [Buffer.from('{"email":"Frank@example.com",'), Buffer.from('"password":"x"}')],
+      });
     // This IP spent its auth budget above; the IP counter runs first and would answer 429.
-    await kernel.get(RateLimitsToken).reset('auth', { ip: '127.0.0.1' });
-    const res = await send(`${kernel.url()}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
-      chunks: [Buffer.from('{"email":"frank@example.com",'), Buffer.from('"password":"x"}')],
-    });
-    expect(res.status, res.body).to.equal(411);
-    expect(JSON.parse(res.body).code).to.equal('GANTRY_RATE_LIMIT_LENGTH_REQUIRED');
+    await limits.reset('auth', { ip: '127.0.0.1' });
+    for (let i = 0; i < 10; i++) {
+      const res = await attempt();
+      expect(res.status, `attempt ${i + 1}: ${res.body}`).to.equal(200);
+      expect(JSON.parse(res.body)).to.include({ ok: true, email: 'Frank@example.com' });
+      expect(String(res.headers['ratelimit'])).to.match(new RegExp(`"auth\\.account"; r=${9 - i}; t=\\d+`));
+    }
+    // A fresh IP budget: only the account counter can refuse the 11th.
+    await limits.reset('auth', { ip: '127.0.0.1' });
+    const refused = await attempt();
+    expect(refused.status, refused.body).to.equal(429);
+    expect(JSON.parse(refused.body)).to.include({ code: 'GANTRY_RATE_LIMIT_EXCEEDED', policy: 'auth', per: 'account' });
   });
 });
