@@ -16,6 +16,7 @@ const mailDir = mkdtempSync(path.join(os.tmpdir(), 'gantry-conformance-mail-'));
 const BOOT_OPTIONS: Record<string, Record<string, unknown>> = {
   database: { dbName: ':memory:' },
   mailer: { transport: 'file', from: 'noreply@example.com', baseUrl: 'http://localhost:3000', outDir: mailDir },
+  'auth-jwt': { issuer: 'https://gantry.test', audience: 'gantry-test' },
 };
 
 async function load(pkg: string): Promise<Plugin> {

@@ -1,0 +1,36 @@
+import { definePlugin } from '@gantry/core';
+import { DatabaseToken } from '@gantry/plugin-database';
+import { AuditService } from './audit.js';
+import { auditConfigSchema } from './config.js';
+import { AuditEventEntity, auditMigrations } from './entity.js';
+import { AuditToken } from './tokens.js';
+
+/** The `audit` plugin: an append-only trail of auth events and admin actions, in the database and in the log. */
+export const plugin = definePlugin({
+  name: 'audit',
+  version: '0.1.0',
+  kernel: '^0.1.0',
+  description: 'Append-only audit trail of auth events and admin actions: sanitized, stored in the database and logged',
+  dependsOn: ['database'],
+  requires: [DatabaseToken],
+  provides: [AuditToken],
+  config: auditConfigSchema,
+  register(ctx) {
+    const db = ctx.container.get(DatabaseToken);
+    db.registerEntities([AuditEventEntity]);
+    db.registerMigrations('audit', auditMigrations);
+    const audit = new AuditService({ db, config: ctx.config, logger: ctx.logger });
+    ctx.provide(AuditToken, audit);
+    // Non-critical: a failing audit write is reported to its caller (503) and logged; the instance stays in rotation.
+    ctx.health.check(
+      () => {
+        const last = audit.lastWrite();
+        if (!last) return { status: 'up', details: { lastWrite: 'none' } };
+        return last.ok
+          ? { status: 'up', details: { lastWrite: 'ok', at: last.at } }
+          : { status: 'degraded', details: { lastWrite: 'failed', at: last.at, error: last.error } };
+      },
+      { critical: false },
+    );
+  },
+});

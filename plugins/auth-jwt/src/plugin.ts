@@ -1,0 +1,72 @@
+import { definePlugin } from '@gantry/core';
+import { bearerHook } from './bearer-guard.js';
+import { authJwtConfigSchema } from './config.js';
+import { AuthJwtErrors } from './errors.js';
+import { KeyRing } from './key-ring.js';
+import { TokenService } from './token-service.js';
+import { MemoryTokenStore, RedisTokenStore, type TokenStore } from './token-store.js';
+import { AuthJwtToken } from './tokens.js';
+
+/** The `auth-jwt` plugin: token service (access + rotating refresh tokens), JWKS endpoint and bearer authentication of routes. */
+export const plugin = definePlugin({
+  name: 'auth-jwt',
+  version: '0.1.0',
+  kernel: '^0.1.0',
+  description: 'JWT access and refresh tokens (jose): pinned algorithm, key rotation with a JWKS endpoint, refresh rotation with reuse detection, revocation shared through Redis',
+  dependsOn: ['http'],
+  provides: [AuthJwtToken],
+  config: authJwtConfigSchema,
+  register(ctx) {
+    const { config } = ctx;
+    const store: TokenStore =
+      (config.store ?? (ctx.profile === 'embedded' ? 'memory' : 'redis')) === 'redis'
+        ? new RedisTokenStore({ url: config.redisUrl, prefix: config.prefix, commandTimeoutMs: config.commandTimeoutMs, logger: ctx.logger })
+        : new MemoryTokenStore();
+    const storeKind = store instanceof RedisTokenStore ? 'redis' : 'memory';
+    if (!config.keys && ctx.profile !== 'embedded') {
+      throw AuthJwtErrors.KEYS_REQUIRED(`plugin "auth-jwt" has no keys in profile "${ctx.profile}": only the embedded profile generates ephemeral keys`);
+    }
+
+    // Keys are imported once, in start (crypto import is async I/O-like work); until then nothing is served.
+    let ring: KeyRing | undefined;
+    const keys = (): KeyRing => {
+      if (!ring) throw AuthJwtErrors.STORE_UNAVAILABLE('auth-jwt is not started yet');
+      return ring;
+    };
+    const service = new TokenService({ config, keys, store });
+    ctx.provide(AuthJwtToken, service);
+
+    ctx.lifecycle.hook({
+      name: 'keys-and-store',
+      start: async () => {
+        if (config.keys) ring = await KeyRing.load(config.algorithm, config.keys);
+        else {
+          ring = await KeyRing.generate(config.algorithm);
+          ctx.logger.warn({ kid: ring.signing.kid }, 'auth-jwt generated an ephemeral signing key: every token dies with this process (set "keys" to keep them valid across restarts and instances)');
+        }
+        await store.open();
+      },
+      stop: async () => {
+        await store.close();
+      },
+    });
+
+    ctx.http.get('/.well-known/jwks.json', { root: true, summary: 'Public keys that verify issued tokens (JWKS)', tags: ['auth'], meta: { public: true } }, (_req, reply) => {
+      // Caches may keep it 5 minutes: a new key is published before it signs (append it, it signs only when last).
+      reply.header('Cache-Control', 'public, max-age=300, stale-while-revalidate=60').type('application/jwk-set+json');
+      return service.jwks();
+    });
+
+    // Order 50: after rate limits (10), before permission checks (rbac, default 100), which need the principal.
+    ctx.http.onRoute(bearerHook(() => service), { name: 'auth-jwt', order: 50 });
+
+    ctx.health.check(
+      async () => {
+        if (!ring) return { status: 'down', details: { store: storeKind, error: 'not started' } };
+        const ok = await store.ping();
+        return ok ? { status: 'up', details: { store: storeKind, kid: ring.signing.kid } } : { status: 'down', details: { store: storeKind, error: 'unreachable' } };
+      },
+      { critical: true, timeoutMs: config.commandTimeoutMs + 1_000 },
+    );
+  },
+});

@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import { GantryError, type ErrorFactory } from '@gantry/core';
+import { errors as joseErrors, jwtVerify, SignJWT, type CryptoKey, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import type { AuthJwtConfig } from './config.js';
+import { AuthJwtErrors } from './errors.js';
+import type { KeyRing } from './key-ring.js';
+import type { RevocationState, TokenStore } from './token-store.js';
+
+/** `typ` header of access tokens (RFC 9068). */
+export const ACCESS_TYP = 'at+jwt';
+/** `typ` header of refresh tokens: an access-token check refuses it, and the reverse. */
+export const REFRESH_TYP = 'rt+jwt';
+
+/** Claims the service sets itself; callers cannot pass them in `claims`. */
+const RESERVED = new Set(['iss', 'aud', 'sub', 'exp', 'nbf', 'iat', 'jti', 'fid']);
+/** Header parameters that would let a token name its own key: never honoured, always refused. */
+const KEY_HEADERS = ['jku', 'jwk', 'x5u', 'x5c'] as const;
+/** Three base64url parts, none empty: anything else is refused before any crypto runs. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** Longer tokens are refused unparsed (headers are limited anyway; this bounds the work per request). */
+const MAX_TOKEN_LENGTH = 8192;
+/** The challenge sent with every 401 (RFC 6750). */
+const CHALLENGE = { 'WWW-Authenticate': 'Bearer error="invalid_token"' } as const;
+
+/** An access and a refresh token, as returned to a client after login or refresh. */
+export interface TokenPair {
+  readonly accessToken: string;
+  readonly refreshToken: string;
+  /** Lifetime of the access token in seconds. */
+  readonly expiresIn: number;
+  readonly tokenType: 'Bearer';
+}
+
+/** The verified claims of an access token. */
+export interface AccessClaims extends JWTPayload {
+  readonly sub: string;
+  readonly jti: string;
+  /** Refresh-token family (login session) the token belongs to. */
+  readonly fid: string;
+  readonly iat: number;
+  readonly exp: number;
+  readonly roles?: readonly string[];
+}
+
+/** What {@link TokenService} needs. */
+export interface TokenServiceOptions {
+  readonly config: AuthJwtConfig;
+  readonly keys: () => KeyRing;
+  readonly store: TokenStore;
+}
+
+/**
+ * Issues, verifies, rotates and revokes tokens. Access tokens are short-lived JWTs checked against
+ * the store's revocations; refresh tokens belong to a family (one login) and rotate on every use:
+ * presenting a used one again revokes the whole family.
+ */
+export class TokenService {
+  private readonly config: AuthJwtConfig;
+  private readonly store: TokenStore;
+  private readonly keys: () => KeyRing;
+  private readonly getKey: (header: JWTHeaderParameters) => CryptoKey;
+
+  constructor(options: TokenServiceOptions) {
+    this.config = options.config;
+    this.store = options.store;
+    this.keys = options.keys;
+    // Built once: jose calls it per token, after parsing the header, before checking the signature.
+    this.getKey = (header) => {
+      for (const name of KEY_HEADERS) if (header[name] !== undefined) throw AuthJwtErrors.INVALID_TOKEN(`token header carries "${name}": key references in tokens are refused`, { headers: CHALLENGE });
+      const kid = header.kid;
+      const key = typeof kid === 'string' ? this.keys().get(kid) : undefined;
+      if (!key) throw AuthJwtErrors.INVALID_TOKEN('token is signed with an unknown key (kid)', { headers: CHALLENGE });
+      return key.publicKey;
+    };
+  }
+
+  /** Issues a new login: an access token and the first refresh token of a new family. */
+  async issuePair(subject: string, claims: Readonly<Record<string, unknown>> = {}): Promise<TokenPair> {
+    if (typeof subject !== 'string' || subject.length === 0) throw AuthJwtErrors.CLAIMS_INVALID('issuePair needs a non-empty subject');
+    const reserved = Object.keys(claims).filter((k) => RESERVED.has(k));
+    if (reserved.length) throw AuthJwtErrors.CLAIMS_INVALID(`issuePair: claims ${reserved.join(', ')} are set by auth-jwt and cannot be passed`);
+    const { subjectNotBefore } = await this.store.revocation(subject, undefined);
+    return this.mint({ sub: subject, fid: randomUUID(), claims: { ...claims }, subjectNotBefore });
+  }
+
+  /** Verifies an access token: signature, algorithm, kid, type, iss, aud, exp, nbf, then revocations. */
+  async verifyAccess(token: string): Promise<AccessClaims> {
+    const payload = await this.verify(token, ACCESS_TYP);
+    await this.checkRevoked(payload);
+    return payload as AccessClaims;
+  }
+
+  /** Rotates a refresh token: returns a new pair of the same family; the presented token becomes used. */
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const payload = await this.verify(refreshToken, REFRESH_TYP);
+    const { subjectNotBefore } = await this.checkRevoked(payload);
+    const outcome = await this.store.consumeRefresh(payload.jti);
+    if (outcome === 'used') {
+      // Either the legitimate client or a thief holds the newer token: nobody can tell which, so the session ends.
+      await this.store.revokeFamily(payload.fid, this.config.refreshTtlSeconds);
+      throw AuthJwtErrors.REFRESH_REUSED('this refresh token was already used: every token of its session is now revoked', { headers: CHALLENGE, details: { fid: payload.fid } });
+    }
+    if (outcome === 'unknown') throw AuthJwtErrors.INVALID_TOKEN('refresh token is not known to the token store', { headers: CHALLENGE });
+    const { iss: _iss, aud: _aud, sub, exp: _exp, nbf: _nbf, iat: _iat, jti: _jti, fid, ...claims } = payload;
+    return this.mint({ sub, fid, claims, subjectNotBefore });
+  }
+
+  /** Revokes a family (one login session): its access and refresh tokens stop working on every instance. */
+  async revokeFamily(fid: string): Promise<void> {
+    await this.store.revokeFamily(fid, this.config.refreshTtlSeconds);
+  }
+
+  /** Revokes every token of a subject issued up to now (e.g. "log out everywhere", password change). */
+  async revokeSubject(sub: string): Promise<void> {
+    await this.store.revokeSubject(sub, Math.floor(Date.now() / 1000), this.config.refreshTtlSeconds);
+  }
+
+  /** The JWKS document (public keys only), serialized. */
+  jwks(): string {
+    return this.keys().jwksJson;
+  }
+
+  private async mint({ sub, fid, claims, subjectNotBefore }: { sub: string; fid: string; claims: Record<string, unknown>; subjectNotBefore: number | undefined }): Promise<TokenPair> {
+    const { config } = this;
+    const key = this.keys().signing;
+    // iat has second granularity and revocation covers iat <= notBefore: a pair issued in the same second
+    // as a revokeSubject (e.g. password change, then a fresh pair) is dated one second later so it survives.
+    const now = Math.max(Math.floor(Date.now() / 1000), subjectNotBefore === undefined ? 0 : subjectNotBefore + 1);
+    const refreshJti = randomUUID();
+    const sign = (typ: string, ttl: number, jti: string, extra: Record<string, unknown>): Promise<string> =>
+      new SignJWT({ ...extra, fid })
+        .setProtectedHeader({ alg: config.algorithm, kid: key.kid, typ })
+        .setIssuer(config.issuer)
+        .setAudience(config.audience)
+        .setSubject(sub)
+        .setJti(jti)
+        .setIssuedAt(now)
+        .setExpirationTime(now + ttl)
+        .sign(key.privateKey);
+    // The refresh token carries the custom claims too, so a rotated access token keeps them without a user lookup.
+    const [accessToken, refreshToken] = await Promise.all([sign(ACCESS_TYP, config.accessTtlSeconds, randomUUID(), claims), sign(REFRESH_TYP, config.refreshTtlSeconds, refreshJti, claims)]);
+    await this.store.addRefresh(refreshJti, config.refreshTtlSeconds);
+    return { accessToken, refreshToken, expiresIn: config.accessTtlSeconds, tokenType: 'Bearer' };
+  }
+
+  private async verify(token: string, typ: string): Promise<JWTPayload & { sub: string; jti: string; fid: string; iat: number; exp: number }> {
+    if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) throw AuthJwtErrors.INVALID_TOKEN('token is malformed', { headers: CHALLENGE });
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.getKey, {
+        algorithms: [this.config.algorithm],
+        issuer: this.config.issuer,
+        audience: this.config.audience,
+        typ,
+        clockTolerance: this.config.clockToleranceSeconds,
+        requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+      }));
+    } catch (err) {
+      throw toAuthError(err);
+    }
+    if (typeof payload.fid !== 'string' || payload.fid.length === 0) throw AuthJwtErrors.INVALID_TOKEN('token has no session family (fid)', { headers: CHALLENGE });
+    return payload as JWTPayload & { sub: string; jti: string; fid: string; iat: number; exp: number };
+  }
+
+  private async checkRevoked(payload: { sub: string; fid: string; iat: number }): Promise<RevocationState> {
+    const state = await this.store.revocation(payload.sub, payload.fid);
+    if (state.familyRevoked) throw AuthJwtErrors.TOKEN_REVOKED('the session of this token was revoked', { headers: CHALLENGE });
+    // Second granularity (iat): tokens issued in the revocation's second are revoked; mint() dates later ones after it.
+    if (state.subjectNotBefore !== undefined && payload.iat <= state.subjectNotBefore) throw AuthJwtErrors.TOKEN_REVOKED('every token of this subject issued before the revocation is revoked', { headers: CHALLENGE });
+    return state;
+  }
+}
+
+/** Maps a jose or key-lookup failure to a 401; never a 500 for anything a client sent. */
+function toAuthError(err: unknown): GantryError {
+  if (GantryError.is(err)) return err;
+  const make = (factory: ErrorFactory, message: string): GantryError => factory(message, { headers: CHALLENGE });
+  if (err instanceof joseErrors.JWTExpired) return make(AuthJwtErrors.TOKEN_EXPIRED, 'token has expired');
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return make(AuthJwtErrors.INVALID_TOKEN, `token claim "${err.claim}" is invalid (${err.reason})`);
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return make(AuthJwtErrors.INVALID_TOKEN, 'token algorithm is not allowed');
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return make(AuthJwtErrors.INVALID_TOKEN, 'token signature is invalid');
+  return make(AuthJwtErrors.INVALID_TOKEN, 'token is invalid');
+}

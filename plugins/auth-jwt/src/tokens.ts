@@ -1,0 +1,5 @@
+import { token } from '@gantry/core';
+import type { TokenService } from './token-service.js';
+
+/** The token service of the `auth-jwt` plugin: issue, verify, refresh and revoke tokens. */
+export const AuthJwtToken = token<TokenService>('gantry.auth-jwt.TokenService');
