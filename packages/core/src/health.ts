@@ -47,11 +47,6 @@ export class HealthRegistry {
     if (state.shuttingDown !== undefined) this.shuttingDown = state.shuttingDown;
   }
 
-  /** Liveness: the process is up and its event loop runs. */
-  isAlive(): boolean {
-    return true;
-  }
-
   /** Runs every check in parallel, each bounded by its timeout. */
   async readiness(): Promise<ReadinessReport> {
     const entries = await Promise.all(

@@ -18,7 +18,6 @@ const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE',
 interface RequestState {
   readonly ctx: RequestContext;
   readonly t0: number;
-  route: string;
   readonly server: HttpServer;
 }
 
@@ -194,7 +193,7 @@ export class HttpServer implements HttpTransport {
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', this.config.etag);
-    app.set('trust proxy', this.config.trustProxy === false ? false : this.config.trustProxy);
+    app.set('trust proxy', this.config.trustProxy);
     app.set('query parser', 'simple');
 
     const headers = securityHeaders({ hsts: this.config.hsts });
@@ -212,7 +211,7 @@ export class HttpServer implements HttpTransport {
       for (let i = 0; i < headers.length; i++) res.setHeader(headers[i]![0], headers[i]![1]);
       if (server.draining) res.setHeader('connection', 'close');
       const ctx = new RequestContext(requestId, Date.now() + timeoutMs, logger);
-      (res as unknown as Record<symbol, RequestState>)[kState] = { ctx, t0: listeners.length ? performance.now() : 0, route: UNMATCHED, server };
+      (res as unknown as Record<symbol, RequestState>)[kState] = { ctx, t0: listeners.length ? performance.now() : 0, server };
       server.inFlight++;
       res.once('close', onResponseClose);
       runWithContext(ctx, next);
@@ -282,7 +281,7 @@ function onResponseClose(this: ServerResponse): void {
   if (listeners.length === 0) return;
   const info: ResponseInfo = {
     method: (this.req as IncomingMessage).method ?? 'GET',
-    route: ((this.req as { route?: { path?: unknown } }).route?.path as string | undefined) ?? state.route,
+    route: routeOf(this.req),
     status: this.statusCode,
     durationSeconds: (performance.now() - state.t0) / 1000,
   };
@@ -296,12 +295,17 @@ function onResponseClose(this: ServerResponse): void {
   }
 }
 
+/** The matched route's template (express sets `req.route` on a match), or `<unmatched>`: never the raw path. */
+function routeOf(req: IncomingMessage): string {
+  return ((req as { route?: { path?: unknown } }).route?.path as string | undefined) ?? UNMATCHED;
+}
+
 /** Sends an error as problem+json; unexpected errors are logged with their stack, not sent. */
 export function sendProblem(err: unknown, req: IncomingMessage & { originalUrl?: string; path?: string }, res: ServerResponse, logger: Logger): void {
   const state = (res as unknown as Record<symbol, RequestState | undefined>)[kState];
   const requestId = state?.ctx.requestId;
   const problem = toProblem(err, requestId, req.path ?? req.url);
-  if (problem.unexpected) (state?.ctx.logger ?? logger).error({ err, method: req.method, route: state?.route }, 'request failed');
+  if (problem.unexpected) (state?.ctx.logger ?? logger).error({ err, method: req.method, route: routeOf(req) }, 'request failed');
   if (res.headersSent) {
     res.destroy();
     return;
@@ -363,7 +367,6 @@ function makeHandler(route: StoredRoute): express.RequestHandler {
 
   return async function gantryRoute(req: Request, res: Response, next: NextFunction) {
     const state = (res as unknown as Record<symbol, RequestState>)[kState];
-    state.route = template;
     try {
       let params: unknown = req.params;
       let query: unknown = req.query;
