@@ -1,7 +1,7 @@
 import path from 'node:path';
 import semver from 'semver';
 import type { ZodType } from 'zod';
-import { applyProfile, deepFreeze, deepMerge, describeIssues, envOverrides, findConfigFile, kernelOptionsSchema, readConfigFile, type AppConfig, type KernelOptions, type KernelOptionsInput } from './config.js';
+import { applyProfile, deepFreeze, deepMerge, describeIssues, envOverrides, envSegment, findConfigFile, kernelOptionsSchema, readConfigFile, type AppConfig, type KernelOptions, type KernelOptionsInput } from './config.js';
 import { TsyringeContainer, type Container } from './container.js';
 import { CoreErrors } from './errors.js';
 import { EventBusToken, InProcessEventBus, type EventBus } from './events.js';
@@ -103,7 +103,7 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
   }
 
   const problems: string[] = [];
-  const kernelInput = deepMerge(deepMerge({}, (options.kernel ?? {}) as Record<string, unknown>), (config.kernel ?? {}) as Record<string, unknown>);
+  const kernelInput = deepMerge((options.kernel ?? {}) as Record<string, unknown>, (config.kernel ?? {}) as Record<string, unknown>);
   const kernelEnv = envOverrides('kernel', kernelOptionsSchema, env);
   problems.push(...kernelEnv.problems.map((p) => `kernel: ${p}`));
   const kernelParsed = kernelOptionsSchema.safeParse(deepMerge(kernelInput, kernelEnv.values));
@@ -165,7 +165,7 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
     }
     const parsed = (plugin.config as ZodType).safeParse(input);
     if (parsed.success) validated.set(plugin.name, deepFreeze(parsed.data));
-    else problems.push(...describeIssues(parsed.error.issues, input).map((m) => `plugin "${plugin.name}": ${m}. Fix: correct plugins["${plugin.name}"] in the config file or its GANTRY_${envName(plugin.name)}__* variables`));
+    else problems.push(...describeIssues(parsed.error.issues, input).map((m) => `plugin "${plugin.name}": ${m}. Fix: correct plugins["${plugin.name}"] in the config file or its GANTRY_${envSegment(plugin.name)}__* variables`));
   }
 
   if (problems.length > 0) {
@@ -179,10 +179,6 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
     kernelOptions,
     ordered: order.map((name) => ({ ...plugins.get(name)!, options: validated.get(name) })),
   });
-}
-
-function envName(plugin: string): string {
-  return plugin.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
 }
 
 const BUILTIN_TOKENS = new Set<symbol>([KernelInfoToken, HealthRegistryToken, LoggerToken, EventBusToken]);

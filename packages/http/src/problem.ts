@@ -38,7 +38,6 @@ interface BodyParserError {
  */
 export function toProblem(err: unknown, requestId?: string, instance?: string): ProblemResponse {
   let e: GantryError;
-  let unexpected = false;
   if (GantryError.is(err)) e = err;
   else {
     const bp = err as BodyParserError;
@@ -64,27 +63,23 @@ export function toProblem(err: unknown, requestId?: string, instance?: string): 
         if (clientError && bp?.expose === true) e = HttpErrors.BAD_REQUEST('the request cannot be processed');
         // The router marks an undecodable path parameter (`/items/%zz`) 400 without `expose`: still the client's fault.
         else if (clientError && err instanceof URIError) e = HttpErrors.BAD_REQUEST('the request path is not valid percent-encoding');
-        else {
-          e = HttpErrors.INTERNAL('an unexpected error occurred');
-          unexpected = true;
-        }
+        else e = HttpErrors.INTERNAL('an unexpected error occurred');
       }
     }
   }
   // Server faults other than "unavailable"/"timeout" keep their message in the logs, not in the response.
   const hideDetail = e.status >= 500 && e.status !== 503 && e.status !== 504;
-  if (e.status >= 500 && !unexpected && hideDetail) unexpected = true;
   const body: Record<string, unknown> = {
     type: `urn:gantry:problem:${e.code}`,
     title: e.title,
     status: e.status,
     detail: hideDetail ? 'An unexpected error occurred. Quote the request id when reporting it.' : e.message,
-    code: hideDetail && unexpected && !GantryError.is(err) ? HttpErrors.INTERNAL.code : e.code,
+    code: e.code,
   };
   if (instance) body.instance = instance;
   if (requestId) body.requestId = requestId;
   if (!hideDetail) {
     for (const [k, v] of Object.entries(e.details)) if (!(k in body)) body[k] = v;
   }
-  return { status: e.status, headers: e.headers, body: body as ProblemDocument, unexpected };
+  return { status: e.status, headers: e.headers, body: body as ProblemDocument, unexpected: hideDetail };
 }
