@@ -213,9 +213,16 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unkno
     const got = valueAt(input, issue.path as PropertyKey[]);
     // A mistyped secret must not end up in a boot error (and so in logs): say only that a value was given.
     const secret = issue.path.some((k) => typeof k === 'string' && SECRET_KEY.test(k));
-    const gotText = got === undefined ? 'nothing' : secret ? 'a value, not shown: it may be a secret' : JSON.stringify(got)?.slice(0, 80);
+    const gotText = got === undefined ? 'nothing' : secret ? 'a value, not shown: it may be a secret' : JSON.stringify(redactSecrets(got))?.slice(0, 80);
     return `option "${where}": ${issue.message} (got ${gotText})`;
   });
+}
+
+/** A copy of a value with the values of secret-looking keys replaced, at any depth (objects and arrays). */
+function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[not shown]' : redactSecrets(v)]));
 }
 
 function valueAt(input: unknown, p: readonly PropertyKey[]): unknown {

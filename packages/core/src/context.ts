@@ -90,6 +90,14 @@ export function runWithContext<R>(ctx: RequestContext, fn: () => R): R {
   return storage.run(ctx, fn);
 }
 
+/**
+ * Runs `fn` outside any request: for work that outlives its request (a mail sent after the answer),
+ * which must not inherit the request's deadline, cancellation or EntityManager.
+ */
+export function runDetached<R>(fn: () => R): R {
+  return storage.exit(fn);
+}
+
 /** The context of the current request, or undefined outside one (boot, background jobs). */
 export function currentContext(): RequestContext | undefined {
   return storage.getStore();

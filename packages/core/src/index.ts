@@ -5,13 +5,13 @@ export { GantryError, defineErrors, registeredErrorCodes, withFix, type ErrorFac
 export { CoreErrors } from './errors.js';
 export { TsyringeContainer, type Constructor, type Container } from './container.js';
 export { createLogger, silentLogger, type Logger, type LoggerFactoryOptions } from './logger.js';
-export { RequestContext, currentContext, currentSignal, runWithContext, type Principal } from './context.js';
+export { RequestContext, currentContext, currentSignal, runDetached, runWithContext, type Principal } from './context.js';
 export { HealthRegistry, type HealthCheck, type HealthResult, type ReadinessReport } from './health.js';
 export { EventBusToken, InProcessEventBus, type BusEvent, type EventBus } from './events.js';
 export { definePlugin, isPlugin, pluginMetadataProblems, type ConfigChangeDecision, type LifecycleHook, type Plugin, type PluginContext, type PluginDefinition } from './plugin.js';
 export { applyProfile, deepFreeze, deepMerge, envOverrides, envSegment, findConfigFile, kernelOptionsSchema, readConfigFile, type AppConfig, type KernelOptions, type KernelOptionsInput, type PluginOptions } from './config.js';
 export { resolvePlugin, candidatesFor, type ResolvedPlugin, type ResolveResult } from './resolve.js';
 export { topoSort, type GraphNode } from './graph.js';
-export { HttpTransportToken, type HttpMethod, type HttpMiddleware, type HttpRouter, type HttpTransport, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteReply, type RouteHook, type RouteRequest, type RouteSchema } from './transport.js';
+export { acceptsCredential, HttpTransportToken, requiresAuthentication, type HttpMethod, type RouteGuardKind, type RouteHookOptions, type HttpMiddleware, type HttpRouter, type HttpTransport, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteReply, type RouteHook, type RouteRequest, type RouteSchema } from './transport.js';
 export { createKernel, HealthRegistryToken, Kernel, KernelInfoToken, LoggerToken, serializeError, type CreateKernelOptions, type KernelInfo, type TimelineEntry } from './kernel.js';
 export { formatBootError, runMain } from './main.js';

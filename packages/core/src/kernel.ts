@@ -438,8 +438,8 @@ export class Kernel implements AsyncDisposable {
       get http(): HttpRouter {
         if (entry.router) return entry.router;
         const transport = kernel.container.tryGet(HttpTransportToken);
-        if (!transport || !(plugin.dependsOn ?? []).includes('http')) {
-          throw CoreErrors.HTTP_UNAVAILABLE(`plugin "${plugin.name}" uses ctx.http but ${transport ? 'does not list "http" in dependsOn' : 'no HTTP transport is enabled'}`);
+        if (!transport || ![...(plugin.dependsOn ?? []), ...(plugin.optionalDependsOn ?? [])].includes('http')) {
+          throw CoreErrors.HTTP_UNAVAILABLE(`plugin "${plugin.name}" uses ctx.http but ${transport ? 'does not list "http" in dependsOn (or optionalDependsOn)' : 'no HTTP transport is enabled'}`);
         }
         entry.router = transport.routerFor(plugin.name);
         return entry.router;

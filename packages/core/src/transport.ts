@@ -77,6 +77,38 @@ export interface RouteInfo {
   readonly meta: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * Whether a route needs an authenticated caller: `meta.auth` (`true`, `'bearer'` or `'session'`: which
+ * credentials it accepts) or a `meta.permission` (which implies authentication). `meta.public: true`
+ * and root routes never do. Authenticator plugins (auth-jwt, sessions-redis) set the principal; the
+ * HTTP layer answers 401 when none did.
+ */
+export function requiresAuthentication(route: Pick<RouteInfo, 'root' | 'meta'>): boolean {
+  if (route.root || route.meta.public === true) return false;
+  const auth = route.meta.auth;
+  return (auth !== undefined && auth !== false) || route.meta.permission !== undefined;
+}
+
+/** Whether a route accepts a credential of this kind (`meta.auth: true` or a permission alone accepts every kind). */
+export function acceptsCredential(route: Pick<RouteInfo, 'root' | 'meta'>, kind: 'bearer' | 'session'): boolean {
+  if (!requiresAuthentication(route)) return false;
+  const auth = route.meta.auth;
+  return auth === undefined || auth === true || auth === kind;
+}
+
+/** What a route hook can declare it enforces, so a route that needs it and has no enforcer refuses the boot. */
+export type RouteGuardKind = 'authentication' | 'permission';
+
+/** Options of {@link HttpRouter.onRoute}. */
+export interface RouteHookOptions {
+  readonly name?: string;
+  /** Lower runs first (default 100). Rate limits 10, authenticators 50-59, the built-in "authenticated?" check 90, permissions 100. */
+  readonly order?: number;
+  readonly stage?: 'before-body' | 'after-body';
+  /** What this hook enforces: a route needing authentication (or a permission) with no such hook refuses the boot. */
+  readonly enforces?: readonly RouteGuardKind[];
+}
+
 /** Decides per route, at boot, which middleware guards it (see {@link HttpRouter.onRoute}). */
 export type RouteHook = (route: RouteInfo) => HttpMiddleware | readonly HttpMiddleware[] | undefined;
 
@@ -118,7 +150,7 @@ export interface HttpRouter {
    * (authentication, permission checks, rate limits chosen from `route.meta`), or throw a
    * GantryError to refuse the whole setup at boot (e.g. a protected route with no declaration).
    */
-  onRoute(hook: RouteHook, options?: { name?: string; order?: number; stage?: 'before-body' | 'after-body' }): void;
+  onRoute(hook: RouteHook, options?: RouteHookOptions): void;
   /** Every route registered so far. */
   routes(): readonly RouteInfo[];
 }

@@ -35,4 +35,24 @@ describe('core: boot errors never echo secret-looking values', () => {
     expect(message).to.include('option "level"');
     expect(message).to.include('(got "high")');
   });
+
+  it('hides secret-looking keys inside an object printed as a whole (e.g. an unknown key next to a client secret)', async () => {
+    const providers = definePlugin({
+      name: 'providers',
+      version: '0.1.0',
+      kernel: '^0.1.0',
+      config: z.object({ google: z.object({ clientId: z.string(), clientSecret: z.string() }).strict() }).strict(),
+      register: () => undefined,
+    });
+    let error: unknown;
+    try {
+      await createKernel({ config: { plugins: { providers: { google: { clientId: 'visible-id', clientSecret: 'hunter2-secret', scope: 'x' } } } }, plugins: [providers], env: {}, logger: silentLogger() });
+    } catch (err) {
+      error = err;
+    }
+    const message = (error as GantryError).message;
+    expect(message).to.include('option "google"');
+    expect(message).to.include('visible-id');
+    expect(message).to.not.include('hunter2');
+  });
 });

@@ -5,6 +5,7 @@ export const HttpErrors = defineErrors('http', {
   VALIDATION: { status: 400, title: 'Request validation failed', fix: 'correct the fields listed in "errors"' },
   MALFORMED_JSON: { status: 400, title: 'Malformed JSON body', fix: 'send a valid JSON document' },
   BAD_REQUEST: { status: 400, title: 'Bad request' },
+  UNAUTHENTICATED: { status: 401, title: 'Authentication required', fix: 'sign in and send the access token as "Authorization: Bearer <token>" (or the session cookie on routes that accept it)' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', fix: 'use one of the methods in the Allow header' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', fix: 'send a smaller body' },
@@ -13,5 +14,6 @@ export const HttpErrors = defineErrors('http', {
   ROUTE_CONFLICT: { status: 500, title: 'Two routes share a method and path', fix: 'change the path of one route, or disable one plugin' },
   ROUTE_INVALID: { status: 500, title: 'Route declaration is invalid', fix: 'correct the route declaration' },
   ROUTES_FROZEN: { status: 500, title: 'Routes added after the server was built', fix: 'register routes and middleware in register(), not in start hooks or handlers' },
+  ROUTE_UNGUARDED: { status: 500, title: 'Protected route without a guard', fix: 'enable the plugin that enforces it (auth-jwt or sessions-redis for authentication, rbac for permissions), or remove the declaration' },
   LISTEN_FAILED: { status: 500, title: 'HTTP server cannot listen', fix: 'free the port or set PORT / GANTRY_HTTP__PORT to another one' },
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RequestContext, runWithContext, type HttpMethod, type HttpMiddleware, type HttpRouter, type HttpTransport, type Logger, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteHook, type RouteReply, type RouteRequest } from '@gantry/core';
+import { currentContext, RequestContext, requiresAuthentication, runWithContext, type RouteGuardKind, type HttpMethod, type HttpMiddleware, type HttpRouter, type HttpTransport, type Logger, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteHook, type RouteReply, type RouteRequest } from '@gantry/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { match } from 'path-to-regexp';
 import type { ZodType } from 'zod';
@@ -23,6 +23,38 @@ interface RequestState {
 
 interface StoredRoute extends RouteInfo {
   readonly options: RouteOptions<unknown, unknown, unknown>;
+}
+
+interface StoredHook {
+  readonly hook: RouteHook;
+  readonly name: string;
+  readonly plugin: string;
+  readonly order: number;
+  readonly seq: number;
+  readonly stage: 'before-body' | 'after-body';
+  readonly enforces: readonly RouteGuardKind[];
+}
+
+/** The challenge of the built-in 401: bearer is the credential every client can send. */
+const AUTH_CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="api"' } as const;
+
+/**
+ * The built-in check after the authenticators (order 90): a route that needs a caller and got none
+ * answers 401. Authenticators only act on the credential they recognise and pass otherwise.
+ */
+const authenticatedHook: StoredHook = {
+  name: 'http:authenticated',
+  plugin: 'http',
+  order: 90,
+  seq: -1,
+  stage: 'before-body',
+  enforces: [],
+  hook: (route) => (requiresAuthentication(route) ? requireCaller : undefined),
+};
+
+function requireCaller(_req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void): void {
+  if (currentContext()?.principal) next();
+  else next(HttpErrors.UNAUTHENTICATED('this route needs a signed-in caller: send "Authorization: Bearer <access token>" (or the session cookie where the route accepts it)', { headers: AUTH_CHALLENGE }));
 }
 
 interface StoredMiddleware {
@@ -49,7 +81,7 @@ export interface FieldError {
 export class HttpServer implements HttpTransport {
   private readonly routeList: StoredRoute[] = [];
   private readonly middleware: StoredMiddleware[] = [];
-  private readonly routeHooks: { readonly hook: RouteHook; readonly name: string; readonly plugin: string; readonly order: number; readonly seq: number; readonly stage: 'before-body' | 'after-body' }[] = [];
+  private readonly routeHooks: StoredHook[] = [];
   /** @internal */ readonly listeners: ((info: ResponseInfo) => void)[] = [];
   private app: Express | undefined;
   private server: Server | undefined;
@@ -81,7 +113,7 @@ export class HttpServer implements HttpTransport {
       },
       onRoute: (hook, options = {}) => {
         this.assertOpen(plugin);
-        this.routeHooks.push({ hook, name: options.name ?? hook.name ?? 'anonymous', plugin, order: options.order ?? 100, seq: this.routeHooks.length, stage: options.stage ?? 'before-body' });
+        this.routeHooks.push({ hook, name: options.name ?? hook.name ?? 'anonymous', plugin, order: options.order ?? 100, seq: this.routeHooks.length, stage: options.stage ?? 'before-body', enforces: options.enforces ?? [] });
       },
       onResponse: (listener) => {
         this.listeners.push(listener);
@@ -188,6 +220,19 @@ export class HttpServer implements HttpTransport {
     });
   }
 
+  /** Refuses the boot when a route needs authentication or a permission and no plugin enforces it (the route would be open). */
+  private assertGuarded(): void {
+    const enforcers = (kind: RouteGuardKind): string[] => this.routeHooks.filter((h) => h.enforces.includes(kind)).map((h) => h.plugin);
+    const problems: string[] = [];
+    const authenticators = enforcers('authentication');
+    const permissions = enforcers('permission');
+    for (const route of this.routeList) {
+      if (requiresAuthentication(route) && authenticators.length === 0) problems.push(`${route.method} ${route.path} (plugin "${route.plugin}") needs authentication but no enabled plugin authenticates callers (enable "auth-jwt" or "sessions-redis")`);
+      if (!route.root && route.meta.public !== true && route.meta.permission !== undefined && permissions.length === 0) problems.push(`${route.method} ${route.path} (plugin "${route.plugin}") requires permission ${JSON.stringify(route.meta.permission)} but no enabled plugin checks permissions (enable "rbac")`);
+    }
+    if (problems.length) throw HttpErrors.ROUTE_UNGUARDED(`${problems.length} route(s) would be served without their guard:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+  }
+
   private build(): Express {
     if (this.app) return this.app;
     const app = express();
@@ -223,7 +268,8 @@ export class HttpServer implements HttpTransport {
     const json = express.json({ limit: this.config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] });
     const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-    const hooks = [...this.routeHooks].sort((a, b) => a.order - b.order || a.seq - b.seq);
+    this.assertGuarded();
+    const hooks = [...this.routeHooks, authenticatedHook].sort((a, b) => a.order - b.order || a.seq - b.seq);
     const byPath = new Map<string, Set<string>>();
     for (const route of this.routeList) {
       const handler = makeHandler(route);

@@ -1,4 +1,4 @@
-import { definePlugin, GantryError, HttpTransportToken, type HttpMiddleware, type Plugin, type PluginContext, type ResponseInfo } from '@gantry/core';
+import { currentContext, definePlugin, GantryError, HttpTransportToken, type HttpMiddleware, type Plugin, type PluginContext, type ResponseInfo } from '@gantry/core';
 import { expect } from 'chai';
 import { z } from 'zod';
 import { HttpErrors } from '../src/index.js';
@@ -65,6 +65,47 @@ describe('http: route hooks (onRoute)', () => {
     }
     expect(GantryError.is(error)).to.equal(true);
     expect(String((error as Error).message) + String(((error as Error).cause as Error)?.message)).to.include('GET /api/v1/undeclared of plugin "app" declares neither');
+  });
+
+  it('refuses the boot when a route needs authentication or a permission and no plugin enforces it', async () => {
+    const app = routes('app', (ctx) => {
+      ctx.http.get('/mine', { meta: { auth: true } }, () => 'x');
+      ctx.http.get('/admin', { meta: { permission: 'users:write' } }, () => 'x');
+      ctx.http.get('/open', { meta: { public: true, permission: 'ignored' } }, () => 'x');
+    });
+    let error: unknown;
+    try {
+      await createTestKernel({ plugins: [app] });
+    } catch (err) {
+      error = err;
+    }
+    const cause = (error as Error).cause as GantryError;
+    expect(cause.code).to.equal('GANTRY_HTTP_ROUTE_UNGUARDED');
+    const text = String(cause.message);
+    expect(text).to.include('GET /api/v1/mine (plugin "app") needs authentication but no enabled plugin authenticates callers');
+    expect(text).to.include('GET /api/v1/admin (plugin "app") requires permission "users:write" but no enabled plugin checks permissions');
+    expect(text).to.not.include('/api/v1/open');
+  });
+
+  it('answers 401 UNAUTHENTICATED when the authenticators let a protected request through without a caller', async () => {
+    const authn = routes('authn', (ctx) =>
+      ctx.http.onRoute(
+        () => (req, _res, next) => {
+          const ctxNow = currentContext();
+          if (ctxNow && req.headers['x-user']) ctxNow.principal = { id: String(req.headers['x-user']), kind: 'user' };
+          next();
+        },
+        { name: 'header-authenticator', order: 50, enforces: ['authentication'] },
+      ),
+    );
+    const app = routes('app', (ctx) => ctx.http.get('/mine', { meta: { auth: true } }, () => ({ id: currentContext()?.principal?.id })), { dependsOn: ['http', 'authn'] });
+    await using tk = await createTestKernel({ plugins: [authn, app] });
+    const anonymous = await tk.inject({ method: 'GET', url: '/api/v1/mine' });
+    expect(anonymous.statusCode).to.equal(401);
+    expect(JSON.parse(anonymous.body).code).to.equal('GANTRY_HTTP_UNAUTHENTICATED');
+    expect(anonymous.headers['www-authenticate']).to.equal('Bearer realm="api"');
+    const known = await tk.inject({ method: 'GET', url: '/api/v1/mine', headers: { 'x-user': 'u1' } });
+    expect(JSON.parse(known.body)).to.deep.equal({ id: 'u1' });
   });
 
   it('labels responses answered by a guard with the route template, not <unmatched>', async () => {

@@ -239,7 +239,7 @@ describe('http: routing', () => {
   });
 
   it('refuses ctx.http for a plugin that does not list http in dependsOn', async () => {
-    const sneaky = routes('sneaky', (ctx) => ctx.http.get('/x', {}, () => 1), { dependsOn: [], optionalDependsOn: ['http'] });
+    const sneaky = routes('sneaky', (ctx) => ctx.http.get('/x', {}, () => 1), { dependsOn: [] });
     const err = await rejectionOf(createTestKernel({ plugins: [sneaky] }));
     expect((err.cause as GantryError).code).to.equal('GANTRY_CORE_HTTP_UNAVAILABLE');
     expect(err.message).to.include('plugin "sneaky" uses ctx.http but does not list "http" in dependsOn');
@@ -247,12 +247,12 @@ describe('http: routing', () => {
 
   it('exposes route metadata to other plugins through routes()', async () => {
     const p = routes('documented', (ctx) => {
-      ctx.http.post('/users', { summary: 'Create a user', tags: ['users'], meta: { permission: 'users:write' }, schema: { body: z.object({ email: z.string() }) } }, () => ({}));
+      ctx.http.post('/users', { summary: 'Create a user', tags: ['users'], meta: { audit: 'user.create' }, schema: { body: z.object({ email: z.string() }) } }, () => ({}));
     });
     await using tk = await createTestKernel({ plugins: [p] });
     const route = tk.get(HttpServerToken).routes().find((r) => r.plugin === 'documented')!;
     expect(route).to.deep.include({ method: 'POST', path: '/api/v1/users', summary: 'Create a user', tags: ['users'] });
-    expect(route.meta).to.deep.equal({ permission: 'users:write' });
+    expect(route.meta).to.deep.equal({ audit: 'user.create' });
     expect(Object.isFrozen(route.meta)).to.equal(true);
     expect(route.schema?.body).to.be.an('object');
   });
