@@ -3,3 +3,5 @@ export { createTestKernel, type TestKernel, type TestKernelOptions } from './tes
 export { checkConformance, type ConformanceOptions, type ConformanceResult } from './conformance.js';
 export type { InjectOptions, Response as InjectResponse } from 'light-my-request';
 export { memoryLogger, type LogLine } from './memory-logger.js';
+export { MailCatcher, type CaughtAddress, type CaughtMail } from './maildev.js';
+export { TcpProxy } from './tcp-proxy.js';

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { DatabaseToken, plugin as databasePlugin } from '../src/index.js';
 import { notesPlugin } from './support/notes-plugin.js';
 import { bootFailure, databaseSuite, Kernels } from './support/suite.js';
-import { TcpProxy } from './support/tcp-proxy.js';
+import { TcpProxy } from '@gantry/testing';
 
 const PG = { host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432), user: 'postgres', dbName: 'test' };
 const schemas: string[] = [];

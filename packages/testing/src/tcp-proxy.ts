@@ -1,5 +1,5 @@
-// A TCP relay in front of the real PostgreSQL: closing it is a database outage as the application
-// sees one (connections dropped, new ones refused); opening it again on the same port is the recovery.
+// A TCP relay in front of a real service (PostgreSQL, Redis...): closing it is an outage as the
+// application sees one (connections dropped, new ones refused); opening it again on the same port is the recovery.
 import net, { type AddressInfo } from 'node:net';
 
 /** A relay from a local port to `target`, which can be taken down and brought back. */
