@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { currentContext, type HttpMiddleware, type Principal, type RouteInfo } from '@gantry/core';
+import { acceptsCredential, currentContext, type HttpMiddleware, type Principal, type RouteInfo } from '@gantry/core';
 import { AuthJwtErrors } from './errors.js';
 import type { TokenService } from './token-service.js';
 
@@ -7,24 +7,27 @@ const SCHEME = /^Bearer(?: |$)/i;
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer error="invalid_token"' } as const;
 
-/** True when a route asks for authentication: `meta.auth: 'bearer'` or a `meta.permission` (checked later by rbac). */
+/** True when a route accepts a bearer token: `meta.auth` true or `'bearer'`, or a `meta.permission` (checked later by rbac). */
 export function requiresBearer(route: RouteInfo): boolean {
-  if (route.root || route.meta.public === true) return false;
-  return route.meta.auth === 'bearer' || route.meta.permission !== undefined;
+  return acceptsCredential(route, 'bearer');
 }
 
 /**
- * The route hook: one shared middleware for every protected route (built once), none for the others.
- * It verifies the bearer token and sets the request's principal.
+ * The route hook: one shared middleware for every route that accepts bearer tokens (built once), none
+ * for the others. A request with an `Authorization: Bearer` header is verified and gets its principal;
+ * a request without one passes on (another authenticator, or the HTTP layer's 401, decides).
  */
 export function bearerHook(tokens: () => TokenService): (route: RouteInfo) => HttpMiddleware | undefined {
   const guard: HttpMiddleware = function authJwtBearer(req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void): void {
     const header = req.headers.authorization;
-    const match = typeof header === 'string' ? BEARER.exec(header) : null;
+    if (header === undefined) {
+      next();
+      return;
+    }
+    const match = BEARER.exec(header);
     if (!match) {
-      // A Bearer credential that is not a token is invalid; no Bearer credential at all is missing.
-      const bearer = typeof header === 'string' && SCHEME.test(header);
-      next(bearer ? AuthJwtErrors.INVALID_TOKEN('the bearer token is malformed', { headers: CHALLENGE }) : AuthJwtErrors.MISSING_TOKEN('this route needs "Authorization: Bearer <access token>"', { headers: CHALLENGE }));
+      // Any other Authorization header on a protected route is refused, never ignored.
+      next(SCHEME.test(header) ? AuthJwtErrors.INVALID_TOKEN('the bearer token is malformed', { headers: CHALLENGE }) : AuthJwtErrors.MISSING_TOKEN('only "Authorization: Bearer <access token>" is accepted', { headers: CHALLENGE }));
       return;
     }
     tokens()
@@ -35,8 +38,8 @@ export function bearerHook(tokens: () => TokenService): (route: RouteInfo) => Ht
           const principal: Principal = {
             id: claims.sub,
             kind: 'user',
+            via: 'bearer',
             roles: Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [],
-            ...(Array.isArray(claims.permissions) ? { permissions: claims.permissions.filter((p): p is string => typeof p === 'string') } : {}),
             sessionId: claims.fid,
             tokenId: claims.jti,
             claims,

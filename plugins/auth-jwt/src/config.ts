@@ -56,12 +56,9 @@ export const authJwtConfigSchema = z
     store: z
       .enum(['memory', 'redis'])
       .optional()
-      .describe('Where refresh-token state and revocations live: "memory" (this process only) or "redis" (shared by every instance). Default: memory in the embedded profile, redis otherwise'),
-    redisUrl: z
-      .string()
-      .regex(/^rediss?:\/\/\S+$/, 'must look like redis://host:6379 (or rediss:// for TLS)')
-      .default('redis://127.0.0.1:6379')
-      .describe('Redis server of the redis store (redis:// or rediss://, optionally with user:password@ and /db)'),
+      .describe(
+        'Where refresh-token state and revocations live: "memory" (this process only) or "redis" (shared by every instance, through the connection of the redis plugin, which must be enabled). Default: memory in the embedded profile, redis otherwise',
+      ),
     prefix: z
       .string()
       .min(1)
@@ -69,7 +66,6 @@ export const authJwtConfigSchema = z
       .regex(/^\S+$/, 'must not contain spaces')
       .default('gantry:jwt:')
       .describe('Prefix of every Redis key (`<prefix>rt:<jti>`, `<prefix>fam:<fid>`, `<prefix>sub:<sub>`); give each application sharing a Redis its own'),
-    commandTimeoutMs: z.number().int().min(10).max(60_000).default(1_000).describe('Longest wait for one Redis command; past it the request fails with 503 GANTRY_AUTH_JWT_STORE_UNAVAILABLE'),
   })
   .strict()
   .refine((c) => c.refreshTtlSeconds > c.accessTtlSeconds, { message: 'refreshTtlSeconds must be longer than accessTtlSeconds', path: ['refreshTtlSeconds'] });

@@ -1,10 +1,12 @@
-import { definePlugin } from '@gantry/core';
+import { definePlugin, KernelInfoToken, type Container } from '@gantry/core';
+import type { RedisConnection } from '@gantry/plugin-redis';
 import { bearerHook } from './bearer-guard.js';
 import { authJwtConfigSchema } from './config.js';
 import { AuthJwtErrors } from './errors.js';
 import { KeyRing } from './key-ring.js';
+import { RedisTokenStore } from './redis-token-store.js';
 import { TokenService } from './token-service.js';
-import { MemoryTokenStore, RedisTokenStore, type TokenStore } from './token-store.js';
+import { MemoryTokenStore, type TokenStore } from './token-store.js';
 import { AuthJwtToken } from './tokens.js';
 
 /** The `auth-jwt` plugin: token service (access + rotating refresh tokens), JWKS endpoint and bearer authentication of routes. */
@@ -14,15 +16,16 @@ export const plugin = definePlugin({
   kernel: '^0.1.0',
   description: 'JWT access and refresh tokens (jose): pinned algorithm, key rotation with a JWKS endpoint, refresh rotation with reuse detection, revocation shared through Redis',
   dependsOn: ['http'],
+  // The redis store sends its commands through the redis plugin's shared connection.
+  optionalDependsOn: ['redis'],
   provides: [AuthJwtToken],
   config: authJwtConfigSchema,
-  register(ctx) {
+  async register(ctx) {
     const { config } = ctx;
-    const store: TokenStore =
-      (config.store ?? (ctx.profile === 'embedded' ? 'memory' : 'redis')) === 'redis'
-        ? new RedisTokenStore({ url: config.redisUrl, prefix: config.prefix, commandTimeoutMs: config.commandTimeoutMs, logger: ctx.logger })
-        : new MemoryTokenStore();
-    const storeKind = store instanceof RedisTokenStore ? 'redis' : 'memory';
+    // The embedded profile runs without services; every other profile runs several instances that must share revocations.
+    const storeKind = config.store ?? (ctx.profile === 'embedded' ? 'memory' : 'redis');
+    const connection = storeKind === 'redis' ? await sharedRedis(ctx.container, config.store ? 'store "redis"' : `the default store of profile "${ctx.profile}"`) : undefined;
+    const store: TokenStore = connection ? new RedisTokenStore({ connection, prefix: config.prefix }) : new MemoryTokenStore();
     if (!config.keys && ctx.profile !== 'embedded') {
       throw AuthJwtErrors.KEYS_REQUIRED(`plugin "auth-jwt" has no keys in profile "${ctx.profile}": only the embedded profile generates ephemeral keys`);
     }
@@ -44,7 +47,6 @@ export const plugin = definePlugin({
           ring = await KeyRing.generate(config.algorithm);
           ctx.logger.warn({ kid: ring.signing.kid }, 'auth-jwt generated an ephemeral signing key: every token dies with this process (set "keys" to keep them valid across restarts and instances)');
         }
-        await store.open();
       },
       stop: async () => {
         await store.close();
@@ -58,7 +60,7 @@ export const plugin = definePlugin({
     });
 
     // Order 50: after rate limits (10), before permission checks (rbac, default 100), which need the principal.
-    ctx.http.onRoute(bearerHook(() => service), { name: 'auth-jwt', order: 50 });
+    ctx.http.onRoute(bearerHook(() => service), { name: 'auth-jwt', order: 50, enforces: ['authentication'] });
 
     ctx.health.check(
       async () => {
@@ -66,7 +68,19 @@ export const plugin = definePlugin({
         const ok = await store.ping();
         return ok ? { status: 'up', details: { store: storeKind, kid: ring.signing.kid } } : { status: 'down', details: { store: storeKind, error: 'unreachable' } };
       },
-      { critical: true, timeoutMs: config.commandTimeoutMs + 1_000 },
+      { critical: true, timeoutMs: (connection?.commandTimeoutMs ?? 1_000) + 1_000 },
     );
   },
 });
+
+/**
+ * The redis plugin's shared connection. `@gantry/plugin-redis` is an optional peer dependency, loaded
+ * only for the redis store: applications on the memory store never load it (nor ioredis).
+ */
+async function sharedRedis(container: Container, why: string): Promise<RedisConnection> {
+  if (!container.get(KernelInfoToken).plugins.includes('redis')) {
+    throw AuthJwtErrors.REDIS_REQUIRED(`plugin "auth-jwt" keeps its tokens in Redis (${why}) but the "redis" plugin is not enabled`);
+  }
+  const { RedisToken } = await import('@gantry/plugin-redis');
+  return container.get(RedisToken);
+}

@@ -28,7 +28,11 @@ export interface TokenPair {
   readonly refreshToken: string;
   /** Lifetime of the access token in seconds. */
   readonly expiresIn: number;
+  /** Lifetime of the refresh token in seconds. */
+  readonly refreshExpiresIn: number;
   readonly tokenType: 'Bearer';
+  /** The family (login session) id, `fid` in both tokens: the handle to list or revoke this login. Not meant for the client body. */
+  readonly sessionId: string;
 }
 
 /** The verified claims of an access token. */
@@ -140,7 +144,7 @@ export class TokenService {
     // The refresh token carries the custom claims too, so a rotated access token keeps them without a user lookup.
     const [accessToken, refreshToken] = await Promise.all([sign(ACCESS_TYP, config.accessTtlSeconds, randomUUID(), claims), sign(REFRESH_TYP, config.refreshTtlSeconds, refreshJti, claims)]);
     await this.store.addRefresh(refreshJti, config.refreshTtlSeconds);
-    return { accessToken, refreshToken, expiresIn: config.accessTtlSeconds, tokenType: 'Bearer' };
+    return { accessToken, refreshToken, expiresIn: config.accessTtlSeconds, refreshExpiresIn: config.refreshTtlSeconds, tokenType: 'Bearer', sessionId: fid };
   }
 
   private async verify(token: string, typ: string): Promise<JWTPayload & { sub: string; jti: string; fid: string; iat: number; exp: number }> {

@@ -10,7 +10,8 @@ function expect401(res: { statusCode: number; headers: Record<string, unknown>; 
   expect(res.statusCode, res.body).to.equal(401);
   expect(problem(res as never).code).to.equal(code);
   expect(res.headers['content-type']).to.match(/application\/problem\+json/);
-  expect(res.headers['www-authenticate']).to.equal('Bearer error="invalid_token"');
+  // RFC 6750 §3: a request with no credential gets a challenge without an error code.
+  expect(res.headers['www-authenticate']).to.equal(code === 'GANTRY_HTTP_UNAUTHENTICATED' ? 'Bearer realm="api"' : 'Bearer error="invalid_token"');
 }
 
 describe('auth-jwt: tokens and bearer authentication', () => {
@@ -61,8 +62,8 @@ describe('auth-jwt: tokens and bearer authentication', () => {
     });
 
     it('authenticates routes declaring meta.permission, leaves open and public routes untouched', async () => {
-      const pair = await tokens.issuePair('user-9');
-      expect401(await get(kernel, '/api/v1/notes'), 'GANTRY_AUTH_JWT_MISSING_TOKEN');
+      const pair = await tokens.issuePair('user-9', { permissions: ['notes:read'] });
+      expect401(await get(kernel, '/api/v1/notes'), 'GANTRY_HTTP_UNAUTHENTICATED');
       const ok = await get(kernel, '/api/v1/notes', { token: pair.accessToken });
       expect(JSON.parse(ok.body)).to.deep.equal({ id: 'user-9' });
       const open = await get(kernel, '/api/v1/open', { token: 'garbage' });
@@ -72,8 +73,8 @@ describe('auth-jwt: tokens and bearer authentication', () => {
       expect((await get(kernel, '/healthz')).statusCode).to.equal(200);
     });
 
-    it('answers 401 MISSING_TOKEN without an Authorization header, and for a non-Bearer scheme', async () => {
-      expect401(await get(kernel, '/api/v1/me'), 'GANTRY_AUTH_JWT_MISSING_TOKEN');
+    it('answers 401 without an Authorization header (the HTTP layer: no authenticator set a caller), MISSING_TOKEN for a non-Bearer scheme', async () => {
+      expect401(await get(kernel, '/api/v1/me'), 'GANTRY_HTTP_UNAUTHENTICATED');
       expect401(await get(kernel, '/api/v1/me', { header: 'Basic dXNlcjpwYXNz' }), 'GANTRY_AUTH_JWT_MISSING_TOKEN');
     });
   });

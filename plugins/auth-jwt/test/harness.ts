@@ -35,11 +35,36 @@ export const appRoutes: Plugin = definePlugin({
   },
 });
 
+/**
+ * Test stand-in for rbac (which auth-jwt must not depend on): enforces `meta.permission` against the
+ * `permissions` claim of the token, 403 otherwise, so the permission route is guarded as the HTTP layer requires.
+ */
+export const claimPermissions: Plugin = definePlugin({
+  name: 'claim-permissions',
+  version: '0.1.0',
+  kernel: '^0.1.0',
+  dependsOn: ['http'],
+  register(ctx) {
+    ctx.http.onRoute(
+      (route) => {
+        const needed = route.meta.permission;
+        if (typeof needed !== 'string') return undefined;
+        return (_req, _res, next) => {
+          const claims = currentContext()?.principal?.claims as { permissions?: unknown } | undefined;
+          const granted = Array.isArray(claims?.permissions) && claims.permissions.includes(needed);
+          next(granted ? undefined : Object.assign(new Error('forbidden'), { status: 403 }));
+        };
+      },
+      { name: 'claim-permissions', enforces: ['permission'] },
+    );
+  },
+});
+
 /** Boots http + auth-jwt + the app with the memory store. */
 export function boot(options: { keys?: readonly PemKey[]; authJwt?: Record<string, unknown> } = {}): Promise<TestKernel> {
   const keys = options.keys?.map((k) => ({ kid: k.kid, privateKey: k.privatePem }));
   return createTestKernel({
-    plugins: [httpPlugin, plugin, appRoutes],
+    plugins: [httpPlugin, plugin, claimPermissions, appRoutes],
     config: { 'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, store: 'memory', ...(keys ? { keys } : {}), ...(options.authJwt ?? {}) } },
   });
 }

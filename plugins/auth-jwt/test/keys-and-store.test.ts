@@ -3,8 +3,9 @@ import { plugin as httpPlugin } from '@gantry/http';
 import { createTestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { decodeProtectedHeader } from 'jose';
+import { plugin as redisPlugin } from '@gantry/plugin-redis';
 import { AuthJwtToken, plugin } from '../src/index.js';
-import { appRoutes, AUDIENCE, boot, forge, get, ISSUER, pemKey, problem, validClaims } from './harness.js';
+import { appRoutes, AUDIENCE, claimPermissions, boot, forge, get, ISSUER, pemKey, problem, validClaims } from './harness.js';
 
 describe('auth-jwt: key formats', () => {
   const pairs = {
@@ -59,32 +60,70 @@ describe('auth-jwt: key formats', () => {
   });
 });
 
-describe('auth-jwt: store unreachable', () => {
-  it('boots, reports not ready, and answers 503 (never 500) on bearer routes', async () => {
+describe('auth-jwt: redis store', () => {
+  const key = pemKey('k1');
+  const keys = [{ kid: key.kid, privateKey: key.privatePem }];
+
+  it('boots with Redis unreachable, reports not ready, and answers 503 (never 500) on bearer routes', async () => {
     // Port 1 on loopback refuses at once: no Redis server is needed to see the outage behaviour.
-    const key = pemKey('k1');
     const kernel = await createTestKernel({
-      plugins: [httpPlugin, plugin, appRoutes],
-      config: { 'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, store: 'redis', redisUrl: 'redis://127.0.0.1:1', commandTimeoutMs: 200, keys: [{ kid: key.kid, privateKey: key.privatePem }] } },
+      plugins: [httpPlugin, redisPlugin, plugin, claimPermissions, appRoutes],
+      config: { redis: { url: 'redis://127.0.0.1:1', commandTimeoutMs: 200 }, 'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, store: 'redis', keys } },
     });
     try {
       const ready = await kernel.inject({ method: 'GET', url: '/readyz' });
       expect(ready.statusCode).to.equal(503);
+      expect(ready.json().checks['auth-jwt']).to.deep.include({ status: 'down', critical: true, details: { store: 'redis', error: 'unreachable' } });
       const tokens = kernel.get(AuthJwtToken);
       try {
         await tokens.issuePair('user-x');
         expect.fail('issued without a store');
       } catch (err) {
-        expect((err as { code?: string }).code).to.equal('GANTRY_AUTH_JWT_STORE_UNAVAILABLE');
+        expect(err).to.include({ code: 'GANTRY_AUTH_JWT_STORE_UNAVAILABLE', status: 503 });
+        expect((err as { cause?: { code?: string } }).cause?.code, 'the shared connection\'s error is the cause').to.equal('GANTRY_REDIS_UNAVAILABLE');
       }
       // A correctly signed token still cannot be accepted: its revocations cannot be checked.
       const res = await get(kernel, '/api/v1/me', { token: await forge(key, {}, validClaims()) });
       expect(res.statusCode, res.body).to.equal(503);
+      expect(res.headers['retry-after']).to.equal('1');
       expect(problem(res).code).to.equal('GANTRY_AUTH_JWT_STORE_UNAVAILABLE');
       // A forged token is still refused as such, before the store is asked.
       expect((await get(kernel, '/api/v1/me', { token: 'a.b.c' })).statusCode).to.equal(401);
     } finally {
       await kernel.stop();
+    }
+  });
+
+  for (const [label, options] of [
+    ['store "redis"', { config: { store: 'redis' }, profile: 'embedded' }],
+    ['the default store outside the embedded profile', { config: {}, profile: 'compose' }],
+  ] as const) {
+    it(`refuses to boot with ${label} when the redis plugin is not enabled, saying how to fix it`, async () => {
+      try {
+        const kernel = await createTestKernel({
+          plugins: [httpPlugin, plugin, appRoutes],
+          profile: options.profile,
+          config: { 'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, keys, ...options.config } },
+        });
+        await kernel.stop();
+        expect.fail('booted without the redis plugin');
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string; fix?: string; message?: string } }).cause;
+        expect(cause?.code).to.equal('GANTRY_AUTH_JWT_REDIS_REQUIRED');
+        expect(cause?.message).to.include('"redis" plugin is not enabled');
+        expect(cause?.fix).to.include('enable the "redis" plugin');
+      }
+    });
+  }
+
+  it('refuses the retired redisUrl and commandTimeoutMs options at boot (they belong to the redis plugin now)', async () => {
+    try {
+      const kernel = await boot({ authJwt: { redisUrl: 'redis://127.0.0.1:6379', commandTimeoutMs: 500 } });
+      await kernel.stop();
+      expect.fail('booted with retired options');
+    } catch (err) {
+      expect((err as { code?: string }).code).to.equal('GANTRY_CORE_BOOT_INVALID');
+      expect((err as Error).message).to.include('redisUrl').and.include('commandTimeoutMs');
     }
   });
 });

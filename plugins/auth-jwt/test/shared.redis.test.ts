@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { plugin as httpPlugin } from '@gantry/http';
 import { checkConformance, createTestKernel, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
+import { plugin as redisPlugin, RedisToken } from '@gantry/plugin-redis';
 import { Redis } from 'ioredis';
 import { AuthJwtToken, plugin } from '../src/index.js';
-import { appRoutes, AUDIENCE, get, ISSUER, pemKey, problem } from './harness.js';
+import { appRoutes, AUDIENCE, claimPermissions, get, ISSUER, pemKey, problem } from './harness.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
-describe('auth-jwt: two instances sharing Redis', () => {
+describe('auth-jwt: two instances sharing Redis (through the redis plugin)', () => {
   const key = pemKey('shared-1');
   // A prefix of its own per run: parallel runs and leftovers never collide; removed in after().
   const prefix = `gantry:jwt-test:${randomUUID()}:`;
@@ -17,8 +18,8 @@ describe('auth-jwt: two instances sharing Redis', () => {
 
   const bootInstance = (): Promise<TestKernel> =>
     createTestKernel({
-      plugins: [httpPlugin, plugin, appRoutes],
-      config: { 'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, store: 'redis', redisUrl: REDIS_URL, prefix, keys: [{ kid: key.kid, privateKey: key.privatePem }] } },
+      plugins: [httpPlugin, redisPlugin, plugin, claimPermissions, appRoutes],
+      config: { redis: { url: REDIS_URL }, 'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, store: 'redis', prefix, keys: [{ kid: key.kid, privateKey: key.privatePem }] } },
     });
 
   before(async () => {
@@ -37,6 +38,15 @@ describe('auth-jwt: two instances sharing Redis', () => {
   it('is ready with the redis store', async () => {
     const res = await a.inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode, res.body).to.equal(200);
+    expect(res.json().checks['auth-jwt']).to.deep.include({ status: 'up', details: { store: 'redis', kid: key.kid } });
+  });
+
+  it('keeps its state in the shared connection\'s Redis, under its prefix', async () => {
+    const pair = await a.get(AuthJwtToken).issuePair('user-keys');
+    const { jti } = JSON.parse(Buffer.from(pair.refreshToken.split('.')[1]!, 'base64url').toString()) as { jti: string };
+    expect(await a.get(RedisToken).run((c) => c.get(`${prefix}rt:${jti}`))).to.equal('active');
+    const ttl = await a.get(RedisToken).run((c) => c.ttl(`${prefix}rt:${jti}`));
+    expect(ttl).to.be.within(2_592_000 - 5, 2_592_000);
   });
 
   it('detects on B the reuse of a refresh token rotated on A, and revokes the family everywhere', async () => {
@@ -83,8 +93,8 @@ describe('auth-jwt: conformance with the redis store', () => {
     const key = pemKey('conf-1');
     const results = await checkConformance({
       plugin,
-      with: [httpPlugin],
-      config: { 'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, store: 'redis', redisUrl: REDIS_URL, prefix: `gantry:jwt-conf:${randomUUID()}:`, keys: [{ kid: key.kid, privateKey: key.privatePem }] } },
+      with: [httpPlugin, redisPlugin],
+      config: { redis: { url: REDIS_URL }, 'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, store: 'redis', prefix: `gantry:jwt-conf:${randomUUID()}:`, keys: [{ kid: key.kid, privateKey: key.privatePem }] } },
     });
     expect(results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`)).to.deep.equal([]);
   });

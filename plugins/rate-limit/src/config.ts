@@ -27,7 +27,7 @@ export const policySchema = z
       .boolean()
       .optional()
       .describe(
-        'When the Redis store cannot be reached: true lets requests through unlimited, false refuses them with 503 GANTRY_RATE_LIMIT_UNAVAILABLE. Default: true for the `default` policy, false for named policies',
+        'When the Redis store cannot be reached (or a command exceeds the redis plugin\'s commandTimeoutMs): true lets requests through unlimited, false refuses them with 503 GANTRY_RATE_LIMIT_UNAVAILABLE. Default: true for the `default` policy, false for named policies',
       ),
   })
   .strict();
@@ -62,12 +62,9 @@ export const rateLimitConfigSchema = z
     store: z
       .enum(['memory', 'redis'])
       .optional()
-      .describe('Where counters live: "memory" (this process only) or "redis" (shared by every instance). Default: memory in the embedded profile, redis in every other profile'),
-    redisUrl: z
-      .string()
-      .regex(/^rediss?:\/\/\S+$/, 'must look like redis://host:6379 (or rediss:// for TLS)')
-      .default('redis://127.0.0.1:6379')
-      .describe('Redis server of the redis store (redis:// or rediss://, optionally with user:password@ and /db)'),
+      .describe(
+        'Where counters live: "memory" (this process only) or "redis" (shared by every instance, through the connection of the redis plugin, which must be enabled). Default: memory in the embedded profile, redis in every other profile',
+      ),
     prefix: z
       .string()
       .min(1)
@@ -75,13 +72,6 @@ export const rateLimitConfigSchema = z
       .regex(/^\S+$/, 'must not contain spaces')
       .default('gantry:rl:')
       .describe('Prefix of every Redis key (`<prefix><policy>:<ip>`, `<prefix><policy>:acct:<hash>`); give each application sharing a Redis its own'),
-    commandTimeoutMs: z
-      .number()
-      .int()
-      .min(10)
-      .max(60_000)
-      .default(1_000)
-      .describe('Longest wait for one Redis command; past it the store counts as unavailable for that request (see failOpen)'),
     ipv6Subnet: z
       .union([z.number().int().min(32).max(64), z.literal(false)])
       .default(56)

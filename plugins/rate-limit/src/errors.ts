@@ -10,12 +10,17 @@ export const RateLimitErrors = defineErrors('rate-limit', {
   UNAVAILABLE: {
     status: 503,
     title: 'Rate limiting is unavailable',
-    fix: 'retry after the Retry-After delay; operators: check that Redis is up and reachable (see /readyz and the "rate-limit store unavailable" log line)',
+    fix: 'retry after the Retry-After delay; operators: check that Redis is up and reachable (see /readyz and the redis plugin\'s "Redis unavailable" log line)',
   },
   UNKNOWN_POLICY: {
     status: 500,
     title: 'Unknown rate-limit policy',
     fix: 'declare the policy under plugins["rate-limit"].policies, or correct meta.rateLimit of the route (a policy name, or false to exempt it)',
+  },
+  REDIS_REQUIRED: {
+    status: 500,
+    title: 'The redis plugin is required',
+    fix: 'enable the "redis" plugin (e.g. plugins.redis: { "url": "redis://redis:6379" }), or set plugins["rate-limit"].store to "memory" (counts per process)',
   },
   DECLARATION_INVALID: {
     status: 500,

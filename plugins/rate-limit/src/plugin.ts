@@ -1,8 +1,9 @@
-import { definePlugin, KernelInfoToken } from '@gantry/core';
+import { definePlugin, KernelInfoToken, type Container } from '@gantry/core';
+import type { RedisConnection } from '@gantry/plugin-redis';
 import { rateLimitConfigSchema } from './config.js';
+import { RateLimitErrors } from './errors.js';
 import { NO_METRICS, registerRateLimitMetrics } from './metrics.js';
 import { PolicyLimiters, resolvePolicies, type StoreKind } from './rate-limits.js';
-import { RedisConnection } from './redis-connection.js';
 import { RateLimitsToken } from './tokens.js';
 
 /** The `rate-limit` plugin: per-route policies chosen by `meta.rateLimit`, counted in memory or in Redis shared by every instance. */
@@ -12,19 +13,20 @@ export const plugin = definePlugin({
   kernel: '^0.1.0',
   description: 'Per-route rate limits (express-rate-limit) counted in memory or in Redis shared by every instance, with RFC RateLimit headers',
   dependsOn: ['http'],
-  optionalDependsOn: ['metrics'],
+  // redis: the redis store counts through the redis plugin's shared connection.
+  optionalDependsOn: ['metrics', 'redis'],
   provides: [RateLimitsToken],
   config: rateLimitConfigSchema,
   async register(ctx) {
     const { config } = ctx;
     // The embedded profile runs without services; every other profile runs several instances that must share counts.
     const store: StoreKind = config.store ?? (ctx.profile === 'embedded' ? 'memory' : 'redis');
-    const connection = store === 'redis' ? new RedisConnection({ url: config.redisUrl, commandTimeoutMs: config.commandTimeoutMs, logger: ctx.logger }) : undefined;
+    const connection = store === 'redis' ? await sharedRedis(ctx.container, config.store ? 'store "redis"' : `the default store of profile "${ctx.profile}"`) : undefined;
     const metrics = ctx.container.get(KernelInfoToken).plugins.includes('metrics')
       ? await registerRateLimitMetrics({ container: ctx.container, logger: ctx.logger, pluginName: ctx.name, policies: resolvePolicies(config).map((p) => p.name) })
       : NO_METRICS;
 
-    // Every limiter is built now, once (no I/O: stores record their window, Redis waits for start).
+    // Every limiter is built now, once (no I/O: stores record their window, Redis commands wait for requests).
     const limits = new PolicyLimiters({ config, store, connection, logger: ctx.logger, metrics });
     ctx.provide(RateLimitsToken, limits);
 
@@ -36,17 +38,8 @@ export const plugin = definePlugin({
     // and the handler. An IP over its limit, or a body the HTTP layer refused, never gets here.
     ctx.http.onRoute((route) => limits.accountGuardFor(route), { name: 'rate-limit.account', order: 10, stage: 'after-body' });
 
-    ctx.lifecycle.hook({
-      name: 'store',
-      start: async () => {
-        limits.open();
-        await connection?.open();
-      },
-      stop: async () => {
-        await connection?.close();
-        limits.close();
-      },
-    });
+    // The Redis connection is the redis plugin's: opened before this hook starts, closed after it stops.
+    ctx.lifecycle.hook({ name: 'store', start: () => limits.open(), stop: () => limits.close() });
 
     // Critical only when the default policy fails closed: then most routes answer 503 without Redis.
     // Otherwise the API keeps serving, and taking every instance (they share the Redis) out of rotation
@@ -60,7 +53,19 @@ export const plugin = definePlugin({
         if (ping.ok) return { status: 'up', details: { store } };
         return { status: critical ? 'down' : 'degraded', details: { store, error: ping.code ?? 'unreachable', failClosed } };
       },
-      { critical, timeoutMs: config.commandTimeoutMs + 1_000 },
+      { critical, timeoutMs: (connection?.commandTimeoutMs ?? 1_000) + 1_000 },
     );
   },
 });
+
+/**
+ * The redis plugin's shared connection. `@gantry/plugin-redis` is an optional peer dependency, loaded
+ * only for the redis store: applications on the memory store never load it (nor ioredis).
+ */
+async function sharedRedis(container: Container, why: string): Promise<RedisConnection> {
+  if (!container.get(KernelInfoToken).plugins.includes('redis')) {
+    throw RateLimitErrors.REDIS_REQUIRED(`plugin "rate-limit" counts in Redis (${why}) but the "redis" plugin is not enabled`);
+  }
+  const { RedisToken } = await import('@gantry/plugin-redis');
+  return container.get(RedisToken);
+}

@@ -2,7 +2,6 @@ import type { GantryError } from '@gantry/core';
 import { MemoryStore, type ClientRateLimitInfo, type IncrementResponse, type Options, type Store } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { RateLimitErrors } from './errors.js';
-import type { RedisConnection } from './redis-connection.js';
 
 /** Seconds a client is asked to wait when the store is unavailable (`Retry-After` of the 503). */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
@@ -56,9 +55,18 @@ export class MemoryPolicyStore implements PolicyStore {
   }
 }
 
+/**
+ * The one method of the redis plugin's shared connection (`RedisConnection.call`) the redis store uses:
+ * one raw command, its raw reply, ioredis errors passed on (rate-limit-redis reads NOSCRIPT replies).
+ * Declared here so that the types of this package do not need `@gantry/plugin-redis` (an optional peer).
+ */
+export interface RedisCommandSender {
+  call(command: string, args: readonly string[]): Promise<unknown>;
+}
+
 /** What {@link RedisPolicyStore} needs. */
 export interface RedisPolicyStoreOptions {
-  readonly connection: RedisConnection;
+  readonly connection: RedisCommandSender;
   /** Key prefix of this limiter, e.g. `gantry:rl:auth:`. */
   readonly prefix: string;
   readonly policy: string;
@@ -67,23 +75,22 @@ export interface RedisPolicyStoreOptions {
 }
 
 /**
- * Counters in Redis (the `redis` store): rate-limit-redis over the shared ioredis client. Its Lua
- * scripts are loaded on first use and loaded again after a failed load, so a Redis that was down at
- * boot is used as soon as it answers (rate-limit-redis alone keeps the failed load forever). Every
- * failure becomes GANTRY_RATE_LIMIT_UNAVAILABLE; the limiter then fails open or closed per policy.
+ * Counters in Redis (the `redis` store): rate-limit-redis over the redis plugin's shared connection,
+ * which records outages and recoveries (one log line each). Its Lua scripts are loaded on first use
+ * and loaded again after a failed load, so a Redis that was down at boot is used as soon as it answers
+ * (rate-limit-redis alone keeps the failed load forever). Every failure becomes
+ * GANTRY_RATE_LIMIT_UNAVAILABLE; the limiter then fails open or closed per policy.
  */
 export class RedisPolicyStore implements PolicyStore {
   readonly localKeys = false;
   readonly prefix: string;
   private readonly inner: RedisStore;
-  private readonly connection: RedisConnection;
   private scripts: Promise<void> | undefined;
   private scriptsLoaded = false;
   private windowMs = 60_000;
 
   constructor(private readonly options: RedisPolicyStoreOptions) {
     this.prefix = options.prefix;
-    this.connection = options.connection;
     const connection = options.connection;
     this.inner = new RedisStore({ prefix: options.prefix, sendCommand: (command: string, ...args: string[]) => connection.call(command, args) as Promise<RedisReply> });
   }
@@ -93,7 +100,7 @@ export class RedisPolicyStore implements PolicyStore {
   }
 
   open(): void {
-    // Nothing to open: the shared connection is opened once by the plugin, scripts load on first use.
+    // Nothing to open: the redis plugin opens the shared connection; scripts load on first use.
   }
 
   close(): void {
@@ -113,9 +120,7 @@ export class RedisPolicyStore implements PolicyStore {
   async increment(key: string): Promise<IncrementResponse> {
     try {
       if (!this.scriptsLoaded) await this.loadScripts();
-      const result = await this.inner.increment(key);
-      this.connection.succeeded();
-      return result;
+      return await this.inner.increment(key);
     } catch (err) {
       throw this.unavailable(err);
     }
@@ -152,7 +157,6 @@ export class RedisPolicyStore implements PolicyStore {
 
   private unavailable(err: unknown): GantryError {
     this.options.onUnavailable();
-    this.connection.failed(err as NodeJS.ErrnoException);
     // The client sees no Redis detail (hosts, codes): only that counting is impossible right now.
     return RateLimitErrors.UNAVAILABLE(`requests of rate-limit policy "${this.options.policy}" cannot be counted right now; retry later`, {
       cause: err,

@@ -6,8 +6,7 @@ import { accountKey, accountKeyOf } from './account-key.js';
 import { BUILTIN_POLICIES, type PolicyConfig, type RateLimitConfig } from './config.js';
 import { RateLimitErrors } from './errors.js';
 import type { RateLimitMetrics } from './metrics.js';
-import { MemoryPolicyStore, RedisPolicyStore, type PolicyStore } from './policy-store.js';
-import type { RedisConnection } from './redis-connection.js';
+import { MemoryPolicyStore, RedisPolicyStore, type PolicyStore, type RedisCommandSender } from './policy-store.js';
 
 /** Where counters live: this process, or Redis shared by every instance. */
 export type StoreKind = 'memory' | 'redis';
@@ -42,8 +41,8 @@ export interface RateLimits {
 export interface PolicyLimitersOptions {
   readonly config: RateLimitConfig;
   readonly store: StoreKind;
-  /** The shared Redis client (redis store only). */
-  readonly connection: RedisConnection | undefined;
+  /** The redis plugin's shared connection (redis store only). */
+  readonly connection: RedisCommandSender | undefined;
   readonly logger: Logger;
   readonly metrics: RateLimitMetrics;
 }
@@ -244,7 +243,7 @@ export function resolvePolicies(config: RateLimitConfig): readonly RateLimitPoli
   );
 }
 
-/** express-rate-limit's logger on ours. Store outages are logged once by the connection, not per request. */
+/** express-rate-limit's logger on ours. Store outages are logged once by the redis plugin's connection, not per request. */
 function expressRateLimitLogger(logger: Logger): ErlLogger {
   return {
     error(err: unknown, message?: string) {

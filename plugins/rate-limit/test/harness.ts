@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { definePlugin, type Logger, type Plugin } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
+import { plugin as redisPlugin } from '@gantry/plugin-redis';
 import { createTestKernel, type InjectResponse, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
@@ -62,15 +63,15 @@ export function capturingLogger(lines: LogLine[]): Logger {
   return logger;
 }
 
-/** Boots http + rate-limit + the app routes. */
+/** Boots http + rate-limit + the app routes, and the redis plugin with `options.redis` when given. */
 export function boot(
-  options: { rateLimit?: Record<string, unknown>; http?: Record<string, unknown>; extra?: readonly Plugin[]; profile?: string; logger?: Logger } = {},
+  options: { rateLimit?: Record<string, unknown>; redis?: Record<string, unknown>; http?: Record<string, unknown>; extra?: readonly Plugin[]; profile?: string; logger?: Logger } = {},
 ): Promise<TestKernel> {
   const rateLimit = options.rateLimit ?? { store: 'memory' };
   const policies = { search: SEARCH_POLICY, ...((rateLimit.policies as Record<string, unknown> | undefined) ?? {}) };
   return createTestKernel({
-    plugins: [httpPlugin, ...(options.extra ?? []), plugin, appRoutes],
-    config: { http: options.http ?? {}, 'rate-limit': { ...rateLimit, policies } },
+    plugins: [httpPlugin, ...(options.redis ? [redisPlugin] : []), ...(options.extra ?? []), plugin, appRoutes],
+    config: { http: options.http ?? {}, 'rate-limit': { ...rateLimit, policies }, ...(options.redis ? { redis: options.redis } : {}) },
     profile: options.profile,
     logger: options.logger,
   });

@@ -1,0 +1,6 @@
+/** @gantry/plugin-redis: one shared Redis connection per kernel. */
+export { plugin } from './plugin.js';
+export { RedisToken } from './tokens.js';
+export { RedisErrors } from './errors.js';
+export { RedisConnection, type PingResult, type RedisConnectionOptions } from './connection.js';
+export { redisConfigSchema, type RedisConfig } from './config.js';

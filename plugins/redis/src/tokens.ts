@@ -1,0 +1,5 @@
+import { token } from '@gantry/core';
+import type { RedisConnection } from './connection.js';
+
+/** The kernel's shared Redis connection: `run()` commands (503 on failure), `client()`, `call()`, `ping()`. */
+export const RedisToken = token<RedisConnection>('gantry.redis.Connection');
