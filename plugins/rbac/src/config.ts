@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { PERMISSION_PATTERN, ROLE_PATTERN } from './permissions.js';
+
+/** One extra role to seed. */
+const roleSchema = z
+  .object({
+    description: z.string().min(1).max(200).describe('What the role is for, shown by GET /api/v1/roles'),
+    permissions: z.array(z.string().regex(PERMISSION_PATTERN, 'must look like "resource:action"')).describe('Permissions the role grants'),
+  })
+  .strict();
+
+/** Options of the `rbac` plugin (config key `rbac`, env `GANTRY_RBAC__<KEY>`). */
+export const rbacConfigSchema = z
+  .object({
+    roles: z
+      .record(z.string().regex(ROLE_PATTERN, 'role names are lower-case letters, digits and "-"'), roleSchema)
+      .default({})
+      .describe('Extra roles seeded at start besides the built-in "admin" (every permission) and "user" (self-service only); a role already in the database gains missing permissions, never loses any'),
+    permissions: z
+      .array(z.string().regex(PERMISSION_PATTERN, 'must look like "resource:action"'))
+      .default([])
+      .describe('Permissions to create besides those declared by routes (e.g. for checks in code with can())'),
+  })
+  .strict();
+
+/** Validated options of the `rbac` plugin. */
+export type RbacConfig = z.output<typeof rbacConfigSchema>;

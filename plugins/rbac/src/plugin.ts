@@ -1,0 +1,54 @@
+import { definePlugin, requiresAuthentication } from '@gantry/core';
+import { AuditToken } from '@gantry/plugin-audit';
+import { DatabaseToken } from '@gantry/plugin-database';
+import { rbacConfigSchema } from './config.js';
+import { PermissionEntity, rbacMigrations, RoleEntity, RolePermissionEntity, SubjectRoleEntity } from './entity.js';
+import { RbacErrors } from './errors.js';
+import { declaredPermissions, requires } from './permissions.js';
+import { RbacService } from './rbac.js';
+import { RbacToken } from './tokens.js';
+
+/** The `rbac` plugin: roles and permissions in the database; every protected route declares what it needs, checked at boot. */
+export const plugin = definePlugin({
+  name: 'rbac',
+  version: '0.1.0',
+  kernel: '^0.1.0',
+  description: 'Roles and permissions stored in the database; route permission declarations checked at boot and enforced per request (403)',
+  dependsOn: ['http', 'database'],
+  optionalDependsOn: ['audit'],
+  requires: [DatabaseToken],
+  provides: [RbacToken],
+  config: rbacConfigSchema,
+  register(ctx) {
+    const db = ctx.container.get(DatabaseToken);
+    db.registerEntities([RoleEntity, PermissionEntity, RolePermissionEntity, SubjectRoleEntity]);
+    db.registerMigrations('rbac', rbacMigrations);
+    const rbac = new RbacService({ db, config: ctx.config, logger: ctx.logger });
+    ctx.provide(RbacToken, rbac);
+    const audit = ctx.container.tryGet(AuditToken);
+    const onDenied = async (permission: string): Promise<void> => {
+      await audit?.record({ action: 'authz.denied', outcome: 'denied', details: { permission } });
+    };
+
+    // Order 100: after rate limits (10), authenticators (50-59) and the HTTP layer's 401 (90).
+    ctx.http.onRoute(
+      (route) => {
+        if (!requiresAuthentication(route)) return undefined;
+        const declared = route.meta.permission;
+        if (declared === undefined) {
+          throw RbacErrors.UNDECLARED(`${route.method} ${route.path} (plugin "${route.plugin}") requires a signed-in caller but declares no permission: add meta.permission (requires('<resource>:<action>'), or "authenticated" for any signed-in caller)`);
+        }
+        const needed = declaredPermissions(declared);
+        if (!needed) throw RbacErrors.INVALID_PERMISSION(`${route.method} ${route.path} (plugin "${route.plugin}") declares permission ${JSON.stringify(declared)}: expected "<resource>:<action>", a non-empty list of them, or "authenticated"`);
+        rbac.declare(needed);
+        return needed.length ? rbac.guard(needed, onDenied) : undefined;
+      },
+      { name: 'rbac', order: 100, enforces: ['permission'] },
+    );
+
+    ctx.http.get('/roles', { summary: 'Every role and the permissions it grants', tags: ['rbac'], meta: { ...requires('roles:read') } }, async () => ({ roles: await rbac.listRoles() }));
+
+    ctx.lifecycle.hook({ name: 'seed-roles', start: () => rbac.seed() });
+    ctx.health.check(() => (rbac.isSeeded() ? { status: 'up', details: { permissions: rbac.knownPermissions().length } } : { status: 'down', details: { error: 'roles not seeded yet' } }), { critical: false });
+  },
+});

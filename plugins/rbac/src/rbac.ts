@@ -1,0 +1,188 @@
+import { currentContext, GantryError, type HttpMiddleware, type Logger } from '@gantry/core';
+import type { Database } from '@gantry/plugin-database';
+import type { RbacConfig } from './config.js';
+import { PermissionEntity, RoleEntity, RolePermissionEntity, SubjectRoleEntity } from './entity.js';
+import { RbacErrors } from './errors.js';
+import { ADMIN_ROLE, USER_ROLE } from './permissions.js';
+
+/** A role as GET /api/v1/roles shows it. */
+export interface RoleView {
+  readonly name: string;
+  readonly description: string;
+  readonly builtin: boolean;
+  readonly permissions: readonly string[];
+}
+
+/** Roles and permissions of subjects (user ids), stored in the database. */
+export interface Rbac {
+  /** Roles held by a subject, sorted. */
+  rolesOf(subjectId: string): Promise<readonly string[]>;
+  /** Permissions a subject holds through its roles (admin: every known permission). */
+  permissionsOf(subjectId: string): Promise<ReadonlySet<string>>;
+  /** Whether the subject holds every permission given. */
+  can(subjectId: string, ...permissions: string[]): Promise<boolean>;
+  /**
+   * Replaces a subject's roles (unknown role → 400 GANTRY_RBAC_UNKNOWN_ROLE; taking admin from the
+   * last admin → 409 GANTRY_RBAC_LAST_ADMIN). Returns the new roles.
+   */
+  setRoles(subjectId: string, roles: readonly string[]): Promise<readonly string[]>;
+  /** Adds one role (idempotent), e.g. "user" at signup. */
+  grant(subjectId: string, role: string): Promise<void>;
+  /** Removes every role of a subject (account deleted). */
+  forget(subjectId: string): Promise<void>;
+  /** Every role with its permissions. */
+  listRoles(): Promise<readonly RoleView[]>;
+  /** Every known permission (declared by routes, or in the config), sorted. */
+  knownPermissions(): readonly string[];
+}
+
+/** What {@link RbacService} needs. */
+export interface RbacServiceOptions {
+  readonly db: Database;
+  readonly config: RbacConfig;
+  readonly logger: Logger;
+}
+
+const BUILTIN: Readonly<Record<string, string>> = {
+  [ADMIN_ROLE]: 'Every permission, present and future',
+  [USER_ROLE]: 'Self-service: own profile, sessions and MFA (routes open to any signed-in account)',
+};
+
+/** The {@link Rbac} implementation. Role grants are read once at start (they only change by config); subject roles per check. */
+export class RbacService implements Rbac {
+  private readonly declared = new Set<string>();
+  private grants = new Map<string, ReadonlySet<string>>();
+  private all: readonly string[] = [];
+
+  constructor(private readonly options: RbacServiceOptions) {
+    for (const p of options.config.permissions) this.declared.add(p);
+    for (const role of Object.values(options.config.roles)) for (const p of role.permissions) this.declared.add(p);
+  }
+
+  /** Adds permissions named by routes (route hooks run before start). */
+  declare(permissions: readonly string[]): void {
+    for (const p of permissions) this.declared.add(p);
+  }
+
+  /** Creates missing roles, permissions and grants; admin gets every permission. Then loads grants. */
+  async seed(): Promise<void> {
+    const { db, config } = this.options;
+    this.all = [...this.declared].sort();
+    const roles: Record<string, { description: string; builtin: boolean; permissions: readonly string[] }> = {
+      [ADMIN_ROLE]: { description: BUILTIN[ADMIN_ROLE]!, builtin: true, permissions: this.all },
+      [USER_ROLE]: { description: BUILTIN[USER_ROLE]!, builtin: true, permissions: [] },
+    };
+    for (const [name, role] of Object.entries(config.roles)) if (!roles[name]) roles[name] = { ...role, builtin: false };
+    await this.unavailableOnFailure(() =>
+      db.orm().em.fork().transactional(async (em) => {
+        const knownRoles = new Set((await em.find(RoleEntity, {})).map((r) => r.name));
+        const knownPerms = new Set((await em.find(PermissionEntity, {})).map((p) => p.name));
+        const knownGrants = new Set((await em.find(RolePermissionEntity, {})).map((g) => `${g.role} ${g.permission}`));
+        for (const [name, role] of Object.entries(roles)) if (!knownRoles.has(name)) await em.insert(RoleEntity, { name, description: role.description, builtin: role.builtin });
+        for (const p of this.all) if (!knownPerms.has(p)) await em.insert(PermissionEntity, { name: p });
+        for (const [name, role] of Object.entries(roles)) for (const p of role.permissions) if (!knownGrants.has(`${name} ${p}`)) await em.insert(RolePermissionEntity, { role: name, permission: p });
+      }),
+    );
+    await this.loadGrants();
+  }
+
+  async rolesOf(subjectId: string): Promise<readonly string[]> {
+    const rows = await this.unavailableOnFailure(() => this.options.db.em().find(SubjectRoleEntity, { subjectId }, { disableIdentityMap: true, orderBy: { role: 'asc' } }));
+    return rows.map((r) => r.role);
+  }
+
+  async permissionsOf(subjectId: string): Promise<ReadonlySet<string>> {
+    const roles = await this.rolesOf(subjectId);
+    if (roles.includes(ADMIN_ROLE)) return new Set(this.all);
+    const out = new Set<string>();
+    for (const role of roles) for (const p of this.grants.get(role) ?? []) out.add(p);
+    return out;
+  }
+
+  async can(subjectId: string, ...permissions: string[]): Promise<boolean> {
+    const roles = await this.rolesOf(subjectId);
+    return permissions.every((p) => roles.some((role) => role === ADMIN_ROLE || this.grants.get(role)?.has(p) === true));
+  }
+
+  async setRoles(subjectId: string, roles: readonly string[]): Promise<readonly string[]> {
+    const wanted = [...new Set(roles)].sort();
+    const unknown = wanted.filter((r) => !this.grants.has(r));
+    if (unknown.length) throw RbacErrors.UNKNOWN_ROLE(`unknown role(s): ${unknown.map((r) => JSON.stringify(r)).join(', ')}`, { details: { unknown, known: [...this.grants.keys()].sort() } });
+    return this.unavailableOnFailure(() =>
+      this.options.db.transaction(async (em) => {
+        const current = (await em.find(SubjectRoleEntity, { subjectId })).map((r) => r.role);
+        if (current.includes(ADMIN_ROLE) && !wanted.includes(ADMIN_ROLE)) {
+          const admins = await em.count(SubjectRoleEntity, { role: ADMIN_ROLE });
+          if (admins <= 1) throw RbacErrors.LAST_ADMIN('this account is the last administrator');
+        }
+        await em.nativeDelete(SubjectRoleEntity, { subjectId });
+        for (const role of wanted) await em.insert(SubjectRoleEntity, { subjectId, role });
+        return wanted;
+      }),
+    );
+  }
+
+  async grant(subjectId: string, role: string): Promise<void> {
+    if (!this.grants.has(role)) throw RbacErrors.UNKNOWN_ROLE(`unknown role ${JSON.stringify(role)}`);
+    await this.unavailableOnFailure(async () => {
+      const em = this.options.db.em();
+      const held = await em.count(SubjectRoleEntity, { subjectId, role });
+      if (held === 0) await em.insert(SubjectRoleEntity, { subjectId, role });
+    });
+  }
+
+  async forget(subjectId: string): Promise<void> {
+    await this.unavailableOnFailure(() => this.options.db.em().nativeDelete(SubjectRoleEntity, { subjectId }));
+  }
+
+  async listRoles(): Promise<readonly RoleView[]> {
+    const rows = await this.unavailableOnFailure(() => this.options.db.em().find(RoleEntity, {}, { orderBy: { name: 'asc' }, disableIdentityMap: true }));
+    return rows.map((r) => ({ name: r.name, description: r.description, builtin: r.builtin, permissions: r.name === ADMIN_ROLE ? this.all : [...(this.grants.get(r.name) ?? [])].sort() }));
+  }
+
+  /** True once seed() loaded the grants. */
+  isSeeded(): boolean {
+    return this.grants.size > 0;
+  }
+
+  knownPermissions(): readonly string[] {
+    return this.all;
+  }
+
+  /** The middleware checking `needed` for the request's principal (built once per route). */
+  guard(needed: readonly string[], onDenied: (permission: string) => Promise<void>): HttpMiddleware {
+    return (_req, _res, next) => {
+      const principal = currentContext()?.principal;
+      if (!principal) {
+        next(RbacErrors.FORBIDDEN('no caller'));
+        return;
+      }
+      // A service principal carries its own permissions; a user's come from its roles.
+      const granted = Array.isArray(principal.permissions) ? Promise.resolve(new Set(principal.permissions)) : this.permissionsOf(principal.id);
+      granted.then(async (set) => {
+        const missing = needed.find((p) => !set.has(p));
+        if (missing === undefined) return next();
+        await onDenied(missing).catch((err: unknown) => this.options.logger.error({ err }, 'rbac: recording a denial failed'));
+        next(RbacErrors.FORBIDDEN(`this action needs permission "${missing}"`, { details: { permission: missing } }));
+      }, next);
+    };
+  }
+
+  private async loadGrants(): Promise<void> {
+    const em = this.options.db.orm().em.fork();
+    const roles = await em.find(RoleEntity, {});
+    const rows = await em.find(RolePermissionEntity, {});
+    const grants = new Map<string, Set<string>>(roles.map((r) => [r.name, new Set<string>()]));
+    for (const row of rows) grants.get(row.role)?.add(row.permission);
+    this.grants = grants;
+  }
+
+  private async unavailableOnFailure<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (GantryError.is(err)) throw err;
+      throw RbacErrors.UNAVAILABLE('roles could not be read or written', { cause: err });
+    }
+  }
+}
