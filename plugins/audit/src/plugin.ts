@@ -1,4 +1,5 @@
-import { definePlugin } from '@gantry/core';
+import { definePlugin, HttpTransportToken } from '@gantry/core';
+import { auditQuerySchema } from './http.js';
 import { DatabaseToken } from '@gantry/plugin-database';
 import { AuditService } from './audit.js';
 import { auditConfigSchema } from './config.js';
@@ -12,6 +13,7 @@ export const plugin = definePlugin({
   kernel: '^0.1.0',
   description: 'Append-only audit trail of auth events and admin actions: sanitized, stored in the database and logged',
   dependsOn: ['database'],
+  optionalDependsOn: ['http'],
   requires: [DatabaseToken],
   provides: [AuditToken],
   config: auditConfigSchema,
@@ -21,6 +23,16 @@ export const plugin = definePlugin({
     db.registerMigrations('audit', auditMigrations);
     const audit = new AuditService({ db, config: ctx.config, logger: ctx.logger });
     ctx.provide(AuditToken, audit);
+    // The trail over HTTP, when the http plugin is enabled: permission "audit:read" (rbac enforces it,
+    // and the boot fails if no plugin does).
+    if (ctx.config.route && ctx.container.tryGet(HttpTransportToken)) {
+      ctx.http.get(
+        '/audit',
+        { summary: 'The audit trail, newest first (cursor pagination)', tags: ['audit'], schema: { query: auditQuerySchema }, meta: { auth: true, permission: 'audit:read' } },
+        (req) => audit.query(req.query),
+      );
+    }
+
     // Non-critical: a failing audit write is reported to its caller (503) and logged; the instance stays in rotation.
     ctx.health.check(
       () => {

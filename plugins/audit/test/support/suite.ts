@@ -31,7 +31,7 @@ export class Kernels {
     const lines: LogLine[] = [];
     const tk = await createTestKernel({
       plugins: [httpPlugin, databasePlugin, auditPlugin, probePlugin()],
-      config: { database, audit },
+      config: { database, audit: { route: false, ...audit } },
       logger: memoryLogger(lines),
     });
     this.started.push(tk);
