@@ -1,0 +1,74 @@
+import { definePlugin } from '@gantry/core';
+import { AuditToken } from '@gantry/plugin-audit';
+import { AuthJwtToken } from '@gantry/plugin-auth-jwt';
+import { DatabaseToken } from '@gantry/plugin-database';
+import { MailerToken } from '@gantry/plugin-mailer';
+import { RbacToken } from '@gantry/plugin-rbac';
+import { SessionsToken } from '@gantry/plugin-sessions-redis';
+import { z } from 'zod';
+import { usersConfigSchema } from './config.js';
+import { UserEntity, usersMigrations, UserTokenEntity } from './entity.js';
+import { PasswordHasher, PasswordPolicy } from './passwords.js';
+import { authRoutes, userRoutes } from './routes.js';
+import { ACCOUNT_EXISTS_TEMPLATE, UsersService } from './service.js';
+import { UsersToken } from './tokens.js';
+
+/** The `users` plugin: accounts, sign-up with email verification, sign-in, profile, administration, password reset. */
+export const plugin = definePlugin({
+  name: 'users',
+  version: '0.1.0',
+  kernel: '^0.1.0',
+  description: 'Accounts: sign-up with email verification, sign-in (tokens or cookie session), profile, admin CRUD, password reset, disable; argon2id passwords',
+  dependsOn: ['http', 'database', 'auth-jwt', 'mailer', 'audit', 'rbac'],
+  optionalDependsOn: ['sessions-redis', 'rate-limit'],
+  requires: [DatabaseToken, AuthJwtToken, MailerToken, AuditToken, RbacToken],
+  provides: [UsersToken],
+  config: usersConfigSchema,
+  register(ctx) {
+    const db = ctx.container.get(DatabaseToken);
+    db.registerEntities([UserEntity, UserTokenEntity]);
+    db.registerMigrations('users', usersMigrations);
+    const mailer = ctx.container.get(MailerToken);
+    mailer.registerTemplate(ACCOUNT_EXISTS_TEMPLATE, {
+      data: z.object({ name: z.string().max(200), link: z.string() }),
+      subject: () => 'Someone tried to create an account with your address',
+      text: (d) =>
+        [
+          `Hello${d.name ? ` ${d.name.replace(/[\r\n]+/g, ' ')}` : ''},`,
+          '',
+          'Someone tried to sign up with this email address, which already has an account. If it was you, sign in instead; if you forgot your password, ask for a new one here:',
+          '',
+          d.link,
+          '',
+          'If it was not you, ignore this mail: nothing was changed.',
+        ].join('\n'),
+    });
+    const tokens = ctx.container.get(AuthJwtToken);
+    const rbac = ctx.container.get(RbacToken);
+    const sessions = ctx.container.tryGet(SessionsToken);
+    const users = new UsersService({
+      db,
+      config: ctx.config,
+      hasher: new PasswordHasher(ctx.config.argon2),
+      policy: new PasswordPolicy(),
+      tokens,
+      mailer,
+      audit: ctx.container.get(AuditToken),
+      rbac,
+      sessions,
+      logger: ctx.logger,
+    });
+    ctx.provide(UsersToken, users);
+    // A token login listed by sessions-redis and revoked there ends its refresh family too.
+    sessions?.onRevoke(async (session) => {
+      if (session.kind === 'token') await tokens.revokeFamily(session.id);
+    });
+
+    const deps = { http: ctx.http, users, tokens, rbac, db, sessions, config: ctx.config };
+    authRoutes(deps);
+    userRoutes(deps);
+
+    ctx.lifecycle.hook({ name: 'background-mail', start: () => undefined, stop: () => users.drain() });
+    ctx.health.check(() => ({ status: 'up', details: { signup: ctx.config.signup, sessions: sessions ? 'cookie+token' : 'token' } }), { critical: false });
+  },
+});

@@ -1,0 +1,72 @@
+import { expect } from 'chai';
+import { bootStack, type Stack } from './support/stack.js';
+
+const PW = 'Correct-Horse-Battery-9';
+
+describe('users: sign-up, verification, sign-in', () => {
+  let stack: Stack;
+  beforeEach(async () => {
+    stack = await bootStack();
+  });
+  afterEach(() => stack.stop());
+
+  it('signs up (201 view, no hash), refuses sign-in before verification, then signs in after the mailed link', async () => {
+    const signup = await stack.call('POST', '/api/v1/auth/signup', { body: { email: 'Ada@Example.com', password: PW, name: 'Ada' } });
+    expect(signup.status, signup.text).to.equal(201);
+    expect(signup.body).to.include({ email: 'Ada@Example.com', name: 'Ada', emailVerified: false, status: 'active' });
+    expect(signup.body.roles).to.deep.equal(['user']);
+    expect(signup.text).to.not.match(/argon2|passwordHash/i);
+    const early = await stack.call('POST', '/api/v1/auth/login', { body: { email: 'ada@example.com', password: PW } });
+    expect(early.status).to.equal(403);
+    expect(early.body.code).to.equal('GANTRY_USERS_EMAIL_NOT_VERIFIED');
+    const token = await stack.mailedToken('Ada@Example.com', /Subject: Verify your email/);
+    expect((await stack.call('POST', '/api/v1/auth/verify-email', { body: { token } })).status).to.equal(204);
+    expect((await stack.call('POST', '/api/v1/auth/verify-email', { body: { token } })).body.code).to.equal('GANTRY_USERS_TOKEN_INVALID');
+    const pair = await stack.login('ADA@example.com', PW);
+    expect(pair).to.have.keys('accessToken', 'refreshToken', 'expiresIn', 'tokenType');
+    const me = await stack.call('GET', '/api/v1/users/me', { token: pair.accessToken });
+    expect(me.status).to.equal(200);
+    expect(me.body).to.include({ email: 'Ada@Example.com', emailVerified: true });
+  });
+
+  it('refuses short, overlong and common passwords and the email as password, keeping Unicode exact', async () => {
+    for (const [password, reason] of [
+      ['short7!', 'too-short'],
+      ['x'.repeat(129), 'too-long'],
+      ['password1', 'common'],
+      ['Qwertyuiop', 'common'],
+    ] as const) {
+      const res = await stack.call('POST', '/api/v1/auth/signup', { body: { email: 'weak@example.com', password, name: 'W' } });
+      expect(res.status, password).to.equal(400);
+      expect(res.body.code).to.equal('GANTRY_USERS_PASSWORD_WEAK');
+      expect(res.body.errors?.[0]?.reason ?? res.body.details?.errors?.[0]?.reason ?? JSON.stringify(res.body)).to.include(reason);
+    }
+    // 8 code points, 16 UTF-16 units: counted as 8, accepted; a composed vs decomposed é are different passwords.
+    const emoji = '🔑🔒🗝🛡🔐🧷📎🖇';
+    await stack.account('uni@example.com', emoji);
+    expect((await stack.call('POST', '/api/v1/auth/login', { body: { email: 'uni@example.com', password: emoji } })).status).to.equal(200);
+    await stack.account('accent@example.com', 'caf\u00e9-caf\u00e9-42');
+    expect((await stack.call('POST', '/api/v1/auth/login', { body: { email: 'accent@example.com', password: 'cafe\u0301-cafe\u0301-42' } })).status).to.equal(401);
+  });
+
+  it('answers an unknown email and a wrong password identically', async () => {
+    await stack.account('known@example.com', PW);
+    const unknown = await stack.call('POST', '/api/v1/auth/login', { body: { email: 'nobody@example.com', password: PW } });
+    const wrong = await stack.call('POST', '/api/v1/auth/login', { body: { email: 'known@example.com', password: `${PW}x` } });
+    expect(unknown.status).to.equal(401);
+    expect(wrong.status).to.equal(401);
+    const strip = (b: Record<string, unknown>) => ({ ...b, instance: undefined, requestId: undefined });
+    expect(strip(unknown.body)).to.deep.equal(strip(wrong.body));
+  });
+
+  it('answers a sign-up with a used address like a new one and mails the owner instead', async () => {
+    await stack.account('taken@example.com', PW);
+    const again = await stack.call('POST', '/api/v1/auth/signup', { body: { email: 'TAKEN@example.com', password: 'Another-Good-Pass-7', name: 'Mallory' } });
+    expect(again.status).to.equal(201);
+    expect(again.body).to.have.keys('id', 'email', 'name', 'emailVerified', 'status', 'roles', 'createdAt', 'updatedAt');
+    expect(await stack.mail('taken@example.com', /Subject: Someone tried to create an account/)).to.include('already has an account');
+    // The original password still works, the attacker's does not.
+    expect((await stack.call('POST', '/api/v1/auth/login', { body: { email: 'taken@example.com', password: 'Another-Good-Pass-7' } })).status).to.equal(401);
+    expect((await stack.call('POST', '/api/v1/auth/login', { body: { email: 'taken@example.com', password: PW } })).status).to.equal(200);
+  });
+});
