@@ -146,7 +146,7 @@ describe('sandbox compose profile', () => {
   it('passes every boot check (plugins, dependencies, options) without services', async () => {
     const { createKernel, silentLogger } = await import('@gantry/core');
     const kernel = await createKernel({ appDir: path.join(repo, 'sandbox'), profile: 'compose', env: { GANTRY_DATABASE__PASSWORD: 'from-the-environment' }, logger: silentLogger() });
-    expect(kernel.pluginNames).to.include.members(['http', 'metrics', 'database', 'circuit-breaker', 'mailer', 'rate-limit', 'audit', 'auth-jwt', 'notes', 'demo']);
+    expect(kernel.pluginNames).to.include.members(['http', 'metrics', 'database', 'circuit-breaker', 'mailer', 'rate-limit', 'audit', 'auth-jwt', 'redis', 'rbac', 'sessions-redis', 'users', 'mfa', 'seed', 'notes', 'demo']);
     await kernel.stop();
   });
 });
