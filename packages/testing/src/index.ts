@@ -5,3 +5,4 @@ export type { InjectOptions, Response as InjectResponse } from 'light-my-request
 export { memoryLogger, type LogLine } from './memory-logger.js';
 export { MailCatcher, type CaughtAddress, type CaughtMail } from './maildev.js';
 export { TcpProxy } from './tcp-proxy.js';
+export { Browser, findLink, parseForm, throughProvider, type Form, type Page } from './browser.js';

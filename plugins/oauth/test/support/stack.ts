@@ -13,10 +13,10 @@ import { plugin as mailerPlugin } from '@gantry/plugin-mailer';
 import { plugin as rbacPlugin } from '@gantry/plugin-rbac';
 import { plugin as sessionsPlugin } from '@gantry/plugin-sessions-redis';
 import { plugin as usersPlugin } from '@gantry/plugin-users';
-import { createTestKernel, type TestKernel } from '@gantry/testing';
+import { Browser, createTestKernel, throughProvider as walkProvider, type Page, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { plugin as oauthPlugin } from '../../src/index.js';
-import { Browser, parseForm, type Page } from './browser.js';
+
 
 /** The API's public origin, as configured in `callbackBaseUrl`. */
 export const PUBLIC_ORIGIN = 'https://app.gantry.test';
@@ -100,27 +100,10 @@ export async function bootApp(options: AppOptions): Promise<App> {
   };
 }
 
-/**
- * Walks the provider's pages from `url` the way a user would: follows redirects, signs in as `login`
- * on the login form, accepts the consent form, until the provider redirects to the app. Returns that
- * redirect (the callback URL with `code` and `state`, or `error`).
- */
-export async function throughProvider(browser: Browser, url: URL, login: string): Promise<URL> {
-  let page = await browser.get(url);
-  for (let step = 0; step < 12; step++) {
-    if (page.status === 302 || page.status === 303) {
-      const next = page.location!;
-      if (next.origin === PUBLIC_ORIGIN) return next;
-      page = await browser.get(next);
-    } else if (page.status === 200 && page.text.includes('<form')) {
-      const form = parseForm(page);
-      const fields = form.fields.prompt === 'login' ? { ...form.fields, login, password: 'whatever-the-dev-form-ignores' } : form.fields;
-      page = await browser.post(form.action, fields);
-    } else {
-      throw new Error(`the provider answered ${page.status} at ${page.url.href}: ${page.text.slice(0, 400)}`);
-    }
-  }
-  throw new Error('the provider never redirected back to the app');
+
+/** The provider's login and consent pages as `login`, until it redirects back to the app (its callback URL). */
+export function throughProvider(browser: Browser, url: URL, login: string): Promise<URL> {
+  return walkProvider(browser, url, login, PUBLIC_ORIGIN);
 }
 
 /** Starts a sign-in at the app; asserts the 302 to the provider and returns it. */

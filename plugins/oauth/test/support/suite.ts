@@ -6,7 +6,7 @@ import { DatabaseToken } from '@gantry/plugin-database';
 import { UserEntity, UsersToken } from '@gantry/plugin-users';
 import { expect } from 'chai';
 import { BINDING_COOKIE, OAuthStateEntity } from '../../src/index.js';
-import { findLink } from './browser.js';
+import { findLink } from '@gantry/testing';
 import { startIdentityProvider, type IdentityProvider } from './identity-provider.js';
 import { bootApp, callbackUrl, PASSWORD, PUBLIC_ORIGIN, signIn, start, throughProvider, type App } from './stack.js';
 

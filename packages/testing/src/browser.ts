@@ -19,6 +19,7 @@ export interface Form {
   readonly fields: Record<string, string>;
 }
 
+/** A browser without a browser: fetch with manual redirects and one cookie jar per origin; `routes` map public origins to the loopback address serving them. */
 export class Browser {
   private readonly jars = new Map<string, Map<string, string>>();
 
@@ -105,4 +106,28 @@ export function findLink(page: Page, href: RegExp): URL {
 
 function unescapeHtml(value: string): string {
   return value.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#x27;|&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+}
+
+/**
+ * Walks an OpenID provider's pages from `url` the way a user would: follows redirects, signs in as
+ * `login` on the login form (oidc-provider's development login and consent forms: any password),
+ * accepts the consent form, until the provider redirects to `appOrigin`. Returns that redirect (the
+ * app's callback URL with `code` and `state`, or `error`).
+ */
+export async function throughProvider(browser: Browser, url: URL, login: string, appOrigin: string): Promise<URL> {
+  let page = await browser.get(url);
+  for (let step = 0; step < 12; step++) {
+    if (page.status === 302 || page.status === 303) {
+      const next = page.location!;
+      if (next.origin === appOrigin) return next;
+      page = await browser.get(next);
+    } else if (page.status === 200 && page.text.includes('<form')) {
+      const form = parseForm(page);
+      const fields = form.fields.prompt === 'login' ? { ...form.fields, login, password: 'whatever-the-dev-form-ignores' } : form.fields;
+      page = await browser.post(form.action, fields);
+    } else {
+      throw new Error(`the provider answered ${page.status} at ${page.url.href}: ${page.text.slice(0, 400)}`);
+    }
+  }
+  throw new Error('the provider never redirected back to the app');
 }
