@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Browser, throughProvider } from '@gantry/testing';
 import { expect } from 'chai';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -22,25 +23,41 @@ async function freePort(): Promise<number> {
 interface Sandbox {
   child: ChildProcess;
   base: string;
+  /** The sandbox's development OpenID provider (embedded profile). */
+  issuer: string;
   stderr: () => string;
   exited: Promise<number | null>;
 }
 
+/** The development provider's client secret, as in sandbox/gantry.config.json. */
+const DEV_IDP_SECRET = 'dev-idp-client-secret-loopback-only';
+
 async function startSandbox(env: Record<string, string>): Promise<Sandbox> {
   const port = await freePort();
+  const idpPort = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const issuer = `http://127.0.0.1:${idpPort}`;
+  // Ports of their own (a sandbox already running on 3000/3001 must not matter): the provider's
+  // port, its redirect URI and the oauth plugin's issuer and callback base move together.
+  const ports = {
+    PORT: String(port),
+    GANTRY_DEV_IDP__PORT: String(idpPort),
+    GANTRY_DEV_IDP__REDIRECT_URI: `${base}/api/v1/auth/oauth/dev/callback`,
+    GANTRY_OAUTH__CALLBACK_BASE_URL: base,
+    GANTRY_OAUTH__PROVIDERS__OIDC: JSON.stringify({ dev: { issuer, clientId: 'gantry-sandbox', clientSecret: DEV_IDP_SECRET } }),
+  };
   const child = spawn(process.execPath, [main], {
     cwd: path.join(repo, 'sandbox'),
-    env: { ...process.env, LOG_LEVEL: 'warn', GANTRY_PROFILE: 'embedded', ...env, PORT: String(port), GANTRY_HTTP__HOST: '127.0.0.1' },
+    env: { ...process.env, LOG_LEVEL: 'warn', GANTRY_PROFILE: 'embedded', ...env, ...ports, GANTRY_HTTP__HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += String(d)));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 400; i++) {
     if (child.exitCode !== null) throw new Error(`sandbox exited with ${child.exitCode}: ${err}`);
     try {
-      if ((await fetch(`${base}/healthz`)).status === 200) return { child, base, stderr: () => err, exited };
+      if ((await fetch(`${base}/healthz`)).status === 200) return { child, base, issuer, stderr: () => err, exited };
     } catch {
       // not listening yet
     }
@@ -109,6 +126,30 @@ describe('sandbox (embedded profile, real process)', function () {
     expect(((await missing.json()) as { code: string }).code).to.equal('GANTRY_SANDBOX_NOTE_NOT_FOUND');
   });
 
+  it('signs in through the development OpenID provider (state, PKCE) as a new verified account', async () => {
+    const ready = (await (await fetch(`${app.base}/readyz`)).json()) as { checks: Record<string, { status: string; details?: { discovery?: Record<string, string> } }> };
+    expect(ready.checks['dev-idp']?.status).to.equal('up');
+    expect(ready.checks.oauth?.details?.discovery).to.deep.equal({ dev: 'ready' });
+    const browser = new Browser();
+    const started = await browser.get(`${app.base}/api/v1/auth/oauth/dev`);
+    expect(started.status, started.text).to.equal(302);
+    const authorize = started.location!;
+    expect(authorize.origin).to.equal(app.issuer);
+    expect(authorize.searchParams.get('code_challenge_method')).to.equal('S256');
+    expect(authorize.searchParams.get('state')).to.match(/^[\w-]{43,}$/);
+    const callback = await throughProvider(browser, authorize, 'grace', app.base);
+    const signedIn = await browser.get(callback);
+    expect(signedIn.status, signedIn.text).to.equal(200);
+    const { accessToken } = signedIn.json() as { accessToken: string };
+    const me = await fetch(`${app.base}/api/v1/users/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(me.status).to.equal(200);
+    expect(await me.json()).to.include({ email: 'grace@dev-idp.localhost', emailVerified: true });
+    // The state works once: the same callback again is refused.
+    const replay = await browser.get(callback);
+    expect(replay.status).to.equal(400);
+    expect((replay.json() as { code: string }).code).to.equal('GANTRY_OAUTH_STATE_INVALID');
+  });
+
   it('lets in-flight requests finish on SIGTERM, then exits 0', async () => {
     const inFlight = fetch(`${app.base}/api/v1/demo/wait?ms=700`);
     await new Promise((r) => setTimeout(r, 150));
@@ -145,8 +186,12 @@ describe('sandbox with a bad config', function () {
 describe('sandbox compose profile', () => {
   it('passes every boot check (plugins, dependencies, options) without services', async () => {
     const { createKernel, silentLogger } = await import('@gantry/core');
-    const kernel = await createKernel({ appDir: path.join(repo, 'sandbox'), profile: 'compose', env: { GANTRY_DATABASE__PASSWORD: 'from-the-environment' }, logger: silentLogger() });
-    expect(kernel.pluginNames).to.include.members(['http', 'metrics', 'database', 'circuit-breaker', 'mailer', 'rate-limit', 'audit', 'auth-jwt', 'redis', 'rbac', 'sessions-redis', 'users', 'mfa', 'seed', 'notes', 'demo']);
+    const kernel = await createKernel({ appDir: path.join(repo, 'sandbox'), profile: 'compose', env: {
+        GANTRY_DATABASE__PASSWORD: 'from-the-environment',
+        GANTRY_OAUTH__PROVIDERS: JSON.stringify({ google: { clientId: 'id.apps.googleusercontent.com', clientSecret: 'from-the-environment' } }),
+      }, logger: silentLogger() });
+    expect(kernel.pluginNames).to.include.members(['http', 'metrics', 'database', 'circuit-breaker', 'mailer', 'rate-limit', 'audit', 'auth-jwt', 'redis', 'rbac', 'sessions-redis', 'users', 'mfa', 'oauth', 'seed', 'notes', 'demo']);
+    expect(kernel.pluginNames).to.not.include('dev-idp');
     await kernel.stop();
   });
 });
