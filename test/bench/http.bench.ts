@@ -1,7 +1,11 @@
 /**
- * Side-by-side benchmark: bare express 5 (as shipped, and with its default ETag turned off) vs Gantry's minimal stack (kernel + http + metrics, one
- * JSON route), each in its own process, loaded in alternating rounds by autocannon on loopback in
- * one run. Then the sandbox's cold start (spawn to first 200 on /healthz) and its RSS after load.
+ * Side-by-side benchmarks, each server in its own process, loaded in alternating rounds by
+ * autocannon on loopback in one run:
+ * - hello: bare express 5 (as shipped, and with its default ETag turned off) vs Gantry's minimal
+ *   stack (kernel + http + metrics, one JSON route);
+ * - authenticated: express 5 + jose checking a bearer token and a permission by hand vs Gantry's
+ *   auth-jwt + rbac on the same kind of route.
+ * Then the sandbox's cold start (spawn to first 200 on /healthz) and its RSS after load.
  *
  *   npm run bench            # or: BENCH_DURATION=5 BENCH_ROUNDS=2 npm run bench
  */
@@ -25,20 +29,52 @@ interface Sample {
   p99: number;
 }
 
-async function startServer(script: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [path.join(here, 'servers', script)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-    child.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
-  });
-  return { child, port };
+interface Server {
+  child: ChildProcess;
+  port: number;
+  /** A bearer token the server accepts (authenticated servers print one). */
+  token?: string;
 }
 
-async function load(port: number, seconds: number): Promise<Sample> {
-  const result = await autocannon({ url: `http://127.0.0.1:${port}/api/v1/hello`, connections, duration: seconds, pipelining: 1 });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`port ${port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+/** Spawns a server script; it prints its port, or `{"port":…,"token":"…"}`, as its first line. */
+async function startServer(script: string, env: Record<string, string> = {}): Promise<Server> {
+  const child = spawn(process.execPath, [path.join(here, 'servers', script)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const line = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+    child.stdout!.once('data', (d: Buffer) => resolve(String(d).trim()));
+  });
+  const parsed = JSON.parse(line) as number | { port: number; token: string };
+  return typeof parsed === 'number' ? { child, port: parsed } : { child, ...parsed };
+}
+
+async function load(server: Server, route: string, seconds: number): Promise<Sample> {
+  const headers: Record<string, string> = server.token ? { authorization: `Bearer ${server.token}` } : {};
+  const result = await autocannon({ url: `http://127.0.0.1:${server.port}${route}`, headers, connections, duration: seconds, pipelining: 1 });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`port ${server.port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
+
+interface Measured {
+  rps: number;
+  p50: number;
+  p99: number;
+  rounds: number[];
+}
+
+/** Warms every server, then loads them in alternating rounds so drift hits all alike; medians per server. */
+async function compare(route: string, servers: Record<string, Server>): Promise<Record<string, Measured>> {
+  for (const server of Object.values(servers)) await load(server, route, 3);
+  const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(servers).map((name) => [name, []]));
+  for (let i = 0; i < rounds; i++) for (const [name, server] of Object.entries(servers)) samples[name]!.push(await load(server, route, duration));
+  return Object.fromEntries(
+    Object.entries(samples).map(([name, list]) => [
+      name,
+      { rps: Math.round(median(list.map((x) => x.rps))), p50: median(list.map((x) => x.p50)), p99: median(list.map((x) => x.p99)), rounds: list.map((x) => Math.round(x.rps)) },
+    ]),
+  );
+}
+
+const ratio = (a: Measured, b: Measured): number => Math.round((a.rps / b.rps) * 1000) / 1000;
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -90,25 +126,21 @@ async function coldStart(): Promise<{ ms: number; rssMb: number }> {
   }
 }
 
-const express = await startServer('express.js');
-const expressNoEtag = await startServer('express.js', { BENCH_EXPRESS_ETAG: '0' });
-const gantry = await startServer('gantry.js');
+const servers: Server[] = [];
+const start = async (script: string, env?: Record<string, string>): Promise<Server> => {
+  const server = await startServer(script, env);
+  servers.push(server);
+  return server;
+};
 try {
-  // Warm both (JIT, connection pools), then alternate rounds so drift hits both alike.
-  await load(express.port, 3);
-  await load(gantry.port, 3);
-  await load(expressNoEtag.port, 3);
-  const samples: { express: Sample[]; expressNoEtag: Sample[]; gantry: Sample[] } = { express: [], expressNoEtag: [], gantry: [] };
-  for (let i = 0; i < rounds; i++) {
-    samples.express.push(await load(express.port, duration));
-    samples.gantry.push(await load(gantry.port, duration));
-    samples.expressNoEtag.push(await load(expressNoEtag.port, duration));
-  }
-  const e = median(samples.express.map((s) => s.rps));
-  const en = median(samples.expressNoEtag.map((s) => s.rps));
-  const g = median(samples.gantry.map((s) => s.rps));
-  const rss = rssMb(gantry.child.pid!);
-  const expressRss = rssMb(express.child.pid!);
+  const express = await start('express.js');
+  const expressNoEtag = await start('express.js', { BENCH_EXPRESS_ETAG: '0' });
+  const gantry = await start('gantry.js');
+  const hello = await compare('/api/v1/hello', { express, gantry, expressNoEtag });
+  const rss = { express: rssMb(express.child.pid!), gantry: rssMb(gantry.child.pid!) };
+  const expressAuth = await start('express-auth.js');
+  const gantryAuth = await start('gantry-auth.js');
+  const auth = await compare('/api/v1/secure', { express: expressAuth, gantry: gantryAuth });
   const starts: { ms: number; rssMb: number }[] = [];
   for (let i = 0; i < 3; i++) starts.push(await coldStart());
   const report = {
@@ -117,19 +149,21 @@ try {
     connections,
     duration,
     rounds,
-    express: { rps: Math.round(e), p50: median(samples.express.map((s) => s.p50)), p99: median(samples.express.map((s) => s.p99)), rounds: samples.express.map((s) => Math.round(s.rps)), rssAfterLoadMb: expressRss },
-    gantry: { rps: Math.round(g), p50: median(samples.gantry.map((s) => s.p50)), p99: median(samples.gantry.map((s) => s.p99)), rounds: samples.gantry.map((s) => Math.round(s.rps)), rssAfterLoadMb: rss },
-    expressNoEtag: { rps: Math.round(en), rounds: samples.expressNoEtag.map((s) => Math.round(s.rps)) },
-    ratio: Math.round((g / e) * 1000) / 1000,
-    ratioVsExpressNoEtag: Math.round((g / en) * 1000) / 1000,
-    sandboxColdStartMs: Math.round(median(starts.map((s) => s.ms))),
-    sandboxRssAtFirstResponseMb: median(starts.map((s) => s.rssMb)),
+    hello: {
+      express: { ...hello.express!, rssAfterLoadMb: rss.express },
+      gantry: { ...hello.gantry!, rssAfterLoadMb: rss.gantry },
+      expressNoEtag: hello.expressNoEtag!,
+      ratio: ratio(hello.gantry!, hello.express!),
+      ratioVsExpressNoEtag: ratio(hello.gantry!, hello.expressNoEtag!),
+    },
+    authenticated: { expressJose: auth.express!, gantry: auth.gantry!, ratio: ratio(auth.gantry!, auth.express!) },
+    sandboxColdStartMs: Math.round(median(starts.map((x) => x.ms))),
+    sandboxRssAtFirstResponseMb: median(starts.map((x) => x.rssMb)),
   };
   console.log(JSON.stringify(report, null, 2));
-  console.log(`\ngantry/express throughput ratio: ${report.ratio} (${report.gantry.rps} vs ${report.express.rps} req/s)`);
-  console.log(`gantry/express (etag off) throughput ratio: ${report.ratioVsExpressNoEtag} (${report.gantry.rps} vs ${report.expressNoEtag.rps} req/s)`);
+  console.log(`\nhello: gantry/express throughput ratio ${report.hello.ratio} (${hello.gantry!.rps} vs ${hello.express!.rps} req/s)`);
+  console.log(`hello: gantry/express (etag off) throughput ratio ${report.hello.ratioVsExpressNoEtag} (${hello.gantry!.rps} vs ${hello.expressNoEtag!.rps} req/s)`);
+  console.log(`authenticated: gantry/express+jose throughput ratio ${report.authenticated.ratio} (${auth.gantry!.rps} vs ${auth.express!.rps} req/s)`);
 } finally {
-  express.child.kill('SIGTERM');
-  expressNoEtag.child.kill('SIGTERM');
-  gantry.child.kill('SIGTERM');
+  for (const server of servers) server.child.kill('SIGTERM');
 }

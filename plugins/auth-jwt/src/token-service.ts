@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GantryError, type ErrorFactory } from '@gantry/core';
-import { errors as joseErrors, jwtVerify, SignJWT, type CryptoKey, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { errors as joseErrors, jwtVerify, SignJWT, type CryptoKey, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import type { AuthJwtConfig } from './config.js';
 import { AuthJwtErrors } from './errors.js';
 import type { KeyRing } from './key-ring.js';
@@ -63,6 +63,8 @@ export class TokenService {
   private readonly store: TokenStore;
   private readonly keys: () => KeyRing;
   private readonly getKey: (header: JWTHeaderParameters) => CryptoKey;
+  /** jwtVerify's options per token type, built once. */
+  private readonly verifyOptions: Readonly<Record<string, JWTVerifyOptions>>;
 
   constructor(options: TokenServiceOptions) {
     this.config = options.config;
@@ -76,6 +78,14 @@ export class TokenService {
       if (!key) throw AuthJwtErrors.INVALID_TOKEN('token is signed with an unknown key (kid)', { headers: CHALLENGE });
       return key.publicKey;
     };
+    const base = {
+      algorithms: [this.config.algorithm],
+      issuer: this.config.issuer,
+      audience: this.config.audience,
+      clockTolerance: this.config.clockToleranceSeconds,
+      requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+    };
+    this.verifyOptions = { [ACCESS_TYP]: { ...base, typ: ACCESS_TYP }, [REFRESH_TYP]: { ...base, typ: REFRESH_TYP } };
   }
 
   /** Issues a new login: an access token and the first refresh token of a new family. */
@@ -151,14 +161,7 @@ export class TokenService {
     if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) throw AuthJwtErrors.INVALID_TOKEN('token is malformed', { headers: CHALLENGE });
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.getKey, {
-        algorithms: [this.config.algorithm],
-        issuer: this.config.issuer,
-        audience: this.config.audience,
-        typ,
-        clockTolerance: this.config.clockToleranceSeconds,
-        requiredClaims: ['exp', 'iat', 'sub', 'jti'],
-      }));
+      ({ payload } = await jwtVerify(token, this.getKey, this.verifyOptions[typ]));
     } catch (err) {
       throw toAuthError(err);
     }

@@ -1,31 +1,16 @@
 // The shared suite on the real PostgreSQL (127.0.0.1:5432, database "test"), each database in a schema
 // of its own with a random name (two kernels open the same schema for the two-instance tests); every
 // schema is dropped at the end.
-import { randomBytes } from 'node:crypto';
-import { DatabaseToken, plugin as databasePlugin } from '@gantry/plugin-database';
-import { createTestKernel } from '@gantry/testing';
+import { DatabaseToken } from '@gantry/plugin-database';
+import { postgresSchemas } from '@gantry/plugin-database/testing';
 import { expect } from 'chai';
 import { bootStack, TestClock, type Reply, type Stack } from './support/stack.js';
 import { mfaSuite } from './support/suite.js';
 
-const PG = { driver: 'postgresql', host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432), user: 'postgres', dbName: 'test' };
-const schemas: string[] = [];
+const pg = postgresSchemas('mfa');
+after(() => pg.dropAll());
 
-after(async () => {
-  const admin = await createTestKernel({ plugins: [databasePlugin], config: { database: { ...PG, migrateOnStart: false } } });
-  try {
-    const connection = admin.get(DatabaseToken).em().getConnection();
-    for (const schema of schemas.splice(0)) await connection.execute(`drop schema if exists "${schema}" cascade`);
-  } finally {
-    await admin.stop();
-  }
-});
-
-const fresh = async (): Promise<Record<string, unknown>> => {
-  const schema = `gantry_mfa_test_${randomBytes(5).toString('hex')}`;
-  schemas.push(schema);
-  return { ...PG, schema };
-};
+const fresh = async (): Promise<Record<string, unknown>> => pg.fresh();
 
 mfaSuite({
   driver: 'postgresql',

@@ -20,6 +20,14 @@ export const rbacConfigSchema = z
       .array(z.string().regex(PERMISSION_PATTERN, 'must look like "resource:action"'))
       .default([])
       .describe('Permissions to create besides those declared by routes (e.g. for checks in code with can())'),
+    roleCacheTtlMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(60_000)
+      .default(1_000)
+      .describe("How long a subject's roles are kept in memory between reads (0: read on every check). A change made through this instance applies at once; one made through another instance within this time"),
+    roleCacheSize: z.number().int().min(1).max(1_000_000).default(10_000).describe('Most subjects whose roles are kept in memory (least recently used dropped first)'),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import { currentContext, GantryError, type HttpMiddleware, type Logger } from '@gantry/core';
 import type { Database } from '@gantry/plugin-database';
+import { LRUCache } from 'lru-cache';
 import type { RbacConfig } from './config.js';
 import { PermissionEntity, RoleEntity, RolePermissionEntity, SubjectRoleEntity } from './entity.js';
 import { RbacErrors } from './errors.js';
@@ -48,13 +49,27 @@ const BUILTIN: Readonly<Record<string, string>> = {
   [USER_ROLE]: 'Self-service: own profile, sessions and MFA (routes open to any signed-in account)',
 };
 
-/** The {@link Rbac} implementation. Role grants are read once at start (they only change by config); subject roles per check. */
+/**
+ * The {@link Rbac} implementation. Role grants are read once at start (they only change by config).
+ * A subject's roles are kept for `roleCacheTtlMs` (an LRU of `roleCacheSize` subjects): a change made
+ * through this instance applies at once, one made through another instance within that time.
+ */
 export class RbacService implements Rbac {
   private readonly declared = new Set<string>();
   private grants = new Map<string, ReadonlySet<string>>();
   private all: readonly string[] = [];
+  private allSet: ReadonlySet<string> = new Set();
+  private readonly cache: LRUCache<string, readonly string[]> | undefined;
+  /**
+   * Bumped by every local change: a read that started before one must not fill the cache with what
+   * it read (lru-cache's own fetch() rejects its waiters when the key is deleted mid-read, so the
+   * reads are not coalesced through it).
+   */
+  private generation = 0;
 
   constructor(private readonly options: RbacServiceOptions) {
+    const { roleCacheTtlMs, roleCacheSize } = options.config;
+    this.cache = roleCacheTtlMs > 0 ? new LRUCache({ max: roleCacheSize, ttl: roleCacheTtlMs }) : undefined;
     for (const p of options.config.permissions) this.declared.add(p);
     for (const role of Object.values(options.config.roles)) for (const p of role.permissions) this.declared.add(p);
   }
@@ -68,6 +83,7 @@ export class RbacService implements Rbac {
   async seed(): Promise<void> {
     const { db, config } = this.options;
     this.all = [...this.declared].sort();
+    this.allSet = new Set(this.all);
     const roles: Record<string, { description: string; builtin: boolean; permissions: readonly string[] }> = {
       [ADMIN_ROLE]: { description: BUILTIN[ADMIN_ROLE]!, builtin: true, permissions: this.all },
       [USER_ROLE]: { description: BUILTIN[USER_ROLE]!, builtin: true, permissions: [] },
@@ -87,21 +103,37 @@ export class RbacService implements Rbac {
   }
 
   async rolesOf(subjectId: string): Promise<readonly string[]> {
+    const cached = this.cache?.get(subjectId);
+    if (cached) return cached;
+    const generation = this.generation;
     const rows = await this.unavailableOnFailure(() => this.options.db.em().find(SubjectRoleEntity, { subjectId }, { disableIdentityMap: true, orderBy: { role: 'asc' } }));
-    return rows.map((r) => r.role);
+    const roles = Object.freeze(rows.map((r) => r.role));
+    if (generation === this.generation) this.cache?.set(subjectId, roles);
+    return roles;
   }
 
   async permissionsOf(subjectId: string): Promise<ReadonlySet<string>> {
     const roles = await this.rolesOf(subjectId);
-    if (roles.includes(ADMIN_ROLE)) return new Set(this.all);
+    if (roles.includes(ADMIN_ROLE)) return this.allSet;
     const out = new Set<string>();
     for (const role of roles) for (const p of this.grants.get(role) ?? []) out.add(p);
     return out;
   }
 
   async can(subjectId: string, ...permissions: string[]): Promise<boolean> {
-    const roles = await this.rolesOf(subjectId);
-    return permissions.every((p) => roles.some((role) => role === ADMIN_ROLE || this.grants.get(role)?.has(p) === true));
+    return this.missing(await this.rolesOf(subjectId), permissions) === undefined;
+  }
+
+  /** The first permission of `needed` that none of `roles` grants, if any (admin grants all). */
+  private missing(roles: readonly string[], needed: readonly string[]): string | undefined {
+    if (roles.includes(ADMIN_ROLE)) return undefined;
+    return needed.find((p) => !roles.some((role) => this.grants.get(role)?.has(p) === true));
+  }
+
+  /** Drops a subject's cached roles after a change through this instance. */
+  private changed(subjectId: string): void {
+    this.generation++;
+    this.cache?.delete(subjectId);
   }
 
   async setRoles(subjectId: string, roles: readonly string[]): Promise<readonly string[]> {
@@ -119,7 +151,7 @@ export class RbacService implements Rbac {
         for (const role of wanted) await em.insert(SubjectRoleEntity, { subjectId, role });
         return wanted;
       }),
-    );
+    ).finally(() => this.changed(subjectId));
   }
 
   async grant(subjectId: string, role: string): Promise<void> {
@@ -128,11 +160,11 @@ export class RbacService implements Rbac {
       const em = this.options.db.em();
       const held = await em.count(SubjectRoleEntity, { subjectId, role });
       if (held === 0) await em.insert(SubjectRoleEntity, { subjectId, role });
-    });
+    }).finally(() => this.changed(subjectId));
   }
 
   async forget(subjectId: string): Promise<void> {
-    await this.unavailableOnFailure(() => this.options.db.em().nativeDelete(SubjectRoleEntity, { subjectId }));
+    await this.unavailableOnFailure(() => this.options.db.em().nativeDelete(SubjectRoleEntity, { subjectId })).finally(() => this.changed(subjectId));
   }
 
   async listRoles(): Promise<readonly RoleView[]> {
@@ -158,14 +190,20 @@ export class RbacService implements Rbac {
         return;
       }
       // A service principal carries its own permissions; a user's come from its roles.
-      const granted = Array.isArray(principal.permissions) ? Promise.resolve(new Set(principal.permissions)) : this.permissionsOf(principal.id);
-      granted.then(async (set) => {
-        const missing = needed.find((p) => !set.has(p));
-        if (missing === undefined) return next();
-        await onDenied(missing).catch((err: unknown) => this.options.logger.error({ err }, 'rbac: recording a denial failed'));
-        next(RbacErrors.FORBIDDEN(`this action needs permission "${missing}"`, { details: { permission: missing } }));
-      }, next);
+      if (Array.isArray(principal.permissions)) {
+        const held = principal.permissions;
+        this.decide(needed.find((p) => !held.includes(p)), onDenied, next);
+        return;
+      }
+      this.rolesOf(principal.id).then((roles) => this.decide(this.missing(roles, needed), onDenied, next), next);
     };
+  }
+
+  private decide(missing: string | undefined, onDenied: (permission: string) => Promise<void>, next: (err?: unknown) => void): void {
+    if (missing === undefined) return next();
+    onDenied(missing)
+      .catch((err: unknown) => this.options.logger.error({ err }, 'rbac: recording a denial failed'))
+      .finally(() => next(RbacErrors.FORBIDDEN(`this action needs permission "${missing}"`, { details: { permission: missing } })));
   }
 
   private async loadGrants(): Promise<void> {
