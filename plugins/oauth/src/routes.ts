@@ -31,7 +31,9 @@ export const CALLBACK_PATH = '/auth/oauth/:provider/callback';
 
 const TAGS = ['auth'];
 const params = z.object({ provider: z.string().min(1).max(64) });
-const startQuery = z.object({ mode: z.enum(['token', 'session']).default('token') });
+// Strict: passport reads the raw query, and a `code` or `error` on the start route would make the
+// strategy treat it as a callback.
+const startQuery = z.object({ mode: z.enum(['token', 'session']).default('token') }).strict();
 
 /** Audit reason of each refusal (never a message: it could quote what the provider sent). */
 const REASONS: ReadonlyArray<readonly [{ is(e: unknown): boolean }, string]> = [

@@ -416,6 +416,17 @@ export function oauthSuite(target: SuiteTarget): void {
       });
     });
 
+    it('the start route takes only ?mode: a code, state or error there is a 400 problem, never an exchange', async () => {
+      const browser = app.browser();
+      const audited = (await app.oauthAudit()).length;
+      for (const query of ['?code=x&state=y', '?state=y', '?error=access_denied', '?mode=token&code=x', '?mode=cookie']) {
+        const page = await browser.get(`${PUBLIC_ORIGIN}/api/v1/auth/oauth/corp${query}`);
+        expect(page.status, query).to.equal(400);
+        expect(page.json().code, query).to.equal('GANTRY_HTTP_VALIDATION');
+      }
+      expect((await app.oauthAudit()).length).to.equal(audited);
+    });
+
     it('answers 404 for a provider that is not configured, on both routes', async () => {
       const browser = app.browser();
       for (const route of ['/api/v1/auth/oauth/github', '/api/v1/auth/oauth/github/callback?code=x&state=y']) {
