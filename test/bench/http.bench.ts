@@ -11,11 +11,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { sandboxPorts } from '../support/sandbox-ports.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../../..');
@@ -88,28 +88,20 @@ function median(values: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function coldStart(): Promise<{ ms: number; rssMb: number }> {
-  const port = await freePort();
+  const { env: ports, base } = await sandboxPorts();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-bench-'));
   const t0 = performance.now();
   const child = spawn(process.execPath, [path.join(repo, 'sandbox/dist/src/main.js')], {
     cwd: path.join(repo, 'sandbox'),
-    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', GANTRY_DATABASE__DB_NAME: path.join(dir, 'bench.sqlite') },
+    env: { ...process.env, ...ports, LOG_LEVEL: 'warn', GANTRY_DATABASE__DB_NAME: path.join(dir, 'bench.sqlite'), GANTRY_MAILER__OUT_DIR: path.join(dir, 'mail') },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
     for (;;) {
       try {
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        const res = await fetch(`${base}/healthz`);
         if (res.status === 200) break;
       } catch {
         // not listening yet

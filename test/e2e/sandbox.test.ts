@@ -1,24 +1,16 @@
 // The sandbox as a newcomer runs it: a real process on a real socket, embedded profile.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Browser, throughProvider } from '@gantry/testing';
 import { expect } from 'chai';
+import { freePort, sandboxPorts } from '../support/sandbox-ports.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const main = path.join(repo, 'sandbox/dist/src/main.js');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Sandbox {
   child: ChildProcess;
@@ -29,23 +21,8 @@ interface Sandbox {
   exited: Promise<number | null>;
 }
 
-/** The development provider's client secret, as in sandbox/gantry.config.json. */
-const DEV_IDP_SECRET = 'dev-idp-client-secret-loopback-only';
-
 async function startSandbox(env: Record<string, string>): Promise<Sandbox> {
-  const port = await freePort();
-  const idpPort = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const issuer = `http://127.0.0.1:${idpPort}`;
-  // Ports of their own (a sandbox already running on 3000/3001 must not matter): the provider's
-  // port, its redirect URI and the oauth plugin's issuer and callback base move together.
-  const ports = {
-    PORT: String(port),
-    GANTRY_DEV_IDP__PORT: String(idpPort),
-    GANTRY_DEV_IDP__REDIRECT_URI: `${base}/api/v1/auth/oauth/dev/callback`,
-    GANTRY_OAUTH__CALLBACK_BASE_URL: base,
-    GANTRY_OAUTH__PROVIDERS__OIDC: JSON.stringify({ dev: { issuer, clientId: 'gantry-sandbox', clientSecret: DEV_IDP_SECRET } }),
-  };
+  const { env: ports, base, issuer } = await sandboxPorts();
   const child = spawn(process.execPath, [main], {
     cwd: path.join(repo, 'sandbox'),
     env: { ...process.env, LOG_LEVEL: 'warn', GANTRY_PROFILE: 'embedded', ...env, ...ports, GANTRY_HTTP__HOST: '127.0.0.1' },
@@ -74,7 +51,7 @@ describe('sandbox (embedded profile, real process)', function () {
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-sandbox-'));
-    app = await startSandbox({ GANTRY_DATABASE__DB_NAME: path.join(dir, 'data.sqlite') });
+    app = await startSandbox({ GANTRY_DATABASE__DB_NAME: path.join(dir, 'data.sqlite'), GANTRY_MAILER__OUT_DIR: path.join(dir, 'mail') });
   });
 
   after(async () => {

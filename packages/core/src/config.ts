@@ -15,12 +15,15 @@ export interface AppConfig {
   readonly kernel?: KernelOptionsInput;
 }
 
+/** Levels of the default logger. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
 /** Kernel settings (config file key `kernel`, env `GANTRY_KERNEL__<KEY>`). */
 export const kernelOptionsSchema = z
   .object({
     hookTimeoutMs: z.number().int().positive().default(10_000).describe('Limit for each plugin register/start/stop call'),
     shutdownTimeoutMs: z.number().int().positive().default(15_000).describe('Deadline for a graceful shutdown; past it the process exits non-zero'),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the default logger'),
+    logLevel: z.enum(LOG_LEVELS).optional().describe('Log level of the default logger (default: the LOG_LEVEL variable, else info)'),
   })
   .strict();
 

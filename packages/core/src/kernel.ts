@@ -1,7 +1,7 @@
 import path from 'node:path';
 import semver from 'semver';
 import type { ZodType } from 'zod';
-import { applyProfile, deepFreeze, deepMerge, describeIssues, envOverrides, envSegment, findConfigFile, kernelOptionsSchema, readConfigFile, type AppConfig, type KernelOptions, type KernelOptionsInput } from './config.js';
+import { applyProfile, deepFreeze, deepMerge, describeIssues, envOverrides, envSegment, findConfigFile, kernelOptionsSchema, LOG_LEVELS, readConfigFile, type AppConfig, type KernelOptions, type KernelOptionsInput } from './config.js';
 import { TsyringeContainer, type Container } from './container.js';
 import { CoreErrors } from './errors.js';
 import { EventBusToken, InProcessEventBus, type EventBus } from './events.js';
@@ -168,10 +168,11 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
     else problems.push(...describeIssues(parsed.error.issues, input).map((m) => `plugin "${plugin.name}": ${m}. Fix: correct plugins["${plugin.name}"] in the config file or its GANTRY_${envSegment(plugin.name)}__* variables`));
   }
 
+  const level = options.logger ? undefined : (kernelOptions.logLevel ?? logLevelFromEnv(env.LOG_LEVEL, problems));
   if (problems.length > 0) {
     throw CoreErrors.BOOT_INVALID(`the application cannot start: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n  - ${problems.join('\n  - ')}`, { details: { problems } });
   }
-  const logger = options.logger ?? createLogger({ level: kernelOptions.logLevel });
+  const logger = options.logger ?? createLogger({ level });
   return new Kernel({
     appDir: configDir,
     profile,
@@ -528,4 +529,13 @@ export function serializeError(err: unknown): Record<string, unknown> {
   }
   if (err.cause !== undefined) out.cause = serializeError(err.cause);
   return out;
+}
+
+/** The LOG_LEVEL variable as a level (info when unset); an unknown value is a boot problem, not a silent default. */
+function logLevelFromEnv(value: string | undefined, problems: string[]): (typeof LOG_LEVELS)[number] {
+  if (value === undefined || value === '') return 'info';
+  const level = LOG_LEVELS.find((l) => l === value.toLowerCase());
+  if (level) return level;
+  problems.push(`environment variable LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
+  return 'info';
 }

@@ -16,7 +16,11 @@ export interface Logger {
 /** Options of the default logger. */
 export interface LoggerFactoryOptions {
   level?: string;
-  /** Write asynchronously through a buffer (default true): logging stays off the request path. */
+  /**
+   * Write asynchronously (default true): a line is handed to stdout without blocking the caller, and
+   * lines logged while a write is in flight go out together with the next one. Nothing waits for a
+   * buffer to fill, so a line shows up while the process runs. false writes synchronously.
+   */
   async?: boolean;
   /** Extra pino options (e.g. a transport, redact paths). */
   pino?: LoggerOptions;
@@ -25,7 +29,7 @@ export interface LoggerFactoryOptions {
 /** Builds the default JSON logger (pino, asynchronous stdout, secrets redacted). */
 export function createLogger(options: LoggerFactoryOptions = {}): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
-  const destination = pino.destination({ dest: 1, sync: options.async === false, minLength: options.async === false ? 0 : 4096 });
+  const destination = pino.destination({ dest: 1, sync: options.async === false });
   const base: LoggerOptions = {
     level,
     base: { pid: process.pid },

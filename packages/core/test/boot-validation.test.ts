@@ -45,6 +45,17 @@ describe('createKernel: boot checks', () => {
     }
   });
 
+  it('takes the default logger\'s level from LOG_LEVEL (kernel.logLevel wins), and refuses an unknown level', async () => {
+    const fromEnv = await createKernel({ config: { plugins: {} }, plugins: [], env: { LOG_LEVEL: 'ERROR' } });
+    expect((fromEnv.logger as unknown as { level: string }).level).to.equal('error');
+    const fromConfig = await createKernel({ config: { plugins: {}, kernel: { logLevel: 'debug' } }, plugins: [], env: { LOG_LEVEL: 'error' } });
+    expect((fromConfig.logger as unknown as { level: string }).level).to.equal('debug');
+    const unset = await createKernel({ config: { plugins: {} }, plugins: [], env: {} });
+    expect((unset.logger as unknown as { level: string }).level).to.equal('info');
+    const err = await rejection(createKernel({ config: { plugins: {} }, plugins: [], env: { LOG_LEVEL: 'loud' } }));
+    expect(problemsOf(err)).to.deep.equal(['environment variable LOG_LEVEL: expected one of trace, debug, info, warn, error, fatal, silent, got "loud"']);
+  });
+
   it('names the packages tried and the fix for an unknown plugin', async () => {
     const tmp = tempDir();
     try {

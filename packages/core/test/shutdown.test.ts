@@ -98,6 +98,16 @@ describe('runMain and graceful shutdown (child process)', function () {
     expect(exit, child.stdout + child.stderr).to.deep.equal({ code: 0, signal: null });
   });
 
+  it('writes log lines while it runs, not only when a buffer fills or at exit', async () => {
+    const child = start(['serve', '700'], { GANTRY_KERNEL__LOG_LEVEL: 'info' });
+    children.push(child);
+    await child.waitFor(/^PORT=(\d+)$/m);
+    // The start-up lines are far less than a 4 KiB buffer: they must reach stdout while the process serves.
+    const line = await Promise.race([child.waitFor(/^\{.*"msg":"listening on http:\/\/127\.0\.0\.1:\d+"\}$/m), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no log line while serving; stdout:\n${child.stdout}`)), 5_000))]);
+    expect(JSON.parse(line[0])).to.include({ level: 30, plugin: 'http' });
+    expect(child.proc.exitCode).to.equal(null);
+  });
+
   it('exits non-zero on a second SIGTERM during a long drain', async () => {
     const child = start(['serve', '10000']);
     children.push(child);

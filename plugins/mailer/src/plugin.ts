@@ -4,6 +4,7 @@ import { builtinTemplates } from './builtin-templates.js';
 import { mailerConfigSchema, resolveTransport } from './config.js';
 import { FileDelivery, SmtpDelivery, smtpTarget, type Delivery } from './delivery.js';
 import { MailerErrors } from './errors.js';
+import { lastMailCommand } from './mail-command.js';
 import { MailerService } from './mailer-service.js';
 import { MailerToken } from './tokens.js';
 
@@ -26,7 +27,9 @@ export const plugin = definePlugin({
       }
       delivery = new SmtpDelivery({ url: config.smtpUrl, secure: config.secure, requireTLS: config.requireTLS, pool: config.pool, sendTimeoutMs: config.sendTimeoutMs });
     } else {
-      delivery = new FileDelivery(path.resolve(ctx.appDir, config.outDir));
+      const dir = path.resolve(ctx.appDir, config.outDir);
+      delivery = new FileDelivery(dir);
+      ctx.command('mail:last', (args) => lastMailCommand(dir, args, (line) => void process.stdout.write(`${line}\n`)), 'Print the newest mail(s) the file transport wrote, decoded: mail:last [n]');
     }
     const mailer = new MailerService({ config, delivery, logger: ctx.logger });
     const builtins = builtinTemplates(mailer.baseUrl);

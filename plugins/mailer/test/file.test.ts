@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { simpleParser, type AddressObject } from 'mailparser';
+import { lastMailCommand } from '../src/mail-command.js';
 import { MailerToken, plugin as mailerPlugin } from '../src/index.js';
 import { memoryLogger, type LogLine } from './support/plugins.js';
 
@@ -103,5 +104,46 @@ describe('mailer file transport', () => {
     expect(err.code).to.equal('GANTRY_CORE_HOOK_FAILED');
     expect(err.cause?.code).to.equal('GANTRY_MAILER_OUTDIR_FAILED');
     expect(err.cause?.message).to.include(path.join(file, 'mail'));
+  });
+  describe('mail:last command', () => {
+    it('prints the newest mails decoded (a long link in one piece, never quoted-printable), n of them on request', async () => {
+      const outDir = await tmpDir();
+      const k = await createTestKernel({ plugins: [mailerPlugin], config: { mailer: { transport: 'file', outDir, from: 'Gantry <noreply@example.com>', baseUrl: BASE } } });
+      kernels.push(k);
+      const mailer = k.get(MailerToken);
+      const token = 'A'.repeat(90);
+      await mailer.send({ to: 'ann@example.com', template: 'password-reset', data: { name: 'Ann', link: mailer.link('/reset-password', { token: 'first' }), expiresInMinutes: 30 } });
+      // Sending-time file names have millisecond precision.
+      await new Promise((r) => setTimeout(r, 5));
+      await mailer.send({ to: 'bob@example.com', template: 'verify-email', data: { name: 'Bob', link: mailer.link('/verify-email', { token }) } });
+      const lines: string[] = [];
+      expect(await lastMailCommand(outDir, [], (l) => lines.push(l))).to.equal(0);
+      const out = lines.join('\n');
+      expect(out).to.include('To: bob@example.com').and.include('Subject: Verify your email address');
+      expect(out).to.include(`${BASE}/verify-email?token=${token}`);
+      expect(out).to.not.include('ann@example.com').and.not.include('=3D');
+      lines.length = 0;
+      expect(await lastMailCommand(outDir, ['2'], (l) => lines.push(l))).to.equal(0);
+      expect(lines.filter((l) => l.startsWith('To: '))).to.deep.equal(['To: ann@example.com', 'To: bob@example.com']);
+      // The plugin registers it as a kernel command (`main.js mail:last`) printing to stdout.
+      const printed: string[] = [];
+      const write = process.stdout.write;
+      process.stdout.write = ((chunk: string) => printed.push(chunk) > 0) as typeof process.stdout.write;
+      try {
+        expect(await k.kernel.runCommand('mail:last', ['1'])).to.equal(0);
+      } finally {
+        process.stdout.write = write;
+      }
+      expect(printed.join('')).to.include(`token=${token}`);
+    });
+
+    it('exits 1 when there is no mail and 2 on a bad count', async () => {
+      const outDir = await tmpDir();
+      const lines: string[] = [];
+      expect(await lastMailCommand(outDir, [], (l) => lines.push(l))).to.equal(1);
+      expect(await lastMailCommand(path.join(outDir, 'missing'), [], (l) => lines.push(l))).to.equal(1);
+      expect(lines[0]).to.equal(`no mail in ${outDir}`);
+      for (const bad of ['0', '101', 'x', '1.5']) expect(await lastMailCommand(outDir, [bad], (l) => lines.push(l)), bad).to.equal(2);
+    });
   });
 });

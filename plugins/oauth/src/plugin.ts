@@ -47,6 +47,8 @@ export const plugin = definePlugin({
 
     ctx.lifecycle.hook({
       name: 'discovery',
+      // Only a serving app signs anyone in: a command (db:migrate...) does not read the issuers.
+      phase: 'serve',
       // Never fails the boot: an issuer that is down now is logged, reported by readiness and retried on its next sign-in.
       start: () => providers.discoverAll(),
       // Discovery is bounded by timeoutMs; the hook must not be cut first.

@@ -44,6 +44,8 @@ export const plugin = definePlugin({
 
     ctx.lifecycle.hook({
       name: 'listen',
+      // With the app's own listener: a command (db:migrate, mail:last) run beside a serving sandbox must not take the port.
+      phase: 'serve',
       start: async () => {
         const provider = new Provider(issuer, {
           clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'], id_token_signed_response_alg: 'ES256' }],
