@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { HttpRouter, Principal, RouteRequest } from '@gantry/core';
+import { GantryError, type HttpRouter, type Principal, type RouteRequest } from '@gantry/core';
 import { AuthJwtErrors, type TokenService } from '@gantry/plugin-auth-jwt';
 import type { Database } from '@gantry/plugin-database';
 import { authenticated, requires, USER_ROLE, type Rbac } from '@gantry/plugin-rbac';
@@ -82,6 +82,9 @@ export function authRoutes({ http, users, tokens, db, sessions, config }: RouteD
     try {
       const pair = await tokens.refresh(req.body.refreshToken);
       await sessions?.touch(pair.sessionId);
+      // The new token is our own: its subject is the account refreshed.
+      const { sub } = decodeJwt(pair.accessToken) as { sub: string };
+      await users.record({ action: 'auth.token.refresh', outcome: 'success', actor: { id: sub, kind: 'user' }, object: userObject(sub) });
       return { accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresIn: pair.expiresIn, tokenType: pair.tokenType };
     } catch (err) {
       if (AuthJwtErrors.REFRESH_REUSED.is(err)) {
@@ -89,6 +92,9 @@ export function authRoutes({ http, users, tokens, db, sessions, config }: RouteD
         const { sub, fid } = decodeJwt(req.body.refreshToken) as { sub: string; fid: string };
         await sessions?.revoke(sub, fid);
         await users.record({ action: 'auth.token.reuse', outcome: 'failure', actor: { id: sub, kind: 'user' }, object: userObject(sub), details: { consequence: 'session revoked' } });
+      } else if (GantryError.is(err) && err.status === 401) {
+        // Expired, revoked, forged or malformed: nothing in it can be trusted, so no actor; only the reason.
+        await users.record({ action: 'auth.token.refresh', outcome: 'failure', details: { reason: err.code } });
       }
       throw err;
     }

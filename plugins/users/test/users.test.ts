@@ -1,3 +1,4 @@
+import { AuditToken } from '@gantry/plugin-audit';
 import { expect } from 'chai';
 import { bootStack, type Stack } from './support/stack.js';
 
@@ -68,5 +69,21 @@ describe('users: sign-up, verification, sign-in', () => {
     // The original password still works, the attacker's does not.
     expect((await stack.call('POST', '/api/v1/auth/login', { body: { email: 'taken@example.com', password: 'Another-Good-Pass-7' } })).status).to.equal(401);
     expect((await stack.call('POST', '/api/v1/auth/login', { body: { email: 'taken@example.com', password: PW } })).status).to.equal(200);
+  });
+  it('audits each refresh: success with the account, failure with the error code and no actor, reuse with the account', async () => {
+    const id = await stack.account('fresh@example.com', PW);
+    const pair = await stack.login('fresh@example.com', PW);
+    const rotated = await stack.call('POST', '/api/v1/auth/refresh', { body: { refreshToken: pair.refreshToken } });
+    expect(rotated.status).to.equal(200);
+    const forged = await stack.call('POST', '/api/v1/auth/refresh', { body: { refreshToken: `${pair.refreshToken.slice(0, -4)}AAAA` } });
+    expect(forged.status).to.equal(401);
+    expect((await stack.call('POST', '/api/v1/auth/refresh', { body: { refreshToken: pair.refreshToken } })).status).to.equal(401);
+    const trail = (await stack.tk.get(AuditToken).query({ limit: 50 })).items.filter((e) => e.action.startsWith('auth.token.')).reverse();
+    expect(trail.map((e) => `${e.action}:${e.outcome}`)).to.deep.equal(['auth.token.refresh:success', 'auth.token.refresh:failure', 'auth.token.reuse:failure']);
+    expect(trail[0]!.actor).to.deep.include({ id });
+    expect(trail[1]!.actor).to.equal(null);
+    expect(trail[1]!.details).to.deep.equal({ reason: forged.body.code });
+    expect(trail[2]!.actor).to.deep.include({ id });
+    expect(JSON.stringify(trail)).to.not.include(pair.refreshToken.split('.')[2]!);
   });
 });
