@@ -16,5 +16,5 @@ export {
   type AuditRecordInput,
   type AuditWriteStatus,
 } from './audit.js';
-export { cleanString, sanitizeDetails, SECRET_KEY, type SanitizeOptions } from './sanitize.js';
+export { cleanString, isSecretKey, sanitizeDetails, type SanitizeOptions } from './sanitize.js';
 export { AuditEventEntity, auditMigrations, type AuditEventRow } from './entity.js';
