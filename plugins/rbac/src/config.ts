@@ -26,7 +26,13 @@ export const rbacConfigSchema = z
       .min(0)
       .max(60_000)
       .default(1_000)
-      .describe("How long a subject's roles are kept in memory between reads (0: read on every check). A change made through this instance applies at once; one made through another instance within this time"),
+      .describe("How long a subject's roles are kept in memory between reads (0: read on every check). A change applies at once on this instance, and on the others through Redis when the redis plugin is enabled; without it (or while Redis is unreachable) within this time"),
+    changesChannel: z
+      .string()
+      .min(1)
+      .max(200)
+      .default('gantry:rbac:roles-changed')
+      .describe('Redis pub/sub channel on which instances tell each other whose roles changed (with the redis plugin enabled); instances of one app share it'),
     roleCacheSize: z.number().int().min(1).max(1_000_000).default(10_000).describe('Most subjects whose roles are kept in memory (least recently used dropped first)'),
   })
   .strict();

@@ -1,6 +1,7 @@
 import { definePlugin, requiresAuthentication } from '@gantry/core';
 import { AuditToken } from '@gantry/plugin-audit';
 import { DatabaseToken } from '@gantry/plugin-database';
+import { RedisToken } from '@gantry/plugin-redis';
 import { rbacConfigSchema } from './config.js';
 import { PermissionEntity, rbacMigrations, RoleEntity, RolePermissionEntity, SubjectRoleEntity } from './entity.js';
 import { RbacErrors } from './errors.js';
@@ -15,7 +16,7 @@ export const plugin = definePlugin({
   kernel: '^0.1.0',
   description: 'Roles and permissions stored in the database; route permission declarations checked at boot and enforced per request (403)',
   dependsOn: ['http', 'database'],
-  optionalDependsOn: ['audit'],
+  optionalDependsOn: ['audit', 'redis'],
   requires: [DatabaseToken],
   provides: [RbacToken],
   config: rbacConfigSchema,
@@ -23,7 +24,9 @@ export const plugin = definePlugin({
     const db = ctx.container.get(DatabaseToken);
     db.registerEntities([RoleEntity, PermissionEntity, RolePermissionEntity, SubjectRoleEntity]);
     db.registerMigrations('rbac', rbacMigrations);
-    const rbac = new RbacService({ db, config: ctx.config, logger: ctx.logger });
+    const redis = ctx.container.tryGet(RedisToken);
+    const channel = ctx.config.changesChannel;
+    const rbac = new RbacService({ db, config: ctx.config, logger: ctx.logger, ...(redis ? { announce: (subjectId: string) => redis.publish(channel, subjectId) } : {}) });
     ctx.provide(RbacToken, rbac);
     const audit = ctx.container.tryGet(AuditToken);
     const onDenied = async (permission: string): Promise<void> => {
@@ -49,6 +52,16 @@ export const plugin = definePlugin({
     ctx.http.get('/roles', { summary: 'Every role and the permissions it grants', tags: ['rbac'], meta: { ...requires('roles:read') } }, async () => ({ roles: await rbac.listRoles() }));
 
     ctx.lifecycle.hook({ name: 'seed-roles', start: () => rbac.seed() });
+    if (redis && ctx.config.roleCacheTtlMs > 0) {
+      let unsubscribe: (() => Promise<void>) | undefined;
+      ctx.lifecycle.hook({
+        name: 'role-changes',
+        start: async () => {
+          unsubscribe = await redis.subscribe(channel, (subjectId) => rbac.forgetCached(subjectId));
+        },
+        stop: () => unsubscribe?.(),
+      });
+    }
     ctx.health.check(() => (rbac.isSeeded() ? { status: 'up', details: { permissions: rbac.knownPermissions().length } } : { status: 'down', details: { error: 'roles not seeded yet' } }), { critical: false });
   },
 });

@@ -42,6 +42,8 @@ export interface RbacServiceOptions {
   readonly db: Database;
   readonly config: RbacConfig;
   readonly logger: Logger;
+  /** Tells the other instances whose roles changed (the redis plugin's pub/sub), when there are others to tell. */
+  readonly announce?: (subjectId: string) => Promise<unknown>;
 }
 
 const BUILTIN: Readonly<Record<string, string>> = {
@@ -130,10 +132,16 @@ export class RbacService implements Rbac {
     return needed.find((p) => !roles.some((role) => this.grants.get(role)?.has(p) === true));
   }
 
-  /** Drops a subject's cached roles after a change through this instance. */
-  private changed(subjectId: string): void {
+  /** Drops a subject's cached roles: after a change through this instance, or told by another one. */
+  forgetCached(subjectId: string): void {
     this.generation++;
     this.cache?.delete(subjectId);
+  }
+
+  /** After a change through this instance: forget here, tell the others (best effort: their cache expires anyway). */
+  private changed(subjectId: string): void {
+    this.forgetCached(subjectId);
+    this.options.announce?.(subjectId).catch((err: unknown) => this.options.logger.warn({ err, subjectId }, 'rbac: could not tell the other instances about a role change; they see it within roleCacheTtlMs'));
   }
 
   async setRoles(subjectId: string, roles: readonly string[]): Promise<readonly string[]> {

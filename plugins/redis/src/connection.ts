@@ -30,6 +30,12 @@ export class RedisConnection {
   /** Code of the last connection error (ECONNREFUSED...): more telling than "not connected" in /readyz. */
   private lastCode: string | undefined;
 
+  /** The connection in subscriber mode (a Redis connection that subscribes can run nothing else), opened at the first subscribe(). */
+  private subscriber: Redis | undefined;
+  /** Settles when the subscriber's first connection attempt does (connected, or failed and retrying). */
+  private subscriberReady: Promise<unknown> = Promise.resolve();
+  private readonly channels = new Map<string, Set<(message: string) => void>>();
+
   constructor(private readonly options: RedisConnectionOptions) {}
 
   /** Longest wait for one command (option `commandTimeoutMs`): what a user's own health check may wait for a ping. */
@@ -106,6 +112,62 @@ export class RedisConnection {
     }
   }
 
+  /** Publishes a message on a pub/sub channel; like run(), a failure is 503 GANTRY_REDIS_UNAVAILABLE. Returns how many subscribers got it. */
+  async publish(channel: string, message: string): Promise<number> {
+    return this.run((c) => c.publish(channel, message));
+  }
+
+  /**
+   * Calls `listener` with every message published on `channel` (by any instance, this one included)
+   * until the returned function is called. The subscriptions share one extra connection, opened at the
+   * first call and closed with this one; after a reconnect it subscribes again. Pub/sub does not queue:
+   * a message published while this instance is cut off is lost, so use it to shorten a cache's life,
+   * not as the only way a change arrives. Resolves once subscribed, or at once while Redis is down.
+   */
+  async subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>> {
+    const subscriber = this.subscriberConnection();
+    let listeners = this.channels.get(channel);
+    const fresh = listeners === undefined;
+    if (!listeners) {
+      listeners = new Set();
+      this.channels.set(channel, listeners);
+    }
+    listeners.add(listener);
+    const own = listeners;
+    await this.subscriberReady;
+    // While Redis is down, the next 'ready' subscribes to it.
+    if (fresh && subscriber.status === 'ready') await subscriber.subscribe(channel).catch(() => undefined);
+    return async () => {
+      if (!own.delete(listener) || own.size > 0 || this.channels.get(channel) !== own) return;
+      this.channels.delete(channel);
+      if (this.subscriber?.status === 'ready') await this.subscriber.unsubscribe(channel).catch(() => undefined);
+    };
+  }
+
+  private subscriberConnection(): Redis {
+    if (this.subscriber) return this.subscriber;
+    // Same server and limits as the main client; its failures show through the main client's state.
+    const subscriber = this.client().duplicate({ lazyConnect: true, autoResubscribe: false });
+    subscriber.on('error', () => undefined);
+    // Every (re)connection subscribes to the channels wanted now: ioredis's own resubscription only
+    // knows channels that were subscribed before, not those added while Redis was down.
+    subscriber.on('ready', () => {
+      if (this.channels.size > 0) subscriber.subscribe(...this.channels.keys()).catch(() => undefined);
+    });
+    subscriber.on('message', (channel: string, message: string) => {
+      for (const listener of this.channels.get(channel) ?? []) {
+        try {
+          listener(message);
+        } catch (err) {
+          this.options.logger.error({ err, channel }, 'a Redis message listener threw');
+        }
+      }
+    });
+    this.subscriber = subscriber;
+    this.subscriberReady = subscriber.connect().catch(() => undefined);
+    return subscriber;
+  }
+
   /** True while the last command or connection attempt failed. */
   isFailing(): boolean {
     return this.failing;
@@ -147,6 +209,11 @@ export class RedisConnection {
 
   /** QUIT when connected (lets in-flight commands finish), else stops reconnecting at once. */
   async close(): Promise<void> {
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.channels.clear();
+    // Subscriber mode answers only (P)(UN)SUBSCRIBE, PING and QUIT: no need to wait for anything.
+    subscriber?.disconnect();
     const client = this.redis;
     if (!client) return;
     this.closing = true;

@@ -142,6 +142,37 @@ describe('redis: with the real Redis', () => {
     expect((await kernel.inject('/api/v1/counter')).json()).to.deep.equal({ value: 1 });
   });
 
+  it('delivers pub/sub messages between kernels (publisher included), until unsubscribed', async () => {
+    const channel = `${prefix}channel`;
+    const a = (await start({ url: REDIS_URL })).get(RedisToken);
+    const b = (await start({ url: REDIS_URL })).get(RedisToken);
+    const gotA: string[] = [];
+    const gotB: string[] = [];
+    await a.subscribe(channel, (m) => gotA.push(m));
+    const unsubscribe = await b.subscribe(channel, (m) => gotB.push(m));
+    expect(await a.publish(channel, 'one')).to.equal(2);
+    await eventually(async () => gotA.length === 1 && gotB.length === 1);
+    expect([gotA, gotB]).to.deep.equal([['one'], ['one']]);
+    await unsubscribe();
+    expect(await a.publish(channel, 'two')).to.equal(1);
+    await eventually(async () => gotA.length === 2);
+    expect(gotB).to.deep.equal(['one']);
+  });
+
+  it('subscribes again after an outage, channels added while Redis was down included', async () => {
+    const proxy = await relay();
+    const subscriber = (await start({ url: `redis://127.0.0.1:${proxy.port}` })).get(RedisToken);
+    const publisher = (await start({ url: REDIS_URL })).get(RedisToken);
+    const got: string[] = [];
+    await subscriber.subscribe(`${prefix}before`, (m) => got.push(`before:${m}`));
+    await proxy.stop();
+    // Resolves at once while Redis is down; the subscription is made when it answers again.
+    await subscriber.subscribe(`${prefix}during`, (m) => got.push(`during:${m}`));
+    await proxy.start();
+    await eventually(async () => (await publisher.publish(`${prefix}before`, 'x')) === 1 && (await publisher.publish(`${prefix}during`, 'y')) === 1);
+    await eventually(async () => got.includes('before:x') && got.includes('during:y'));
+  });
+
   it('passes every conformance check, critical, and quits cleanly on stop', async () => {
     const results = await checkConformance({ plugin, config: { redis: { url: REDIS_URL } } });
     expect(results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`)).to.deep.equal([]);
