@@ -7,6 +7,7 @@ import { PermissionEntity, rbacMigrations, RoleEntity, RolePermissionEntity, Sub
 import { RbacErrors } from './errors.js';
 import { declaredPermissions, requires } from './permissions.js';
 import { RbacService } from './rbac.js';
+import { roleRoutes } from './routes.js';
 import { RbacToken } from './tokens.js';
 
 /** The `rbac` plugin: roles and permissions in the database; every protected route declares what it needs, checked at boot. */
@@ -26,7 +27,7 @@ export const plugin = definePlugin({
     db.registerMigrations('rbac', rbacMigrations);
     const redis = ctx.container.tryGet(RedisToken);
     const channel = ctx.config.changesChannel;
-    const rbac = new RbacService({ db, config: ctx.config, logger: ctx.logger, ...(redis ? { announce: (subjectId: string) => redis.publish(channel, subjectId) } : {}) });
+    const rbac = new RbacService({ db, config: ctx.config, logger: ctx.logger, ...(redis ? { announce: (message: string) => redis.publish(channel, message) } : {}) });
     ctx.provide(RbacToken, rbac);
     const audit = ctx.container.tryGet(AuditToken);
     const onDenied = async (permission: string): Promise<void> => {
@@ -50,14 +51,17 @@ export const plugin = definePlugin({
     );
 
     ctx.http.get('/roles', { summary: 'Every role and the permissions it grants', tags: ['rbac'], meta: { ...requires('roles:read') } }, async () => ({ roles: await rbac.listRoles() }));
+    roleRoutes(ctx.http, rbac, (input) => audit?.record(input));
 
     ctx.lifecycle.hook({ name: 'seed-roles', start: () => rbac.seed() });
-    if (redis && ctx.config.roleCacheTtlMs > 0) {
+    if (redis) {
       let unsubscribe: (() => Promise<void>) | undefined;
       ctx.lifecycle.hook({
-        name: 'role-changes',
+        name: 'changes',
         start: async () => {
-          unsubscribe = await redis.subscribe(channel, (subjectId) => rbac.forgetCached(subjectId));
+          unsubscribe = await redis.subscribe(channel, (message) => {
+            rbac.received(message).catch((err: unknown) => ctx.logger.warn({ err }, 'rbac: could not apply a change announced by another instance'));
+          });
         },
         stop: () => unsubscribe?.(),
       });

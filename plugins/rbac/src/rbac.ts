@@ -4,13 +4,20 @@ import { LRUCache } from 'lru-cache';
 import type { RbacConfig } from './config.js';
 import { PermissionEntity, RoleEntity, RolePermissionEntity, SubjectRoleEntity } from './entity.js';
 import { RbacErrors } from './errors.js';
-import { ADMIN_ROLE, USER_ROLE } from './permissions.js';
+import { ADMIN_ROLE, ROLE_PATTERN, USER_ROLE } from './permissions.js';
 
 /** A role as GET /api/v1/roles shows it. */
 export interface RoleView {
   readonly name: string;
   readonly description: string;
   readonly builtin: boolean;
+  readonly permissions: readonly string[];
+}
+
+/** A custom role as created through {@link Rbac.createRole}. */
+export interface RoleInput {
+  readonly name: string;
+  readonly description: string;
   readonly permissions: readonly string[];
 }
 
@@ -33,6 +40,15 @@ export interface Rbac {
   forget(subjectId: string): Promise<void>;
   /** Every role with its permissions. */
   listRoles(): Promise<readonly RoleView[]>;
+  /**
+   * Creates a custom role (409 GANTRY_RBAC_ROLE_EXISTS; 400 GANTRY_RBAC_UNKNOWN_PERMISSION for a
+   * permission nothing declares). Custom roles are managed here; admin, user and the config's roles are not.
+   */
+  createRole(role: RoleInput): Promise<RoleView>;
+  /** Changes a custom role's description and/or replaces its permissions (404, 409 GANTRY_RBAC_ROLE_PROTECTED, 400). */
+  updateRole(name: string, changes: Partial<Omit<RoleInput, 'name'>>): Promise<RoleView>;
+  /** Deletes a custom role nobody holds (404, 409 GANTRY_RBAC_ROLE_PROTECTED, 409 GANTRY_RBAC_ROLE_IN_USE). */
+  deleteRole(name: string): Promise<void>;
   /** Every known permission (declared by routes, or in the config), sorted. */
   knownPermissions(): readonly string[];
 }
@@ -42,9 +58,12 @@ export interface RbacServiceOptions {
   readonly db: Database;
   readonly config: RbacConfig;
   readonly logger: Logger;
-  /** Tells the other instances whose roles changed (the redis plugin's pub/sub), when there are others to tell. */
-  readonly announce?: (subjectId: string) => Promise<unknown>;
+  /** Tells the other instances what changed (the redis plugin's pub/sub): a {@link RbacChange} message. */
+  readonly announce?: (message: string) => Promise<unknown>;
 }
+
+/** Messages between instances: `s:<subject id>` (that subject's roles changed) or `g` (role grants changed). */
+export type RbacChange = `s:${string}` | 'g';
 
 const BUILTIN: Readonly<Record<string, string>> = {
   [ADMIN_ROLE]: 'Every permission, present and future',
@@ -138,10 +157,20 @@ export class RbacService implements Rbac {
     this.cache?.delete(subjectId);
   }
 
+  /** Applies a change another instance announced. */
+  async received(message: string): Promise<void> {
+    if (message === 'g') await this.loadGrants();
+    else if (message.startsWith('s:')) this.forgetCached(message.slice(2));
+  }
+
   /** After a change through this instance: forget here, tell the others (best effort: their cache expires anyway). */
   private changed(subjectId: string): void {
     this.forgetCached(subjectId);
-    this.options.announce?.(subjectId).catch((err: unknown) => this.options.logger.warn({ err, subjectId }, 'rbac: could not tell the other instances about a role change; they see it within roleCacheTtlMs'));
+    this.announce(`s:${subjectId}`);
+  }
+
+  private announce(message: RbacChange): void {
+    this.options.announce?.(message).catch((err: unknown) => this.options.logger.warn({ err, change: message }, 'rbac: could not tell the other instances about a change; they see role changes within roleCacheTtlMs, grant changes at their next start'));
   }
 
   async setRoles(subjectId: string, roles: readonly string[]): Promise<readonly string[]> {
@@ -178,6 +207,76 @@ export class RbacService implements Rbac {
   async listRoles(): Promise<readonly RoleView[]> {
     const rows = await this.unavailableOnFailure(() => this.options.db.em().find(RoleEntity, {}, { orderBy: { name: 'asc' }, disableIdentityMap: true }));
     return rows.map((r) => ({ name: r.name, description: r.description, builtin: r.builtin, permissions: r.name === ADMIN_ROLE ? this.all : [...(this.grants.get(r.name) ?? [])].sort() }));
+  }
+
+  async createRole(role: RoleInput): Promise<RoleView> {
+    const { name, description } = checkRole(role);
+    const permissions = this.knownOnly(role.permissions);
+    if (this.grants.has(name)) throw RbacErrors.ROLE_EXISTS(`role ${JSON.stringify(name)} already exists`);
+    await this.unavailableOnFailure(() =>
+      this.options.db.transaction(async (em) => {
+        if ((await em.count(RoleEntity, { name })) > 0) throw RbacErrors.ROLE_EXISTS(`role ${JSON.stringify(name)} already exists`);
+        await em.insert(RoleEntity, { name, description, builtin: false });
+        for (const permission of permissions) await em.insert(RolePermissionEntity, { role: name, permission });
+      }),
+    );
+    await this.grantsChanged();
+    return { name, description, builtin: false, permissions };
+  }
+
+  async updateRole(name: string, changes: Partial<Omit<RoleInput, 'name'>>): Promise<RoleView> {
+    this.checkManaged(name);
+    if (changes.description !== undefined) checkRole({ name, description: changes.description });
+    const permissions = changes.permissions === undefined ? undefined : this.knownOnly(changes.permissions);
+    const description = await this.unavailableOnFailure(() =>
+      this.options.db.transaction(async (em) => {
+        const row = await em.findOne(RoleEntity, { name });
+        if (!row) throw RbacErrors.ROLE_NOT_FOUND(`no role is named ${JSON.stringify(name)}`);
+        if (changes.description !== undefined) await em.nativeUpdate(RoleEntity, { name }, { description: changes.description });
+        if (permissions) {
+          await em.nativeDelete(RolePermissionEntity, { role: name });
+          for (const permission of permissions) await em.insert(RolePermissionEntity, { role: name, permission });
+        }
+        return changes.description ?? row.description;
+      }),
+    );
+    await this.grantsChanged();
+    return { name, description, builtin: false, permissions: [...(this.grants.get(name) ?? [])].sort() };
+  }
+
+  async deleteRole(name: string): Promise<void> {
+    this.checkManaged(name);
+    await this.unavailableOnFailure(() =>
+      this.options.db.transaction(async (em) => {
+        if ((await em.count(RoleEntity, { name })) === 0) throw RbacErrors.ROLE_NOT_FOUND(`no role is named ${JSON.stringify(name)}`);
+        const holders = await em.count(SubjectRoleEntity, { role: name });
+        if (holders > 0) throw RbacErrors.ROLE_IN_USE(`role ${JSON.stringify(name)} is held by ${holders} account(s)`, { details: { holders } });
+        await em.nativeDelete(RolePermissionEntity, { role: name });
+        await em.nativeDelete(RoleEntity, { name });
+      }),
+    );
+    await this.grantsChanged();
+  }
+
+  /** Refuses the roles the API does not manage, and names that are not roles. */
+  private checkManaged(name: string): void {
+    if (name === ADMIN_ROLE || name === USER_ROLE) throw RbacErrors.ROLE_PROTECTED(`role ${JSON.stringify(name)} is built in`);
+    if (Object.hasOwn(this.options.config.roles, name)) throw RbacErrors.ROLE_PROTECTED(`role ${JSON.stringify(name)} is defined in the config file (plugins.rbac.roles): change it there`);
+    if (!this.grants.has(name)) throw RbacErrors.ROLE_NOT_FOUND(`no role is named ${JSON.stringify(name)}`);
+  }
+
+  /** The permissions given, deduplicated and sorted, all of them known. */
+  private knownOnly(permissions: readonly string[]): string[] {
+    const wanted = [...new Set(permissions)].sort();
+    const unknown = wanted.filter((p) => !this.allSet.has(p));
+    if (unknown.length) throw RbacErrors.UNKNOWN_PERMISSION(`unknown permission(s): ${unknown.map((p) => JSON.stringify(p)).join(', ')}`, { details: { unknown } });
+    return wanted;
+  }
+
+  /** Reloads the grants here and tells the other instances to. */
+  private async grantsChanged(): Promise<void> {
+    await this.loadGrants();
+    this.announce('g');
   }
 
   /** True once seed() loaded the grants. */
@@ -231,4 +330,11 @@ export class RbacService implements Rbac {
       throw RbacErrors.UNAVAILABLE('roles could not be read or written', { cause: err });
     }
   }
+}
+
+/** A role's name and description as the database takes them (the routes' schemas say the same). */
+function checkRole(role: { readonly name: string; readonly description: string }): { name: string; description: string } {
+  if (typeof role.name !== 'string' || !ROLE_PATTERN.test(role.name)) throw RbacErrors.ROLE_INVALID(`role names are 1-48 lower-case letters, digits and "-", starting with a letter: got ${JSON.stringify(role.name)}`);
+  if (typeof role.description !== 'string' || role.description.trim() === '' || role.description.length > 200) throw RbacErrors.ROLE_INVALID('a role needs a description of 1 to 200 characters');
+  return { name: role.name, description: role.description };
 }

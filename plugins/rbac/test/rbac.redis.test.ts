@@ -74,6 +74,20 @@ describe('rbac: role changes reach the other instances through Redis', function 
     await until(async () => (await status(b, 'mover')) === 403, 'the revocation on B');
   });
 
+  it('a custom role created and changed on A is known on B at once', async () => {
+    const db = path.join(dir, 'roles.sqlite');
+    const channel = `gantry:rbac-test:${randomBytes(6).toString('hex')}`;
+    const a = await boot(db, channel);
+    const b = await boot(db, channel);
+    await a.get(RbacToken).createRole({ name: 'auditor', description: 'Reads notes', permissions: ['notes:read'] });
+    await until(async () => (await b.get(RbacToken).listRoles()).some((r) => r.name === 'auditor' && r.permissions.includes('notes:read')), 'the new role on B');
+    // B can hand the role out and check it.
+    await b.get(RbacToken).setRoles('checker', ['auditor']);
+    expect(await status(b, 'checker')).to.equal(200);
+    await a.get(RbacToken).updateRole('auditor', { permissions: [] });
+    await until(async () => (await status(b, 'checker')) === 403, 'the emptied role on B');
+  });
+
   it("without Redis, a change on A waits for B's cache to expire (the channel is the only messenger)", async () => {
     const db = path.join(dir, 'no-redis.sqlite');
     const channel = `gantry:rbac-test:${randomBytes(6).toString('hex')}`;

@@ -185,6 +185,76 @@ export function rbacSuite(target: SuiteTarget): void {
       });
     });
 
+    describe('custom roles (POST/PATCH/DELETE /roles)', () => {
+      type Send = (method: 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown) => Promise<InjectResponse>;
+      async function asAdmin(app: App): Promise<Send> {
+        await app.tk.get(RbacToken).grant('boss', ADMIN_ROLE);
+        const token = (await app.tk.get(AuthJwtToken).issuePair('boss')).accessToken;
+        return (method, url, body) =>
+          app.tk.inject({ method, url, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) });
+      }
+
+      it('creates a role that grants at once, changes its permissions (applied at once), and audits each change', async () => {
+        const app = await boot(await target.fresh());
+        const send = await asAdmin(app);
+        const created = await send('POST', '/api/v1/roles', { name: 'editor', description: 'Edits notes', permissions: ['notes:publish', 'notes:read', 'notes:read'] });
+        expect(created.statusCode, created.body).to.equal(201);
+        expect(JSON.parse(created.body)).to.deep.equal({ name: 'editor', description: 'Edits notes', builtin: false, permissions: ['notes:publish', 'notes:read'] });
+        await app.tk.get(RbacToken).grant('ed', 'editor');
+        expect((await app.call('POST', '/api/v1/notes/publish', 'ed')).statusCode).to.equal(200);
+        const changed = await send('PATCH', '/api/v1/roles/editor', { permissions: ['notes:read'] });
+        expect(JSON.parse(changed.body)).to.deep.include({ description: 'Edits notes', permissions: ['notes:read'] });
+        expect((await app.call('POST', '/api/v1/notes/publish', 'ed')).statusCode).to.equal(403);
+        expect((await app.call('GET', '/api/v1/notes', 'ed')).statusCode).to.equal(200);
+        expect((await app.tk.get(RbacToken).listRoles()).map((r) => r.name)).to.deep.equal([ADMIN_ROLE, 'editor', 'reader', USER_ROLE]);
+        const trail = (await app.tk.get(AuditToken).query({ limit: 50 })).items.filter((e) => e.action.startsWith('admin.role.')).reverse();
+        expect(trail.map((e) => [e.action, e.object?.id, e.details])).to.deep.equal([
+          ['admin.role.create', 'editor', { permissions: ['notes:publish', 'notes:read'] }],
+          ['admin.role.update', 'editor', { permissions: ['notes:read'] }],
+        ]);
+        expect(trail[0]!.actor).to.deep.include({ id: 'boss' });
+      });
+
+      it('refuses a taken name (409), an unknown permission (400), a bad name (400), and non-admins (403)', async () => {
+        const app = await boot(await target.fresh());
+        const send = await asAdmin(app);
+        const code = async (res: Promise<InjectResponse>): Promise<string> => codeOf(await res);
+        expect(await code(send('POST', '/api/v1/roles', { name: 'reader', description: 'again', permissions: [] }))).to.equal('GANTRY_RBAC_ROLE_EXISTS');
+        expect(await code(send('POST', '/api/v1/roles', { name: 'admin', description: 'again', permissions: [] }))).to.equal('GANTRY_RBAC_ROLE_EXISTS');
+        const unknown = await send('POST', '/api/v1/roles', { name: 'wizard', description: 'Magic', permissions: ['spells:cast'] });
+        expect(unknown.statusCode).to.equal(400);
+        expect(JSON.parse(unknown.body)).to.deep.include({ code: 'GANTRY_RBAC_UNKNOWN_PERMISSION', unknown: ['spells:cast'] });
+        for (const body of [{ name: 'Bad Name', description: 'x', permissions: [] }, { name: 'ok', description: ' ', permissions: [] }, { name: 'ok', description: 'x', permissions: ['notes'] }, { name: 'ok', description: 'x', permissions: [], builtin: true }]) {
+          expect(await code(send('POST', '/api/v1/roles', body)), JSON.stringify(body)).to.equal('GANTRY_HTTP_VALIDATION');
+        }
+        await app.tk.get(RbacToken).grant('reading', 'reader');
+        const token = (await app.tk.get(AuthJwtToken).issuePair('reading')).accessToken;
+        const denied = await app.tk.inject({ method: 'POST', url: '/api/v1/roles', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'sneaky', description: 'x', permissions: ['roles:write'] }) });
+        expect(denied.statusCode).to.equal(403);
+        expect((await app.tk.get(RbacToken).listRoles()).map((r) => r.name)).to.not.include('sneaky').and.not.include('wizard');
+      });
+
+      it('leaves admin, user and the config\'s roles alone (409), answers 404 for no role, and deletes a role only once nobody holds it', async () => {
+        const app = await boot(await target.fresh());
+        const send = await asAdmin(app);
+        for (const role of [ADMIN_ROLE, USER_ROLE, 'reader']) {
+          expect(codeOf(await send('PATCH', `/api/v1/roles/${role}`, { permissions: [] })), role).to.equal('GANTRY_RBAC_ROLE_PROTECTED');
+          expect(codeOf(await send('DELETE', `/api/v1/roles/${role}`)), role).to.equal('GANTRY_RBAC_ROLE_PROTECTED');
+        }
+        expect((await send('PATCH', '/api/v1/roles/ghost', { description: 'x' })).statusCode).to.equal(404);
+        expect((await send('DELETE', '/api/v1/roles/ghost')).statusCode).to.equal(404);
+        expect((await send('POST', '/api/v1/roles', { name: 'temp', description: 'Temporary', permissions: ['notes:read'] })).statusCode).to.equal(201);
+        await app.tk.get(RbacToken).grant('holder', 'temp');
+        const inUse = await send('DELETE', '/api/v1/roles/temp');
+        expect(inUse.statusCode).to.equal(409);
+        expect(JSON.parse(inUse.body)).to.deep.include({ code: 'GANTRY_RBAC_ROLE_IN_USE', holders: 1 });
+        await app.tk.get(RbacToken).setRoles('holder', [USER_ROLE]);
+        expect((await send('DELETE', '/api/v1/roles/temp')).statusCode).to.equal(204);
+        expect((await send('DELETE', '/api/v1/roles/temp')).statusCode).to.equal(404);
+        expect((await rejection(app.tk.get(RbacToken).setRoles('holder', ['temp']))).code).to.equal('GANTRY_RBAC_UNKNOWN_ROLE');
+      });
+    });
+
     describe('role changes', () => {
       it('setRoles refuses an unknown role (400) and taking admin from the last administrator (409); with two, one can go', async () => {
         const app = await boot(await target.fresh());

@@ -1,0 +1,43 @@
+import type { HttpRouter } from '@gantry/core';
+import type { AuditRecordInput } from '@gantry/plugin-audit';
+import { z } from 'zod';
+import { PERMISSION_PATTERN, requires, ROLE_PATTERN } from './permissions.js';
+import type { Rbac } from './rbac.js';
+
+const TAGS = ['rbac'];
+const name = z.string().regex(ROLE_PATTERN, 'must be 1-48 lower-case letters, digits or "-", starting with a letter');
+const description = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((v) => v.trim().length > 0 && !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(v), 'must not be blank nor hold control characters');
+const permissions = z.array(z.string().regex(PERMISSION_PATTERN, 'must look like "resource:action"')).max(500);
+const nameParams = z.object({ name }).strict();
+const createBody = z.object({ name, description, permissions }).strict();
+const patchBody = z
+  .object({ description: description.optional(), permissions: permissions.optional() })
+  .strict()
+  .refine((b) => b.description !== undefined || b.permissions !== undefined, 'give description, permissions or both');
+
+const roleObject = (id: string) => ({ type: 'role', id });
+
+/** Role management: custom roles are created, changed and deleted here (`roles:write`); each change is audited. */
+export function roleRoutes(http: HttpRouter, rbac: Rbac, record: (input: AuditRecordInput) => Promise<unknown> | undefined): void {
+  http.post('/roles', { summary: 'Create a custom role granting known permissions', tags: TAGS, status: 201, schema: { body: createBody }, meta: { ...requires('roles:write') } }, async (req) => {
+    const role = await rbac.createRole(req.body);
+    await record({ action: 'admin.role.create', outcome: 'success', object: roleObject(role.name), details: { permissions: role.permissions } });
+    return role;
+  });
+
+  http.patch('/roles/:name', { summary: "Change a custom role's description or replace its permissions", tags: TAGS, schema: { params: nameParams, body: patchBody }, meta: { ...requires('roles:write') } }, async (req) => {
+    const role = await rbac.updateRole(req.params.name, req.body);
+    await record({ action: 'admin.role.update', outcome: 'success', object: roleObject(role.name), details: { permissions: role.permissions } });
+    return role;
+  });
+
+  http.delete('/roles/:name', { summary: 'Delete a custom role nobody holds', tags: TAGS, status: 204, schema: { params: nameParams }, meta: { ...requires('roles:write') } }, async (req) => {
+    await rbac.deleteRole(req.params.name);
+    await record({ action: 'admin.role.delete', outcome: 'success', object: roleObject(req.params.name) });
+    return undefined;
+  });
+}
