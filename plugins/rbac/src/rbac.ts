@@ -1,5 +1,5 @@
 import { currentContext, GantryError, type HttpMiddleware, type Logger } from '@gantry/core';
-import type { Database } from '@gantry/plugin-database';
+import { UniqueConstraintViolationException, type Database } from '@gantry/plugin-database';
 import { LRUCache } from 'lru-cache';
 import type { RbacConfig } from './config.js';
 import { PermissionEntity, RoleEntity, RolePermissionEntity, SubjectRoleEntity } from './entity.js';
@@ -214,11 +214,18 @@ export class RbacService implements Rbac {
     const permissions = this.knownOnly(role.permissions);
     if (this.grants.has(name)) throw RbacErrors.ROLE_EXISTS(`role ${JSON.stringify(name)} already exists`);
     await this.unavailableOnFailure(() =>
-      this.options.db.transaction(async (em) => {
-        if ((await em.count(RoleEntity, { name })) > 0) throw RbacErrors.ROLE_EXISTS(`role ${JSON.stringify(name)} already exists`);
-        await em.insert(RoleEntity, { name, description, builtin: false });
-        for (const permission of permissions) await em.insert(RolePermissionEntity, { role: name, permission });
-      }),
+      this.options.db
+        .transaction(async (em) => {
+          // Insert first, no read before it: the primary key decides between concurrent creations, and
+          // SQLite takes its write lock at once (a read first would make two writers deadlock: 503).
+          await em.insert(RoleEntity, { name, description, builtin: false });
+          for (const permission of permissions) await em.insert(RolePermissionEntity, { role: name, permission });
+        })
+        .catch((err: unknown) => {
+          // Created meanwhile, here or through another instance: the primary key says so.
+          if (err instanceof UniqueConstraintViolationException) throw RbacErrors.ROLE_EXISTS(`role ${JSON.stringify(name)} already exists`);
+          throw err;
+        }),
     );
     await this.grantsChanged();
     return { name, description, builtin: false, permissions };

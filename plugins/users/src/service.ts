@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GantryError, runDetached, type Logger, type RouteReply, type RouteRequest } from '@gantry/core';
 import type { Audit, AuditRecordInput } from '@gantry/plugin-audit';
 import type { TokenService } from '@gantry/plugin-auth-jwt';
-import type { Database, SqlEntityManager } from '@gantry/plugin-database';
+import { UniqueConstraintViolationException, type Database, type SqlEntityManager } from '@gantry/plugin-database';
 import type { Mailer } from '@gantry/plugin-mailer';
 import { USER_ROLE, type Rbac } from '@gantry/plugin-rbac';
 import type { Sessions } from '@gantry/plugin-sessions-redis';
@@ -126,7 +126,7 @@ export class UsersService implements Users {
     } catch (err) {
       if (GantryError.is(err)) throw err;
       // A concurrent insert won the unique index.
-      if (/unique|duplicate/i.test(String((err as Error)?.message))) throw UsersErrors.EMAIL_TAKEN('an account already uses this email address');
+      if (err instanceof UniqueConstraintViolationException) throw UsersErrors.EMAIL_TAKEN('an account already uses this email address');
       throw UsersErrors.UNAVAILABLE('the account could not be stored', { cause: err });
     }
     for (const role of input.roles) await this.o.rbac.grant(row.id, role);

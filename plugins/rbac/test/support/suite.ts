@@ -215,6 +215,21 @@ export function rbacSuite(target: SuiteTarget): void {
         expect(trail[0]!.actor).to.deep.include({ id: 'boss' });
       });
 
+      // PostgreSQL only: two SQLite connections in one thread cannot race (better-sqlite3 blocks the
+      // thread while it waits for the other's lock, so the other never commits: a 5 s stall, then BUSY).
+      if (target.driver === 'postgresql') it('two instances creating the same role at once: one creates it, the other answers 409 (never 503)', async () => {
+        const database = await target.fresh();
+        const a = await boot(database);
+        const b = await boot(database);
+        for (let round = 0; round < 5; round++) {
+          const name = `racer-${round}`;
+          const outcomes = await Promise.allSettled([a, b].map((app) => app.tk.get(RbacToken).createRole({ name, description: 'Races', permissions: ['notes:read'] })));
+          expect(outcomes.filter((o) => o.status === 'fulfilled'), name).to.have.length(1);
+          const refused = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')!;
+          expect((refused.reason as GantryError).code, name).to.equal('GANTRY_RBAC_ROLE_EXISTS');
+        }
+      });
+
       it('refuses a taken name (409), an unknown permission (400), a bad name (400), and non-admins (403)', async () => {
         const app = await boot(await target.fresh());
         const send = await asAdmin(app);
