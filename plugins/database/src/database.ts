@@ -131,8 +131,17 @@ export class DatabaseService implements Database {
         cause: ctx.signal.reason,
       });
     }
+    // PostgreSQL ends the transaction's statements itself at the request's deadline (57014 → 504), so
+    // a query still running when the request gives up stops holding its locks and its connection.
+    const bound = ctx !== undefined && this.options.config.driver === 'postgresql' ? ctx : undefined;
     try {
-      return await this.em().transactional((em) => work(em), { isolationLevel: options.isolationLevel as IsolationLevel | undefined, readOnly: options.readOnly });
+      return await this.em().transactional(
+        async (em) => {
+          if (bound) await em.execute(`set local statement_timeout = ${Math.max(1, bound.remainingMs())}`);
+          return work(em);
+        },
+        { isolationLevel: options.isolationLevel as IsolationLevel | undefined, readOnly: options.readOnly },
+      );
     } catch (err) {
       throw this.errors.rethrowable(err);
     }

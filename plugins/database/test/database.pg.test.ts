@@ -53,6 +53,28 @@ describe('database plugin on postgresql: server specifics', () => {
     expect(inPublic[0]!.n).to.equal(0);
   });
 
+  it('has PostgreSQL stop a transaction\'s statement at the request deadline (504), not let it run on', async () => {
+    const tk = await kernels.boot({ driver: 'postgresql', ...PG, schema: newSchema() }, [notesPlugin()], { requestTimeoutMs: 300 });
+    const running = async (): Promise<number> =>
+      (await sql("select count(*)::int as n from pg_stat_activity where state = 'active' and query like '%gantry-slow-statement%' and query not like '%pg_stat_activity%'"))[0]!.n as number;
+    const pending = tk.inject({ method: 'POST', url: '/api/v1/late/slow-statement' });
+    // The statement (pg_sleep(5)) shows up on the server, then is gone within a second: cut at the
+    // 300 ms deadline by the server itself, not left to run its 5 s.
+    let seen = false;
+    let gone = false;
+    for (let i = 0; i < 40 && !gone; i++) {
+      const n = await running();
+      if (n > 0) seen = true;
+      else if (seen) gone = true;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(seen, 'the slow statement never ran').to.equal(true);
+    expect(gone, 'the slow statement still runs on the server a second later').to.equal(true);
+    const res = await pending;
+    expect(res.statusCode).to.equal(504);
+    expect(res.json()).to.include({ code: 'GANTRY_DATABASE_DEADLINE_EXCEEDED' });
+  });
+
   it('connects with clientUrl instead of host/port/user', async () => {
     const tk = await kernels.boot({ driver: 'postgresql', clientUrl: `postgresql://${PG.user}@${PG.host}:${PG.port}/${PG.dbName}`, schema: newSchema() });
     const res = await tk.inject({ method: 'POST', url: '/api/v1/notes', payload: { title: 'via url' } });

@@ -114,6 +114,10 @@ export function notesPlugin(options: NotesPluginOptions = {}): Plugin {
           return em.count(Note, {});
         });
       });
+      ctx.http.post('/late/slow-statement', {}, async () => {
+        // A statement that outlives the deadline by far: PostgreSQL must stop it at the deadline.
+        return db.transaction(async (em) => em.execute("select pg_sleep(5), 'gantry-slow-statement'"));
+      });
       ctx.http.get('/late/find', {}, async (req) => {
         await sleep(req.context.remainingMs() + 20);
         return db.em().find(Note, {});
