@@ -7,6 +7,7 @@ import { UserEntity, UsersToken } from '@gantry/plugin-users';
 import { expect } from 'chai';
 import { BINDING_COOKIE, OAuthStateEntity } from '../../src/index.js';
 import { findLink } from '@gantry/testing';
+import { startFacebookFake, type FacebookFake } from './facebook-fake.js';
 import { startIdentityProvider, type IdentityProvider } from './identity-provider.js';
 import { bootApp, callbackUrl, PASSWORD, PUBLIC_ORIGIN, signIn, start, throughProvider, type App } from './stack.js';
 
@@ -35,14 +36,15 @@ export function oauthSuite(target: SuiteTarget): void {
   describe(`oauth: sign-in against a real OpenID Provider (${target.driver})`, function () {
     this.timeout(30_000);
     let idp: IdentityProvider;
+    let facebook: FacebookFake;
     let app: App;
 
     before(async () => {
       idp = await startIdentityProvider([
         { client_id: 'gantry-corp', client_secret: SECRETS.corp, redirect_uris: [callbackUrl('corp')], token_endpoint_auth_method: 'client_secret_basic' },
         { client_id: 'gantry-google', client_secret: SECRETS.google, redirect_uris: [callbackUrl('google')], token_endpoint_auth_method: 'client_secret_post' },
-        { client_id: 'gantry-facebook', client_secret: SECRETS.facebook, redirect_uris: [callbackUrl('facebook')], token_endpoint_auth_method: 'client_secret_post' },
       ]);
+      facebook = await startFacebookFake({ clientId: 'gantry-facebook', clientSecret: SECRETS.facebook, redirectUri: callbackUrl('facebook') });
       app = await bootApp({
         database: await target.fresh(),
         sessions: true,
@@ -52,7 +54,14 @@ export function oauthSuite(target: SuiteTarget): void {
             oidc: { corp: { issuer: idp.issuer, clientId: 'gantry-corp', clientSecret: SECRETS.corp } },
             // passport-google-oauth20 pointed at the local provider: its authorize, token and OpenID user info endpoints.
             google: { clientId: 'gantry-google', clientSecret: SECRETS.google, authorizationUrl: `${idp.issuer}/auth`, tokenUrl: `${idp.issuer}/token`, userInfoUrl: `${idp.issuer}/userinfo` },
-            facebook: { clientId: 'gantry-facebook', clientSecret: SECRETS.facebook, authorizationUrl: `${idp.issuer}/auth`, tokenUrl: `${idp.issuer}/token`, profileUrl: `${idp.issuer}/userinfo` },
+            // passport-facebook pointed at the contract fake of Facebook Login and Graph /me.
+            facebook: {
+              clientId: 'gantry-facebook',
+              clientSecret: SECRETS.facebook,
+              authorizationUrl: `${facebook.origin}/dialog/oauth`,
+              tokenUrl: `${facebook.origin}/oauth/access_token`,
+              profileUrl: `${facebook.origin}/me`,
+            },
           },
         },
       });
@@ -61,6 +70,7 @@ export function oauthSuite(target: SuiteTarget): void {
     after(async () => {
       await app?.stop();
       await idp?.close();
+      await facebook?.close();
     });
 
     const stateRows = () => app.tk.get(DatabaseToken).em().find(OAuthStateEntity, {}, { disableIdentityMap: true });
@@ -390,11 +400,43 @@ export function oauthSuite(target: SuiteTarget): void {
       });
     });
 
-    describe('Facebook (passport-facebook)', () => {
+    describe('Facebook (passport-facebook, against a contract fake of Facebook Login and Graph /me)', () => {
+      /** A Facebook sign-in of `login` (signed in at the fake) through the app, to the callback's answer. */
+      async function facebookSignIn(login: string): Promise<Awaited<ReturnType<typeof start>>> {
+        const browser = app.browser();
+        const started = await start(browser, 'facebook');
+        browser.setCookie(facebook.origin, 'c_user', login);
+        const dialog = await browser.get(started.location!);
+        expect(dialog.status, dialog.text).to.equal(302);
+        expect(dialog.location!.origin + dialog.location!.pathname).to.equal(callbackUrl('facebook'));
+        return browser.get(dialog.location!);
+      }
+
+      it('signs in end to end (PKCE, code exchange with the secret, Graph /me with appsecret_proof) and creates a verified account', async () => {
+        const { login, email } = person('fb');
+        facebook.account(login, { name: 'Fay Book', email });
+        const before = facebook.graphCalls.ok;
+        const page = await facebookSignIn(login);
+        expect(page.status, page.text).to.equal(200);
+        expect(facebook.graphCalls.ok).to.equal(before + 1);
+        const me = await app.api('GET', '/api/v1/users/me', { token: page.json().accessToken });
+        expect(me.body).to.include({ email, name: 'Fay Book', emailVerified: true });
+        const again = await facebookSignIn(login);
+        expect((await app.api('GET', '/api/v1/users/me', { token: again.json().accessToken })).body.id).to.equal(me.body.id);
+      });
+
+      it('refuses a Facebook user whose address Graph does not return (unconfirmed): 403 GANTRY_OAUTH_EMAIL_UNVERIFIED', async () => {
+        const { login } = person('fb-noemail');
+        facebook.account(login, { name: 'No Mail' });
+        const page = await facebookSignIn(login);
+        expect(page.status, page.text).to.equal(403);
+        expect(page.json().code).to.equal('GANTRY_OAUTH_EMAIL_UNVERIFIED');
+      });
+
       it('redirects with client id, state, S256 challenge and the configured redirect URI', async () => {
         const page = await start(app.browser(), 'facebook');
         const q = page.location!.searchParams;
-        expect(page.location!.origin + page.location!.pathname).to.equal(`${idp.issuer}/auth`);
+        expect(page.location!.origin + page.location!.pathname).to.equal(`${facebook.origin}/dialog/oauth`);
         expect(q.get('client_id')).to.equal('gantry-facebook');
         expect(q.get('redirect_uri')).to.equal(callbackUrl('facebook'));
         expect(q.get('scope')).to.equal('email,public_profile');
