@@ -1,5 +1,5 @@
 import { currentContext, GantryError, type HttpMiddleware, type Logger } from '@gantry/core';
-import { UniqueConstraintViolationException, type Database } from '@gantry/plugin-database';
+import { LockMode, UniqueConstraintViolationException, type Database } from '@gantry/plugin-database';
 import { LRUCache } from 'lru-cache';
 import type { RbacConfig } from './config.js';
 import { PermissionEntity, RoleEntity, RolePermissionEntity, SubjectRoleEntity } from './entity.js';
@@ -181,7 +181,13 @@ export class RbacService implements Rbac {
       this.options.db.transaction(async (em) => {
         const current = (await em.find(SubjectRoleEntity, { subjectId })).map((r) => r.role);
         if (current.includes(ADMIN_ROLE) && !wanted.includes(ADMIN_ROLE)) {
-          const admins = await em.count(SubjectRoleEntity, { role: ADMIN_ROLE });
+          // PostgreSQL: lock every admin grant first, so two administrators demoted at once cannot
+          // each count the other and leave none (the second waits, then sees one admin left).
+          // SQLite has one writer at a time.
+          const admins =
+            this.options.db.driver === 'postgresql'
+              ? (await em.find(SubjectRoleEntity, { role: ADMIN_ROLE }, { lockMode: LockMode.PESSIMISTIC_WRITE })).length
+              : await em.count(SubjectRoleEntity, { role: ADMIN_ROLE });
           if (admins <= 1) throw RbacErrors.LAST_ADMIN('this account is the last administrator');
         }
         await em.nativeDelete(SubjectRoleEntity, { subjectId });

@@ -288,6 +288,24 @@ export function rbacSuite(target: SuiteTarget): void {
         expect(await rbac.can('first-admin', 'notes:read')).to.equal(false);
       });
 
+      if (target.driver === 'postgresql') it('two administrators demoted at once on two instances: one stays admin (never none)', async () => {
+        const database = await target.fresh();
+        const a = await boot(database);
+        const b = await boot(database);
+        for (let round = 0; round < 5; round++) {
+          const [x, y] = [`admin-x-${round}`, `admin-y-${round}`];
+          await a.tk.get(RbacToken).setRoles(x, [ADMIN_ROLE]);
+          await a.tk.get(RbacToken).setRoles(y, [ADMIN_ROLE]);
+          // Keep only these two as admins of the round.
+          for (let r = 0; r < round; r++) for (const other of [`admin-x-${r}`, `admin-y-${r}`]) await a.tk.get(RbacToken).forget(other);
+          const outcomes = await Promise.allSettled([a.tk.get(RbacToken).setRoles(x, [USER_ROLE]), b.tk.get(RbacToken).setRoles(y, [USER_ROLE])]);
+          expect(outcomes.map((o) => o.status).sort(), `round ${round}`).to.deep.equal(['fulfilled', 'rejected']);
+          expect(((outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason as GantryError).code).to.equal('GANTRY_RBAC_LAST_ADMIN');
+          const admins = [x, y].filter((id) => outcomes[[x, y].indexOf(id)]!.status === 'rejected');
+          for (const id of admins) expect(await b.tk.get(RbacToken).can(id, 'roles:write')).to.equal(true);
+        }
+      });
+
       it('a change through this instance applies at once, cache or not: grant, revoke, forget', async () => {
         const app = await boot(await target.fresh(), { roleCacheTtlMs: 60_000 });
         const rbac = app.tk.get(RbacToken);
