@@ -3,6 +3,7 @@ import { defineErrors } from '@gantry/core';
 /** Error registry of the `rbac` plugin (codes `GANTRY_RBAC_<REASON>`). */
 export const RbacErrors = defineErrors('rbac', {
   FORBIDDEN: { status: 403, title: 'Permission denied', fix: 'ask an administrator for a role that grants the permission named in "details"' },
+  ESCALATION: { status: 403, title: 'Cannot grant or manage more than you hold', fix: 'ask an account that holds every permission involved (an administrator) to do it' },
   UNKNOWN_ROLE: { status: 400, title: 'Unknown role', fix: 'use one of the roles listed by GET /api/v1/roles' },
   ROLE_INVALID: { status: 400, title: 'Role name or description invalid', fix: 'name roles with 1-48 lower-case letters, digits and "-", starting with a letter; describe them in 1 to 200 characters' },
   ROLE_NOT_FOUND: { status: 404, title: 'Role not found', fix: 'use one of the roles listed by GET /api/v1/roles' },

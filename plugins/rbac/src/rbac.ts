@@ -29,6 +29,14 @@ export interface Rbac {
   permissionsOf(subjectId: string): Promise<ReadonlySet<string>>;
   /** Whether the subject holds every permission given. */
   can(subjectId: string, ...permissions: string[]): Promise<boolean>;
+  /** The permissions these roles grant together (admin: every known permission; unknown roles grant nothing). */
+  permissionsOfRoles(roles: readonly string[]): ReadonlySet<string>;
+  /**
+   * No escalation: throws 403 GANTRY_RBAC_ESCALATION unless `holder` (a principal: its own
+   * `permissions`, else its roles') holds every permission given. Call it before granting roles or
+   * permissions, or acting on an account, with the permissions involved; `action` names it in the error.
+   */
+  assertHolds(holder: { readonly id: string; readonly permissions?: readonly string[] }, permissions: Iterable<string>, action: string): Promise<void>;
   /**
    * Replaces a subject's roles (unknown role → 400 GANTRY_RBAC_UNKNOWN_ROLE; taking admin from the
    * last admin → 409 GANTRY_RBAC_LAST_ADMIN). Returns the new roles.
@@ -134,11 +142,21 @@ export class RbacService implements Rbac {
   }
 
   async permissionsOf(subjectId: string): Promise<ReadonlySet<string>> {
-    const roles = await this.rolesOf(subjectId);
+    return this.permissionsOfRoles(await this.rolesOf(subjectId));
+  }
+
+  permissionsOfRoles(roles: readonly string[]): ReadonlySet<string> {
     if (roles.includes(ADMIN_ROLE)) return this.allSet;
     const out = new Set<string>();
     for (const role of roles) for (const p of this.grants.get(role) ?? []) out.add(p);
     return out;
+  }
+
+  async assertHolds(holder: { readonly id: string; readonly permissions?: readonly string[] }, permissions: Iterable<string>, action: string): Promise<void> {
+    const held = Array.isArray(holder.permissions) ? new Set(holder.permissions) : this.permissionsOfRoles(await this.rolesOf(holder.id));
+    // An unknown permission is not an escalation but bad input: the operation itself refuses it (400).
+    const lacking = [...new Set(permissions)].filter((p) => this.allSet.has(p) && !held.has(p)).sort();
+    if (lacking.length) throw RbacErrors.ESCALATION(`${action} involves permissions you do not hold: ${lacking.join(', ')}`, { details: { lacking } });
   }
 
   async can(subjectId: string, ...permissions: string[]): Promise<boolean> {

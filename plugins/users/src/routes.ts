@@ -169,6 +169,7 @@ export function userRoutes({ http, users, rbac }: RouteDeps): void {
 
   http.post('/users', { summary: 'Create an account', tags: USERS, status: 201, schema: { body: s.createUserBody }, meta: { ...requires('users:write') } }, async (req) => {
     const { email, password, name, roles, emailVerified } = req.body;
+    await rbac.assertHolds(caller(req), rbac.permissionsOfRoles(roles ?? [USER_ROLE]), 'creating an account with these roles');
     const row = await users.create({ email, password, name, verified: emailVerified === true, roles: roles ?? [USER_ROLE] });
     if (emailVerified !== true) users.later('verification mail', () => users.sendVerification(row));
     await users.record({ action: 'admin.user.create', outcome: 'success', object: userObject(row.id), details: { roles: roles ?? [USER_ROLE] } });
@@ -180,6 +181,8 @@ export function userRoutes({ http, users, rbac }: RouteDeps): void {
   http.patch('/users/:id', { summary: 'Change an account (name, status, email verified); disabling revokes its sessions', tags: USERS, schema: { params: s.idParams, body: s.patchUserBody }, meta: { ...requires('users:write') } }, async (req) => {
     const { id } = req.params;
     if (id === caller(req).id && req.body.status === 'disabled') throw UsersErrors.SELF_ACTION('an administrator cannot disable their own account');
+    // Nobody changes (or locks out) an account holding permissions they do not hold themselves.
+    await rbac.assertHolds(caller(req), await rbac.permissionsOf(id), 'changing this account');
     const row = await users.update(id, req.body);
     await users.record({ action: 'admin.user.update', outcome: 'success', object: userObject(id), details: { ...req.body } });
     return users.viewOf(row);
@@ -188,6 +191,7 @@ export function userRoutes({ http, users, rbac }: RouteDeps): void {
   http.delete('/users/:id', { summary: 'Delete an account, its roles, sessions and tokens', tags: USERS, status: 204, schema: { params: s.idParams }, meta: { ...requires('users:write') } }, async (req) => {
     const { id } = req.params;
     if (id === caller(req).id) throw UsersErrors.SELF_ACTION('an administrator cannot delete their own account');
+    await rbac.assertHolds(caller(req), await rbac.permissionsOf(id), 'deleting this account');
     await users.remove(id);
     await users.record({ action: 'admin.user.delete', outcome: 'success', object: userObject(id) });
     return undefined;
@@ -196,6 +200,9 @@ export function userRoutes({ http, users, rbac }: RouteDeps): void {
   http.put('/users/:id/roles', { summary: "Replace an account's roles", tags: ['rbac'], schema: { params: s.idParams, body: s.rolesBody }, meta: { ...requires('roles:write') } }, async (req) => {
     const { id } = req.params;
     if (!(await users.row(id))) throw UsersErrors.NOT_FOUND(`no user has id ${JSON.stringify(id)}`);
+    // Covers what the account holds now and what it would hold: no granting, nor taking, beyond one's own.
+    const involved = [...(await rbac.permissionsOf(id)), ...rbac.permissionsOfRoles(req.body.roles)];
+    await rbac.assertHolds(caller(req), involved, "changing this account's roles");
     const roles = await rbac.setRoles(id, req.body.roles);
     await users.record({ action: 'admin.user.roles', outcome: 'success', object: userObject(id), details: { roles } });
     return { id, roles };

@@ -1,5 +1,7 @@
 import { AuditToken } from '@gantry/plugin-audit';
+import { ADMIN_ROLE, RbacToken, USER_ROLE } from '@gantry/plugin-rbac';
 import { expect } from 'chai';
+import { UsersToken } from '../src/index.js';
 import { bootStack, type Stack } from './support/stack.js';
 
 const PW = 'Correct-Horse-Battery-9';
@@ -85,5 +87,29 @@ describe('users: sign-up, verification, sign-in', () => {
     expect(trail[1]!.details).to.deep.equal({ reason: forged.body.code });
     expect(trail[2]!.actor).to.deep.include({ id });
     expect(JSON.stringify(trail)).to.not.include(pair.refreshToken.split('.')[2]!);
+  });
+  it('no escalation: an account manager cannot grant admin, nor change, disable or delete an admin (403), but manages plain accounts', async () => {
+    const rbac = stack.tk.get(RbacToken);
+    await rbac.createRole({ name: 'account-manager', description: 'Manages accounts', permissions: ['users:read', 'users:write', 'roles:write'] });
+    const adminId = await stack.account('root@example.com', PW);
+    await rbac.setRoles(adminId, [ADMIN_ROLE]);
+    const managerId = await stack.account('manager@example.com', PW);
+    await rbac.setRoles(managerId, ['account-manager']);
+    const plainId = await stack.account('plain@example.com', PW);
+    const { accessToken: token } = await stack.login('manager@example.com', PW);
+    const refused = [
+      await stack.call('PUT', `/api/v1/users/${plainId}/roles`, { token, body: { roles: [ADMIN_ROLE] } }),
+      await stack.call('PUT', `/api/v1/users/${adminId}/roles`, { token, body: { roles: [USER_ROLE] } }),
+      await stack.call('PATCH', `/api/v1/users/${adminId}`, { token, body: { status: 'disabled' } }),
+      await stack.call('DELETE', `/api/v1/users/${adminId}`, { token }),
+      await stack.call('POST', '/api/v1/users', { token, body: { email: 'new-admin@example.com', password: PW, name: 'N', roles: [ADMIN_ROLE] } }),
+    ];
+    expect(refused.map((r) => `${r.status} ${r.body.code}`)).to.deep.equal(Array(5).fill('403 GANTRY_RBAC_ESCALATION'));
+    expect(await rbac.rolesOf(adminId)).to.deep.equal([ADMIN_ROLE]);
+    expect(await rbac.rolesOf(plainId)).to.deep.equal([USER_ROLE]);
+    expect((await stack.call('GET', `/api/v1/users/${adminId}`, { token })).body.status).to.equal('active');
+    expect(await stack.tk.get(UsersToken).findByEmail('new-admin@example.com')).to.equal(undefined);
+    expect((await stack.call('PATCH', `/api/v1/users/${plainId}`, { token, body: { name: 'Renamed' } })).status).to.equal(200);
+    expect((await stack.call('PUT', `/api/v1/users/${plainId}/roles`, { token, body: { roles: [USER_ROLE] } })).status).to.equal(200);
   });
 });

@@ -249,6 +249,26 @@ export function rbacSuite(target: SuiteTarget): void {
         expect((await app.tk.get(RbacToken).listRoles()).map((r) => r.name)).to.not.include('sneaky').and.not.include('wizard');
       });
 
+      it('no escalation: a role manager creates, changes and deletes only roles within what it holds (403 GANTRY_RBAC_ESCALATION)', async () => {
+        const app = await boot(await target.fresh());
+        const rbac = app.tk.get(RbacToken);
+        await rbac.createRole({ name: 'role-manager', description: 'Manages reader roles', permissions: ['roles:read', 'roles:write', 'notes:read'] });
+        await rbac.createRole({ name: 'publisher', description: 'Publishes', permissions: ['notes:publish'] });
+        await rbac.grant('mgr', 'role-manager');
+        const token = (await app.tk.get(AuthJwtToken).issuePair('mgr')).accessToken;
+        const send = (method: 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown) =>
+          app.tk.inject({ method, url, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) });
+        const beyond = await send('POST', '/api/v1/roles', { name: 'sneaky', description: 'More than mine', permissions: ['notes:read', 'notes:publish'] });
+        expect(beyond.statusCode).to.equal(403);
+        expect(JSON.parse(beyond.body)).to.deep.include({ code: 'GANTRY_RBAC_ESCALATION', lacking: ['notes:publish'] });
+        expect((await send('POST', '/api/v1/roles', { name: 'readers', description: 'Read only', permissions: ['notes:read'] })).statusCode).to.equal(201);
+        expect(codeOf(await send('PATCH', '/api/v1/roles/readers', { permissions: ['notes:publish'] }))).to.equal('GANTRY_RBAC_ESCALATION');
+        expect(codeOf(await send('PATCH', '/api/v1/roles/publisher', { description: 'Renamed by someone who cannot publish' }))).to.equal('GANTRY_RBAC_ESCALATION');
+        expect(codeOf(await send('DELETE', '/api/v1/roles/publisher'))).to.equal('GANTRY_RBAC_ESCALATION');
+        expect((await send('DELETE', '/api/v1/roles/readers')).statusCode).to.equal(204);
+        expect((await rbac.listRoles()).map((r) => r.name)).to.include('publisher').and.not.include('sneaky');
+      });
+
       it('leaves admin, user and the config\'s roles alone (409), answers 404 for no role, and deletes a role only once nobody holds it', async () => {
         const app = await boot(await target.fresh());
         const send = await asAdmin(app);
