@@ -25,6 +25,8 @@ export interface RoleInput {
 export interface Rbac {
   /** Roles held by a subject, sorted. */
   rolesOf(subjectId: string): Promise<readonly string[]>;
+  /** Subjects holding a role, sorted (read from the database, never cached). */
+  holders(role: string): Promise<readonly string[]>;
   /** Permissions a subject holds through its roles (admin: every known permission). */
   permissionsOf(subjectId: string): Promise<ReadonlySet<string>>;
   /** Whether the subject holds every permission given. */
@@ -139,6 +141,11 @@ export class RbacService implements Rbac {
     const roles = Object.freeze(rows.map((r) => r.role));
     if (generation === this.generation) this.cache?.set(subjectId, roles);
     return roles;
+  }
+
+  async holders(role: string): Promise<readonly string[]> {
+    const rows = await this.unavailableOnFailure(() => this.options.db.em().find(SubjectRoleEntity, { role }, { disableIdentityMap: true, orderBy: { subjectId: 'asc' } }));
+    return rows.map((r) => r.subjectId);
   }
 
   async permissionsOf(subjectId: string): Promise<ReadonlySet<string>> {

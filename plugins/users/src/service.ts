@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { GantryError, runDetached, type Logger, type RouteReply, type RouteRequest } from '@gantry/core';
 import type { Audit, AuditRecordInput } from '@gantry/plugin-audit';
 import type { TokenService } from '@gantry/plugin-auth-jwt';
-import { UniqueConstraintViolationException, type Database, type SqlEntityManager } from '@gantry/plugin-database';
+import { LockMode, UniqueConstraintViolationException, type Database, type SqlEntityManager } from '@gantry/plugin-database';
 import type { Mailer } from '@gantry/plugin-mailer';
-import { USER_ROLE, type Rbac } from '@gantry/plugin-rbac';
+import { ADMIN_ROLE, RbacErrors, USER_ROLE, type Rbac } from '@gantry/plugin-rbac';
 import type { Sessions } from '@gantry/plugin-sessions-redis';
 import type { LoginAttempt, LoginResult, LoginStep, UserRecord, Users, UserStatus, UserView } from './api.js';
 import type { UsersConfig } from './config.js';
@@ -166,18 +166,45 @@ export class UsersService implements Users {
     if (changes.status !== undefined) set.status = changes.status;
     if (changes.emailVerified === true && row.emailVerifiedAt == null) set.emailVerifiedAt = new Date();
     if (changes.emailVerified === false) set.emailVerifiedAt = null;
-    await this.guard(() => this.o.db.em().nativeUpdate(UserEntity, { id }, set));
+    if (changes.status === 'disabled' && row.status === 'active') {
+      // Disabling an administrator needs another active one, checked and written under one lock.
+      await this.guard(() =>
+        this.o.db.transaction(async (em) => {
+          await this.assertAnotherActiveAdmin(em, id);
+          await em.nativeUpdate(UserEntity, { id }, set);
+        }),
+      );
+    } else await this.guard(() => this.o.db.em().nativeUpdate(UserEntity, { id }, set));
     if (changes.status === 'disabled' && row.status !== 'disabled') await this.revokeEverything(id);
     return { ...row, ...set } as UserRow;
   }
 
-  /** Deletes an account, its roles, tokens and sessions (the last admin cannot be deleted). */
+  /** Deletes an account, its roles, tokens and sessions (the last active admin cannot be deleted). */
   async remove(id: string): Promise<void> {
     const row = await this.row(id);
     if (!row) throw UsersErrors.NOT_FOUND(`no user has id ${JSON.stringify(id)}`);
+    await this.guard(() => this.o.db.transaction((em) => this.assertAnotherActiveAdmin(em, id)));
     await this.o.rbac.setRoles(id, []);
     await this.revokeEverything(id);
     await this.guard(() => this.o.db.em().nativeDelete(UserEntity, { id }));
+  }
+
+  /**
+   * When `id` is an administrator, throws 409 GANTRY_RBAC_LAST_ADMIN unless another administrator's
+   * account is active. On PostgreSQL the active administrators' rows are locked (FOR UPDATE) until the
+   * caller's transaction ends, so two administrators disabled at once cannot both pass.
+   */
+  private async assertAnotherActiveAdmin(em: SqlEntityManager, id: string): Promise<void> {
+    const admins = await this.o.rbac.holders(ADMIN_ROLE);
+    if (!admins.includes(id)) return;
+    // Every administrator's row, the target's included, locked in one order: two such transactions
+    // queue on the first row instead of each holding a row the other one then writes (a deadlock).
+    const where = { id: { $in: admins }, status: 'active' };
+    const active =
+      this.o.db.driver === 'postgresql'
+        ? (await em.find(UserEntity, where, { lockMode: LockMode.PESSIMISTIC_WRITE, orderBy: { id: 'asc' }, disableIdentityMap: true })).map((r) => r.id)
+        : (await em.find(UserEntity, where, { disableIdentityMap: true })).map((r) => r.id);
+    if (!active.some((a) => a !== id)) throw RbacErrors.LAST_ADMIN('this account is the last active administrator');
   }
 
   /** Sets a new password (policy checked) and ends every token and session of the account. */
