@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GantryError, type HttpRouter, type Principal, type RouteRequest } from '@gantry/core';
 import { AuthJwtErrors, type TokenService } from '@gantry/plugin-auth-jwt';
 import type { Database } from '@gantry/plugin-database';
-import { authenticated, requires, USER_ROLE, type Rbac } from '@gantry/plugin-rbac';
+import { ADMIN_ROLE, authenticated, requires, USER_ROLE, type Rbac } from '@gantry/plugin-rbac';
 import type { Sessions } from '@gantry/plugin-sessions-redis';
 import { decodeJwt } from 'jose';
 import type { LoginMode, UserView } from './api.js';
@@ -203,6 +203,7 @@ export function userRoutes({ http, users, rbac }: RouteDeps): void {
     // Covers what the account holds now and what it would hold: no granting, nor taking, beyond one's own.
     const involved = [...(await rbac.permissionsOf(id)), ...rbac.permissionsOfRoles(req.body.roles)];
     await rbac.assertHolds(caller(req), involved, "changing this account's roles");
+    if (!req.body.roles.includes(ADMIN_ROLE)) await users.assertNotLastActiveAdmin(id);
     const roles = await rbac.setRoles(id, req.body.roles);
     await users.record({ action: 'admin.user.roles', outcome: 'success', object: userObject(id), details: { roles } });
     return { id, roles };

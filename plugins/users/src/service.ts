@@ -168,9 +168,10 @@ export class UsersService implements Users {
     if (changes.emailVerified === false) set.emailVerifiedAt = null;
     if (changes.status === 'disabled' && row.status === 'active') {
       // Disabling an administrator needs another active one, checked and written under one lock.
+      const admins = await this.o.rbac.holders(ADMIN_ROLE);
       await this.guard(() =>
         this.o.db.transaction(async (em) => {
-          await this.assertAnotherActiveAdmin(em, id);
+          await this.assertAnotherActiveAdmin(em, id, admins);
           await em.nativeUpdate(UserEntity, { id }, set);
         }),
       );
@@ -183,10 +184,16 @@ export class UsersService implements Users {
   async remove(id: string): Promise<void> {
     const row = await this.row(id);
     if (!row) throw UsersErrors.NOT_FOUND(`no user has id ${JSON.stringify(id)}`);
-    await this.guard(() => this.o.db.transaction((em) => this.assertAnotherActiveAdmin(em, id)));
+    await this.assertNotLastActiveAdmin(id);
     await this.o.rbac.setRoles(id, []);
     await this.revokeEverything(id);
     await this.guard(() => this.o.db.em().nativeDelete(UserEntity, { id }));
+  }
+
+  /** 409 GANTRY_RBAC_LAST_ADMIN when `id` is an administrator and no other administrator's account is active (before taking its role). */
+  async assertNotLastActiveAdmin(id: string): Promise<void> {
+    const admins = await this.o.rbac.holders(ADMIN_ROLE);
+    if (admins.includes(id)) await this.guard(() => this.o.db.transaction((em) => this.assertAnotherActiveAdmin(em, id, admins)));
   }
 
   /**
@@ -194,8 +201,9 @@ export class UsersService implements Users {
    * account is active. On PostgreSQL the active administrators' rows are locked (FOR UPDATE) until the
    * caller's transaction ends, so two administrators disabled at once cannot both pass.
    */
-  private async assertAnotherActiveAdmin(em: SqlEntityManager, id: string): Promise<void> {
-    const admins = await this.o.rbac.holders(ADMIN_ROLE);
+  private async assertAnotherActiveAdmin(em: SqlEntityManager, id: string, admins: readonly string[]): Promise<void> {
+    // `admins` is read before the transaction: rbac reads through the request's own EntityManager,
+    // which would wait for this transaction's connection on SQLite (one connection).
     if (!admins.includes(id)) return;
     // Every administrator's row, the target's included, locked in one order: two such transactions
     // queue on the first row instead of each holding a row the other one then writes (a deadlock).

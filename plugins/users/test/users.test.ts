@@ -112,4 +112,18 @@ describe('users: sign-up, verification, sign-in', () => {
     expect((await stack.call('PATCH', `/api/v1/users/${plainId}`, { token, body: { name: 'Renamed' } })).status).to.equal(200);
     expect((await stack.call('PUT', `/api/v1/users/${plainId}/roles`, { token, body: { roles: [USER_ROLE] } })).status).to.equal(200);
   });
+  it('keeps an active administrator: a disabled admin does not count when the last active one gives up the role (409)', async () => {
+    const rbac = stack.tk.get(RbacToken);
+    const rootId = await stack.account('root@example.com', PW);
+    const oldId = await stack.account('old@example.com', PW);
+    await rbac.setRoles(rootId, [ADMIN_ROLE]);
+    await rbac.setRoles(oldId, [ADMIN_ROLE]);
+    const { accessToken: token } = await stack.login('root@example.com', PW);
+    expect((await stack.call('PATCH', `/api/v1/users/${oldId}`, { token, body: { status: 'disabled' } })).status).to.equal(200);
+    const demote = await stack.call('PUT', `/api/v1/users/${rootId}/roles`, { token, body: { roles: [USER_ROLE] } });
+    expect(`${demote.status} ${demote.body.code}`).to.equal('409 GANTRY_RBAC_LAST_ADMIN');
+    expect(await rbac.rolesOf(rootId)).to.deep.equal([ADMIN_ROLE]);
+    // Deleting the disabled admin is fine: root stays.
+    expect((await stack.call('DELETE', `/api/v1/users/${oldId}`, { token })).status).to.equal(204);
+  });
 });
