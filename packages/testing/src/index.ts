@@ -6,3 +6,4 @@ export { memoryLogger, type LogLine } from './memory-logger.js';
 export { MailCatcher, type CaughtAddress, type CaughtMail } from './maildev.js';
 export { TcpProxy } from './tcp-proxy.js';
 export { Browser, findLink, parseForm, throughProvider, type Form, type Page } from './browser.js';
+export { permissionStandIn } from './permission-stand-in.js';

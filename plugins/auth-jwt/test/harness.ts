@@ -1,7 +1,7 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { currentContext, definePlugin, type Plugin } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
-import { createTestKernel, type InjectResponse, type TestKernel } from '@gantry/testing';
+import { createTestKernel, permissionStandIn, type InjectResponse, type TestKernel } from '@gantry/testing';
 import { importPKCS8, SignJWT, type JWTPayload } from 'jose';
 import { plugin } from '../src/index.js';
 
@@ -35,29 +35,10 @@ export const appRoutes: Plugin = definePlugin({
   },
 });
 
-/**
- * Test stand-in for rbac (which auth-jwt must not depend on): enforces `meta.permission` against the
- * `permissions` claim of the token, 403 otherwise, so the permission route is guarded as the HTTP layer requires.
- */
-export const claimPermissions: Plugin = definePlugin({
-  name: 'claim-permissions',
-  version: '0.1.0',
-  kernel: '^0.1.0',
-  dependsOn: ['http'],
-  register(ctx) {
-    ctx.http.onRoute(
-      (route) => {
-        const needed = route.meta.permission;
-        if (typeof needed !== 'string') return undefined;
-        return (_req, _res, next) => {
-          const claims = currentContext()?.principal?.claims as { permissions?: unknown } | undefined;
-          const granted = Array.isArray(claims?.permissions) && claims.permissions.includes(needed);
-          next(granted ? undefined : Object.assign(new Error('forbidden'), { status: 403 }));
-        };
-      },
-      { name: 'claim-permissions', enforces: ['permission'] },
-    );
-  },
+/** Test stand-in for rbac (which auth-jwt must not depend on): a permission is granted by the token's `permissions` claim. */
+export const claimPermissions: Plugin = permissionStandIn((principal, permission) => {
+  const claims = principal.claims as { permissions?: unknown } | undefined;
+  return Array.isArray(claims?.permissions) && claims.permissions.includes(permission);
 });
 
 /** Boots http + auth-jwt + the app with the memory store. */

@@ -1,7 +1,7 @@
-import { CoreErrors, currentContext, definePlugin, requiresAuthentication, type Plugin } from '@gantry/core';
+import { currentContext, definePlugin, type Plugin } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
 import { plugin as authJwtPlugin } from '@gantry/plugin-auth-jwt';
-import { createTestKernel, type InjectOptions, type InjectResponse, type LogLine, memoryLogger, type TestKernel } from '@gantry/testing';
+import { createTestKernel, permissionStandIn as makeStandIn, type InjectOptions, type InjectResponse, type LogLine, memoryLogger, type TestKernel } from '@gantry/testing';
 import { z } from 'zod';
 import { plugin, SessionsToken, type SessionView } from '../../src/index.js';
 
@@ -10,28 +10,9 @@ export const ADMIN_PREFIX = 'admin-';
 
 /**
  * Test stand-in for rbac (which this plugin must not depend on): `authenticated` needs a principal;
- * any other permission needs a principal whose id starts with {@link ADMIN_PREFIX}; 403 otherwise.
+ * any other permission needs a principal whose id starts with {@link ADMIN_PREFIX}.
  */
-export const permissionStandIn: Plugin = definePlugin({
-  name: 'test-permissions',
-  version: '0.1.0',
-  kernel: '^0.1.0',
-  dependsOn: ['http'],
-  register(ctx) {
-    ctx.http.onRoute(
-      (route) => {
-        const needed = route.meta.permission;
-        if (!requiresAuthentication(route) || typeof needed !== 'string') return undefined;
-        return (_req, _res, next) => {
-          const principal = currentContext()?.principal;
-          const granted = principal !== undefined && (needed === 'authenticated' || principal.id.startsWith(ADMIN_PREFIX));
-          next(granted ? undefined : CoreErrors.FORBIDDEN(`test stand-in: permission "${needed}" not granted`));
-        };
-      },
-      { name: 'test-permissions', order: 100, enforces: ['permission'] },
-    );
-  },
-});
+export const permissionStandIn: Plugin = makeStandIn((principal, permission) => permission === 'authenticated' || principal.id.startsWith(ADMIN_PREFIX));
 
 /**
  * The test app: `POST /login-test` signs `body.userId` in (after setting a `theme` cookie when asked) with a cookie session (what the users plugin
