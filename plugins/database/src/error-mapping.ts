@@ -7,6 +7,11 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ET
 const PG_UNAVAILABLE_STATE = /^(08[0-9A-Z]{3}|57P0[123]|53300)$/;
 // SQLSTATE 57014: statement cancelled (statement_timeout or a cancel request).
 const PG_QUERY_CANCELED = '57014';
+// SQLSTATE class 22 (data exception: value too long, out of range, invalid text representation, NUL in
+// text, bad datetime): the value sent is one the column cannot hold, a client's mistake the application
+// did not validate. SQLITE_TOOBIG is SQLite's one such case (it does not enforce lengths or types).
+const PG_DATA_EXCEPTION = /^22[0-9A-Z]{3}$/;
+const SQLITE_VALUE_INVALID = 'SQLITE_TOOBIG';
 // The file is locked by another writer past the busy timeout, or cannot be opened.
 const SQLITE_UNAVAILABLE = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN']);
 // pg and pg-pool report some connection losses without a code.
@@ -26,7 +31,8 @@ export interface ErrorMapperOptions {
 /**
  * Turns driver failures a client should see as such into coded errors: connection loss → 503
  * `GANTRY_DATABASE_UNAVAILABLE` (with Retry-After), the request deadline or a cancelled statement →
- * 504 `GANTRY_DATABASE_DEADLINE_EXCEEDED`. Everything else is left alone (`undefined`), so
+ * 504 `GANTRY_DATABASE_DEADLINE_EXCEEDED`, a value the column cannot hold → 400
+ * `GANTRY_DATABASE_VALUE_INVALID`. Everything else is left alone (`undefined`), so
  * constraint violations and the application's own errors keep their type.
  */
 export class DatabaseErrorMapper {
@@ -43,6 +49,12 @@ export class DatabaseErrorMapper {
     if (isAbortOfCurrentRequest(err)) return this.deadline(err);
     const code = errorCode(err);
     if (code === PG_QUERY_CANCELED) return this.deadline(err);
+    if (code !== undefined && (PG_DATA_EXCEPTION.test(code) || code === SQLITE_VALUE_INVALID)) {
+      return DatabaseErrors.VALUE_INVALID('a value sent to the database does not fit its column (too long, out of range or malformed)', {
+        cause: err,
+        details: { reason: 'data-exception', driverCode: code },
+      });
+    }
     if (isUnavailable(err, code)) {
       this.reportOutage(err);
       return DatabaseErrors.UNAVAILABLE('the database is unavailable; retry later', {

@@ -12,6 +12,11 @@ export const DatabaseErrors = defineErrors('database', {
     title: 'Database work past the request deadline',
     fix: 'make the work fit the request deadline (http requestTimeoutMs) or move it to a background job',
   },
+  VALUE_INVALID: {
+    status: 400,
+    title: 'A value the database cannot store',
+    fix: 'send text without NUL characters and values within the field\'s range and length (the application should have refused it with a 400 field error: validate the field with a @gantry/core text schema)',
+  },
   CONNECT_FAILED: {
     status: 503,
     title: 'Database unreachable at start',

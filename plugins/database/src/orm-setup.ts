@@ -3,6 +3,7 @@ import type { AnyEntity, DriverException, EntityClass, EntitySchema, LoggerNames
 import type { AbstractSqlDriver, SqlEntityManager } from '@mikro-orm/sqlite';
 import type { DatabaseConfig } from './config.js';
 import type { DatabaseErrorMapper } from './error-mapping.js';
+import { DatabaseErrors } from './errors.js';
 import type { NamedMigrationClass } from './migrations.js';
 import { OrmLogger } from './orm-logger.js';
 
@@ -35,10 +36,41 @@ type EntityManagerConstructor = new (...args: any[]) => SqlEntityManager;
  */
 function withMappedDriverErrors<T extends DriverConstructor>(Base: T, errors: DatabaseErrorMapper): T {
   return class MappedDriver extends Base {
+    // MikroORM 7 writes every value into the SQL text (formatQuery, then CompiledQuery.raw): a value
+    // must never be able to break that text. The platform's escape is wrapped once per driver.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    constructor(...args: any[]) {
+      super(...args);
+      guardEscape(this.getPlatform() as unknown as EscapingPlatform);
+    }
+
     override convertException(exception: Error): DriverException {
       // A GantryError is not a DriverException; MikroORM only rethrows what this returns.
       return (errors.map(exception) ?? super.convertException(exception)) as DriverException;
     }
+  };
+}
+
+/** The part of MikroORM's platform that writes values into SQL text. */
+interface EscapingPlatform {
+  escape(value: unknown): string;
+}
+
+/**
+ * Refuses, before any SQL is sent, a text value the database cannot hold as text: a NUL character
+ * (SQLite's tokenizer ends the statement there; PostgreSQL refuses it in text). The refusal is a
+ * 400 naming the reason, so a plugin that forgot to validate its input still cannot cause a 5xx.
+ */
+function guardEscape(platform: EscapingPlatform): void {
+  const escape = platform.escape.bind(platform);
+  // An own property: the platform's recursive calls (arrays, IN lists) go through it too.
+  platform.escape = (value: unknown): string => {
+    if (typeof value === 'string' && value.includes('\u0000')) {
+      throw DatabaseErrors.VALUE_INVALID('a text value holds a NUL character (U+0000), which the database cannot store', {
+        details: { reason: 'nul-character' },
+      });
+    }
+    return escape(value);
   };
 }
 

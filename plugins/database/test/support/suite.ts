@@ -314,6 +314,61 @@ export function databaseSuite(target: SuiteTarget): void {
       });
     });
 
+    describe('values the database cannot hold', () => {
+      // What a plugin that forgot to validate its input gets: a 400 with a code, never a 5xx, and no write.
+      async function refusal(work: () => Promise<unknown>): Promise<GantryError> {
+        let caught: unknown;
+        try {
+          await work();
+        } catch (err) {
+          caught = err;
+        }
+        expect(GantryError.is(caught), `expected a coded error, got ${String(caught)}`).to.equal(true);
+        return caught as GantryError;
+      }
+
+      it('refuses a NUL character in a written value with 400 GANTRY_DATABASE_VALUE_INVALID and writes nothing', async () => {
+        const tk = await kernels.boot(await target.fresh(), [notesPlugin({ routes: false })]);
+        const db = tk.get(DatabaseToken);
+        const err = await refusal(async () => {
+          const em = db.em();
+          em.create(Note, { title: 'a\u0000b' });
+          await em.flush();
+        });
+        expect(err.code).to.equal(DatabaseErrors.VALUE_INVALID.code);
+        expect(err.status).to.equal(400);
+        expect(await db.em().count(Note, {})).to.equal(0);
+      });
+
+      it('refuses a NUL character in a filter (also inside an IN list) the same way, and keeps answering', async () => {
+        const tk = await kernels.boot(await target.fresh(), [notesPlugin({ routes: false })]);
+        const db = tk.get(DatabaseToken);
+        for (const where of [{ title: '\u0000' }, { title: { $in: ['ok', 'x\u0000'] } }, { title: { $like: '%\u0000%' } }]) {
+          const err = await refusal(() => db.em().find(Note, where));
+          expect(err.code, JSON.stringify(where)).to.equal(DatabaseErrors.VALUE_INVALID.code);
+        }
+        const em = db.em();
+        em.create(Note, { title: "it's fine: other control characters \u0001\t and quotes ' \" \\ are stored as they are" });
+        await em.flush();
+        const [note] = await db.em().find(Note, {}, { disableIdentityMap: true });
+        expect(note!.title).to.equal("it's fine: other control characters \u0001\t and quotes ' \" \\ are stored as they are");
+      });
+
+      if (target.driver === 'postgresql') {
+        it('answers a value too long for its column with 400 GANTRY_DATABASE_VALUE_INVALID (SQLSTATE class 22), not a 5xx', async () => {
+          const tk = await kernels.boot(await target.fresh(), [notesPlugin({ routes: false })]);
+          const db = tk.get(DatabaseToken);
+          const err = await refusal(async () => {
+            const em = db.em();
+            em.create(Note, { title: 'x'.repeat(300) });
+            await em.flush();
+          });
+          expect(err.code).to.equal(DatabaseErrors.VALUE_INVALID.code);
+          expect(err.details).to.deep.include({ driverCode: '22001' });
+        });
+      }
+    });
+
     describe('readiness', () => {
       it('reports the database up in /readyz with the driver', async () => {
         const tk = await kernels.boot(await target.fresh());
