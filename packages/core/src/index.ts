@@ -11,6 +11,7 @@ export { EventBusToken, InProcessEventBus, type BusEvent, type EventBus } from '
 export { definePlugin, isPlugin, pluginMetadataProblems, type ConfigChangeDecision, type LifecycleHook, type Plugin, type PluginContext, type PluginDefinition } from './plugin.js';
 export { applyProfile, deepFreeze, deepMerge, envOverrides, envSegment, findConfigFile, kernelOptionsSchema, readConfigFile, type AppConfig, type KernelOptions, type KernelOptionsInput, type PluginOptions } from './config.js';
 export { resolvePlugin, candidatesFor, type ResolvedPlugin, type ResolveResult } from './resolve.js';
+export { findUnsafeStrings, line, LINE_CONTROL, text, TEXT_CONTROL, type TextBounds, type UnsafeString } from './text.js';
 export { topoSort, type GraphNode } from './graph.js';
 export { acceptsCredential, HttpTransportToken, requiresAuthentication, type HttpMethod, type RouteGuardKind, type RouteHookOptions, type HttpMiddleware, type HttpRouter, type HttpTransport, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteReply, type RouteHook, type RouteRequest, type RouteSchema } from './transport.js';
 export { createKernel, HealthRegistryToken, Kernel, KernelInfoToken, LoggerToken, serializeError, type CreateKernelOptions, type KernelInfo, type TimelineEntry } from './kernel.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { currentContext, RequestContext, requiresAuthentication, runWithContext, type RouteGuardKind, type HttpMethod, type HttpMiddleware, type HttpRouter, type HttpTransport, type Logger, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteHook, type RouteReply, type RouteRequest } from '@gantry/core';
+import { currentContext, findUnsafeStrings, RequestContext, requiresAuthentication, runWithContext, type RouteGuardKind, type HttpMethod, type HttpMiddleware, type HttpRouter, type HttpTransport, type Logger, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteHook, type RouteReply, type RouteRequest } from '@gantry/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { match } from 'path-to-regexp';
 import type { ZodType } from 'zod';
@@ -417,6 +417,9 @@ function makeHandler(route: StoredRoute): express.RequestHandler {
       let params: unknown = req.params;
       let query: unknown = req.query;
       let body: unknown = req.body;
+      // Every route, schema or not: no field can hold NUL or a lone surrogate (storage would cut or
+      // alter it), so they are refused here, naming the field, before any handler sees them.
+      refuseUnsafeStrings(params, query, body);
       if (hasInputSchema) {
         if (schema.body && req.body === undefined && hasBody(req) && !req.is(['application/json', 'application/*+json'])) {
           throw HttpErrors.UNSUPPORTED_MEDIA_TYPE(`${req.method} ${template} accepts application/json bodies only`);
@@ -444,6 +447,26 @@ function makeHandler(route: StoredRoute): express.RequestHandler {
       next(err);
     }
   };
+}
+
+const UNSAFE_MESSAGE = {
+  nul: 'must not contain the NUL character (U+0000)',
+  'ill-formed': 'must be well-formed Unicode (a lone surrogate such as \\ud800 cannot be stored)',
+} as const;
+
+function refuseUnsafeStrings(params: unknown, query: unknown, body: unknown): void {
+  const errors: FieldError[] = [];
+  unsafeFields(params, 'params', errors);
+  unsafeFields(query, 'query', errors);
+  unsafeFields(body, 'body', errors);
+  if (errors.length > 0) {
+    throw HttpErrors.VALIDATION(`${errors.length} invalid field${errors.length > 1 ? 's' : ''}: ${errors.map((e) => `${e.in}.${e.field}`).join(', ')}`, { details: { errors } });
+  }
+}
+
+function unsafeFields(value: unknown, where: FieldError['in'], errors: FieldError[]): void {
+  // Most inputs are small flat objects with no string to refuse: the walk allocates only on a finding.
+  for (const found of findUnsafeStrings(value)) errors.push({ in: where, field: found.field, message: UNSAFE_MESSAGE[found.reason], code: 'invalid_characters' });
 }
 
 function hasBody(req: Request): boolean {

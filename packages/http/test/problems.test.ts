@@ -84,6 +84,29 @@ describe('http: problem+json errors', () => {
     expect(errors.map((e) => `${e.in}:${e.field}`)).to.have.members(['query:mode', 'body:(root)']);
   });
 
+  it('400 naming the field for NUL or a lone surrogate anywhere in params, query, body values or keys, schema or not', async () => {
+    const res = await tk.inject({
+      method: 'POST',
+      url: '/api/v1/items/1%00?mode=fast%00',
+      payload: '{"name":"a\\u0000b","qty":1,"tags":["ok","\\ud800"]}',
+      headers: { 'content-type': 'application/json' },
+    });
+    const errors = expectProblem(res, 400, 'GANTRY_HTTP_VALIDATION').errors as { in: string; field: string; code: string; message: string }[];
+    expect(errors.map((e) => `${e.in}:${e.field}`)).to.have.members(['params:id', 'query:mode', 'body:name', 'body:tags.1']);
+    expect(errors.every((e) => e.code === 'invalid_characters')).to.equal(true);
+    expect(errors.find((e) => e.field === 'name')!.message).to.match(/NUL/);
+    expect(errors.find((e) => e.field === 'tags.1')!.message).to.match(/well-formed Unicode/);
+    // A route without a schema is covered too, and a key is reported escaped.
+    const keyed = await tk.inject({ method: 'PUT', url: '/api/v1/notes', payload: '{"text":"hi","a\\u0000":1}', headers: { 'content-type': 'application/json' } });
+    const keyErrors = expectProblem(keyed, 400, 'GANTRY_HTTP_VALIDATION').errors as { field: string }[];
+    expect(keyErrors.map((e) => e.field)).to.deep.equal(['a\\u0000']);
+    const bare = await tk.inject({ method: 'GET', url: '/api/v1/things?q=%00' });
+    expectProblem(bare, 400, 'GANTRY_HTTP_VALIDATION');
+    // Other control characters are the schema's business: this route accepts them.
+    const ok = await tk.inject({ method: 'PUT', url: '/api/v1/notes', payload: { text: 'tab\there \u0001 and \u{1F600}' } });
+    expect(ok.statusCode).to.equal(200);
+  });
+
   it('passes validated, coerced input to the handler', async () => {
     const res = await tk.inject({ method: 'POST', url: '/api/v1/items/42?mode=safe', payload: { name: 'bolt', qty: 3 } });
     expect(res.statusCode).to.equal(200);
