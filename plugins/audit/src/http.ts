@@ -1,10 +1,11 @@
+import { line } from '@gantry/core';
 import { z } from 'zod';
 import { ACTION_PATTERN, AUDIT_OUTCOMES } from './audit.js';
 
 /** Query string of `GET /api/v1/audit`: the filters of Audit.query(). */
 export const auditQuerySchema = z
   .object({
-    actorId: z.string().min(1).max(255).optional(),
+    actorId: line({ min: 1, max: 255 }).optional(),
     action: z.string().max(100).regex(ACTION_PATTERN, 'must look like "auth.login"').optional(),
     outcome: z.enum(AUDIT_OUTCOMES).optional(),
     from: z.iso.datetime({ offset: true }).optional(),

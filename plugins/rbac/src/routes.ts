@@ -1,4 +1,4 @@
-import type { HttpRouter } from '@gantry/core';
+import { line, type HttpRouter } from '@gantry/core';
 import type { AuditRecordInput } from '@gantry/plugin-audit';
 import { z } from 'zod';
 import { PERMISSION_PATTERN, requires, ROLE_PATTERN } from './permissions.js';
@@ -6,11 +6,7 @@ import type { Rbac } from './rbac.js';
 
 const TAGS = ['rbac'];
 const name = z.string().regex(ROLE_PATTERN, 'must be 1-48 lower-case letters, digits or "-", starting with a letter');
-const description = z
-  .string()
-  .min(1)
-  .max(200)
-  .refine((v) => v.trim().length > 0 && !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(v), 'must not be blank nor hold control characters');
+const description = line({ min: 1, max: 200 }).refine((v) => v.trim().length > 0, 'must not be blank');
 const permissions = z.array(z.string().regex(PERMISSION_PATTERN, 'must look like "resource:action"')).max(500);
 const nameParams = z.object({ name }).strict();
 const createBody = z.object({ name, description, permissions }).strict();
