@@ -96,6 +96,27 @@ export function applyProfile(config: AppConfig, profile: string): Record<string,
   return out;
 }
 
+/**
+ * Merges environment overrides into the file's options. Where an override names a key inside an
+ * object option the file does not set, the object starts from the schema's default for it, so
+ * `GANTRY_RATE_LIMIT__DEFAULT__LIMIT=600` changes one field of the default policy instead of
+ * replacing the whole object with `{ limit: 600 }`.
+ */
+export function mergeEnvOverrides(schema: ZodType | undefined, base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  const shape = objectShape(schema);
+  for (const [k, v] of Object.entries(over)) {
+    const node = shape?.[k];
+    let b = out[k];
+    if (b === undefined && isPlainObject(v)) {
+      const fallback = node?.safeParse(undefined);
+      if (fallback?.success && isPlainObject(fallback.data)) b = fallback.data;
+    }
+    out[k] = isPlainObject(b) && isPlainObject(v) ? mergeEnvOverrides(node, b, v) : v;
+  }
+  return out;
+}
+
 /** Deep merge of plain objects; arrays and scalars from `over` replace those of `base`. */
 export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import semver from 'semver';
 import type { ZodType } from 'zod';
-import { applyProfile, deepFreeze, deepMerge, describeIssues, envOverrides, envSegment, findConfigFile, kernelOptionsSchema, LOG_LEVELS, readConfigFile, type AppConfig, type KernelOptions, type KernelOptionsInput } from './config.js';
+import { applyProfile, deepFreeze, deepMerge, describeIssues, envOverrides, mergeEnvOverrides, envSegment, findConfigFile, kernelOptionsSchema, LOG_LEVELS, readConfigFile, type AppConfig, type KernelOptions, type KernelOptionsInput } from './config.js';
 import { TsyringeContainer, type Container } from './container.js';
 import { CoreErrors } from './errors.js';
 import { EventBusToken, InProcessEventBus, type EventBus } from './events.js';
@@ -106,7 +106,7 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
   const kernelInput = deepMerge((options.kernel ?? {}) as Record<string, unknown>, (config.kernel ?? {}) as Record<string, unknown>);
   const kernelEnv = envOverrides('kernel', kernelOptionsSchema, env);
   problems.push(...kernelEnv.problems.map((p) => `kernel: ${p}`));
-  const kernelParsed = kernelOptionsSchema.safeParse(deepMerge(kernelInput, kernelEnv.values));
+  const kernelParsed = kernelOptionsSchema.safeParse(mergeEnvOverrides(kernelOptionsSchema, kernelInput, kernelEnv.values));
   if (!kernelParsed.success) problems.push(...describeIssues(kernelParsed.error.issues, kernelInput).map((p) => `kernel: ${p}. Fix: correct "kernel" in the config file`));
   const kernelOptions = kernelParsed.success ? kernelParsed.data : kernelOptionsSchema.parse({});
 
@@ -157,7 +157,7 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
   for (const { plugin, options: fileOptions } of plugins.values()) {
     const fromEnv = envOverrides(plugin.name, plugin.config, env);
     problems.push(...fromEnv.problems.map((p) => `plugin "${plugin.name}": ${p}`));
-    const input = deepMerge(fileOptions, fromEnv.values);
+    const input = mergeEnvOverrides(plugin.config, fileOptions, fromEnv.values);
     if (!plugin.config) {
       if (Object.keys(input).length > 0) problems.push(`plugin "${plugin.name}" takes no options, got ${Object.keys(input).join(', ')}. Fix: use {} for it`);
       validated.set(plugin.name, deepFreeze({}));

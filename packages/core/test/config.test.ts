@@ -179,6 +179,28 @@ describe('config', () => {
       expect(seen.config.db).to.deep.equal({ host: 'env-host', port: 6543, tls: true });
     });
 
+    it('an override inside an object option the file does not set starts from that object\'s default (one field changes)', async () => {
+      // A policy-like option whose fields are required: { limit } alone would not validate.
+      const policy = z.object({ windowMs: z.number().describe('window'), limit: z.number().describe('limit') }).strict();
+      let seen: unknown;
+      const p = plugin('limits', {
+        config: z.object({ default: policy.default({ windowMs: 60_000, limit: 300 }).describe('policy'), other: policy.optional().describe('no default') }).strict(),
+        register: (ctx) => void (seen = ctx.config),
+      });
+      const run = async (plugins: Record<string, Record<string, unknown>>, env: Record<string, string>): Promise<unknown> => {
+        const kernel = await createKernel({ config: { plugins }, plugins: [p], env, logger: silentLogger() });
+        await kernel.start();
+        await kernel.stop();
+        return seen;
+      };
+      expect(await run({ limits: {} }, { GANTRY_LIMITS__DEFAULT__LIMIT: '600' })).to.deep.equal({ default: { windowMs: 60_000, limit: 600 } });
+      // The file's object wins over the schema default; the override still changes one field.
+      expect(await run({ limits: { default: { windowMs: 1_000, limit: 5 } } }, { GANTRY_LIMITS__DEFAULT__LIMIT: '7' })).to.deep.equal({ default: { windowMs: 1_000, limit: 7 } });
+      // No default to start from: the missing field is reported, not invented.
+      const bad = await rejection(createKernel({ config: { plugins: { limits: {} } }, plugins: [p], env: { GANTRY_LIMITS__OTHER__LIMIT: '1' }, logger: silentLogger() }));
+      expect(problemsOf(bad).join('\n')).to.match(/other\.windowMs/);
+    });
+
     it('ranks env over profile over file', async () => {
       const seen = await boot({
         config: { plugins: { svc: { port: 1, name: 'file' } }, profiles: { prod: { plugins: { svc: { port: 2, name: 'profile' } } } } },
