@@ -1,7 +1,20 @@
+import type { IncomingMessage } from 'node:http';
 import { definePlugin, HealthRegistryToken, HttpTransportToken } from '@gantry/core';
 import { httpConfigSchema } from './config.js';
 import { HttpServer } from './server.js';
 import { HttpServerToken } from './tokens.js';
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
+
+/**
+ * A caller on this machine: the client address (after trust proxy) is loopback, and the request was
+ * not forwarded (a local reverse proxy relays remote clients from a loopback address).
+ */
+function isLoopbackCaller(raw: IncomingMessage, ip: string | undefined): boolean {
+  const h = raw.headers;
+  if (h['x-forwarded-for'] !== undefined || h.forwarded !== undefined || h['x-real-ip'] !== undefined) return false;
+  return ip !== undefined && LOOPBACK.test(ip);
+}
 
 /** The `http` plugin: express 5 server, routing, validation, problem+json, security headers, /healthz and /readyz. */
 export const plugin = definePlugin({
@@ -19,10 +32,13 @@ export const plugin = definePlugin({
     const router = server.routerFor('http');
 
     router.get('/healthz', { root: true, summary: 'Liveness: the process is up', tags: ['health'], meta: { public: true } }, () => ({ status: 'ok' }));
-    router.get('/readyz', { root: true, summary: 'Readiness of every plugin', tags: ['health'], meta: { public: true } }, async (_req, reply) => {
+    const details = ctx.config.readinessDetails;
+    router.get('/readyz', { root: true, summary: 'Readiness of every plugin (per-plugin checks for loopback callers only)', tags: ['health'], meta: { public: true } }, async (req, reply) => {
       const report = await health.readiness();
       reply.status(report.status === 'ready' ? 200 : 503);
-      return report;
+      // The checks name store kinds, issuers and driver errors: useful to an operator, not to the world.
+      if (details === 'always' || (details === 'loopback' && isLoopbackCaller(req.raw, req.ip))) return report;
+      return { status: report.status, shuttingDown: report.shuttingDown };
     });
     ctx.health.check(() => ({ status: 'up', details: { inFlight: server.inFlightCount() } }), { critical: false });
 

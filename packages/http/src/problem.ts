@@ -83,3 +83,18 @@ export function toProblem(err: unknown, requestId?: string, instance?: string): 
   }
   return { status: e.status, headers: e.headers, body: body as ProblemDocument, unexpected: hideDetail };
 }
+
+const REASONS: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/**
+ * Writes a problem as a whole HTTP/1.1 response straight to a socket and closes it: for errors of
+ * Node's parser, raised before any request object exists (the connection cannot be reused after them).
+ */
+export function writeRawProblem(socket: { end(chunk: string): unknown }, error: GantryError): void {
+  const body = JSON.stringify({ type: `urn:gantry:problem:${error.code}`, title: error.title, status: error.status, detail: error.message, code: error.code });
+  socket.end(
+    `HTTP/1.1 ${error.status} ${REASONS[error.status] ?? 'Bad Request'}\r\n` +
+      `content-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `cache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`,
+  );
+}

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { currentContext, findUnsafeStrings, RequestContext, requiresAuthentication, runWithContext, type RouteGuardKind, type HttpMethod, type HttpMiddleware, type HttpRouter, type HttpTransport, type Logger, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteHook, type RouteReply, type RouteRequest } from '@gantry/core';
+import cors from 'cors';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { match } from 'path-to-regexp';
 import type { ZodType } from 'zod';
 import type { HttpConfig } from './config.js';
 import { HttpErrors } from './errors.js';
-import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
+import { PROBLEM_CONTENT_TYPE, toProblem, writeRawProblem } from './problem.js';
 import { securityHeaders } from './security.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -148,6 +149,13 @@ export class HttpServer implements HttpTransport {
     const app = this.build();
     if (!this.config.listen) return;
     const server = createServer(app);
+    // Errors Node's parser meets before the app sees a request (bad framing, unknown method, header
+    // block too large, headers too slow) get a problem+json too, instead of Node's bare status line.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
+    // An Expect header other than 100-continue: Node would answer a bodiless 417.
+    server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+      sendProblem(HttpErrors.EXPECTATION_FAILED(`the Expect header ${JSON.stringify(String(req.headers.expect).slice(0, 64))} is not supported`), req, res, this.logger);
+    });
     server.keepAliveTimeout = this.config.keepAliveTimeoutMs;
     server.requestTimeout = this.config.requestTimeoutMs + 5_000;
     server.headersTimeout = Math.min(60_000, server.requestTimeout);
@@ -240,6 +248,8 @@ export class HttpServer implements HttpTransport {
     app.set('etag', this.config.etag);
     app.set('trust proxy', this.config.trustProxy);
     app.set('query parser', 'simple');
+    // Paths are case-sensitive, as in most HTTP APIs and in the 405 table below: /API/V1/x is not /api/v1/x.
+    app.set('case sensitive routing', true);
 
     const headers = securityHeaders({ hsts: this.config.hsts });
     const timeoutMs = this.config.requestTimeoutMs;
@@ -259,8 +269,36 @@ export class HttpServer implements HttpTransport {
       (res as unknown as Record<symbol, RequestState>)[kState] = { ctx, t0: listeners.length ? performance.now() : 0, server };
       server.inFlight++;
       res.once('close', onResponseClose);
+      // RFC 9112 §3.2: a request with more than one Host header is refused (Node keeps the first one silently).
+      if (hostCount(req.rawHeaders) > 1) {
+        runWithContext(ctx, () => next(HttpErrors.BAD_REQUEST('the request has more than one Host header')));
+        return;
+      }
       runWithContext(ctx, next);
     });
+
+    const corsOptions = this.config.cors;
+    if (corsOptions.origins === '*' || corsOptions.origins.length > 0) {
+      // The express ecosystem's cors, options built once: preflights of allowed origins are answered
+      // here (204) before any route; other origins get no CORS header at all (not even credentials).
+      const allowed: cors.CorsOptions = {
+        origin: corsOptions.origins === '*' ? '*' : true,
+        credentials: corsOptions.credentials,
+        maxAge: corsOptions.maxAgeSeconds,
+        methods: METHODS.filter((m) => m !== 'HEAD' && m !== 'OPTIONS').join(','),
+        allowedHeaders: ['content-type', 'authorization', 'x-csrf-token', 'x-request-id', 'idempotency-key'],
+        exposedHeaders: ['x-request-id', 'location', 'retry-after', 'ratelimit', 'ratelimit-policy', 'www-authenticate'],
+        optionsSuccessStatus: 204,
+      };
+      const refused: cors.CorsOptions = { origin: false };
+      const origins = corsOptions.origins === '*' ? undefined : new Set(corsOptions.origins);
+      app.use(
+        cors((req, callback) => {
+          const origin = req.headers.origin;
+          callback(null, origins === undefined || (origin !== undefined && origins.has(origin)) ? allowed : refused);
+        }),
+      );
+    }
 
     for (const m of [...this.middleware].sort((a, b) => a.order - b.order || a.seq - b.seq)) app.use(m.fn as express.RequestHandler);
 
@@ -294,7 +332,7 @@ export class HttpServer implements HttpTransport {
       methods.add(route.method);
       if (route.method === 'GET') methods.add('HEAD');
     }
-    const matchers = [...byPath].map(([path, methods]) => ({ test: match(path, { decode: false }), methods }));
+    const matchers = [...byPath].map(([path, methods]) => ({ test: match(path, { decode: false, sensitive: true }), methods }));
 
     // Nothing matched: 405 with Allow when the path exists under another method (TRACE always), else 404.
     app.use(function notMatched(req: Request, _res: Response, next: NextFunction) {
@@ -315,6 +353,39 @@ export class HttpServer implements HttpTransport {
     this.app = app;
     return app;
   }
+}
+
+/** How many Host headers a request carries (raw header names alternate with values). */
+function hostCount(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') n++;
+  }
+  return n;
+}
+
+/** Status and code for an error of Node's HTTP parser (see the `clientError` event). */
+function parserProblem(err: NodeJS.ErrnoException): ReturnType<typeof HttpErrors.BAD_REQUEST> {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return HttpErrors.HEADERS_TOO_LARGE('the request headers are larger than the server accepts');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return HttpErrors.REQUEST_TIMEOUT('the request was not received in time');
+    case 'HPE_INVALID_METHOD':
+      return HttpErrors.BAD_REQUEST('the request method is not a valid HTTP method');
+    default:
+      return HttpErrors.BAD_REQUEST('the request is not valid HTTP/1.1 (framing, headers or URL)');
+  }
+}
+
+function answerClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  // Nothing can be written on a reset or closed socket, nor after a response began on it.
+  if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage) {
+    socket.destroy();
+    return;
+  }
+  writeRawProblem(socket, parserProblem(err));
 }
 
 function onResponseClose(this: ServerResponse): void {

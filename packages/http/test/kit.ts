@@ -11,6 +11,7 @@ export interface InjectOptions {
   readonly url: string;
   readonly payload?: string | Buffer | object;
   readonly headers?: Record<string, string>;
+  readonly remoteAddress?: string;
 }
 
 /** The subset of light-my-request's response the tests use. */
