@@ -32,7 +32,8 @@ export const forgotBody = z.object({ email }).strict();
 export const resetBody = z.object({ token: mailedToken, password }).strict();
 export const changePasswordBody = z.object({ currentPassword: password, newPassword: password }).strict();
 export const patchMeBody = z.object({ name }).strict();
-export const idParams = z.object({ id: z.uuid({ message: 'must be a user id (UUID)' }) }).strict();
+// UUIDs are case-insensitive on input (RFC 9562 §4) and stored lower-case: normalised, never a 404 for upper case.
+export const idParams = z.object({ id: z.uuid({ message: 'must be a user id (UUID)' }).toLowerCase() }).strict();
 export const createUserBody = z
   .object({ email, password: password.optional(), name, roles: z.array(z.string().min(1).max(48)).max(20).optional(), emailVerified: z.boolean().optional() })
   .strict();

@@ -112,6 +112,15 @@ describe('users: sign-up, verification, sign-in', () => {
     expect((await stack.call('PATCH', `/api/v1/users/${plainId}`, { token, body: { name: 'Renamed' } })).status).to.equal(200);
     expect((await stack.call('PUT', `/api/v1/users/${plainId}/roles`, { token, body: { roles: [USER_ROLE] } })).status).to.equal(200);
   });
+  it('reads an account by its id in upper case (UUIDs are case-insensitive on input), never a 404', async () => {
+    const rootId = await stack.account('root@example.com', PW);
+    await stack.tk.get(RbacToken).setRoles(rootId, [ADMIN_ROLE]);
+    const { accessToken: token } = await stack.login('root@example.com', PW);
+    const upper = await stack.call('GET', `/api/v1/users/${rootId.toUpperCase()}`, { token });
+    expect(upper.status, upper.text).to.equal(200);
+    expect(upper.body.id).to.equal(rootId);
+  });
+
   it('keeps an active administrator: a disabled admin does not count when the last active one gives up the role (409)', async () => {
     const rbac = stack.tk.get(RbacToken);
     const rootId = await stack.account('root@example.com', PW);
