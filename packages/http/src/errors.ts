@@ -18,5 +18,10 @@ export const HttpErrors = defineErrors('http', {
   ROUTE_INVALID: { status: 500, title: 'Route declaration is invalid', fix: 'correct the route declaration' },
   ROUTES_FROZEN: { status: 500, title: 'Routes added after the server was built', fix: 'register routes and middleware in register(), not in start hooks or handlers' },
   ROUTE_UNGUARDED: { status: 500, title: 'Protected route without a guard', fix: 'enable the plugin that enforces it (auth-jwt or sessions-redis for authentication, rbac for permissions), or remove the declaration' },
+  ROUTE_UNDECLARED: {
+    status: 500,
+    title: 'Route without an access declaration',
+    fix: 'declare who may call each route listed: meta: { public: true } for anyone, { auth: true } (rbac\'s authenticated()) for any signed-in caller, or { permission: "<resource>:<action>" } (rbac\'s requires())',
+  },
   LISTEN_FAILED: { status: 500, title: 'HTTP server cannot listen', fix: 'free the port or set PORT / GANTRY_HTTP__PORT to another one' },
 });

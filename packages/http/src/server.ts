@@ -239,6 +239,16 @@ export class HttpServer implements HttpTransport {
       if (!route.root && route.meta.public !== true && route.meta.permission !== undefined && permissions.length === 0) problems.push(`${route.method} ${route.path} (plugin "${route.plugin}") requires permission ${JSON.stringify(route.meta.permission)} but no enabled plugin checks permissions (enable "rbac")`);
     }
     if (problems.length) throw HttpErrors.ROUTE_UNGUARDED(`${problems.length} route(s) would be served without their guard:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+    // Deny by default: once callers can be told apart, a route nobody declared is refused, not served open.
+    if (authenticators.length === 0) return;
+    const undeclared = this.routeList.filter((r) => r.meta.public !== true && !requiresAuthentication({ root: false, meta: r.meta }));
+    if (undeclared.length) {
+      const routes = undeclared.map((r) => `${r.method} ${r.path} (plugin "${r.plugin}")`);
+      throw HttpErrors.ROUTE_UNDECLARED(
+        `${routes.length} route(s) do not say who may call them while ${[...new Set(authenticators)].map((a) => `"${a}"`).join(' and ')} sign callers in:\n  - ${routes.join('\n  - ')}`,
+        { details: { routes } },
+      );
+    }
   }
 
   private build(): Express {

@@ -108,6 +108,35 @@ describe('http: route hooks (onRoute)', () => {
     expect(JSON.parse(known.body)).to.deep.equal({ id: 'u1' });
   });
 
+  it('deny by default: with an authenticator enabled, a route that declares nothing refuses the boot, naming it and the fix', async () => {
+    const authn = routes('authn', (ctx) => ctx.http.onRoute(() => undefined, { name: 'authenticator', order: 50, enforces: ['authentication'] }));
+    const app = routes(
+      'app',
+      (ctx) => {
+        ctx.http.get('/forgotten', {}, () => 'x');
+        ctx.http.get('/root-forgotten', { root: true }, () => 'x');
+        ctx.http.get('/open', { meta: { public: true } }, () => 'x');
+        ctx.http.get('/mine', { meta: { auth: true } }, () => 'x');
+        ctx.http.get('/session-only', { meta: { auth: 'session' } }, () => 'x');
+      },
+      { dependsOn: ['http', 'authn'] },
+    );
+    let error: unknown;
+    try {
+      await createTestKernel({ plugins: [authn, app] });
+    } catch (err) {
+      error = err;
+    }
+    const refusal = ((error as Error).cause ?? error) as GantryError;
+    expect(refusal.code).to.equal('GANTRY_HTTP_ROUTE_UNDECLARED');
+    expect(refusal.message).to.include('2 route(s) do not say who may call them while "authn" sign callers in');
+    expect((refusal.details as { routes: string[] }).routes).to.deep.equal(['GET /api/v1/forgotten (plugin "app")', 'GET /root-forgotten (plugin "app")']);
+    expect(refusal.fix).to.include('meta: { public: true }');
+    // Without an authenticator nobody can be told apart: undeclared routes are served as before.
+    await using open = await createTestKernel({ plugins: [routes('plain', (ctx) => ctx.http.get('/forgotten', {}, () => ({ ok: true })))] });
+    expect((await open.inject('/api/v1/forgotten')).statusCode).to.equal(200);
+  });
+
   it('labels responses answered by a guard with the route template, not <unmatched>', async () => {
     const infos: ResponseInfo[] = [];
     const app = routes('app', (ctx) => {

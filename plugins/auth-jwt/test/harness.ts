@@ -30,7 +30,7 @@ export const appRoutes: Plugin = definePlugin({
   register(ctx) {
     ctx.http.get('/me', { meta: { auth: 'bearer' } }, () => ({ principal: currentContext()?.principal ?? null }));
     ctx.http.get('/notes', { meta: { permission: 'notes:read' } }, () => ({ id: currentContext()?.principal?.id ?? null }));
-    ctx.http.get('/open', {}, () => ({ principal: currentContext()?.principal ?? null }));
+    ctx.http.get('/open', { meta: { public: true } }, () => ({ principal: currentContext()?.principal ?? null }));
     ctx.http.get('/public', { meta: { public: true, auth: 'bearer' } }, () => ({ ok: true }));
   },
 });

@@ -16,7 +16,7 @@ export const plugin = definePlugin({
   config: z.object({ maxWaitMs: z.number().int().positive().max(60_000).default(10_000).describe('Longest wait /demo/wait accepts') }).strict(),
   register(ctx) {
     const query = z.object({ ms: z.coerce.number().int().min(0).max(ctx.config.maxWaitMs) }).strict();
-    ctx.http.get('/demo/wait', { summary: 'Waits ms milliseconds (deadline-aware)', tags: ['demo'], schema: { query } }, async (req) => {
+    ctx.http.get('/demo/wait', { summary: 'Waits ms milliseconds (deadline-aware)', tags: ['demo'], schema: { query }, meta: { public: true } }, async (req) => {
       try {
         await sleep(req.query.ms, undefined, { signal: req.context.signal });
       } catch {

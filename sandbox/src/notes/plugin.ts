@@ -38,7 +38,7 @@ export const plugin = definePlugin({
     db.registerMigrations('notes', noteMigrations);
     const tags = ['notes'];
 
-    ctx.http.post('/notes', { summary: 'Create a note', tags, status: 201, schema: { body: noteInput } }, async (req, reply) => {
+    ctx.http.post('/notes', { summary: 'Create a note', tags, status: 201, schema: { body: noteInput }, meta: { public: true } }, async (req, reply) => {
       const em = db.em();
       const note = em.create(NoteEntity, req.body);
       await em.flush();
@@ -46,18 +46,18 @@ export const plugin = definePlugin({
       return view(note);
     });
 
-    ctx.http.get('/notes', { summary: 'List notes, newest first', tags, schema: { query: listQuery } }, async (req) => {
+    ctx.http.get('/notes', { summary: 'List notes, newest first', tags, schema: { query: listQuery }, meta: { public: true } }, async (req) => {
       const [items, total] = await db.em().findAndCount(NoteEntity, {}, { orderBy: { createdAt: 'desc', id: 'asc' }, limit: req.query.limit, offset: req.query.offset });
       return { items: items.map(view), total, limit: req.query.limit, offset: req.query.offset };
     });
 
-    ctx.http.get('/notes/:id', { summary: 'Read a note', tags, schema: { params: idParams } }, async (req) => {
+    ctx.http.get('/notes/:id', { summary: 'Read a note', tags, schema: { params: idParams }, meta: { public: true } }, async (req) => {
       const note = await db.em().findOne(NoteEntity, { id: req.params.id });
       if (!note) throw SandboxErrors.NOTE_NOT_FOUND(`no note with id ${req.params.id}`);
       return view(note);
     });
 
-    ctx.http.patch('/notes/:id', { summary: 'Change a note', tags, schema: { params: idParams, body: notePatch } }, async (req) =>
+    ctx.http.patch('/notes/:id', { summary: 'Change a note', tags, schema: { params: idParams, body: notePatch }, meta: { public: true } }, async (req) =>
       db.transaction(async (em) => {
         const note = await em.findOne(NoteEntity, { id: req.params.id });
         if (!note) throw SandboxErrors.NOTE_NOT_FOUND(`no note with id ${req.params.id}`);
@@ -67,7 +67,7 @@ export const plugin = definePlugin({
       }),
     );
 
-    ctx.http.delete('/notes/:id', { summary: 'Delete a note', tags, schema: { params: idParams } }, async (req) => {
+    ctx.http.delete('/notes/:id', { summary: 'Delete a note', tags, schema: { params: idParams }, meta: { public: true } }, async (req) => {
       const deleted = await db.em().nativeDelete(NoteEntity, { id: req.params.id });
       if (deleted === 0) throw SandboxErrors.NOTE_NOT_FOUND(`no note with id ${req.params.id}`);
       return undefined;

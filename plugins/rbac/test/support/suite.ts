@@ -27,7 +27,7 @@ const routes = definePlugin({
     ctx.http.get('/notes', { summary: 'needs notes:read', meta: { ...requires('notes:read') } }, () => ({ ok: 'notes:read' }));
     ctx.http.post('/notes/publish', { summary: 'needs two permissions', meta: { ...requires('notes:read', 'notes:publish') } }, () => ({ ok: 'published' }));
     ctx.http.get('/me', { summary: 'any signed-in caller', meta: { ...authenticated() } }, (req) => ({ id: req.context.principal?.id }));
-    ctx.http.get('/open', { summary: 'public' }, () => ({ ok: 'open' }));
+    ctx.http.get('/open', { summary: 'public', meta: { public: true } }, () => ({ ok: 'open' }));
     ctx.health.check(() => ({ status: 'up' }));
   },
 });
