@@ -1,5 +1,6 @@
 // The sandbox as a newcomer runs it: a real process on a real socket, embedded profile.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -161,12 +162,28 @@ describe('sandbox with a bad config', function () {
 });
 
 describe('sandbox compose profile', () => {
+  const secrets = {
+    GANTRY_DATABASE__PASSWORD: 'from-the-environment',
+    GANTRY_OAUTH__PROVIDERS: JSON.stringify({ google: { clientId: 'id.apps.googleusercontent.com', clientSecret: 'from-the-environment' } }),
+    GANTRY_AUTH_JWT__KEYS: JSON.stringify([{ kid: 'k1', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) }]),
+    GANTRY_SESSIONS_REDIS__CSRF_SECRET: 'c'.repeat(43),
+    GANTRY_MFA__ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+  };
+
+  it('lists every secret the profile needs in one pass, before anything starts', async () => {
+    const { createKernel, silentLogger } = await import('@gantry/core');
+    let error: { details?: { codes?: string[] } } | undefined;
+    try {
+      await createKernel({ appDir: path.join(repo, 'sandbox'), profile: 'compose', env: { GANTRY_DATABASE__PASSWORD: 'x' }, logger: silentLogger() });
+    } catch (err) {
+      error = err as typeof error;
+    }
+    expect(error?.details?.codes).to.have.members(['GANTRY_AUTH_JWT_KEYS_REQUIRED', 'GANTRY_SESSIONS_REDIS_CSRF_SECRET_REQUIRED', 'GANTRY_MFA_KEY_REQUIRED']);
+  });
+
   it('passes every boot check (plugins, dependencies, options) without services', async () => {
     const { createKernel, silentLogger } = await import('@gantry/core');
-    const kernel = await createKernel({ appDir: path.join(repo, 'sandbox'), profile: 'compose', env: {
-        GANTRY_DATABASE__PASSWORD: 'from-the-environment',
-        GANTRY_OAUTH__PROVIDERS: JSON.stringify({ google: { clientId: 'id.apps.googleusercontent.com', clientSecret: 'from-the-environment' } }),
-      }, logger: silentLogger() });
+    const kernel = await createKernel({ appDir: path.join(repo, 'sandbox'), profile: 'compose', env: secrets, logger: silentLogger() });
     expect(kernel.pluginNames).to.include.members(['http', 'metrics', 'database', 'circuit-breaker', 'mailer', 'rate-limit', 'audit', 'auth-jwt', 'redis', 'rbac', 'sessions-redis', 'users', 'mfa', 'oauth', 'seed', 'notes', 'demo']);
     expect(kernel.pluginNames).to.not.include('dev-idp');
     await kernel.stop();

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z, type ZodType } from 'zod';
 import { CoreErrors } from './errors.js';
+import { didYouMean } from './suggest.js';
 
 /** Options of one plugin as written in the config file; `false` disables a plugin a base file enabled. */
 export type PluginOptions = Record<string, unknown> | false;
@@ -41,7 +42,8 @@ const appConfigSchema = z
   })
   .strict();
 
-const CONFIG_FILES = ['gantry.config.ts', 'gantry.config.mts', 'gantry.config.js', 'gantry.config.mjs', 'gantry.config.yaml', 'gantry.config.yml', 'gantry.config.json'];
+/** Names of the config file, in the order they are looked for. */
+export const CONFIG_FILES: readonly string[] = ['gantry.config.ts', 'gantry.config.mts', 'gantry.config.js', 'gantry.config.mjs', 'gantry.config.yaml', 'gantry.config.yml', 'gantry.config.json'];
 
 /** Finds the config file: `GANTRY_CONFIG` when set, else `gantry.config.{ts,yaml,json}` in `appDir`. */
 export function findConfigFile(appDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -189,6 +191,13 @@ function unwrap(schema: ZodType | undefined): ZodType | undefined {
   return s as ZodType | undefined;
 }
 
+/** The object shape the schema has at a path of an input (through optional/default wrappers), if any. */
+function shapeAt(schema: ZodType, at: readonly PropertyKey[]): Record<string, ZodType> | undefined {
+  let node: ZodType | undefined = schema;
+  for (const key of at) node = objectShape(node)?.[String(key)];
+  return objectShape(node);
+}
+
 function objectShape(schema: ZodType | undefined): Record<string, ZodType> | undefined {
   const s = unwrap(schema) as { _zod?: { def: { type: string; shape?: Record<string, ZodType> } } } | undefined;
   return s?._zod?.def.type === 'object' ? s._zod.def.shape : undefined;
@@ -230,15 +239,24 @@ function convertEnvValue(raw: string, schema: ZodType | undefined): { ok: true; 
 
 const SECRET_KEY = /(url|password|passwd|secret|token|key|credential)/i;
 
-/** Formats zod issues as "option <path>: <message> (got <value>)"; values of secret-looking options are not shown. */
-export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
+/**
+ * Formats zod issues as "option <path>: <message> (got <value>)"; values of secret-looking options
+ * are not shown. With the schema, an unknown key gets a "did you mean" from the keys it allows.
+ */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown, schema?: ZodType): string[] {
   return issues.map((issue) => {
     const where = issue.path.length ? issue.path.join('.') : '(options)';
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys' && schema) {
+      const allowed = Object.keys(shapeAt(schema, issue.path as PropertyKey[]) ?? {});
+      const keys = issue.keys.map((k) => `"${k}"${didYouMean(k, allowed)}`);
+      message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${keys.join(', ')}; known: ${allowed.join(', ') || 'none'}`;
+    }
     const got = valueAt(input, issue.path as PropertyKey[]);
     // A mistyped secret must not end up in a boot error (and so in logs): say only that a value was given.
     const secret = issue.path.some((k) => typeof k === 'string' && SECRET_KEY.test(k));
     const gotText = got === undefined ? 'nothing' : secret ? 'a value, not shown: it may be a secret' : JSON.stringify(redactSecrets(got))?.slice(0, 80);
-    return `option "${where}": ${issue.message} (got ${gotText})`;
+    return `option "${where}": ${message} (got ${gotText})`;
   });
 }
 

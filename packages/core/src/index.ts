@@ -8,11 +8,12 @@ export { createLogger, silentLogger, type Logger, type LoggerFactoryOptions } fr
 export { RequestContext, currentContext, currentSignal, runDetached, runWithContext, type Principal } from './context.js';
 export { HealthRegistry, type HealthCheck, type HealthResult, type ReadinessReport } from './health.js';
 export { EventBusToken, InProcessEventBus, type BusEvent, type EventBus } from './events.js';
-export { definePlugin, isPlugin, pluginMetadataProblems, type ConfigChangeDecision, type LifecycleHook, type Plugin, type PluginContext, type PluginDefinition } from './plugin.js';
+export { definePlugin, isPlugin, pluginMetadataProblems, type ConfigChangeDecision, type LifecycleHook, type Plugin, type PluginContext, type PluginDefinition, type PluginSetup } from './plugin.js';
 export { applyProfile, deepFreeze, deepMerge, envOverrides, envSegment, findConfigFile, mergeEnvOverrides, kernelOptionsSchema, readConfigFile, type AppConfig, type KernelOptions, type KernelOptionsInput, type PluginOptions } from './config.js';
 export { resolvePlugin, candidatesFor, type ResolvedPlugin, type ResolveResult } from './resolve.js';
 export { findUnsafeStrings, line, LINE_CONTROL, text, TEXT_CONTROL, type TextBounds, type UnsafeString } from './text.js';
+export { closest, didYouMean, OFFICIAL_PLUGINS } from './suggest.js';
 export { topoSort, type GraphNode } from './graph.js';
 export { acceptsCredential, HttpTransportToken, requiresAuthentication, type HttpMethod, type RouteGuardKind, type RouteHookOptions, type HttpMiddleware, type HttpRouter, type HttpTransport, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteReply, type RouteHook, type RouteRequest, type RouteSchema } from './transport.js';
 export { createKernel, HealthRegistryToken, Kernel, KernelInfoToken, LoggerToken, serializeError, type CreateKernelOptions, type KernelInfo, type TimelineEntry } from './kernel.js';
-export { formatBootError, runMain } from './main.js';
+export { appDirOf, formatBootError, runMain } from './main.js';

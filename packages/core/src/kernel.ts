@@ -13,6 +13,7 @@ import { isPlugin, pluginMetadataProblems, type LifecycleHook, type Plugin, type
 import { resolvePlugin } from './resolve.js';
 import { token, tokenName, type Token } from './token.js';
 import { HttpTransportToken, type HttpRouter } from './transport.js';
+import { didYouMean, officialOwnerOf } from './suggest.js';
 import { KERNEL_VERSION } from './version.js';
 
 /** One line of the boot/stop timeline. */
@@ -96,13 +97,18 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
     config = await readConfigFile(file);
     configDir = path.dirname(file);
   }
-  if (profile !== 'embedded' && config.profiles && !(profile in config.profiles)) {
-    throw CoreErrors.BOOT_INVALID(`profile "${profile}" is not defined in the config file (defined: ${Object.keys(config.profiles).join(', ') || 'none'})`, {
-      fix: 'set GANTRY_PROFILE to a defined profile or add it under "profiles"',
-    });
-  }
-
   const problems: string[] = [];
+  /** Codes of the coded problems (from plugins' validate()), so callers and tests can tell them apart. */
+  const codes: string[] = [];
+  // A profile the file does not define would silently run the base config: refused, unless it is the
+  // default (embedded) or the caller chose it in code (tests building their own config).
+  const defined = Object.keys(config.profiles ?? {});
+  const chosenInCode = options.profile !== undefined && !config.profiles;
+  if (profile !== 'embedded' && !defined.includes(profile) && !chosenInCode) {
+    problems.push(
+      `profile "${profile}"${options.profile === undefined ? ' (GANTRY_PROFILE)' : ''} is not defined in the config file${didYouMean(profile, defined)}; defined: ${defined.join(', ') || 'none'}. Fix: set GANTRY_PROFILE to a defined profile, or add "${profile}" under "profiles"`,
+    );
+  }
   const kernelInput = deepMerge((options.kernel ?? {}) as Record<string, unknown>, (config.kernel ?? {}) as Record<string, unknown>);
   const kernelEnv = envOverrides('kernel', kernelOptionsSchema, env);
   problems.push(...kernelEnv.problems.map((p) => `kernel: ${p}`));
@@ -129,16 +135,27 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
     plugins.set(p.name, { plugin: p, specifier: spec, options: opts });
   });
 
+  /** How problems name a plugin: by its name, and by the key as written when that differs (an npm name, a path). */
+  const label = (name: string): string => {
+    const spec = plugins.get(name)?.specifier;
+    return spec === undefined || spec === name ? `plugin "${name}"` : `plugin "${name}" (config key "${spec}")`;
+  };
+  const keyOf = (name: string): string => plugins.get(name)?.specifier ?? name;
+
   // Dependencies and tokens.
   const providers = new Map<symbol, string[]>();
   for (const { plugin } of plugins.values()) for (const t of plugin.provides ?? []) providers.set(t, [...(providers.get(t) ?? []), plugin.name]);
   for (const [t, names] of providers) if (names.length > 1 && t !== EventBusToken) problems.push(`token "${tokenName(t)}" is provided by ${names.map((n) => `"${n}"`).join(' and ')}. Fix: enable only one of them`);
   for (const { plugin } of plugins.values()) {
     for (const dep of plugin.dependsOn ?? []) {
-      if (!plugins.has(dep)) problems.push(`plugin "${plugin.name}" depends on "${dep}", which is not enabled. Fix: add "${dep}": {} under "plugins" in the config file`);
+      if (!plugins.has(dep)) problems.push(`${label(plugin.name)} depends on "${dep}", which is not enabled. Fix: add "${dep}": {} under "plugins" in the config file`);
     }
     for (const t of plugin.requires ?? []) {
-      if (!providers.has(t) && !BUILTIN_TOKENS.has(t)) problems.push(`plugin "${plugin.name}" requires token "${tokenName(t)}", which no enabled plugin provides. Fix: enable the plugin that provides it`);
+      if (!providers.has(t) && !BUILTIN_TOKENS.has(t)) {
+        const owner = officialOwnerOf(tokenName(t));
+        const fix = owner ? `enable plugin "${owner}" (it provides this token): add "${owner}": {} under "plugins"` : 'enable the plugin that provides it (see the README of the package exporting this token)';
+        problems.push(`${label(plugin.name)} requires token "${tokenName(t)}", which no enabled plugin provides. Fix: ${fix}`);
+      }
     }
   }
   const nodes = [...plugins.values()].map(({ plugin }) => ({
@@ -156,21 +173,45 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
   const validated = new Map<string, unknown>();
   for (const { plugin, options: fileOptions } of plugins.values()) {
     const fromEnv = envOverrides(plugin.name, plugin.config, env);
-    problems.push(...fromEnv.problems.map((p) => `plugin "${plugin.name}": ${p}`));
+    problems.push(...fromEnv.problems.map((p) => `${label(plugin.name)}: ${p}`));
     const input = mergeEnvOverrides(plugin.config, fileOptions, fromEnv.values);
     if (!plugin.config) {
-      if (Object.keys(input).length > 0) problems.push(`plugin "${plugin.name}" takes no options, got ${Object.keys(input).join(', ')}. Fix: use {} for it`);
+      if (Object.keys(input).length > 0) problems.push(`${label(plugin.name)} takes no options, got ${Object.keys(input).join(', ')}. Fix: use {} for it`);
       validated.set(plugin.name, deepFreeze({}));
       continue;
     }
     const parsed = (plugin.config as ZodType).safeParse(input);
-    if (parsed.success) validated.set(plugin.name, deepFreeze(parsed.data));
-    else problems.push(...describeIssues(parsed.error.issues, input).map((m) => `plugin "${plugin.name}": ${m}. Fix: correct plugins["${plugin.name}"] in the config file or its GANTRY_${envSegment(plugin.name)}__* variables`));
+    if (!parsed.success) {
+      problems.push(
+        ...describeIssues(parsed.error.issues, input, plugin.config).map(
+          (m) => `${label(plugin.name)}: ${m}. Fix: correct plugins["${keyOf(plugin.name)}"] in the config file or its GANTRY_${envSegment(plugin.name)}__* variables`,
+        ),
+      );
+      continue;
+    }
+    validated.set(plugin.name, deepFreeze(parsed.data));
+  }
+  // Checks that depend on the profile or on the other plugins (secrets required outside embedded,
+  // stores that need Redis...), in the same pass: every problem is listed at once.
+  const enabledNames = Object.freeze([...plugins.keys()]);
+  for (const { plugin } of plugins.values()) {
+    if (!plugin.validate || !validated.has(plugin.name)) continue;
+    try {
+      for (const found of plugin.validate(validated.get(plugin.name) as never, { profile, plugins: enabledNames })) {
+        if (typeof found === 'string') problems.push(`${label(plugin.name)}: ${found}`);
+        else {
+          codes.push(found.code);
+          problems.push(`${label(plugin.name)}: [${found.code}] ${found.message}${found.fix ? `. Fix: ${found.fix}` : ''}`);
+        }
+      }
+    } catch (err) {
+      problems.push(`${label(plugin.name)}: its validate() threw ${(err as Error).message}. Fix: report it to the plugin's authors`);
+    }
   }
 
   const level = options.logger ? undefined : (kernelOptions.logLevel ?? logLevelFromEnv(env.LOG_LEVEL, problems));
   if (problems.length > 0) {
-    throw CoreErrors.BOOT_INVALID(`the application cannot start: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+    throw CoreErrors.BOOT_INVALID(`the application cannot start: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n  - ${problems.join('\n  - ')}`, { details: { problems, codes } });
   }
   const logger = options.logger ?? createLogger({ level });
   return new Kernel({

@@ -1,3 +1,6 @@
+import { existsSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { CONFIG_FILES } from './config.js';
 import { GantryError } from './gantry-error.js';
 import { createKernel, serializeError, type CreateKernelOptions, type Kernel } from './kernel.js';
 
@@ -10,7 +13,7 @@ export async function runMain(options: CreateKernelOptions & { argv?: readonly s
   const argv = options.argv ?? process.argv.slice(2);
   let kernel: Kernel;
   try {
-    kernel = await createKernel(options);
+    kernel = await createKernel({ ...options, appDir: options.appDir ?? appDirOf(process.argv[1]) });
   } catch (err) {
     process.stderr.write(`${formatBootError(err)}\n`);
     process.exitCode = 1;
@@ -40,6 +43,26 @@ export async function runMain(options: CreateKernelOptions & { argv?: readonly s
     process.exit(1);
   }
   return kernel;
+}
+
+/**
+ * The application's folder for an entry script: the nearest folder above it holding a config file
+ * or a package.json, so `node /srv/app/dist/main.js` run from anywhere finds /srv/app's config.
+ * Without an entry script (a REPL, `node -e`), the working directory.
+ */
+export function appDirOf(entry: string | undefined): string {
+  if (!entry) return process.cwd();
+  let start: string;
+  try {
+    start = path.dirname(realpathSync(entry));
+  } catch {
+    return process.cwd();
+  }
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    // The project's root ends the walk: a config file further up belongs to something else.
+    if (CONFIG_FILES.some((f) => existsSync(path.join(dir, f))) || existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return process.cwd();
+  }
 }
 
 /** Renders a boot error for a terminal: the code, the message (every problem), the fix and causes. */

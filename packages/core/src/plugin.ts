@@ -2,6 +2,7 @@ import semver from 'semver';
 import { z, type ZodType } from 'zod';
 import type { Container } from './container.js';
 import { CoreErrors } from './errors.js';
+import type { GantryError } from './gantry-error.js';
 import type { EventBus } from './events.js';
 import type { HealthResult } from './health.js';
 import type { Logger } from './logger.js';
@@ -53,6 +54,14 @@ export interface PluginContext<C> {
   command(name: string, run: (args: readonly string[]) => Promise<number | void> | number | void, description?: string): void;
 }
 
+/** What {@link PluginDefinition.validate} knows of the application being checked. */
+export interface PluginSetup {
+  /** The active profile. */
+  readonly profile: string;
+  /** Names of every enabled plugin. */
+  readonly plugins: readonly string[];
+}
+
 /** The contract every plugin fulfils, built with {@link definePlugin}. */
 export interface PluginDefinition<S extends ZodType = ZodType> {
   /** Short unique name (kebab-case): `auth-jwt`. Used in config keys, logs, env (`GANTRY_AUTH_JWT__...`). */
@@ -73,6 +82,14 @@ export interface PluginDefinition<S extends ZodType = ZodType> {
   /** Options schema; every field should have a `.describe()` (the README's options table). */
   readonly config?: S;
   readonly register: (ctx: PluginContext<z.output<S>>) => Promise<void> | void;
+  /**
+   * Checks of the validated options that depend on the profile or on which other plugins are
+   * enabled (a secret required outside the embedded profile, a store that needs the redis plugin).
+   * Run by the kernel with the option validation, before anything registers, so every problem of
+   * the setup is listed at once. Returns the problems: the plugin's coded errors (their code, message
+   * and fix are reported, and the code listed in the boot error's `details.codes`) or plain messages.
+   */
+  readonly validate?: (config: z.output<S>, setup: PluginSetup) => readonly (GantryError | string)[];
   /** Hot config change from a remote source; without it every change is rejected and logged. */
   readonly onConfigChange?: (prev: z.output<S>, next: z.output<S>) => Promise<ConfigChangeDecision> | ConfigChangeDecision;
 }
@@ -93,6 +110,7 @@ export function pluginMetadataProblems(def: unknown): string[] {
   if (typeof d.version !== 'string' || !semver.valid(d.version)) problems.push(`version ${JSON.stringify(d.version)} is not a semver version (e.g. "1.2.0")`);
   if (typeof d.kernel !== 'string' || !semver.validRange(d.kernel)) problems.push(`kernel ${JSON.stringify(d.kernel)} is not a semver range (e.g. "^0.1.0")`);
   if (typeof d.register !== 'function') problems.push('register must be a function (ctx) => Promise<void>');
+  if (d.validate !== undefined && typeof d.validate !== 'function') problems.push('validate must be a function (config, setup) => string[]');
   for (const key of ['dependsOn', 'optionalDependsOn'] as const) {
     const list = d[key];
     if (list === undefined) continue;

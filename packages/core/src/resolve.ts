@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isPlugin, type Plugin } from './plugin.js';
+import { closest, OFFICIAL_PLUGINS } from './suggest.js';
 
 /** How a config key was turned into a plugin. */
 export interface ResolvedPlugin {
@@ -34,7 +35,7 @@ export async function resolvePlugin(specifier: string, appDir: string, preloaded
   if (isPathSpecifier(specifier)) {
     const file = path.resolve(appDir, specifier);
     const entry = resolveFileEntry(file);
-    if (!entry) return { ok: false, problem: `plugin "${specifier}": no file at ${file} (tried .js, .mjs, /index.js). Fix: check the path, relative to the config file's folder, and build the plugin first` };
+    if (!entry) return { ok: false, problem: `plugin "${specifier}": no file at ${file} (tried .js, .mjs, .ts, .mts, /index.js). Fix: check the path, relative to the config file's folder` };
     return loadFrom(specifier, entry);
   }
   const tried: string[] = [];
@@ -44,10 +45,54 @@ export async function resolvePlugin(specifier: string, appDir: string, preloaded
     const entry = resolvePackageEntry(candidate, appDir) ?? (fallbackDir ? resolvePackageEntry(candidate, fallbackDir) : undefined);
     if (entry) return loadFrom(specifier, entry);
   }
-  return {
-    ok: false,
-    problem: `plugin "${specifier}": cannot find package ${tried.join(' or ')} from ${appDir}. Fix: npm install ${tried[0]}, or correct the name in the config file`,
-  };
+  return { ok: false, problem: notFound(specifier, tried, [appDir, ...(fallbackDir ? [fallbackDir] : [])]) };
+}
+
+/**
+ * Why a plugin name found no package, and the fix. A name close to a known one is a typo: the fix
+ * renames the key, never "npm install" of a package that exists only because of the typo.
+ */
+function notFound(specifier: string, tried: readonly string[], dirs: readonly string[]): string {
+  const where = `cannot find package ${tried.join(' or ')} from ${dirs[0]}`;
+  const isShort = tried.length > 1;
+  const known = isShort ? [...OFFICIAL_PLUGINS, ...installedShortNames(dirs)] : installedPackageNames(dirs);
+  if (isShort && OFFICIAL_PLUGINS.includes(specifier)) return `plugin "${specifier}": ${where}. Fix: npm install ${tried[specifier === 'http' ? 1 : 0]}`;
+  const typo = closest(specifier, known);
+  if (typo !== undefined) return `plugin "${specifier}": ${where} (did you mean "${typo}"?). Fix: rename the key "${specifier}" to "${typo}" in the config file`;
+  if (!isShort) return `plugin "${specifier}": ${where}. Fix: npm install ${specifier}, or correct the name in the config file`;
+  return `plugin "${specifier}": ${where}, and no Gantry plugin has this name. Fix: correct the name (a short name stands for @gantry/plugin-<name>), use the plugin's full npm name, or a path such as "./plugins/${specifier}.js"`;
+}
+
+/** Short names of the Gantry plugins installed where the app looks (`@gantry/plugin-<name>`). */
+function installedShortNames(dirs: readonly string[]): string[] {
+  return installedPackageNames(dirs)
+    .filter((n) => n.startsWith('@gantry/plugin-'))
+    .map((n) => n.slice('@gantry/plugin-'.length));
+}
+
+/** Names of the packages in the `node_modules` folders above each dir (scoped ones included). */
+function installedPackageNames(dirs: readonly string[]): string[] {
+  const names = new Set<string>();
+  for (const start of dirs) {
+    for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
+      const nm = path.join(dir, 'node_modules');
+      for (const entry of safeReaddir(nm)) {
+        if (entry.startsWith('.')) continue;
+        if (entry.startsWith('@')) for (const sub of safeReaddir(path.join(nm, entry))) names.add(`${entry}/${sub}`);
+        else names.add(entry);
+      }
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  return [...names];
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 async function loadFrom(specifier: string, entry: string): Promise<ResolveResult> {
@@ -69,8 +114,9 @@ async function loadFrom(specifier: string, entry: string): Promise<ResolveResult
 }
 
 function resolveFileEntry(file: string): string | undefined {
-  for (const c of [file, `${file}.js`, `${file}.mjs`, path.join(file, 'index.js')]) {
-    if (existsSync(c) && !c.endsWith(path.sep) && (c.endsWith('.js') || c.endsWith('.mjs') || c.endsWith('.cjs'))) return c;
+  // TypeScript files load through Node's type stripping, as gantry.config.ts does.
+  for (const c of [file, `${file}.js`, `${file}.mjs`, `${file}.ts`, `${file}.mts`, path.join(file, 'index.js'), path.join(file, 'index.ts')]) {
+    if (existsSync(c) && !c.endsWith(path.sep) && /\.(c|m)?(js|ts)$/.test(c)) return c;
   }
   const pkg = path.join(file, 'package.json');
   if (existsSync(pkg)) return entryOfPackage(file);

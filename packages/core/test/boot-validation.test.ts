@@ -34,7 +34,8 @@ describe('createKernel: boot checks', () => {
         expect(hit, `no problem contains ${parts.join(' + ')} in:\n${problems.join('\n')}`).to.be.a('string');
         for (const part of parts) expect(err.message).to.include(part);
       };
-      expectProblem('plugin "no-such-plugin-xyz"', 'cannot find package @gantry/plugin-no-such-plugin-xyz or @gantry/no-such-plugin-xyz', 'npm install @gantry/plugin-no-such-plugin-xyz');
+      // No Gantry plugin has this name: the fix never says to install a package nobody published.
+      expectProblem('plugin "no-such-plugin-xyz"', 'cannot find package @gantry/plugin-no-such-plugin-xyz or @gantry/no-such-plugin-xyz', 'no Gantry plugin has this name');
       expectProblem('plugin "old" 3.1.0 supports kernel ^2.0.0, but this kernel is 0.1.0');
       expectProblem('plugin "lonely" depends on "ghost", which is not enabled', 'add "ghost": {}');
       expectProblem('dependency cycle: cyc-a → cyc-b → cyc-a');
@@ -62,7 +63,7 @@ describe('createKernel: boot checks', () => {
       const err = await rejection(createKernel({ appDir: tmp.dir, config: { plugins: { 'nope-nope': {} } }, env: {}, logger: silentLogger() }));
       const [problem] = problemsOf(err);
       expect(problem).to.equal(
-        `plugin "nope-nope": cannot find package @gantry/plugin-nope-nope or @gantry/nope-nope or nope-nope from ${tmp.dir}. Fix: npm install @gantry/plugin-nope-nope, or correct the name in the config file`,
+        `plugin "nope-nope": cannot find package @gantry/plugin-nope-nope or @gantry/nope-nope or nope-nope from ${tmp.dir}, and no Gantry plugin has this name. Fix: correct the name (a short name stands for @gantry/plugin-<name>), use the plugin's full npm name, or a path such as "./plugins/nope-nope.js"`,
       );
     } finally {
       tmp.remove();
@@ -104,7 +105,7 @@ describe('createKernel: boot checks', () => {
 
   it('reports a required token no enabled plugin provides', async () => {
     const err = await rejection(kernelOf([plugin('mailer', { requires: [Missing] })]));
-    expect(problemsOf(err)).to.deep.equal(['plugin "mailer" requires token "test.boot.Missing", which no enabled plugin provides. Fix: enable the plugin that provides it']);
+    expect(problemsOf(err)).to.deep.equal(['plugin "mailer" requires token "test.boot.Missing", which no enabled plugin provides. Fix: enable the plugin that provides it (see the README of the package exporting this token)']);
   });
 
   it('reports invalid options with the field, the value and what was expected', async () => {
@@ -172,7 +173,7 @@ describe('createKernel: boot checks', () => {
       createKernel({ config: { plugins: {}, profiles: { compose: {}, prod: {} } }, profile: 'staging', env: {}, logger: silentLogger() }),
     );
     expect(err.code).to.equal('GANTRY_CORE_BOOT_INVALID');
-    expect(err.message).to.equal('profile "staging" is not defined in the config file (defined: compose, prod)');
+    expect(problemsOf(err)).to.deep.equal(['profile "staging" is not defined in the config file; defined: compose, prod. Fix: set GANTRY_PROFILE to a defined profile, or add "staging" under "profiles"']);
   });
 
   it('creates nothing and starts nothing when the setup is invalid', async () => {

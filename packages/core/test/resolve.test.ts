@@ -99,7 +99,7 @@ describe('plugin resolution', () => {
       tmp.write('broken.mjs', 'throw new Error("boom at import");\n');
       tmp.write('two.mjs', `import { definePlugin } from ${JSON.stringify(CORE_URL)};\nconst d = { version: '1.0.0', kernel: '^0.1.0', register() {} };\nexport const a = definePlugin({ ...d, name: 'two-a' });\nexport const b = definePlugin({ ...d, name: 'two-b' });\n`);
       const missing = await resolvePlugin('./nowhere', tmp.dir);
-      expect(!missing.ok && missing.problem).to.equal(`plugin "./nowhere": no file at ${path.join(tmp.dir, 'nowhere')} (tried .js, .mjs, /index.js). Fix: check the path, relative to the config file's folder, and build the plugin first`);
+      expect(!missing.ok && missing.problem).to.equal(`plugin "./nowhere": no file at ${path.join(tmp.dir, 'nowhere')} (tried .js, .mjs, .ts, .mts, /index.js). Fix: check the path, relative to the config file's folder`);
       const none = await resolvePlugin('./plugins/no-plugin.mjs', APP);
       expect(!none.ok && none.problem).to.include('exports no plugin. Fix: export the definePlugin({...}) value as "plugin"');
       const broken = await resolvePlugin('./broken.mjs', tmp.dir);

@@ -20,15 +20,22 @@ export const plugin = definePlugin({
   optionalDependsOn: ['redis'],
   provides: [AuthJwtToken],
   config: authJwtConfigSchema,
+  validate(config, { profile, plugins }) {
+    const problems = [];
+    const store = config.store ?? (profile === 'embedded' ? 'memory' : 'redis');
+    if (store === 'redis' && !plugins.includes('redis')) {
+      const why = config.store ? 'store "redis"' : `the default store of profile "${profile}"`;
+      problems.push(AuthJwtErrors.REDIS_REQUIRED(`tokens are kept in Redis (${why}) but the "redis" plugin is not enabled`));
+    }
+    if (!config.keys && profile !== 'embedded') problems.push(AuthJwtErrors.KEYS_REQUIRED(`no keys in profile "${profile}": only the embedded profile generates ephemeral keys`));
+    return problems;
+  },
   async register(ctx) {
     const { config } = ctx;
     // The embedded profile runs without services; every other profile runs several instances that must share revocations.
     const storeKind = config.store ?? (ctx.profile === 'embedded' ? 'memory' : 'redis');
     const connection = storeKind === 'redis' ? await sharedRedis(ctx.container, config.store ? 'store "redis"' : `the default store of profile "${ctx.profile}"`) : undefined;
     const store: TokenStore = connection ? new RedisTokenStore({ connection, prefix: config.prefix }) : new MemoryTokenStore();
-    if (!config.keys && ctx.profile !== 'embedded') {
-      throw AuthJwtErrors.KEYS_REQUIRED(`plugin "auth-jwt" has no keys in profile "${ctx.profile}": only the embedded profile generates ephemeral keys`);
-    }
 
     // Keys are imported once, in start (crypto import is async I/O-like work); until then nothing is served.
     let ring: KeyRing | undefined;

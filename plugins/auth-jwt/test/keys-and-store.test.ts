@@ -108,10 +108,12 @@ describe('auth-jwt: redis store', () => {
         await kernel.stop();
         expect.fail('booted without the redis plugin');
       } catch (err) {
-        const cause = (err as { cause?: { code?: string; fix?: string; message?: string } }).cause;
-        expect(cause?.code).to.equal('GANTRY_AUTH_JWT_REDIS_REQUIRED');
-        expect(cause?.message).to.include('"redis" plugin is not enabled');
-        expect(cause?.fix).to.include('enable the "redis" plugin');
+        // Found by validate(), with the other problems of the setup, before anything registers.
+        const boot = err as { code?: string; message?: string; details?: { codes?: string[] } };
+        expect(boot.code).to.equal('GANTRY_CORE_BOOT_INVALID');
+        expect(boot.details?.codes).to.deep.equal(['GANTRY_AUTH_JWT_REDIS_REQUIRED']);
+        expect(boot.message).to.include('"redis" plugin is not enabled');
+        expect(boot.message).to.include('Fix: enable the "redis" plugin');
       }
     });
   }

@@ -16,16 +16,20 @@ export const plugin = definePlugin({
   description: 'Templated transactional mail: nodemailer SMTP, or RFC 5322 .eml files in the embedded profile; links built from a configured base URL',
   provides: [MailerToken],
   config: mailerConfigSchema,
+  validate(config, { profile }) {
+    // The schema requires smtpUrl for an explicit "smtp"; "auto" only becomes smtp with the profile.
+    if (resolveTransport(config.transport, profile) === 'smtp' && config.smtpUrl === undefined) {
+      return [MailerErrors.CONFIG_INVALID(`option "smtpUrl" is required: transport "auto" means smtp in profile "${profile}"`)];
+    }
+    return [];
+  },
   register(ctx) {
     const { config } = ctx;
     const kind = resolveTransport(config.transport, ctx.profile);
     let delivery: Delivery;
     if (kind === 'smtp') {
-      // The schema requires smtpUrl for an explicit "smtp"; "auto" only becomes smtp here, with the profile.
-      if (config.smtpUrl === undefined) {
-        throw MailerErrors.CONFIG_INVALID(`mailer: option "smtpUrl" is required: transport "auto" means smtp in profile "${ctx.profile}"`);
-      }
-      delivery = new SmtpDelivery({ url: config.smtpUrl, secure: config.secure, requireTLS: config.requireTLS, pool: config.pool, sendTimeoutMs: config.sendTimeoutMs });
+      // validate() refused a missing smtpUrl before anything registered.
+      delivery = new SmtpDelivery({ url: config.smtpUrl!, secure: config.secure, requireTLS: config.requireTLS, pool: config.pool, sendTimeoutMs: config.sendTimeoutMs });
     } else {
       const dir = path.resolve(ctx.appDir, config.outDir);
       delivery = new FileDelivery(dir);

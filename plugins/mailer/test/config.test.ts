@@ -13,6 +13,7 @@ interface BootError {
   code: string;
   message: string;
   cause?: { code: string; message: string };
+  details?: unknown;
 }
 
 async function bootError(options: { config: Record<string, unknown>; profile?: string; env?: NodeJS.ProcessEnv }): Promise<BootError> {
@@ -94,8 +95,8 @@ describe('mailer options', () => {
 
   it('auto without smtpUrl outside the embedded profile fails the boot with GANTRY_MAILER_CONFIG_INVALID', async () => {
     const err = await bootError({ config: VALID, profile: 'compose' });
-    expect(err.code).to.equal('GANTRY_CORE_REGISTER_FAILED');
-    expect(err.cause?.code).to.equal('GANTRY_MAILER_CONFIG_INVALID');
+    expect(err.code).to.equal('GANTRY_CORE_BOOT_INVALID');
+    expect((err.details as { codes: string[] }).codes).to.deep.equal(['GANTRY_MAILER_CONFIG_INVALID']);
     expect(err.message).to.include('"smtpUrl" is required');
     expect(err.message).to.include('profile "compose"');
   });

@@ -29,11 +29,11 @@ export function createMfaPlugin(internals: MfaInternals = {}): Plugin {
     requires: [DatabaseToken, AuditToken, UsersToken],
     provides: [MfaToken],
     config: mfaConfigSchema,
+    validate(config, { profile }) {
+      return config.encryptionKey === undefined && profile !== 'embedded' ? [MfaErrors.KEY_REQUIRED(`no encryptionKey in profile "${profile}": only the embedded profile generates one`)] : [];
+    },
     register(ctx) {
       const { config } = ctx;
-      if (config.encryptionKey === undefined && ctx.profile !== 'embedded') {
-        throw MfaErrors.KEY_REQUIRED(`plugin "mfa" has no encryptionKey in profile "${ctx.profile}": only the embedded profile generates one`);
-      }
       // A configured key is checked now (no I/O), so a malformed one refuses the boot with the other config problems.
       let box = config.encryptionKey === undefined ? undefined : new SecretBox(parseKey(config.encryptionKey, 'plugins.mfa.encryptionKey'));
       const keySource = box ? 'config' : 'file';

@@ -98,7 +98,7 @@ describe('mfa: the embedded key file', function () {
       mfa,
     });
     const missing = await rejection(createTestKernel({ plugins: stack, config: config({}), profile: 'compose' }));
-    expect(causeCodes(missing)).to.include('GANTRY_MFA_KEY_REQUIRED');
+    expect(((missing as GantryError).details as { codes: string[] }).codes).to.include('GANTRY_MFA_KEY_REQUIRED');
     expect(String((missing as Error).message)).to.include('no encryptionKey in profile "compose"');
     const malformed = await rejection(createTestKernel({ plugins: stack, config: config({ encryptionKey: Buffer.alloc(16).toString('hex') }) }));
     expect(String((malformed as Error).message)).to.match(/encryptionKey/);

@@ -17,6 +17,14 @@ export const plugin = definePlugin({
   optionalDependsOn: ['metrics', 'redis'],
   provides: [RateLimitsToken],
   config: rateLimitConfigSchema,
+  validate(config, { profile, plugins }) {
+    const store = config.store ?? (profile === 'embedded' ? 'memory' : 'redis');
+    if (store === 'redis' && !plugins.includes('redis')) {
+      const why = config.store ? 'store "redis"' : `the default store of profile "${profile}"`;
+      return [RateLimitErrors.REDIS_REQUIRED(`counts are kept in Redis (${why}) but the "redis" plugin is not enabled`)];
+    }
+    return [];
+  },
   async register(ctx) {
     const { config } = ctx;
     // The embedded profile runs without services; every other profile runs several instances that must share counts.

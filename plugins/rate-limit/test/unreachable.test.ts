@@ -70,10 +70,11 @@ describe('rate-limit: redis store without the redis plugin', () => {
       } catch (err) {
         failure = err;
       }
-      const cause = (failure as { cause?: { code?: string; message?: string; fix?: string } } | undefined)?.cause;
-      expect(cause?.code, String(failure)).to.equal('GANTRY_RATE_LIMIT_REDIS_REQUIRED');
-      expect(cause?.message).to.include('"redis" plugin is not enabled');
-      expect(cause?.fix).to.include('enable the "redis" plugin');
+      // Found by validate(), with the other problems of the setup, before anything registers.
+      const refusal = failure as { code?: string; message?: string; details?: { codes?: string[] } } | undefined;
+      expect(refusal?.details?.codes, String(failure)).to.deep.equal(['GANTRY_RATE_LIMIT_REDIS_REQUIRED']);
+      expect(refusal?.message).to.include('"redis" plugin is not enabled');
+      expect(refusal?.message).to.include('Fix: enable the "redis" plugin');
     });
   }
 

@@ -22,18 +22,24 @@ export const plugin = definePlugin({
   optionalDependsOn: ['redis', 'audit'],
   provides: [SessionsToken],
   config: sessionsConfigSchema,
+  validate(config, { profile, plugins }) {
+    const problems = [];
+    if (config.csrfSecret === undefined && profile !== 'embedded') {
+      problems.push(SessionsErrors.CSRF_SECRET_REQUIRED(`no csrfSecret in profile "${profile}": only the embedded profile generates one`));
+    }
+    if ((config.store ?? (profile === 'embedded' ? 'memory' : 'redis')) === 'redis' && !plugins.includes('redis')) {
+      problems.push(SessionsErrors.REDIS_REQUIRED('sessions are kept in Redis (the redis store) but the "redis" plugin is not enabled'));
+    }
+    return problems;
+  },
   async register(ctx) {
     const { config } = ctx;
     const enabled = ctx.container.get(KernelInfoToken).plugins;
     const storeKind = config.store ?? (ctx.profile === 'embedded' ? 'memory' : 'redis');
-    if (config.csrfSecret === undefined && ctx.profile !== 'embedded') {
-      throw SessionsErrors.CSRF_SECRET_REQUIRED(`plugin "sessions-redis" has no csrfSecret in profile "${ctx.profile}": only the embedded profile generates one`);
-    }
 
     // Optional peers are imported only when their plugin is enabled: an app without them need not install them.
     let store: SessionStore;
     if (storeKind === 'redis') {
-      if (!enabled.includes('redis')) throw SessionsErrors.REDIS_REQUIRED('plugin "sessions-redis" uses the redis store but the "redis" plugin is not enabled');
       const { RedisToken } = await import('@gantry/plugin-redis');
       store = new RedisSessionStore(ctx.container.get(RedisToken), config.prefix);
     } else store = new MemorySessionStore();

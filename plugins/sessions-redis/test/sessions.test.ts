@@ -24,14 +24,14 @@ async function bootError(options: { config?: Record<string, unknown>; profile?: 
 describe('sessions-redis: configuration', () => {
   it('outside the embedded profile, refuses to boot without csrfSecret', async () => {
     const err = await bootError({ profile: 'compose', config: { store: 'memory' } });
-    expect(CoreErrors.REGISTER_FAILED.is(err)).to.equal(true);
-    expect((err.cause as GantryError).code).to.equal('GANTRY_SESSIONS_REDIS_CSRF_SECRET_REQUIRED');
+    expect(CoreErrors.BOOT_INVALID.is(err)).to.equal(true);
+    expect((err.details as { codes: string[] }).codes).to.deep.equal(['GANTRY_SESSIONS_REDIS_CSRF_SECRET_REQUIRED']);
   });
 
   it('refuses the redis store without the redis plugin, which is the default outside the embedded profile', async () => {
     for (const options of [{ config: { store: 'redis' } }, { profile: 'compose', config: { csrfSecret: 's'.repeat(32) } }]) {
       const err = await bootError(options);
-      expect((err.cause as GantryError).code, JSON.stringify(options)).to.equal('GANTRY_SESSIONS_REDIS_REDIS_REQUIRED');
+      expect((err.details as { codes: string[] }).codes, JSON.stringify(options)).to.deep.equal(['GANTRY_SESSIONS_REDIS_REDIS_REQUIRED']);
       expect(err.message).to.include('"redis" plugin is not enabled');
     }
   });
