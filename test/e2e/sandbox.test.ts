@@ -7,43 +7,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Browser, throughProvider } from '@gantry/testing';
 import { expect } from 'chai';
-import { freePort, sandboxPorts } from '../support/sandbox-ports.js';
+import { startSandbox, type Sandbox } from '../support/sandbox-process.js';
+import { freePort } from '../support/sandbox-ports.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const main = path.join(repo, 'sandbox/dist/src/main.js');
 
-
-interface Sandbox {
-  child: ChildProcess;
-  base: string;
-  /** The sandbox's development OpenID provider (embedded profile). */
-  issuer: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-async function startSandbox(env: Record<string, string>): Promise<Sandbox> {
-  const { env: ports, base, issuer } = await sandboxPorts();
-  const child = spawn(process.execPath, [main], {
-    cwd: path.join(repo, 'sandbox'),
-    env: { ...process.env, LOG_LEVEL: 'warn', GANTRY_PROFILE: 'embedded', ...env, ...ports, GANTRY_HTTP__HOST: '127.0.0.1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += String(d)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  for (let i = 0; i < 400; i++) {
-    if (child.exitCode !== null) throw new Error(`sandbox exited with ${child.exitCode}: ${err}`);
-    try {
-      if ((await fetch(`${base}/healthz`)).status === 200) return { child, base, issuer, stderr: () => err, exited };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`sandbox did not answer /healthz: ${err}`);
-}
 
 describe('sandbox (embedded profile, real process)', function () {
   this.timeout(30_000);

@@ -55,8 +55,12 @@ export function findConfigFile(appDir: string, env: NodeJS.ProcessEnv = process.
   return undefined;
 }
 
-/** Reads and shape-checks a config file (JSON, YAML, or a TS/JS module exporting it as `config` or default). */
-export async function readConfigFile(file: string): Promise<AppConfig> {
+/**
+ * Reads and shape-checks a config file (JSON, YAML, or a TS/JS module exporting it as `config` or
+ * default). In JSON and YAML, `${NAME}` and `${NAME:-default}` inside string values are replaced from
+ * the environment (`$${` writes a literal `${`); a module computes its values itself.
+ */
+export async function readConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<AppConfig> {
   if (!existsSync(file)) {
     throw CoreErrors.CONFIG_FILE_INVALID(`config file ${file} does not exist`, { fix: 'create it, or point GANTRY_CONFIG at an existing file' });
   }
@@ -65,7 +69,15 @@ export async function readConfigFile(file: string): Promise<AppConfig> {
   try {
     if (ext === '.json') raw = JSON.parse(readFileSync(file, 'utf8'));
     else if (ext === '.yaml' || ext === '.yml') raw = parseYaml(readFileSync(file, 'utf8'));
-    else {
+    if (raw !== undefined) {
+      const missing = new Set<string>();
+      raw = interpolateEnv(raw, env, missing);
+      if (missing.size > 0) {
+        throw CoreErrors.CONFIG_FILE_INVALID(`config file ${file} uses environment variables that are not set: ${[...missing].join(', ')}`, {
+          fix: 'set them, or give a default in the file: "${NAME:-default}"',
+        });
+      }
+    } else {
       // Node >= 22.18 strips TypeScript types natively, so a gantry.config.ts loads without a build step.
       const mod = (await import(pathToFileURL(file).href)) as { config?: unknown; default?: unknown };
       raw = mod.config ?? mod.default;
@@ -82,6 +94,28 @@ export async function readConfigFile(file: string): Promise<AppConfig> {
     });
   }
   return parsed.data as AppConfig;
+}
+
+const REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** A copy of a parsed config with `${NAME}` / `${NAME:-default}` in string values replaced from `env`. */
+export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, missing: Set<string>): unknown {
+  if (typeof value === 'string') {
+    if (!value.includes('${')) return value;
+    return value.replace(REFERENCE, (whole, name: string | undefined, fallback: string | undefined) => {
+      if (name === undefined) return '${';
+      const set = env[name];
+      if (set !== undefined && set !== '') return set;
+      if (fallback !== undefined) return fallback;
+      missing.add(name);
+      return whole;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => interpolateEnv(v, env, missing));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolateEnv(v, env, missing)]));
+  }
+  return value;
 }
 
 /**

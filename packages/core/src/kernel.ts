@@ -94,7 +94,7 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
         fix: 'create gantry.config.json with { "plugins": { "http": {} } } or set GANTRY_CONFIG',
       });
     }
-    config = await readConfigFile(file);
+    config = await readConfigFile(file, env);
     configDir = path.dirname(file);
   }
   const problems: string[] = [];

@@ -54,6 +54,17 @@ describe('config', () => {
       expect(seen.appDir).to.equal(tmp.dir);
     });
 
+    it('replaces ${NAME} and ${NAME:-default} in string values of JSON and YAML files from the environment', async () => {
+      tmp.write('gantry.config.json', JSON.stringify({ plugins: { svc: { name: 'svc-${PORT:-3000}', smtpUrl: 'smtp://${MAIL_HOST}:25', tags: ['$${literal}', '${EMPTY:-fallback}'] } } }));
+      const seen = await boot({ appDir: tmp.dir, env: { PORT: '4100', MAIL_HOST: 'mail.internal', EMPTY: '' } });
+      expect(seen.config).to.include({ name: 'svc-4100', smtpUrl: 'smtp://mail.internal:25' });
+      expect(seen.config.tags).to.deep.equal(['${literal}', 'fallback']);
+      expect((await boot({ appDir: tmp.dir, env: { MAIL_HOST: 'm' } })).config.name).to.equal('svc-3000');
+      const unset = await rejection(createKernel({ appDir: tmp.dir, env: {}, logger: silentLogger() }));
+      expect(unset.code).to.equal('GANTRY_CORE_CONFIG_FILE_INVALID');
+      expect(unset.message).to.include('uses environment variables that are not set: MAIL_HOST');
+    });
+
     it('reads gantry.config.yaml', async () => {
       tmp.write('gantry.config.yaml', 'plugins:\n  svc:\n    port: 8082\n    tags: [a, b]\n    db:\n      tls: true\n');
       const seen = await boot({ appDir: tmp.dir });

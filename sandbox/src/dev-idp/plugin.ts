@@ -28,7 +28,8 @@ export const plugin = definePlugin({
   description: 'Sandbox: a development OpenID provider on loopback for the oauth plugin (embedded profile only)',
   config: z
     .object({
-      port: z.number().int().min(1).max(65_535).default(3001).describe('Port on 127.0.0.1; the issuer is http://127.0.0.1:<port>'),
+      // Coerced: the sandbox's config file writes it as "${DEV_IDP_PORT:-3001}", an environment reference.
+      port: z.coerce.number().int().min(1).max(65_535).default(3001).describe('Port on 127.0.0.1; the issuer is http://127.0.0.1:<port>'),
       clientId: z.string().min(1).max(128).default('gantry-sandbox').describe('Client id the oauth plugin uses'),
       clientSecret: z.string().min(16).max(256).describe('Client secret the oauth plugin uses (required; meaningful on loopback only)'),
       redirectUri: loopbackUrl.describe("The oauth plugin's callback for this provider, e.g. http://localhost:3000/api/v1/auth/oauth/dev/callback (required)"),
