@@ -213,6 +213,23 @@ describe('rate-limit: memory store', () => {
     });
   });
 
+  it('counts per counter what it is told: every request per IP, only answers below 400 per account ("successes")', async () => {
+    // Like the built-in mail flows: each success would mail the address.
+    const mailFlow = { windowMs: 3_600_000, limit: 5, count: 'all', keyBy: 'ip+body.email', perAccount: { windowMs: 3_600_000, limit: 2, count: 'successes' } };
+    const kernel = await start({ rateLimit: { store: 'memory', policies: { auth: mailFlow } } });
+    // Failures (401) do not spend the address's budget, and are un-counted once answered.
+    expect((await login(kernel, { password: 'typo' })).statusCode).to.equal(401);
+    expect((await login(kernel, { password: 'typo' })).statusCode).to.equal(401);
+    const first = await login(kernel);
+    expect(first.statusCode).to.equal(200);
+    expect(header(first, 'ratelimit')).to.match(/^"auth"; r=2; t=\d+, "auth\.account"; r=1; t=\d+$/);
+    expect((await login(kernel)).statusCode).to.equal(200);
+    expectRateLimited(await login(kernel, { remoteAddress: '198.51.100.5' }), { policy: 'auth', per: 'account', limit: 2, windowSeconds: 3600 });
+    // Every request counts per IP: the 6th from 127.0.0.1 is refused whatever its account.
+    expect((await login(kernel, { email: 'other@example.com', password: 'typo' })).statusCode).to.equal(401);
+    expectRateLimited(await login(kernel, { email: 'other@example.com', password: 'typo' }), { policy: 'auth', limit: 5, windowSeconds: 3600 });
+  });
+
   it('counts rejections in rate_limit_rejected_total{policy} when the metrics plugin is enabled', async () => {
     const kernel = await start({ rateLimit: { store: 'memory', policies: { search: { windowMs: 60_000, limit: 1 } } }, extra: [metricsPlugin] });
     const before = (await kernel.inject('/metrics')).body;
