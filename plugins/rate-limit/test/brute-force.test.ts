@@ -1,12 +1,14 @@
 // The built-in `auth` policy against password guessing: per (account, IP) tight, per IP generous, per
 // account loose with a progressive delay, failures only, known sources. Memory store; the same
 // scenarios across two instances sharing Redis are in brute-force.redis.test.ts.
+import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { plugin as metricsPlugin } from '@gantry/plugin-metrics';
 import type { TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { BUILTIN_POLICIES, RateLimitsToken } from '../src/index.js';
 import { delayWithinDeadline, hold, progressiveDelayMs } from '../src/progressive-delay.js';
-import { boot, expectRateLimited, guess, header, login, repeat, SMALL_ACCOUNT_BUDGET } from './harness.js';
+import { boot, eventually, expectRateLimited, guess, header, login, loginHandled, PASSWORD, repeat, SMALL_ACCOUNT_BUDGET } from './harness.js';
 
 const ADMIN = 'admin@example.com';
 const ATTACKER_IP = '203.0.113.66';
@@ -125,6 +127,29 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
     expect(res.statusCode, res.body).to.equal(200);
     // At most 1 s of the 2 s deadline; the lower bound shows the request was held at all.
     expect(performance.now() - t0).to.be.at.least(500);
+  });
+
+  it('stops holding a request whose client went away: its handler never runs', async function () {
+    this.timeout(10_000);
+    const held = { ...SMALL_ACCOUNT_BUDGET, perAccount: { windowMs: 60_000, limit: 10, count: 'failures', delay: { after: 0, initialMs: 800, maxMs: 800 } } };
+    const kernel = await start({ http: { listen: true, port: 0, host: '127.0.0.1' }, rateLimit: { store: 'memory', policies: { auth: held } }, extra: [metricsPlugin] });
+    const body = JSON.stringify({ email: ADMIN, password: PASSWORD });
+    const send = () => request(`${kernel.url()}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(body.length) } });
+
+    // A client that waits gets its answer after the delay: the handler runs.
+    const before = loginHandled.count;
+    const waited = await new Promise<number>((resolve, reject) => send().on('response', (res) => resolve(res.resume().statusCode ?? 0)).on('error', reject).end(body));
+    expect(waited).to.equal(200);
+    expect(loginHandled.count).to.equal(before + 1);
+
+    // A client that goes away while held: the wait ends and the handler is never called.
+    const abandoned = send().on('error', () => undefined);
+    abandoned.end(body);
+    await eventually(async () => (await metric(kernel, 'rate_limit_delayed_total{policy="auth"}')) === 2, 100, 10);
+    abandoned.destroy();
+    // Twice the delay: a wait that ignored the abort would have called the handler by then.
+    await sleep(1_600);
+    expect(loginHandled.count).to.equal(before + 1);
   });
 
   it('forgets the (account, IP) pair when reset() gets both', async () => {

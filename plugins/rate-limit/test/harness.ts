@@ -21,6 +21,9 @@ export const PASSWORD = 'correct-password';
  */
 export const CLASSIC_AUTH = { windowMs: 900_000, limit: 10, keyBy: 'ip+body.email' };
 
+/** How many times the app's /auth/login handler ran (to show a held request that was abandoned never reaches it). */
+export const loginHandled = { count: 0 };
+
 /** Routes of a small app, one per kind of declaration. */
 export const appRoutes: Plugin = definePlugin({
   name: 'rl-app',
@@ -31,6 +34,7 @@ export const appRoutes: Plugin = definePlugin({
     const credentials = z.object({ email: z.string(), password: z.string() });
     // Echoes the email it parsed: shows the body reaches the handler intact after the account guard read it.
     ctx.http.post('/auth/login', { schema: { body: credentials }, meta: { rateLimit: 'auth' } }, (req) => {
+      loginHandled.count++;
       if (req.body.password !== PASSWORD) throw CoreErrors.UNAUTHORIZED('wrong email or password');
       return { ok: true, email: req.body.email, passwordLength: req.body.password.length };
     });
