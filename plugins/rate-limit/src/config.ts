@@ -1,3 +1,4 @@
+import { deepFreeze } from '@gantry/core';
 import { z } from 'zod';
 
 /** Policy names: used in `meta.rateLimit`, Redis keys, metric labels and the RateLimit headers. */
@@ -103,16 +104,25 @@ export const policySchema = z
       ),
   })
   .strict()
-  .superRefine((policy, ctx) => {
-    const accountKeyed = policy.keyBy.startsWith('ip+body.');
-    for (const option of ACCOUNT_ONLY) {
-      if (policy[option] !== undefined && !accountKeyed) {
-        ctx.addIssue({ code: 'custom', path: [option], message: `counts per account, so it needs keyBy "ip+body.<field>" (e.g. "ip+body.email"); remove it or set keyBy` });
+  .superRefine(
+    (input, ctx) => {
+      // Runs even when another field failed (see `when`), so every problem is reported in one boot:
+      // each value is checked for its type before it is read.
+      const policy = input as { keyBy?: unknown; perAccount?: { delay?: { initialMs?: unknown; maxMs?: unknown } } } | undefined;
+      const keyBy = policy?.keyBy ?? 'ip';
+      if (typeof keyBy === 'string' && KEY_BY.test(keyBy) && !keyBy.startsWith('ip+body.')) {
+        for (const option of ACCOUNT_ONLY) {
+          if ((policy as Record<string, unknown>)[option] === undefined) continue;
+          ctx.addIssue({ code: 'custom', path: [option], message: `counts per account, so it needs keyBy "ip+body.<field>" (e.g. "ip+body.email"); remove it or set keyBy` });
+        }
       }
-    }
-    const delay = policy.perAccount?.delay;
-    if (delay && delay.maxMs < delay.initialMs) ctx.addIssue({ code: 'custom', path: ['perAccount', 'delay', 'maxMs'], message: `must be at least initialMs (${delay.initialMs})` });
-  });
+      const delay = policy?.perAccount?.delay;
+      if (typeof delay?.initialMs === 'number' && typeof delay.maxMs === 'number' && delay.maxMs < delay.initialMs) {
+        ctx.addIssue({ code: 'custom', path: ['perAccount', 'delay', 'maxMs'], message: `must be at least initialMs (${delay.initialMs})` });
+      }
+    },
+    { when: () => true },
+  );
 
 /** A policy's validated options. */
 export type PolicyConfig = z.output<typeof policySchema>;
@@ -131,7 +141,7 @@ export const DEFAULT_POLICY: PolicyConfig = Object.freeze({ windowMs: MINUTE, li
  * another's budget. An entry of the same name under `policies` replaces one of them whole. The README
  * (table "Built-in policies") gives the reasons for each number.
  */
-export const BUILTIN_POLICIES: Readonly<Record<string, PolicyConfig>> = deepFreeze({
+export const BUILTIN_POLICIES: Readonly<Record<string, PolicyConfig>> = deepFreeze<Record<string, PolicyConfig>>({
   // Sign-in. Failed attempts only: per (account, IP) tight, per IP generous (spraying one password over
   // many accounts), per account loose across all IPs (NIST 800-63B: at most 100 failures) with a
   // growing delay; an IP that signed in to the account is not locked out by attackers elsewhere.
@@ -168,11 +178,6 @@ export const BUILTIN_POLICIES: Readonly<Record<string, PolicyConfig>> = deepFree
   // Token refresh: 30 per minute per IP.
   refresh: { windowMs: MINUTE, limit: 30, count: 'all', keyBy: 'ip' },
 });
-
-function deepFreeze<T extends object>(value: T): Readonly<T> {
-  for (const inner of Object.values(value)) if (typeof inner === 'object' && inner !== null) deepFreeze(inner);
-  return Object.freeze(value);
-}
 
 /** Options of the `rate-limit` plugin (config key `rate-limit`, env `GANTRY_RATE_LIMIT__<KEY>`). */
 export const rateLimitConfigSchema = z

@@ -8,7 +8,7 @@ import type { TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { BUILTIN_POLICIES, RateLimitsToken } from '../src/index.js';
 import { delayWithinDeadline, hold, progressiveDelayMs } from '../src/progressive-delay.js';
-import { boot, eventually, expectRateLimited, guess, header, login, loginHandled, PASSWORD, repeat, SMALL_ACCOUNT_BUDGET } from './harness.js';
+import { boot, capturingLogger, eventually, expectRateLimited, guess, header, login, loginHandled, PASSWORD, repeat, SMALL_ACCOUNT_BUDGET, type LogLine } from './harness.js';
 
 const ADMIN = 'admin@example.com';
 const ATTACKER_IP = '203.0.113.66';
@@ -35,13 +35,15 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
   });
 
   it('does not let wrong passwords from one IP lock the owner out: the owner signs in from another IP', async () => {
-    const kernel = await start();
+    const lines: LogLine[] = [];
+    const kernel = await start({ logger: capturingLogger(lines) });
     const attack = await repeat(12, () => guess(kernel, ADMIN, ATTACKER_IP));
     expect(attack.map((r) => r.statusCode)).to.deep.equal([...Array(10).fill(401), 429, 429]);
     const owner = await login(kernel, { email: ADMIN, remoteAddress: ADMIN_IP });
     expect(owner.statusCode, owner.body).to.equal(200);
     // The owner's source has its own (account, IP) budget; the account has 10 failures of its 100.
     expect(header(owner, 'ratelimit')).to.match(/^"auth"; r=49; t=\d+, "auth\.account-ip"; r=9; t=\d+, "auth\.account"; r=89; t=\d+$/);
+    expect(lines.filter((l) => l.level === 'warn' || l.level === 'error'), 'express-rate-limit and the guards log nothing').to.deep.equal([]);
   });
 
   it('refuses the 11th wrong password for one account from one IP, even with the right password, for 15 minutes', async () => {
@@ -174,6 +176,8 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
             policies: {
               ipOnly: { windowMs: 60_000, limit: 5, perAccount: { windowMs: 60_000, limit: 5 } },
               slow: { windowMs: 60_000, limit: 5, keyBy: 'ip+body.email', perAccount: { windowMs: 60_000, limit: 5, delay: { after: 1, initialMs: 500, maxMs: 100 } } },
+              // Reported along with the other problems of the same policy.
+              both: { windowMs: 10, limit: 5, perAccountAndIp: { windowMs: 60_000, limit: 5 } },
             },
           },
         }),
@@ -185,6 +189,7 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
     const message = (failure as Error).message;
     expect(message).to.contain('"policies.ipOnly.perAccount"').and.contain('keyBy "ip+body.<field>"');
     expect(message).to.contain('"policies.slow.perAccount.delay.maxMs"').and.contain('at least initialMs');
+    expect(message).to.contain('"policies.both.windowMs"').and.contain('"policies.both.perAccountAndIp"');
   });
 });
 
