@@ -7,12 +7,15 @@ export interface RateLimitMetrics {
   rejected(policy: string): void;
   /** The store could not count a request of `policy`: it was let through (`allowed`) or answered 503 (`refused`). */
   storeUnavailable(policy: string, outcome: 'allowed' | 'refused'): void;
+  /** A request of `policy` held back by the progressive delay of its per-account counter. */
+  delayed(policy: string): void;
 }
 
 /** Reports nothing (the `metrics` plugin is not enabled). */
 export const NO_METRICS: RateLimitMetrics = Object.freeze({
   rejected: () => undefined,
   storeUnavailable: () => undefined,
+  delayed: () => undefined,
 });
 
 /** What {@link registerRateLimitMetrics} needs. */
@@ -23,6 +26,8 @@ export interface RateLimitMetricsOptions {
   readonly pluginName: string;
   /** Policy names, whose series start at 0 so that `rate()` sees the first rejection. */
   readonly policies: readonly string[];
+  /** Names of the policies with a progressive delay, whose `delayed_total` series start at 0. */
+  readonly delayPolicies?: readonly string[];
 }
 
 /**
@@ -46,9 +51,16 @@ export async function registerRateLimitMetrics(options: RateLimitMetricsOptions)
     help: 'Requests the rate-limit store could not count, per policy and outcome (allowed: failOpen let it through; refused: answered 503)',
     labelNames: ['policy', 'outcome'],
   });
+  const delayed = scope.counter({
+    name: 'delayed_total',
+    help: 'Requests held back by the progressive delay of a per-account counter, per policy (an account under a guessing attack)',
+    labelNames: ['policy'],
+  });
   for (const policy of options.policies) rejected.inc({ policy }, 0);
+  for (const policy of options.delayPolicies ?? []) delayed.inc({ policy }, 0);
   return {
     rejected: (policy) => rejected.inc({ policy }),
     storeUnavailable: (policy, outcome) => unavailable.inc({ policy, outcome }),
+    delayed: (policy) => delayed.inc({ policy }),
   };
 }

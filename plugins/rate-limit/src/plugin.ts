@@ -31,7 +31,13 @@ export const plugin = definePlugin({
     const store: StoreKind = config.store ?? (ctx.profile === 'embedded' ? 'memory' : 'redis');
     const connection = store === 'redis' ? await sharedRedis(ctx.container, config.store ? 'store "redis"' : `the default store of profile "${ctx.profile}"`) : undefined;
     const metrics = ctx.container.get(KernelInfoToken).plugins.includes('metrics')
-      ? await registerRateLimitMetrics({ container: ctx.container, logger: ctx.logger, pluginName: ctx.name, policies: resolvePolicies(config).map((p) => p.name) })
+      ? await registerRateLimitMetrics({
+          container: ctx.container,
+          logger: ctx.logger,
+          pluginName: ctx.name,
+          policies: resolvePolicies(config).map((p) => p.name),
+          delayPolicies: resolvePolicies(config).filter((p) => p.perAccount?.delay).map((p) => p.name),
+        })
       : NO_METRICS;
 
     // Every limiter is built now, once (no I/O: stores record their window, Redis commands wait for requests).
@@ -42,8 +48,9 @@ export const plugin = definePlugin({
     // before authentication guards (default 100), so floods are refused before any token is verified,
     // password hashed or body parsed.
     ctx.http.onRoute((route) => limits.guardFor(route), { name: 'rate-limit', order: 10 });
-    // Per account (`ip+body.<field>` policies): after the HTTP layer parsed the body, before validation
-    // and the handler. An IP over its limit, or a body the HTTP layer refused, never gets here.
+    // Per account and per (account, IP) (`ip+body.<field>` policies), then the progressive delay: after
+    // the HTTP layer parsed the body, before validation and the handler. An IP over its limit, or a body
+    // the HTTP layer refused, never gets here.
     ctx.http.onRoute((route) => limits.accountGuardFor(route), { name: 'rate-limit.account', order: 10, stage: 'after-body' });
 
     // The Redis connection is the redis plugin's: opened before this hook starts, closed after it stops.

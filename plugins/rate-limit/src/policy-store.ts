@@ -13,6 +13,10 @@ export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
  */
 export interface PolicyStore extends Store {
   readonly prefix: string;
+  init(options: Options): void;
+  get(key: string): Promise<ClientRateLimitInfo | undefined>;
+  increment(key: string): Promise<IncrementResponse>;
+  resetKey(key: string): Promise<void>;
   open(): void;
   close(): void;
 }

@@ -1,24 +1,49 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GantryError, type HttpMiddleware, type Logger, type RouteInfo } from '@gantry/core';
+import { currentContext, GantryError, type HttpMiddleware, type Logger, type RouteInfo } from '@gantry/core';
 import type { NextFunction, Request, Response } from 'express';
-import { ipKeyGenerator, rateLimit, type Logger as ErlLogger, type RateLimitRequestHandler } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit, type ClientRateLimitInfo, type Logger as ErlLogger, type Options, type RateLimitRequestHandler } from 'express-rate-limit';
 import { accountKey, accountKeyOf } from './account-key.js';
-import { BUILTIN_POLICIES, type PolicyConfig, type RateLimitConfig } from './config.js';
+import { BUILTIN_POLICIES, type CountMode, type DelayConfig, type PolicyConfig, type RateLimitConfig } from './config.js';
 import { RateLimitErrors } from './errors.js';
 import type { RateLimitMetrics } from './metrics.js';
+import { delayWithinDeadline, hold, progressiveDelayMs } from './progressive-delay.js';
 import { MemoryPolicyStore, RedisPolicyStore, type PolicyStore, type RedisCommandSender } from './policy-store.js';
 
 /** Where counters live: this process, or Redis shared by every instance. */
 export type StoreKind = 'memory' | 'redis';
 
+/** Which counter of a policy refused a request: per client IP, per (account, client IP) pair, or per account. */
+export type CounterKind = 'ip' | 'account-ip' | 'account';
+
+/** One counter of a policy with every option resolved. */
+export interface RateLimitCounter {
+  readonly windowMs: number;
+  readonly limit: number;
+  readonly count: CountMode;
+}
+
+/** The per-account counter of an `ip+body.<field>` policy, resolved. */
+export interface RateLimitAccountCounter extends RateLimitCounter {
+  /** The progressive delay, if any. */
+  readonly delay: DelayConfig | undefined;
+  /** How long an IP that succeeded for the account passes this counter's limit, if set. */
+  readonly knownSourceMs: number | undefined;
+}
+
 /** A policy with every option resolved (built-ins merged, defaults applied). */
 export interface RateLimitPolicy {
   readonly name: string;
+  /** The per-IP counter: window, limit and what it counts. */
   readonly windowMs: number;
   readonly limit: number;
+  readonly count: CountMode;
   readonly keyBy: string;
   /** The JSON body field counted per account (`ip+body.<field>`), if any. */
   readonly accountField: string | undefined;
+  /** The counter per (account, client IP) pair, if any (`ip+body.<field>` policies that set it). */
+  readonly perAccountAndIp: RateLimitCounter | undefined;
+  /** The counter per account across every client IP (`ip+body.<field>` policies only). */
+  readonly perAccount: RateLimitAccountCounter | undefined;
   readonly failOpen: boolean;
 }
 
@@ -33,7 +58,10 @@ export interface RateLimits {
    * route that names none). Throws GANTRY_RATE_LIMIT_UNKNOWN_POLICY / _DECLARATION_INVALID.
    */
   policyFor(route: RouteInfo): string | undefined;
-  /** Forgets a client's counts under a policy, e.g. an account's after a successful login. */
+  /**
+   * Forgets a client's counts under a policy: `ip` its per-IP counter, `account` its per-account
+   * counter, both together also the counter of that (account, IP) pair.
+   */
   reset(policy: string, key: { readonly ip?: string; readonly account?: string }): Promise<void>;
 }
 
@@ -48,21 +76,37 @@ export interface PolicyLimitersOptions {
 }
 
 interface Limiter {
+  readonly stores: readonly PolicyStore[];
   readonly ipStore: PolicyStore;
   readonly accountStore: PolicyStore | undefined;
+  readonly pairStore: PolicyStore | undefined;
   /** What the before-body route hook returns for routes of this policy: the per-IP check. */
   readonly guard: HttpMiddleware;
-  /** What the after-body route hook returns (`ip+body.<field>` policies only): the per-account check. */
+  /** What the after-body route hook returns (`ip+body.<field>` policies only): the per-account checks and the delay. */
   readonly accountGuard: HttpMiddleware | undefined;
+}
+
+/** The keys of the account named by the body of one request. */
+interface AccountKeys {
+  /** The account's hash. */
+  readonly account: string;
+  /** `<account hash>:<client IP key>`. */
+  readonly pair: string;
 }
 
 const ACCOUNT = Symbol('gantry.rate-limit.account');
 
-type AccountRequest = Request & { [ACCOUNT]?: string };
+type AccountRequest = Request & { [ACCOUNT]?: AccountKeys };
+
+/** Where each limiter leaves its count on the request (express-rate-limit's `requestPropertyName`), one name each. */
+const INFO_PROPERTY: Readonly<Record<CounterKind, string>> = { ip: 'rateLimit', 'account-ip': 'rateLimitAccountIp', account: 'rateLimitAccount' };
+
+type Next = (err?: unknown) => void;
 
 /**
- * One express-rate-limit limiter per policy (two for `ip+body.<field>` policies: per IP and per
- * account), all built once at register and shared by every route of that policy.
+ * express-rate-limit limiters per policy, all built once at register and shared by every route of that
+ * policy: one per IP, and for `ip+body.<field>` policies one per account and optionally one per
+ * (account, IP) pair, plus the progressive delay and the known sources of the per-account counter.
  */
 export class PolicyLimiters implements RateLimits {
   readonly store: StoreKind;
@@ -115,25 +159,21 @@ export class PolicyLimiters implements RateLimits {
   async reset(policy: string, key: { readonly ip?: string; readonly account?: string }): Promise<void> {
     const limiter = this.limiters.get(policy);
     if (!limiter) throw RateLimitErrors.UNKNOWN_POLICY(`reset("${policy}"): no such rate-limit policy (known: ${[...this.limiters.keys()].join(', ')})`);
-    if (key.ip !== undefined) await limiter.ipStore.resetKey(this.ipKey(key.ip));
+    const ip = key.ip === undefined ? undefined : this.ipKey(key.ip);
     const account = key.account === undefined ? undefined : accountKey(key.account);
+    if (ip !== undefined) await limiter.ipStore.resetKey(ip);
     if (account !== undefined && limiter.accountStore) await limiter.accountStore.resetKey(account);
+    if (ip !== undefined && account !== undefined && limiter.pairStore) await limiter.pairStore.resetKey(pairKey(account, ip));
   }
 
   /** Starts the stores (memory expiry timers). */
   open(): void {
-    for (const l of this.limiters.values()) {
-      l.ipStore.open();
-      l.accountStore?.open();
-    }
+    for (const l of this.limiters.values()) for (const store of l.stores) store.open();
   }
 
   /** Stops the stores. */
   close(): void {
-    for (const l of this.limiters.values()) {
-      l.ipStore.close();
-      l.accountStore?.close();
-    }
+    for (const l of this.limiters.values()) for (const store of l.stores) store.close();
   }
 
   private ipKey(ip: string): string {
@@ -143,36 +183,103 @@ export class PolicyLimiters implements RateLimits {
   private build(policy: RateLimitPolicy, logger: ErlLogger): Limiter {
     const config = this.options.config;
     const subnet = config.ipv6Subnet;
+    // req.ip honours the http plugin's exact trustProxy hop count; IPv6 is grouped per subnet.
+    const clientKey = (req: Request): string => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown', subnet);
     const ipStore = this.makeStore(policy, `${config.prefix}${policy.name}:`);
-    const ip = this.makeLimiter(policy, {
-      store: ipStore,
-      identifier: policy.name,
-      per: 'ip',
-      logger,
-      // req.ip honours the http plugin's exact trustProxy hop count; IPv6 is grouped per subnet.
-      keyGenerator: (req: Request) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown', subnet),
-    });
+    const ip = this.makeLimiter(policy, { counter: policy, store: ipStore, per: 'ip', logger, keyGenerator: clientKey });
     const guard = ip as unknown as HttpMiddleware;
-    if (policy.accountField === undefined) return { ipStore, accountStore: undefined, guard, accountGuard: undefined };
+    const perAccount = policy.perAccount;
+    if (policy.accountField === undefined || perAccount === undefined) {
+      return { stores: [ipStore], ipStore, accountStore: undefined, pairStore: undefined, guard, accountGuard: undefined };
+    }
 
+    const keysOf = (req: Request): AccountKeys => (req as AccountRequest)[ACCOUNT]!;
+    const pairCounter = policy.perAccountAndIp;
+    const pairStore = pairCounter ? this.makeStore(policy, `${config.prefix}${policy.name}:acct-ip:`) : undefined;
+    const pair = pairCounter && pairStore ? this.makeLimiter(policy, { counter: pairCounter, store: pairStore, per: 'account-ip', logger, keyGenerator: (req) => keysOf(req).pair }) : undefined;
+    // A success clears the pair's failures (NIST 800-63B: a successful authentication resets the count),
+    // which express-rate-limit's own "skip successful requests" cannot do: it only un-counts the request.
+    const pairResetsOnSuccess = pairCounter?.count === 'failures';
+
+    const knownStore = perAccount.knownSourceMs === undefined ? undefined : this.makeStore(policy, `${config.prefix}${policy.name}:known:`);
+    knownStore?.init({ windowMs: perAccount.knownSourceMs } as Options);
     const accountStore = this.makeStore(policy, `${config.prefix}${policy.name}:acct:`);
     const account = this.makeLimiter(policy, {
+      counter: perAccount,
       store: accountStore,
-      identifier: `${policy.name}.account`,
       per: 'account',
       logger,
-      keyGenerator: (req: Request) => (req as AccountRequest)[ACCOUNT]!,
+      keyGenerator: (req) => keysOf(req).account,
+      // A known source of the account passes its exhausted per-account limit: attackers elsewhere cannot
+      // lock the owner out. When the store cannot tell, the request is refused like any other.
+      admit: knownStore ? async (req) => isCounted(await knownStore.get(keysOf(req).pair).catch(() => undefined)) : undefined,
     });
+
+    const { logger: log, metrics } = this.options;
     const field = policy.accountField;
+    const delay = perAccount.delay;
+    const forget = (store: PolicyStore, key: string, what: string): void =>
+      void store.resetKey(key).catch((err: unknown) => {
+        // Store outages are counted and logged by the store and the redis plugin; anything else is a fault.
+        if (!RateLimitErrors.UNAVAILABLE.is(err)) log.error({ err, policy: policy.name }, `rate-limit could not clear ${what}`);
+      });
+    const remember = (keys: AccountKeys): void => {
+      // Reset, then count: the source stays known for knownSourceMs after its latest success.
+      void knownStore!
+        .resetKey(keys.pair)
+        .then(() => knownStore!.increment(keys.pair))
+        .catch((err: unknown) => {
+          if (!RateLimitErrors.UNAVAILABLE.is(err)) log.error({ err, policy: policy.name }, 'rate-limit could not remember a known source');
+        });
+    };
+
+    // After the account counter let the request through: remember a successful source, then hold the
+    // request back when the account has many counted requests in its window.
+    const afterAccount = (req: Request, res: Response, next: Next): void => {
+      const keys = keysOf(req);
+      if (knownStore) {
+        res.once('finish', () => {
+          if (res.statusCode < 400) remember(keys);
+        });
+      }
+      const used = (req as unknown as Record<string, { used?: number } | undefined>)[INFO_PROPERTY.account]?.used;
+      const wanted = delay && used !== undefined ? progressiveDelayMs(used, delay) : 0;
+      if (wanted === 0) return next();
+      const context = currentContext();
+      const ms = delayWithinDeadline(wanted, context);
+      if (ms === 0) return next();
+      metrics.delayed(policy.name);
+      hold(ms, context?.signal).then((waited) => {
+        if (waited) return next();
+        // Cut short: past the deadline, answer with its error; a client that went away needs no answer.
+        const reason: unknown = context?.signal.reason;
+        if (GantryError.is(reason)) next(reason);
+      }, next);
+    };
+
     // Runs after the HTTP layer parsed the body (its bodyLimit, charsets, encodings and errors apply):
     // a body it refused never gets here, one that names no account counts per IP only.
-    const accountGuard = function rateLimitAccountGuard(req: IncomingMessage & { body?: unknown }, res: ServerResponse, next: (err?: unknown) => void): void {
+    const accountGuard = function rateLimitAccountGuard(req: IncomingMessage & { body?: unknown }, res: ServerResponse, next: Next): void {
       const key = accountKeyOf(req.body, field);
       if (key === undefined) return next();
-      (req as AccountRequest)[ACCOUNT] = key;
-      void account(req as Request, res as Response, next as NextFunction);
+      const request = req as AccountRequest;
+      const response = res as Response;
+      const keys: AccountKeys = { account: key, pair: pairKey(key, clientKey(request)) };
+      request[ACCOUNT] = keys;
+      const runAccount = (err?: unknown): void => {
+        if (err !== undefined) return next(err);
+        void account(request, response, (accountErr?: unknown) => (accountErr !== undefined ? next(accountErr) : afterAccount(request, response, next)));
+      };
+      if (!pair) return runAccount();
+      if (pairResetsOnSuccess) {
+        response.once('finish', () => {
+          if (res.statusCode < 400) forget(pairStore!, keys.pair, 'the count of an (account, IP) pair');
+        });
+      }
+      void pair(request, response, runAccount as NextFunction);
     };
-    return { ipStore, accountStore, guard, accountGuard: accountGuard as unknown as HttpMiddleware };
+    const stores = [ipStore, accountStore, ...(pairStore ? [pairStore] : []), ...(knownStore ? [knownStore] : [])];
+    return { stores, ipStore, accountStore, pairStore, guard, accountGuard: accountGuard as unknown as HttpMiddleware };
   }
 
   private makeStore(policy: RateLimitPolicy, prefix: string): PolicyStore {
@@ -189,18 +296,33 @@ export class PolicyLimiters implements RateLimits {
 
   private makeLimiter(
     policy: RateLimitPolicy,
-    options: { store: PolicyStore; identifier: string; per: 'ip' | 'account'; logger: ErlLogger; keyGenerator: (req: Request) => string },
+    options: {
+      counter: RateLimitCounter;
+      store: PolicyStore;
+      per: CounterKind;
+      logger: ErlLogger;
+      keyGenerator: (req: Request) => string;
+      /** When over the limit: true lets the request through anyway. */
+      admit?: ((req: Request) => Promise<boolean>) | undefined;
+    },
   ): RateLimitRequestHandler {
     const metrics = this.options.metrics;
-    const windowSeconds = Math.ceil(policy.windowMs / 1000);
+    const { counter, per, admit } = options;
+    const windowSeconds = Math.ceil(counter.windowMs / 1000);
     return rateLimit({
-      windowMs: policy.windowMs,
-      limit: policy.limit,
+      windowMs: counter.windowMs,
+      limit: counter.limit,
       standardHeaders: 'draft-8',
       legacyHeaders: false,
-      identifier: options.identifier,
+      identifier: per === 'ip' ? policy.name : `${policy.name}.${per}`,
+      requestPropertyName: INFO_PROPERTY[per],
       store: options.store,
       keyGenerator: options.keyGenerator,
+      // The request is counted when it arrives (so parallel attempts cannot slip past the limit); its
+      // answer then un-counts it when the counter counts only failures or only successes.
+      // The per-pair counter of failures is cleared by its guard on a success instead.
+      skipSuccessfulRequests: counter.count === 'failures' && per !== 'account-ip',
+      skipFailedRequests: counter.count === 'successes',
       // A store failure either lets the request through (failOpen) or goes to next(err): the store
       // already turned it into GANTRY_RATE_LIMIT_UNAVAILABLE (503 + Retry-After).
       passOnStoreError: policy.failOpen,
@@ -208,15 +330,20 @@ export class PolicyLimiters implements RateLimits {
       // The stores are unique per limiter by construction; express-rate-limit's reuse check keeps every
       // store in a module-level Set forever, and its creation-stack check costs a stack trace per limiter.
       validate: { unsharedStore: false, creationStack: false },
-      handler(req: Request, res: Response, next: NextFunction) {
+      async handler(req: Request, res: Response, next: NextFunction) {
+        if (admit && (await admit(req))) {
+          // Let through: the RateLimit headers still show the exhausted budget, but no Retry-After.
+          res.removeHeader('Retry-After');
+          return next();
+        }
         metrics.rejected(policy.name);
         // express-rate-limit has set Retry-After (seconds to the window's reset) with the RateLimit headers.
         const retryAfter = String(res.getHeader('Retry-After') ?? windowSeconds);
-        const whose = options.per === 'ip' ? 'from this client' : 'for this account';
+        const whose = per === 'ip' ? 'from this client' : per === 'account' ? 'for this account' : 'for this account from this client';
         next(
           RateLimitErrors.EXCEEDED(`too many requests ${whose} under rate-limit policy "${policy.name}"; retry in ${retryAfter} s`, {
             headers: { 'Retry-After': retryAfter },
-            details: { policy: policy.name, per: options.per, limit: policy.limit, windowSeconds, retryAfterSeconds: Number(retryAfter) },
+            details: { policy: policy.name, per, limit: counter.limit, windowSeconds, retryAfterSeconds: Number(retryAfter) },
           }),
         );
       },
@@ -224,22 +351,42 @@ export class PolicyLimiters implements RateLimits {
   }
 }
 
-/** `default`, then the built-ins overridden by the configured policies, with failOpen resolved. */
+/** The key of an (account, client IP) pair. */
+function pairKey(account: string, ip: string): string {
+  return `${account}:${ip}`;
+}
+
+/** Whether a store holds a live, non-zero count. */
+function isCounted(info: ClientRateLimitInfo | undefined): boolean {
+  return info !== undefined && info.totalHits > 0 && (info.resetTime === undefined || info.resetTime.getTime() > Date.now());
+}
+
+/** `default`, then the built-ins overridden by the configured policies, with failOpen and the per-account counters resolved. */
 export function resolvePolicies(config: RateLimitConfig): readonly RateLimitPolicy[] {
   const entries: [string, PolicyConfig][] = [['default', config.default], ...Object.entries({ ...BUILTIN_POLICIES, ...config.policies })];
   return Object.freeze(
-    entries.map(([name, p]) =>
-      Object.freeze({
+    entries.map(([name, p]) => {
+      const accountField = p.keyBy.startsWith('ip+body.') ? p.keyBy.slice('ip+body.'.length) : undefined;
+      const counter = (c: { windowMs: number; limit: number; count: CountMode }): RateLimitCounter => Object.freeze({ windowMs: c.windowMs, limit: c.limit, count: c.count });
+      // Without perAccount, the account counts like the IP does (what a policy meant before perAccount existed).
+      const perAccount =
+        accountField === undefined
+          ? undefined
+          : Object.freeze({ ...counter(p.perAccount ?? p), delay: p.perAccount?.delay ? Object.freeze({ ...p.perAccount.delay }) : undefined, knownSourceMs: p.perAccount?.knownSourceMs });
+      return Object.freeze({
         name,
         windowMs: p.windowMs,
         limit: p.limit,
+        count: p.count,
         keyBy: p.keyBy,
-        accountField: p.keyBy.startsWith('ip+body.') ? p.keyBy.slice('ip+body.'.length) : undefined,
+        accountField,
+        perAccountAndIp: accountField !== undefined && p.perAccountAndIp ? counter(p.perAccountAndIp) : undefined,
+        perAccount,
         // The default policy guards the whole API: a Redis outage must not take it down. Named policies
         // guard credentials: without counting, an attacker would get unlimited guesses.
         failOpen: p.failOpen ?? name === 'default',
-      }),
-    ),
+      });
+    }),
   );
 }
 

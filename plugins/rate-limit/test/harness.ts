@@ -1,16 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { definePlugin, type Logger, type Plugin } from '@gantry/core';
+import { CoreErrors, definePlugin, type Logger, type Plugin } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
 import { plugin as redisPlugin } from '@gantry/plugin-redis';
 import { createTestKernel, type InjectResponse, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { plugin } from '../src/index.js';
+import { BUILTIN_POLICIES, plugin } from '../src/index.js';
 
 /** The Redis every Redis test uses (already running on this machine). */
 export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** The one password the app's /auth/login accepts (any email); every other answers 401. */
+export const PASSWORD = 'correct-password';
+
+/**
+ * A policy like the `auth` policy before it had per-(account, IP) counters: 10 requests per 15 min per
+ * IP and per account, every request counted. Tests of the keying mechanics use it.
+ */
+export const CLASSIC_AUTH = { windowMs: 900_000, limit: 10, keyBy: 'ip+body.email' };
+
+/** How many times the app's /auth/login handler ran (to show a held request that was abandoned never reaches it). */
+export const loginHandled = { count: 0 };
 
 /** Routes of a small app, one per kind of declaration. */
 export const appRoutes: Plugin = definePlugin({
@@ -21,7 +33,11 @@ export const appRoutes: Plugin = definePlugin({
   register(ctx) {
     const credentials = z.object({ email: z.string(), password: z.string() });
     // Echoes the email it parsed: shows the body reaches the handler intact after the account guard read it.
-    ctx.http.post('/auth/login', { schema: { body: credentials }, meta: { rateLimit: 'auth' } }, (req) => ({ ok: true, email: req.body.email, passwordLength: req.body.password.length }));
+    ctx.http.post('/auth/login', { schema: { body: credentials }, meta: { rateLimit: 'auth' } }, (req) => {
+      loginHandled.count++;
+      if (req.body.password !== PASSWORD) throw CoreErrors.UNAUTHORIZED('wrong email or password');
+      return { ok: true, email: req.body.email, passwordLength: req.body.password.length };
+    });
     ctx.http.post('/auth/refresh', { meta: { rateLimit: 'refresh' } }, () => ({ ok: true }));
     ctx.http.get('/notes', {}, () => ({ notes: [] }));
     ctx.http.get('/search', { meta: { rateLimit: 'search' } }, () => ({ hits: [] }));
@@ -77,15 +93,29 @@ export function boot(
   });
 }
 
-/** POST /auth/login with a JSON body, optionally from another client address or through a proxy. */
-export function login(kernel: TestKernel, options: { email?: string; remoteAddress?: string; headers?: Record<string, string> } = {}): Promise<InjectResponse> {
+/** POST /auth/login with a JSON body (the right password unless told), optionally from another client address or through a proxy. */
+export function login(
+  kernel: TestKernel,
+  options: { email?: string; password?: string; remoteAddress?: string; headers?: Record<string, string> } = {},
+): Promise<InjectResponse> {
   return kernel.inject({
     method: 'POST',
     url: '/api/v1/auth/login',
-    payload: { email: options.email ?? 'alice@example.com', password: 'wrong' },
+    payload: { email: options.email ?? 'alice@example.com', password: options.password ?? PASSWORD },
     ...(options.remoteAddress ? { remoteAddress: options.remoteAddress } : {}),
     headers: options.headers ?? {},
   });
+}
+
+/** `auth` with a small per-account budget and short delays, so that spraying fits in a test. */
+export const SMALL_ACCOUNT_BUDGET = {
+  ...BUILTIN_POLICIES.auth,
+  perAccount: { windowMs: 3_600_000, limit: 6, count: 'failures', delay: { after: 2, initialMs: 40, maxMs: 80 }, knownSourceMs: 86_400_000 },
+};
+
+/** A wrong password for `email` from `ip`. */
+export function guess(kernel: TestKernel, email: string, ip: string): Promise<InjectResponse> {
+  return login(kernel, { email, password: 'wrong-guess', remoteAddress: ip });
 }
 
 /** Sends `count` requests one after the other and returns the responses. */
@@ -104,8 +134,8 @@ export function header(res: InjectResponse, name: string): string | undefined {
 /** What a 429 must say. */
 export interface Refusal {
   readonly policy: string;
-  /** Which counter refused: per client IP, or per account (`ip+body.<field>` policies). */
-  readonly per?: 'ip' | 'account';
+  /** Which counter refused: per client IP, per (account, IP) pair or per account (`ip+body.<field>` policies). */
+  readonly per?: 'ip' | 'account-ip' | 'account';
   readonly limit: number;
   readonly windowSeconds: number;
 }
@@ -121,7 +151,7 @@ export function expectRateLimited(res: InjectResponse, expected: Refusal): void 
   const retryAfter = Number(res.headers['retry-after']);
   expect(retryAfter).to.be.within(1, windowSeconds);
   expect(problem.retryAfterSeconds).to.equal(retryAfter);
-  const name = (per === 'ip' ? policy : `${policy}.account`).replace(/\./g, '\\.');
+  const name = (per === 'ip' ? policy : `${policy}.${per}`).replace(/\./g, '\\.');
   expect(header(res, 'ratelimit')).to.match(new RegExp(`"${name}"; r=0; t=\\d+(,|$)`));
   expect(header(res, 'ratelimit-policy')).to.match(new RegExp(`"${name}"; q=${limit}; w=${windowSeconds}; pk=:[A-Za-z0-9+/=]+:`));
 }

@@ -4,7 +4,9 @@ import { plugin as metricsPlugin } from '@gantry/plugin-metrics';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { plugin, RateLimitErrors, RateLimitsToken } from '../src/index.js';
-import { boot, capturingLogger, expectRateLimited, header, login, repeat, routeDeclaring, type LogLine } from './harness.js';
+import { boot, capturingLogger, CLASSIC_AUTH, PASSWORD, expectRateLimited, header, login, repeat, routeDeclaring, type LogLine } from './harness.js';
+
+const CLASSIC = { store: 'memory', policies: { auth: CLASSIC_AUTH } };
 
 describe('rate-limit: memory store', () => {
   const kernels: TestKernel[] = [];
@@ -19,7 +21,7 @@ describe('rate-limit: memory store', () => {
 
   it('answers the 11th login attempt in the window with 429 problem+json, RateLimit headers and Retry-After', async () => {
     const lines: LogLine[] = [];
-    const kernel = await start({ logger: capturingLogger(lines) });
+    const kernel = await start({ rateLimit: CLASSIC, logger: capturingLogger(lines) });
     const allowed = await repeat(10, () => login(kernel));
     for (const [i, res] of allowed.entries()) {
       expect(res.statusCode, `attempt ${i + 1}`).to.equal(200);
@@ -96,7 +98,7 @@ describe('rate-limit: memory store', () => {
     expect(RateLimitErrors.UNKNOWN_POLICY.is(cause), String(failure)).to.equal(true);
     const message = (cause as Error).message;
     expect(message).to.contain('GET /api/v1/declared').and.contain('"rl-declaring"').and.contain('"authh"');
-    expect(message).to.contain('known: default, auth, mfa, reset, refresh');
+    expect(message).to.contain('known: default, auth, password-change, mfa, signup, verify-email, verify-resend, password-forgot, password-reset, reset, refresh');
   });
 
   it('refuses to boot when meta.rateLimit is neither a policy name nor false', async () => {
@@ -124,9 +126,9 @@ describe('rate-limit: memory store', () => {
     expect(message).to.contain('ip+body.<field>');
   });
 
-  describe('per-account counting (keyBy "ip+body.email")', () => {
+  describe('per-account counting (keyBy "ip+body.email", every request counted)', () => {
     it('limits one account across client IPs, trimming and lower-casing the address', async () => {
-      const kernel = await start();
+      const kernel = await start({ rateLimit: CLASSIC });
       const spellings = ['alice@example.com', 'Alice@Example.com', '  ALICE@example.COM '];
       const attempts = await repeat(10, (i) => login(kernel, { email: spellings[i % 3]!, remoteAddress: `203.0.113.${i + 1}` }));
       expect(attempts.map((r) => r.statusCode)).to.deep.equal(Array(10).fill(200));
@@ -138,16 +140,16 @@ describe('rate-limit: memory store', () => {
     });
 
     it('still counts per IP when the accounts differ', async () => {
-      const kernel = await start();
+      const kernel = await start({ rateLimit: CLASSIC });
       const attempts = await repeat(10, (i) => login(kernel, { email: `user${i}@example.com` }));
       expect(attempts.map((r) => r.statusCode)).to.deep.equal(Array(10).fill(200));
       expectRateLimited(await login(kernel, { email: 'user99@example.com' }), { policy: 'auth', limit: 10, windowSeconds: 900 });
     });
 
     it('hands the body to the handler intact, and leaves body errors to the HTTP layer', async () => {
-      const kernel = await start();
+      const kernel = await start({ rateLimit: CLASSIC });
       const ok = await login(kernel, { email: 'Carol@example.com' });
-      expect(ok.json()).to.deep.equal({ ok: true, email: 'Carol@example.com', passwordLength: 5 });
+      expect(ok.json()).to.deep.equal({ ok: true, email: 'Carol@example.com', passwordLength: 16 });
 
       const malformed = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: '{"email":', headers: { 'content-type': 'application/json' } });
       expect(malformed.statusCode).to.equal(400);
@@ -162,7 +164,7 @@ describe('rate-limit: memory store', () => {
     });
 
     it('answers a malformed JSON body with the HTTP layer\'s 400, still counted per IP', async () => {
-      const kernel = await start();
+      const kernel = await start({ rateLimit: CLASSIC });
       const malformed = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: '{"email":"alice@example.com",', headers: { 'content-type': 'application/json' } });
       expect(malformed.statusCode).to.equal(400);
       expect(malformed.json().code).to.equal('GANTRY_HTTP_MALFORMED_JSON');
@@ -174,11 +176,11 @@ describe('rate-limit: memory store', () => {
     });
 
     it('counts compressed bodies per account, and leaves the body size limit to the http plugin', async () => {
-      const kernel = await start({ http: { bodyLimit: '1kb' } });
+      const kernel = await start({ rateLimit: CLASSIC, http: { bodyLimit: '1kb' } });
       const gzipped = await kernel.inject({
         method: 'POST',
         url: '/api/v1/auth/login',
-        payload: gzipSync(JSON.stringify({ email: 'Grace@example.com', password: 'x' })),
+        payload: gzipSync(JSON.stringify({ email: 'Grace@example.com', password: PASSWORD })),
         headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
       });
       expect(gzipped.statusCode, gzipped.body).to.equal(200);
@@ -203,12 +205,29 @@ describe('rate-limit: memory store', () => {
     });
 
     it('forgets an account when reset() is called (e.g. after a successful login)', async () => {
-      const kernel = await start();
+      const kernel = await start({ rateLimit: CLASSIC });
       await repeat(10, (i) => login(kernel, { remoteAddress: `192.0.2.${i + 1}` }));
       expect((await login(kernel, { remoteAddress: '192.0.2.50' })).statusCode).to.equal(429);
       await kernel.get(RateLimitsToken).reset('auth', { account: ' Alice@example.com' });
       expect((await login(kernel, { remoteAddress: '192.0.2.51' })).statusCode).to.equal(200);
     });
+  });
+
+  it('counts per counter what it is told: every request per IP, only answers below 400 per account ("successes")', async () => {
+    // Like the built-in mail flows: each success would mail the address.
+    const mailFlow = { windowMs: 3_600_000, limit: 5, count: 'all', keyBy: 'ip+body.email', perAccount: { windowMs: 3_600_000, limit: 2, count: 'successes' } };
+    const kernel = await start({ rateLimit: { store: 'memory', policies: { auth: mailFlow } } });
+    // Failures (401) do not spend the address's budget, and are un-counted once answered.
+    expect((await login(kernel, { password: 'typo' })).statusCode).to.equal(401);
+    expect((await login(kernel, { password: 'typo' })).statusCode).to.equal(401);
+    const first = await login(kernel);
+    expect(first.statusCode).to.equal(200);
+    expect(header(first, 'ratelimit')).to.match(/^"auth"; r=2; t=\d+, "auth\.account"; r=1; t=\d+$/);
+    expect((await login(kernel)).statusCode).to.equal(200);
+    expectRateLimited(await login(kernel, { remoteAddress: '198.51.100.5' }), { policy: 'auth', per: 'account', limit: 2, windowSeconds: 3600 });
+    // Every request counts per IP: the 6th from 127.0.0.1 is refused whatever its account.
+    expect((await login(kernel, { email: 'other@example.com', password: 'typo' })).statusCode).to.equal(401);
+    expectRateLimited(await login(kernel, { email: 'other@example.com', password: 'typo' }), { policy: 'auth', limit: 5, windowSeconds: 3600 });
   });
 
   it('counts rejections in rate_limit_rejected_total{policy} when the metrics plugin is enabled', async () => {
@@ -233,9 +252,20 @@ describe('rate-limit: memory store', () => {
     const kernel = await start({ rateLimit: { store: 'memory', policies: { search: { windowMs: 60_000, limit: 5, failOpen: true }, auth: { windowMs: 60_000, limit: 3 } } } });
     const policies = Object.fromEntries(kernel.get(RateLimitsToken).policies().map((p) => [p.name, p]));
     expect(policies.default).to.deep.include({ windowMs: 60_000, limit: 300, keyBy: 'ip', failOpen: true });
-    expect(policies.auth, 'a configured entry replaces the built-in whole').to.deep.include({ windowMs: 60_000, limit: 3, keyBy: 'ip', accountField: undefined, failOpen: false });
-    expect(policies.mfa).to.deep.include({ limit: 5, keyBy: 'ip+body.mfaToken', accountField: 'mfaToken', failOpen: false });
+    expect(policies.auth, 'a configured entry replaces the built-in whole').to.deep.include({
+      windowMs: 60_000,
+      limit: 3,
+      count: 'all',
+      keyBy: 'ip',
+      accountField: undefined,
+      perAccountAndIp: undefined,
+      perAccount: undefined,
+      failOpen: false,
+    });
+    expect(policies.mfa).to.deep.include({ limit: 30, count: 'failures', keyBy: 'ip+body.mfaToken', accountField: 'mfaToken', failOpen: false });
+    expect(policies.mfa!.perAccount).to.deep.include({ windowMs: 900_000, limit: 5, count: 'failures' });
     expect(policies.reset).to.deep.include({ windowMs: 3_600_000, limit: 5, failOpen: false });
+    expect(policies.reset!.perAccount, 'without perAccount, the account counts like the IP').to.deep.equal({ windowMs: 3_600_000, limit: 5, count: 'all', delay: undefined, knownSourceMs: undefined });
     expect(policies.refresh).to.deep.include({ windowMs: 60_000, limit: 30, failOpen: false });
     expect(policies.search).to.deep.include({ failOpen: true });
   });

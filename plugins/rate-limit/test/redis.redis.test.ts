@@ -4,13 +4,14 @@ import type { TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { RateLimitsToken } from '../src/index.js';
-import { boot, capturingLogger, deleteKeys, eventually, expectRateLimited, header, keysUnder, login, REDIS_URL, RedisRelay, repeat, uniquePrefix, type LogLine } from './harness.js';
+import { boot, capturingLogger, CLASSIC_AUTH, deleteKeys, eventually, expectRateLimited, header, keysUnder, login, REDIS_URL, RedisRelay, repeat, uniquePrefix, type LogLine } from './harness.js';
 
 describe('rate-limit: redis store through the redis plugin (real Redis on 127.0.0.1:6379)', () => {
   const prefix = uniquePrefix();
   const kernels: TestKernel[] = [];
   const start = async (options: Parameters<typeof boot>[0] = {}): Promise<TestKernel> => {
-    const k = await boot({ ...options, redis: { url: REDIS_URL, ...options.redis }, rateLimit: { store: 'redis', prefix, ...options.rateLimit } });
+    // The keying mechanics are shown with the classic two-counter policy; brute-force.redis.test.ts runs the built-in auth.
+    const k = await boot({ ...options, redis: { url: REDIS_URL, ...options.redis }, rateLimit: { store: 'redis', prefix, policies: { auth: CLASSIC_AUTH }, ...options.rateLimit } });
     kernels.push(k);
     return k;
   };

@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import type { TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { RateLimitsToken } from '../src/index.js';
-import { boot } from './harness.js';
+import { boot, CLASSIC_AUTH, PASSWORD } from './harness.js';
 
 /** Sends a raw HTTP request over a real socket, the body written in several chunks. */
 function send(url: string, options: { method: string; headers: Record<string, string>; chunks: readonly Buffer[] }): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
@@ -30,27 +30,27 @@ function split(body: Buffer, parts: number): Buffer[] {
 describe('rate-limit: over a real socket', () => {
   let kernel: TestKernel;
   before(async () => {
-    kernel = await boot({ http: { listen: true, port: 0, host: '127.0.0.1' } });
+    kernel = await boot({ http: { listen: true, port: 0, host: '127.0.0.1' }, rateLimit: { store: 'memory', policies: { auth: CLASSIC_AUTH } } });
   });
   after(async () => {
     await kernel.stop();
   });
 
   it('reads the account from a body arriving in pieces and hands the whole body to the handler', async () => {
-    const body = Buffer.from(JSON.stringify({ email: 'Dave@Example.com', password: 'p'.repeat(60_000) }));
+    const body = Buffer.from(JSON.stringify({ email: 'Dave@Example.com', password: PASSWORD, padding: 'p'.repeat(60_000) }));
     const res = await send(`${kernel.url()}/api/v1/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
       chunks: split(body, 6),
     });
     expect(res.status, res.body).to.equal(200);
-    expect(JSON.parse(res.body)).to.deep.equal({ ok: true, email: 'Dave@Example.com', passwordLength: 60_000 });
+    expect(JSON.parse(res.body)).to.deep.equal({ ok: true, email: 'Dave@Example.com', passwordLength: PASSWORD.length });
     expect(String(res.headers['ratelimit'])).to.match(/"auth"; r=9; t=\d+, "auth\.account"; r=9; t=\d+/);
   });
 
   it('answers the 11th attempt for one account with 429 over HTTP', async () => {
     const attempt = (): Promise<{ status: number; headers: Record<string, unknown>; body: string }> => {
-      const body = Buffer.from(JSON.stringify({ email: 'erin@example.com', password: 'x' }));
+      const body = Buffer.from(JSON.stringify({ email: 'erin@example.com', password: PASSWORD }));
       return send(`${kernel.url()}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, chunks: [body] });
     };
     // The previous test spent one attempt of this IP's auth budget.
@@ -68,7 +68,7 @@ describe('rate-limit: over a real socket', () => {
       send(`${kernel.url()}/api/v1/auth/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
-        chunks: [Buffer.from('{"email":"Frank@example.com",'), Buffer.from('"password":"x"}')],
+        chunks: [Buffer.from('{"email":"Frank@example.com",'), Buffer.from(`"password":"${PASSWORD}"}`)],
       });
     // This IP spent its auth budget above; the IP counter runs first and would answer 429.
     await limits.reset('auth', { ip: '127.0.0.1' });

@@ -37,7 +37,7 @@ describe('rate-limit: redis store, Redis unreachable', () => {
     expect(ready.json().checks['rate-limit']).to.deep.include({
       status: 'degraded',
       critical: false,
-      details: { store: 'redis', error: 'ECONNREFUSED', failClosed: ['auth', 'mfa', 'reset', 'refresh', 'search'] },
+      details: { store: 'redis', error: 'ECONNREFUSED', failClosed: ['auth', 'password-change', 'mfa', 'signup', 'verify-email', 'verify-resend', 'password-forgot', 'password-reset', 'reset', 'refresh', 'search'] },
     });
 
     const metrics = (await kernel.inject('/metrics')).body;

@@ -33,7 +33,7 @@ function caller(req: RouteRequest): Principal {
 
 /** The authentication routes (`/auth/...`) of the HTTP contract. */
 export function authRoutes({ http, users, tokens, db, sessions, config }: RouteDeps): void {
-  http.post('/auth/signup', { summary: 'Create an account and mail a verification link', tags: AUTH, status: 201, schema: { body: s.signupBody }, meta: { public: true, rateLimit: 'reset' } }, async (req) => {
+  http.post('/auth/signup', { summary: 'Create an account and mail a verification link', tags: AUTH, status: 201, schema: { body: s.signupBody }, meta: { public: true, rateLimit: 'signup' } }, async (req) => {
     if (!config.signup) throw UsersErrors.SIGNUP_CLOSED('accounts are created by administrators');
     const { email, password, name } = req.body;
     const existing = await users.rowByEmail(email);
@@ -53,7 +53,7 @@ export function authRoutes({ http, users, tokens, db, sessions, config }: RouteD
     return users.viewOf(row);
   });
 
-  http.post('/auth/verify-email', { summary: 'Verify the email address with the mailed token', tags: AUTH, status: 204, schema: { body: s.tokenBody }, meta: { public: true, rateLimit: 'reset' } }, async (req) => {
+  http.post('/auth/verify-email', { summary: 'Verify the email address with the mailed token', tags: AUTH, status: 204, schema: { body: s.tokenBody }, meta: { public: true, rateLimit: 'verify-email' } }, async (req) => {
     const userId = await db.transaction(async (em) => {
       const id = await users.oneTime.consume(em, 'verify-email', req.body.token);
       await em.nativeUpdate(UserEntity, { id, emailVerifiedAt: null }, { emailVerifiedAt: new Date(), updatedAt: new Date() });
@@ -63,7 +63,7 @@ export function authRoutes({ http, users, tokens, db, sessions, config }: RouteD
     return undefined;
   });
 
-  http.post('/auth/verify-email/resend', { summary: 'Mail a new verification link (202 whether or not the account exists)', tags: AUTH, status: 202, schema: { body: s.forgotBody }, meta: { public: true, rateLimit: 'reset' } }, async (req) => {
+  http.post('/auth/verify-email/resend', { summary: 'Mail a new verification link (202 whether or not the account exists)', tags: AUTH, status: 202, schema: { body: s.forgotBody }, meta: { public: true, rateLimit: 'verify-resend' } }, async (req) => {
     const { email } = req.body;
     users.later('verification mail', async () => {
       const row = await users.rowByEmail(email);
@@ -112,7 +112,7 @@ export function authRoutes({ http, users, tokens, db, sessions, config }: RouteD
     return undefined;
   });
 
-  http.post('/auth/password/forgot', { summary: 'Mail a password reset link (202 whether or not the account exists)', tags: AUTH, status: 202, schema: { body: s.forgotBody }, meta: { public: true, rateLimit: 'reset' } }, async (req) => {
+  http.post('/auth/password/forgot', { summary: 'Mail a password reset link (202 whether or not the account exists)', tags: AUTH, status: 202, schema: { body: s.forgotBody }, meta: { public: true, rateLimit: 'password-forgot' } }, async (req) => {
     const { email } = req.body;
     // Everything happens after the answer: same status, body and time for every address.
     users.later('password reset mail', async () => {
@@ -124,7 +124,7 @@ export function authRoutes({ http, users, tokens, db, sessions, config }: RouteD
     return { status: 'accepted' };
   });
 
-  http.post('/auth/password/reset', { summary: 'Set a new password with the mailed token (single use)', tags: AUTH, status: 204, schema: { body: s.resetBody }, meta: { public: true, rateLimit: 'reset' } }, async (req) => {
+  http.post('/auth/password/reset', { summary: 'Set a new password with the mailed token (single use)', tags: AUTH, status: 204, schema: { body: s.resetBody }, meta: { public: true, rateLimit: 'password-reset' } }, async (req) => {
     const { token, password } = req.body;
     // The policy is checked before the token is spent: a refused password leaves the link usable.
     const userId = await users.oneTime.peek(db.em(), 'reset-password', token);
@@ -142,7 +142,7 @@ export function authRoutes({ http, users, tokens, db, sessions, config }: RouteD
     return undefined;
   });
 
-  http.post('/auth/password/change', { summary: 'Change the own password (every session and token is revoked)', tags: AUTH, status: 204, schema: { body: s.changePasswordBody }, meta: { ...authenticated(), rateLimit: 'auth' } }, async (req) => {
+  http.post('/auth/password/change', { summary: 'Change the own password (every session and token is revoked)', tags: AUTH, status: 204, schema: { body: s.changePasswordBody }, meta: { ...authenticated(), rateLimit: 'password-change' } }, async (req) => {
     const id = caller(req).id;
     if (!(await users.verifyPassword(id, req.body.currentPassword))) {
       await users.record({ action: 'auth.password.change', outcome: 'failure', object: userObject(id), details: { reason: 'wrong-current-password' } });
