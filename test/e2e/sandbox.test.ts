@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Browser, throughProvider } from '@gantry/testing';
 import { expect } from 'chai';
+import { ensurePromtool, promtoolCheck } from '../support/promtool.js';
 import { startSandbox, type Sandbox } from '../support/sandbox-process.js';
 import { freePort } from '../support/sandbox-ports.js';
 
@@ -46,6 +47,16 @@ describe('sandbox (embedded profile, real process)', function () {
     const text = await metrics.text();
     expect(text).to.match(/^process_cpu_user_seconds_total /m);
     expect(text).to.include('gantry_plugin_boot_duration_seconds');
+  });
+
+  it('serves /metrics that `promtool check metrics` finds nothing to warn about, every plugin\'s metrics included', async function () {
+    this.timeout(600_000); // promtool may need an apt-get install on a fresh machine
+    ensurePromtool();
+    expect((await fetch(`${app.base}/api/v1/notes?limit=1`)).status).to.equal(200);
+    expect((await fetch(`${app.base}/api/v1/no-such-route`)).status).to.equal(404);
+    const { status, output } = promtoolCheck(await (await fetch(`${app.base}/metrics`)).text());
+    expect(output, 'promtool output').to.equal('');
+    expect(status, 'promtool exit status').to.equal(0);
   });
 
   it('serves the notes resource backed by the database, with validation', async () => {

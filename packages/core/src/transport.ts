@@ -117,7 +117,13 @@ export interface ResponseInfo {
   readonly method: string;
   /** The matched route template, or `<unmatched>`: never the raw path. */
   readonly route: string;
+  /** The status code the response had set; only what the client received when `outcome` is `completed`. */
   readonly status: number;
+  /**
+   * `completed` when the server ended the response (`res.end()`); `aborted` when the connection closed
+   * before that (the client gave up, or the socket died mid-stream), so the client never got it in full.
+   */
+  readonly outcome: 'completed' | 'aborted';
   readonly durationSeconds: number;
 }
 

@@ -409,7 +409,10 @@ function onResponseClose(this: ServerResponse): void {
   const info: ResponseInfo = {
     method: (this.req as IncomingMessage).method ?? 'GET',
     route: routeOf(this.req),
+    // Not what the client got when aborted: express's default 200 until a handler sets another.
     status: this.statusCode,
+    // writableEnded, not writableFinished: an injected (light-my-request) response never drains its fake socket.
+    outcome: this.writableEnded ? 'completed' : 'aborted',
     durationSeconds: (performance.now() - state.t0) / 1000,
   };
   for (let i = 0; i < listeners.length; i++) {

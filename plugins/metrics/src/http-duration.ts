@@ -1,4 +1,12 @@
+import type { ResponseInfo } from '@gantry/core';
 import type { Metric, Registry } from 'prom-client';
+
+/**
+ * The `status_code` label of a request whose connection closed before its response was sent in full:
+ * nginx's non-standard 499 "client closed request". The status the handler had set (express's
+ * default 200 until it answers) is not what the client got, so it must never count as a success.
+ */
+export const CLIENT_CLOSED_REQUEST = 499;
 
 type Labels = Readonly<{ method: string; route: string; status_code: string }>;
 
@@ -80,6 +88,11 @@ export class HttpDurationHistogram {
     cell.counts[i]!++;
     cell.sum += seconds;
     cell.count++;
+  }
+
+  /** Records one `onResponse` report; a response the client never got in full counts as {@link CLIENT_CLOSED_REQUEST}. */
+  observeResponse(info: ResponseInfo): void {
+    this.observe(info.method, info.route, info.outcome === 'completed' ? info.status : CLIENT_CLOSED_REQUEST, info.durationSeconds);
   }
 
   /** Forgets every observation. */

@@ -26,7 +26,7 @@ export const plugin = definePlugin({
 
     const duration = new HttpDurationHistogram('http_request_duration_seconds', config.buckets);
     duration.register(registry);
-    ctx.http.onResponse((info) => duration.observe(info.method, info.route, info.status, info.durationSeconds));
+    ctx.http.onResponse((info) => duration.observeResponse(info));
 
     // HttpServerToken is the express adapter's; another transport may not bind it, so the gauge is optional.
     const server = ctx.container.tryGet(HttpServerToken);

@@ -35,9 +35,22 @@ type Collector = (registry: Registry, config: { prefix: string }) => void;
 const OWNED = new Set(['eventLoopLag', 'gc']);
 
 /**
+ * prom-client's gauges named like counters: `promtool check metrics` warns "non-counter metrics
+ * should not have "_total" suffix" on each, and a `_total` name tells `rate()` users it only grows.
+ * Each is the sum over `type` of its labelled sibling (`sum without (type) (nodejs_active_handles)`);
+ * it is served under the name on the right, with the same value and help.
+ */
+export const RENAMED_GAUGES: Readonly<Record<string, string>> = Object.freeze({
+  nodejs_active_handles_total: 'nodejs_active_handles_all',
+  nodejs_active_requests_total: 'nodejs_active_requests_all',
+  nodejs_active_resources_total: 'nodejs_active_resources_all',
+});
+
+/**
  * Registers prom-client's default metrics in `registry` (never the global one): every collector
  * of `collectDefaultMetrics.metricsList` except the two in {@link OWNED}, which are built here so
- * that they can be stopped. Reads /proc on Linux, so call it from a start hook.
+ * that they can be stopped, with the gauges of {@link RENAMED_GAUGES} renamed. Reads /proc on Linux,
+ * so call it from a start hook.
  */
 export function startRuntimeMetrics(options: RuntimeMetricsOptions): RuntimeMetrics {
   const { registry, prefix } = options;
@@ -56,6 +69,7 @@ export function startRuntimeMetrics(options: RuntimeMetricsOptions): RuntimeMetr
     }
     collector(registry, { prefix });
   }
+  for (const [from, to] of Object.entries(RENAMED_GAUGES)) renameGauge(registry, prefix + from, prefix + to);
   const stopLag = eventLoopLag(registry, prefix, options.eventLoopResolutionMs);
   const stopGc = gcDuration(registry, prefix);
   let stopped = false;
@@ -74,6 +88,24 @@ export function startRuntimeMetrics(options: RuntimeMetricsOptions): RuntimeMetr
 export function unavailableError(names: readonly string[]): GantryError {
   return MetricsErrors.DEFAULT_METRICS_UNAVAILABLE(`plugin "metrics": prom-client default collectors not found: ${names.join(', ')}; their metrics are missing from the scrape`, {
     details: { collectors: [...names] },
+  });
+}
+
+/** Serves prom-client's gauge `from` as `to`: it leaves the registry and a gauge named `to` reads it at each scrape. */
+function renameGauge(registry: Registry, from: string, to: string): void {
+  const source = registry.getSingleMetric(from);
+  if (source === undefined) return; // prom-client registers nothing when this Node lacks the API behind it.
+  registry.removeSingleMetric(from);
+  new Gauge({
+    name: to,
+    // Every prom-client metric has its help as a field; the TS types leave it out.
+    help: (source as unknown as { readonly help: string }).help,
+    registers: [registry],
+    async collect() {
+      // The source's collect() runs inside get(); without default labels it holds one unlabelled value.
+      const { values } = await source.get();
+      this.set(values[0]?.value ?? 0);
+    },
   });
 }
 

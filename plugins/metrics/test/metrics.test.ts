@@ -1,4 +1,5 @@
-import { CoreErrors, definePlugin, type Plugin } from '@gantry/core';
+import { request } from 'node:http';
+import { CoreErrors, currentContext, definePlugin, type Plugin } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
@@ -151,6 +152,40 @@ describe('metrics plugin', () => {
       ]);
       const sum = samplesOf(families, 'http_request_duration_seconds_sum', { route: '/api/v1/slow' })[0]!.value;
       expect(sum).to.be.greaterThan(0.01).and.lessThan(60);
+    });
+
+    it('counts a request whose client disconnected before the answer as 499, never as 200', async () => {
+      // The handler waits for its request to be cancelled: it never answers on its own.
+      let entered!: () => void;
+      let cancelled!: () => void;
+      const handlerEntered = new Promise<void>((r) => (entered = r));
+      const requestCancelled = new Promise<void>((r) => (cancelled = r));
+      const waiter = definePlugin({
+        name: 'waiter',
+        version: '0.1.0',
+        kernel: '^0.1.0',
+        dependsOn: ['http'],
+        register(ctx) {
+          ctx.http.get('/wait', {}, async () => {
+            const signal = currentContext()!.signal;
+            entered();
+            await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+            cancelled();
+            return { answered: 'too late' };
+          });
+        },
+      });
+      const k = await boot([waiter], { http: { listen: true, port: 0, host: '127.0.0.1' } });
+      const req = request(`${k.url()}/api/v1/wait`);
+      req.on('error', () => {}); // the socket error of destroying our own request
+      req.end();
+      await handlerEntered;
+      req.destroy();
+      // The server cancels the request's context, then reports the response to the metrics listener, in one tick.
+      await requestCancelled;
+      const families = await scrape(k);
+      expect(count(families, { method: 'GET', route: '/api/v1/wait', status_code: '499' })).to.equal(1);
+      expect(count(families, { route: '/api/v1/wait', status_code: '200' })).to.equal(0);
     });
   });
 

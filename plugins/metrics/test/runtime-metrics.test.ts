@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import { expect } from 'chai';
 import { Histogram, Registry } from 'prom-client';
-import { startRuntimeMetrics } from '../src/runtime-metrics.js';
+import { RENAMED_GAUGES, startRuntimeMetrics } from '../src/runtime-metrics.js';
 import { parseExposition } from './exposition.js';
 
 async function gcCount(registry: Registry): Promise<number> {
@@ -12,13 +13,14 @@ async function gcCount(registry: Registry): Promise<number> {
 }
 
 describe('default process metrics', () => {
-  it('has every metric prom-client\'s collectDefaultMetrics() registers, with the same types', async () => {
+  it('has every metric prom-client\'s collectDefaultMetrics() registers, with the same types (three gauges renamed)', async () => {
     // prom-client's own collectors run in a child process: they leave an event loop sampler and a
     // GC observer running that nothing can stop, which is what this plugin avoids.
     const promClient = createRequire(import.meta.url).resolve('prom-client');
     const script = `const p = require(${JSON.stringify(promClient)}); const r = new p.Registry(); p.collectDefaultMetrics({ register: r });
       r.getMetricsAsJSON().then((m) => { process.stdout.write(JSON.stringify(m.map((x) => [x.name, x.type]))); process.exit(0); });`;
-    const expected = (JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as [string, string][]).sort();
+    const theirs = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as [string, string][];
+    const expected = theirs.map(([name, type]) => [RENAMED_GAUGES[name] ?? name, type]).sort();
     const registry = new Registry();
     const runtime = startRuntimeMetrics({ registry, prefix: '', eventLoopResolutionMs: 10 });
     try {
@@ -27,6 +29,28 @@ describe('default process metrics', () => {
       expect(ours).to.deep.equal(expected);
       expect(runtime.unavailable).to.deep.equal([]);
     } finally {
+      runtime.stop();
+    }
+  });
+
+  it('serves prom-client\'s *_total gauges as *_all with their value, and never under a _total name', async () => {
+    const registry = new Registry();
+    const runtime = startRuntimeMetrics({ registry, prefix: 'x_', eventLoopResolutionMs: 10 });
+    // One active handle and resource at least, whatever the test runner's stdout is (a pipe is a handle, a file is not).
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const families = parseExposition(await registry.metrics());
+      for (const [from, to] of Object.entries(RENAMED_GAUGES)) {
+        expect(families.has(`x_${from}`), from).to.equal(false);
+        expect(families.get(`x_${to}`)?.type, to).to.equal('gauge');
+        expect(families.get(`x_${to}`)!.help, to).to.match(/^Total number of active /);
+      }
+      expect(families.get('x_nodejs_active_resources_all')!.samples[0]!.value).to.be.at.least(1);
+      expect(families.get('x_nodejs_active_handles_all')!.samples[0]!.value).to.be.at.least(1);
+      for (const f of families.values()) if (f.type !== 'counter') expect(f.name, 'a non-counter named _total').not.to.match(/_total$/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
       runtime.stop();
     }
   });
