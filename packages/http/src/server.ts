@@ -402,7 +402,10 @@ function onResponseClose(this: ServerResponse): void {
   const state = (this as unknown as Record<symbol, RequestState | undefined>)[kState];
   if (!state) return;
   state.server.inFlight--;
-  if (this.writableFinished) state.ctx.release();
+  // writableEnded, not writableFinished: the response is complete once ended (an injected
+  // light-my-request response never drains its fake socket); only an unended one was abandoned.
+  const completed = this.writableEnded;
+  if (completed) state.ctx.release();
   else state.ctx.cancel(new Error('client closed the connection before the response was sent'));
   const listeners = state.server.listeners;
   if (listeners.length === 0) return;
@@ -411,8 +414,7 @@ function onResponseClose(this: ServerResponse): void {
     route: routeOf(this.req),
     // Not what the client got when aborted: express's default 200 until a handler sets another.
     status: this.statusCode,
-    // writableEnded, not writableFinished: an injected (light-my-request) response never drains its fake socket.
-    outcome: this.writableEnded ? 'completed' : 'aborted',
+    outcome: completed ? 'completed' : 'aborted',
     durationSeconds: (performance.now() - state.t0) / 1000,
   };
   for (let i = 0; i < listeners.length; i++) {
