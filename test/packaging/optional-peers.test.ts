@@ -19,7 +19,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 const files = new Set();
-registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); if (r.url.startsWith('file:')) files.add(r.url); return r; } });
+registerHooks({
+  resolve(specifier, context, next) {
+    const resolved = next(specifier, context);
+    if (resolved.url.startsWith('file:')) files.add(resolved.url);
+    return resolved;
+  },
+});
 const { createKernel, silentLogger } = await import('@gantry/core');
 const { plugins, options } = JSON.parse(process.env.BOOT);
 const config = { plugins: Object.fromEntries(plugins.map((p) => [p, options[p] ?? {}])) };
@@ -56,7 +62,13 @@ describe('packaging: optional collaborators are never loaded when they are not e
     const { started, packages } = JSON.parse(stdout) as { started: string[]; packages: string[] };
     expect(started).to.have.members(plugins);
     // The probe sees what it must: the plugins themselves and their own dependencies.
-    expect(packages).to.include.members(['@gantry/plugin-users', '@gantry/plugin-rbac', '@gantry/plugin-rate-limit', 'express-rate-limit', 'argon2']);
+    expect(packages).to.include.members([
+      '@gantry/plugin-users',
+      '@gantry/plugin-rbac',
+      '@gantry/plugin-rate-limit',
+      'express-rate-limit',
+      'argon2',
+    ]);
     for (const unwanted of ['ioredis', '@gantry/plugin-redis', '@gantry/plugin-sessions-redis', '@gantry/plugin-metrics', 'prom-client']) {
       expect(packages, `${unwanted} was loaded`).to.not.include(unwanted);
     }

@@ -22,7 +22,9 @@ const license = readFileSync(path.join(REPO, 'LICENSE'), 'utf8');
 /** Every file under `dir` (relative paths), recursively. */
 function walk(dir: string, rel = ''): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name), `${rel}${e.name}/`) : [`${rel}${e.name}`]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(path.join(dir, e.name), `${rel}${e.name}/`) : [`${rel}${e.name}`],
+  );
 }
 
 /** A module's run-time imports: bare or relative specifiers, static or dynamic (type-only ones are gone once compiled). */
@@ -30,7 +32,11 @@ function runtimeImports(file: string): { specifier: string; dynamic: boolean }[]
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
   const found: { specifier: string; dynamic: boolean }[] = [];
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       found.push({ specifier: node.moduleSpecifier.text, dynamic: false });
     } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
       const [arg] = node.arguments;
@@ -70,7 +76,13 @@ async function pluginOf(pkg: WorkspacePackage): Promise<Plugin> {
 
 describe('packaging: the shape of every published package', () => {
   it('finds the packages lerna publishes', () => {
-    expect(packages.map((p) => p.manifest.name)).to.include.members(['@gantry/core', '@gantry/http', '@gantry/testing', '@gantry/plugin-users', '@gantry/plugin-rbac']);
+    expect(packages.map((p) => p.manifest.name)).to.include.members([
+      '@gantry/core',
+      '@gantry/http',
+      '@gantry/testing',
+      '@gantry/plugin-users',
+      '@gantry/plugin-rbac',
+    ]);
   });
 
   it('the repository has an MIT LICENSE for "Gantry contributors"', () => {
@@ -97,7 +109,9 @@ describe('packaging: the shape of every published package', () => {
         expect(semver.valid(m.version), 'version').to.be.a('string');
         const engines = m.engines?.node;
         expect(engines, 'engines.node').to.be.a('string');
-        expect(semver.gte(semver.minVersion(engines!)!, MIN_NODE), `engines.node ${engines} allows a Node older than ${MIN_NODE}`).to.equal(true);
+        expect(semver.gte(semver.minVersion(engines!)!, MIN_NODE), `engines.node ${engines} allows a Node older than ${MIN_NODE}`).to.equal(
+          true,
+        );
         expect(m.repository).to.deep.equal({ type: 'git', url: rootManifest.repository.url, directory: pkg.dir });
         expect(m.publishConfig).to.deep.equal({ access: 'public' });
         expect(m.description, 'description').to.be.a('string').and.not.equal('');
@@ -105,9 +119,11 @@ describe('packaging: the shape of every published package', () => {
 
       it('is written as lerna writes it (a publish leaves package.json untouched)', () => {
         // lerna rewrites every manifest it publishes: JSON, 2 spaces, dependency maps sorted.
-        const sorted = (o?: Record<string, string>) => (o ? JSON.stringify(Object.keys(o)) === JSON.stringify(Object.keys(o).sort()) : true);
+        const sorted = (o?: Record<string, string>) =>
+          o ? JSON.stringify(Object.keys(o)) === JSON.stringify(Object.keys(o).sort()) : true;
         expect(pkg.text).to.equal(`${JSON.stringify(m, null, 2)}\n`);
-        for (const key of ['dependencies', 'devDependencies', 'peerDependencies'] as const) expect(sorted(m[key]), `${key} sorted`).to.equal(true);
+        for (const key of ['dependencies', 'devDependencies', 'peerDependencies'] as const)
+          expect(sorted(m[key]), `${key} sorted`).to.equal(true);
       });
 
       it('exports only its entry points: ".", "./tokens", "./testing", "./maildev", "./package.json"', () => {
@@ -126,13 +142,17 @@ describe('packaging: the shape of every published package', () => {
 
       it('takes other @gantry packages as peers with one range each: ^<their version>', () => {
         const deps = Object.keys(m.dependencies ?? {});
-        expect(deps.filter((d) => d.startsWith('@gantry/')), 'a @gantry package in dependencies would install a second kernel').to.deep.equal([]);
+        expect(
+          deps.filter((d) => d.startsWith('@gantry/')),
+          'a @gantry package in dependencies would install a second kernel',
+        ).to.deep.equal([]);
         for (const [name, range] of Object.entries(m.peerDependencies ?? {})) {
           if (!name.startsWith('@gantry/')) continue;
           expect(versions.has(name), `${name} is published from this repository`).to.equal(true);
           expect(range, name).to.equal(`^${versions.get(name)!}`);
         }
-        for (const name of Object.keys(m.peerDependenciesMeta ?? {})) expect(m.peerDependencies, `peerDependenciesMeta.${name}`).to.have.property(name);
+        for (const name of Object.keys(m.peerDependenciesMeta ?? {}))
+          expect(m.peerDependencies, `peerDependenciesMeta.${name}`).to.have.property(name);
       });
 
       it('imports at run time only what it declares, and never an optional peer from its main or ./tokens entry', () => {
@@ -164,7 +184,10 @@ describe('packaging: the shape of every published package', () => {
             else if (optional.has(packageOf(specifier) ?? '')) staticOptional.push(`${file}: ${specifier}`);
           }
         }
-        expect(staticOptional, 'optional peers imported at module load (declare their tokens by name instead: see docs/writing-a-plugin.md)').to.deep.equal([]);
+        expect(
+          staticOptional,
+          'optional peers imported at module load (declare their tokens by name instead: see docs/writing-a-plugin.md)',
+        ).to.deep.equal([]);
       });
 
       it('source maps point at sources the package ships', () => {
@@ -193,7 +216,10 @@ describe('packaging: the shape of every published package', () => {
 
       if (srcHas('peer-tokens.ts')) {
         it('declares each optional collaborator’s token under the name its provider gives it', async () => {
-          const declaredTokens = (await import(pathToFileURL(path.join(pkg.abs, 'dist/src/peer-tokens.js')).href)) as Record<string, unknown>;
+          const declaredTokens = (await import(pathToFileURL(path.join(pkg.abs, 'dist/src/peer-tokens.js')).href)) as Record<
+            string,
+            unknown
+          >;
           const provided = new Map<symbol, string>();
           for (const peer of optionalPeers(m)) {
             const tokens = (await import(`${peer}/tokens`)) as Record<string, unknown>;
@@ -203,7 +229,10 @@ describe('packaging: the shape of every published package', () => {
           expect(entries, 'peer-tokens.ts exports tokens').to.not.be.empty;
           for (const [key, value] of entries) {
             expect(typeof value, key).to.equal('symbol');
-            expect(provided.has(value as symbol), `${key} (${String((value as symbol).description)}) is exported by no optional peer's ./tokens: its name drifted`).to.equal(true);
+            expect(
+              provided.has(value as symbol),
+              `${key} (${String((value as symbol).description)}) is exported by no optional peer's ./tokens: its name drifted`,
+            ).to.equal(true);
           }
         });
       }

@@ -20,10 +20,15 @@ interface Run {
 /** Runs a command to its end; never rejects (the caller asserts on the code and shows the output). */
 function run(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd: options.cwd, env: options.env, timeout: options.timeoutMs ?? 110_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, output: `${stdout}\n${stderr}` });
-    });
+    execFile(
+      command,
+      args,
+      { cwd: options.cwd, env: options.env, timeout: options.timeoutMs ?? 110_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, output: `${stdout}\n${stderr}` });
+      },
+    );
   });
 }
 
@@ -82,7 +87,12 @@ for (const name of names) {
 }
 const testing = await import('@gantry/testing');
 out.testing = typeof testing.createTestKernel;
-try { await import('@gantry/testing/maildev'); out.maildev = 'imported'; } catch (err) { out.maildev = err.code + ' ' + err.message.split('\\n')[0]; }
+try {
+  await import('@gantry/testing/maildev');
+  out.maildev = 'imported';
+} catch (err) {
+  out.maildev = err.code + ' ' + err.message.split('\\n')[0];
+}
 console.log(JSON.stringify(out));
 `;
 
@@ -140,9 +150,16 @@ describe('packaging: publish every package to a registry with lerna, install eac
     expect(r.output, 'npm resolved the peers with a conflict').to.not.match(/ERESOLVE|conflicting peer/i);
   }
 
-  async function boot(dir: string, plugins: readonly string[]): Promise<{ started: string[]; readyz: { status: number; body: unknown }; kernel: string }> {
+  async function boot(
+    dir: string,
+    plugins: readonly string[],
+  ): Promise<{ started: string[]; readyz: { status: number; body: unknown }; kernel: string }> {
     const options = { ...bootOptions(mailDir), http: { port: 0 } };
-    const r = await run(process.execPath, ['main.mjs'], { cwd: dir, env: cleanEnv({ BOOT: JSON.stringify({ plugins, options }) }), timeoutMs: 60_000 });
+    const r = await run(process.execPath, ['main.mjs'], {
+      cwd: dir,
+      env: cleanEnv({ BOOT: JSON.stringify({ plugins, options }) }),
+      timeoutMs: 60_000,
+    });
     expect(r.code, `booting ${plugins.join(', ')} failed:\n${r.output}`).to.equal(0);
     return JSON.parse(r.output.trim().split('\n')[0]!) as { started: string[]; readyz: { status: number; body: unknown }; kernel: string };
   }
@@ -166,8 +183,28 @@ describe('packaging: publish every package to a registry with lerna, install eac
     // because they are in lerna's own format (checked by packages.test.ts).
     const lerna = await run(
       process.execPath,
-      [path.join(REPO, 'node_modules/lerna/dist/cli.js'), 'publish', 'from-package', '--registry', registry, '--yes', '--no-git-reset', '--concurrency', '1'],
-      { cwd: REPO, env: cleanEnv({ npm_config_userconfig: npmrc, GIT_DIR: path.join(work, 'no-git'), NX_DAEMON: 'false', NX_NO_CLOUD: 'true', CI: 'true' }), timeoutMs: 200_000 },
+      [
+        path.join(REPO, 'node_modules/lerna/dist/cli.js'),
+        'publish',
+        'from-package',
+        '--registry',
+        registry,
+        '--yes',
+        '--no-git-reset',
+        '--concurrency',
+        '1',
+      ],
+      {
+        cwd: REPO,
+        env: cleanEnv({
+          npm_config_userconfig: npmrc,
+          GIT_DIR: path.join(work, 'no-git'),
+          NX_DAEMON: 'false',
+          NX_NO_CLOUD: 'true',
+          CI: 'true',
+        }),
+        timeoutMs: 200_000,
+      },
     );
     publishOutput = lerna.output;
     expect(lerna.code, `lerna publish failed:\n${lerna.output}`).to.equal(0);
@@ -205,9 +242,11 @@ describe('packaging: publish every package to a registry with lerna, install eac
       await install(dir, ['@gantry/core', '@gantry/http', name, ...companions.map(packageOfPlugin)]);
 
       const plugins = await withDependencies(['http', pluginName, ...companions]);
-      for (const p of plugins) expect(installed(dir, packageOfPlugin(p)), `${packageOfPlugin(p)} installed as a required peer`).to.equal(true);
+      for (const p of plugins)
+        expect(installed(dir, packageOfPlugin(p)), `${packageOfPlugin(p)} installed as a required peer`).to.equal(true);
       const enabled = new Set(plugins.map(packageOfPlugin));
-      for (const peer of optional.filter((p) => !enabled.has(p))) expect(installed(dir, peer), `optional peer ${peer} installed`).to.equal(false);
+      for (const peer of optional.filter((p) => !enabled.has(p)))
+        expect(installed(dir, peer), `optional peer ${peer} installed`).to.equal(false);
       if (pluginName !== 'redis') expect(installed(dir, 'ioredis'), 'ioredis installed').to.equal(false);
       expect(installed(dir, 'maildev'), 'maildev installed').to.equal(false);
 
@@ -238,7 +277,8 @@ describe('packaging: publish every package to a registry with lerna, install eac
       // The maps of the installed package resolve to sources shipped beside them.
       for (const map of readdirSync(path.join(root, 'dist/src')).filter((f) => f.endsWith('.js.map'))) {
         const { sources } = JSON.parse(readFileSync(path.join(root, 'dist/src', map), 'utf8')) as { sources: string[] };
-        for (const source of sources) expect(existsSync(path.resolve(root, 'dist/src', source)), `${name}/dist/src/${map} → ${source}`).to.equal(true);
+        for (const source of sources)
+          expect(existsSync(path.resolve(root, 'dist/src', source)), `${name}/dist/src/${map} → ${source}`).to.equal(true);
       }
     }
 
@@ -246,9 +286,18 @@ describe('packaging: publish every package to a registry with lerna, install eac
     writeFileSync(probe, PROBE);
     const r = await run(process.execPath, [probe], { cwd: dir, env: cleanEnv({ PACKAGES: JSON.stringify(names) }) });
     expect(r.code, r.output).to.equal(0);
-    const out = JSON.parse(r.output.trim().split('\n')[0]!) as { internal: string; tokens: Record<string, boolean>; testing: string; maildev: string };
+    const out = JSON.parse(r.output.trim().split('\n')[0]!) as {
+      internal: string;
+      tokens: Record<string, boolean>;
+      testing: string;
+      maildev: string;
+    };
     expect(out.internal, 'an internal file is not importable').to.equal('ERR_PACKAGE_PATH_NOT_EXPORTED');
-    expect(Object.keys(out.tokens), 'packages with ./tokens').to.include.members(['@gantry/plugin-users', '@gantry/plugin-redis', '@gantry/http']);
+    expect(Object.keys(out.tokens), 'packages with ./tokens').to.include.members([
+      '@gantry/plugin-users',
+      '@gantry/plugin-redis',
+      '@gantry/http',
+    ]);
     for (const [name, same] of Object.entries(out.tokens)) expect(same, `${name}/tokens exports the same tokens as ${name}`).to.equal(true);
     expect(out.testing).to.equal('function');
     expect(installed(dir, 'maildev'), '@gantry/testing brought maildev').to.equal(false);

@@ -45,7 +45,10 @@ export function publishablePackages(): WorkspacePackage[] {
   const { packages } = readJson<{ packages: string[] }>('lerna.json');
   const found: WorkspacePackage[] = [];
   for (const glob of packages) {
-    if (!glob.endsWith('/*')) throw new TypeError(`lerna.json package glob "${glob}" is not of the form <folder>/*; teach test/packaging/workspace.ts to expand it`);
+    if (!glob.endsWith('/*'))
+      throw new TypeError(
+        `lerna.json package glob "${glob}" is not of the form <folder>/*; teach test/packaging/workspace.ts to expand it`,
+      );
     const parent = glob.slice(0, -2);
     for (const entry of readdirSync(path.join(REPO, parent), { withFileTypes: true })) {
       const dir = `${parent}/${entry.name}`;
@@ -71,7 +74,10 @@ export function bootOptions(mailDir: string): Record<string, Record<string, unkn
     mailer: { transport: 'file', from: 'noreply@example.com', baseUrl: 'http://localhost:3000', outDir: mailDir },
     'auth-jwt': { issuer: 'https://gantry.test', audience: 'gantry-test' },
     redis: { url: 'redis://127.0.0.1:1', critical: false }, // no Redis needed: refused at once, reported degraded, not down
-    oauth: { callbackBaseUrl: 'https://app.example.com', providers: { google: { clientId: 'packaging', clientSecret: 'packaging-secret' } } },
+    oauth: {
+      callbackBaseUrl: 'https://app.example.com',
+      providers: { google: { clientId: 'packaging', clientSecret: 'packaging-secret' } },
+    },
     mfa: { encryptionKey: Buffer.alloc(32, 7).toString('base64') },
   };
 }

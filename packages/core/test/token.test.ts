@@ -16,7 +16,10 @@ describe('tokens and versions', () => {
 
     let seen: string | undefined;
     const provider = plugin('provider', { provides: [provided], register: (ctx) => ctx.provide(provided, 'from the provider') });
-    const consumer = plugin('consumer', { optionalDependsOn: ['provider'], register: (ctx) => void (seen = ctx.container.tryGet(declared)) });
+    const consumer = plugin('consumer', {
+      optionalDependsOn: ['provider'],
+      register: (ctx) => void (seen = ctx.container.tryGet(declared)),
+    });
     await using kernel = await kernelOf([provider, consumer]);
     await kernel.start();
     expect(seen).to.equal('from the provider');
