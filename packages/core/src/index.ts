@@ -1,5 +1,5 @@
 /** @gantry/core: the kernel, the plugin contract, DI, config, lifecycle, errors, context, health. */
-export { KERNEL_VERSION } from './version.js';
+export { KERNEL_VERSION, packageVersion } from './version.js';
 export { token, tokenName, type Token, type TokenType } from './token.js';
 export { GantryError, defineErrors, registeredErrorCodes, withFix, type ErrorFactory, type ErrorSpec, type GantryErrorOptions } from './gantry-error.js';
 export { CoreErrors } from './errors.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { definePlugin, HealthRegistryToken, HttpTransportToken } from '@gantry/core';
+import { definePlugin, HealthRegistryToken, HttpTransportToken, packageVersion } from '@gantry/core';
 import { httpConfigSchema } from './config.js';
 import { HttpServer } from './server.js';
 import { HttpServerToken } from './tokens.js';
@@ -19,7 +19,7 @@ function isLoopbackCaller(raw: IncomingMessage, ip: string | undefined): boolean
 /** The `http` plugin: express 5 server, routing, validation, problem+json, security headers, /healthz and /readyz. */
 export const plugin = definePlugin({
   name: 'http',
-  version: '0.1.0',
+  version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
   description: 'HTTP transport on express 5',
   provides: [HttpTransportToken, HttpServerToken],

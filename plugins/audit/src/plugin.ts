@@ -1,4 +1,4 @@
-import { definePlugin, HttpTransportToken } from '@gantry/core';
+import { definePlugin, HttpTransportToken, packageVersion } from '@gantry/core';
 import { auditQuerySchema } from './http.js';
 import { DatabaseToken } from '@gantry/plugin-database';
 import { AuditService } from './audit.js';
@@ -9,7 +9,7 @@ import { AuditToken } from './tokens.js';
 /** The `audit` plugin: an append-only trail of auth events and admin actions, in the database and in the log. */
 export const plugin = definePlugin({
   name: 'audit',
-  version: '0.1.0',
+  version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
   description: 'Append-only audit trail of auth events and admin actions: sanitized, stored in the database and logged',
   dependsOn: ['database'],

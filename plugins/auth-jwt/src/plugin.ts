@@ -1,9 +1,10 @@
-import { definePlugin, KernelInfoToken, type Container } from '@gantry/core';
+import { definePlugin, KernelInfoToken, packageVersion, type Container } from '@gantry/core';
 import type { RedisConnection } from '@gantry/plugin-redis';
 import { bearerHook } from './bearer-guard.js';
 import { authJwtConfigSchema } from './config.js';
 import { AuthJwtErrors } from './errors.js';
 import { KeyRing } from './key-ring.js';
+import { RedisToken } from './peer-tokens.js';
 import { RedisTokenStore } from './redis-token-store.js';
 import { TokenService } from './token-service.js';
 import { MemoryTokenStore, type TokenStore } from './token-store.js';
@@ -12,7 +13,7 @@ import { AuthJwtToken } from './tokens.js';
 /** The `auth-jwt` plugin: token service (access + rotating refresh tokens), JWKS endpoint and bearer authentication of routes. */
 export const plugin = definePlugin({
   name: 'auth-jwt',
-  version: '0.1.0',
+  version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
   description: 'JWT access and refresh tokens (jose): pinned algorithm, key rotation with a JWKS endpoint, refresh rotation with reuse detection, revocation shared through Redis',
   dependsOn: ['http'],
@@ -30,11 +31,11 @@ export const plugin = definePlugin({
     if (!config.keys && profile !== 'embedded') problems.push(AuthJwtErrors.KEYS_REQUIRED(`no keys in profile "${profile}": only the embedded profile generates ephemeral keys`));
     return problems;
   },
-  async register(ctx) {
+  register(ctx) {
     const { config } = ctx;
     // The embedded profile runs without services; every other profile runs several instances that must share revocations.
     const storeKind = config.store ?? (ctx.profile === 'embedded' ? 'memory' : 'redis');
-    const connection = storeKind === 'redis' ? await sharedRedis(ctx.container, config.store ? 'store "redis"' : `the default store of profile "${ctx.profile}"`) : undefined;
+    const connection = storeKind === 'redis' ? sharedRedis(ctx.container, config.store ? 'store "redis"' : `the default store of profile "${ctx.profile}"`) : undefined;
     const store: TokenStore = connection ? new RedisTokenStore({ connection, prefix: config.prefix }) : new MemoryTokenStore();
 
     // Keys are imported once, in start (crypto import is async I/O-like work); until then nothing is served.
@@ -81,13 +82,12 @@ export const plugin = definePlugin({
 });
 
 /**
- * The redis plugin's shared connection. `@gantry/plugin-redis` is an optional peer dependency, loaded
- * only for the redis store: applications on the memory store never load it (nor ioredis).
+ * The redis plugin's shared connection. `@gantry/plugin-redis` is an optional peer dependency whose
+ * token is declared by name: applications on the memory store never load it (nor ioredis).
  */
-async function sharedRedis(container: Container, why: string): Promise<RedisConnection> {
+function sharedRedis(container: Container, why: string): RedisConnection {
   if (!container.get(KernelInfoToken).plugins.includes('redis')) {
     throw AuthJwtErrors.REDIS_REQUIRED(`plugin "auth-jwt" keeps its tokens in Redis (${why}) but the "redis" plugin is not enabled`);
   }
-  const { RedisToken } = await import('@gantry/plugin-redis');
   return container.get(RedisToken);
 }

@@ -1,6 +1,6 @@
-import type { Container, Logger } from '@gantry/core';
-import type { Metrics } from '@gantry/plugin-metrics';
+import type { Container } from '@gantry/core';
 import type { BreakerState, CircuitBreakers } from './circuit-breakers.js';
+import { MetricsToken } from './peer-tokens.js';
 
 /** Value of `circuit_breaker_state` per breaker state, by severity (alert on `== 2`). */
 export const BREAKER_STATE_VALUES: Readonly<Record<Exclude<BreakerState, 'none'>, number>> = Object.freeze({
@@ -14,25 +14,17 @@ export const BREAKER_STATE_VALUES: Readonly<Record<Exclude<BreakerState, 'none'>
 export interface BreakerMetricsOptions {
   readonly container: Container;
   readonly breakers: CircuitBreakers;
-  readonly logger: Logger;
   /** The plugin name, the metric prefix (`circuit-breaker` → `circuit_breaker_`). */
   readonly pluginName: string;
 }
 
 /**
- * Registers the breaker metrics with the `metrics` plugin. Called only when that plugin is enabled:
- * it is loaded with a dynamic import so that applications without it never load prom-client.
+ * Registers the breaker metrics with the `metrics` plugin. Called only when that plugin is enabled;
+ * its token is declared by name, so applications without it never load it (nor prom-client).
  */
-export async function registerBreakerMetrics(options: BreakerMetricsOptions): Promise<void> {
-  const { container, breakers, logger } = options;
-  let metrics: Metrics | undefined;
-  try {
-    const { MetricsToken } = await import('@gantry/plugin-metrics');
-    metrics = container.tryGet(MetricsToken);
-  } catch (err) {
-    logger.warn({ err }, 'the metrics plugin is enabled but @gantry/plugin-metrics cannot be loaded from circuit-breaker; breaker metrics are off');
-    return;
-  }
+export function registerBreakerMetrics(options: BreakerMetricsOptions): void {
+  const { container, breakers } = options;
+  const metrics = container.tryGet(MetricsToken);
   if (!metrics) return;
   const scope = metrics.forPlugin(options.pluginName);
   const withBreaker = breakers.names().filter((name) => breakers.state(name).state !== 'none');

@@ -1,4 +1,4 @@
-import { definePlugin, KernelInfoToken } from '@gantry/core';
+import { definePlugin, KernelInfoToken, packageVersion } from '@gantry/core';
 import { PolicyRegistry } from './circuit-breakers.js';
 import { circuitBreakerConfigSchema } from './config.js';
 import { registerBreakerMetrics } from './metrics.js';
@@ -7,13 +7,13 @@ import { CircuitBreakersToken } from './tokens.js';
 /** The `circuit-breaker` plugin: named cockatiel policies (timeout, retry, breaker, bulkhead) and a resilient HTTP client. */
 export const plugin = definePlugin({
   name: 'circuit-breaker',
-  version: '0.1.0',
+  version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
   description: 'Named resilience policies (timeout, retry, circuit breaker, bulkhead) and an HTTP client that uses them',
   optionalDependsOn: ['metrics'],
   provides: [CircuitBreakersToken],
   config: circuitBreakerConfigSchema,
-  async register(ctx) {
+  register(ctx) {
     // Policies are plain objects (no I/O, no timers): build every one now, once, so the first
     // request pays nothing and other plugins can build their HTTP clients in their own register().
     const breakers = new PolicyRegistry(ctx.config, ctx.logger);
@@ -31,7 +31,7 @@ export const plugin = definePlugin({
     );
 
     if (ctx.container.get(KernelInfoToken).plugins.includes('metrics')) {
-      await registerBreakerMetrics({ container: ctx.container, breakers, logger: ctx.logger, pluginName: ctx.name });
+      registerBreakerMetrics({ container: ctx.container, breakers, pluginName: ctx.name });
     }
 
     ctx.lifecycle.hook({ name: 'policies', stop: () => breakers.dispose() });

@@ -1,4 +1,4 @@
-import { definePlugin } from '@gantry/core';
+import { definePlugin, packageVersion } from '@gantry/core';
 import { migrateCommand, statusCommand, type Print } from './commands.js';
 import { databaseConfigSchema } from './config.js';
 import { DatabaseService } from './database.js';
@@ -9,7 +9,7 @@ const stdout: Print = (line) => void process.stdout.write(`${line}\n`);
 /** The `database` plugin: MikroORM on SQLite (embedded) or PostgreSQL, migrations, request-scoped EntityManager. */
 export const plugin = definePlugin({
   name: 'database',
-  version: '0.1.0',
+  version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
   description: 'MikroORM on SQLite or PostgreSQL: entities and migrations from other plugins, request-scoped EntityManager, transactions',
   provides: [DatabaseToken],

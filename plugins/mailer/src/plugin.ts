@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { definePlugin } from '@gantry/core';
+import { definePlugin, packageVersion } from '@gantry/core';
 import { builtinTemplates } from './builtin-templates.js';
 import { mailerConfigSchema, resolveTransport } from './config.js';
 import { FileDelivery, SmtpDelivery, smtpTarget, type Delivery } from './delivery.js';
@@ -11,7 +11,7 @@ import { MailerToken } from './tokens.js';
 /** The `mailer` plugin: templated mail over SMTP (nodemailer), or `.eml` files in the embedded profile. */
 export const plugin = definePlugin({
   name: 'mailer',
-  version: '0.1.0',
+  version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
   description: 'Templated transactional mail: nodemailer SMTP, or RFC 5322 .eml files in the embedded profile; links built from a configured base URL',
   provides: [MailerToken],

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { definePlugin, type Plugin } from '@gantry/core';
+import { definePlugin, packageVersion, type Plugin } from '@gantry/core';
 import { AuditToken } from '@gantry/plugin-audit';
 import { DatabaseToken } from '@gantry/plugin-database';
 import { UsersToken } from '@gantry/plugin-users';
@@ -22,7 +22,7 @@ export interface MfaInternals {
 export function createMfaPlugin(internals: MfaInternals = {}): Plugin {
   return definePlugin({
     name: 'mfa',
-    version: '0.1.0',
+    version: packageVersion(import.meta.url),
     kernel: '^0.1.0',
     description: 'TOTP second factor: enrolment with confirmation, a sign-in step with single-use challenges, recovery codes, replay protection, lockout after wrong codes; secrets encrypted at rest',
     dependsOn: ['http', 'database', 'audit', 'users'],

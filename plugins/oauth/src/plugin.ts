@@ -1,4 +1,4 @@
-import { definePlugin, KernelInfoToken } from '@gantry/core';
+import { definePlugin, KernelInfoToken, packageVersion } from '@gantry/core';
 import { AuditToken } from '@gantry/plugin-audit';
 import { DatabaseToken } from '@gantry/plugin-database';
 import { UsersToken } from '@gantry/plugin-users';
@@ -11,7 +11,7 @@ import { StateStore } from './state-store.js';
 /** The `oauth` plugin: sign-in with Google, Facebook and any OpenID Connect issuer, with state and PKCE, linking accounts by verified email. */
 export const plugin = definePlugin({
   name: 'oauth',
-  version: '0.1.0',
+  version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
   description: 'Sign-in with Google, Facebook and any OpenID Connect issuer (passport, openid-client): state bound to the browser and PKCE S256 always, accounts linked by verified email only',
   dependsOn: ['http', 'database', 'audit', 'users'],

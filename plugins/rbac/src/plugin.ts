@@ -1,10 +1,9 @@
-import { definePlugin, requiresAuthentication } from '@gantry/core';
-import { AuditToken } from '@gantry/plugin-audit';
+import { definePlugin, packageVersion, requiresAuthentication } from '@gantry/core';
 import { DatabaseToken } from '@gantry/plugin-database';
-import { RedisToken } from '@gantry/plugin-redis';
 import { rbacConfigSchema } from './config.js';
 import { PermissionEntity, rbacMigrations, RoleEntity, RolePermissionEntity, SubjectRoleEntity } from './entity.js';
 import { RbacErrors } from './errors.js';
+import { AuditToken, RedisToken } from './peer-tokens.js';
 import { declaredPermissions, requires } from './permissions.js';
 import { RbacService } from './rbac.js';
 import { roleRoutes } from './routes.js';
@@ -13,7 +12,7 @@ import { RbacToken } from './tokens.js';
 /** The `rbac` plugin: roles and permissions in the database; every protected route declares what it needs, checked at boot. */
 export const plugin = definePlugin({
   name: 'rbac',
-  version: '0.1.0',
+  version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
   description: 'Roles and permissions stored in the database; route permission declarations checked at boot and enforced per request (403)',
   dependsOn: ['http', 'database'],

@@ -1,4 +1,4 @@
-import { definePlugin } from '@gantry/core';
+import { definePlugin, packageVersion } from '@gantry/core';
 import { redisConfigSchema } from './config.js';
 import { RedisConnection } from './connection.js';
 import { RedisToken } from './tokens.js';
@@ -6,7 +6,7 @@ import { RedisToken } from './tokens.js';
 /** The `redis` plugin: one ioredis connection per kernel, shared by every plugin that keeps state in Redis. */
 export const plugin = definePlugin({
   name: 'redis',
-  version: '0.1.0',
+  version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
   description: 'One shared Redis connection (ioredis): no offline queue, bounded commands, 503 on outage, reconnects without a restart',
   provides: [RedisToken],

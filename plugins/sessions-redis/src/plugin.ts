@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { definePlugin, KernelInfoToken } from '@gantry/core';
+import { definePlugin, KernelInfoToken, packageVersion } from '@gantry/core';
 import { AuditTrail } from './audit-trail.js';
 import { sessionsConfigSchema } from './config.js';
 import { CsrfTokens } from './csrf.js';
 import { SessionsErrors } from './errors.js';
 import { OriginPolicy } from './origin-policy.js';
+import { AuditToken, RedisToken } from './peer-tokens.js';
 import { RedisSessionStore } from './redis-session-store.js';
 import { registerRoutes } from './routes.js';
 import { sessionHook } from './session-guard.js';
@@ -15,7 +16,7 @@ import { SessionsToken } from './tokens.js';
 /** The `sessions-redis` plugin: cookie sessions for browsers (memory or Redis), CSRF protection, and the per-user session registry. */
 export const plugin = definePlugin({
   name: 'sessions-redis',
-  version: '0.1.0',
+  version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
   description: 'Cookie sessions for browser clients in Redis (__Host- cookie, new id at sign-in, idle and absolute timeouts) with CSRF protection (csrf-csrf, Fetch Metadata, Origin)',
   dependsOn: ['http'],
@@ -32,18 +33,17 @@ export const plugin = definePlugin({
     }
     return problems;
   },
-  async register(ctx) {
+  register(ctx) {
     const { config } = ctx;
     const enabled = ctx.container.get(KernelInfoToken).plugins;
     const storeKind = config.store ?? (ctx.profile === 'embedded' ? 'memory' : 'redis');
 
-    // Optional peers are imported only when their plugin is enabled: an app without them need not install them.
+    // Optional peers' tokens are declared by name (peer-tokens.ts): an app without those plugins need not install them.
     let store: SessionStore;
     if (storeKind === 'redis') {
-      const { RedisToken } = await import('@gantry/plugin-redis');
       store = new RedisSessionStore(ctx.container.get(RedisToken), config.prefix);
     } else store = new MemorySessionStore();
-    const audit = new AuditTrail(enabled.includes('audit') ? ctx.container.tryGet((await import('@gantry/plugin-audit')).AuditToken) : undefined, ctx.logger);
+    const audit = new AuditTrail(enabled.includes('audit') ? ctx.container.tryGet(AuditToken) : undefined, ctx.logger);
 
     const secrets = config.csrfSecret === undefined ? [randomBytes(32).toString('base64url')] : [config.csrfSecret].flat();
     if (config.csrfSecret === undefined) {

@@ -1,14 +1,14 @@
-import { definePlugin } from '@gantry/core';
+import { definePlugin, packageVersion } from '@gantry/core';
 import { AuditToken } from '@gantry/plugin-audit';
 import { AuthJwtToken } from '@gantry/plugin-auth-jwt';
 import { DatabaseToken } from '@gantry/plugin-database';
 import { MailerToken } from '@gantry/plugin-mailer';
 import { RbacToken } from '@gantry/plugin-rbac';
-import { SessionsToken } from '@gantry/plugin-sessions-redis';
 import { z } from 'zod';
 import { usersConfigSchema } from './config.js';
 import { UserEntity, usersMigrations, UserTokenEntity } from './entity.js';
 import { PasswordHasher, PasswordPolicy } from './passwords.js';
+import { SessionsToken } from './peer-tokens.js';
 import { authRoutes, userRoutes } from './routes.js';
 import { ACCOUNT_EXISTS_TEMPLATE, UsersService } from './service.js';
 import { UsersToken } from './tokens.js';
@@ -16,7 +16,7 @@ import { UsersToken } from './tokens.js';
 /** The `users` plugin: accounts, sign-up with email verification, sign-in, profile, administration, password reset. */
 export const plugin = definePlugin({
   name: 'users',
-  version: '0.1.0',
+  version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
   description: 'Accounts: sign-up with email verification, sign-in (tokens or cookie session), profile, admin CRUD, password reset, disable; argon2id passwords',
   dependsOn: ['http', 'database', 'auth-jwt', 'mailer', 'audit', 'rbac'],

@@ -12,7 +12,8 @@ import { plugin as rbacPlugin } from '@gantry/plugin-rbac';
 import { plugin as redisPlugin } from '@gantry/plugin-redis';
 import { plugin as sessionsPlugin } from '@gantry/plugin-sessions-redis';
 import { plugin as usersPlugin, UsersToken } from '@gantry/plugin-users';
-import { createTestKernel, MailCatcher, type TestKernel } from '@gantry/testing';
+import { createTestKernel, type TestKernel } from '@gantry/testing';
+import { MailCatcher } from '@gantry/testing/maildev';
 import { Redis } from 'ioredis';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

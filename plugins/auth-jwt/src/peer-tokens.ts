@@ -1,0 +1,8 @@
+// Tokens of optional collaborators, declared here by their global name (token() is Symbol.for):
+// importing them from the plugins that provide them would make those plugins mandatory installs
+// (and load ioredis into applications on the memory store).
+import { token } from '@gantry/core';
+import type { RedisConnection } from '@gantry/plugin-redis/tokens';
+
+/** redis's shared {@link RedisConnection}, when that plugin is enabled. */
+export const RedisToken = token<RedisConnection>('gantry.redis.Connection');
