@@ -1,5 +1,3 @@
-/// <reference lib="es2024.string" />
-// String.prototype.isWellFormed is ES2024 (Node 20+); the repository's lib is es2023.
 import { z } from 'zod';
 
 /** Control characters (C0, DEL, C1) and Unicode line/paragraph separators: refused in names and emails. */
@@ -40,7 +38,8 @@ export const name = z
 /**
  * A password as sent; length in code points and the common list are checked by the policy (400
  * GANTRY_USERS_PASSWORD_WEAK). Ill-formed UTF-16 is refused: a lone surrogate has no UTF-8 form and
- * would be hashed as U+FFFD, so "\ud800" and "\udfff" would be the same password.
+ * would be hashed as U+FFFD, so "\ud800" and "\udfff" would be the same password. (The http layer
+ * refuses lone surrogates in every field already; this schema says it wherever a password is parsed.)
  */
 export const password = z
   .string()

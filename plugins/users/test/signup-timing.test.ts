@@ -50,7 +50,9 @@ describe('users: sign-up costs the same whether or not the address has an accoun
           hashes = 0;
           await signUp(email);
           // The savepoint is released for a new account and rolled back for the stand-in of a taken address.
-          const sql = lines.filter((l) => l.fields.namespace === 'query').map((l) => String(l.fields.sql).replace(/^(release|rollback to) savepoint/, 'end savepoint'));
+          const sql = lines
+            .filter((l) => l.fields.namespace === 'query')
+            .map((l) => String(l.fields.sql).replace(/^(release|rollback to) savepoint/, 'end savepoint'));
           return { sql, hashes };
         };
         // Mails are sent after the response and waited for here: every statement listed is the request's own.
@@ -106,8 +108,14 @@ describe('users: sign-up costs the same whether or not the address has an accoun
 
     /** How far `x` is above `y` beyond the tolerance (`up`), or below it (`down`), as z scores. */
     function beyond(x: readonly number[], y: readonly number[]): { up: number; down: number; shift: number } {
-      const up = mannWhitney(x.map((v) => v - TOLERANCE_MS), y).z;
-      const down = mannWhitney(x.map((v) => v + TOLERANCE_MS), y).z;
+      const up = mannWhitney(
+        x.map((v) => v - TOLERANCE_MS),
+        y,
+      ).z;
+      const down = mannWhitney(
+        x.map((v) => v + TOLERANCE_MS),
+        y,
+      ).z;
       return { up, down, shift: mannWhitney(x, y).shift };
     }
 
@@ -152,7 +160,8 @@ describe('users: sign-up costs the same whether or not the address has an accoun
         PasswordHasher.prototype.hash = hash;
         PasswordPolicy.prototype.check = check;
       }
-      const report = (name: string, r: { up: number; down: number; shift: number }) => `${name}: shift ${r.shift.toFixed(3)} ms, z beyond ±${TOLERANCE_MS} ms: up ${r.up.toFixed(2)}, down ${r.down.toFixed(2)}`;
+      const report = (name: string, r: { up: number; down: number; shift: number }) =>
+        `${name}: shift ${r.shift.toFixed(3)} ms, z beyond ±${TOLERANCE_MS} ms: up ${r.up.toFixed(2)}, down ${r.down.toFixed(2)}`;
 
       const real = beyond(cpu.taken, cpu.fresh);
       const realWall = beyond(wall.taken, wall.fresh);

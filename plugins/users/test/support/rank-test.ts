@@ -38,6 +38,7 @@ export function mannWhitney(x: readonly number[], y: readonly number[]): RankTes
   const variance = ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1)));
   const differences = x.flatMap((a) => y.map((b) => a - b)).sort((a, b) => a - b);
   const mid = differences.length / 2;
-  const shift = differences.length % 2 ? differences[Math.floor(mid)]! : (differences[mid - 1]! + differences[mid]!) / 2;
+  const shift =
+    differences.length % 2 ? differences[Math.floor(mid)]! : (differences[mid - 1]! + differences[mid]!) / 2;
   return { u, z: variance > 0 ? (u - mean) / Math.sqrt(variance) : 0, shift };
 }
