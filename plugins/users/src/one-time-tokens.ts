@@ -20,14 +20,15 @@ export function sha256(value: string): string {
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
 /**
- * Mailed one-time tokens: a new one voids the older unused ones of the same purpose; consuming is
- * one conditional UPDATE (unused, unexpired), so a token works once even with two concurrent requests.
+ * Mailed one-time tokens: a new one replaces the older ones of the same purpose (an account holds at
+ * most one per purpose, however often links are asked for); consuming is one conditional UPDATE
+ * (unused, unexpired), so a token works once even with two concurrent requests.
  */
 export class OneTimeTokens {
-  /** Issues a token for `userId`, voiding the older unused ones of that purpose. */
+  /** Issues a token for `userId`; the older ones of that purpose, used or not, are deleted (their links stop working). */
   async issue(em: SqlEntityManager, userId: string, purpose: TokenPurpose, ttlSeconds: number): Promise<string> {
     const now = new Date();
-    await em.nativeUpdate(UserTokenEntity, { userId, purpose, consumedAt: null }, { consumedAt: now });
+    await em.nativeDelete(UserTokenEntity, { userId, purpose });
     const { raw, hash } = newToken();
     await em.insert(UserTokenEntity, { id: randomUUID(), userId, purpose, tokenHash: hash, createdAt: now, expiresAt: new Date(now.getTime() + ttlSeconds * 1000), consumedAt: null });
     return raw;

@@ -30,17 +30,28 @@ export const plugin = definePlugin({
     db.registerMigrations('users', usersMigrations);
     const mailer = ctx.container.get(MailerToken);
     mailer.registerTemplate(ACCOUNT_EXISTS_TEMPLATE, {
-      data: z.object({ name: z.string().max(200), link: z.string() }),
+      // No name: the account's may have been typed by whoever signed up with this address before it was verified.
+      data: z
+        .object({ reset: z.object({ link: z.string(), expiresInMinutes: z.number().int().positive(), forgotLink: z.string() }).optional() })
+        .strict(),
       subject: () => 'Someone tried to create an account with your address',
       text: (d) =>
         [
-          `Hello${d.name ? ` ${d.name.replace(/[\r\n]+/g, ' ')}` : ''},`,
+          'Hello,',
           '',
-          'Someone tried to sign up with this email address, which already has an account. If it was you, sign in instead; if you forgot your password, ask for a new one here:',
+          'Someone tried to sign up with this email address, which already has an account. If it was you, sign in instead.',
+          ...(d.reset
+            ? [
+                '',
+                `If you forgot your password, choose a new one with this link within ${d.reset.expiresInMinutes} minutes:`,
+                '',
+                d.reset.link,
+                '',
+                `Later, ask for a new link here: ${d.reset.forgotLink}`,
+              ]
+            : []),
           '',
-          d.link,
-          '',
-          'If it was not you, ignore this mail: nothing was changed.',
+          'If it was not you, ignore this mail: your account and its password are unchanged.',
         ].join('\n'),
     });
     const tokens = ctx.container.get(AuthJwtToken);

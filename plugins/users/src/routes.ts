@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { GantryError, type HttpRouter, type Principal, type RouteRequest } from '@gantry/core';
 import { AuthJwtErrors, type TokenService } from '@gantry/plugin-auth-jwt';
 import type { Database } from '@gantry/plugin-database';
 import { ADMIN_ROLE, authenticated, requires, USER_ROLE, type Rbac } from '@gantry/plugin-rbac';
 import type { Sessions } from '@gantry/plugin-sessions-redis';
 import { decodeJwt } from 'jose';
-import type { LoginMode, UserView } from './api.js';
+import type { LoginMode } from './api.js';
 import type { UsersConfig } from './config.js';
 import { UserEntity } from './entity.js';
 import { UsersErrors } from './errors.js';
@@ -35,22 +34,11 @@ function caller(req: RouteRequest): Principal {
 export function authRoutes({ http, users, tokens, db, sessions, config }: RouteDeps): void {
   http.post('/auth/signup', { summary: 'Create an account and mail a verification link', tags: AUTH, status: 201, schema: { body: s.signupBody }, meta: { public: true, rateLimit: 'signup' } }, async (req) => {
     if (!config.signup) throw UsersErrors.SIGNUP_CLOSED('accounts are created by administrators');
-    const { email, password, name } = req.body;
-    const existing = await users.rowByEmail(email);
-    if (existing) {
-      // Same answer and the same work (policy + argon2) as a new account: sign-up tells nobody which
-      // addresses have an account. The owner gets a mail saying someone tried.
-      users.checkPolicy(password, email);
-      await users.hashOnly(password);
-      users.later('account-exists notice', () => users.sendAccountExists(existing));
-      await users.record({ action: 'auth.signup', outcome: 'failure', object: userObject(existing.id), details: { reason: 'email-taken' } });
-      const now = new Date().toISOString();
-      return { id: randomUUID(), email, name, emailVerified: false, status: 'active', roles: [USER_ROLE], createdAt: now, updatedAt: now } satisfies UserView;
-    }
-    const row = await users.create({ email, password, name, verified: false, roles: [USER_ROLE] });
-    users.later('verification mail', () => users.sendVerification(row));
-    await users.record({ action: 'auth.signup', outcome: 'success', actor: { id: row.id, kind: 'user' }, object: userObject(row.id), details: { method: 'password' } });
-    return users.viewOf(row);
+    // The same steps, in the same order, whether or not the address has an account (see UsersService.signUp).
+    const outcome = await users.signUp(req.body);
+    users.later(outcome.mail.name, outcome.mail.send);
+    await users.record(outcome.audit);
+    return outcome.view;
   });
 
   http.post('/auth/verify-email', { summary: 'Verify the email address with the mailed token', tags: AUTH, status: 204, schema: { body: s.tokenBody }, meta: { public: true, rateLimit: 'verify-email' } }, async (req) => {

@@ -10,16 +10,42 @@ export const email = z
   .refine((v) => !CONTROL.test(v), 'must not contain control characters')
   .pipe(z.email({ message: 'must be an email address' }));
 
-/** A display name: 1 to 100 characters, any script, no control characters. */
+/**
+ * Bidirectional formatting characters (embeddings, overrides, isolates, marks): they reorder how the
+ * text around a name is shown ("Trojan Source"), in admin lists, audit views and mails alike.
+ */
+const BIDI_CONTROL = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
+/**
+ * What shows nothing on its own: white space, Unicode's default-ignorable code points (zero-width
+ * space and joiners, word joiner, BOM, variation selectors, the Hangul fillers U+115F, U+1160, U+3164,
+ * U+FFA0, ...) and the blank Braille pattern U+2800, which renders as an empty cell.
+ */
+const INVISIBLE = /[\p{White_Space}\p{Default_Ignorable_Code_Point}\u2800]/gu;
+
+/**
+ * A display name: 1 to 100 characters, any script; no control characters, no bidi controls, and at
+ * least one visible character (joiners and selectors stay allowed inside a name, e.g. in emoji sequences).
+ */
 export const name = z
   .string()
   .min(1)
   .max(100)
   .refine((v) => !CONTROL.test(v), 'must not contain control characters')
-  .refine((v) => v.trim().length > 0, 'must not be blank');
+  .refine((v) => !BIDI_CONTROL.test(v), 'must not contain bidirectional controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069)')
+  .refine((v) => v.replace(INVISIBLE, '').length > 0, 'must contain a visible character, not only white space and invisible ones');
 
-/** A password as sent; length in code points and the common list are checked by the policy (400 GANTRY_USERS_PASSWORD_WEAK). */
-export const password = z.string().min(1).max(512);
+/**
+ * A password as sent; length in code points and the common list are checked by the policy (400
+ * GANTRY_USERS_PASSWORD_WEAK). Ill-formed UTF-16 is refused: a lone surrogate has no UTF-8 form and
+ * would be hashed as U+FFFD, so "\ud800" and "\udfff" would be the same password. (The http layer
+ * refuses lone surrogates in every field already; this schema says it wherever a password is parsed.)
+ */
+export const password = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((v) => v.isWellFormed(), 'must be well-formed Unicode: a lone surrogate (U+D800-U+DFFF without its pair) is not a character');
 
 /** A mailed token. */
 export const mailedToken = z.string().min(1).max(200);

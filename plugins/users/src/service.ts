@@ -4,7 +4,7 @@ import type { Audit, AuditRecordInput } from '@gantry/plugin-audit';
 import type { TokenService } from '@gantry/plugin-auth-jwt';
 import { LockMode, UniqueConstraintViolationException, type Database, type SqlEntityManager } from '@gantry/plugin-database';
 import type { Mailer } from '@gantry/plugin-mailer';
-import { ADMIN_ROLE, RbacErrors, USER_ROLE, type Rbac } from '@gantry/plugin-rbac';
+import { ADMIN_ROLE, RbacErrors, SubjectRoleEntity, USER_ROLE, type Rbac } from '@gantry/plugin-rbac';
 import type { Sessions } from '@gantry/plugin-sessions-redis';
 import type { LoginAttempt, LoginResult, LoginStep, UserRecord, Users, UserStatus, UserView } from './api.js';
 import type { UsersConfig } from './config.js';
@@ -30,6 +30,16 @@ export interface UsersServiceOptions {
 /** Lookup key of an email address: case-insensitive, otherwise exact. */
 export function emailKey(email: string): string {
   return email.toLowerCase();
+}
+
+/** What {@link UsersService.signUp} did, for the route to pass on: the same shape whether or not the address was taken. */
+export interface SignUpOutcome {
+  /** The 201 body: a new account's view, or one shaped like it (random id) when the address has an account. */
+  readonly view: UserView;
+  /** The audit entry to record. */
+  readonly audit: AuditRecordInput;
+  /** Name and work of the mail sent after the response: the verification link, or the account-exists notice. */
+  readonly mail: { readonly name: string; readonly send: () => Promise<void> };
 }
 
 /** Fields an account update may change. */
@@ -236,9 +246,92 @@ export class UsersService implements Users {
     this.o.policy.check(password, email);
   }
 
-  /** Spends the time of hashing a password, storing nothing (the "address taken" path of sign-up). */
-  async hashOnly(password: string): Promise<void> {
-    await this.o.hasher.hash(password);
+  /**
+   * Self-service sign-up. Its duration must not tell whether the address has an account, so both cases
+   * run the same steps and statements in the same order: the policy check, one argon2id hash, then one
+   * transaction that reads the account by address; inserts an account and its user role in a savepoint;
+   * and issues a one-time token (DELETE of the older one, INSERT). For a new address the savepoint is
+   * kept and the token is the verification link. For a taken one the inserted rows are a stand-in (its
+   * own id and key) rolled back to the savepoint, and the token is the reset link of the account-exists
+   * notice. No other read or write: the view is built here (no roles query), the audit entry is one
+   * insert in both cases, and the mail goes out after the response.
+   */
+  async signUp(input: { email: string; password: string; name: string }): Promise<SignUpOutcome> {
+    this.o.policy.check(input.password, input.email);
+    const passwordHash = await this.o.hasher.hash(input.password);
+    const now = new Date();
+    const row: UserRow = {
+      id: randomUUID(),
+      email: input.email,
+      emailKey: emailKey(input.email),
+      emailVerifiedAt: null,
+      name: input.name,
+      passwordHash,
+      passwordChangedAt: now,
+      status: 'active',
+      createdAt: now,
+      updatedAt: now,
+    };
+    const write = () =>
+      this.o.db.transaction(async (em) => {
+        // Plain columns, not an entity: materialising one costs about what finding nothing does.
+        const existing = await em
+          .createQueryBuilder(UserEntity)
+          .select(['id', 'email', 'status'])
+          .where({ emailKey: row.emailKey })
+          .limit(1)
+          .execute<Pick<UserRow, 'id' | 'email' | 'status'> | undefined>('get');
+        const account = existing ? { ...row, emailKey: `${row.id}:stand-in` } : row;
+        await em
+          .transactional(async (savepoint) => {
+            await savepoint.insert(UserEntity, account);
+            // The role in the account's own transaction: an account never exists without it. The id is
+            // new, so no rbac cache (here or on another instance) can hold it: there is nothing to forget.
+            await savepoint.insert(SubjectRoleEntity, { subjectId: account.id, role: USER_ROLE });
+            if (existing) throw STAND_IN;
+          })
+          .catch((err: unknown) => {
+            if (err !== STAND_IN) throw err;
+          });
+        const token = existing
+          ? await this.oneTime.issue(em, existing.id, 'reset-password', this.o.config.resetTokenTtlSeconds)
+          : await this.oneTime.issue(em, row.id, 'verify-email', this.o.config.verifyTokenTtlSeconds);
+        return { existing, token };
+      });
+    let written: Awaited<ReturnType<typeof write>>;
+    try {
+      written = await write();
+    } catch (err) {
+      if (!(err instanceof UniqueConstraintViolationException)) {
+        throw GantryError.is(err) ? err : UsersErrors.UNAVAILABLE('the account could not be stored', { cause: err });
+      }
+      // A concurrent sign-up with this address committed first: now it is a taken address, answered as such.
+      written = await this.guard(write);
+    }
+    const { existing, token } = written;
+    const at = now.toISOString();
+    // A taken address answers with a view shaped like a new account's: what was typed, a random id.
+    const view = (id: string): UserView => {
+      return { id, email: input.email, name: input.name, emailVerified: false, status: 'active', roles: [USER_ROLE], createdAt: at, updatedAt: at };
+    };
+    if (existing) {
+      return {
+        view: view(randomUUID()),
+        audit: { action: 'auth.signup', outcome: 'failure', object: userObject(existing.id), details: { reason: 'email-taken' } },
+        mail: { name: 'account-exists notice', send: () => this.sendAccountExists(existing, token) },
+      };
+    }
+    return {
+      view: view(row.id),
+      audit: {
+        action: 'auth.signup',
+        outcome: 'success',
+        actor: { id: row.id, kind: 'user' },
+        object: userObject(row.id),
+        details: { method: 'password' },
+      },
+      mail: { name: 'verification mail', send: () => this.mailVerification(row, token) },
+    };
   }
 
   /** A page of accounts, oldest first. */
@@ -328,7 +421,11 @@ export class UsersService implements Users {
     await this.record({ action: 'auth.login', outcome: 'success', actor: { id: user.id, kind: 'user' }, object: userObject(user.id), details: { method: attempt.method, via: sessionKind } });
     if (this.o.config.newLoginNotice) {
       await this.o.mailer
-        .send({ to: user.email, template: 'new-login', data: { name: user.name, when: new Date(), ip: ip ?? 'unknown', userAgent: userAgent ?? 'unknown' } })
+        .send({
+          to: user.email,
+          template: 'new-login',
+          data: { name: mailName(user.name, user.emailVerified), when: new Date(), ip: ip ?? 'unknown', userAgent: userAgent ?? 'unknown' },
+        })
         .catch((err: unknown) => this.o.logger.warn({ err: errorCode(err), userId: user.id }, 'new-login notice not sent'));
     }
     return result;
@@ -336,23 +433,49 @@ export class UsersService implements Users {
 
   // ---- mails -----------------------------------------------------------------------------
 
-  async sendVerification(row: Pick<UserRow, 'id' | 'email' | 'name'>): Promise<void> {
+  // Whoever signs up chooses the name and the address: until the address is verified, its owner may
+  // not be the one who typed the name, so mails to it greet without it (a "name" can be an advert or a
+  // link). The verification mail and the account-exists notice never carry one.
+
+  /** Issues a verification token and mails the link. */
+  async sendVerification(row: Pick<UserRow, 'id' | 'email'>): Promise<void> {
     const raw = await this.guard(() => this.o.db.transaction((em) => this.oneTime.issue(em, row.id, 'verify-email', this.o.config.verifyTokenTtlSeconds)));
-    await this.o.mailer.send({ to: row.email, template: 'verify-email', data: { name: row.name, link: this.o.mailer.link(this.o.config.verifyPath, { token: raw }) } });
+    await this.mailVerification(row, raw);
   }
 
-  async sendReset(row: Pick<UserRow, 'id' | 'email' | 'name'>): Promise<void> {
+  private async mailVerification(row: Pick<UserRow, 'email'>, token: string): Promise<void> {
+    const link = this.o.mailer.link(this.o.config.verifyPath, { token });
+    await this.o.mailer.send({ to: row.email, template: 'verify-email', data: { name: '', link } });
+  }
+
+  async sendReset(row: Pick<UserRow, 'id' | 'email' | 'name' | 'emailVerifiedAt'>): Promise<void> {
     const raw = await this.guard(() => this.o.db.transaction((em) => this.oneTime.issue(em, row.id, 'reset-password', this.o.config.resetTokenTtlSeconds)));
     await this.o.mailer.send({
       to: row.email,
       template: 'password-reset',
-      data: { name: row.name, link: this.o.mailer.link(this.o.config.resetPath, { token: raw }), expiresInMinutes: Math.round(this.o.config.resetTokenTtlSeconds / 60) },
+      data: {
+        name: mailName(row.name, row.emailVerifiedAt != null),
+        link: this.o.mailer.link(this.o.config.resetPath, { token: raw }),
+        expiresInMinutes: this.resetMinutes(),
+      },
     });
   }
 
-  /** Tells the owner of an address that someone tried to sign up with it (sign-up answers as for a new account). */
-  async sendAccountExists(row: Pick<UserRow, 'email' | 'name'>): Promise<void> {
-    await this.o.mailer.send({ to: row.email, template: ACCOUNT_EXISTS_TEMPLATE, data: { name: row.name, link: this.o.mailer.link(this.o.config.forgotPath) } });
+  /**
+   * Tells the owner of an address that someone tried to sign up with it (sign-up answers as for a new
+   * account); an active account's notice carries the reset link issued by the sign-up, a disabled one's none.
+   */
+  private async sendAccountExists(row: Pick<UserRow, 'email' | 'status'>, resetToken: string): Promise<void> {
+    const reset = {
+      link: this.o.mailer.link(this.o.config.resetPath, { token: resetToken }),
+      expiresInMinutes: this.resetMinutes(),
+      forgotLink: this.o.mailer.link(this.o.config.forgotPath),
+    };
+    await this.o.mailer.send({ to: row.email, template: ACCOUNT_EXISTS_TEMPLATE, data: row.status === 'active' ? { reset } : {} });
+  }
+
+  private resetMinutes(): number {
+    return Math.round(this.o.config.resetTokenTtlSeconds / 60);
   }
 
   /** Runs work after the response is sent (so its duration says nothing to the client); failures are logged. */
@@ -384,6 +507,9 @@ export class UsersService implements Users {
   }
 }
 
+/** Thrown to roll the stand-in account of a sign-up with a taken address back to its savepoint. */
+const STAND_IN = Symbol('stand-in account');
+
 /** Template of the mail sent when someone signs up with an address that already has an account. */
 export const ACCOUNT_EXISTS_TEMPLATE = 'users.account-exists';
 
@@ -405,6 +531,12 @@ function decodeCursor(cursor: string): { t: Date; id: string } {
   }
 }
 
+/** The name a mail greets with: the account's once its address is verified, else none (see the mails section). */
+function mailName(name: string, verified: boolean): string {
+  return verified ? name : '';
+}
+
+/** The audit object of an account. */
 export function userObject(id: string): { type: 'user'; id: string } {
   return { type: 'user', id };
 }

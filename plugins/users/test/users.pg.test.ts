@@ -3,6 +3,8 @@
 import { postgresSchemas } from '@gantry/plugin-database/testing';
 import { ADMIN_ROLE, RbacToken } from '@gantry/plugin-rbac';
 import { expect } from 'chai';
+import { UsersToken } from '../src/index.js';
+import type { UsersService } from '../src/service.js';
 import { bootStack, type Stack } from './support/stack.js';
 
 const PW = 'Correct-Horse-Battery-9';
@@ -43,5 +45,28 @@ describe('users on postgresql: the last active administrator', function () {
       expect(statuses.filter((s) => s === 'active'), `round ${round}`).to.have.length(1);
       survivors = [x, y];
     }
+  });
+});
+
+describe('users on postgresql: sign-up', function () {
+  this.timeout(60_000);
+  let stack: Stack;
+  afterEach(() => stack.stop());
+
+  it('two sign-ups with one new address at once: both 201, one account, one verification mail and one notice', async () => {
+    stack = await bootStack({ database: pg.fresh() });
+    for (let round = 0; round < 5; round++) {
+      const email = `twice${round}@example.com`;
+      // Both pass the address check before either commits; the second then meets the unique index and
+      // is answered as a sign-up with a taken address.
+      const replies = await Promise.all([0, 1].map(() => stack.call('POST', '/api/v1/auth/signup', { body: { email, password: PW, name: 'Twice' } })));
+      expect(replies.map((r) => r.status), `round ${round}`).to.deep.equal([201, 201]);
+      const list = (await stack.tk.get(UsersToken).findByEmail(email))!;
+      expect(replies.map((r) => r.body.id)).to.include(list.id);
+      await stack.mail(email, /Subject: Verify your email/);
+      await stack.mail(email, /Subject: Someone tried to create an account/);
+    }
+    const { items } = await (stack.tk.get(UsersToken) as unknown as UsersService).list({ limit: 50 });
+    expect(items.map((u) => u.email).sort()).to.deep.equal([0, 1, 2, 3, 4].map((r) => `twice${r}@example.com`));
   });
 });

@@ -9,9 +9,10 @@ import { plugin as authJwtPlugin } from '@gantry/plugin-auth-jwt';
 import { plugin as databasePlugin } from '@gantry/plugin-database';
 import { plugin as mailerPlugin } from '@gantry/plugin-mailer';
 import { plugin as rbacPlugin } from '@gantry/plugin-rbac';
-import type { Plugin } from '@gantry/core';
+import type { Logger, Plugin } from '@gantry/core';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
+import { simpleParser } from 'mailparser';
 import { plugin as usersPlugin } from '../../src/index.js';
 
 /** Response of {@link Client.call}. */
@@ -29,6 +30,8 @@ export interface Stack {
   call(method: string, url: string, options?: { body?: unknown; token?: string; headers?: Record<string, string> }): Promise<Reply>;
   /** The newest mail to `to` whose subject matches, as raw text (waits up to 3 s for background mail). */
   mail(to: string, subject: RegExp): Promise<string>;
+  /** The newest such mail decoded (mailparser): its plain text and HTML parts, as the recipient reads them. */
+  readMail(to: string, subject: RegExp): Promise<{ text: string; html: string }>;
   /** The token in the newest mailed link of that kind. */
   mailedToken(to: string, subject: RegExp): Promise<string>;
   /** Signs up and verifies an account through the HTTP contract; returns its id. */
@@ -39,10 +42,13 @@ export interface Stack {
 }
 
 /** Boots http, database, audit, rbac, auth-jwt (memory store), mailer (files) and users, plus `extra`. */
-export async function bootStack(options: { database?: Record<string, unknown>; users?: Record<string, unknown>; extra?: readonly Plugin[]; config?: Record<string, unknown> } = {}): Promise<Stack> {
+export async function bootStack(
+  options: { database?: Record<string, unknown>; users?: Record<string, unknown>; extra?: readonly Plugin[]; config?: Record<string, unknown>; logger?: Logger } = {},
+): Promise<Stack> {
   const mailDir = mkdtempSync(path.join(os.tmpdir(), 'gantry-users-mail-'));
   const tk = await createTestKernel({
     plugins: [httpPlugin, databasePlugin, auditPlugin, rbacPlugin, authJwtPlugin, mailerPlugin, ...(options.extra ?? []), usersPlugin],
+    ...(options.logger ? { logger: options.logger } : {}),
     config: {
       database: options.database ?? { dbName: ':memory:' },
       'auth-jwt': { issuer: 'https://gantry.test', audience: 'gantry-test', store: 'memory' },
@@ -84,11 +90,16 @@ export async function bootStack(options: { database?: Record<string, unknown>; u
     if (!match) throw new Error(`no token link in the mail to ${to}`);
     return match[1]!;
   };
+  const readMail: Stack['readMail'] = async (to, subject) => {
+    const parsed = await simpleParser(await mail(to, subject));
+    return { text: parsed.text ?? '', html: typeof parsed.html === 'string' ? parsed.html : '' };
+  };
   const stack: Stack = {
     tk,
     mailDir,
     call,
     mail,
+    readMail,
     mailedToken,
     async account(email, password, name = 'Test User') {
       const signup = await call('POST', '/api/v1/auth/signup', { body: { email, password, name } });
