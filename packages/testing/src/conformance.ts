@@ -1,6 +1,7 @@
 import { KERNEL_VERSION, pluginMetadataProblems, type Plugin } from '@gantry/core';
 import semver from 'semver';
 import { z } from 'zod';
+import { ResourceTracker, summarize } from './resource-tracker.js';
 import { createTestKernel, type TestKernel } from './test-kernel.js';
 
 /** What to check a plugin with. */
@@ -45,12 +46,32 @@ export async function checkConformance(options: ConformanceOptions): Promise<Con
     add('config-documented', shape !== undefined && undocumented.length === 0, !shape ? 'config schema must be a z.object' : undocumented.length ? `options without .describe(): ${undocumented.join(', ')}` : `${Object.keys(shape).length} options, all described`);
   } else add('config-documented', true, 'takes no options');
 
-  // Snapshot after one turn of the loop: handles the caller creates right after calling us (mocha
-  // arms its test timer once the test function has returned its promise) are not the plugin's.
-  await new Promise((resolve) => setImmediate(resolve));
   const globalsBefore = new Set(Object.keys(globalThis));
   const listenersBefore = WATCHED_EVENTS.map((e) => process.listenerCount(e));
-  const handlesBefore = countResources();
+  // Exactly what the kernels (and so the plugin) create, from build to stop: not a count of the
+  // process's handles, which other code opens and closes at the same time.
+  const tracker = new ResourceTracker();
+  const booted = await tracker.track(() => bootAndStop(options, add));
+  if (!booted) {
+    tracker.dispose();
+    return results;
+  }
+  const leaked = await tracker.leftAlive(1_000);
+  add(
+    'no-leaked-handles',
+    leaked.length === 0,
+    leaked.length ? `still open after stop: ${summarize(leaked)} (created at ${[...new Set(leaked.map((r) => r.createdAt))].join('; ')})` : 'no handle left open',
+  );
+  const newGlobals = Object.keys(globalThis).filter((k) => !globalsBefore.has(k));
+  const listenerDiff = WATCHED_EVENTS.filter((e, i) => process.listenerCount(e) !== listenersBefore[i]);
+  const clean = newGlobals.length === 0 && listenerDiff.length === 0;
+  add('no-global-state', clean, clean ? 'no new globals, no process listeners left' : [newGlobals.length ? `new globals: ${newGlobals.join(', ')}` : '', listenerDiff.length ? `process listeners changed: ${listenerDiff.join(', ')}` : ''].filter(Boolean).join('; '));
+  return results;
+}
+
+/** Boots the plugin, checks health and isolation, and stops it; false when it did not boot. */
+async function bootAndStop(options: ConformanceOptions, add: (check: string, ok: boolean, message: string) => void): Promise<boolean> {
+  const { plugin } = options;
   const deps = options.with ?? [];
   const limit = options.bootTimeoutMs ?? 10_000;
   // Hooks get the same limit: a plugin hanging in start is then cut by the kernel too, so the
@@ -68,7 +89,7 @@ export async function checkConformance(options: ConformanceOptions): Promise<Con
   } catch (err) {
     add('boots', false, (err as Error).message);
     await tk?.stop().catch(() => undefined);
-    return results;
+    return false;
   }
 
   const checks = tk.kernel.health.byPlugin(plugin.name);
@@ -95,40 +116,7 @@ export async function checkConformance(options: ConformanceOptions): Promise<Con
   } catch (err) {
     add('stops', false, (err as Error).message);
   }
-
-  const leaked = await settledLeak(handlesBefore);
-  add('no-leaked-handles', leaked.length === 0, leaked.length ? `still open after stop: ${leaked.join(', ')}` : 'no handle left open');
-  const newGlobals = Object.keys(globalThis).filter((k) => !globalsBefore.has(k));
-  const listenerDiff = WATCHED_EVENTS.filter((e, i) => process.listenerCount(e) !== listenersBefore[i]);
-  const clean = newGlobals.length === 0 && listenerDiff.length === 0;
-  add('no-global-state', clean, clean ? 'no new globals, no process listeners left' : [newGlobals.length ? `new globals: ${newGlobals.join(', ')}` : '', listenerDiff.length ? `process listeners changed: ${listenerDiff.join(', ')}` : ''].filter(Boolean).join('; '));
-  return results;
-}
-
-function countResources(): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);
-  return counts;
-}
-
-async function settledLeak(before: Map<string, number>): Promise<string[]> {
-  // Sockets and timers close on the next turns of the loop; give them up to a second.
-  for (let i = 0; i < 20; i++) {
-    const leaked = diff(before, countResources());
-    if (leaked.length === 0) return leaked;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return diff(before, countResources());
-}
-
-function diff(before: Map<string, number>, after: Map<string, number>): string[] {
-  const out: string[] = [];
-  for (const [k, n] of after) {
-    // Counted only while no settle timer of settledLeak is pending: every extra handle is the plugin's.
-    const extra = n - (before.get(k) ?? 0);
-    if (extra > 0) out.push(`${extra} ${k}`);
-  }
-  return out;
+  return true;
 }
 
 async function withLimit<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

@@ -64,7 +64,8 @@ describe('checkConformance', () => {
       const results = await checkConformance({ plugin: leaky });
       expect(failed(results)).to.deep.equal(['no-leaked-handles']);
       expect(leaked).to.have.length(2);
-      expect(byCheck(results)['no-leaked-handles']!.message).to.equal('still open after stop: 2 Timeout');
+      // Named with where it was created, so the leak is found in the plugin's code at once.
+      expect(byCheck(results)['no-leaked-handles']!.message).to.match(/^still open after stop: 2 Timeout \(created at .*conformance\.test\.js/);
     } finally {
       for (const t of leaked) clearInterval(t);
     }
@@ -82,9 +83,61 @@ describe('checkConformance', () => {
     try {
       const results = await checkConformance({ plugin: once });
       expect(failed(results)).to.deep.equal(['no-leaked-handles']);
-      expect(byCheck(results)['no-leaked-handles']!.message).to.equal('still open after stop: 1 Timeout');
+      expect(byCheck(results)['no-leaked-handles']!.message).to.match(/^still open after stop: 1 Timeout \(created at /);
     } finally {
       for (const t of leaked) clearTimeout(t);
+    }
+  });
+
+  it('finds a leak even while an unrelated timer of the same type ends during the check (a count of handles would not)', async () => {
+    const leaked: NodeJS.Timeout[] = [];
+    // Unrelated code's timer: armed before the check, it fires while the plugin runs. Counting the
+    // process's Timeouts before and after, its end cancels out the plugin's leaked one.
+    const unrelated = setTimeout(() => undefined, 5);
+    const once = make('masked-leak', {
+      register: (ctx) => {
+        ctx.health.check(() => ({ status: 'up' }));
+        ctx.lifecycle.hook({
+          name: 'poll',
+          start: async () => {
+            if (leaked.length === 0) leaked.push(setTimeout(() => undefined, 60_000));
+            await new Promise((r) => setTimeout(r, 20));
+          },
+        });
+      },
+    });
+    try {
+      const results = await checkConformance({ plugin: once });
+      expect(failed(results)).to.deep.equal(['no-leaked-handles']);
+      expect(byCheck(results)['no-leaked-handles']!.message).to.match(/^still open after stop: 1 Timeout /);
+    } finally {
+      clearTimeout(unrelated);
+      for (const t of leaked) clearTimeout(t);
+    }
+  });
+
+  it('passes a clean plugin while unrelated code opens timers and a server during the check', async () => {
+    const { createServer } = await import('node:net');
+    const opened: { timer?: NodeJS.Timeout; server?: import('node:net').Server } = {};
+    const busy = setImmediate(() => {
+      // Created by the test, outside the plugin's work: never the plugin's to close.
+      opened.timer = setInterval(() => undefined, 60_000);
+      opened.server = createServer().listen(0, '127.0.0.1');
+    });
+    const clean = make('clean-while-busy', {
+      register: (ctx) => {
+        ctx.health.check(() => ({ status: 'up' }));
+        ctx.lifecycle.hook({ name: 'wait', start: () => new Promise((r) => setTimeout(r, 20)) });
+      },
+    });
+    try {
+      const results = await checkConformance({ plugin: clean });
+      expect(failed(results), JSON.stringify(results)).to.deep.equal([]);
+      expect(opened.timer).to.not.equal(undefined);
+    } finally {
+      clearImmediate(busy);
+      clearInterval(opened.timer);
+      await new Promise<void>((r) => (opened.server ? opened.server.close(() => r()) : r()));
     }
   });
 
