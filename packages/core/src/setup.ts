@@ -59,6 +59,8 @@ export interface ResolvedPluginConfig {
   readonly from: string;
   /** Validated, frozen options; `undefined` when they are invalid (see `problems`). */
   readonly options: Readonly<Record<string, unknown>> | undefined;
+  /** The options before validation: file, profile and environment merged. */
+  readonly input: Readonly<Record<string, unknown>>;
   /** Where each option came from (of the validated options, else of the input). */
   readonly provenance: OptionProvenance;
 }
@@ -193,7 +195,7 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
       else problems.push(...describeIssues(parsed.error.issues, input).map((m) => `plugin "${plugin.name}": ${m}. Fix: correct plugins["${plugin.name}"] in the config file or its GANTRY_${envSegment(plugin.name)}__* variables`));
     }
     const provenance = optionProvenance({ owner: plugin.name, value: value ?? input, layers: [...layers, { source: 'env', values: fromEnv.values }], env });
-    validated.set(plugin.name, { plugin, specifier, from, options: value, provenance });
+    validated.set(plugin.name, { plugin, specifier, from, options: value, input, provenance });
   }
 
   const logLevel = options.logger ? undefined : (kernelOptions.logLevel ?? logLevelFromEnv(env.LOG_LEVEL, problems));
