@@ -31,15 +31,23 @@ export function loadCatalog(): ReadonlyMap<string, CatalogEntry> {
  * The plugins to enable: the requested ones (or the default set) and everything they depend on,
  * `http` always, in catalog order. Throws for unknown names and plugins that need hand-written setup.
  */
-export function selectPlugins(catalog: ReadonlyMap<string, CatalogEntry>, requested: readonly string[] | undefined): { selected: string[]; added: Map<string, string> } {
+export function selectPlugins(
+  catalog: ReadonlyMap<string, CatalogEntry>,
+  requested: readonly string[] | undefined,
+): { selected: string[]; added: Map<string, string> } {
   const names = requested ?? [...catalog].filter(([, e]) => e.default).map(([n]) => n);
   const unknown = names.filter((n) => !catalog.has(n));
   if (unknown.length) {
-    throw CliErrors.PLUGIN_UNKNOWN(`unknown plugin${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')} (known: ${[...catalog.keys()].join(', ')})`);
+    const list = unknown.map((n) => `"${n}"`).join(', ');
+    throw CliErrors.PLUGIN_UNKNOWN(`unknown plugin${unknown.length > 1 ? 's' : ''} ${list} (known: ${[...catalog.keys()].join(', ')})`);
   }
   for (const n of names) {
     const reason = catalog.get(n)!.needsSetup;
-    if (reason) throw CliErrors.PLUGIN_NEEDS_SETUP(`plugin "${n}" cannot be enabled with defaults: ${reason}`, { fix: `leave "${n}" out of --plugins, then add it to gantry.config.json as ${catalog.get(n)!.package}'s README says` });
+    if (reason) {
+      throw CliErrors.PLUGIN_NEEDS_SETUP(`plugin "${n}" cannot be enabled with defaults: ${reason}`, {
+        fix: `leave "${n}" out of --plugins, then add it to gantry.config.json as ${catalog.get(n)!.package}'s README says`,
+      });
+    }
   }
   // Why each plugin nobody asked for is there: "users" pulls in "auth-jwt", and so on.
   const added = new Map<string, string>();

@@ -3,7 +3,7 @@ import { GantryError } from '@gantry/core';
 import { Command, CommanderError, Option } from 'commander';
 import { configCheck, configPrint } from './commands/config.js';
 import { doctor } from './commands/doctor.js';
-import { APP_PROFILES, newApp } from './commands/new-app.js';
+import { APP_PROFILES, newApp, type NewAppOptions } from './commands/new-app.js';
 import { newPlugin } from './commands/new-plugin.js';
 import { listPlugins } from './commands/plugins.js';
 import { listRoutes } from './commands/routes.js';
@@ -45,11 +45,13 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .description('create a working app: config, entry point, local plugin, test, Dockerfile; then npm install')
     .argument('<dir>', 'folder to create (its name is the package name)')
     .option('--plugins <list>', 'comma-separated plugins (default: http, metrics, database, mailer, audit, auth-jwt, rbac, users, rate-limit); dependencies are added')
-    .addOption(new Option('--profile <name>', 'embedded: no service needed; compose: also a compose profile (PostgreSQL, Redis, SMTP)').choices(APP_PROFILES).default('embedded'))
+    .addOption(
+      new Option('--profile <name>', 'embedded: no service needed; compose: also a compose profile (PostgreSQL, Redis, SMTP)').choices(APP_PROFILES).default('embedded'),
+    )
     .option('--no-install', 'do not run npm install')
     .option('--registry <url>', 'npm registry for npm install')
     .option('--gantry-version <range>', 'version range of the @gantry/* dependencies (default: ^ this CLI\'s version)')
-    .action(async (dir: string, opts: { plugins?: string; profile: string; install: boolean; registry?: string; gantryVersion?: string }, cmd: Command) => {
+    .action(async (dir: string, opts: Omit<NewAppOptions, 'dir' | 'cwd' | 'shellCwd'>, cmd: Command) => {
       code = await newApp(io, { dir, cwd: appDir(cmd), shellCwd: io.cwd, ...opts });
     });
   create

@@ -9,6 +9,5 @@ export const CliErrors = defineErrors('cli', {
   PLUGIN_NEEDS_SETUP: { status: 400, title: 'Plugin needs settings only you can give', fix: 'create the app without it, then add it to gantry.config.json as its README says' },
   PROFILE_UNKNOWN: { status: 400, title: 'Profile is not known', fix: 'use --profile embedded (no service needed) or --profile compose (PostgreSQL, Redis, SMTP)' },
   INSTALL_FAILED: { status: 500, title: 'npm install failed', fix: "read npm's output above, correct the cause, then run npm install in the new folder" },
-  CONFIG_INVALID: { status: 400, title: 'Configuration has problems', fix: 'correct every problem listed (`gantry config check`), then run the command again' },
   CORE_TOO_OLD: { status: 500, title: "The app's @gantry/core is too old for this command", fix: 'upgrade @gantry/core in the app (npm install @gantry/core@latest)' },
 });

@@ -26,7 +26,15 @@ export async function probePostgres(options: {
   const client = new pg.Client(
     connectionString
       ? { connectionString, connectionTimeoutMillis: options.timeoutMs, query_timeout: options.timeoutMs }
-      : { host: options.host, port: options.port, user: options.user, password: options.password, database: options.database, connectionTimeoutMillis: options.timeoutMs, query_timeout: options.timeoutMs },
+      : {
+          host: options.host,
+          port: options.port,
+          user: options.user,
+          password: options.password,
+          database: options.database,
+          connectionTimeoutMillis: options.timeoutMs,
+          query_timeout: options.timeoutMs,
+        },
   );
   client.on('error', () => undefined);
   try {
@@ -39,7 +47,14 @@ export async function probePostgres(options: {
 
 /** Connects to Redis and sends PING, with no retry; rejects when it does not answer PONG. */
 export async function probeRedis(url: string, timeoutMs: number): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   // The socket's own error (ECONNREFUSED, ENOTFOUND) says more than the "Connection is closed." that
   // connect() rejects with once retries are off; the listener also keeps ioredis from printing it.
   let socketError: Error | undefined;

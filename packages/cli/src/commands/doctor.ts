@@ -83,7 +83,9 @@ function serviceChecks(setup: ResolvedConfig): Promise<DoctorCheck>[] {
   const out: Promise<DoctorCheck>[] = [];
   for (const p of setup.plugins) {
     const probe = probeFor(p, setup);
-    if (probe) out.push(p.options === undefined ? Promise.resolve({ name: p.plugin.name, status: 'skip', detail: ['not probed: its options are invalid (see config)'] }) : probe());
+    if (!probe) continue;
+    const skipped: DoctorCheck = { name: p.plugin.name, status: 'skip', detail: ['not probed: its options are invalid (see config)'] };
+    out.push(p.options === undefined ? Promise.resolve(skipped) : probe());
   }
   return out;
 }
@@ -98,7 +100,8 @@ function probeFor(p: ResolvedPluginConfig, setup: ResolvedConfig): (() => Promis
   if (name === 'redis') {
     return () => {
       const url = String(o.url);
-      return run(name, `PING ${target(url, 6379)}: PONG`, () => probeRedis(url, num(o.connectTimeoutMs, 3_000)), `start Redis at ${target(url, 6379)}, or point ${env('URL')} at a running one`);
+      const where = target(url, 6379);
+      return run(name, `PING ${where}: PONG`, () => probeRedis(url, num(o.connectTimeoutMs, 3_000)), `start Redis at ${where}, or point ${env('URL')} at a running one`);
     };
   }
   if (name === 'mailer') return () => mailerCheck(o, setup, env);
@@ -123,13 +126,15 @@ async function databaseCheck(o: Options, setup: ResolvedConfig, env: (key: strin
           database: o.dbName as string | undefined,
           timeoutMs: num(o.connectTimeoutMs, 5_000),
         }),
-      `start PostgreSQL at ${where} with a database "${db}"${typeof o.user === 'string' ? ` and a role "${o.user}"` : ''}, or correct plugins.database (host, port, dbName, user) or ${env('CLIENT_URL')}; the password goes in ${env('PASSWORD')}`,
+      `start PostgreSQL at ${where} with a database "${db}"${typeof o.user === 'string' ? ` and a role "${o.user}"` : ''}, ` +
+        `or correct plugins.database (host, port, dbName, user) or ${env('CLIENT_URL')}; the password goes in ${env('PASSWORD')}`,
     );
   }
   const dbName = typeof o.dbName === 'string' ? o.dbName : 'var/data.sqlite';
   if (dbName === ':memory:') return { name: 'database', status: 'ok', detail: ['SQLite in memory (nothing is kept across restarts)'] };
   const file = path.resolve(setup.configDir, dbName);
-  return run('database', (found) => `SQLite: ${found}`, () => probeWritable(file, 'file'), `make ${path.dirname(file)} writable by this user, or point ${env('DB_NAME')} at a writable path`);
+  const fix = `make ${path.dirname(file)} writable by this user, or point ${env('DB_NAME')} at a writable path`;
+  return run('database', (found) => `SQLite: ${found}`, () => probeWritable(file, 'file'), fix);
 }
 
 async function mailerCheck(o: Options, setup: ResolvedConfig, env: (key: string) => string): Promise<DoctorCheck> {
@@ -137,7 +142,8 @@ async function mailerCheck(o: Options, setup: ResolvedConfig, env: (key: string)
   const transport = o.transport === 'auto' || o.transport === undefined ? (setup.profile === 'embedded' ? 'file' : 'smtp') : o.transport;
   if (transport === 'file') {
     const dir = path.resolve(setup.configDir, typeof o.outDir === 'string' ? o.outDir : 'var/mail');
-    return run('mailer', (found) => `mail written as .eml files: ${found}`, () => probeWritable(dir, 'folder'), `make ${dir} writable by this user, or point ${env('OUT_DIR')} elsewhere`);
+    const fix = `make ${dir} writable by this user, or point ${env('OUT_DIR')} elsewhere`;
+    return run('mailer', (found) => `mail written as .eml files: ${found}`, () => probeWritable(dir, 'folder'), fix);
   }
   if (typeof o.smtpUrl !== 'string') {
     return { name: 'mailer', status: 'fail', detail: ['transport smtp without smtpUrl'], fix: `set ${env('SMTP_URL')}=smtp://user:password@host:587` };
@@ -170,7 +176,8 @@ async function brokersCheck(name: string, brokers: unknown, variable: string): P
   const down = results.filter((r): r is string => r !== undefined);
   if (list.length === 0) return { name, status: 'fail', detail: ['no broker listed'], fix: `list the brokers (host:port) in ${variable} or the config` };
   if (down.length === 0) return { name, status: 'ok', detail: [`Kafka brokers reachable (TCP): ${list.join(', ')}`] };
-  return { name, status: 'fail', detail: [`${down.length} of ${list.length} Kafka brokers unreachable`, ...down], fix: `start the brokers, or correct ${variable}` };
+  const detail = [`${down.length} of ${list.length} Kafka brokers unreachable`, ...down];
+  return { name, status: 'fail', detail, fix: `start the brokers, or correct ${variable}` };
 }
 
 /** Runs a probe: ok with `success` (or what the probe found), fail with the error and `fix`. */

@@ -41,7 +41,9 @@ export async function newApp(io: CliIo, options: NewAppOptions): Promise<number>
   const name = path.basename(target);
   assertPackageName(name, 'app name (the folder name)');
   const profile = options.profile ?? 'embedded';
-  if (!(APP_PROFILES as readonly string[]).includes(profile)) throw CliErrors.PROFILE_UNKNOWN(`profile "${profile}" is not one gantry new app writes (${APP_PROFILES.join(', ')})`);
+  if (!(APP_PROFILES as readonly string[]).includes(profile)) {
+    throw CliErrors.PROFILE_UNKNOWN(`profile "${profile}" is not one gantry new app writes (${APP_PROFILES.join(', ')})`);
+  }
   const range = options.gantryVersion ?? `^${CLI_VERSION}`;
   if (!semver.validRange(range)) throw CliErrors.USAGE(`--gantry-version "${range}" is not a semver range`, { fix: 'give a version or a range such as 0.1.0 or ^0.1.0' });
   if (existsSync(target) && readdirSync(target).length > 0) throw CliErrors.TARGET_NOT_EMPTY(`${target} already exists and is not empty`);
@@ -61,7 +63,7 @@ export async function newApp(io: CliIo, options: NewAppOptions): Promise<number>
   mkdirSync(target, { recursive: true });
   const written = copyTemplate({ from: path.join(TEMPLATES_DIR, 'app'), to: target, tokens });
   if (selected.includes('users')) written.push(...copyTemplate({ from: path.join(TEMPLATES_DIR, 'app-users'), to: target, tokens }));
-  writeFileSync(path.join(target, 'package.json'), `${JSON.stringify(appPackage(target, catalog, selected, range), null, 2)}\n`);
+  writeFileSync(path.join(target, 'package.json'), `${JSON.stringify(appPackage({ target, catalog, selected, range }), null, 2)}\n`);
   writeFile(target, 'gantry.config.json', `${JSON.stringify(appConfig({ catalog, selected, profile, tokens }), null, 2)}\n`);
   written.push('gantry.config.json');
 
@@ -80,7 +82,8 @@ export async function newApp(io: CliIo, options: NewAppOptions): Promise<number>
   return 0;
 }
 
-function appPackage(target: string, catalog: ReadonlyMap<string, CatalogEntry>, selected: readonly string[], range: string): Record<string, unknown> {
+function appPackage(args: { target: string; catalog: ReadonlyMap<string, CatalogEntry>; selected: readonly string[]; range: string }): Record<string, unknown> {
+  const { target, catalog, selected, range } = args;
   const pkg = JSON.parse(readFileSync(path.join(target, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
   const deps: Record<string, string> = { ...pkg.dependencies, '@gantry/core': range };
   for (const name of selected) deps[catalog.get(name)!.package] = range;
@@ -93,9 +96,15 @@ function sorted(record: Record<string, string>): Record<string, string> {
 }
 
 /** The config file: each plugin with its embedded defaults; with `compose`, a profile switching to the services. */
-export function appConfig(args: { catalog: ReadonlyMap<string, CatalogEntry>; selected: readonly string[]; profile: string; tokens: Tokens }): Record<string, unknown> {
+export function appConfig(args: {
+  catalog: ReadonlyMap<string, CatalogEntry>;
+  selected: readonly string[];
+  profile: string;
+  tokens: Tokens;
+}): Record<string, unknown> {
   const { catalog, selected, tokens } = args;
-  const fill = (value: Readonly<Record<string, unknown>>): Record<string, unknown> => JSON.parse(fillTokens(JSON.stringify(value), tokens, 'catalog.json')) as Record<string, unknown>;
+  const fill = (value: Readonly<Record<string, unknown>>): Record<string, unknown> =>
+    JSON.parse(fillTokens(JSON.stringify(value), tokens, 'catalog.json')) as Record<string, unknown>;
   const compose = args.profile === 'compose';
   const needs = new Set(compose ? selected.flatMap((n) => catalog.get(n)!.composeNeeds ?? []).filter((n) => !selected.includes(n)) : []);
   const plugins: Record<string, unknown> = {};

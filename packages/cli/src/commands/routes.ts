@@ -42,7 +42,8 @@ export function routeRateLimit(route: Pick<RouteInfo, 'root' | 'meta'>, rateLimi
 export async function listRoutes(io: CliIo, options: AppOptions & { json?: boolean }): Promise<number> {
   const core = await loadCore(options.cwd);
   // listen=false on top: even a stray serve hook could not open the port of a running instance.
-  const kernel = await core.createKernel({ appDir: options.cwd, profile: options.profile, env: { ...options.env, GANTRY_HTTP__LISTEN: 'false' }, logger: core.silentLogger() });
+  const env = { ...options.env, GANTRY_HTTP__LISTEN: 'false' };
+  const kernel = await core.createKernel({ appDir: options.cwd, profile: options.profile, env, logger: core.silentLogger() });
   let routes: readonly RouteInfo[];
   try {
     await kernel.register();
@@ -51,7 +52,13 @@ export async function listRoutes(io: CliIo, options: AppOptions & { json?: boole
     await kernel.stop();
   }
   const rateLimitEnabled = kernel.pluginNames.includes('rate-limit');
-  const reports: RouteReport[] = routes.map((r) => ({ method: r.method, path: r.path, plugin: r.plugin, auth: routeAuth(r), rateLimit: routeRateLimit(r, rateLimitEnabled) }));
+  const reports: RouteReport[] = routes.map((r) => ({
+    method: r.method,
+    path: r.path,
+    plugin: r.plugin,
+    auth: routeAuth(r),
+    rateLimit: routeRateLimit(r, rateLimitEnabled),
+  }));
   if (options.json) {
     say(io, JSON.stringify({ profile: kernel.profile, routes: reports }, null, 2));
     return 0;
