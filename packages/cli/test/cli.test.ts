@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { expect } from 'chai';
-import { CLI_VERSION } from '../src/index.js';
+import { CLI_VERSION, CliErrors } from '../src/index.js';
 import { gantry, node, REPO, repoTemp } from './support.js';
 
 const BIN = path.join(REPO, 'packages/cli/dist/src/bin.js');
@@ -45,5 +45,19 @@ describe('gantry command line', () => {
     } finally {
       tmp.remove();
     }
+  });
+});
+
+describe('CLI error registry', () => {
+  it('declares GANTRY_CLI_* codes with an error status, a title and a fix each', () => {
+    const factories = Object.values(CliErrors);
+    expect(factories.length).to.be.greaterThan(5);
+    for (const f of factories) {
+      expect(f.code).to.match(/^GANTRY_CLI_[A-Z0-9]+(_[A-Z0-9]+)*$/);
+      expect(f.spec.status, f.code).to.be.within(400, 599);
+      expect(f.spec.title, f.code).to.be.a('string').and.not.equal('');
+      expect(f.spec.fix, f.code).to.be.a('string').and.not.equal('');
+    }
+    expect(new Set(factories.map((f) => f.code)).size).to.equal(factories.length);
   });
 });
