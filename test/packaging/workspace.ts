@@ -19,6 +19,7 @@ export interface Manifest {
   readonly engines?: Record<string, string>;
   readonly exports?: Record<string, string | Record<string, string>>;
   readonly files?: readonly string[];
+  readonly bin?: Record<string, string>;
   readonly scripts?: Record<string, string>;
   readonly publishConfig?: Record<string, string>;
   readonly dependencies?: Record<string, string>;

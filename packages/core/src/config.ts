@@ -271,6 +271,69 @@ function convertEnvValue(raw: string, schema: ZodType | undefined): { ok: true; 
   }
 }
 
+/** Where a resolved option's value came from, lowest layer first. `code` is what a caller passed to createKernel. */
+export type ConfigSource = 'default' | 'code' | 'file' | 'profile' | 'env';
+
+/** The origin of one option: its layer and, for `env`, the variable that set it. */
+export interface OptionOrigin {
+  readonly source: ConfigSource;
+  readonly variable?: string;
+}
+
+/** Origin of every leaf option, keyed by its dotted path (`cors.origins`); arrays are leaves. */
+export type OptionProvenance = Readonly<Record<string, OptionOrigin>>;
+
+/** One layer of options for {@link optionProvenance}: written (code, file, profile) or from the environment. */
+export interface OptionLayer {
+  readonly source: Exclude<ConfigSource, 'default'>;
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Says where each leaf of `value` (the validated options, or the input when invalid) came from: the
+ * highest layer holding it (for `env`, the `GANTRY_<OWNER>__...` variable that set it or one of its
+ * parents), else the schema default. Layers are given lowest first; `owner` is the plugin name or `kernel`.
+ */
+export function optionProvenance(args: { owner: string; value: unknown; layers: readonly OptionLayer[]; env: NodeJS.ProcessEnv }): OptionProvenance {
+  const out: Record<string, OptionOrigin> = {};
+  const prefix = `GANTRY_${envSegment(args.owner)}__`;
+  const originOf = (at: readonly string[]): OptionOrigin => {
+    for (let i = args.layers.length - 1; i >= 0; i--) {
+      const layer = args.layers[i]!;
+      if (!holds(layer.values, at)) continue;
+      if (layer.source !== 'env') return { source: layer.source };
+      // The shortest variable wins: GANTRY_HTTP__CORS='{"origins":[...]}' sets every leaf it holds.
+      for (let j = 1; j <= at.length; j++) {
+        const variable = prefix + at.slice(0, j).map(envSegment).join('__');
+        if (args.env[variable] !== undefined) return { source: 'env', variable };
+      }
+      return { source: 'env' };
+    }
+    return { source: 'default' };
+  };
+  const visit = (node: unknown, at: string[]): void => {
+    if (at.length > 0 && !(isPlainObject(node) && Object.keys(node).length > 0)) {
+      out[at.join('.')] = originOf(at);
+      return;
+    }
+    if (isPlainObject(node)) for (const [k, v] of Object.entries(node)) visit(v, [...at, k]);
+  };
+  visit(args.value, []);
+  return out;
+}
+
+/** True when `values` sets the option at `at`, itself or by setting a parent to a non-object. */
+function holds(values: unknown, at: readonly string[]): boolean {
+  let node: unknown = values;
+  for (const key of at) {
+    if (!isPlainObject(node)) return false;
+    if (!(key in node)) return false;
+    node = node[key];
+    if (!isPlainObject(node)) return true;
+  }
+  return true;
+}
+
 const SECRET_KEY = /(url|password|passwd|secret|token|key|credential)/i;
 
 /**

@@ -9,7 +9,29 @@ export { RequestContext, currentContext, currentSignal, runDetached, runWithCont
 export { HealthRegistry, type HealthCheck, type HealthResult, type ReadinessReport } from './health.js';
 export { EventBusToken, InProcessEventBus, type BusEvent, type EventBus } from './events.js';
 export { definePlugin, isPlugin, pluginMetadataProblems, type ConfigChangeDecision, type LifecycleHook, type Plugin, type PluginContext, type PluginDefinition, type PluginSetup } from './plugin.js';
-export { applyProfile, deepFreeze, deepMerge, envOverrides, envSegment, findConfigFile, mergeEnvOverrides, kernelOptionsSchema, readConfigFile, type AppConfig, type KernelOptions, type KernelOptionsInput, type PluginOptions } from './config.js';
+export {
+  applyProfile,
+  deepFreeze,
+  deepMerge,
+  describeIssues,
+  envOverrides,
+  envSegment,
+  findConfigFile,
+  mergeEnvOverrides,
+  kernelOptionsSchema,
+  optionProvenance,
+  interpolateEnv,
+  readConfigFile,
+  type AppConfig,
+  type ConfigSource,
+  type KernelOptions,
+  type KernelOptionsInput,
+  type OptionLayer,
+  type OptionOrigin,
+  type OptionProvenance,
+  type PluginOptions,
+} from './config.js';
+export { BUILTIN_TOKENS, resolveConfig, type ResolveConfigOptions, type ResolvedConfig, type ResolvedPluginConfig } from './setup.js';
 export { resolvePlugin, candidatesFor, type ResolvedPlugin, type ResolveResult } from './resolve.js';
 export { findUnsafeStrings, line, LINE_CONTROL, text, TEXT_CONTROL, type TextBounds, type UnsafeString } from './text.js';
 export { closest, didYouMean, OFFICIAL_PLUGINS } from './suggest.js';

@@ -1,62 +1,23 @@
-import path from 'node:path';
-import semver from 'semver';
-import type { ZodType } from 'zod';
-import { applyProfile, deepFreeze, deepMerge, describeIssues, envOverrides, mergeEnvOverrides, envSegment, findConfigFile, kernelOptionsSchema, LOG_LEVELS, readConfigFile, type AppConfig, type KernelOptions, type KernelOptionsInput } from './config.js';
+import { type KernelOptions } from './config.js';
 import { TsyringeContainer, type Container } from './container.js';
 import { CoreErrors } from './errors.js';
 import { EventBusToken, InProcessEventBus, type EventBus } from './events.js';
 import { GantryError, withFix } from './gantry-error.js';
-import { topoSort } from './graph.js';
 import { HealthRegistry } from './health.js';
+import { HealthRegistryToken, KernelInfoToken, LoggerToken, type KernelInfo, type TimelineEntry } from './kernel-info.js';
 import { createLogger, type Logger } from './logger.js';
-import { isPlugin, pluginMetadataProblems, type LifecycleHook, type Plugin, type PluginContext } from './plugin.js';
-import { resolvePlugin } from './resolve.js';
-import { token, tokenName, type Token } from './token.js';
+import type { LifecycleHook, Plugin, PluginContext } from './plugin.js';
+import { resolveConfig, type ResolveConfigOptions } from './setup.js';
+import { tokenName, type Token } from './token.js';
 import { HttpTransportToken, type HttpRouter } from './transport.js';
-import { didYouMean, officialOwnerOf } from './suggest.js';
 import { KERNEL_VERSION } from './version.js';
 
-/** One line of the boot/stop timeline. */
-export interface TimelineEntry {
-  readonly plugin: string;
-  readonly phase: 'register' | 'start' | 'stop';
-  readonly hook?: string;
-  readonly ms: number;
-}
-
-/** What any plugin may read about the kernel (token {@link KernelInfoToken}). */
-export interface KernelInfo {
-  readonly version: string;
-  readonly profile: string;
-  readonly appDir: string;
-  /** Enabled plugins in start order. */
-  readonly plugins: readonly string[];
-  timeline(): readonly TimelineEntry[];
-}
-
-/** Token of {@link KernelInfo}. */
-export const KernelInfoToken = token<KernelInfo>('gantry.core.KernelInfo');
-/** Token of the kernel's {@link HealthRegistry}. */
-export const HealthRegistryToken = token<HealthRegistry>('gantry.core.HealthRegistry');
-/** Token of the root logger. */
-export const LoggerToken = token<Logger>('gantry.core.Logger');
+export { HealthRegistryToken, KernelInfoToken, LoggerToken, type KernelInfo, type TimelineEntry } from './kernel-info.js';
 
 /** How to build a kernel. Everything is optional: by default it reads `gantry.config.*` from `appDir`. */
-export interface CreateKernelOptions {
-  /** The application's folder (default `process.cwd()`). */
-  readonly appDir?: string;
-  /** Inline config instead of a file (tests, embedding). */
-  readonly config?: AppConfig;
-  /** Config file path (default: `GANTRY_CONFIG`, else `gantry.config.*` in appDir). */
-  readonly configFile?: string;
-  /** Profile (default `GANTRY_PROFILE`, else `embedded`). */
-  readonly profile?: string;
-  readonly env?: NodeJS.ProcessEnv;
-  /** Plugin values usable by name in the config without resolving a package (tests, bundled apps). */
-  readonly plugins?: readonly Plugin[];
+export interface CreateKernelOptions extends ResolveConfigOptions {
+  /** The kernel's logger (default: pino at the resolved level). */
   readonly logger?: Logger;
-  /** Kernel settings; the config file's `kernel` key and `GANTRY_KERNEL__*` override them. */
-  readonly kernel?: KernelOptionsInput;
 }
 
 interface Entry {
@@ -74,156 +35,30 @@ interface StartedHook {
   readonly hook: LifecycleHook;
 }
 
-type State = 'created' | 'registering' | 'starting' | 'started' | 'stopping' | 'stopped' | 'failed';
+type State = 'created' | 'registering' | 'registered' | 'starting' | 'started' | 'stopping' | 'stopped' | 'failed';
 
 /**
- * Loads the config, resolves every enabled plugin and checks the whole setup, collecting every
- * problem (unknown plugin, kernel range, missing dependency, cycle, unprovided token, invalid
- * options) into one GANTRY_CORE_BOOT_INVALID error. Nothing is registered or started yet.
+ * Loads the config, resolves every enabled plugin and checks the whole setup ({@link resolveConfig}),
+ * collecting every problem (unknown plugin, kernel range, missing dependency, cycle, unprovided token,
+ * invalid options) into one GANTRY_CORE_BOOT_INVALID error. Nothing is registered or started yet.
  */
 export async function createKernel(options: CreateKernelOptions = {}): Promise<Kernel> {
-  const appDir = path.resolve(options.appDir ?? process.cwd());
-  const env = options.env ?? process.env;
-  const profile = options.profile ?? env.GANTRY_PROFILE ?? 'embedded';
-  let config = options.config;
-  let configDir = appDir;
-  if (!config) {
-    const file = options.configFile ? path.resolve(appDir, options.configFile) : findConfigFile(appDir, env);
-    if (!file) {
-      throw CoreErrors.CONFIG_FILE_INVALID(`no config file in ${appDir} (looked for gantry.config.ts, .yaml, .json) and GANTRY_CONFIG is not set`, {
-        fix: 'create gantry.config.json with { "plugins": { "http": {} } } or set GANTRY_CONFIG',
-      });
-    }
-    config = await readConfigFile(file, env);
-    configDir = path.dirname(file);
-  }
-  const problems: string[] = [];
-  /** Codes of the coded problems (from plugins' validate()), so callers and tests can tell them apart. */
-  const codes: string[] = [];
-  // A profile the file does not define would silently run the base config: refused, unless it is the
-  // default (embedded) or the caller chose it in code (tests building their own config).
-  const defined = Object.keys(config.profiles ?? {});
-  const chosenInCode = options.profile !== undefined && !config.profiles;
-  if (profile !== 'embedded' && !defined.includes(profile) && !chosenInCode) {
-    problems.push(
-      `profile "${profile}"${options.profile === undefined ? ' (GANTRY_PROFILE)' : ''} is not defined in the config file${didYouMean(profile, defined)}; defined: ${defined.join(', ') || 'none'}. Fix: set GANTRY_PROFILE to a defined profile, or add "${profile}" under "profiles"`,
-    );
-  }
-  const kernelInput = deepMerge((options.kernel ?? {}) as Record<string, unknown>, (config.kernel ?? {}) as Record<string, unknown>);
-  const kernelEnv = envOverrides('kernel', kernelOptionsSchema, env);
-  problems.push(...kernelEnv.problems.map((p) => `kernel: ${p}`));
-  const kernelParsed = kernelOptionsSchema.safeParse(mergeEnvOverrides(kernelOptionsSchema, kernelInput, kernelEnv.values));
-  if (!kernelParsed.success) problems.push(...describeIssues(kernelParsed.error.issues, kernelInput).map((p) => `kernel: ${p}. Fix: correct "kernel" in the config file`));
-  const kernelOptions = kernelParsed.success ? kernelParsed.data : kernelOptionsSchema.parse({});
-
-  const enabled = Object.entries(applyProfile(config, profile)).filter(([, o]) => o !== false) as [string, Record<string, unknown>][];
-  const preloaded = new Map<string, Plugin>();
-  for (const p of options.plugins ?? []) if (isPlugin(p)) preloaded.set(p.name, p);
-
-  const resolved = await Promise.all(enabled.map(([spec]) => resolvePlugin(spec, configDir, preloaded, appDir)));
-  const plugins = new Map<string, { plugin: Plugin; specifier: string; options: Record<string, unknown> }>();
-  resolved.forEach((r, i) => {
-    const [spec, opts] = enabled[i]!;
-    if (!r.ok) return void problems.push(r.problem);
-    const meta = pluginMetadataProblems(r.value.plugin);
-    if (meta.length) return void problems.push(...meta.map((m) => `plugin "${spec}": ${m}. Fix: correct its definePlugin({...})`));
-    const p = r.value.plugin;
-    if (plugins.has(p.name)) return void problems.push(`plugin "${p.name}" is enabled twice (as "${plugins.get(p.name)!.specifier}" and "${spec}"). Fix: keep one key`);
-    if (!semver.satisfies(KERNEL_VERSION, p.kernel, { includePrerelease: true })) {
-      problems.push(`plugin "${p.name}" ${p.version} supports kernel ${p.kernel}, but this kernel is ${KERNEL_VERSION}. Fix: install a version of the plugin made for kernel ${KERNEL_VERSION}, or upgrade @gantry/core`);
-    }
-    plugins.set(p.name, { plugin: p, specifier: spec, options: opts });
-  });
-
-  /** How problems name a plugin: by its name, and by the key as written when that differs (an npm name, a path). */
-  const label = (name: string): string => {
-    const spec = plugins.get(name)?.specifier;
-    return spec === undefined || spec === name ? `plugin "${name}"` : `plugin "${name}" (config key "${spec}")`;
-  };
-  const keyOf = (name: string): string => plugins.get(name)?.specifier ?? name;
-
-  // Dependencies and tokens.
-  const providers = new Map<symbol, string[]>();
-  for (const { plugin } of plugins.values()) for (const t of plugin.provides ?? []) providers.set(t, [...(providers.get(t) ?? []), plugin.name]);
-  for (const [t, names] of providers) if (names.length > 1 && t !== EventBusToken) problems.push(`token "${tokenName(t)}" is provided by ${names.map((n) => `"${n}"`).join(' and ')}. Fix: enable only one of them`);
-  for (const { plugin } of plugins.values()) {
-    for (const dep of plugin.dependsOn ?? []) {
-      if (!plugins.has(dep)) problems.push(`${label(plugin.name)} depends on "${dep}", which is not enabled. Fix: add "${dep}": {} under "plugins" in the config file`);
-    }
-    for (const t of plugin.requires ?? []) {
-      if (!providers.has(t) && !BUILTIN_TOKENS.has(t)) {
-        const owner = officialOwnerOf(tokenName(t));
-        const fix = owner ? `enable plugin "${owner}" (it provides this token): add "${owner}": {} under "plugins"` : 'enable the plugin that provides it (see the README of the package exporting this token)';
-        problems.push(`${label(plugin.name)} requires token "${tokenName(t)}", which no enabled plugin provides. Fix: ${fix}`);
-      }
-    }
-  }
-  const nodes = [...plugins.values()].map(({ plugin }) => ({
-    name: plugin.name,
-    after: [
-      ...(plugin.dependsOn ?? []),
-      ...(plugin.optionalDependsOn ?? []).filter((d) => plugins.has(d)),
-      ...(plugin.requires ?? []).flatMap((t) => providers.get(t) ?? []),
-    ].filter((d) => d !== plugin.name),
-  }));
-  const { order, cycles } = topoSort(nodes);
-  for (const cycle of cycles) problems.push(`dependency cycle: ${cycle.join(' → ')}. Fix: remove one of these dependencies (or make it optionalDependsOn)`);
-
-  // Options: file < profile < environment, validated per plugin.
-  const validated = new Map<string, unknown>();
-  for (const { plugin, options: fileOptions } of plugins.values()) {
-    const fromEnv = envOverrides(plugin.name, plugin.config, env);
-    problems.push(...fromEnv.problems.map((p) => `${label(plugin.name)}: ${p}`));
-    const input = mergeEnvOverrides(plugin.config, fileOptions, fromEnv.values);
-    if (!plugin.config) {
-      if (Object.keys(input).length > 0) problems.push(`${label(plugin.name)} takes no options, got ${Object.keys(input).join(', ')}. Fix: use {} for it`);
-      validated.set(plugin.name, deepFreeze({}));
-      continue;
-    }
-    const parsed = (plugin.config as ZodType).safeParse(input);
-    if (!parsed.success) {
-      problems.push(
-        ...describeIssues(parsed.error.issues, input, plugin.config).map(
-          (m) => `${label(plugin.name)}: ${m}. Fix: correct plugins["${keyOf(plugin.name)}"] in the config file or its GANTRY_${envSegment(plugin.name)}__* variables`,
-        ),
-      );
-      continue;
-    }
-    validated.set(plugin.name, deepFreeze(parsed.data));
-  }
-  // Checks that depend on the profile or on the other plugins (secrets required outside embedded,
-  // stores that need Redis...), in the same pass: every problem is listed at once.
-  const enabledNames = Object.freeze([...plugins.keys()]);
-  for (const { plugin } of plugins.values()) {
-    if (!plugin.validate || !validated.has(plugin.name)) continue;
-    try {
-      for (const found of plugin.validate(validated.get(plugin.name) as never, { profile, plugins: enabledNames })) {
-        if (typeof found === 'string') problems.push(`${label(plugin.name)}: ${found}`);
-        else {
-          codes.push(found.code);
-          problems.push(`${label(plugin.name)}: [${found.code}] ${found.message}${found.fix ? `. Fix: ${found.fix}` : ''}`);
-        }
-      }
-    } catch (err) {
-      problems.push(`${label(plugin.name)}: its validate() threw ${(err as Error).message}. Fix: report it to the plugin's authors`);
-    }
-  }
-
-  const level = options.logger ? undefined : (kernelOptions.logLevel ?? logLevelFromEnv(env.LOG_LEVEL, problems));
+  const setup = await resolveConfig(options);
+  const { problems } = setup;
   if (problems.length > 0) {
-    throw CoreErrors.BOOT_INVALID(`the application cannot start: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n  - ${problems.join('\n  - ')}`, { details: { problems, codes } });
+    throw CoreErrors.BOOT_INVALID(`the application cannot start: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n  - ${problems.join('\n  - ')}`, {
+      details: { problems, codes: setup.codes },
+    });
   }
-  const logger = options.logger ?? createLogger({ level });
+  const logger = options.logger ?? createLogger({ level: setup.logLevel });
   return new Kernel({
-    appDir: configDir,
-    profile,
+    appDir: setup.configDir,
+    profile: setup.profile,
     logger,
-    kernelOptions,
-    ordered: order.map((name) => ({ ...plugins.get(name)!, options: validated.get(name) })),
+    kernelOptions: setup.kernel.options,
+    ordered: setup.plugins.map((p) => ({ plugin: p.plugin, specifier: p.specifier, options: p.options })),
   });
 }
-
-const BUILTIN_TOKENS = new Set<symbol>([KernelInfoToken, HealthRegistryToken, LoggerToken, EventBusToken]);
 
 /** A checked application: start it, run a command, stop it. Two kernels in one process share nothing. */
 export class Kernel implements AsyncDisposable {
@@ -291,25 +126,45 @@ export class Kernel implements AsyncDisposable {
    * With `serve: false` serve hooks are skipped (commands such as migrations).
    */
   async start(options: { serve?: boolean } = {}): Promise<void> {
-    if (this.state !== 'created') throw CoreErrors.KERNEL_STATE(`kernel.start() called in state "${this.state}"`, { fix: 'create a new kernel for each start' });
+    if (this.state !== 'created' && this.state !== 'registered') throw CoreErrors.KERNEL_STATE(`kernel.start() called in state "${this.state}"`, { fix: 'create a new kernel for each start' });
     const startup = this.startPlugins(options);
     // stop() during start waits for the hook in progress before stopping (see stop()).
     this.startup = startup.catch(() => undefined);
     return startup;
   }
 
+  /**
+   * Registers every plugin in dependency order and starts nothing: routes, commands, tokens and
+   * health checks become visible, no I/O happens (tools such as `gantry routes` read them). `start()`
+   * continues from here; `stop()` releases the kernel. A failed registration leaves it unusable.
+   */
+  async register(): Promise<void> {
+    if (this.state !== 'created') throw CoreErrors.KERNEL_STATE(`kernel.register() called in state "${this.state}"`, { fix: 'call register() once, on a new kernel, before start()' });
+    try {
+      await this.registerAll(() => undefined);
+    } catch (err) {
+      this.state = 'failed';
+      throw err;
+    }
+  }
+
+  private async registerAll(assertNotStopping: () => void): Promise<void> {
+    this.state = 'registering';
+    for (const entry of this.entries) {
+      assertNotStopping();
+      await this.registerOne(entry);
+    }
+    this.state = 'registered';
+  }
+
   private async startPlugins(options: { serve?: boolean }): Promise<void> {
     const t0 = performance.now();
-    this.state = 'registering';
     // A stop() (e.g. SIGTERM during boot) ends the start between two steps: nothing more starts.
     const assertNotStopping = (): void => {
       if (this.stopping) throw CoreErrors.KERNEL_STATE('kernel.stop() was called during start: the remaining plugins were not started');
     };
     try {
-      for (const entry of this.entries) {
-        assertNotStopping();
-        await this.registerOne(entry);
-      }
+      if (this.state === 'created') await this.registerAll(assertNotStopping);
       assertNotStopping();
       this.state = 'starting';
       const runHooks = this.entries.flatMap((entry) => entry.hooks.filter((h) => (h.phase ?? 'run') === 'run').map((hook) => ({ entry, hook })));
@@ -570,13 +425,4 @@ export function serializeError(err: unknown): Record<string, unknown> {
   }
   if (err.cause !== undefined) out.cause = serializeError(err.cause);
   return out;
-}
-
-/** The LOG_LEVEL variable as a level (info when unset); an unknown value is a boot problem, not a silent default. */
-function logLevelFromEnv(value: string | undefined, problems: string[]): (typeof LOG_LEVELS)[number] {
-  if (value === undefined || value === '') return 'info';
-  const level = LOG_LEVELS.find((l) => l === value.toLowerCase());
-  if (level) return level;
-  problems.push(`environment variable LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
-  return 'info';
 }

@@ -165,6 +165,8 @@ export interface HttpRouter {
 /** The HTTP transport as the kernel sees it: hands each plugin a router that knows its owner. */
 export interface HttpTransport {
   routerFor(plugin: string): HttpRouter;
+  /** Every route registered so far, of every plugin (tools such as `gantry routes`). */
+  routes(): readonly RouteInfo[];
 }
 
 /** Token of the HTTP transport (bound by the `http` plugin). */

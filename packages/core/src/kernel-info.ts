@@ -1,0 +1,28 @@
+import type { HealthRegistry } from './health.js';
+import type { Logger } from './logger.js';
+import { token } from './token.js';
+
+/** One line of the boot/stop timeline. */
+export interface TimelineEntry {
+  readonly plugin: string;
+  readonly phase: 'register' | 'start' | 'stop';
+  readonly hook?: string;
+  readonly ms: number;
+}
+
+/** What any plugin may read about the kernel (token {@link KernelInfoToken}). */
+export interface KernelInfo {
+  readonly version: string;
+  readonly profile: string;
+  readonly appDir: string;
+  /** Enabled plugins in start order. */
+  readonly plugins: readonly string[];
+  timeline(): readonly TimelineEntry[];
+}
+
+/** Token of {@link KernelInfo}. */
+export const KernelInfoToken = token<KernelInfo>('gantry.core.KernelInfo');
+/** Token of the kernel's {@link HealthRegistry}. */
+export const HealthRegistryToken = token<HealthRegistry>('gantry.core.HealthRegistry');
+/** Token of the root logger. */
+export const LoggerToken = token<Logger>('gantry.core.Logger');
