@@ -19,10 +19,20 @@ describe('sandbox (embedded profile, real process)', function () {
   this.timeout(30_000);
   let dir: string;
   let app: Sandbox;
+  /** Requests as the administrator the sandbox seeds from SANDBOX_ADMIN_EMAIL / SANDBOX_ADMIN_PASSWORD. */
+  let asAdmin: (route: string, init?: RequestInit) => Promise<Response>;
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-sandbox-'));
-    app = await startSandbox({ GANTRY_DATABASE__DB_NAME: path.join(dir, 'data.sqlite'), GANTRY_MAILER__OUT_DIR: path.join(dir, 'mail') });
+    const admin = { SANDBOX_ADMIN_EMAIL: 'root@sandbox.test', SANDBOX_ADMIN_PASSWORD: 'Seeded-Admin-Passphrase-7' };
+    app = await startSandbox({ GANTRY_DATABASE__DB_NAME: path.join(dir, 'data.sqlite'), GANTRY_MAILER__OUT_DIR: path.join(dir, 'mail'), ...admin });
+    const login = await fetch(`${app.base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: admin.SANDBOX_ADMIN_EMAIL, password: admin.SANDBOX_ADMIN_PASSWORD }),
+    });
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    asAdmin = (route, init = {}) => fetch(`${app.base}/api/v1${route}`, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${accessToken}` } });
   });
 
   after(async () => {
@@ -52,34 +62,37 @@ describe('sandbox (embedded profile, real process)', function () {
   it('serves /metrics that `promtool check metrics` finds nothing to warn about, every plugin\'s metrics included', async function () {
     this.timeout(600_000); // promtool may need an apt-get install on a fresh machine
     ensurePromtool();
-    expect((await fetch(`${app.base}/api/v1/notes?limit=1`)).status).to.equal(200);
+    expect((await asAdmin('/notes?limit=1')).status).to.equal(200);
     expect((await fetch(`${app.base}/api/v1/no-such-route`)).status).to.equal(404);
     const { status, output } = promtoolCheck(await (await fetch(`${app.base}/metrics`)).text());
     expect(output, 'promtool output').to.equal('');
     expect(status, 'promtool exit status').to.equal(0);
   });
 
-  it('serves the notes resource backed by the database, with validation', async () => {
-    const bad = await fetch(`${app.base}/api/v1/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: '', body: 42 }) });
+  it('serves the notes resource backed by the database, with validation, to signed-in callers only', async () => {
+    const anonymous = await fetch(`${app.base}/api/v1/notes`);
+    expect(anonymous.status).to.equal(401);
+    const json = { 'content-type': 'application/json' };
+    const bad = await asAdmin('/notes', { method: 'POST', headers: json, body: JSON.stringify({ title: '', body: 42 }) });
     expect(bad.status).to.equal(400);
     expect(bad.headers.get('content-type')).to.match(/^application\/problem\+json/);
     const problem = (await bad.json()) as { code: string; errors: { in: string; field: string }[] };
     expect(problem.code).to.equal('GANTRY_HTTP_VALIDATION');
     expect(problem.errors.map((e) => `${e.in}.${e.field}`)).to.include.members(['body.title', 'body.body']);
 
-    const created = await fetch(`${app.base}/api/v1/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'first <script>', body: 'hello' }) });
+    const created = await asAdmin('/notes', { method: 'POST', headers: json, body: JSON.stringify({ title: 'first <script>', body: 'hello' }) });
     expect(created.status).to.equal(201);
     const note = (await created.json()) as { id: string; title: string };
     expect(note.title).to.equal('first <script>');
 
-    const got = await fetch(`${app.base}/api/v1/notes/${note.id}`);
+    const got = await asAdmin(`/notes/${note.id}`);
     expect(got.status).to.equal(200);
     expect(((await got.json()) as { title: string }).title).to.equal('first <script>');
 
-    const list = (await (await fetch(`${app.base}/api/v1/notes?limit=10`)).json()) as { items: { id: string }[]; total: number };
+    const list = (await (await asAdmin('/notes?limit=10')).json()) as { items: { id: string }[]; total: number };
     expect(list.items.map((n) => n.id)).to.include(note.id);
 
-    const missing = await fetch(`${app.base}/api/v1/notes/00000000-0000-4000-8000-000000000000`);
+    const missing = await asAdmin('/notes/00000000-0000-4000-8000-000000000000');
     expect(missing.status).to.equal(404);
     expect(((await missing.json()) as { code: string }).code).to.equal('GANTRY_SANDBOX_NOTE_NOT_FOUND');
   });

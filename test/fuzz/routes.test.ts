@@ -3,24 +3,16 @@
 // prototype keys, odd encodings and content types), anonymous and signed in. The bar: no client
 // input ever gets a 5xx, and every refusal is a problem+json with a code.
 // FUZZ_SEED and FUZZ_RUNS (per route) replay or widen a run.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createKernel, silentLogger, type Kernel, type RouteInfo } from '@gantry/core';
+import type { RouteInfo } from '@gantry/core';
 import { HttpServerToken } from '@gantry/http';
-import { AuthJwtToken } from '@gantry/plugin-auth-jwt';
-import { UsersToken } from '@gantry/plugin-users';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { inject } from 'light-my-request';
 import { z, type ZodType } from 'zod';
-import { freePort } from '../support/sandbox-ports.js';
-import { repo } from '../support/sandbox-process.js';
+import { bootSandboxKernel, type SandboxKernel } from '../support/sandbox-kernel.js';
 import { hostileString, mixed, queryValues, valid, type JsonSchema } from './json-schema-arbitrary.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261204);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
-const PW = 'Correct-Horse-Battery-9';
 
 /** A generated request, kept whole so a failure can be replayed and read. */
 interface FuzzRequest {
@@ -94,50 +86,28 @@ function toQuery(values: Record<string, string | string[]>): string {
 
 describe('fuzz: every sandbox route refuses hostile input without a 5xx', function () {
   this.timeout(240_000);
-  let dir: string;
-  let kernel: Kernel;
+  let sandbox: SandboxKernel;
   let routes: readonly RouteInfo[];
   let tokens: string[];
   const fuzzed = new Set<string>();
 
   before(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-fuzz-'));
-    kernel = await createKernel({
-      appDir: path.join(repo, 'sandbox'),
-      env: {
-        GANTRY_PROFILE: 'embedded',
-        DEV_IDP_PORT: String(await freePort()),
-        GANTRY_HTTP__LISTEN: 'false',
-        // One client address per request (X-Forwarded-For): rate limits stay out of the way, so
-        // requests reach validation and handlers; a 429 would be a valid refusal all the same.
-        GANTRY_HTTP__TRUST_PROXY: '1',
-        GANTRY_DATABASE__DB_NAME: path.join(dir, 'data.sqlite'),
-        GANTRY_MAILER__OUT_DIR: path.join(dir, 'mail'),
-      },
-      logger: silentLogger(),
-    });
-    await kernel.start();
-    routes = kernel.container.get(HttpServerToken).routes();
-    const users = kernel.container.get(UsersToken);
-    const issuer = kernel.container.get(AuthJwtToken);
-    const admin = await users.ensureAccount({ email: 'fuzz-admin@example.com', password: PW, name: 'Fuzz Admin', roles: ['admin'] });
-    const user = await users.ensureAccount({ email: 'fuzz-user@example.com', password: PW, name: 'Fuzz User', roles: ['user'] });
-    tokens = [(await issuer.issuePair(admin.user.id)).accessToken, (await issuer.issuePair(user.user.id)).accessToken];
+    // One client address per request (X-Forwarded-For): rate limits stay out of the way, so
+    // requests reach validation and handlers; a 429 would be a valid refusal all the same.
+    sandbox = await bootSandboxKernel({ GANTRY_HTTP__TRUST_PROXY: '1' });
+    routes = sandbox.kernel.container.get(HttpServerToken).routes();
+    tokens = [(await sandbox.tokenFor('fuzz-admin@example.com', ['admin'])).token, (await sandbox.tokenFor('fuzz-user@example.com', ['user'])).token];
   });
 
-  after(async () => {
-    await kernel?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => sandbox?.stop());
 
   it(`answers every generated request with < 500 and a problem+json refusal (seed ${SEED}, ${RUNS} runs per route)`, async () => {
-    const handler = kernel.container.get(HttpServerToken).handler();
     expect(routes.length).to.be.greaterThan(30);
     for (const route of routes) {
       fuzzed.add(`${route.method} ${route.path}`);
       await fc.assert(
         fc.asyncProperty(requestsFor(route, tokens), async (req) => {
-          const res = await inject(handler, { method: req.method as 'GET', url: req.url, headers: req.headers, ...(req.payload !== undefined ? { payload: req.payload } : {}) });
+          const res = await sandbox.inject({ method: req.method as 'GET', url: req.url, headers: req.headers, ...(req.payload !== undefined ? { payload: req.payload } : {}) });
           const where = `${req.method} ${req.url.slice(0, 200)} (${route.plugin}) → ${res.statusCode} ${res.body.slice(0, 300)}`;
           expect(res.statusCode, where).to.be.lessThan(500);
           if (res.statusCode >= 400) {

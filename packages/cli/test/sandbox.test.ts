@@ -38,7 +38,7 @@ describe('gantry routes (sandbox)', () => {
     expect(find('GET', '/api/v1/audit')).to.include({ plugin: 'audit', auth: 'permission audit:read' });
     expect(find('GET', '/api/v1/auth/sessions')).to.include({ plugin: 'sessions-redis', auth: 'authenticated' });
     expect(find('GET', '/api/v1/auth/oauth/:provider')).to.include({ plugin: 'oauth', auth: 'public' });
-    expect(find('GET', '/api/v1/notes')).to.include({ plugin: 'notes', auth: 'public' });
+    expect(find('GET', '/api/v1/notes')).to.include({ plugin: 'notes', auth: 'authenticated' });
     // With auth-jwt enabled the sandbox boots only when every route says who may call it.
     expect(routes.filter((r) => r.auth === 'undeclared')).to.deep.equal([]);
     expect(existsSync(dbFile)).to.equal(false);

@@ -21,4 +21,5 @@ export const CoreErrors = defineErrors('core', {
   UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
   FORBIDDEN: { status: 403, title: 'Forbidden' },
   INTERNAL: { status: 500, title: 'Internal server error' },
+  PATCH_SCHEMA_INVALID: { status: 500, title: 'Schema cannot describe a partial update', fix: 'pass patchSchema() an object without object-level refinements or hidden defaults' },
 });

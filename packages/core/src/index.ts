@@ -39,3 +39,4 @@ export { topoSort, type GraphNode } from './graph.js';
 export { acceptsCredential, HttpTransportToken, requiresAuthentication, type HttpMethod, type RouteGuardKind, type RouteHookOptions, type HttpMiddleware, type HttpRouter, type HttpTransport, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteReply, type RouteHook, type RouteRequest, type RouteSchema } from './transport.js';
 export { createKernel, HealthRegistryToken, Kernel, KernelInfoToken, LoggerToken, serializeError, type CreateKernelOptions, type KernelInfo, type TimelineEntry } from './kernel.js';
 export { appDirOf, formatBootError, runMain } from './main.js';
+export { patchSchema, type PatchSchema, type PatchShape } from './patch-schema.js';

@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import type { RbacConfig } from './config.js';
 import { PermissionEntity, RoleEntity, RolePermissionEntity, SubjectRoleEntity } from './entity.js';
 import { RbacErrors } from './errors.js';
-import { ADMIN_ROLE, ROLE_PATTERN, USER_ROLE } from './permissions.js';
+import { ADMIN_ROLE, PERMISSION_PATTERN, ROLE_PATTERN, USER_ROLE } from './permissions.js';
 
 /** A role as GET /api/v1/roles shows it. */
 export interface RoleView {
@@ -61,6 +61,11 @@ export interface Rbac {
   deleteRole(name: string): Promise<void>;
   /** Every known permission (declared by routes, or in the config), sorted. */
   knownPermissions(): readonly string[];
+  /**
+   * Declares permissions a plugin checks in its handlers rather than on a route (e.g. "read anyone's
+   * notes" on a route every signed-in caller may use), so admin is granted them at start. Only in register().
+   */
+  declare(permissions: readonly string[]): void;
 }
 
 /** What {@link RbacService} needs. */
@@ -105,9 +110,13 @@ export class RbacService implements Rbac {
     for (const role of Object.values(options.config.roles)) for (const p of role.permissions) this.declared.add(p);
   }
 
-  /** Adds permissions named by routes (route hooks run before start). */
+  /** Adds permissions named by routes (route hooks run before start) or declared by plugins in register(). */
   declare(permissions: readonly string[]): void {
-    for (const p of permissions) this.declared.add(p);
+    if (this.all.length > 0) throw RbacErrors.INVALID_PERMISSION(`permissions ${permissions.join(', ')} were declared after rbac seeded its roles: declare them in register()`);
+    for (const p of permissions) {
+      if (!PERMISSION_PATTERN.test(p)) throw RbacErrors.INVALID_PERMISSION(`permission ${JSON.stringify(p)} must look like "resource:action"`);
+      this.declared.add(p);
+    }
   }
 
   /** Creates missing roles, permissions and grants; admin gets every permission. Then loads grants. */

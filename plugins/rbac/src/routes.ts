@@ -1,4 +1,4 @@
-import { line, type HttpRouter } from '@gantry/core';
+import { line, patchSchema, type HttpRouter } from '@gantry/core';
 import type { AuditRecordInput } from '@gantry/plugin-audit';
 import { z } from 'zod';
 import { PERMISSION_PATTERN, requires, ROLE_PATTERN } from './permissions.js';
@@ -10,10 +10,8 @@ const description = line({ min: 1, max: 200 }).refine((v) => v.trim().length > 0
 const permissions = z.array(z.string().regex(PERMISSION_PATTERN, 'must look like "resource:action"')).max(500);
 const nameParams = z.object({ name }).strict();
 const createBody = z.object({ name, description, permissions }).strict();
-const patchBody = z
-  .object({ description: description.optional(), permissions: permissions.optional() })
-  .strict()
-  .refine((b) => b.description !== undefined || b.permissions !== undefined, 'give description, permissions or both');
+// Only the fields sent change; `{}` is refused.
+const patchBody = patchSchema(z.object({ description, permissions }));
 
 const roleObject = (id: string) => ({ type: 'role', id });
 

@@ -1,3 +1,4 @@
+import { patchSchema } from '@gantry/core';
 import { z } from 'zod';
 
 /** Control characters (C0, DEL, C1) and Unicode line/paragraph separators: refused in names and emails. */
@@ -57,16 +58,14 @@ export const refreshBody = z.object({ refreshToken: z.string().min(1).max(8192) 
 export const forgotBody = z.object({ email }).strict();
 export const resetBody = z.object({ token: mailedToken, password }).strict();
 export const changePasswordBody = z.object({ currentPassword: password, newPassword: password }).strict();
-export const patchMeBody = z.object({ name }).strict();
+// PATCH bodies: only the fields sent change (no default applies), and `{}` is refused.
+export const patchMeBody = patchSchema(z.object({ name }));
 // UUIDs are case-insensitive on input (RFC 9562 §4) and stored lower-case: normalised, never a 404 for upper case.
 export const idParams = z.object({ id: z.uuid({ message: 'must be a user id (UUID)' }).toLowerCase() }).strict();
 export const createUserBody = z
   .object({ email, password: password.optional(), name, roles: z.array(z.string().min(1).max(48)).max(20).optional(), emailVerified: z.boolean().optional() })
   .strict();
-export const patchUserBody = z
-  .object({ name: name.optional(), status: z.enum(['active', 'disabled']).optional(), emailVerified: z.boolean().optional() })
-  .strict()
-  .refine((b) => Object.keys(b).length > 0, 'give at least one of name, status, emailVerified');
+export const patchUserBody = patchSchema(z.object({ name, status: z.enum(['active', 'disabled']), emailVerified: z.boolean() }));
 export const rolesBody = z.object({ roles: z.array(z.string().min(1).max(48)).max(20) }).strict();
 export const listQuery = z
   .object({

@@ -15,4 +15,12 @@ export const noteMigrations: readonly MigrationDefinition[] = [
       m.sql('create index sandbox_note_created_at_idx on sandbox_note (created_at)');
     },
   },
+  {
+    // Notes belong to their author. Rows written before have no owner: only `notes:read-any` sees them.
+    name: '0002_note_owner',
+    up(m) {
+      m.sql('alter table sandbox_note add column owner_id varchar(36)');
+      m.sql('create index sandbox_note_owner_created_idx on sandbox_note (owner_id, created_at)');
+    },
+  },
 ];

@@ -1,75 +1,117 @@
-import { definePlugin } from '@gantry/core';
+import { definePlugin, line, patchSchema, text, type Principal, type RouteRequest } from '@gantry/core';
+import { AuditToken } from '@gantry/plugin-audit';
 import { DatabaseToken } from '@gantry/plugin-database';
+import { authenticated, RbacErrors, RbacToken } from '@gantry/plugin-rbac';
 import { z } from 'zod';
 import { SandboxErrors } from '../errors.js';
 import { NoteEntity, type Note } from './entity.js';
 import { noteMigrations } from './migrations.js';
 
+/** Reads anyone's notes (and lists them with `?owner=`); checked in the handlers, granted to admin. */
+export const READ_ANY = 'notes:read-any';
+/** Changes and deletes anyone's notes. */
+export const WRITE_ANY = 'notes:write-any';
+
 const noteInput = z
   .object({
-    title: z.string().trim().min(1).max(200).describe('Title, 1 to 200 characters'),
-    body: z.string().max(10_000).default('').describe('Text, up to 10,000 characters'),
+    title: line({ min: 1, max: 200, trim: true }).describe('Title, 1 to 200 characters, one line'),
+    body: text({ max: 10_000 }).default('').describe('Text, up to 10,000 characters'),
   })
   .strict();
-const notePatch = noteInput.partial().strict().refine((v) => Object.keys(v).length > 0, 'send at least one of title, body');
-const idParams = z.object({ id: z.uuid() }).strict();
+// A PATCH changes what it names and nothing else: no default applies, `{}` is refused.
+const notePatch = patchSchema(noteInput);
+// UUIDs are case-insensitive on input (RFC 9562): stored lower-case, so an upper-case id finds the note.
+const idParams = z.object({ id: z.uuid().toLowerCase() }).strict();
 const listQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(20),
     offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+    owner: z
+      .union([z.literal('all'), z.uuid().toLowerCase()])
+      .optional()
+      .describe(`Whose notes: yours by default; "all" or an account id needs ${READ_ANY}`),
   })
   .strict();
 
 function view(n: Note): Record<string, unknown> {
-  return { id: n.id, title: n.title, body: n.body, createdAt: n.createdAt.toISOString(), updatedAt: n.updatedAt.toISOString() };
+  return { id: n.id, ownerId: n.ownerId ?? null, title: n.title, body: n.body, createdAt: n.createdAt.toISOString(), updatedAt: n.updatedAt.toISOString() };
 }
 
-/** The sandbox's example resource: `/api/v1/notes` CRUD, validated, stored through the database plugin. */
+function caller(req: RouteRequest): Principal {
+  // Every route is authenticated: the HTTP layer answered 401 before the handler otherwise.
+  return req.context.principal!;
+}
+
+/**
+ * The sandbox's example resource, `/api/v1/notes`, built the way a resource should be: every route
+ * authenticated, each note owned by its author; another account's note answers 404 (its id says
+ * nothing), unless the caller holds `notes:read-any` / `notes:write-any` (admin). Changes are audited.
+ */
 export const plugin = definePlugin({
   name: 'notes',
   version: '0.1.0',
   kernel: '^0.1.0',
-  description: 'Example resource of the sandbox',
-  dependsOn: ['http', 'database'],
-  requires: [DatabaseToken],
+  description: 'Example resource of the sandbox: notes owned by their author',
+  dependsOn: ['http', 'database', 'rbac', 'audit'],
+  requires: [DatabaseToken, RbacToken, AuditToken],
   register(ctx) {
     const db = ctx.container.get(DatabaseToken);
+    const rbac = ctx.container.get(RbacToken);
+    const audit = ctx.container.get(AuditToken);
     db.registerEntities([NoteEntity]);
     db.registerMigrations('notes', noteMigrations);
+    rbac.declare([READ_ANY, WRITE_ANY]);
     const tags = ['notes'];
+    const meta = { ...authenticated() };
 
-    ctx.http.post('/notes', { summary: 'Create a note', tags, status: 201, schema: { body: noteInput }, meta: { public: true } }, async (req, reply) => {
+    /** The note if the caller may see it (its owner, or `notes:read-any`); otherwise 404, as if it did not exist. */
+    async function visible(id: string, who: Principal, permission: string): Promise<Note> {
+      const note = await db.em().findOne(NoteEntity, { id });
+      if (!note || (note.ownerId !== who.id && !(await rbac.can(who.id, permission)))) throw SandboxErrors.NOTE_NOT_FOUND(`no note with id ${id}`);
+      return note;
+    }
+
+    ctx.http.post('/notes', { summary: 'Create a note (yours)', tags, status: 201, schema: { body: noteInput }, meta }, async (req, reply) => {
       const em = db.em();
-      const note = em.create(NoteEntity, req.body);
+      const note = em.create(NoteEntity, { ...req.body, ownerId: caller(req).id });
       await em.flush();
+      await audit.record({ action: 'note.create', outcome: 'success', object: { type: 'note', id: note.id } });
       reply.header('location', `${req.path}/${note.id}`);
       return view(note);
     });
 
-    ctx.http.get('/notes', { summary: 'List notes, newest first', tags, schema: { query: listQuery }, meta: { public: true } }, async (req) => {
-      const [items, total] = await db.em().findAndCount(NoteEntity, {}, { orderBy: { createdAt: 'desc', id: 'asc' }, limit: req.query.limit, offset: req.query.offset });
-      return { items: items.map(view), total, limit: req.query.limit, offset: req.query.offset };
+    ctx.http.get('/notes', { summary: `List notes, newest first: yours, or anyone's with ${READ_ANY}`, tags, schema: { query: listQuery }, meta }, async (req) => {
+      const who = caller(req);
+      const { limit, offset, owner } = req.query;
+      if (owner !== undefined && owner !== who.id && !(await rbac.can(who.id, READ_ANY))) {
+        throw RbacErrors.FORBIDDEN(`listing other accounts' notes needs the permission "${READ_ANY}"`, { details: { permission: READ_ANY } });
+      }
+      const where = owner === 'all' ? {} : { ownerId: owner ?? who.id };
+      const [items, total] = await db.em().findAndCount(NoteEntity, where, { orderBy: { createdAt: 'desc', id: 'asc' }, limit, offset });
+      return { items: items.map(view), total, limit, offset };
     });
 
-    ctx.http.get('/notes/:id', { summary: 'Read a note', tags, schema: { params: idParams }, meta: { public: true } }, async (req) => {
-      const note = await db.em().findOne(NoteEntity, { id: req.params.id });
-      if (!note) throw SandboxErrors.NOTE_NOT_FOUND(`no note with id ${req.params.id}`);
-      return view(note);
-    });
+    ctx.http.get('/notes/:id', { summary: 'Read a note', tags, schema: { params: idParams }, meta }, async (req) => view(await visible(req.params.id, caller(req), READ_ANY)));
 
-    ctx.http.patch('/notes/:id', { summary: 'Change a note', tags, schema: { params: idParams, body: notePatch }, meta: { public: true } }, async (req) =>
-      db.transaction(async (em) => {
+    ctx.http.patch('/notes/:id', { summary: 'Change a note (only the fields sent)', tags, schema: { params: idParams, body: notePatch }, meta }, async (req) => {
+      const who = caller(req);
+      const changed = await db.transaction(async (em) => {
         const note = await em.findOne(NoteEntity, { id: req.params.id });
-        if (!note) throw SandboxErrors.NOTE_NOT_FOUND(`no note with id ${req.params.id}`);
+        if (!note || (note.ownerId !== who.id && !(await rbac.can(who.id, WRITE_ANY)))) throw SandboxErrors.NOTE_NOT_FOUND(`no note with id ${req.params.id}`);
         if (req.body.title !== undefined) note.title = req.body.title;
         if (req.body.body !== undefined) note.body = req.body.body;
-        return view(note);
-      }),
-    );
+        // Flushed here so the answer carries the updatedAt the row now holds.
+        await em.flush();
+        return note;
+      });
+      await audit.record({ action: 'note.update', outcome: 'success', object: { type: 'note', id: changed.id }, details: { fields: Object.keys(req.body) } });
+      return view(changed);
+    });
 
-    ctx.http.delete('/notes/:id', { summary: 'Delete a note', tags, schema: { params: idParams }, meta: { public: true } }, async (req) => {
-      const deleted = await db.em().nativeDelete(NoteEntity, { id: req.params.id });
-      if (deleted === 0) throw SandboxErrors.NOTE_NOT_FOUND(`no note with id ${req.params.id}`);
+    ctx.http.delete('/notes/:id', { summary: 'Delete a note', tags, status: 204, schema: { params: idParams }, meta }, async (req) => {
+      const note = await visible(req.params.id, caller(req), WRITE_ANY);
+      await db.em().nativeDelete(NoteEntity, { id: note.id });
+      await audit.record({ action: 'note.delete', outcome: 'success', object: { type: 'note', id: note.id } });
       return undefined;
     });
 
