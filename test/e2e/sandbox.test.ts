@@ -1,5 +1,5 @@
 // The sandbox as a newcomer runs it: a real process on a real socket, embedded profile.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

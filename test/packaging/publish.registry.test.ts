@@ -118,7 +118,7 @@ async function withDependencies(names: readonly string[]): Promise<string[]> {
   return [...seen];
 }
 
-describe('packaging: publish every package to a registry with lerna, install each plugin alone, boot it', function () {
+describe('packaging: publish every package to a registry with lerna, install each plugin alone, boot it', () => {
   const home = path.join(REPO, '.cache/verdaccio-test');
   const work = mkdtempSync(path.join(os.tmpdir(), 'gantry-registry-'));
   const mailDir = path.join(work, 'mail');

@@ -74,6 +74,7 @@ export async function readConfigFile(file: string, env: NodeJS.ProcessEnv = proc
       raw = interpolateEnv(raw, env, missing);
       if (missing.size > 0) {
         throw CoreErrors.CONFIG_FILE_INVALID(`config file ${file} uses environment variables that are not set: ${[...missing].join(', ')}`, {
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: the syntax the user writes, shown as is
           fix: 'set them, or give a default in the file: "${NAME:-default}"',
         });
       }

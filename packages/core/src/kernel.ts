@@ -1,4 +1,4 @@
-import { type KernelOptions } from './config.js';
+import type { KernelOptions } from './config.js';
 import { TsyringeContainer, type Container } from './container.js';
 import { CoreErrors } from './errors.js';
 import { EventBusToken, InProcessEventBus, type EventBus } from './events.js';
@@ -161,7 +161,7 @@ export class Kernel implements AsyncDisposable {
     const t0 = performance.now();
     // A stop() (e.g. SIGTERM during boot) ends the start between two steps: nothing more starts.
     const assertNotStopping = (): void => {
-      if (this.stopping) throw CoreErrors.KERNEL_STATE('kernel.stop() was called during start: the remaining plugins were not started');
+      if (this.stopping !== undefined) throw CoreErrors.KERNEL_STATE('kernel.stop() was called during start: the remaining plugins were not started');
     };
     try {
       if (this.state === 'created') await this.registerAll(assertNotStopping);

@@ -134,6 +134,7 @@ export function pluginMetadataProblems(def: unknown): string[] {
  *   register(ctx) { ctx.http.get('/hello', {}, () => ({ text: ctx.config.greeting })); } });
  * ```
  */
+// biome-ignore lint/complexity/noBannedTypes: zod's own type for an object schema without fields
 export function definePlugin<S extends ZodType = z.ZodObject<{}>>(def: PluginDefinition<S>): Plugin {
   const problems = pluginMetadataProblems(def);
   if (problems.length > 0) {

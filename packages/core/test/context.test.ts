@@ -111,7 +111,12 @@ describe('request context', () => {
 
   it('gives a child logger bound to the request id, built once', () => {
     const bindings: Record<string, unknown>[] = [];
-    const fake = { child: (b: Record<string, unknown>) => (bindings.push(b), fake) } as unknown as typeof logger;
+    const fake = {
+      child: (b: Record<string, unknown>) => {
+        bindings.push(b);
+        return fake;
+      },
+    } as unknown as typeof logger;
     const ctx = new RequestContext('req-log', Date.now() + 1_000, fake);
     expect(ctx.logger).to.equal(ctx.logger);
     expect(bindings).to.deep.equal([{ requestId: 'req-log' }]);

@@ -10,6 +10,7 @@ export interface Page {
   readonly location: URL | undefined;
   readonly setCookies: readonly string[];
   readonly text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: a test reads whatever the page answered, as a test would with fetch
   json(): any;
 }
 

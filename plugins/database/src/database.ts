@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { currentContext, GantryError, type Logger } from '@gantry/core';
+import { currentContext, type GantryError, type Logger } from '@gantry/core';
 import type { IsolationLevel } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sqlite';
 import { DEFAULT_SQLITE_PATH, type DatabaseConfig } from './config.js';

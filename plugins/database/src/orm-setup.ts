@@ -25,9 +25,9 @@ export interface OrmSetup {
 }
 
 // Mixins take any constructor arguments (TypeScript's rule for mixin classes).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a mixin's constructor must take any[] (TS2545)
 type DriverConstructor = new (...args: any[]) => AbstractSqlDriver;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a mixin's constructor must take any[] (TS2545)
 type EntityManagerConstructor = new (...args: any[]) => SqlEntityManager;
 
 /**
@@ -38,7 +38,7 @@ function withMappedDriverErrors<T extends DriverConstructor>(Base: T, errors: Da
   return class MappedDriver extends Base {
     // MikroORM 7 writes every value into the SQL text (formatQuery, then CompiledQuery.raw): a value
     // must never be able to break that text. The platform's escape is wrapped once per driver.
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    // biome-ignore lint/suspicious/noExplicitAny: a mixin's constructor must take any[] (TS2545)
     constructor(...args: any[]) {
       super(...args);
       guardEscape(this.getPlatform() as unknown as EscapingPlatform);
@@ -62,7 +62,7 @@ interface EscapingPlatform {
  * 400 naming the reason, so a plugin that forgot to validate its input still cannot cause a 5xx.
  */
 function guardEscape(platform: EscapingPlatform): void {
-  const escape = platform.escape.bind(platform);
+  const escapeValue = platform.escape.bind(platform);
   // An own property: the platform's recursive calls (arrays, IN lists) go through it too.
   platform.escape = (value: unknown): string => {
     if (typeof value === 'string' && value.includes('\u0000')) {
@@ -70,7 +70,7 @@ function guardEscape(platform: EscapingPlatform): void {
         details: { reason: 'nul-character' },
       });
     }
-    return escape(value);
+    return escapeValue(value);
   };
 }
 

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { expect } from 'chai';
-import { Histogram, Registry } from 'prom-client';
+import { type Histogram, Registry } from 'prom-client';
 import { RENAMED_GAUGES, startRuntimeMetrics } from '../src/runtime-metrics.js';
 import { parseExposition } from './exposition.js';
 

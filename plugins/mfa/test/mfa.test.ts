@@ -64,7 +64,7 @@ describe('mfa: the embedded key file', function () {
     const clock = new TestClock();
     const first = await bootStack({ appDir, database, mailDir, clock, mfa: {} });
     const file = path.join(appDir, 'var', 'mfa.key');
-    let user;
+    let user: Awaited<ReturnType<typeof first.enrolled>>;
     try {
       expect(statSync(file).mode & 0o777).to.equal(0o600);
       expect(parseKey(readFileSync(file, 'utf8'), file)).to.have.length(32);

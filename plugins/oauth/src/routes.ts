@@ -116,7 +116,7 @@ export function oauthRoutes(deps: RouteDeps): void {
     if (typeof query.state !== 'string') throw OAuthErrors.STATE_INVALID('the callback carries no state');
     if (typeof query.code !== 'string' || query.code === '') throw OAuthErrors.CALLBACK_INVALID('the callback carries no authorization code');
 
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof runStrategy>>;
     try {
       outcome = await runStrategy({ passport: deps.providers().passport, strategy: provider, req: req.raw, timeoutMs: config.timeoutMs });
     } catch (err) {

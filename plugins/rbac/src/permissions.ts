@@ -28,6 +28,6 @@ export function authenticated(): { readonly auth: true; readonly permission: typ
 export function declaredPermissions(value: unknown): readonly string[] | undefined {
   if (value === ANY_AUTHENTICATED) return [];
   const list = typeof value === 'string' ? [value] : Array.isArray(value) && value.length > 0 ? value : undefined;
-  if (!list || !list.every((p): p is string => typeof p === 'string' && PERMISSION_PATTERN.test(p))) return undefined;
+  if (!list?.every((p): p is string => typeof p === 'string' && PERMISSION_PATTERN.test(p))) return undefined;
   return list;
 }

@@ -55,7 +55,7 @@ export class CsrfTokens {
    * CSRF cookie of this session is handed back again instead of a new one.
    */
   issue(req: IncomingMessage, res: ServerResponse, sessionRef: string, reuse: boolean): string {
-    const { cookieName, attributes } = this.options;
+    const { attributes } = this.options;
     const response = { cookie: (name: string, value: string) => appendSetCookie(res, serializeCookie(name, value, attributes)) };
     return this.library.generateCsrfToken(this.view(req, sessionRef), response as unknown as LibraryResponse, { overwrite: !reuse });
   }

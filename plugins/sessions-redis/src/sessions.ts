@@ -106,7 +106,7 @@ export class SessionService implements Sessions {
 
   async touch(id: string): Promise<void> {
     const record = await this.byId(id);
-    if (!record || record.kind !== 'token' || record.ttlMs === undefined || this.ended(record, Date.now())) return;
+    if (record?.kind !== 'token' || record.ttlMs === undefined || this.ended(record, Date.now())) return;
     // A token login lives as long as its refresh tokens: each rotation gives it its full lifetime again.
     const now = Date.now();
     const touched: SessionRecord = { ...record, lastSeenAt: now, expiresAt: now + record.ttlMs };
@@ -151,7 +151,7 @@ export class SessionService implements Sessions {
   async authenticate(cookieValue: string): Promise<Authentication> {
     if (!COOKIE_VALUE.test(cookieValue)) return { status: 'invalid' };
     const record = await this.options.store.get(hashOf(cookieValue));
-    if (!record || record.kind !== 'cookie') return { status: 'invalid' };
+    if (record?.kind !== 'cookie') return { status: 'invalid' };
     const now = Date.now();
     const ended = this.ended(record, now);
     if (ended) {

@@ -1,4 +1,4 @@
-import { definePlugin, type Logger, type Plugin } from '@gantry/core';
+import { definePlugin, type Plugin } from '@gantry/core';
 import { z } from 'zod';
 import { MailerToken, type Mailer } from '../../src/index.js';
 
