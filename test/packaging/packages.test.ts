@@ -10,7 +10,7 @@ import semver from 'semver';
 import ts from 'typescript';
 import { packageOfPlugin, publishablePackages, readJson, REPO, type Manifest, type WorkspacePackage } from './workspace.js';
 
-const FILES = ['dist/src', 'src', 'README.md', 'LICENSE'];
+const FILES = ['dist/src', 'src', 'README.md', 'LICENSE', 'CHANGELOG.md'];
 const SUBPATHS = ['.', './tokens', './testing', './maildev', './package.json'];
 const MIN_NODE = '22.12.0';
 
@@ -96,10 +96,11 @@ describe('packaging: the shape of every published package', () => {
     const srcHas = (file: string) => existsSync(path.join(pkg.abs, 'src', file));
 
     describe(m.name, () => {
-      it('ships its build, its sources (the maps point at them), README and LICENSE: nothing else', () => {
+      it('ships its build, its sources (the maps point at them), README, LICENSE and CHANGELOG: nothing else', () => {
         // A command line tool also ships the templates it copies.
         expect(m.files).to.deep.equal(m.bin ? [...FILES.slice(0, 2), 'templates', ...FILES.slice(2)] : FILES);
         expect(existsSync(path.join(pkg.abs, 'README.md')), 'README.md').to.equal(true);
+        expect(readFileSync(path.join(pkg.abs, 'CHANGELOG.md'), 'utf8'), 'CHANGELOG.md').to.match(/^# Changelog\n[\s\S]*\n## \d+\.\d+\.\d+/);
         expect(readFileSync(path.join(pkg.abs, 'LICENSE'), 'utf8'), 'LICENSE is the root LICENSE').to.equal(license);
       });
 
