@@ -14,7 +14,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-const options = (port: number) => ({ port, clientSecret: 'a-test-secret-of-16+', redirectUri: 'http://localhost:3000/api/v1/auth/oauth/dev/callback' });
+const options = (port: number) => ({
+  port,
+  clientSecret: 'a-test-secret-of-16+',
+  redirectUri: 'http://localhost:3000/api/v1/auth/oauth/dev/callback',
+});
 
 describe('sandbox dev-idp plugin', function () {
   this.timeout(20_000);
@@ -30,7 +34,11 @@ describe('sandbox dev-idp plugin', function () {
     const issuer = `http://127.0.0.1:${port}`;
     const res = await fetch(`${issuer}/.well-known/openid-configuration`);
     expect(res.status).to.equal(200);
-    const meta = (await res.json()) as { issuer: string; code_challenge_methods_supported: string[]; id_token_signing_alg_values_supported: string[] };
+    const meta = (await res.json()) as {
+      issuer: string;
+      code_challenge_methods_supported: string[];
+      id_token_signing_alg_values_supported: string[];
+    };
     expect(meta.issuer).to.equal(issuer);
     expect(meta.code_challenge_methods_supported).to.deep.equal(['S256']);
     expect(meta.id_token_signing_alg_values_supported).to.include('ES256');
@@ -44,7 +52,13 @@ describe('sandbox dev-idp plugin', function () {
   it('refuses to run outside the embedded profile: it signs anyone in', async () => {
     let caught: unknown;
     try {
-      kernels.push(await createTestKernel({ plugins: [devIdp], profile: 'compose', config: { 'dev-idp': options(await freePort()) } }));
+      kernels.push(
+        await createTestKernel({
+          plugins: [devIdp],
+          profile: 'compose',
+          config: { 'dev-idp': options(await freePort()) },
+        }),
+      );
     } catch (err) {
       caught = err;
     }
@@ -59,7 +73,12 @@ describe('sandbox dev-idp plugin', function () {
     try {
       let caught: unknown;
       try {
-        kernels.push(await createTestKernel({ plugins: [devIdp], config: { 'dev-idp': options((taken.address() as { port: number }).port) } }));
+        kernels.push(
+          await createTestKernel({
+            plugins: [devIdp],
+            config: { 'dev-idp': options((taken.address() as { port: number }).port) },
+          }),
+        );
       } catch (err) {
         caught = err;
       }

@@ -38,7 +38,10 @@ interface Server {
 
 /** Spawns a server script; it prints its port, or `{"port":…,"token":"…"}`, as its first line. */
 async function startServer(script: string, env: Record<string, string> = {}): Promise<Server> {
-  const child = spawn(process.execPath, [path.join(here, 'servers', script)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [path.join(here, 'servers', script)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   const line = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
     child.stdout!.once('data', (d: Buffer) => resolve(String(d).trim()));
@@ -49,8 +52,15 @@ async function startServer(script: string, env: Record<string, string> = {}): Pr
 
 async function load(server: Server, route: string, seconds: number): Promise<Sample> {
   const headers: Record<string, string> = server.token ? { authorization: `Bearer ${server.token}` } : {};
-  const result = await autocannon({ url: `http://127.0.0.1:${server.port}${route}`, headers, connections, duration: seconds, pipelining: 1 });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`port ${server.port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  const result = await autocannon({
+    url: `http://127.0.0.1:${server.port}${route}`,
+    headers,
+    connections,
+    duration: seconds,
+    pipelining: 1,
+  });
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`port ${server.port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
@@ -65,11 +75,17 @@ interface Measured {
 async function compare(route: string, servers: Record<string, Server>): Promise<Record<string, Measured>> {
   for (const server of Object.values(servers)) await load(server, route, 3);
   const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(servers).map((name) => [name, []]));
-  for (let i = 0; i < rounds; i++) for (const [name, server] of Object.entries(servers)) samples[name]!.push(await load(server, route, duration));
+  for (let i = 0; i < rounds; i++)
+    for (const [name, server] of Object.entries(servers)) samples[name]!.push(await load(server, route, duration));
   return Object.fromEntries(
     Object.entries(samples).map(([name, list]) => [
       name,
-      { rps: Math.round(median(list.map((x) => x.rps))), p50: median(list.map((x) => x.p50)), p99: median(list.map((x) => x.p99)), rounds: list.map((x) => Math.round(x.rps)) },
+      {
+        rps: Math.round(median(list.map((x) => x.rps))),
+        p50: median(list.map((x) => x.p50)),
+        p99: median(list.map((x) => x.p99)),
+        rounds: list.map((x) => Math.round(x.rps)),
+      },
     ]),
   );
 }
@@ -88,14 +104,19 @@ function median(values: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-
 async function coldStart(): Promise<{ ms: number; rssMb: number }> {
   const { env: ports, base } = await sandboxPorts();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-bench-'));
   const t0 = performance.now();
   const child = spawn(process.execPath, [path.join(repo, 'sandbox/dist/src/main.js')], {
     cwd: path.join(repo, 'sandbox'),
-    env: { ...process.env, ...ports, LOG_LEVEL: 'warn', GANTRY_DATABASE__DB_NAME: path.join(dir, 'bench.sqlite'), GANTRY_MAILER__OUT_DIR: path.join(dir, 'mail') },
+    env: {
+      ...process.env,
+      ...ports,
+      LOG_LEVEL: 'warn',
+      GANTRY_DATABASE__DB_NAME: path.join(dir, 'bench.sqlite'),
+      GANTRY_MAILER__OUT_DIR: path.join(dir, 'mail'),
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
@@ -153,9 +174,15 @@ try {
     sandboxRssAtFirstResponseMb: median(starts.map((x) => x.rssMb)),
   };
   console.log(JSON.stringify(report, null, 2));
-  console.log(`\nhello: gantry/express throughput ratio ${report.hello.ratio} (${hello.gantry!.rps} vs ${hello.express!.rps} req/s)`);
-  console.log(`hello: gantry/express (etag off) throughput ratio ${report.hello.ratioVsExpressNoEtag} (${hello.gantry!.rps} vs ${hello.expressNoEtag!.rps} req/s)`);
-  console.log(`authenticated: gantry/express+jose throughput ratio ${report.authenticated.ratio} (${auth.gantry!.rps} vs ${auth.express!.rps} req/s)`);
+  console.log(
+    `\nhello: gantry/express throughput ratio ${report.hello.ratio} (${hello.gantry!.rps} vs ${hello.express!.rps} req/s)`,
+  );
+  console.log(
+    `hello: gantry/express (etag off) throughput ratio ${report.hello.ratioVsExpressNoEtag} (${hello.gantry!.rps} vs ${hello.expressNoEtag!.rps} req/s)`,
+  );
+  console.log(
+    `authenticated: gantry/express+jose throughput ratio ${report.authenticated.ratio} (${auth.gantry!.rps} vs ${auth.express!.rps} req/s)`,
+  );
 } finally {
   for (const server of servers) server.child.kill('SIGTERM');
 }

@@ -22,10 +22,16 @@ function chromiumPath(): string {
 /** The link of the newest mail to `to` whose subject matches, decoded as a mail client would. */
 async function mailedLink(dir: string, to: string, subject: RegExp): Promise<URL> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort().reverse();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.eml'))
+      .sort()
+      .reverse();
     for (const file of files) {
       const mail = await simpleParser(readFileSync(path.join(dir, file)));
-      const recipients = [mail.to].flat().flatMap((a) => a?.value ?? []).map((a) => a.address);
+      const recipients = [mail.to]
+        .flat()
+        .flatMap((a) => a?.value ?? [])
+        .map((a) => a.address);
       if (!recipients.includes(to) || !subject.test(mail.subject ?? '')) continue;
       const href = /https?:\/\/\S+\?token=[A-Za-z0-9_-]+/.exec(mail.text ?? '')?.[0];
       if (href) return new URL(href);
@@ -35,8 +41,16 @@ async function mailedLink(dir: string, to: string, subject: RegExp): Promise<URL
   throw new Error(`no mail to ${to} matching ${subject} in ${dir}`);
 }
 
-async function api(app: Sandbox, route: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${app.base}/api/v1${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+async function api(
+  app: Sandbox,
+  route: string,
+  body: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${app.base}/api/v1${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
@@ -65,12 +79,24 @@ describe('sandbox account pages in a real browser (Chromium)', function () {
     const idpPort = await freePort();
     app = await startSandbox(
       { GANTRY_DATABASE__DB_NAME: path.join(dir, 'data.sqlite'), GANTRY_MAILER__OUT_DIR: path.join(dir, 'mail') },
-      { env: { PORT: String(port), DEV_IDP_PORT: String(idpPort) }, base: `http://127.0.0.1:${port}`, issuer: `http://127.0.0.1:${idpPort}` },
+      {
+        env: { PORT: String(port), DEV_IDP_PORT: String(idpPort) },
+        base: `http://127.0.0.1:${port}`,
+        issuer: `http://127.0.0.1:${idpPort}`,
+      },
     );
     browser = await chromium.launch({
       executablePath,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -95,7 +121,9 @@ describe('sandbox account pages in a real browser (Chromium)', function () {
   });
 
   it('the verification link confirms the address, and the account can then sign in', async () => {
-    expect((await api(app, '/auth/signup', { email: 'ada@example.com', password: PW, name: 'Ada' })).status).to.equal(201);
+    expect((await api(app, '/auth/signup', { email: 'ada@example.com', password: PW, name: 'Ada' })).status).to.equal(
+      201,
+    );
     const link = await mailedLink(path.join(dir, 'mail'), 'ada@example.com', /verify/i);
     expect(link.port, 'the mail links to the port the sandbox serves').to.equal(new URL(app.base).port);
     expect((await api(app, '/auth/login', { email: 'ada@example.com', password: PW })).status).to.equal(403);
@@ -142,7 +170,10 @@ describe('sandbox account pages in a real browser (Chromium)', function () {
     await page.getByLabel('New password', { exact: true }).fill(fresh);
     await page.getByLabel('New password again').fill(fresh);
     await page.getByRole('button', { name: 'Set the new password' }).click();
-    expect(await outcome(page)).to.deep.equal({ ok: true, text: 'Your password is changed. Sign in with the new one.' });
+    expect(await outcome(page)).to.deep.equal({
+      ok: true,
+      text: 'Your password is changed. Sign in with the new one.',
+    });
 
     expect((await api(app, '/auth/login', { email: 'ada@example.com', password: PW })).status).to.equal(401);
     expect((await api(app, '/auth/login', { email: 'ada@example.com', password: fresh })).status).to.equal(200);

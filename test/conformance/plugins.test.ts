@@ -19,7 +19,10 @@ const BOOT_OPTIONS: Record<string, Record<string, unknown>> = {
   mailer: { transport: 'file', from: 'noreply@example.com', baseUrl: 'http://localhost:3000', outDir: mailDir },
   'auth-jwt': { issuer: 'https://gantry.test', audience: 'gantry-test' },
   redis: { url: 'redis://127.0.0.1:1', critical: false }, // no Redis in `npm test`: refused at once, reported degraded, not down
-  oauth: { callbackBaseUrl: 'https://app.example.com', providers: { google: { clientId: 'conformance', clientSecret: 'conformance-secret' } } },
+  oauth: {
+    callbackBaseUrl: 'https://app.example.com',
+    providers: { google: { clientId: 'conformance', clientSecret: 'conformance-secret' } },
+  },
   mfa: { encryptionKey: randomBytes(32).toString('base64') },
 };
 
@@ -61,7 +64,11 @@ describe('plugin conformance (every plugin in the repo)', () => {
   after(() => rmSync(mailDir, { recursive: true, force: true }));
 
   it('finds the plugins to check', () => {
-    expect(pluginPackages.map((p) => p.name)).to.include.members(['@gantry/plugin-database', '@gantry/plugin-metrics', '@gantry/plugin-circuit-breaker']);
+    expect(pluginPackages.map((p) => p.name)).to.include.members([
+      '@gantry/plugin-database',
+      '@gantry/plugin-metrics',
+      '@gantry/plugin-circuit-breaker',
+    ]);
   });
 
   for (const pkg of ['@gantry/http', ...pluginPackages.map((p) => p.name)]) {
@@ -79,7 +86,15 @@ describe('plugin conformance (every plugin in the repo)', () => {
         const results = await checkConformance({ plugin, with: deps, config });
         const failed = results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`);
         expect(failed, `${pkg} failed:\n${failed.join('\n')}`).to.deep.equal([]);
-        expect(results.map((r) => r.check)).to.include.members(['metadata', 'boots', 'health-check', 'stops', 'no-leaked-handles', 'no-global-state', 'isolated']);
+        expect(results.map((r) => r.check)).to.include.members([
+          'metadata',
+          'boots',
+          'health-check',
+          'stops',
+          'no-leaked-handles',
+          'no-global-state',
+          'isolated',
+        ]);
       });
     });
   }

@@ -20,7 +20,12 @@ describe('sandbox notes: owned by their author', function () {
   });
   after(() => sandbox?.stop());
 
-  async function call(who: { token: string } | undefined, method: string, url: string, payload?: unknown): Promise<{ status: number; body: any }> {
+  async function call(
+    who: { token: string } | undefined,
+    method: string,
+    url: string,
+    payload?: unknown,
+  ): Promise<{ status: number; body: any }> {
     const res = await sandbox.inject({
       method: method as 'GET',
       url: `/api/v1${url}`,
@@ -31,8 +36,18 @@ describe('sandbox notes: owned by their author', function () {
   }
 
   it('refuses every notes route to an anonymous caller (401)', async () => {
-    for (const [method, url] of [['GET', '/notes'], ['POST', '/notes'], ['GET', '/notes/00000000-0000-4000-8000-000000000000'], ['PATCH', '/notes/00000000-0000-4000-8000-000000000000'], ['DELETE', '/notes/00000000-0000-4000-8000-000000000000']] as const) {
-      expect((await call(undefined, method, url, method === 'GET' || method === 'DELETE' ? undefined : { title: 'x' })).status, `${method} ${url}`).to.equal(401);
+    for (const [method, url] of [
+      ['GET', '/notes'],
+      ['POST', '/notes'],
+      ['GET', '/notes/00000000-0000-4000-8000-000000000000'],
+      ['PATCH', '/notes/00000000-0000-4000-8000-000000000000'],
+      ['DELETE', '/notes/00000000-0000-4000-8000-000000000000'],
+    ] as const) {
+      expect(
+        (await call(undefined, method, url, method === 'GET' || method === 'DELETE' ? undefined : { title: 'x' }))
+          .status,
+        `${method} ${url}`,
+      ).to.equal(401);
     }
   });
 
@@ -42,19 +57,30 @@ describe('sandbox notes: owned by their author', function () {
     expect(created.body.ownerId).to.equal(ada.id);
     const id = created.body.id as string;
     expect((await call(ada, 'GET', `/notes/${id}`)).body.title).to.equal('ada private');
-    expect((await call(ada, 'GET', `/notes/${id.toUpperCase()}`)).status, 'an upper-case id finds the note').to.equal(200);
+    expect((await call(ada, 'GET', `/notes/${id.toUpperCase()}`)).status, 'an upper-case id finds the note').to.equal(
+      200,
+    );
 
-    for (const [method, payload] of [['GET', undefined], ['PATCH', { title: 'hijacked' }], ['DELETE', undefined]] as const) {
+    for (const [method, payload] of [
+      ['GET', undefined],
+      ['PATCH', { title: 'hijacked' }],
+      ['DELETE', undefined],
+    ] as const) {
       const refused = await call(bob, method, `/notes/${id}`, payload);
       expect(refused.status, method).to.equal(404);
       expect(refused.body.code).to.equal('GANTRY_SANDBOX_NOTE_NOT_FOUND');
     }
     const bobs = await call(bob, 'GET', '/notes');
     expect(bobs.body.items.map((n: { id: string }) => n.id)).to.not.include(id);
-    expect((await call(bob, 'GET', `/notes?owner=${ada.id}`)).status, "listing someone else's notes needs notes:read-any").to.equal(403);
+    expect(
+      (await call(bob, 'GET', `/notes?owner=${ada.id}`)).status,
+      "listing someone else's notes needs notes:read-any",
+    ).to.equal(403);
     expect((await call(bob, 'GET', '/notes?owner=all')).status).to.equal(403);
 
-    expect((await call(ada, 'GET', `/notes/${id}`)).body.title, 'unchanged by the refused PATCH').to.equal('ada private');
+    expect((await call(ada, 'GET', `/notes/${id}`)).body.title, 'unchanged by the refused PATCH').to.equal(
+      'ada private',
+    );
     const mine = await call(ada, 'GET', '/notes');
     expect(mine.body.items.map((n: { id: string }) => n.id)).to.include(id);
     expect((await call(ada, 'PATCH', `/notes/${id}`, { title: 'renamed' })).status).to.equal(200);
@@ -79,13 +105,20 @@ describe('sandbox notes: owned by their author', function () {
     await call(ada, 'DELETE', `/notes/${id}`);
     const trail = await call(admin, 'GET', '/audit?limit=50');
     const mine = trail.body.items.filter((e: { object?: { id: string } }) => e.object?.id === id);
-    expect(mine.map((e: { action: string }) => e.action).sort()).to.deep.equal(['note.create', 'note.delete', 'note.update']);
+    expect(mine.map((e: { action: string }) => e.action).sort()).to.deep.equal([
+      'note.create',
+      'note.delete',
+      'note.update',
+    ]);
     expect(mine.every((e: { actor?: { id: string } }) => e.actor?.id === ada.id)).to.equal(true);
   });
 
   describe('PATCH changes only what it names', () => {
     /** One case per PATCH route of the sandbox: how to make a resource, the change, and how to read it back. */
-    const cases: Record<string, { make(): Promise<string>; change: Record<string, unknown>; read(id: string): Promise<Record<string, unknown>> }> = {
+    const cases: Record<
+      string,
+      { make(): Promise<string>; change: Record<string, unknown>; read(id: string): Promise<Record<string, unknown>> }
+    > = {
       '/api/v1/notes/:id': {
         make: async () => (await call(ada, 'POST', '/notes', { title: 'before', body: 'keep me' })).body.id,
         change: { title: 'after' },
@@ -94,7 +127,8 @@ describe('sandbox notes: owned by their author', function () {
       '/api/v1/users/me': {
         make: async () => (await sandbox.tokenFor('patch-me@example.com', ['user'])).id,
         change: { name: 'Renamed' },
-        read: async () => (await call(await sandbox.tokenFor('patch-me@example.com', ['user']), 'GET', '/users/me')).body,
+        read: async () =>
+          (await call(await sandbox.tokenFor('patch-me@example.com', ['user']), 'GET', '/users/me')).body,
       },
       '/api/v1/users/:id': {
         make: async () => (await sandbox.tokenFor(`patched-${Date.now()}@example.com`, ['user'])).id,
@@ -104,16 +138,25 @@ describe('sandbox notes: owned by their author', function () {
       '/api/v1/roles/:name': {
         make: async () => {
           const name = `r${Date.now()}`;
-          await call(admin, 'POST', '/roles', { name, description: 'keeps its permissions', permissions: ['users:read'] });
+          await call(admin, 'POST', '/roles', {
+            name,
+            description: 'keeps its permissions',
+            permissions: ['users:read'],
+          });
           return name;
         },
         change: { description: 'new words' },
-        read: async (name) => (await call(admin, 'GET', '/roles')).body.roles.find((r: { name: string }) => r.name === name),
+        read: async (name) =>
+          (await call(admin, 'GET', '/roles')).body.roles.find((r: { name: string }) => r.name === name),
       },
     };
 
     it('has a case for every PATCH route (a new one cannot escape this test)', () => {
-      const patchRoutes = sandbox.kernel.container.get(HttpServerToken).routes().filter((r) => r.method === 'PATCH').map((r) => r.path);
+      const patchRoutes = sandbox.kernel.container
+        .get(HttpServerToken)
+        .routes()
+        .filter((r) => r.method === 'PATCH')
+        .map((r) => r.path);
       expect(patchRoutes.sort()).to.deep.equal(Object.keys(cases).sort());
     });
 
@@ -121,7 +164,12 @@ describe('sandbox notes: owned by their author', function () {
       it(`${route}: the other fields stay, {} is a 400, and the answer carries the new updatedAt`, async () => {
         const id = await c.make();
         const before = await c.read(id);
-        const who = route === '/api/v1/users/me' ? await sandbox.tokenFor('patch-me@example.com', ['user']) : route.startsWith('/api/v1/notes') ? ada : admin;
+        const who =
+          route === '/api/v1/users/me'
+            ? await sandbox.tokenFor('patch-me@example.com', ['user'])
+            : route.startsWith('/api/v1/notes')
+              ? ada
+              : admin;
         const url = route.replace('/api/v1', '').replace(/:id|:name/, id);
         await new Promise((r) => setTimeout(r, 5)); // a later millisecond, so a stale updatedAt shows
         const answer = await call(who, 'PATCH', url, c.change);

@@ -14,7 +14,6 @@ import { freePort } from '../support/sandbox-ports.js';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const main = path.join(repo, 'sandbox/dist/src/main.js');
 
-
 describe('sandbox (embedded profile, real process)', function () {
   this.timeout(30_000);
   let dir: string;
@@ -25,14 +24,22 @@ describe('sandbox (embedded profile, real process)', function () {
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-sandbox-'));
     const admin = { SANDBOX_ADMIN_EMAIL: 'root@sandbox.test', SANDBOX_ADMIN_PASSWORD: 'Seeded-Admin-Passphrase-7' };
-    app = await startSandbox({ GANTRY_DATABASE__DB_NAME: path.join(dir, 'data.sqlite'), GANTRY_MAILER__OUT_DIR: path.join(dir, 'mail'), ...admin });
+    app = await startSandbox({
+      GANTRY_DATABASE__DB_NAME: path.join(dir, 'data.sqlite'),
+      GANTRY_MAILER__OUT_DIR: path.join(dir, 'mail'),
+      ...admin,
+    });
     const login = await fetch(`${app.base}/api/v1/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email: admin.SANDBOX_ADMIN_EMAIL, password: admin.SANDBOX_ADMIN_PASSWORD }),
     });
     const { accessToken } = (await login.json()) as { accessToken: string };
-    asAdmin = (route, init = {}) => fetch(`${app.base}/api/v1${route}`, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${accessToken}` } });
+    asAdmin = (route, init = {}) =>
+      fetch(`${app.base}/api/v1${route}`, {
+        ...init,
+        headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${accessToken}` },
+      });
   });
 
   after(async () => {
@@ -59,7 +66,7 @@ describe('sandbox (embedded profile, real process)', function () {
     expect(text).to.include('gantry_plugin_boot_duration_seconds');
   });
 
-  it('serves /metrics that `promtool check metrics` finds nothing to warn about, every plugin\'s metrics included', async function () {
+  it("serves /metrics that `promtool check metrics` finds nothing to warn about, every plugin's metrics included", async function () {
     this.timeout(600_000); // promtool may need an apt-get install on a fresh machine
     ensurePromtool();
     expect((await asAdmin('/notes?limit=1')).status).to.equal(200);
@@ -73,14 +80,22 @@ describe('sandbox (embedded profile, real process)', function () {
     const anonymous = await fetch(`${app.base}/api/v1/notes`);
     expect(anonymous.status).to.equal(401);
     const json = { 'content-type': 'application/json' };
-    const bad = await asAdmin('/notes', { method: 'POST', headers: json, body: JSON.stringify({ title: '', body: 42 }) });
+    const bad = await asAdmin('/notes', {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ title: '', body: 42 }),
+    });
     expect(bad.status).to.equal(400);
     expect(bad.headers.get('content-type')).to.match(/^application\/problem\+json/);
     const problem = (await bad.json()) as { code: string; errors: { in: string; field: string }[] };
     expect(problem.code).to.equal('GANTRY_HTTP_VALIDATION');
     expect(problem.errors.map((e) => `${e.in}.${e.field}`)).to.include.members(['body.title', 'body.body']);
 
-    const created = await asAdmin('/notes', { method: 'POST', headers: json, body: JSON.stringify({ title: 'first <script>', body: 'hello' }) });
+    const created = await asAdmin('/notes', {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ title: 'first <script>', body: 'hello' }),
+    });
     expect(created.status).to.equal(201);
     const note = (await created.json()) as { id: string; title: string };
     expect(note.title).to.equal('first <script>');
@@ -98,7 +113,9 @@ describe('sandbox (embedded profile, real process)', function () {
   });
 
   it('signs in through the development OpenID provider (state, PKCE) as a new verified account', async () => {
-    const ready = (await (await fetch(`${app.base}/readyz`)).json()) as { checks: Record<string, { status: string; details?: { discovery?: Record<string, string> } }> };
+    const ready = (await (await fetch(`${app.base}/readyz`)).json()) as {
+      checks: Record<string, { status: string; details?: { discovery?: Record<string, string> } }>;
+    };
     expect(ready.checks['dev-idp']?.status).to.equal('up');
     expect(ready.checks.oauth?.details?.discovery).to.deep.equal({ dev: 'ready' });
     const browser = new Browser();
@@ -138,9 +155,16 @@ describe('sandbox with a bad config', function () {
   it('refuses to start, lists every problem, exits 1 before listening', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-badconfig-'));
     const file = path.join(dir, 'gantry.config.json');
-    writeFileSync(file, JSON.stringify({ plugins: { http: { port: 70000 }, metricz: {}, database: { driver: 'mysql' } } }));
+    writeFileSync(
+      file,
+      JSON.stringify({ plugins: { http: { port: 70000 }, metricz: {}, database: { driver: 'mysql' } } }),
+    );
     const port = await freePort();
-    const child = spawn(process.execPath, [main], { cwd: path.join(repo, 'sandbox'), env: { ...process.env, GANTRY_CONFIG: file, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [main], {
+      cwd: path.join(repo, 'sandbox'),
+      env: { ...process.env, GANTRY_CONFIG: file, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += String(d)));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -157,8 +181,15 @@ describe('sandbox with a bad config', function () {
 describe('sandbox compose profile', () => {
   const secrets = {
     GANTRY_DATABASE__PASSWORD: 'from-the-environment',
-    GANTRY_OAUTH__PROVIDERS: JSON.stringify({ google: { clientId: 'id.apps.googleusercontent.com', clientSecret: 'from-the-environment' } }),
-    GANTRY_AUTH_JWT__KEYS: JSON.stringify([{ kid: 'k1', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) }]),
+    GANTRY_OAUTH__PROVIDERS: JSON.stringify({
+      google: { clientId: 'id.apps.googleusercontent.com', clientSecret: 'from-the-environment' },
+    }),
+    GANTRY_AUTH_JWT__KEYS: JSON.stringify([
+      {
+        kid: 'k1',
+        privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
+      },
+    ]),
     GANTRY_SESSIONS_REDIS__CSRF_SECRET: 'c'.repeat(43),
     GANTRY_MFA__ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
   };
@@ -167,17 +198,49 @@ describe('sandbox compose profile', () => {
     const { createKernel, silentLogger } = await import('@gantry/core');
     let error: { details?: { codes?: string[] } } | undefined;
     try {
-      await createKernel({ appDir: path.join(repo, 'sandbox'), profile: 'compose', env: { GANTRY_DATABASE__PASSWORD: 'x' }, logger: silentLogger() });
+      await createKernel({
+        appDir: path.join(repo, 'sandbox'),
+        profile: 'compose',
+        env: { GANTRY_DATABASE__PASSWORD: 'x' },
+        logger: silentLogger(),
+      });
     } catch (err) {
       error = err as typeof error;
     }
-    expect(error?.details?.codes).to.have.members(['GANTRY_AUTH_JWT_KEYS_REQUIRED', 'GANTRY_SESSIONS_REDIS_CSRF_SECRET_REQUIRED', 'GANTRY_MFA_KEY_REQUIRED']);
+    expect(error?.details?.codes).to.have.members([
+      'GANTRY_AUTH_JWT_KEYS_REQUIRED',
+      'GANTRY_SESSIONS_REDIS_CSRF_SECRET_REQUIRED',
+      'GANTRY_MFA_KEY_REQUIRED',
+    ]);
   });
 
   it('passes every boot check (plugins, dependencies, options) without services', async () => {
     const { createKernel, silentLogger } = await import('@gantry/core');
-    const kernel = await createKernel({ appDir: path.join(repo, 'sandbox'), profile: 'compose', env: secrets, logger: silentLogger() });
-    expect(kernel.pluginNames).to.include.members(['http', 'metrics', 'database', 'circuit-breaker', 'mailer', 'rate-limit', 'audit', 'auth-jwt', 'redis', 'rbac', 'sessions-redis', 'users', 'mfa', 'oauth', 'seed', 'notes', 'demo']);
+    const kernel = await createKernel({
+      appDir: path.join(repo, 'sandbox'),
+      profile: 'compose',
+      env: secrets,
+      logger: silentLogger(),
+    });
+    expect(kernel.pluginNames).to.include.members([
+      'http',
+      'metrics',
+      'database',
+      'circuit-breaker',
+      'mailer',
+      'rate-limit',
+      'audit',
+      'auth-jwt',
+      'redis',
+      'rbac',
+      'sessions-redis',
+      'users',
+      'mfa',
+      'oauth',
+      'seed',
+      'notes',
+      'demo',
+    ]);
     expect(kernel.pluginNames).to.not.include('dev-idp');
     await kernel.stop();
   });

@@ -7,7 +7,9 @@ import { registeredErrorCodes } from '@gantry/core';
 import { expect } from 'chai';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const pluginDirs = readdirSync(path.join(repo, 'plugins'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+const pluginDirs = readdirSync(path.join(repo, 'plugins'), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name);
 
 describe('error registry', () => {
   before(async () => {

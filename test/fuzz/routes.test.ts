@@ -27,12 +27,24 @@ function jsonSchemaOf(schema: ZodType | undefined): JsonSchema | undefined {
   return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
 }
 
-const ODD_SEGMENTS = ['%00', '%ff', '%2e%2e', '%c0%ae', '%', '%zz', '..', '%2F', 'A'.repeat(3_000), '00000000-0000-4000-8000-00000000000A', '%ED%A0%80'];
+const ODD_SEGMENTS = [
+  '%00',
+  '%ff',
+  '%2e%2e',
+  '%c0%ae',
+  '%',
+  '%zz',
+  '..',
+  '%2F',
+  'A'.repeat(3_000),
+  '00000000-0000-4000-8000-00000000000A',
+  '%ED%A0%80',
+];
 
 /** A path parameter: from its schema, hostile, or an odd raw encoding; then percent-encoded. */
 function paramSegment(schema: JsonSchema | undefined): fc.Arbitrary<string> {
   const encode = (v: unknown): string => {
-    const text = typeof v === 'string' ? v : JSON.stringify(v) ?? '';
+    const text = typeof v === 'string' ? v : (JSON.stringify(v) ?? '');
     try {
       return encodeURIComponent(text) || 'x';
     } catch {
@@ -47,34 +59,65 @@ function paramSegment(schema: JsonSchema | undefined): fc.Arbitrary<string> {
 function requestsFor(route: RouteInfo, tokens: readonly string[]): fc.Arbitrary<FuzzRequest> {
   const params = jsonSchemaOf(route.schema?.params);
   const names = [...route.path.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
-  const segments = names.length ? fc.tuple(...names.map((n) => paramSegment(params?.properties?.[n]))) : fc.constant([] as string[]);
+  const segments = names.length
+    ? fc.tuple(...names.map((n) => paramSegment(params?.properties?.[n])))
+    : fc.constant([] as string[]);
   const query = fc.oneof(
     { arbitrary: queryValues(jsonSchemaOf(route.schema?.query)).map((q) => toQuery(q)), weight: 4 },
-    { arbitrary: fc.constantFrom('?a=%00', '?limit=1e999&limit=-1', '?__proto__[admin]=1', '?%ff=%fe', '?a=1&a=2&a=3', '?cursor=' + 'x'.repeat(5_000)), weight: 1 },
+    {
+      arbitrary: fc.constantFrom(
+        '?a=%00',
+        '?limit=1e999&limit=-1',
+        '?__proto__[admin]=1',
+        '?%ff=%fe',
+        '?a=1&a=2&a=3',
+        '?cursor=' + 'x'.repeat(5_000),
+      ),
+      weight: 1,
+    },
   );
   const bodySchema = jsonSchemaOf(route.schema?.body);
   const body = fc.oneof(
-    { arbitrary: mixed(bodySchema).map((b) => ({ payload: JSON.stringify(b) ?? 'null', type: 'application/json' })), weight: 6 },
-    { arbitrary: fc.constantFrom('{"a":', '[', '"\\ud800"', '{"a":1,"a":2}', '', 'null', '1e999').map((payload) => ({ payload, type: 'application/json' })), weight: 1 },
+    {
+      arbitrary: mixed(bodySchema).map((b) => ({ payload: JSON.stringify(b) ?? 'null', type: 'application/json' })),
+      weight: 6,
+    },
     {
       arbitrary: fc
-        .constantFrom('text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'application/json; charset=latin1', 'multipart/form-data; boundary=x', 'application/merge-patch+json')
+        .constantFrom('{"a":', '[', '"\\ud800"', '{"a":1,"a":2}', '', 'null', '1e999')
+        .map((payload) => ({ payload, type: 'application/json' })),
+      weight: 1,
+    },
+    {
+      arbitrary: fc
+        .constantFrom(
+          'text/plain',
+          'application/x-www-form-urlencoded',
+          'application/json; charset=utf-16',
+          'application/json; charset=latin1',
+          'multipart/form-data; boundary=x',
+          'application/merge-patch+json',
+        )
         .map((type) => ({ payload: '{"title":"x"}', type })),
       weight: 1,
     },
   );
   const auth = fc.constantFrom<(string | undefined)[]>(undefined, ...tokens);
-  const ip = fc.tuple(fc.integer({ min: 1, max: 223 }), fc.nat(255), fc.nat(255), fc.integer({ min: 1, max: 254 })).map((p) => p.join('.'));
+  const ip = fc
+    .tuple(fc.integer({ min: 1, max: 223 }), fc.nat(255), fc.nat(255), fc.integer({ min: 1, max: 254 }))
+    .map((p) => p.join('.'));
   const withBody = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(route.method);
-  return fc.record({ segments, query, body, auth, ip, accept: fc.constantFrom('application/json', '*/*', 'text/html') }).map(({ segments, query, body, auth, ip, accept }) => {
-    let i = 0;
-    const url = route.path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, () => segments[i++]!) + query;
-    const headers: Record<string, string> = { 'x-forwarded-for': ip, accept };
-    if (auth) headers.authorization = `Bearer ${auth}`;
-    if (!withBody) return { method: route.method, url, headers };
-    headers['content-type'] = body.type;
-    return { method: route.method, url, headers, payload: body.payload };
-  });
+  return fc
+    .record({ segments, query, body, auth, ip, accept: fc.constantFrom('application/json', '*/*', 'text/html') })
+    .map(({ segments, query, body, auth, ip, accept }) => {
+      let i = 0;
+      const url = route.path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, () => segments[i++]!) + query;
+      const headers: Record<string, string> = { 'x-forwarded-for': ip, accept };
+      if (auth) headers.authorization = `Bearer ${auth}`;
+      if (!withBody) return { method: route.method, url, headers };
+      headers['content-type'] = body.type;
+      return { method: route.method, url, headers, payload: body.payload };
+    });
 }
 
 function toQuery(values: Record<string, string | string[]>): string {
@@ -96,7 +139,10 @@ describe('fuzz: every sandbox route refuses hostile input without a 5xx', functi
     // requests reach validation and handlers; a 429 would be a valid refusal all the same.
     sandbox = await bootSandboxKernel({ GANTRY_HTTP__TRUST_PROXY: '1' });
     routes = sandbox.kernel.container.get(HttpServerToken).routes();
-    tokens = [(await sandbox.tokenFor('fuzz-admin@example.com', ['admin'])).token, (await sandbox.tokenFor('fuzz-user@example.com', ['user'])).token];
+    tokens = [
+      (await sandbox.tokenFor('fuzz-admin@example.com', ['admin'])).token,
+      (await sandbox.tokenFor('fuzz-user@example.com', ['user'])).token,
+    ];
   });
 
   after(() => sandbox?.stop());
@@ -107,7 +153,12 @@ describe('fuzz: every sandbox route refuses hostile input without a 5xx', functi
       fuzzed.add(`${route.method} ${route.path}`);
       await fc.assert(
         fc.asyncProperty(requestsFor(route, tokens), async (req) => {
-          const res = await sandbox.inject({ method: req.method as 'GET', url: req.url, headers: req.headers, ...(req.payload !== undefined ? { payload: req.payload } : {}) });
+          const res = await sandbox.inject({
+            method: req.method as 'GET',
+            url: req.url,
+            headers: req.headers,
+            ...(req.payload !== undefined ? { payload: req.payload } : {}),
+          });
           const where = `${req.method} ${req.url.slice(0, 200)} (${route.plugin}) → ${res.statusCode} ${res.body.slice(0, 300)}`;
           expect(res.statusCode, where).to.be.lessThan(500);
           if (res.statusCode >= 400) {

@@ -20,27 +20,37 @@ describe('journey: a new user from sign-up to password reset (PostgreSQL, Redis,
     expect(signup.status, signup.text).to.equal(201);
     const userId = signup.body.id as string;
     const verification = await mailTo(cluster, email, /Verify your email/);
-    expect((await b.call('POST', '/api/v1/auth/verify-email', { body: { token: linkIn(verification.text).token } })).status).to.equal(204);
+    expect(
+      (await b.call('POST', '/api/v1/auth/verify-email', { body: { token: linkIn(verification.text).token } })).status,
+    ).to.equal(204);
 
     const first = await a.call('POST', '/api/v1/auth/login', { body: { email, password } });
     expect(first.status, first.text).to.equal(200);
     const enroll = await b.call('POST', '/api/v1/auth/mfa/totp/enroll', { token: first.body.accessToken });
     expect(enroll.status, enroll.text).to.equal(200);
-    const code = async (steps: number) => String(await generate({ secret: enroll.body.secret, epoch: Math.floor(Date.now() / 1000) + steps * 30 }));
-    const confirm = await a.call('POST', '/api/v1/auth/mfa/totp/confirm', { token: first.body.accessToken, body: { code: await code(-1) } });
+    const code = async (steps: number) =>
+      String(await generate({ secret: enroll.body.secret, epoch: Math.floor(Date.now() / 1000) + steps * 30 }));
+    const confirm = await a.call('POST', '/api/v1/auth/mfa/totp/confirm', {
+      token: first.body.accessToken,
+      body: { code: await code(-1) },
+    });
     expect(confirm.status, confirm.text).to.equal(200);
 
     const challenged = await b.call('POST', '/api/v1/auth/login', { body: { email, password } });
     expect(challenged.body).to.include({ mfaRequired: true });
     expect(challenged.body).to.not.have.property('accessToken');
-    const verified = await a.call('POST', '/api/v1/auth/mfa/verify', { body: { mfaToken: challenged.body.mfaToken, code: await code(1) } });
+    const verified = await a.call('POST', '/api/v1/auth/mfa/verify', {
+      body: { mfaToken: challenged.body.mfaToken, code: await code(1) },
+    });
     expect(verified.status, verified.text).to.equal(200);
 
     const me = await b.call('GET', '/api/v1/users/me', { token: verified.body.accessToken });
     expect(me.status).to.equal(200);
     expect(me.body).to.include({ id: userId, email, emailVerified: true });
 
-    const refreshed = await a.call('POST', '/api/v1/auth/refresh', { body: { refreshToken: verified.body.refreshToken } });
+    const refreshed = await a.call('POST', '/api/v1/auth/refresh', {
+      body: { refreshToken: verified.body.refreshToken },
+    });
     expect(refreshed.status, refreshed.text).to.equal(200);
     const reused = await b.call('POST', '/api/v1/auth/refresh', { body: { refreshToken: verified.body.refreshToken } });
     expect(reused.status).to.equal(401);
@@ -51,15 +61,33 @@ describe('journey: a new user from sign-up to password reset (PostgreSQL, Redis,
     expect((await b.call('POST', '/api/v1/auth/password/forgot', { body: { email } })).status).to.equal(202);
     const reset = await mailTo(cluster, email, /Reset your password/, before);
     const newPassword = 'Journey-Reset-Battery-8';
-    expect((await a.call('POST', '/api/v1/auth/password/reset', { body: { token: linkIn(reset.text).token, password: newPassword } })).status).to.equal(204);
+    expect(
+      (
+        await a.call('POST', '/api/v1/auth/password/reset', {
+          body: { token: linkIn(reset.text).token, password: newPassword },
+        })
+      ).status,
+    ).to.equal(204);
     expect((await b.call('POST', '/api/v1/auth/login', { body: { email, password } })).status).to.equal(401);
-    expect((await b.call('POST', '/api/v1/auth/login', { body: { email, password: newPassword } })).body.mfaRequired).to.equal(true);
+    expect(
+      (await b.call('POST', '/api/v1/auth/login', { body: { email, password: newPassword } })).body.mfaRequired,
+    ).to.equal(true);
 
     await cluster.admin('journey-admin@example.com', 'Journey-Admin-Battery-9');
-    const admin = await a.call('POST', '/api/v1/auth/login', { body: { email: 'journey-admin@example.com', password: 'Journey-Admin-Battery-9' } });
+    const admin = await a.call('POST', '/api/v1/auth/login', {
+      body: { email: 'journey-admin@example.com', password: 'Journey-Admin-Battery-9' },
+    });
     const trail = await b.call('GET', `/api/v1/audit?actorId=${userId}&limit=100`, { token: admin.body.accessToken });
     expect(trail.status, trail.text).to.equal(200);
-    const steps = (trail.body.items as { action: string; outcome: string; requestId: string | null; ip: string | null; time: string }[]).reverse();
+    const steps = (
+      trail.body.items as {
+        action: string;
+        outcome: string;
+        requestId: string | null;
+        ip: string | null;
+        time: string;
+      }[]
+    ).reverse();
     const actions = steps.map((e) => `${e.action}:${e.outcome}`);
     for (const expected of [
       'auth.signup:success',

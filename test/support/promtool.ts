@@ -15,10 +15,14 @@ export function ensurePromtool(): void {
   try {
     execFileSync('sh', [ensureScript, 'ensure'], { stdio: ['ignore', 'inherit', 'inherit'] });
   } catch (err) {
-    throw new Error(`promtool is not on PATH and ${ensureScript} could not install it (${String(err)}). ` +
-      'Fix: install Debian\'s prometheus package (apt-get install prometheus) or put promtool on PATH', { cause: err });
+    throw new Error(
+      `promtool is not on PATH and ${ensureScript} could not install it (${String(err)}). ` +
+        "Fix: install Debian's prometheus package (apt-get install prometheus) or put promtool on PATH",
+      { cause: err },
+    );
   }
-  if (!promtoolOnPath()) throw new Error(`${ensureScript} ensure succeeded but promtool is still not on PATH: put it on PATH`);
+  if (!promtoolOnPath())
+    throw new Error(`${ensureScript} ensure succeeded but promtool is still not on PATH: put it on PATH`);
 }
 
 /** Runs `promtool check metrics` on an exposition: its exit status and everything it printed. */

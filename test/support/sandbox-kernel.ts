@@ -44,7 +44,9 @@ export async function bootSandboxKernel(env: Record<string, string> = {}): Promi
     handler,
     inject: (options) => inject(handler, options),
     async tokenFor(email, roles) {
-      const { user } = await kernel.container.get(UsersToken).ensureAccount({ email, password: 'Correct-Horse-Battery-9', name: email.split('@')[0]!, roles });
+      const { user } = await kernel.container
+        .get(UsersToken)
+        .ensureAccount({ email, password: 'Correct-Horse-Battery-9', name: email.split('@')[0]!, roles });
       return { id: user.id, token: (await kernel.container.get(AuthJwtToken).issuePair(user.id)).accessToken };
     },
     async stop() {

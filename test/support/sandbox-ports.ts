@@ -30,7 +30,9 @@ export async function sandboxPorts(): Promise<{ env: Record<string, string>; bas
       GANTRY_DEV_IDP__PORT: String(idpPort),
       GANTRY_DEV_IDP__REDIRECT_URI: `${base}/api/v1/auth/oauth/dev/callback`,
       GANTRY_OAUTH__CALLBACK_BASE_URL: base,
-      GANTRY_OAUTH__PROVIDERS__OIDC: JSON.stringify({ dev: { issuer, clientId: 'gantry-sandbox', clientSecret: DEV_IDP_SECRET } }),
+      GANTRY_OAUTH__PROVIDERS__OIDC: JSON.stringify({
+        dev: { issuer, clientId: 'gantry-sandbox', clientSecret: DEV_IDP_SECRET },
+      }),
     },
   };
 }

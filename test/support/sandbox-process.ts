@@ -19,7 +19,10 @@ export interface Sandbox {
 }
 
 /** Starts the sandbox (embedded profile) on free ports, with `env` added, and waits for /healthz. */
-export async function startSandbox(env: Record<string, string>, ports?: { env: Record<string, string>; base: string; issuer: string }): Promise<Sandbox> {
+export async function startSandbox(
+  env: Record<string, string>,
+  ports?: { env: Record<string, string>; base: string; issuer: string },
+): Promise<Sandbox> {
   const { env: portEnv, base, issuer } = ports ?? (await sandboxPorts());
   const child = spawn(process.execPath, [main], {
     cwd: path.join(repo, 'sandbox'),

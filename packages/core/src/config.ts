@@ -22,9 +22,22 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 /** Kernel settings (config file key `kernel`, env `GANTRY_KERNEL__<KEY>`). */
 export const kernelOptionsSchema = z
   .object({
-    hookTimeoutMs: z.number().int().positive().default(10_000).describe('Limit for each plugin register/start/stop call'),
-    shutdownTimeoutMs: z.number().int().positive().default(15_000).describe('Deadline for a graceful shutdown; past it the process exits non-zero'),
-    logLevel: z.enum(LOG_LEVELS).optional().describe('Log level of the default logger (default: the LOG_LEVEL variable, else info)'),
+    hookTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe('Limit for each plugin register/start/stop call'),
+    shutdownTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(15_000)
+      .describe('Deadline for a graceful shutdown; past it the process exits non-zero'),
+    logLevel: z
+      .enum(LOG_LEVELS)
+      .optional()
+      .describe('Log level of the default logger (default: the LOG_LEVEL variable, else info)'),
   })
   .strict();
 
@@ -37,13 +50,30 @@ const appConfigSchema = z
   .object({
     $schema: z.string().optional(),
     plugins: z.record(z.string(), z.union([z.record(z.string(), z.unknown()), z.literal(false)])),
-    profiles: z.record(z.string(), z.object({ plugins: z.record(z.string(), z.union([z.record(z.string(), z.unknown()), z.literal(false)])).optional() }).strict()).optional(),
+    profiles: z
+      .record(
+        z.string(),
+        z
+          .object({
+            plugins: z.record(z.string(), z.union([z.record(z.string(), z.unknown()), z.literal(false)])).optional(),
+          })
+          .strict(),
+      )
+      .optional(),
     kernel: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 
 /** Names of the config file, in the order they are looked for. */
-export const CONFIG_FILES: readonly string[] = ['gantry.config.ts', 'gantry.config.mts', 'gantry.config.js', 'gantry.config.mjs', 'gantry.config.yaml', 'gantry.config.yml', 'gantry.config.json'];
+export const CONFIG_FILES: readonly string[] = [
+  'gantry.config.ts',
+  'gantry.config.mts',
+  'gantry.config.js',
+  'gantry.config.mjs',
+  'gantry.config.yaml',
+  'gantry.config.yml',
+  'gantry.config.json',
+];
 
 /** Finds the config file: `GANTRY_CONFIG` when set, else `gantry.config.{ts,yaml,json}` in `appDir`. */
 export function findConfigFile(appDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -62,7 +92,9 @@ export function findConfigFile(appDir: string, env: NodeJS.ProcessEnv = process.
  */
 export async function readConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<AppConfig> {
   if (!existsSync(file)) {
-    throw CoreErrors.CONFIG_FILE_INVALID(`config file ${file} does not exist`, { fix: 'create it, or point GANTRY_CONFIG at an existing file' });
+    throw CoreErrors.CONFIG_FILE_INVALID(`config file ${file} does not exist`, {
+      fix: 'create it, or point GANTRY_CONFIG at an existing file',
+    });
   }
   let raw: unknown;
   const ext = path.extname(file);
@@ -73,10 +105,13 @@ export async function readConfigFile(file: string, env: NodeJS.ProcessEnv = proc
       const missing = new Set<string>();
       raw = interpolateEnv(raw, env, missing);
       if (missing.size > 0) {
-        throw CoreErrors.CONFIG_FILE_INVALID(`config file ${file} uses environment variables that are not set: ${[...missing].join(', ')}`, {
-          // biome-ignore lint/suspicious/noTemplateCurlyInString: the syntax the user writes, shown as is
-          fix: 'set them, or give a default in the file: "${NAME:-default}"',
-        });
+        throw CoreErrors.CONFIG_FILE_INVALID(
+          `config file ${file} uses environment variables that are not set: ${[...missing].join(', ')}`,
+          {
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: the syntax the user writes, shown as is
+            fix: 'set them, or give a default in the file: "${NAME:-default}"',
+          },
+        );
       }
     } else {
       // Node >= 22.18 strips TypeScript types natively, so a gantry.config.ts loads without a build step.
@@ -84,7 +119,9 @@ export async function readConfigFile(file: string, env: NodeJS.ProcessEnv = proc
       raw = mod.config ?? mod.default;
     }
   } catch (cause) {
-    throw CoreErrors.CONFIG_FILE_INVALID(`config file ${file} cannot be parsed: ${(cause as Error).message}`, { cause });
+    throw CoreErrors.CONFIG_FILE_INVALID(`config file ${file} cannot be parsed: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   const parsed = appConfigSchema.safeParse(raw);
   if (!parsed.success) {
@@ -139,7 +176,11 @@ export function applyProfile(config: AppConfig, profile: string): Record<string,
  * `GANTRY_RATE_LIMIT__DEFAULT__LIMIT=600` changes one field of the default policy instead of
  * replacing the whole object with `{ limit: 600 }`.
  */
-export function mergeEnvOverrides(schema: ZodType | undefined, base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+export function mergeEnvOverrides(
+  schema: ZodType | undefined,
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   const shape = objectShape(schema);
   for (const [k, v] of Object.entries(over)) {
@@ -181,7 +222,11 @@ export function envSegment(name: string): string {
  * against the schema (camelCase option `smtpUrl` is `SMTP_URL`) and values converted to the
  * schema's type (number, boolean, JSON for arrays and objects), so `GANTRY_HTTP__PORT=8080` is a number.
  */
-export function envOverrides(pluginName: string, schema: ZodType | undefined, env: NodeJS.ProcessEnv = process.env): { values: Record<string, unknown>; problems: string[] } {
+export function envOverrides(
+  pluginName: string,
+  schema: ZodType | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): { values: Record<string, unknown>; problems: string[] } {
   const prefix = `GANTRY_${envSegment(pluginName)}__`;
   const values: Record<string, unknown> = {};
   const problems: string[] = [];
@@ -196,8 +241,12 @@ export function envOverrides(pluginName: string, schema: ZodType | undefined, en
       const shape = objectShape(node);
       const key = shape ? Object.keys(shape).find((k) => envSegment(k) === seg) : undefined;
       if (!key) {
-        const known = shape ? Object.keys(shape).map((k) => `${prefix}${[...keys.map(envSegment), envSegment(k)].join('__')}`) : [];
-        problems.push(`environment variable ${name}: no option "${seg}" in plugin "${pluginName}"${known.length ? `; known: ${known.join(', ')}` : ''}`);
+        const known = shape
+          ? Object.keys(shape).map((k) => `${prefix}${[...keys.map(envSegment), envSegment(k)].join('__')}`)
+          : [];
+        problems.push(
+          `environment variable ${name}: no option "${seg}" in plugin "${pluginName}"${known.length ? `; known: ${known.join(', ')}` : ''}`,
+        );
         target = undefined as never;
         break;
       }
@@ -219,7 +268,11 @@ function unwrap(schema: ZodType | undefined): ZodType | undefined {
   let s = schema as { _zod?: { def: { type: string; innerType?: ZodType; in?: ZodType } } } | undefined;
   for (let i = 0; i < 10 && s?._zod; i++) {
     const def = s._zod.def;
-    if (['optional', 'default', 'nullable', 'prefault', 'readonly', 'catch', 'nonoptional'].includes(def.type) && def.innerType) s = def.innerType as never;
+    if (
+      ['optional', 'default', 'nullable', 'prefault', 'readonly', 'catch', 'nonoptional'].includes(def.type) &&
+      def.innerType
+    )
+      s = def.innerType as never;
     else if (def.type === 'pipe' && def.in) s = def.in as never;
     else break;
   }
@@ -238,13 +291,18 @@ function objectShape(schema: ZodType | undefined): Record<string, ZodType> | und
   return s?._zod?.def.type === 'object' ? s._zod.def.shape : undefined;
 }
 
-function convertEnvValue(raw: string, schema: ZodType | undefined): { ok: true; value: unknown } | { ok: false; problem: string } {
+function convertEnvValue(
+  raw: string,
+  schema: ZodType | undefined,
+): { ok: true; value: unknown } | { ok: false; problem: string } {
   const type = (unwrap(schema) as { _zod?: { def: { type: string } } } | undefined)?._zod?.def.type;
   switch (type) {
     case 'number':
     case 'int': {
       const n = Number(raw);
-      return raw.trim() !== '' && Number.isFinite(n) ? { ok: true, value: n } : { ok: false, problem: `expected a number, got ${JSON.stringify(raw)}` };
+      return raw.trim() !== '' && Number.isFinite(n)
+        ? { ok: true, value: n }
+        : { ok: false, problem: `expected a number, got ${JSON.stringify(raw)}` };
     }
     case 'boolean':
       if (/^(true|1|yes|on)$/i.test(raw)) return { ok: true, value: true };
@@ -295,7 +353,12 @@ export interface OptionLayer {
  * highest layer holding it (for `env`, the `GANTRY_<OWNER>__...` variable that set it or one of its
  * parents), else the schema default. Layers are given lowest first; `owner` is the plugin name or `kernel`.
  */
-export function optionProvenance(args: { owner: string; value: unknown; layers: readonly OptionLayer[]; env: NodeJS.ProcessEnv }): OptionProvenance {
+export function optionProvenance(args: {
+  owner: string;
+  value: unknown;
+  layers: readonly OptionLayer[];
+  env: NodeJS.ProcessEnv;
+}): OptionProvenance {
   const out: Record<string, OptionOrigin> = {};
   const prefix = `GANTRY_${envSegment(args.owner)}__`;
   const originOf = (at: readonly string[]): OptionOrigin => {
@@ -353,7 +416,12 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unkno
     const got = valueAt(input, issue.path as PropertyKey[]);
     // A mistyped secret must not end up in a boot error (and so in logs): say only that a value was given.
     const secret = issue.path.some((k) => typeof k === 'string' && SECRET_KEY.test(k));
-    const gotText = got === undefined ? 'nothing' : secret ? 'a value, not shown: it may be a secret' : JSON.stringify(redactSecrets(got))?.slice(0, 80);
+    const gotText =
+      got === undefined
+        ? 'nothing'
+        : secret
+          ? 'a value, not shown: it may be a secret'
+          : JSON.stringify(redactSecrets(got))?.slice(0, 80);
     return `option "${where}": ${message} (got ${gotText})`;
   });
 }
@@ -362,7 +430,9 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unkno
 function redactSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactSecrets);
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[not shown]' : redactSecrets(v)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[not shown]' : redactSecrets(v)]),
+  );
 }
 
 function valueAt(input: unknown, p: readonly PropertyKey[]): unknown {

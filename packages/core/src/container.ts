@@ -36,7 +36,10 @@ export interface Container {
 export class TsyringeContainer implements Container {
   private disposed = false;
 
-  private constructor(private readonly inner: DependencyContainer, private readonly owner: string) {}
+  private constructor(
+    private readonly inner: DependencyContainer,
+    private readonly owner: string,
+  ) {}
 
   /** A fresh root for one kernel: a child of tsyringe's root, never the root itself. */
   static createRoot(owner = 'kernel'): TsyringeContainer {
@@ -77,13 +80,18 @@ export class TsyringeContainer implements Container {
     try {
       return this.inner.resolve(token as InjectionToken<T>);
     } catch (cause) {
-      throw CoreErrors.TOKEN_NOT_BOUND(`${this.owner}: cannot resolve token "${tokenName(token)}": ${(cause as Error).message}`, { cause });
+      throw CoreErrors.TOKEN_NOT_BOUND(
+        `${this.owner}: cannot resolve token "${tokenName(token)}": ${(cause as Error).message}`,
+        { cause },
+      );
     }
   }
 
   tryGet<T>(token: Token<T>): T | undefined {
     this.assertNotDisposed(token);
-    return this.inner.isRegistered(token as InjectionToken<T>, true) ? this.inner.resolve(token as InjectionToken<T>) : undefined;
+    return this.inner.isRegistered(token as InjectionToken<T>, true)
+      ? this.inner.resolve(token as InjectionToken<T>)
+      : undefined;
   }
 
   has(token: Token<unknown>): boolean {
@@ -95,7 +103,9 @@ export class TsyringeContainer implements Container {
       return this.inner.resolve(cls as unknown as InjectionToken<T>);
     } catch (cause) {
       // tsyringe's message already carries the dependency path ("Cannot inject ... at position #1 of ...").
-      throw CoreErrors.TOKEN_NOT_BOUND(`${this.owner}: cannot construct ${cls.name}: ${(cause as Error).message}`, { cause });
+      throw CoreErrors.TOKEN_NOT_BOUND(`${this.owner}: cannot construct ${cls.name}: ${(cause as Error).message}`, {
+        cause,
+      });
     }
   }
 
@@ -111,7 +121,10 @@ export class TsyringeContainer implements Container {
   /** tsyringe's own error here ("This container has been disposed") would name neither the token nor the cause. */
   private assertNotDisposed(token: Token<unknown>): void {
     if (this.disposed) {
-      throw CoreErrors.KERNEL_STATE(`${this.owner}: cannot resolve token "${tokenName(token)}": the kernel has stopped`, { fix: 'resolve tokens while the kernel runs, before stop()' });
+      throw CoreErrors.KERNEL_STATE(
+        `${this.owner}: cannot resolve token "${tokenName(token)}": the kernel has stopped`,
+        { fix: 'resolve tokens while the kernel runs, before stop()' },
+      );
     }
   }
 }

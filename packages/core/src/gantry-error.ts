@@ -40,7 +40,12 @@ export class GantryError extends Error {
 
   /** True when `value` is a GantryError, also across duplicated copies of this package. */
   static is(value: unknown): value is GantryError {
-    return value instanceof GantryError || (value instanceof Error && (value as { name?: string }).name === 'GantryError' && typeof (value as { code?: unknown }).code === 'string');
+    return (
+      value instanceof GantryError ||
+      (value instanceof Error &&
+        (value as { name?: string }).name === 'GantryError' &&
+        typeof (value as { code?: unknown }).code === 'string')
+    );
   }
 }
 
@@ -69,13 +74,17 @@ export function defineErrors<const K extends string>(
   for (const reason of Object.keys(specs) as K[]) {
     const code = prefix + reason;
     const spec = specs[reason];
-    if (!CODE_PATTERN.test(code)) throw new TypeError(`Error code "${code}" is not of the form GANTRY_<OWNER>_<REASON> (upper snake case).`);
+    if (!CODE_PATTERN.test(code))
+      throw new TypeError(`Error code "${code}" is not of the form GANTRY_<OWNER>_<REASON> (upper snake case).`);
     const existing = registry.get(code);
     if (existing && existing.spec !== spec) {
-      throw new TypeError(`Error code "${code}" is declared twice (by "${existing.owner}" and "${owner}"). Codes are unique and never reused: pick a new reason.`);
+      throw new TypeError(
+        `Error code "${code}" is declared twice (by "${existing.owner}" and "${owner}"). Codes are unique and never reused: pick a new reason.`,
+      );
     }
     registry.set(code, { owner, spec });
-    const factory = ((message: string, options?: GantryErrorOptions) => new GantryError(code, spec, message, options)) as ErrorFactory & { code: string; spec: ErrorSpec };
+    const factory = ((message: string, options?: GantryErrorOptions) =>
+      new GantryError(code, spec, message, options)) as ErrorFactory & { code: string; spec: ErrorSpec };
     Object.defineProperty(factory, 'code', { value: code, enumerable: true });
     Object.defineProperty(factory, 'spec', { value: spec, enumerable: true });
     Object.defineProperty(factory, 'is', { value: (v: unknown) => GantryError.is(v) && v.code === code });

@@ -19,7 +19,17 @@ export interface HealthCheck {
 export interface ReadinessReport {
   readonly status: 'ready' | 'not_ready';
   readonly shuttingDown: boolean;
-  readonly checks: Record<string, { status: HealthResult['status']; plugin: string; critical: boolean; durationMs: number; details?: Record<string, unknown>; error?: string }>;
+  readonly checks: Record<
+    string,
+    {
+      status: HealthResult['status'];
+      plugin: string;
+      critical: boolean;
+      durationMs: number;
+      details?: Record<string, unknown>;
+      error?: string;
+    }
+  >;
 }
 
 /** Holds every plugin's readiness checks and the kernel's own liveness state. */
@@ -31,7 +41,9 @@ export class HealthRegistry {
   /** Adds a check; names are unique per kernel. */
   add(check: HealthCheck): void {
     if (this.checks.some((c) => c.name === check.name)) {
-      throw new TypeError(`health check "${check.name}" is registered twice (plugin "${check.plugin}"); give it another name`);
+      throw new TypeError(
+        `health check "${check.name}" is registered twice (plugin "${check.plugin}"); give it another name`,
+      );
     }
     this.checks.push(check);
   }
@@ -60,9 +72,27 @@ export class HealthRegistry {
               timer = setTimeout(() => reject(new Error(`timed out after ${c.timeoutMs} ms`)), c.timeoutMs);
             }),
           ]);
-          return [c.name, { status: result.status, plugin: c.plugin, critical: c.critical, durationMs: round(performance.now() - t0), ...(result.details ? { details: result.details } : {}) }] as const;
+          return [
+            c.name,
+            {
+              status: result.status,
+              plugin: c.plugin,
+              critical: c.critical,
+              durationMs: round(performance.now() - t0),
+              ...(result.details ? { details: result.details } : {}),
+            },
+          ] as const;
         } catch (err) {
-          return [c.name, { status: 'down' as const, plugin: c.plugin, critical: c.critical, durationMs: round(performance.now() - t0), error: (err as Error).message }] as const;
+          return [
+            c.name,
+            {
+              status: 'down' as const,
+              plugin: c.plugin,
+              critical: c.critical,
+              durationMs: round(performance.now() - t0),
+              error: (err as Error).message,
+            },
+          ] as const;
         } finally {
           if (timer) clearTimeout(timer);
         }

@@ -4,7 +4,13 @@ import { CoreErrors } from './errors.js';
 import { EventBusToken, InProcessEventBus, type EventBus } from './events.js';
 import { GantryError, withFix } from './gantry-error.js';
 import { HealthRegistry } from './health.js';
-import { HealthRegistryToken, KernelInfoToken, LoggerToken, type KernelInfo, type TimelineEntry } from './kernel-info.js';
+import {
+  HealthRegistryToken,
+  KernelInfoToken,
+  LoggerToken,
+  type KernelInfo,
+  type TimelineEntry,
+} from './kernel-info.js';
 import { createLogger, type Logger } from './logger.js';
 import type { LifecycleHook, Plugin, PluginContext } from './plugin.js';
 import { resolveConfig, type ResolveConfigOptions } from './setup.js';
@@ -12,7 +18,13 @@ import { tokenName, type Token } from './token.js';
 import { HttpTransportToken, type HttpRouter } from './transport.js';
 import { KERNEL_VERSION } from './version.js';
 
-export { HealthRegistryToken, KernelInfoToken, LoggerToken, type KernelInfo, type TimelineEntry } from './kernel-info.js';
+export {
+  HealthRegistryToken,
+  KernelInfoToken,
+  LoggerToken,
+  type KernelInfo,
+  type TimelineEntry,
+} from './kernel-info.js';
 
 /** How to build a kernel. Everything is optional: by default it reads `gantry.config.*` from `appDir`. */
 export interface CreateKernelOptions extends ResolveConfigOptions {
@@ -46,9 +58,12 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
   const setup = await resolveConfig(options);
   const { problems } = setup;
   if (problems.length > 0) {
-    throw CoreErrors.BOOT_INVALID(`the application cannot start: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n  - ${problems.join('\n  - ')}`, {
-      details: { problems, codes: setup.codes },
-    });
+    throw CoreErrors.BOOT_INVALID(
+      `the application cannot start: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n  - ${problems.join('\n  - ')}`,
+      {
+        details: { problems, codes: setup.codes },
+      },
+    );
   }
   const logger = options.logger ?? createLogger({ level: setup.logLevel });
   return new Kernel({
@@ -71,13 +86,22 @@ export class Kernel implements AsyncDisposable {
   private readonly entries: Entry[];
   private readonly started: StartedHook[] = [];
   private readonly entryTimeline: TimelineEntry[] = [];
-  private readonly commands = new Map<string, { plugin: string; description?: string; run: (args: readonly string[]) => Promise<number | void> | number | void }>();
+  private readonly commands = new Map<
+    string,
+    { plugin: string; description?: string; run: (args: readonly string[]) => Promise<number | void> | number | void }
+  >();
   private state: State = 'created';
   private stopping: Promise<void> | undefined;
   private startup: Promise<void> | undefined;
 
   /** @internal use {@link createKernel}. */
-  constructor(init: { appDir: string; profile: string; logger: Logger; kernelOptions: KernelOptions; ordered: { plugin: Plugin; specifier: string; options: unknown }[] }) {
+  constructor(init: {
+    appDir: string;
+    profile: string;
+    logger: Logger;
+    kernelOptions: KernelOptions;
+    ordered: { plugin: Plugin; specifier: string; options: unknown }[];
+  }) {
     this.appDir = init.appDir;
     this.profile = init.profile;
     this.logger = init.logger;
@@ -93,7 +117,9 @@ export class Kernel implements AsyncDisposable {
     this.container.bindValue(KernelInfoToken, info);
     this.container.bindValue(HealthRegistryToken, this.health);
     this.container.bindValue(LoggerToken, this.logger);
-    const bus: EventBus = new InProcessEventBus((err, event) => this.logger.error({ err, topic: event.topic }, 'event handler failed'));
+    const bus: EventBus = new InProcessEventBus((err, event) =>
+      this.logger.error({ err, topic: event.topic }, 'event handler failed'),
+    );
     this.container.bindValue(EventBusToken, bus);
     this.entries = init.ordered.map((o) => ({
       plugin: o.plugin,
@@ -126,7 +152,10 @@ export class Kernel implements AsyncDisposable {
    * With `serve: false` serve hooks are skipped (commands such as migrations).
    */
   async start(options: { serve?: boolean } = {}): Promise<void> {
-    if (this.state !== 'created' && this.state !== 'registered') throw CoreErrors.KERNEL_STATE(`kernel.start() called in state "${this.state}"`, { fix: 'create a new kernel for each start' });
+    if (this.state !== 'created' && this.state !== 'registered')
+      throw CoreErrors.KERNEL_STATE(`kernel.start() called in state "${this.state}"`, {
+        fix: 'create a new kernel for each start',
+      });
     const startup = this.startPlugins(options);
     // stop() during start waits for the hook in progress before stopping (see stop()).
     this.startup = startup.catch(() => undefined);
@@ -139,7 +168,10 @@ export class Kernel implements AsyncDisposable {
    * continues from here; `stop()` releases the kernel. A failed registration leaves it unusable.
    */
   async register(): Promise<void> {
-    if (this.state !== 'created') throw CoreErrors.KERNEL_STATE(`kernel.register() called in state "${this.state}"`, { fix: 'call register() once, on a new kernel, before start()' });
+    if (this.state !== 'created')
+      throw CoreErrors.KERNEL_STATE(`kernel.register() called in state "${this.state}"`, {
+        fix: 'call register() once, on a new kernel, before start()',
+      });
     try {
       await this.registerAll(() => undefined);
     } catch (err) {
@@ -161,14 +193,22 @@ export class Kernel implements AsyncDisposable {
     const t0 = performance.now();
     // A stop() (e.g. SIGTERM during boot) ends the start between two steps: nothing more starts.
     const assertNotStopping = (): void => {
-      if (this.stopping !== undefined) throw CoreErrors.KERNEL_STATE('kernel.stop() was called during start: the remaining plugins were not started');
+      if (this.stopping !== undefined)
+        throw CoreErrors.KERNEL_STATE('kernel.stop() was called during start: the remaining plugins were not started');
     };
     try {
       if (this.state === 'created') await this.registerAll(assertNotStopping);
       assertNotStopping();
       this.state = 'starting';
-      const runHooks = this.entries.flatMap((entry) => entry.hooks.filter((h) => (h.phase ?? 'run') === 'run').map((hook) => ({ entry, hook })));
-      const serveHooks = options.serve === false ? [] : this.entries.flatMap((entry) => entry.hooks.filter((h) => h.phase === 'serve').map((hook) => ({ entry, hook })));
+      const runHooks = this.entries.flatMap((entry) =>
+        entry.hooks.filter((h) => (h.phase ?? 'run') === 'run').map((hook) => ({ entry, hook })),
+      );
+      const serveHooks =
+        options.serve === false
+          ? []
+          : this.entries.flatMap((entry) =>
+              entry.hooks.filter((h) => h.phase === 'serve').map((hook) => ({ entry, hook })),
+            );
       for (const sh of [...runHooks, ...serveHooks]) {
         assertNotStopping();
         if (sh.hook.start) await this.timed(sh.entry, 'start', sh.hook, sh.hook.start);
@@ -178,13 +218,18 @@ export class Kernel implements AsyncDisposable {
     } catch (err) {
       this.state = 'failed';
       this.logger.error({ err: serializeError(err) }, 'boot failed; stopping what started');
-      await this.stopStarted().catch((stopErr: unknown) => this.logger.error({ err: serializeError(stopErr) }, 'stop after failed boot also failed'));
+      await this.stopStarted().catch((stopErr: unknown) =>
+        this.logger.error({ err: serializeError(stopErr) }, 'stop after failed boot also failed'),
+      );
       throw err;
     }
     this.state = 'started';
     this.health.setState({ started: true });
     const total = Math.round(performance.now() - t0);
-    this.logger.info({ totalMs: total, timeline: this.summaryTimeline() }, `started ${this.entries.length} plugins in ${total} ms (profile ${this.profile})`);
+    this.logger.info(
+      { totalMs: total, timeline: this.summaryTimeline() },
+      `started ${this.entries.length} plugins in ${total} ms (profile ${this.profile})`,
+    );
   }
 
   /** Runs a command registered by a plugin; the kernel must be started (serve not needed). */
@@ -192,7 +237,9 @@ export class Kernel implements AsyncDisposable {
     const cmd = this.commands.get(name);
     if (!cmd) {
       const known = [...this.commands.keys()].join(', ') || 'none';
-      throw CoreErrors.BAD_REQUEST(`unknown command "${name}" (known: ${known})`, { fix: 'run one of the known commands, or enable the plugin that registers it' });
+      throw CoreErrors.BAD_REQUEST(`unknown command "${name}" (known: ${known})`, {
+        fix: 'run one of the known commands, or enable the plugin that registers it',
+      });
     }
     const code = await cmd.run(args);
     return typeof code === 'number' ? code : 0;
@@ -250,7 +297,13 @@ export class Kernel implements AsyncDisposable {
       this.logger.info({ signal, deadlineMs: this.options.shutdownTimeoutMs }, 'shutting down gracefully');
       this.health.setState({ shuttingDown: true });
       const deadline = setTimeout(() => {
-        this.logger.error({ code: CoreErrors.SHUTDOWN_TIMEOUT.code }, withFix(`graceful shutdown did not finish within ${this.options.shutdownTimeoutMs} ms`, CoreErrors.SHUTDOWN_TIMEOUT.spec.fix));
+        this.logger.error(
+          { code: CoreErrors.SHUTDOWN_TIMEOUT.code },
+          withFix(
+            `graceful shutdown did not finish within ${this.options.shutdownTimeoutMs} ms`,
+            CoreErrors.SHUTDOWN_TIMEOUT.spec.fix,
+          ),
+        );
         this.logger.flush?.();
         exit(1);
       }, this.options.shutdownTimeoutMs);
@@ -283,17 +336,29 @@ export class Kernel implements AsyncDisposable {
     const ctx = this.contextFor(entry);
     const t0 = performance.now();
     try {
-      await withTimeout(Promise.resolve().then(() => plugin.register(ctx as PluginContext<never>)), this.options.hookTimeoutMs, () =>
-        CoreErrors.HOOK_TIMEOUT(`plugin "${plugin.name}": register() did not finish within ${this.options.hookTimeoutMs} ms`, { details: { plugin: plugin.name, phase: 'register' } }),
+      await withTimeout(
+        Promise.resolve().then(() => plugin.register(ctx as PluginContext<never>)),
+        this.options.hookTimeoutMs,
+        () =>
+          CoreErrors.HOOK_TIMEOUT(
+            `plugin "${plugin.name}": register() did not finish within ${this.options.hookTimeoutMs} ms`,
+            { details: { plugin: plugin.name, phase: 'register' } },
+          ),
       );
     } catch (err) {
       if (CoreErrors.HOOK_TIMEOUT.is(err)) throw err;
-      throw CoreErrors.REGISTER_FAILED(`plugin "${plugin.name}": register() failed: ${(err as Error)?.message ?? String(err)}`, { cause: err, details: { plugin: plugin.name } });
+      throw CoreErrors.REGISTER_FAILED(
+        `plugin "${plugin.name}": register() failed: ${(err as Error)?.message ?? String(err)}`,
+        { cause: err, details: { plugin: plugin.name } },
+      );
     }
     this.entryTimeline.push({ plugin: plugin.name, phase: 'register', ms: round(performance.now() - t0) });
     for (const t of plugin.provides ?? []) {
       if (!this.container.has(t)) {
-        throw CoreErrors.REGISTER_FAILED(`plugin "${plugin.name}" declares it provides "${tokenName(t)}" but register() did not bind it`, { fix: `call ctx.provide(${tokenName(t)}, value) in register()` });
+        throw CoreErrors.REGISTER_FAILED(
+          `plugin "${plugin.name}" declares it provides "${tokenName(t)}" but register() did not bind it`,
+          { fix: `call ctx.provide(${tokenName(t)}, value) in register()` },
+        );
       }
     }
   }
@@ -311,13 +376,20 @@ export class Kernel implements AsyncDisposable {
       container: entry.container,
       provide<T>(t: Token<T>, value: T): void {
         if (!provides.has(t)) {
-          throw CoreErrors.TOKEN_NOT_PROVIDED(`plugin "${plugin.name}" provides "${tokenName(t)}" without declaring it`, { details: { plugin: plugin.name, token: tokenName(t) } });
+          throw CoreErrors.TOKEN_NOT_PROVIDED(
+            `plugin "${plugin.name}" provides "${tokenName(t)}" without declaring it`,
+            { details: { plugin: plugin.name, token: tokenName(t) } },
+          );
         }
         kernel.container.bindValue(t, value);
       },
       lifecycle: {
         hook(hook: LifecycleHook): void {
-          if (kernel.state !== 'registering') throw CoreErrors.KERNEL_STATE(`plugin "${plugin.name}": lifecycle.hook("${hook.name}") called after register()`, { fix: 'declare hooks inside register()' });
+          if (kernel.state !== 'registering')
+            throw CoreErrors.KERNEL_STATE(
+              `plugin "${plugin.name}": lifecycle.hook("${hook.name}") called after register()`,
+              { fix: 'declare hooks inside register()' },
+            );
           entry.hooks.push(hook);
         },
       },
@@ -336,7 +408,9 @@ export class Kernel implements AsyncDisposable {
         if (entry.router) return entry.router;
         const transport = kernel.container.tryGet(HttpTransportToken);
         if (!transport || ![...(plugin.dependsOn ?? []), ...(plugin.optionalDependsOn ?? [])].includes('http')) {
-          throw CoreErrors.HTTP_UNAVAILABLE(`plugin "${plugin.name}" uses ctx.http but ${transport ? 'does not list "http" in dependsOn (or optionalDependsOn)' : 'no HTTP transport is enabled'}`);
+          throw CoreErrors.HTTP_UNAVAILABLE(
+            `plugin "${plugin.name}" uses ctx.http but ${transport ? 'does not list "http" in dependsOn (or optionalDependsOn)' : 'no HTTP transport is enabled'}`,
+          );
         }
         entry.router = transport.routerFor(plugin.name);
         return entry.router;
@@ -347,25 +421,40 @@ export class Kernel implements AsyncDisposable {
       },
       command(name, run, description): void {
         const existing = kernel.commands.get(name);
-        if (existing) throw CoreErrors.REGISTER_FAILED(`command "${name}" is registered by "${existing.plugin}" and "${plugin.name}"`, { fix: 'rename one of them' });
+        if (existing)
+          throw CoreErrors.REGISTER_FAILED(
+            `command "${name}" is registered by "${existing.plugin}" and "${plugin.name}"`,
+            { fix: 'rename one of them' },
+          );
         kernel.commands.set(name, { plugin: plugin.name, description, run });
       },
     };
   }
 
-  private async timed(entry: Entry, phase: 'start' | 'stop', hook: LifecycleHook, fn: () => Promise<void> | void): Promise<void> {
+  private async timed(
+    entry: Entry,
+    phase: 'start' | 'stop',
+    hook: LifecycleHook,
+    fn: () => Promise<void> | void,
+  ): Promise<void> {
     const limit = hook.timeoutMs ?? this.options.hookTimeoutMs;
     const t0 = performance.now();
     try {
       await withTimeout(Promise.resolve().then(fn), limit, () =>
-        CoreErrors.HOOK_TIMEOUT(`plugin "${entry.plugin.name}": ${phase} hook "${hook.name}" did not finish within ${limit} ms`, { details: { plugin: entry.plugin.name, hook: hook.name, phase } }),
+        CoreErrors.HOOK_TIMEOUT(
+          `plugin "${entry.plugin.name}": ${phase} hook "${hook.name}" did not finish within ${limit} ms`,
+          { details: { plugin: entry.plugin.name, hook: hook.name, phase } },
+        ),
       );
     } catch (err) {
       if (CoreErrors.HOOK_TIMEOUT.is(err)) throw err;
-      throw CoreErrors.HOOK_FAILED(`plugin "${entry.plugin.name}": ${phase} hook "${hook.name}" failed: ${(err as Error)?.message ?? String(err)}`, {
-        cause: err,
-        details: { plugin: entry.plugin.name, hook: hook.name, phase },
-      });
+      throw CoreErrors.HOOK_FAILED(
+        `plugin "${entry.plugin.name}": ${phase} hook "${hook.name}" failed: ${(err as Error)?.message ?? String(err)}`,
+        {
+          cause: err,
+          details: { plugin: entry.plugin.name, hook: hook.name, phase },
+        },
+      );
     } finally {
       this.entryTimeline.push({ plugin: entry.plugin.name, phase, hook: hook.name, ms: round(performance.now() - t0) });
     }
@@ -386,7 +475,10 @@ export class Kernel implements AsyncDisposable {
     }
     if (failures.length === 1) throw failures[0];
     if (failures.length > 1) {
-      throw CoreErrors.HOOK_FAILED(`${failures.length} stop hooks failed:\n  - ${failures.map((f) => f.message).join('\n  - ')}`, { details: { failures: failures.map((f) => f.message) } });
+      throw CoreErrors.HOOK_FAILED(
+        `${failures.length} stop hooks failed:\n  - ${failures.map((f) => f.message).join('\n  - ')}`,
+        { details: { failures: failures.map((f) => f.message) } },
+      );
     }
   }
 

@@ -9,7 +9,9 @@ import { createKernel, serializeError, type CreateKernelOptions, type Kernel } f
  * plugin command (e.g. `db:migrate`) without serving. A setup that fails its checks prints every
  * problem to stderr and exits 1 before anything listens.
  */
-export async function runMain(options: CreateKernelOptions & { argv?: readonly string[] } = {}): Promise<Kernel | undefined> {
+export async function runMain(
+  options: CreateKernelOptions & { argv?: readonly string[] } = {},
+): Promise<Kernel | undefined> {
   const argv = options.argv ?? process.argv.slice(2);
   let kernel: Kernel;
   try {
@@ -60,7 +62,8 @@ export function appDirOf(entry: string | undefined): string {
   }
   for (let dir = start; ; dir = path.dirname(dir)) {
     // The project's root ends the walk: a config file further up belongs to something else.
-    if (CONFIG_FILES.some((f) => existsSync(path.join(dir, f))) || existsSync(path.join(dir, 'package.json'))) return dir;
+    if (CONFIG_FILES.some((f) => existsSync(path.join(dir, f))) || existsSync(path.join(dir, 'package.json')))
+      return dir;
     if (path.dirname(dir) === dir) return process.cwd();
   }
 }

@@ -29,7 +29,9 @@ export function patchSchema<S extends z.ZodRawShape>(schema: z.ZodObject<S>): Pa
     const field = schema.shape[key] as z.core.$ZodType;
     const optional = z.optional(withoutDefault(field));
     if (optional._zod.optin === 'defaulted') {
-      throw CoreErrors.PATCH_SCHEMA_INVALID(`patchSchema(): field "${key}" still supplies a value when it is absent (a default inside a union, lazy or other schema it cannot look into): declare the field without a default`);
+      throw CoreErrors.PATCH_SCHEMA_INVALID(
+        `patchSchema(): field "${key}" still supplies a value when it is absent (a default inside a union, lazy or other schema it cannot look into): declare the field without a default`,
+      );
     }
     const meta = z.globalRegistry.get(field);
     if (meta) {
@@ -43,7 +45,10 @@ export function patchSchema<S extends z.ZodRawShape>(schema: z.ZodObject<S>): Pa
   return z
     .object(shape)
     .strict()
-    .refine((body) => Object.values(body).some((v) => v !== undefined), { message, params: { fields } }) as unknown as PatchSchema<S>;
+    .refine((body) => Object.values(body).some((v) => v !== undefined), {
+      message,
+      params: { fields },
+    }) as unknown as PatchSchema<S>;
 }
 
 /** `field` without the defaults (and prefaults) that would fill in its absence, its other wrappers kept. */
@@ -65,13 +70,17 @@ function withoutDefault(field: z.core.$ZodType): z.core.$ZodType {
     case 'nonoptional': {
       const wrapped = def as z.core.$ZodOptionalDef;
       const inner = withoutDefault(wrapped.innerType);
-      return inner === wrapped.innerType ? field : z.core.util.clone(field, { ...wrapped, innerType: inner } as typeof def, { parent: true });
+      return inner === wrapped.innerType
+        ? field
+        : z.core.util.clone(field, { ...wrapped, innerType: inner } as typeof def, { parent: true });
     }
     case 'pipe': {
       // A transform or codec: the default sits on the input side.
       const pipe = def as z.core.$ZodPipeDef;
       const input = withoutDefault(pipe.in);
-      return input === pipe.in ? field : z.core.util.clone(field, { ...pipe, in: input } as typeof def, { parent: true });
+      return input === pipe.in
+        ? field
+        : z.core.util.clone(field, { ...pipe, in: input } as typeof def, { parent: true });
     }
     default:
       return field;

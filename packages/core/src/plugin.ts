@@ -45,13 +45,20 @@ export interface PluginContext<C> {
   readonly lifecycle: { hook(hook: LifecycleHook): void };
   readonly health: {
     /** Registers a readiness check shown in `/readyz` as `<plugin>` or `<plugin>:<name>`. */
-    check(fn: () => Promise<HealthResult> | HealthResult, options?: { name?: string; critical?: boolean; timeoutMs?: number }): void;
+    check(
+      fn: () => Promise<HealthResult> | HealthResult,
+      options?: { name?: string; critical?: boolean; timeoutMs?: number },
+    ): void;
   };
   /** Routes and middleware; requires the `http` plugin in `dependsOn`. */
   readonly http: HttpRouter;
   readonly events: EventBus;
   /** Registers a command run by `gantry <command>` / `main.js <command>` after start, before serve. */
-  command(name: string, run: (args: readonly string[]) => Promise<number | void> | number | void, description?: string): void;
+  command(
+    name: string,
+    run: (args: readonly string[]) => Promise<number | void> | number | void,
+    description?: string,
+  ): void;
 }
 
 /** What {@link PluginDefinition.validate} knows of the application being checked. */
@@ -91,7 +98,10 @@ export interface PluginDefinition<S extends ZodType = ZodType> {
    */
   readonly validate?: (config: z.output<S>, setup: PluginSetup) => readonly (GantryError | string)[];
   /** Hot config change from a remote source; without it every change is rejected and logged. */
-  readonly onConfigChange?: (prev: z.output<S>, next: z.output<S>) => Promise<ConfigChangeDecision> | ConfigChangeDecision;
+  readonly onConfigChange?: (
+    prev: z.output<S>,
+    next: z.output<S>,
+  ) => Promise<ConfigChangeDecision> | ConfigChangeDecision;
 }
 
 /** A plugin value as the kernel stores it. */
@@ -106,20 +116,26 @@ export function pluginMetadataProblems(def: unknown): string[] {
   const problems: string[] = [];
   if (typeof def !== 'object' || def === null) return ['is not an object made by definePlugin({...})'];
   const d = def as Partial<PluginDefinition>;
-  if (typeof d.name !== 'string' || !NAME.test(d.name)) problems.push(`name ${JSON.stringify(d.name)} must be kebab-case (e.g. "auth-jwt")`);
-  if (typeof d.version !== 'string' || !semver.valid(d.version)) problems.push(`version ${JSON.stringify(d.version)} is not a semver version (e.g. "1.2.0")`);
-  if (typeof d.kernel !== 'string' || !semver.validRange(d.kernel)) problems.push(`kernel ${JSON.stringify(d.kernel)} is not a semver range (e.g. "^0.1.0")`);
+  if (typeof d.name !== 'string' || !NAME.test(d.name))
+    problems.push(`name ${JSON.stringify(d.name)} must be kebab-case (e.g. "auth-jwt")`);
+  if (typeof d.version !== 'string' || !semver.valid(d.version))
+    problems.push(`version ${JSON.stringify(d.version)} is not a semver version (e.g. "1.2.0")`);
+  if (typeof d.kernel !== 'string' || !semver.validRange(d.kernel))
+    problems.push(`kernel ${JSON.stringify(d.kernel)} is not a semver range (e.g. "^0.1.0")`);
   if (typeof d.register !== 'function') problems.push('register must be a function (ctx) => Promise<void>');
-  if (d.validate !== undefined && typeof d.validate !== 'function') problems.push('validate must be a function (config, setup) => string[]');
+  if (d.validate !== undefined && typeof d.validate !== 'function')
+    problems.push('validate must be a function (config, setup) => string[]');
   for (const key of ['dependsOn', 'optionalDependsOn'] as const) {
     const list = d[key];
     if (list === undefined) continue;
-    if (!Array.isArray(list) || list.some((n) => typeof n !== 'string' || !NAME.test(n))) problems.push(`${key} must be a list of plugin names`);
+    if (!Array.isArray(list) || list.some((n) => typeof n !== 'string' || !NAME.test(n)))
+      problems.push(`${key} must be a list of plugin names`);
     else if (d.name && list.includes(d.name)) problems.push(`${key} lists the plugin itself`);
   }
   for (const key of ['provides', 'requires'] as const) {
     const list = d[key];
-    if (list !== undefined && (!Array.isArray(list) || list.some((t) => typeof t !== 'symbol'))) problems.push(`${key} must be a list of tokens made by token<T>(name)`);
+    if (list !== undefined && (!Array.isArray(list) || list.some((t) => typeof t !== 'symbol')))
+      problems.push(`${key} must be a list of tokens made by token<T>(name)`);
   }
   if (d.config !== undefined && !(d.config instanceof z.ZodType)) problems.push('config must be a zod schema (zod 4)');
   return problems;
@@ -139,7 +155,9 @@ export function definePlugin<S extends ZodType = z.ZodObject<{}>>(def: PluginDef
   const problems = pluginMetadataProblems(def);
   if (problems.length > 0) {
     const who = typeof def?.name === 'string' ? `plugin "${def.name}"` : 'a plugin';
-    throw CoreErrors.PLUGIN_INVALID(`${who} has an invalid definition:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+    throw CoreErrors.PLUGIN_INVALID(`${who} has an invalid definition:\n  - ${problems.join('\n  - ')}`, {
+      details: { problems },
+    });
   }
   return Object.freeze({ ...def, [PLUGIN_BRAND]: true as const }) as unknown as Plugin;
 }

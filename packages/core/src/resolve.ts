@@ -29,20 +29,30 @@ function isPathSpecifier(s: string): boolean {
  * npm name, or a short name. Packages are looked up from `appDir` (then `fallbackDir`) upwards
  * through `node_modules`, honouring `exports` (ESM-only packages included).
  */
-export async function resolvePlugin(specifier: string, appDir: string, preloaded?: ReadonlyMap<string, Plugin>, fallbackDir?: string): Promise<ResolveResult> {
+export async function resolvePlugin(
+  specifier: string,
+  appDir: string,
+  preloaded?: ReadonlyMap<string, Plugin>,
+  fallbackDir?: string,
+): Promise<ResolveResult> {
   const pre = preloaded?.get(specifier);
   if (pre) return { ok: true, value: { specifier, plugin: pre, from: 'preloaded' } };
   if (isPathSpecifier(specifier)) {
     const file = path.resolve(appDir, specifier);
     const entry = resolveFileEntry(file);
-    if (!entry) return { ok: false, problem: `plugin "${specifier}": no file at ${file} (tried .js, .mjs, .ts, .mts, /index.js). Fix: check the path, relative to the config file's folder` };
+    if (!entry)
+      return {
+        ok: false,
+        problem: `plugin "${specifier}": no file at ${file} (tried .js, .mjs, .ts, .mts, /index.js). Fix: check the path, relative to the config file's folder`,
+      };
     return loadFrom(specifier, entry);
   }
   const tried: string[] = [];
   for (const candidate of candidatesFor(specifier)) {
     tried.push(candidate);
     // From the config file's folder first, then the app's (a GANTRY_CONFIG file may live elsewhere).
-    const entry = resolvePackageEntry(candidate, appDir) ?? (fallbackDir ? resolvePackageEntry(candidate, fallbackDir) : undefined);
+    const entry =
+      resolvePackageEntry(candidate, appDir) ?? (fallbackDir ? resolvePackageEntry(candidate, fallbackDir) : undefined);
     if (entry) return loadFrom(specifier, entry);
   }
   return { ok: false, problem: notFound(specifier, tried, [appDir, ...(fallbackDir ? [fallbackDir] : [])]) };
@@ -56,10 +66,13 @@ function notFound(specifier: string, tried: readonly string[], dirs: readonly st
   const where = `cannot find package ${tried.join(' or ')} from ${dirs[0]}`;
   const isShort = tried.length > 1;
   const known = isShort ? [...OFFICIAL_PLUGINS, ...installedShortNames(dirs)] : installedPackageNames(dirs);
-  if (isShort && OFFICIAL_PLUGINS.includes(specifier)) return `plugin "${specifier}": ${where}. Fix: npm install ${tried[specifier === 'http' ? 1 : 0]}`;
+  if (isShort && OFFICIAL_PLUGINS.includes(specifier))
+    return `plugin "${specifier}": ${where}. Fix: npm install ${tried[specifier === 'http' ? 1 : 0]}`;
   const typo = closest(specifier, known);
-  if (typo !== undefined) return `plugin "${specifier}": ${where} (did you mean "${typo}"?). Fix: rename the key "${specifier}" to "${typo}" in the config file`;
-  if (!isShort) return `plugin "${specifier}": ${where}. Fix: npm install ${specifier}, or correct the name in the config file`;
+  if (typo !== undefined)
+    return `plugin "${specifier}": ${where} (did you mean "${typo}"?). Fix: rename the key "${specifier}" to "${typo}" in the config file`;
+  if (!isShort)
+    return `plugin "${specifier}": ${where}. Fix: npm install ${specifier}, or correct the name in the config file`;
   return `plugin "${specifier}": ${where}, and no Gantry plugin has this name. Fix: correct the name (a short name stands for @gantry/plugin-<name>), use the plugin's full npm name, or a path such as "./plugins/${specifier}.js"`;
 }
 
@@ -107,15 +120,24 @@ async function loadFrom(specifier: string, entry: string): Promise<ResolveResult
   if (found.length === 1) return { ok: true, value: { specifier, plugin: found[0]!, from: entry } };
   return {
     ok: false,
-    problem: found.length === 0
-      ? `plugin "${specifier}": ${entry} exports no plugin. Fix: export the definePlugin({...}) value as "plugin"`
-      : `plugin "${specifier}": ${entry} exports ${found.length} plugins and none is named "plugin". Fix: export the one to load as "plugin"`,
+    problem:
+      found.length === 0
+        ? `plugin "${specifier}": ${entry} exports no plugin. Fix: export the definePlugin({...}) value as "plugin"`
+        : `plugin "${specifier}": ${entry} exports ${found.length} plugins and none is named "plugin". Fix: export the one to load as "plugin"`,
   };
 }
 
 function resolveFileEntry(file: string): string | undefined {
   // TypeScript files load through Node's type stripping, as gantry.config.ts does.
-  for (const c of [file, `${file}.js`, `${file}.mjs`, `${file}.ts`, `${file}.mts`, path.join(file, 'index.js'), path.join(file, 'index.ts')]) {
+  for (const c of [
+    file,
+    `${file}.js`,
+    `${file}.mjs`,
+    `${file}.ts`,
+    `${file}.mts`,
+    path.join(file, 'index.js'),
+    path.join(file, 'index.ts'),
+  ]) {
     if (existsSync(c) && !c.endsWith(path.sep) && /\.(c|m)?(js|ts)$/.test(c)) return c;
   }
   const pkg = path.join(file, 'package.json');
@@ -135,7 +157,11 @@ function resolvePackageEntry(name: string, fromDir: string): string | undefined 
 }
 
 function entryOfPackage(pkgDir: string): string | undefined {
-  const pkg = JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { exports?: unknown; main?: string; module?: string };
+  const pkg = JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as {
+    exports?: unknown;
+    main?: string;
+    module?: string;
+  };
   const target = pickExport(pkg.exports) ?? pkg.module ?? pkg.main ?? 'index.js';
   const file = path.join(pkgDir, target);
   return existsSync(file) ? file : undefined;

@@ -88,7 +88,12 @@ export interface ResolvedConfig {
 }
 
 /** Tokens the kernel binds itself: a plugin may require them without any plugin providing them. */
-export const BUILTIN_TOKENS: ReadonlySet<symbol> = new Set<symbol>([KernelInfoToken, HealthRegistryToken, LoggerToken, EventBusToken]);
+export const BUILTIN_TOKENS: ReadonlySet<symbol> = new Set<symbol>([
+  KernelInfoToken,
+  HealthRegistryToken,
+  LoggerToken,
+  EventBusToken,
+]);
 
 /**
  * Reads the config (file or inline), applies the profile, resolves every enabled plugin and checks
@@ -107,9 +112,12 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
   if (!config) {
     configFile = options.configFile ? path.resolve(appDir, options.configFile) : findConfigFile(appDir, env);
     if (!configFile) {
-      throw CoreErrors.CONFIG_FILE_INVALID(`no config file in ${appDir} (looked for gantry.config.ts, .yaml, .json) and GANTRY_CONFIG is not set`, {
-        fix: 'create gantry.config.json with { "plugins": { "http": {} } } or set GANTRY_CONFIG',
-      });
+      throw CoreErrors.CONFIG_FILE_INVALID(
+        `no config file in ${appDir} (looked for gantry.config.ts, .yaml, .json) and GANTRY_CONFIG is not set`,
+        {
+          fix: 'create gantry.config.json with { "plugins": { "http": {} } } or set GANTRY_CONFIG',
+        },
+      );
     }
     config = await readConfigFile(configFile, env);
     configDir = path.dirname(configFile);
@@ -135,30 +143,51 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
   problems.push(...kernelEnv.problems.map((p) => `kernel: ${p}`));
   const kernelMerged = mergeEnvOverrides(kernelOptionsSchema, kernelInput, kernelEnv.values);
   const kernelParsed = kernelOptionsSchema.safeParse(kernelMerged);
-  if (!kernelParsed.success) problems.push(...describeIssues(kernelParsed.error.issues, kernelInput).map((p) => `kernel: ${p}. Fix: correct "kernel" in the config file`));
+  if (!kernelParsed.success)
+    problems.push(
+      ...describeIssues(kernelParsed.error.issues, kernelInput).map(
+        (p) => `kernel: ${p}. Fix: correct "kernel" in the config file`,
+      ),
+    );
   const kernelOptions = kernelParsed.success ? kernelParsed.data : kernelOptionsSchema.parse({});
   const kernel = {
     options: kernelOptions,
-    provenance: optionProvenance({ owner: 'kernel', value: kernelParsed.success ? kernelOptions : kernelMerged, layers: [...kernelLayers, { source: 'env', values: kernelEnv.values }], env }),
+    provenance: optionProvenance({
+      owner: 'kernel',
+      value: kernelParsed.success ? kernelOptions : kernelMerged,
+      layers: [...kernelLayers, { source: 'env', values: kernelEnv.values }],
+      env,
+    }),
   };
 
   const merged = applyProfile(config, profile);
-  const disabled = Object.entries(merged).filter(([, o]) => o === false).map(([spec]) => spec);
+  const disabled = Object.entries(merged)
+    .filter(([, o]) => o === false)
+    .map(([spec]) => spec);
   const enabled = Object.entries(merged).filter(([, o]) => o !== false) as [string, Record<string, unknown>][];
   const preloaded = new Map<string, Plugin>();
   for (const p of options.plugins ?? []) if (isPlugin(p)) preloaded.set(p.name, p);
 
   const resolved = await Promise.all(enabled.map(([spec]) => resolvePlugin(spec, configDir, preloaded, appDir)));
-  const plugins = new Map<string, { plugin: Plugin; specifier: string; from: string; options: Record<string, unknown> }>();
+  const plugins = new Map<
+    string,
+    { plugin: Plugin; specifier: string; from: string; options: Record<string, unknown> }
+  >();
   resolved.forEach((r, i) => {
     const [spec, opts] = enabled[i]!;
     if (!r.ok) return void problems.push(r.problem);
     const meta = pluginMetadataProblems(r.value.plugin);
-    if (meta.length) return void problems.push(...meta.map((m) => `plugin "${spec}": ${m}. Fix: correct its definePlugin({...})`));
+    if (meta.length)
+      return void problems.push(...meta.map((m) => `plugin "${spec}": ${m}. Fix: correct its definePlugin({...})`));
     const p = r.value.plugin;
-    if (plugins.has(p.name)) return void problems.push(`plugin "${p.name}" is enabled twice (as "${plugins.get(p.name)!.specifier}" and "${spec}"). Fix: keep one key`);
+    if (plugins.has(p.name))
+      return void problems.push(
+        `plugin "${p.name}" is enabled twice (as "${plugins.get(p.name)!.specifier}" and "${spec}"). Fix: keep one key`,
+      );
     if (!semver.satisfies(KERNEL_VERSION, p.kernel, { includePrerelease: true })) {
-      problems.push(`plugin "${p.name}" ${p.version} supports kernel ${p.kernel}, but this kernel is ${KERNEL_VERSION}. Fix: install a version of the plugin made for kernel ${KERNEL_VERSION}, or upgrade @gantry/core`);
+      problems.push(
+        `plugin "${p.name}" ${p.version} supports kernel ${p.kernel}, but this kernel is ${KERNEL_VERSION}. Fix: install a version of the plugin made for kernel ${KERNEL_VERSION}, or upgrade @gantry/core`,
+      );
     }
     plugins.set(p.name, { plugin: p, specifier: spec, from: r.value.from, options: opts });
   });
@@ -171,17 +200,29 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
 
   // Dependencies and tokens.
   const providers = new Map<symbol, string[]>();
-  for (const { plugin } of plugins.values()) for (const t of plugin.provides ?? []) providers.set(t, [...(providers.get(t) ?? []), plugin.name]);
-  for (const [t, names] of providers) if (names.length > 1 && t !== EventBusToken) problems.push(`token "${tokenName(t)}" is provided by ${names.map((n) => `"${n}"`).join(' and ')}. Fix: enable only one of them`);
+  for (const { plugin } of plugins.values())
+    for (const t of plugin.provides ?? []) providers.set(t, [...(providers.get(t) ?? []), plugin.name]);
+  for (const [t, names] of providers)
+    if (names.length > 1 && t !== EventBusToken)
+      problems.push(
+        `token "${tokenName(t)}" is provided by ${names.map((n) => `"${n}"`).join(' and ')}. Fix: enable only one of them`,
+      );
   for (const { plugin } of plugins.values()) {
     for (const dep of plugin.dependsOn ?? []) {
-      if (!plugins.has(dep)) problems.push(`${label(plugin.name)} depends on "${dep}", which is not enabled. Fix: add "${dep}": {} under "plugins" in the config file`);
+      if (!plugins.has(dep))
+        problems.push(
+          `${label(plugin.name)} depends on "${dep}", which is not enabled. Fix: add "${dep}": {} under "plugins" in the config file`,
+        );
     }
     for (const t of plugin.requires ?? []) {
       if (!providers.has(t) && !BUILTIN_TOKENS.has(t)) {
         const owner = officialOwnerOf(tokenName(t));
-        const fix = owner ? `enable plugin "${owner}" (it provides this token): add "${owner}": {} under "plugins"` : 'enable the plugin that provides it (see the README of the package exporting this token)';
-        problems.push(`${label(plugin.name)} requires token "${tokenName(t)}", which no enabled plugin provides. Fix: ${fix}`);
+        const fix = owner
+          ? `enable plugin "${owner}" (it provides this token): add "${owner}": {} under "plugins"`
+          : 'enable the plugin that provides it (see the README of the package exporting this token)';
+        problems.push(
+          `${label(plugin.name)} requires token "${tokenName(t)}", which no enabled plugin provides. Fix: ${fix}`,
+        );
       }
     }
   }
@@ -194,7 +235,10 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
     ].filter((d) => d !== plugin.name),
   }));
   const { order, cycles } = topoSort(nodes);
-  for (const cycle of cycles) problems.push(`dependency cycle: ${cycle.join(' → ')}. Fix: remove one of these dependencies (or make it optionalDependsOn)`);
+  for (const cycle of cycles)
+    problems.push(
+      `dependency cycle: ${cycle.join(' → ')}. Fix: remove one of these dependencies (or make it optionalDependsOn)`,
+    );
 
   // Options: file < profile < environment, validated per plugin.
   const validated = new Map<string, ResolvedPluginConfig>();
@@ -205,7 +249,10 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
     const input = mergeEnvOverrides(plugin.config, input0, fromEnv.values);
     let value: Record<string, unknown> | undefined;
     if (!plugin.config) {
-      if (Object.keys(input).length > 0) problems.push(`${label(plugin.name)} takes no options, got ${Object.keys(input).join(', ')}. Fix: use {} for it`);
+      if (Object.keys(input).length > 0)
+        problems.push(
+          `${label(plugin.name)} takes no options, got ${Object.keys(input).join(', ')}. Fix: use {} for it`,
+        );
       else value = deepFreeze({});
     } else {
       const parsed = (plugin.config as ZodType).safeParse(input);
@@ -213,12 +260,18 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
       else {
         problems.push(
           ...describeIssues(parsed.error.issues, input, plugin.config).map(
-            (m) => `${label(plugin.name)}: ${m}. Fix: correct plugins["${specifier}"] in the config file or its GANTRY_${envSegment(plugin.name)}__* variables`,
+            (m) =>
+              `${label(plugin.name)}: ${m}. Fix: correct plugins["${specifier}"] in the config file or its GANTRY_${envSegment(plugin.name)}__* variables`,
           ),
         );
       }
     }
-    const provenance = optionProvenance({ owner: plugin.name, value: value ?? input, layers: [...layers, { source: 'env', values: fromEnv.values }], env });
+    const provenance = optionProvenance({
+      owner: plugin.name,
+      value: value ?? input,
+      layers: [...layers, { source: 'env', values: fromEnv.values }],
+      env,
+    });
     validated.set(plugin.name, { plugin, specifier, from, options: value, input, provenance });
   }
 
@@ -232,16 +285,31 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
         if (typeof found === 'string') problems.push(`${label(plugin.name)}: ${found}`);
         else {
           codes.push(found.code);
-          problems.push(`${label(plugin.name)}: [${found.code}] ${found.message}${found.fix ? `. Fix: ${found.fix}` : ''}`);
+          problems.push(
+            `${label(plugin.name)}: [${found.code}] ${found.message}${found.fix ? `. Fix: ${found.fix}` : ''}`,
+          );
         }
       }
     } catch (err) {
-      problems.push(`${label(plugin.name)}: its validate() threw ${(err as Error).message}. Fix: report it to the plugin's authors`);
+      problems.push(
+        `${label(plugin.name)}: its validate() threw ${(err as Error).message}. Fix: report it to the plugin's authors`,
+      );
     }
   }
 
   const logLevel = options.logger ? undefined : (kernelOptions.logLevel ?? logLevelFromEnv(env.LOG_LEVEL, problems));
-  return { appDir, configDir, configFile, profile, kernel, logLevel, plugins: order.map((name) => validated.get(name)!), disabled, problems, codes };
+  return {
+    appDir,
+    configDir,
+    configFile,
+    profile,
+    kernel,
+    logLevel,
+    plugins: order.map((name) => validated.get(name)!),
+    disabled,
+    problems,
+    codes,
+  };
 }
 
 /** The written layers of one plugin's options: the file's, then the profile's (which replaces a disabled or absent base). */
@@ -259,6 +327,8 @@ function logLevelFromEnv(value: string | undefined, problems: string[]): (typeof
   if (value === undefined || value === '') return 'info';
   const level = LOG_LEVELS.find((l) => l === value.toLowerCase());
   if (level) return level;
-  problems.push(`environment variable LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
+  problems.push(
+    `environment variable LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`,
+  );
   return 'info';
 }

@@ -76,7 +76,8 @@ function walk(value: unknown, path: string, out: UnsafeString[], limit: number, 
   // Depth is bounded by the JSON parser's input size; this bound only keeps the walk off the stack's edge.
   if (value === null || typeof value !== 'object' || depth > 256) return;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length && out.length < limit; i++) walk(value[i], path ? `${path}.${i}` : String(i), out, limit, depth + 1);
+    for (let i = 0; i < value.length && out.length < limit; i++)
+      walk(value[i], path ? `${path}.${i}` : String(i), out, limit, depth + 1);
     return;
   }
   for (const key of Object.keys(value)) {

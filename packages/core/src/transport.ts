@@ -161,7 +161,6 @@ export interface HttpRouter {
   routes(): readonly RouteInfo[];
 }
 
-
 /** The HTTP transport as the kernel sees it: hands each plugin a router that knows its owner. */
 export interface HttpTransport {
   routerFor(plugin: string): HttpRouter;

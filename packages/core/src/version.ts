@@ -17,7 +17,8 @@ export function packageVersion(moduleUrl: string): string {
       if (typeof pkg.name === 'string' && typeof pkg.version === 'string') return pkg.version;
     }
     const parent = path.dirname(dir);
-    if (parent === dir) throw new TypeError(`no package.json with a name and a version above ${fileURLToPath(moduleUrl)}`);
+    if (parent === dir)
+      throw new TypeError(`no package.json with a name and a version above ${fileURLToPath(moduleUrl)}`);
     dir = parent;
   }
 }

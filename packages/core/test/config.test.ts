@@ -1,7 +1,15 @@
 import path from 'node:path';
 import { expect } from 'chai';
 import { z } from 'zod';
-import { createKernel, deepMerge, envOverrides, envSegment, silentLogger, type CreateKernelOptions, type Plugin } from '../src/index.js';
+import {
+  createKernel,
+  deepMerge,
+  envOverrides,
+  envSegment,
+  silentLogger,
+  type CreateKernelOptions,
+  type Plugin,
+} from '../src/index.js';
 import { plugin, problemsOf, rejection, tempDir } from './helpers.js';
 
 const svcSchema = z.object({
@@ -11,7 +19,11 @@ const svcSchema = z.object({
   name: z.string().default('svc').describe('name'),
   tags: z.array(z.string()).default([]).describe('tags'),
   db: z
-    .object({ host: z.string().default('localhost').describe('host'), port: z.number().default(5432).describe('port'), tls: z.boolean().default(false).describe('tls') })
+    .object({
+      host: z.string().default('localhost').describe('host'),
+      port: z.number().default(5432).describe('port'),
+      tls: z.boolean().default(false).describe('tls'),
+    })
     .default({ host: 'localhost', port: 5432, tls: false })
     .describe('database'),
 });
@@ -32,7 +44,10 @@ function recorder(): { plugin: Plugin; seen: { config?: Svc; profile?: string; a
 }
 
 /** Builds, starts and stops a kernel; returns what the `svc` plugin saw and the kernel's plugin list. */
-async function boot(options: CreateKernelOptions, extra: Plugin[] = []): Promise<{ config: Svc; profile: string; appDir: string; plugins: readonly string[] }> {
+async function boot(
+  options: CreateKernelOptions,
+  extra: Plugin[] = [],
+): Promise<{ config: Svc; profile: string; appDir: string; plugins: readonly string[] }> {
   const r = recorder();
   const kernel = await createKernel({ env: {}, logger: silentLogger(), ...options, plugins: [r.plugin, ...extra] });
   await kernel.start();
@@ -55,7 +70,18 @@ describe('config', () => {
     });
 
     it('replaces ${NAME} and ${NAME:-default} in string values of JSON and YAML files from the environment', async () => {
-      tmp.write('gantry.config.json', JSON.stringify({ plugins: { svc: { name: 'svc-${PORT:-3000}', smtpUrl: 'smtp://${MAIL_HOST}:25', tags: ['$${literal}', '${EMPTY:-fallback}'] } } }));
+      tmp.write(
+        'gantry.config.json',
+        JSON.stringify({
+          plugins: {
+            svc: {
+              name: 'svc-${PORT:-3000}',
+              smtpUrl: 'smtp://${MAIL_HOST}:25',
+              tags: ['$${literal}', '${EMPTY:-fallback}'],
+            },
+          },
+        }),
+      );
       const seen = await boot({ appDir: tmp.dir, env: { PORT: '4100', MAIL_HOST: 'mail.internal', EMPTY: '' } });
       expect(seen.config).to.include({ name: 'svc-4100', smtpUrl: 'smtp://mail.internal:25' });
       expect(seen.config.tags).to.deep.equal(['${literal}', 'fallback']);
@@ -104,23 +130,29 @@ describe('config', () => {
       const viaEnv = await boot({ appDir: tmp.dir, env: { GANTRY_CONFIG: 'conf/prod.yaml' } });
       expect(viaEnv.config.name).to.equal('from-env-file');
       // Relative paths in the config (local plugins) resolve from the config file's folder.
-      expect(viaEnv.appDir).to.equal(path.join(tmp.dir, "conf"));
+      expect(viaEnv.appDir).to.equal(path.join(tmp.dir, 'conf'));
       const viaOption = await boot({ appDir: tmp.dir, configFile: 'conf/other.json' });
       expect(viaOption.config.name).to.equal('from-option');
     });
 
     it('reports a missing GANTRY_CONFIG file, a malformed file and a file of the wrong shape', async () => {
-      const missing = await rejection(createKernel({ appDir: tmp.dir, env: { GANTRY_CONFIG: 'nope.json' }, logger: silentLogger() }));
+      const missing = await rejection(
+        createKernel({ appDir: tmp.dir, env: { GANTRY_CONFIG: 'nope.json' }, logger: silentLogger() }),
+      );
       expect(missing.code).to.equal('GANTRY_CORE_CONFIG_FILE_INVALID');
       expect(missing.message).to.equal(`config file ${tmp.dir}/nope.json does not exist`);
 
       tmp.write('bad.json', '{ "plugins": { "svc": { ');
-      const malformed = await rejection(createKernel({ appDir: tmp.dir, configFile: 'bad.json', env: {}, logger: silentLogger() }));
+      const malformed = await rejection(
+        createKernel({ appDir: tmp.dir, configFile: 'bad.json', env: {}, logger: silentLogger() }),
+      );
       expect(malformed.code).to.equal('GANTRY_CORE_CONFIG_FILE_INVALID');
       expect(malformed.message).to.include(`config file ${tmp.dir}/bad.json cannot be parsed`);
 
       tmp.write('shape.yaml', 'plugin:\n  svc: {}\nplugins:\n  svc: 3\n');
-      const shape = await rejection(createKernel({ appDir: tmp.dir, configFile: 'shape.yaml', env: {}, logger: silentLogger() }));
+      const shape = await rejection(
+        createKernel({ appDir: tmp.dir, configFile: 'shape.yaml', env: {}, logger: silentLogger() }),
+      );
       expect(shape.code).to.equal('GANTRY_CORE_CONFIG_FILE_INVALID');
       expect(shape.message).to.include('has the wrong shape');
       const problems = shape.details.problems as string[];
@@ -131,7 +163,11 @@ describe('config', () => {
 
   describe('profiles', () => {
     const config = {
-      plugins: { svc: { port: 1, name: 'base', tags: ['x', 'y'], db: { host: 'base-db', port: 1111 } }, extra: {}, later: false as const },
+      plugins: {
+        svc: { port: 1, name: 'base', tags: ['x', 'y'], db: { host: 'base-db', port: 1111 } },
+        extra: {},
+        later: false as const,
+      },
       profiles: {
         prod: { plugins: { svc: { db: { host: 'prod-db' }, tags: ['z'] }, extra: false as const, later: {} } },
       },
@@ -190,31 +226,55 @@ describe('config', () => {
       expect(seen.config.db).to.deep.equal({ host: 'env-host', port: 6543, tls: true });
     });
 
-    it('an override inside an object option the file does not set starts from that object\'s default (one field changes)', async () => {
+    it("an override inside an object option the file does not set starts from that object's default (one field changes)", async () => {
       // A policy-like option whose fields are required: { limit } alone would not validate.
-      const policy = z.object({ windowMs: z.number().describe('window'), limit: z.number().describe('limit') }).strict();
+      const policy = z
+        .object({ windowMs: z.number().describe('window'), limit: z.number().describe('limit') })
+        .strict();
       let seen: unknown;
       const p = plugin('limits', {
-        config: z.object({ default: policy.default({ windowMs: 60_000, limit: 300 }).describe('policy'), other: policy.optional().describe('no default') }).strict(),
+        config: z
+          .object({
+            default: policy.default({ windowMs: 60_000, limit: 300 }).describe('policy'),
+            other: policy.optional().describe('no default'),
+          })
+          .strict(),
         register: (ctx) => void (seen = ctx.config),
       });
-      const run = async (plugins: Record<string, Record<string, unknown>>, env: Record<string, string>): Promise<unknown> => {
+      const run = async (
+        plugins: Record<string, Record<string, unknown>>,
+        env: Record<string, string>,
+      ): Promise<unknown> => {
         const kernel = await createKernel({ config: { plugins }, plugins: [p], env, logger: silentLogger() });
         await kernel.start();
         await kernel.stop();
         return seen;
       };
-      expect(await run({ limits: {} }, { GANTRY_LIMITS__DEFAULT__LIMIT: '600' })).to.deep.equal({ default: { windowMs: 60_000, limit: 600 } });
+      expect(await run({ limits: {} }, { GANTRY_LIMITS__DEFAULT__LIMIT: '600' })).to.deep.equal({
+        default: { windowMs: 60_000, limit: 600 },
+      });
       // The file's object wins over the schema default; the override still changes one field.
-      expect(await run({ limits: { default: { windowMs: 1_000, limit: 5 } } }, { GANTRY_LIMITS__DEFAULT__LIMIT: '7' })).to.deep.equal({ default: { windowMs: 1_000, limit: 7 } });
+      expect(
+        await run({ limits: { default: { windowMs: 1_000, limit: 5 } } }, { GANTRY_LIMITS__DEFAULT__LIMIT: '7' }),
+      ).to.deep.equal({ default: { windowMs: 1_000, limit: 7 } });
       // No default to start from: the missing field is reported, not invented.
-      const bad = await rejection(createKernel({ config: { plugins: { limits: {} } }, plugins: [p], env: { GANTRY_LIMITS__OTHER__LIMIT: '1' }, logger: silentLogger() }));
+      const bad = await rejection(
+        createKernel({
+          config: { plugins: { limits: {} } },
+          plugins: [p],
+          env: { GANTRY_LIMITS__OTHER__LIMIT: '1' },
+          logger: silentLogger(),
+        }),
+      );
       expect(problemsOf(bad).join('\n')).to.match(/other\.windowMs/);
     });
 
     it('ranks env over profile over file', async () => {
       const seen = await boot({
-        config: { plugins: { svc: { port: 1, name: 'file' } }, profiles: { prod: { plugins: { svc: { port: 2, name: 'profile' } } } } },
+        config: {
+          plugins: { svc: { port: 1, name: 'file' } },
+          profiles: { prod: { plugins: { svc: { port: 2, name: 'profile' } } } },
+        },
         profile: 'prod',
         env: { GANTRY_SVC__PORT: '3' },
       });
@@ -224,8 +284,16 @@ describe('config', () => {
 
     it('maps a dashed plugin name to GANTRY_AUTH_JWT__...', async () => {
       let seen: unknown;
-      const p = plugin('auth-jwt', { config: z.object({ clockSkewSeconds: z.number().default(0).describe('skew') }), register: (ctx) => void (seen = ctx.config) });
-      const kernel = await createKernel({ config: { plugins: { 'auth-jwt': {} } }, plugins: [p], env: { GANTRY_AUTH_JWT__CLOCK_SKEW_SECONDS: '30' }, logger: silentLogger() });
+      const p = plugin('auth-jwt', {
+        config: z.object({ clockSkewSeconds: z.number().default(0).describe('skew') }),
+        register: (ctx) => void (seen = ctx.config),
+      });
+      const kernel = await createKernel({
+        config: { plugins: { 'auth-jwt': {} } },
+        plugins: [p],
+        env: { GANTRY_AUTH_JWT__CLOCK_SKEW_SECONDS: '30' },
+        logger: silentLogger(),
+      });
       await kernel.start();
       await kernel.stop();
       expect(seen).to.deep.equal({ clockSkewSeconds: 30 });
@@ -238,29 +306,55 @@ describe('config', () => {
         createKernel({
           config: { plugins: { svc: {} } },
           plugins: [recorder().plugin],
-          env: { GANTRY_SVC__PROT: '80', GANTRY_SVC__DB__HOTS: 'x', GANTRY_SVC__PORT: 'eighty', GANTRY_SVC__ENABLED: 'maybe' },
+          env: {
+            GANTRY_SVC__PROT: '80',
+            GANTRY_SVC__DB__HOTS: 'x',
+            GANTRY_SVC__PORT: 'eighty',
+            GANTRY_SVC__ENABLED: 'maybe',
+          },
           logger: silentLogger(),
         }),
       );
       const problems = problemsOf(err);
       expect(problems).to.have.length(4);
       const prot = problems.find((p) => p.includes('GANTRY_SVC__PROT'));
-      expect(prot).to.match(/^plugin "svc": environment variable GANTRY_SVC__PROT: no option "PROT" in plugin "svc"; known: GANTRY_SVC__PORT, GANTRY_SVC__ENABLED, GANTRY_SVC__SMTP_URL/);
-      expect(problems.find((p) => p.includes('GANTRY_SVC__DB__HOTS'))).to.include('known: GANTRY_SVC__DB__HOST, GANTRY_SVC__DB__PORT, GANTRY_SVC__DB__TLS');
-      expect(problems).to.include('plugin "svc": environment variable GANTRY_SVC__PORT: expected a number, got "eighty"');
-      expect(problems).to.include('plugin "svc": environment variable GANTRY_SVC__ENABLED: expected true or false, got "maybe"');
+      expect(prot).to.match(
+        /^plugin "svc": environment variable GANTRY_SVC__PROT: no option "PROT" in plugin "svc"; known: GANTRY_SVC__PORT, GANTRY_SVC__ENABLED, GANTRY_SVC__SMTP_URL/,
+      );
+      expect(problems.find((p) => p.includes('GANTRY_SVC__DB__HOTS'))).to.include(
+        'known: GANTRY_SVC__DB__HOST, GANTRY_SVC__DB__PORT, GANTRY_SVC__DB__TLS',
+      );
+      expect(problems).to.include(
+        'plugin "svc": environment variable GANTRY_SVC__PORT: expected a number, got "eighty"',
+      );
+      expect(problems).to.include(
+        'plugin "svc": environment variable GANTRY_SVC__ENABLED: expected true or false, got "maybe"',
+      );
     });
 
     it('overrides kernel settings with GANTRY_KERNEL__<KEY>', async () => {
-      const kernel = await createKernel({ config: { plugins: {} }, env: { GANTRY_KERNEL__HOOK_TIMEOUT_MS: '1234', GANTRY_KERNEL__LOG_LEVEL: 'warn' }, logger: silentLogger() });
+      const kernel = await createKernel({
+        config: { plugins: {} },
+        env: { GANTRY_KERNEL__HOOK_TIMEOUT_MS: '1234', GANTRY_KERNEL__LOG_LEVEL: 'warn' },
+        logger: silentLogger(),
+      });
       expect(kernel.options.hookTimeoutMs).to.equal(1234);
       expect(kernel.options.logLevel).to.equal('warn');
-      const bad = await rejection(createKernel({ config: { plugins: {} }, env: { GANTRY_KERNEL__HOOK_TIMEOUT: '5' }, logger: silentLogger() }));
-      expect(problemsOf(bad)[0]).to.match(/^kernel: environment variable GANTRY_KERNEL__HOOK_TIMEOUT: no option "HOOK_TIMEOUT"/);
+      const bad = await rejection(
+        createKernel({ config: { plugins: {} }, env: { GANTRY_KERNEL__HOOK_TIMEOUT: '5' }, logger: silentLogger() }),
+      );
+      expect(problemsOf(bad)[0]).to.match(
+        /^kernel: environment variable GANTRY_KERNEL__HOOK_TIMEOUT: no option "HOOK_TIMEOUT"/,
+      );
     });
 
     it('envOverrides returns only the plugin’s own variables', () => {
-      const out = envOverrides('svc', svcSchema, { GANTRY_SVC__PORT: '1', GANTRY_SVCX__PORT: '2', GANTRY_SV__PORT: '3', PORT: '4' });
+      const out = envOverrides('svc', svcSchema, {
+        GANTRY_SVC__PORT: '1',
+        GANTRY_SVCX__PORT: '2',
+        GANTRY_SV__PORT: '3',
+        PORT: '4',
+      });
       expect(out).to.deep.equal({ values: { port: 1 }, problems: [] });
     });
   });
@@ -280,7 +374,12 @@ describe('config', () => {
           }
         },
       });
-      const kernel = await createKernel({ config: { plugins: { svc: { tags: ['a'] } } }, plugins: [p], env: {}, logger: silentLogger() });
+      const kernel = await createKernel({
+        config: { plugins: { svc: { tags: ['a'] } } },
+        plugins: [p],
+        env: {},
+        logger: silentLogger(),
+      });
       await kernel.start();
       await kernel.stop();
       expect(Object.isFrozen(config)).to.equal(true);
@@ -292,7 +391,13 @@ describe('config', () => {
 
     it('apply schema defaults when the file gives nothing', async () => {
       const seen = await boot({ config: { plugins: { svc: {} } } });
-      expect(seen.config).to.deep.equal({ port: 3000, enabled: true, name: 'svc', tags: [], db: { host: 'localhost', port: 5432, tls: false } });
+      expect(seen.config).to.deep.equal({
+        port: 3000,
+        enabled: true,
+        name: 'svc',
+        tags: [],
+        db: { host: 'localhost', port: 5432, tls: false },
+      });
     });
   });
 });

@@ -1,7 +1,14 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import { CoreErrors, currentContext, currentSignal, RequestContext, runWithContext, silentLogger } from '../src/index.js';
+import {
+  CoreErrors,
+  currentContext,
+  currentSignal,
+  RequestContext,
+  runWithContext,
+  silentLogger,
+} from '../src/index.js';
 
 const logger = silentLogger();
 

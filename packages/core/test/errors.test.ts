@@ -1,5 +1,13 @@
 import { expect } from 'chai';
-import { CoreErrors, defineErrors, formatBootError, GantryError, registeredErrorCodes, serializeError, withFix } from '../src/index.js';
+import {
+  CoreErrors,
+  defineErrors,
+  formatBootError,
+  GantryError,
+  registeredErrorCodes,
+  serializeError,
+  withFix,
+} from '../src/index.js';
 
 describe('errors', () => {
   it('defineErrors makes GANTRY_<OWNER>_<REASON> codes whose factories carry status, title and fix', () => {
@@ -8,7 +16,11 @@ describe('errors', () => {
     });
     expect(errors.TOO_MANY.code).to.equal('GANTRY_CORETEST_LIMITS_TOO_MANY');
     const cause = new Error('bucket empty');
-    const err = errors.TOO_MANY('client 1.2.3.4 sent too many requests', { details: { limit: 10 }, headers: { 'Retry-After': '5' }, cause });
+    const err = errors.TOO_MANY('client 1.2.3.4 sent too many requests', {
+      details: { limit: 10 },
+      headers: { 'Retry-After': '5' },
+      cause,
+    });
     expect(err).to.be.instanceOf(GantryError).and.instanceOf(Error);
     expect(err.name).to.equal('GantryError');
     expect(err.code).to.equal('GANTRY_CORETEST_LIMITS_TOO_MANY');
@@ -21,18 +33,29 @@ describe('errors', () => {
     expect(errors.TOO_MANY.is(err)).to.equal(true);
     expect(CoreErrors.CONFLICT.is(err)).to.equal(false);
     expect(errors.TOO_MANY('x', { fix: 'other fix' }).fix).to.equal('other fix');
-    expect(registeredErrorCodes().find((c) => c.code === 'GANTRY_CORETEST_LIMITS_TOO_MANY')?.owner).to.equal('coretest-limits');
+    expect(registeredErrorCodes().find((c) => c.code === 'GANTRY_CORETEST_LIMITS_TOO_MANY')?.owner).to.equal(
+      'coretest-limits',
+    );
   });
 
   it('refuses a code declared twice, across packages too', () => {
     defineErrors('coretest-dup', { TAKEN: { status: 409, title: 'Taken' } });
-    expect(() => defineErrors('coretest-dup', { TAKEN: { status: 409, title: 'Taken again' } })).to.throw(TypeError, 'Error code "GANTRY_CORETEST_DUP_TAKEN" is declared twice (by "coretest-dup" and "coretest-dup")');
+    expect(() => defineErrors('coretest-dup', { TAKEN: { status: 409, title: 'Taken again' } })).to.throw(
+      TypeError,
+      'Error code "GANTRY_CORETEST_DUP_TAKEN" is declared twice (by "coretest-dup" and "coretest-dup")',
+    );
     // A plugin cannot reuse a core code through a look-alike owner name.
-    expect(() => defineErrors('CORE', { BOOT_INVALID: { status: 500, title: 'x' } })).to.throw(TypeError, 'declared twice (by "core" and "CORE")');
+    expect(() => defineErrors('CORE', { BOOT_INVALID: { status: 500, title: 'x' } })).to.throw(
+      TypeError,
+      'declared twice (by "core" and "CORE")',
+    );
   });
 
   it('refuses a reason that is not upper snake case', () => {
-    expect(() => defineErrors('coretest-shape', { notUpper: { status: 400, title: 'x' } } as never)).to.throw(TypeError, 'Error code "GANTRY_CORETEST_SHAPE_notUpper" is not of the form GANTRY_<OWNER>_<REASON>');
+    expect(() => defineErrors('coretest-shape', { notUpper: { status: 400, title: 'x' } } as never)).to.throw(
+      TypeError,
+      'Error code "GANTRY_CORETEST_SHAPE_notUpper" is not of the form GANTRY_<OWNER>_<REASON>',
+    );
   });
 
   it('GantryError.is recognises copies from a duplicated package by name and code', () => {
@@ -53,11 +76,15 @@ describe('errors', () => {
   });
 
   it('formatBootError prints the code, every problem, the fix and the causes', () => {
-    const err = CoreErrors.BOOT_INVALID('the application cannot start: 2 problems\n  - a\n  - b', { cause: new Error('outer', { cause: new Error('inner') }) });
+    const err = CoreErrors.BOOT_INVALID('the application cannot start: 2 problems\n  - a\n  - b', {
+      cause: new Error('outer', { cause: new Error('inner') }),
+    });
     expect(formatBootError(err)).to.equal(
       '[GANTRY_CORE_BOOT_INVALID] the application cannot start: 2 problems\n  - a\n  - b\nFix: correct every problem listed, then start again\ncaused by: outer\ncaused by: inner',
     );
-    expect(formatBootError(new TypeError('oops'))).to.match(/^unexpected error during boot: \{\n {2}"type": "TypeError",\n {2}"message": "oops"/);
+    expect(formatBootError(new TypeError('oops'))).to.match(
+      /^unexpected error during boot: \{\n {2}"type": "TypeError",\n {2}"message": "oops"/,
+    );
     expect(withFix('it broke', 'fix it')).to.equal('it broke. Fix: fix it');
     expect(withFix('it broke', undefined)).to.equal('it broke');
   });

@@ -3,7 +3,14 @@ import { HealthRegistry, HealthRegistryToken, type HealthCheck } from '../src/in
 import { kernelOf, plugin } from './helpers.js';
 
 function check(name: string, status: 'up' | 'down' | 'degraded', extra: Partial<HealthCheck> = {}): HealthCheck {
-  return { name, plugin: name.split(':')[0]!, critical: true, timeoutMs: 1_000, check: () => ({ status, details: { from: name } }), ...extra };
+  return {
+    name,
+    plugin: name.split(':')[0]!,
+    critical: true,
+    timeoutMs: 1_000,
+    check: () => ({ status, details: { from: name } }),
+    ...extra,
+  };
 }
 
 describe('health', () => {
@@ -37,7 +44,14 @@ describe('health', () => {
     const h = new HealthRegistry();
     h.setState({ started: true });
     h.add(check('slow', 'up', { timeoutMs: 20, check: () => new Promise(() => undefined) }));
-    h.add(check('thrower', 'up', { critical: false, check: () => { throw new Error('connection refused'); } }));
+    h.add(
+      check('thrower', 'up', {
+        critical: false,
+        check: () => {
+          throw new Error('connection refused');
+        },
+      }),
+    );
     const report = await h.readiness();
     expect(report.status).to.equal('not_ready');
     expect(report.checks.slow).to.include({ status: 'down', error: 'timed out after 20 ms' });
@@ -64,7 +78,11 @@ describe('health', () => {
       plugin('db', {
         register: (ctx) => {
           ctx.health.check(() => ({ status: 'up' }));
-          ctx.health.check(() => ({ status: 'down', details: { replica: 'lagging' } }), { name: 'replica', critical: false, timeoutMs: 500 });
+          ctx.health.check(() => ({ status: 'down', details: { replica: 'lagging' } }), {
+            name: 'replica',
+            critical: false,
+            timeoutMs: 500,
+          });
         },
       }),
     ]);

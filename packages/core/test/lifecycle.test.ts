@@ -1,15 +1,34 @@
 import { expect } from 'chai';
-import { CoreErrors, EventBusToken, KernelInfoToken, token, type Kernel, type LifecycleHook, type Plugin, type PluginDefinition } from '../src/index.js';
+import {
+  CoreErrors,
+  EventBusToken,
+  KernelInfoToken,
+  token,
+  type Kernel,
+  type LifecycleHook,
+  type Plugin,
+  type PluginDefinition,
+} from '../src/index.js';
 import { kernelOf, plugin, rejection, thrown } from './helpers.js';
 
 /** A plugin whose single hook records `start:<name>` / `stop:<name>` in `log`. */
-function recording(name: string, log: string[], extra: Partial<PluginDefinition> = {}, hook: Partial<LifecycleHook> = {}): Plugin {
+function recording(
+  name: string,
+  log: string[],
+  extra: Partial<PluginDefinition> = {},
+  hook: Partial<LifecycleHook> = {},
+): Plugin {
   return plugin(name, {
     ...extra,
     register: (ctx) => {
       log.push(`register:${name}`);
       (extra.register as ((c: typeof ctx) => void) | undefined)?.(ctx);
-      ctx.lifecycle.hook({ name: `${name}-hook`, start: () => void log.push(`start:${name}`), stop: () => void log.push(`stop:${name}`), ...hook });
+      ctx.lifecycle.hook({
+        name: `${name}-hook`,
+        start: () => void log.push(`start:${name}`),
+        stop: () => void log.push(`stop:${name}`),
+        ...hook,
+      });
     },
   });
 }
@@ -33,9 +52,18 @@ describe('lifecycle', () => {
     expect(kernel.get(KernelInfoToken).plugins).to.deep.equal(['http', 'db', 'api', 'cache']);
     await kernel.stop();
     expect(log).to.deep.equal([
-      'register:http', 'register:db', 'register:api', 'register:cache',
-      'start:http', 'start:db', 'start:api', 'start:cache',
-      'stop:cache', 'stop:api', 'stop:db', 'stop:http',
+      'register:http',
+      'register:db',
+      'register:api',
+      'register:cache',
+      'start:http',
+      'start:db',
+      'start:api',
+      'start:cache',
+      'stop:cache',
+      'stop:api',
+      'stop:db',
+      'stop:http',
     ]);
   });
 
@@ -44,7 +72,16 @@ describe('lifecycle', () => {
     const kernel = await kernelOf([
       recording('one', log),
       recording('two', log, { dependsOn: ['one'] }),
-      recording('three', log, { dependsOn: ['two'] }, { start: () => { throw new Error('port taken'); } }),
+      recording(
+        'three',
+        log,
+        { dependsOn: ['two'] },
+        {
+          start: () => {
+            throw new Error('port taken');
+          },
+        },
+      ),
       recording('four', log, { dependsOn: ['three'] }),
     ]);
     const err = await rejection(kernel.start());
@@ -52,7 +89,12 @@ describe('lifecycle', () => {
     expect(err.message).to.equal('plugin "three": start hook "three-hook" failed: port taken');
     expect((err.cause as Error).message).to.equal('port taken');
     expect(err.details).to.deep.equal({ plugin: 'three', hook: 'three-hook', phase: 'start' });
-    expect(log.filter((l) => !l.startsWith('register'))).to.deep.equal(['start:one', 'start:two', 'stop:two', 'stop:one']);
+    expect(log.filter((l) => !l.startsWith('register'))).to.deep.equal([
+      'start:one',
+      'start:two',
+      'stop:two',
+      'stop:one',
+    ]);
     // The failed kernel cannot be started again and stop() is harmless.
     expect((await rejection(kernel.start())).code).to.equal('GANTRY_CORE_KERNEL_STATE');
     await kernel.stop();
@@ -64,15 +106,32 @@ describe('lifecycle', () => {
     const kernel = await kernelOf([
       plugin('http', {
         register: (ctx) => {
-          ctx.lifecycle.hook({ name: 'build', start: () => void log.push('start:build'), stop: () => void log.push('stop:build') });
-          ctx.lifecycle.hook({ name: 'listen', phase: 'serve', start: () => void log.push('start:listen'), stop: () => void log.push('stop:listen') });
+          ctx.lifecycle.hook({
+            name: 'build',
+            start: () => void log.push('start:build'),
+            stop: () => void log.push('stop:build'),
+          });
+          ctx.lifecycle.hook({
+            name: 'listen',
+            phase: 'serve',
+            start: () => void log.push('start:listen'),
+            stop: () => void log.push('stop:listen'),
+          });
         },
       }),
       recording('db', log, { dependsOn: ['http'] }),
     ]);
     await kernel.start();
     await kernel.stop();
-    expect(log).to.deep.equal(['register:db', 'start:build', 'start:db', 'start:listen', 'stop:listen', 'stop:db', 'stop:build']);
+    expect(log).to.deep.equal([
+      'register:db',
+      'start:build',
+      'start:db',
+      'start:listen',
+      'stop:listen',
+      'stop:db',
+      'stop:build',
+    ]);
   });
 
   it('start({ serve: false }) runs commands without serve hooks', async () => {
@@ -107,7 +166,10 @@ describe('lifecycle', () => {
 
   it('times out a start hook with GANTRY_CORE_HOOK_TIMEOUT naming the plugin and the hook', async () => {
     const log: string[] = [];
-    const kernel = await kernelOf([recording('first', log), recording('slow', log, { dependsOn: ['first'] }, { start: never, timeoutMs: 30 })], { kernel: { hookTimeoutMs: 5_000 } });
+    const kernel = await kernelOf(
+      [recording('first', log), recording('slow', log, { dependsOn: ['first'] }, { start: never, timeoutMs: 30 })],
+      { kernel: { hookTimeoutMs: 5_000 } },
+    );
     const err = await rejection(kernel.start());
     expect(err.code).to.equal('GANTRY_CORE_HOOK_TIMEOUT');
     expect(err.message).to.equal('plugin "slow": start hook "slow-hook" did not finish within 30 ms');
@@ -119,7 +181,10 @@ describe('lifecycle', () => {
 
   it('times out a stop hook and still stops the others, reporting the failure', async () => {
     const log: string[] = [];
-    const kernel = await kernelOf([recording('first', log), recording('stuck', log, { dependsOn: ['first'] }, { stop: never, timeoutMs: 30 })]);
+    const kernel = await kernelOf([
+      recording('first', log),
+      recording('stuck', log, { dependsOn: ['first'] }, { stop: never, timeoutMs: 30 }),
+    ]);
     await kernel.start();
     const err = await rejection(kernel.stop());
     expect(err.code).to.equal('GANTRY_CORE_HOOK_TIMEOUT');
@@ -128,7 +193,16 @@ describe('lifecycle', () => {
   });
 
   it('reports every failing stop hook together', async () => {
-    const boom = (name: string): Plugin => plugin(name, { register: (ctx) => ctx.lifecycle.hook({ name: 'h', stop: () => { throw new Error(`${name} broke`); } }) });
+    const boom = (name: string): Plugin =>
+      plugin(name, {
+        register: (ctx) =>
+          ctx.lifecycle.hook({
+            name: 'h',
+            stop: () => {
+              throw new Error(`${name} broke`);
+            },
+          }),
+      });
     const kernel = await kernelOf([boom('x'), boom('y')]);
     await kernel.start();
     const err = await rejection(kernel.stop());
@@ -147,7 +221,13 @@ describe('lifecycle', () => {
   });
 
   it('wraps a throwing register() in GANTRY_CORE_REGISTER_FAILED with the cause', async () => {
-    const kernel = await kernelOf([plugin('bad', { register: async () => { throw new RangeError('no secret'); } })]);
+    const kernel = await kernelOf([
+      plugin('bad', {
+        register: async () => {
+          throw new RangeError('no secret');
+        },
+      }),
+    ]);
     const err = await rejection(kernel.start());
     expect(err.code).to.equal('GANTRY_CORE_REGISTER_FAILED');
     expect(err.message).to.equal('plugin "bad": register() failed: no secret');
@@ -156,8 +236,13 @@ describe('lifecycle', () => {
 
   it('records a timeline of register, start and stop with durations', async () => {
     const kernel = await kernelOf([
-      plugin('a', { register: (ctx) => ctx.lifecycle.hook({ name: 'a-run', start: () => undefined, stop: () => undefined }) }),
-      plugin('b', { dependsOn: ['a'], register: (ctx) => ctx.lifecycle.hook({ name: 'b-serve', phase: 'serve', start: () => undefined }) }),
+      plugin('a', {
+        register: (ctx) => ctx.lifecycle.hook({ name: 'a-run', start: () => undefined, stop: () => undefined }),
+      }),
+      plugin('b', {
+        dependsOn: ['a'],
+        register: (ctx) => ctx.lifecycle.hook({ name: 'b-serve', phase: 'serve', start: () => undefined }),
+      }),
     ]);
     await kernel.start();
     const info = kernel.get(KernelInfoToken);
@@ -169,12 +254,29 @@ describe('lifecycle', () => {
     ]);
     for (const t of info.timeline()) expect(t.ms).to.be.a('number').and.at.least(0);
     await kernel.stop();
-    expect(kernel.timeline().map((t) => `${t.plugin}:${t.phase}`)).to.deep.equal(['a:register', 'b:register', 'a:start', 'b:start', 'a:stop']);
+    expect(kernel.timeline().map((t) => `${t.plugin}:${t.phase}`)).to.deep.equal([
+      'a:register',
+      'b:register',
+      'a:start',
+      'b:start',
+      'a:stop',
+    ]);
   });
 
   it('stop() is idempotent, also when called concurrently, and works on a never-started kernel', async () => {
     let stops = 0;
-    const kernel = await kernelOf([plugin('p', { register: (ctx) => ctx.lifecycle.hook({ name: 'h', stop: async () => { stops++; await new Promise((r) => setTimeout(r, 10)); } }) })]);
+    const kernel = await kernelOf([
+      plugin('p', {
+        register: (ctx) =>
+          ctx.lifecycle.hook({
+            name: 'h',
+            stop: async () => {
+              stops++;
+              await new Promise((r) => setTimeout(r, 10));
+            },
+          }),
+      }),
+    ]);
     await kernel.start();
     await Promise.all([kernel.stop(), kernel.stop()]);
     await kernel.stop();
@@ -216,14 +318,20 @@ describe('lifecycle', () => {
     const kernel = await kernelOf([plugin('forgetful', { provides: [Promised] })]);
     const err = await rejection(kernel.start());
     expect(err.code).to.equal('GANTRY_CORE_REGISTER_FAILED');
-    expect(err.message).to.equal('plugin "forgetful" declares it provides "test.lifecycle.Promised" but register() did not bind it');
+    expect(err.message).to.equal(
+      'plugin "forgetful" declares it provides "test.lifecycle.Promised" but register() did not bind it',
+    );
     expect(err.fix).to.equal('call ctx.provide(test.lifecycle.Promised, value) in register()');
   });
 
   it('refuses lifecycle hooks declared after register()', async () => {
     const kernel = await kernelOf([
       plugin('late', {
-        register: (ctx) => ctx.lifecycle.hook({ name: 'first', start: () => ctx.lifecycle.hook({ name: 'second', start: () => undefined }) }),
+        register: (ctx) =>
+          ctx.lifecycle.hook({
+            name: 'first',
+            start: () => ctx.lifecycle.hook({ name: 'second', start: () => undefined }),
+          }),
       }),
     ]);
     const err = await rejection(kernel.start());
@@ -244,11 +352,20 @@ describe('lifecycle', () => {
     const kernel = await kernelOf([
       plugin('sub', {
         register: (ctx) => {
-          ctx.events.subscribe<string>('user.created', () => { throw new Error('handler bug'); });
+          ctx.events.subscribe<string>('user.created', () => {
+            throw new Error('handler bug');
+          });
           ctx.events.subscribe<string>('user.created', (e) => void got.push(`sub:${e.payload}`));
         },
       }),
-      plugin('pub', { dependsOn: ['sub'], register: (ctx) => ctx.lifecycle.hook({ name: 'emit', start: () => ctx.events.publish({ topic: 'user.created', payload: 'ada' }) }) }),
+      plugin('pub', {
+        dependsOn: ['sub'],
+        register: (ctx) =>
+          ctx.lifecycle.hook({
+            name: 'emit',
+            start: () => ctx.events.publish({ topic: 'user.created', payload: 'ada' }),
+          }),
+      }),
     ]);
     await kernel.start();
     await kernel.get(EventBusToken).publish({ topic: 'user.created', payload: 'bob' });
@@ -263,7 +380,17 @@ describe('lifecycle', () => {
     const gate = new Promise<void>((r) => (release = r));
     const kernel = await kernelOf([
       recording('early', log),
-      recording('slow', log, { dependsOn: ['early'] }, { start: async () => { log.push('start:slow'); await gate; } }),
+      recording(
+        'slow',
+        log,
+        { dependsOn: ['early'] },
+        {
+          start: async () => {
+            log.push('start:slow');
+            await gate;
+          },
+        },
+      ),
       recording('late', log, { dependsOn: ['slow'] }),
     ]);
     const starting = kernel.start();
@@ -273,7 +400,12 @@ describe('lifecycle', () => {
     await stopping;
     const err = await rejection(starting);
     expect(err.code).to.equal('GANTRY_CORE_KERNEL_STATE');
-    expect(log.filter((l) => !l.startsWith('register'))).to.deep.equal(['start:early', 'start:slow', 'stop:slow', 'stop:early']);
+    expect(log.filter((l) => !l.startsWith('register'))).to.deep.equal([
+      'start:early',
+      'start:slow',
+      'stop:slow',
+      'stop:early',
+    ]);
     expect(log).not.to.include('start:late');
   });
 });

@@ -17,7 +17,14 @@ describe('core: errors a newcomer can act on', () => {
   afterEach(() => tmp.remove());
 
   it('a misspelled plugin name gets "did you mean", and the fix renames the key instead of installing the typo', async () => {
-    const err = await rejection(createKernel({ appDir: tmp.dir, config: { plugins: { databse: {}, 'rate-limt': {} } }, env: {}, logger: silentLogger() }));
+    const err = await rejection(
+      createKernel({
+        appDir: tmp.dir,
+        config: { plugins: { databse: {}, 'rate-limt': {} } },
+        env: {},
+        logger: silentLogger(),
+      }),
+    );
     const problems = problemsOf(err);
     expect(problems[0]).to.include('(did you mean "database"?). Fix: rename the key "databse" to "database"');
     expect(problems[1]).to.include('(did you mean "rate-limit"?)');
@@ -25,22 +32,45 @@ describe('core: errors a newcomer can act on', () => {
   });
 
   it('an official plugin that is not installed gets the install command; an npm name gets its own', async () => {
-    const err = await rejection(createKernel({ appDir: tmp.dir, config: { plugins: { 'kafka-events': {}, '@acme/gantry-plugin-foo': {} } }, env: {}, logger: silentLogger() }));
+    const err = await rejection(
+      createKernel({
+        appDir: tmp.dir,
+        config: { plugins: { 'kafka-events': {}, '@acme/gantry-plugin-foo': {} } },
+        env: {},
+        logger: silentLogger(),
+      }),
+    );
     const problems = problemsOf(err);
     expect(problems[0]).to.match(/Fix: npm install @gantry\/plugin-kafka-events$/);
     expect(problems[1]).to.match(/Fix: npm install @acme\/gantry-plugin-foo, or correct the name/);
   });
 
   it('a misspelled option key gets "did you mean" from the keys the schema allows', async () => {
-    const svc = plugin('svc', { config: z.object({ port: z.number().default(1).describe('p'), smtpUrl: z.string().optional().describe('u') }).strict() });
-    const err = await rejection(createKernel({ config: { plugins: { svc: { prot: 2, smptUrl: 'smtp://x' } } }, plugins: [svc], env: {}, logger: silentLogger() }));
-    expect(problemsOf(err)[0]).to.include('unknown keys "prot" (did you mean "port"?), "smptUrl" (did you mean "smtpUrl"?); known: port, smtpUrl');
+    const svc = plugin('svc', {
+      config: z
+        .object({ port: z.number().default(1).describe('p'), smtpUrl: z.string().optional().describe('u') })
+        .strict(),
+    });
+    const err = await rejection(
+      createKernel({
+        config: { plugins: { svc: { prot: 2, smptUrl: 'smtp://x' } } },
+        plugins: [svc],
+        env: {},
+        logger: silentLogger(),
+      }),
+    );
+    expect(problemsOf(err)[0]).to.include(
+      'unknown keys "prot" (did you mean "port"?), "smptUrl" (did you mean "smtpUrl"?); known: port, smtpUrl',
+    );
   });
 
   it('names an npm-named plugin by the key as written, in problems and in the fix', async () => {
     const dir = path.join(tmp.dir, 'node_modules', '@acme', 'gantry-plugin-foo');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: '@acme/gantry-plugin-foo', type: 'module', main: 'index.js' }));
+    writeFileSync(
+      path.join(dir, 'package.json'),
+      JSON.stringify({ name: '@acme/gantry-plugin-foo', type: 'module', main: 'index.js' }),
+    );
     writeFileSync(
       path.join(dir, 'index.js'),
       `import { definePlugin } from ${JSON.stringify(CORE_URL)};\nimport { z } from 'zod';\n` +
@@ -49,21 +79,47 @@ describe('core: errors a newcomer can act on', () => {
     // zod must resolve from the temp folder's module: link the repo's copy.
     mkdirSync(path.join(tmp.dir, 'node_modules'), { recursive: true });
     const { symlinkSync } = await import('node:fs');
-    symlinkSync(path.resolve(path.dirname(new URL(CORE_URL).pathname), '../../../../node_modules/zod'), path.join(tmp.dir, 'node_modules', 'zod'));
-    const err = await rejection(createKernel({ appDir: tmp.dir, config: { plugins: { '@acme/gantry-plugin-foo': { level: 'high' } } }, env: {}, logger: silentLogger() }));
-    expect(problemsOf(err)[0]).to.match(/^plugin "foo" \(config key "@acme\/gantry-plugin-foo"\): option "level".*Fix: correct plugins\["@acme\/gantry-plugin-foo"\]/);
+    symlinkSync(
+      path.resolve(path.dirname(new URL(CORE_URL).pathname), '../../../../node_modules/zod'),
+      path.join(tmp.dir, 'node_modules', 'zod'),
+    );
+    const err = await rejection(
+      createKernel({
+        appDir: tmp.dir,
+        config: { plugins: { '@acme/gantry-plugin-foo': { level: 'high' } } },
+        env: {},
+        logger: silentLogger(),
+      }),
+    );
+    expect(problemsOf(err)[0]).to.match(
+      /^plugin "foo" \(config key "@acme\/gantry-plugin-foo"\): option "level".*Fix: correct plugins\["@acme\/gantry-plugin-foo"\]/,
+    );
   });
 
   it('a token nobody provides names the official plugin that would provide it', async () => {
     const needy = plugin('needy', { requires: [token('gantry.database.Database')] });
-    const err = await rejection(createKernel({ config: { plugins: { needy: {} } }, plugins: [needy], env: {}, logger: silentLogger() }));
-    expect(problemsOf(err)[0]).to.include('Fix: enable plugin "database" (it provides this token): add "database": {} under "plugins"');
+    const err = await rejection(
+      createKernel({ config: { plugins: { needy: {} } }, plugins: [needy], env: {}, logger: silentLogger() }),
+    );
+    expect(problemsOf(err)[0]).to.include(
+      'Fix: enable plugin "database" (it provides this token): add "database": {} under "plugins"',
+    );
   });
 
   it('an unknown GANTRY_PROFILE is refused with the others, even without profiles in the file', async () => {
-    const err = await rejection(createKernel({ config: { plugins: {} }, env: { GANTRY_PROFILE: 'prod' }, logger: silentLogger() }));
-    expect(problemsOf(err)[0]).to.equal('profile "prod" (GANTRY_PROFILE) is not defined in the config file; defined: none. Fix: set GANTRY_PROFILE to a defined profile, or add "prod" under "profiles"');
-    const typo = await rejection(createKernel({ config: { plugins: {}, profiles: { compose: {} } }, env: { GANTRY_PROFILE: 'compsoe' }, logger: silentLogger() }));
+    const err = await rejection(
+      createKernel({ config: { plugins: {} }, env: { GANTRY_PROFILE: 'prod' }, logger: silentLogger() }),
+    );
+    expect(problemsOf(err)[0]).to.equal(
+      'profile "prod" (GANTRY_PROFILE) is not defined in the config file; defined: none. Fix: set GANTRY_PROFILE to a defined profile, or add "prod" under "profiles"',
+    );
+    const typo = await rejection(
+      createKernel({
+        config: { plugins: {}, profiles: { compose: {} } },
+        env: { GANTRY_PROFILE: 'compsoe' },
+        logger: silentLogger(),
+      }),
+    );
     expect(problemsOf(typo)[0]).to.include('(did you mean "compose"?)');
     // The default profile needs no entry.
     await (await createKernel({ config: { plugins: {} }, env: {}, logger: silentLogger() })).stop();
@@ -73,17 +129,26 @@ describe('core: errors a newcomer can act on', () => {
     const secretive = plugin('secretive', {
       config: z.object({ secret: z.string().optional().describe('s') }).strict(),
       validate: (config: { secret?: string }, setup: { profile: string; plugins: readonly string[] }) => [
-        ...(config.secret === undefined && setup.profile !== 'embedded' ? [TestErrors.SECRET_REQUIRED(`no secret in profile "${setup.profile}"`)] : []),
+        ...(config.secret === undefined && setup.profile !== 'embedded'
+          ? [TestErrors.SECRET_REQUIRED(`no secret in profile "${setup.profile}"`)]
+          : []),
         ...(setup.plugins.includes('redis') ? [] : ['needs "redis" among the plugins. Fix: enable it']),
       ],
     } as never);
     const typed = plugin('typed', { config: z.object({ port: z.number().describe('p') }).strict() });
     const err = await rejection(
-      createKernel({ config: { plugins: { secretive: {}, typed: { port: 'x' } }, profiles: { compose: {} } }, plugins: [secretive, typed], env: { GANTRY_PROFILE: 'compose' }, logger: silentLogger() }),
+      createKernel({
+        config: { plugins: { secretive: {}, typed: { port: 'x' } }, profiles: { compose: {} } },
+        plugins: [secretive, typed],
+        env: { GANTRY_PROFILE: 'compose' },
+        logger: silentLogger(),
+      }),
     );
     const problems = problemsOf(err);
     expect(problems).to.have.length(3);
-    expect(problems).to.include('plugin "secretive": [GANTRY_NEWCOMER_TEST_SECRET_REQUIRED] no secret in profile "compose". Fix: set "secret"');
+    expect(problems).to.include(
+      'plugin "secretive": [GANTRY_NEWCOMER_TEST_SECRET_REQUIRED] no secret in profile "compose". Fix: set "secret"',
+    );
     expect(problems).to.include('plugin "secretive": needs "redis" among the plugins. Fix: enable it');
     expect((err.details as { codes: string[] }).codes).to.deep.equal(['GANTRY_NEWCOMER_TEST_SECRET_REQUIRED']);
   });
@@ -95,7 +160,12 @@ describe('core: errors a newcomer can act on', () => {
         `const greeting: string = 'hi';\nexport const plugin = definePlugin({ name: 'hello', version: '1.0.0', kernel: '^0.1.0', register() { void greeting; } });\n`,
     );
     for (const key of ['./plugins/hello.ts', './plugins/hello']) {
-      const kernel = await createKernel({ appDir: tmp.dir, config: { plugins: { [key]: {} } }, env: {}, logger: silentLogger() });
+      const kernel = await createKernel({
+        appDir: tmp.dir,
+        config: { plugins: { [key]: {} } },
+        env: {},
+        logger: silentLogger(),
+      });
       expect(kernel.pluginNames).to.deep.equal(['hello']);
       await kernel.stop();
     }

@@ -24,7 +24,11 @@ describe('patchSchema', () => {
     const result = patchSchema(note).safeParse({});
     expect(result.success).to.equal(false);
     expect(result.error!.issues).to.have.length(1);
-    expect(result.error!.issues[0]).to.deep.include({ code: 'custom', path: [], message: 'send at least one of: title, body' });
+    expect(result.error!.issues[0]).to.deep.include({
+      code: 'custom',
+      path: [],
+      message: 'send at least one of: title, body',
+    });
   });
 
   it('is strict: unknown keys are refused', () => {
@@ -48,14 +52,26 @@ describe('patchSchema', () => {
       z.object({
         a: z.string().default('a').nullable(),
         b: z.number().prefault(3),
-        c: z.string().default('c').refine((v) => v !== 'bad', 'must not be bad'),
-        d: z.string().default('d').transform((v) => v.toUpperCase()),
+        c: z
+          .string()
+          .default('c')
+          .refine((v) => v !== 'bad', 'must not be bad'),
+        d: z
+          .string()
+          .default('d')
+          .transform((v) => v.toUpperCase()),
         e: z.string().optional().default('e'),
         keep: z.boolean(),
       }),
     );
     expect(patch.parse({ keep: true })).to.deep.equal({ keep: true });
-    expect(patch.parse({ a: null, b: 4, c: 'ok', d: 'x', e: 'y' })).to.deep.equal({ a: null, b: 4, c: 'ok', d: 'X', e: 'y' });
+    expect(patch.parse({ a: null, b: 4, c: 'ok', d: 'x', e: 'y' })).to.deep.equal({
+      a: null,
+      b: 4,
+      c: 'ok',
+      d: 'X',
+      e: 'y',
+    });
     const bad = patch.safeParse({ c: 'bad' });
     expect(bad.success).to.equal(false);
     expect(bad.error!.issues[0]).to.deep.include({ path: ['c'], message: 'must not be bad' });

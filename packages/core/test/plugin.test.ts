@@ -1,6 +1,13 @@
 import { expect } from 'chai';
 import { z } from 'zod';
-import { CoreErrors, definePlugin, isPlugin, pluginMetadataProblems, token, type PluginDefinition } from '../src/index.js';
+import {
+  CoreErrors,
+  definePlugin,
+  isPlugin,
+  pluginMetadataProblems,
+  token,
+  type PluginDefinition,
+} from '../src/index.js';
 import { thrown } from './helpers.js';
 
 const valid = { name: 'auth-jwt', version: '1.2.0', kernel: '^0.1.0', register: () => undefined };
@@ -31,9 +38,20 @@ describe('definePlugin', () => {
     const problems = err.details.problems as string[];
     expect(problems).to.have.length(7);
     expect(err.message).to.include('plugin "Auth_JWT"');
-    for (const needle of ['name "Auth_JWT" must be kebab-case', 'version "one" is not a semver version', 'kernel "not a range!" is not a semver range', 'register must be a function', 'dependsOn must be a list of plugin names', 'provides must be a list of tokens', 'config must be a zod schema']) {
+    for (const needle of [
+      'name "Auth_JWT" must be kebab-case',
+      'version "one" is not a semver version',
+      'kernel "not a range!" is not a semver range',
+      'register must be a function',
+      'dependsOn must be a list of plugin names',
+      'provides must be a list of tokens',
+      'config must be a zod schema',
+    ]) {
       expect(err.message).to.include(needle);
-      expect(problems.some((p) => p.includes(needle)), needle).to.equal(true);
+      expect(
+        problems.some((p) => p.includes(needle)),
+        needle,
+      ).to.equal(true);
     }
     expect(err.fix).to.include('definePlugin');
   });

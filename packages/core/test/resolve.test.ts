@@ -7,7 +7,13 @@ import { CORE_URL, FIXTURES, problemsOf, rejection, tempDir } from './helpers.js
 const APP = path.join(FIXTURES, 'app');
 
 /** Writes an installed package `name` into `<dir>/node_modules` whose entry defines plugin `pluginName`. */
-function installFake(tmp: ReturnType<typeof tempDir>, name: string, pluginName: string, pkg: Record<string, unknown>, entry: string): void {
+function installFake(
+  tmp: ReturnType<typeof tempDir>,
+  name: string,
+  pluginName: string,
+  pkg: Record<string, unknown>,
+  entry: string,
+): void {
   tmp.write(`node_modules/${name}/package.json`, JSON.stringify({ name, version: '1.0.0', type: 'module', ...pkg }));
   tmp.write(
     `node_modules/${name}/${entry}`,
@@ -43,7 +49,13 @@ describe('plugin resolution', () => {
   it('prefers @gantry/plugin-<name> over @gantry/<name>, honouring "exports" conditions and "main"', async () => {
     const tmp = tempDir();
     try {
-      installFake(tmp, '@gantry/plugin-echo', 'echo', { exports: { '.': { types: './x.d.ts', import: './dist/entry.mjs' } } }, 'dist/entry.mjs');
+      installFake(
+        tmp,
+        '@gantry/plugin-echo',
+        'echo',
+        { exports: { '.': { types: './x.d.ts', import: './dist/entry.mjs' } } },
+        'dist/entry.mjs',
+      );
       installFake(tmp, '@gantry/echo', 'echo-builtin', { main: 'main.js' }, 'main.js');
       installFake(tmp, 'acme-gantry-thing', 'acme-thing', { main: 'lib/index.js' }, 'lib/index.js');
       const echo = await resolvePlugin('echo', path.join(tmp.dir, 'deep', 'app'));
@@ -63,7 +75,11 @@ describe('plugin resolution', () => {
     const tmp = tempDir();
     try {
       tmp.write('gantry.config.json', JSON.stringify({ plugins: { http: { listen: false } } }));
-      const kernel = await createKernel({ appDir: FIXTURES, env: { GANTRY_CONFIG: path.join(tmp.dir, 'gantry.config.json') }, logger: silentLogger() });
+      const kernel = await createKernel({
+        appDir: FIXTURES,
+        env: { GANTRY_CONFIG: path.join(tmp.dir, 'gantry.config.json') },
+        logger: silentLogger(),
+      });
       expect(kernel.pluginNames).to.deep.equal(['http']);
       expect(kernel.appDir).to.equal(tmp.dir);
     } finally {
@@ -76,7 +92,9 @@ describe('plugin resolution', () => {
     expect(kernel.pluginNames).to.deep.equal(['local-greeter']);
     await kernel.start();
     try {
-      const mod = (await import(pathToFileURL(path.join(APP, 'plugins/local-greeter.mjs')).href)) as { GreetingToken: Token<string> };
+      const mod = (await import(pathToFileURL(path.join(APP, 'plugins/local-greeter.mjs')).href)) as {
+        GreetingToken: Token<string>;
+      };
       expect(kernel.get(mod.GreetingToken)).to.equal('hi from local-greeter');
     } finally {
       await kernel.stop();
@@ -97,18 +115,34 @@ describe('plugin resolution', () => {
     const tmp = tempDir();
     try {
       tmp.write('broken.mjs', 'throw new Error("boom at import");\n');
-      tmp.write('two.mjs', `import { definePlugin } from ${JSON.stringify(CORE_URL)};\nconst d = { version: '1.0.0', kernel: '^0.1.0', register() {} };\nexport const a = definePlugin({ ...d, name: 'two-a' });\nexport const b = definePlugin({ ...d, name: 'two-b' });\n`);
+      tmp.write(
+        'two.mjs',
+        `import { definePlugin } from ${JSON.stringify(CORE_URL)};\nconst d = { version: '1.0.0', kernel: '^0.1.0', register() {} };\nexport const a = definePlugin({ ...d, name: 'two-a' });\nexport const b = definePlugin({ ...d, name: 'two-b' });\n`,
+      );
       const missing = await resolvePlugin('./nowhere', tmp.dir);
-      expect(!missing.ok && missing.problem).to.equal(`plugin "./nowhere": no file at ${path.join(tmp.dir, 'nowhere')} (tried .js, .mjs, .ts, .mts, /index.js). Fix: check the path, relative to the config file's folder`);
+      expect(!missing.ok && missing.problem).to.equal(
+        `plugin "./nowhere": no file at ${path.join(tmp.dir, 'nowhere')} (tried .js, .mjs, .ts, .mts, /index.js). Fix: check the path, relative to the config file's folder`,
+      );
       const none = await resolvePlugin('./plugins/no-plugin.mjs', APP);
-      expect(!none.ok && none.problem).to.include('exports no plugin. Fix: export the definePlugin({...}) value as "plugin"');
+      expect(!none.ok && none.problem).to.include(
+        'exports no plugin. Fix: export the definePlugin({...}) value as "plugin"',
+      );
       const broken = await resolvePlugin('./broken.mjs', tmp.dir);
-      expect(!broken.ok && broken.problem).to.equal(`plugin "./broken.mjs": importing ${path.join(tmp.dir, 'broken.mjs')} failed: boom at import`);
+      expect(!broken.ok && broken.problem).to.equal(
+        `plugin "./broken.mjs": importing ${path.join(tmp.dir, 'broken.mjs')} failed: boom at import`,
+      );
       const two = await resolvePlugin('./two.mjs', tmp.dir);
       expect(!two.ok && two.problem).to.include('exports 2 plugins and none is named "plugin"');
 
       // Through createKernel the same problems are collected together.
-      const err = await rejection(createKernel({ appDir: tmp.dir, config: { plugins: { './nowhere': {}, './broken.mjs': {} } }, env: {}, logger: silentLogger() }));
+      const err = await rejection(
+        createKernel({
+          appDir: tmp.dir,
+          config: { plugins: { './nowhere': {}, './broken.mjs': {} } },
+          env: {},
+          logger: silentLogger(),
+        }),
+      );
       expect(problemsOf(err)).to.have.length(2);
     } finally {
       tmp.remove();

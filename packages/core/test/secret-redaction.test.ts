@@ -8,7 +8,10 @@ describe('core: boot errors never echo secret-looking values', () => {
     version: '0.1.0',
     kernel: '^0.1.0',
     config: z.object({
-      smtpUrl: z.string().regex(/^smtps?:\/\//, 'must look like smtp://host').describe('SMTP URL (may hold a password)'),
+      smtpUrl: z
+        .string()
+        .regex(/^smtps?:\/\//, 'must look like smtp://host')
+        .describe('SMTP URL (may hold a password)'),
       password: z.string().min(12).describe('A secret'),
       level: z.number().int().describe('Not a secret'),
     }),
@@ -19,7 +22,9 @@ describe('core: boot errors never echo secret-looking values', () => {
     let error: unknown;
     try {
       await createKernel({
-        config: { plugins: { vault: { smtpUrl: 'smtp//user:hunter2secret@host', password: 'hunter2', level: 'high' } } },
+        config: {
+          plugins: { vault: { smtpUrl: 'smtp//user:hunter2secret@host', password: 'hunter2', level: 'high' } },
+        },
         plugins: [plugin],
         env: {},
         logger: silentLogger(),
@@ -29,7 +34,9 @@ describe('core: boot errors never echo secret-looking values', () => {
     }
     expect(GantryError.is(error)).to.equal(true);
     const message = (error as GantryError).message;
-    expect(message).to.include('option "smtpUrl": must look like smtp://host (got a value, not shown: it may be a secret)');
+    expect(message).to.include(
+      'option "smtpUrl": must look like smtp://host (got a value, not shown: it may be a secret)',
+    );
     expect(message).to.include('option "password"');
     expect(message).to.not.include('hunter2');
     expect(message).to.include('option "level"');
@@ -46,7 +53,14 @@ describe('core: boot errors never echo secret-looking values', () => {
     });
     let error: unknown;
     try {
-      await createKernel({ config: { plugins: { providers: { google: { clientId: 'visible-id', clientSecret: 'hunter2-secret', scope: 'x' } } } }, plugins: [providers], env: {}, logger: silentLogger() });
+      await createKernel({
+        config: {
+          plugins: { providers: { google: { clientId: 'visible-id', clientSecret: 'hunter2-secret', scope: 'x' } } },
+        },
+        plugins: [providers],
+        env: {},
+        logger: silentLogger(),
+      });
     } catch (err) {
       error = err;
     }

@@ -19,19 +19,27 @@ interface Child {
 
 function start(args: string[], env: Record<string, string> = {}): Child {
   const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GANTRY_')));
-  const proc = spawn(process.execPath, [APP, ...args], { env: { ...cleanEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [APP, ...args], {
+    env: { ...cleanEnv, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
   const child: Child = {
     proc,
     stdout: '',
     stderr: '',
-    exited: once(proc, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null })),
+    exited: once(proc, 'exit').then(([code, signal]) => ({
+      code: code as number | null,
+      signal: signal as NodeJS.Signals | null,
+    })),
     waitFor(re) {
       const m = child.stdout.match(re);
       if (m) return Promise.resolve(m);
       return new Promise((resolve, reject) => {
         waiters.push({ re, resolve });
-        void child.exited.then(() => reject(new Error(`exited before printing ${re}; stdout:\n${child.stdout}\nstderr:\n${child.stderr}`)));
+        void child.exited.then(() =>
+          reject(new Error(`exited before printing ${re}; stdout:\n${child.stdout}\nstderr:\n${child.stderr}`)),
+        );
       });
     },
   };
@@ -103,7 +111,12 @@ describe('runMain and graceful shutdown (child process)', function () {
     children.push(child);
     await child.waitFor(/^PORT=(\d+)$/m);
     // The start-up lines are far less than a 4 KiB buffer: they must reach stdout while the process serves.
-    const line = await Promise.race([child.waitFor(/^\{.*"msg":"listening on http:\/\/127\.0\.0\.1:\d+"\}$/m), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no log line while serving; stdout:\n${child.stdout}`)), 5_000))]);
+    const line = await Promise.race([
+      child.waitFor(/^\{.*"msg":"listening on http:\/\/127\.0\.0\.1:\d+"\}$/m),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`no log line while serving; stdout:\n${child.stdout}`)), 5_000),
+      ),
+    ]);
     expect(JSON.parse(line[0])).to.include({ level: 30, plugin: 'http' });
     expect(child.proc.exitCode).to.equal(null);
   });
@@ -142,7 +155,12 @@ describe('runMain and graceful shutdown (child process)', function () {
     children.push(child);
     const exit = await child.exited;
     expect(exit, child.stdout + child.stderr).to.deep.equal({ code: 3, signal: null });
-    expect(child.stdout.split('\n').filter((l) => !l.startsWith('{'))).to.deep.equal(['STARTED', 'hello ada lovelace', 'STOPPED', '']);
+    expect(child.stdout.split('\n').filter((l) => !l.startsWith('{'))).to.deep.equal([
+      'STARTED',
+      'hello ada lovelace',
+      'STOPPED',
+      '',
+    ]);
   });
 
   it('exits 1 naming the known commands for an unknown command', async () => {
@@ -161,7 +179,9 @@ describe('runMain and graceful shutdown (child process)', function () {
     expect(exit, child.stderr).to.deep.equal({ code: 1, signal: null });
     expect(child.stdout).not.to.match(/PORT=/);
     expect(child.stderr).to.match(/^\[GANTRY_CORE_BOOT_INVALID\] the application cannot start: 3 problems/);
-    expect(child.stderr).to.include('plugin "not-installed-anywhere": cannot find package @gantry/plugin-not-installed-anywhere');
+    expect(child.stderr).to.include(
+      'plugin "not-installed-anywhere": cannot find package @gantry/plugin-not-installed-anywhere',
+    );
     expect(child.stderr).to.include('plugin "http": option "port"');
     expect(child.stderr).to.include('(got "eighty")');
     expect(child.stderr).to.include('plugin "slow": option "delayMs"');

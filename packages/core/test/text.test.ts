@@ -6,7 +6,17 @@ describe('core: text schemas and unsafe strings', () => {
     const title = line({ min: 1, max: 20, trim: true });
     expect(title.parse('  hello  ')).to.equal('hello');
     expect(title.parse('Grüße 😀')).to.equal('Grüße 😀');
-    for (const bad of ['a\u0000b', 'a\tb', 'a\nb', 'a\u007fb', 'a\u0085b', 'a\u2028b', 'a\ud800b', 'x'.repeat(21), '   ']) {
+    for (const bad of [
+      'a\u0000b',
+      'a\tb',
+      'a\nb',
+      'a\u007fb',
+      'a\u0085b',
+      'a\u2028b',
+      'a\ud800b',
+      'x'.repeat(21),
+      '   ',
+    ]) {
       expect(title.safeParse(bad).success, JSON.stringify(bad)).to.equal(false);
     }
   });
@@ -21,7 +31,14 @@ describe('core: text schemas and unsafe strings', () => {
   });
 
   it('findUnsafeStrings() reports NUL and ill-formed strings by path, keys escaped, up to a limit', () => {
-    const found = findUnsafeStrings({ a: 'ok', b: ['x', 'y\u0000'], c: { d: '\ud83d' }, ['k\u0000']: 1, n: 5, z: null });
+    const found = findUnsafeStrings({
+      a: 'ok',
+      b: ['x', 'y\u0000'],
+      c: { d: '\ud83d' },
+      ['k\u0000']: 1,
+      n: 5,
+      z: null,
+    });
     expect(found).to.deep.equal([
       { field: 'b.1', reason: 'nul' },
       { field: 'c.d', reason: 'ill-formed' },
@@ -29,6 +46,11 @@ describe('core: text schemas and unsafe strings', () => {
     ]);
     expect(findUnsafeStrings('\u0000')).to.deep.equal([{ field: '(root)', reason: 'nul' }]);
     expect(findUnsafeStrings({ ok: ['a', { b: 'c' }] })).to.deep.equal([]);
-    expect(findUnsafeStrings(Array.from({ length: 50 }, () => '\u0000'), 3)).to.have.length(3);
+    expect(
+      findUnsafeStrings(
+        Array.from({ length: 50 }, () => '\u0000'),
+        3,
+      ),
+    ).to.have.length(3);
   });
 });

@@ -15,7 +15,10 @@ describe('tokens and versions', () => {
     expect(token('test.token.Other')).to.not.equal(provided);
 
     let seen: string | undefined;
-    const provider = plugin('provider', { provides: [provided], register: (ctx) => ctx.provide(provided, 'from the provider') });
+    const provider = plugin('provider', {
+      provides: [provided],
+      register: (ctx) => ctx.provide(provided, 'from the provider'),
+    });
     const consumer = plugin('consumer', {
       optionalDependsOn: ['provider'],
       register: (ctx) => void (seen = ctx.container.tryGet(declared)),

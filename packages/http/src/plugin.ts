@@ -31,19 +31,38 @@ export const plugin = definePlugin({
     const health = ctx.container.get(HealthRegistryToken);
     const router = server.routerFor('http');
 
-    router.get('/healthz', { root: true, summary: 'Liveness: the process is up', tags: ['health'], meta: { public: true } }, () => ({ status: 'ok' }));
+    router.get(
+      '/healthz',
+      { root: true, summary: 'Liveness: the process is up', tags: ['health'], meta: { public: true } },
+      () => ({ status: 'ok' }),
+    );
     const details = ctx.config.readinessDetails;
-    router.get('/readyz', { root: true, summary: 'Readiness of every plugin (per-plugin checks for loopback callers only)', tags: ['health'], meta: { public: true } }, async (req, reply) => {
-      const report = await health.readiness();
-      reply.status(report.status === 'ready' ? 200 : 503);
-      // The checks name store kinds, issuers and driver errors: useful to an operator, not to the world.
-      if (details === 'always' || (details === 'loopback' && isLoopbackCaller(req.raw, req.ip))) return report;
-      return { status: report.status, shuttingDown: report.shuttingDown };
-    });
+    router.get(
+      '/readyz',
+      {
+        root: true,
+        summary: 'Readiness of every plugin (per-plugin checks for loopback callers only)',
+        tags: ['health'],
+        meta: { public: true },
+      },
+      async (req, reply) => {
+        const report = await health.readiness();
+        reply.status(report.status === 'ready' ? 200 : 503);
+        // The checks name store kinds, issuers and driver errors: useful to an operator, not to the world.
+        if (details === 'always' || (details === 'loopback' && isLoopbackCaller(req.raw, req.ip))) return report;
+        return { status: report.status, shuttingDown: report.shuttingDown };
+      },
+    );
     ctx.health.check(() => ({ status: 'up', details: { inFlight: server.inFlightCount() } }), { critical: false });
 
     // Building the app is cheap and deterministic: do it once every plugin has registered its routes.
     ctx.lifecycle.hook({ name: 'build-routes', start: () => void server.handler() });
-    ctx.lifecycle.hook({ name: 'listen', phase: 'serve', start: () => server.listen(), stop: () => server.close(), timeoutMs: ctx.config.drainTimeoutMs + 5_000 });
+    ctx.lifecycle.hook({
+      name: 'listen',
+      phase: 'serve',
+      start: () => server.listen(),
+      stop: () => server.close(),
+      timeoutMs: ctx.config.drainTimeoutMs + 5_000,
+    });
   },
 });

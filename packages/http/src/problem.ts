@@ -62,7 +62,8 @@ export function toProblem(err: unknown, requestId?: string, instance?: string): 
         const clientError = typeof status === 'number' && status >= 400 && status < 500;
         if (clientError && bp?.expose === true) e = HttpErrors.BAD_REQUEST('the request cannot be processed');
         // The router marks an undecodable path parameter (`/items/%zz`) 400 without `expose`: still the client's fault.
-        else if (clientError && err instanceof URIError) e = HttpErrors.BAD_REQUEST('the request path is not valid percent-encoding');
+        else if (clientError && err instanceof URIError)
+          e = HttpErrors.BAD_REQUEST('the request path is not valid percent-encoding');
         else e = HttpErrors.INTERNAL('an unexpected error occurred');
       }
     }
@@ -84,14 +85,24 @@ export function toProblem(err: unknown, requestId?: string, instance?: string): 
   return { status: e.status, headers: e.headers, body: body as ProblemDocument, unexpected: hideDetail };
 }
 
-const REASONS: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+const REASONS: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
 
 /**
  * Writes a problem as a whole HTTP/1.1 response straight to a socket and closes it: for errors of
  * Node's parser, raised before any request object exists (the connection cannot be reused after them).
  */
 export function writeRawProblem(socket: { end(chunk: string): unknown }, error: GantryError): void {
-  const body = JSON.stringify({ type: `urn:gantry:problem:${error.code}`, title: error.title, status: error.status, detail: error.message, code: error.code });
+  const body = JSON.stringify({
+    type: `urn:gantry:problem:${error.code}`,
+    title: error.title,
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+  });
   socket.end(
     `HTTP/1.1 ${error.status} ${REASONS[error.status] ?? 'Bad Request'}\r\n` +
       `content-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +

@@ -20,7 +20,10 @@ export interface SecurityHeaderOptions {
  */
 export function securityHeaders(options: SecurityHeaderOptions): ReadonlyArray<readonly [string, string]> {
   const middleware = helmet({
-    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] } },
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+    },
     crossOriginResourcePolicy: { policy: 'same-origin' },
     referrerPolicy: { policy: 'no-referrer' },
     xFrameOptions: { action: 'deny' },
@@ -45,10 +48,14 @@ export function securityHeaders(options: SecurityHeaderOptions): ReadonlyArray<r
     },
   };
   let passed = false;
-  middleware({ headers: {}, method: 'GET', url: '/' } as IncomingMessage, res as unknown as ServerResponse, (err?: unknown) => {
-    if (err) throw err;
-    passed = true;
-  });
+  middleware(
+    { headers: {}, method: 'GET', url: '/' } as IncomingMessage,
+    res as unknown as ServerResponse,
+    (err?: unknown) => {
+      if (err) throw err;
+      passed = true;
+    },
+  );
   if (!passed) throw new TypeError('helmet did not call next() while computing security headers');
   recorded.set('cache-control', 'no-store');
   return [...recorded];

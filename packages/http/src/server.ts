@@ -1,7 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { currentContext, findUnsafeStrings, RequestContext, requiresAuthentication, runWithContext, type RouteGuardKind, type HttpMethod, type HttpMiddleware, type HttpRouter, type HttpTransport, type Logger, type ResponseInfo, type RouteInfo, type RouteOptions, type RouteHook, type RouteReply, type RouteRequest } from '@gantry/core';
+import {
+  currentContext,
+  findUnsafeStrings,
+  RequestContext,
+  requiresAuthentication,
+  runWithContext,
+  type RouteGuardKind,
+  type HttpMethod,
+  type HttpMiddleware,
+  type HttpRouter,
+  type HttpTransport,
+  type Logger,
+  type ResponseInfo,
+  type RouteInfo,
+  type RouteOptions,
+  type RouteHook,
+  type RouteReply,
+  type RouteRequest,
+} from '@gantry/core';
 import cors from 'cors';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { match } from 'path-to-regexp';
@@ -55,7 +73,13 @@ const authenticatedHook: StoredHook = {
 
 function requireCaller(_req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void): void {
   if (currentContext()?.principal) next();
-  else next(HttpErrors.UNAUTHENTICATED('this route needs a signed-in caller: send "Authorization: Bearer <access token>" (or the session cookie where the route accepts it)', { headers: AUTH_CHALLENGE }));
+  else
+    next(
+      HttpErrors.UNAUTHENTICATED(
+        'this route needs a signed-in caller: send "Authorization: Bearer <access token>" (or the session cookie where the route accepts it)',
+        { headers: AUTH_CHALLENGE },
+      ),
+    );
 }
 
 interface StoredMiddleware {
@@ -96,10 +120,15 @@ export class HttpServer implements HttpTransport {
 
   /** A router bound to one plugin: its routes are reported as that plugin's. */
   routerFor(plugin: string): HttpRouter {
-    const route = <P, Q, B>(options: RouteOptions<P, Q, B>): void => this.addRoute(plugin, options as RouteOptions<unknown, unknown, unknown>);
+    const route = <P, Q, B>(options: RouteOptions<P, Q, B>): void =>
+      this.addRoute(plugin, options as RouteOptions<unknown, unknown, unknown>);
     const shorthand =
       (method: HttpMethod) =>
-      (path: string, options: Omit<RouteOptions, 'method' | 'path' | 'handler'>, handler: RouteOptions['handler']): void =>
+      (
+        path: string,
+        options: Omit<RouteOptions, 'method' | 'path' | 'handler'>,
+        handler: RouteOptions['handler'],
+      ): void =>
         route({ ...options, method, path, handler });
     return {
       route,
@@ -110,11 +139,25 @@ export class HttpServer implements HttpTransport {
       delete: shorthand('DELETE') as HttpRouter['delete'],
       use: (fn, options = {}) => {
         this.assertOpen(plugin);
-        this.middleware.push({ fn, name: options.name ?? fn.name ?? 'anonymous', order: options.order ?? 100, plugin, seq: this.middleware.length });
+        this.middleware.push({
+          fn,
+          name: options.name ?? fn.name ?? 'anonymous',
+          order: options.order ?? 100,
+          plugin,
+          seq: this.middleware.length,
+        });
       },
       onRoute: (hook, options = {}) => {
         this.assertOpen(plugin);
-        this.routeHooks.push({ hook, name: options.name ?? hook.name ?? 'anonymous', plugin, order: options.order ?? 100, seq: this.routeHooks.length, stage: options.stage ?? 'before-body', enforces: options.enforces ?? [] });
+        this.routeHooks.push({
+          hook,
+          name: options.name ?? hook.name ?? 'anonymous',
+          plugin,
+          order: options.order ?? 100,
+          seq: this.routeHooks.length,
+          stage: options.stage ?? 'before-body',
+          enforces: options.enforces ?? [],
+        });
       },
       onResponse: (listener) => {
         this.listeners.push(listener);
@@ -154,7 +197,14 @@ export class HttpServer implements HttpTransport {
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
     // An Expect header other than 100-continue: Node would answer a bodiless 417.
     server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-      sendProblem(HttpErrors.EXPECTATION_FAILED(`the Expect header ${JSON.stringify(String(req.headers.expect).slice(0, 64))} is not supported`), req, res, this.logger);
+      sendProblem(
+        HttpErrors.EXPECTATION_FAILED(
+          `the Expect header ${JSON.stringify(String(req.headers.expect).slice(0, 64))} is not supported`,
+        ),
+        req,
+        res,
+        this.logger,
+      );
     });
     server.keepAliveTimeout = this.config.keepAliveTimeoutMs;
     server.requestTimeout = this.config.requestTimeoutMs + 5_000;
@@ -162,7 +212,11 @@ export class HttpServer implements HttpTransport {
     const port = this.config.port ?? (process.env.PORT ? Number(process.env.PORT) : 3000);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
-        reject(HttpErrors.LISTEN_FAILED(`cannot listen on ${this.config.host}:${port}: ${err.code ?? err.message}`, { cause: err }));
+        reject(
+          HttpErrors.LISTEN_FAILED(`cannot listen on ${this.config.host}:${port}: ${err.code ?? err.message}`, {
+            cause: err,
+          }),
+        );
       };
       server.once('error', onError);
       server.listen(port, this.config.host, () => {
@@ -196,24 +250,38 @@ export class HttpServer implements HttpTransport {
     clearInterval(idleSweep);
     clearTimeout(timer);
     if (outcome === 'deadline') {
-      this.logger.warn({ inFlight: this.inFlight }, `drain deadline of ${this.config.drainTimeoutMs} ms passed; closing remaining connections`);
+      this.logger.warn(
+        { inFlight: this.inFlight },
+        `drain deadline of ${this.config.drainTimeoutMs} ms passed; closing remaining connections`,
+      );
       server.closeAllConnections();
       await closed;
     }
   }
 
   private assertOpen(plugin: string): void {
-    if (this.app) throw HttpErrors.ROUTES_FROZEN(`plugin "${plugin}" added a route or middleware after the HTTP server was built`);
+    if (this.app)
+      throw HttpErrors.ROUTES_FROZEN(`plugin "${plugin}" added a route or middleware after the HTTP server was built`);
   }
 
   private addRoute(plugin: string, options: RouteOptions<unknown, unknown, unknown>): void {
     this.assertOpen(plugin);
-    if (!METHODS.includes(options.method)) throw HttpErrors.ROUTE_INVALID(`plugin "${plugin}": method ${String(options.method)} is not supported`);
-    if (typeof options.path !== 'string' || !options.path.startsWith('/')) throw HttpErrors.ROUTE_INVALID(`plugin "${plugin}": route path ${JSON.stringify(options.path)} must start with "/"`);
-    if (typeof options.handler !== 'function') throw HttpErrors.ROUTE_INVALID(`plugin "${plugin}": route ${options.method} ${options.path} has no handler`);
-    const fullPath = options.root ? options.path : `${this.config.basePath}${options.path === '/' ? '' : options.path}` || '/';
+    if (!METHODS.includes(options.method))
+      throw HttpErrors.ROUTE_INVALID(`plugin "${plugin}": method ${String(options.method)} is not supported`);
+    if (typeof options.path !== 'string' || !options.path.startsWith('/'))
+      throw HttpErrors.ROUTE_INVALID(
+        `plugin "${plugin}": route path ${JSON.stringify(options.path)} must start with "/"`,
+      );
+    if (typeof options.handler !== 'function')
+      throw HttpErrors.ROUTE_INVALID(`plugin "${plugin}": route ${options.method} ${options.path} has no handler`);
+    const fullPath = options.root
+      ? options.path
+      : `${this.config.basePath}${options.path === '/' ? '' : options.path}` || '/';
     const clash = this.routeList.find((r) => r.method === options.method && r.path === fullPath);
-    if (clash) throw HttpErrors.ROUTE_CONFLICT(`${options.method} ${fullPath} is registered by plugin "${clash.plugin}" and by plugin "${plugin}"`);
+    if (clash)
+      throw HttpErrors.ROUTE_CONFLICT(
+        `${options.method} ${fullPath} is registered by plugin "${clash.plugin}" and by plugin "${plugin}"`,
+      );
     this.routeList.push({
       method: options.method,
       path: fullPath,
@@ -230,18 +298,31 @@ export class HttpServer implements HttpTransport {
 
   /** Refuses the boot when a route needs authentication or a permission and no plugin enforces it (the route would be open). */
   private assertGuarded(): void {
-    const enforcers = (kind: RouteGuardKind): string[] => this.routeHooks.filter((h) => h.enforces.includes(kind)).map((h) => h.plugin);
+    const enforcers = (kind: RouteGuardKind): string[] =>
+      this.routeHooks.filter((h) => h.enforces.includes(kind)).map((h) => h.plugin);
     const problems: string[] = [];
     const authenticators = enforcers('authentication');
     const permissions = enforcers('permission');
     for (const route of this.routeList) {
-      if (requiresAuthentication(route) && authenticators.length === 0) problems.push(`${route.method} ${route.path} (plugin "${route.plugin}") needs authentication but no enabled plugin authenticates callers (enable "auth-jwt" or "sessions-redis")`);
-      if (!route.root && route.meta.public !== true && route.meta.permission !== undefined && permissions.length === 0) problems.push(`${route.method} ${route.path} (plugin "${route.plugin}") requires permission ${JSON.stringify(route.meta.permission)} but no enabled plugin checks permissions (enable "rbac")`);
+      if (requiresAuthentication(route) && authenticators.length === 0)
+        problems.push(
+          `${route.method} ${route.path} (plugin "${route.plugin}") needs authentication but no enabled plugin authenticates callers (enable "auth-jwt" or "sessions-redis")`,
+        );
+      if (!route.root && route.meta.public !== true && route.meta.permission !== undefined && permissions.length === 0)
+        problems.push(
+          `${route.method} ${route.path} (plugin "${route.plugin}") requires permission ${JSON.stringify(route.meta.permission)} but no enabled plugin checks permissions (enable "rbac")`,
+        );
     }
-    if (problems.length) throw HttpErrors.ROUTE_UNGUARDED(`${problems.length} route(s) would be served without their guard:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+    if (problems.length)
+      throw HttpErrors.ROUTE_UNGUARDED(
+        `${problems.length} route(s) would be served without their guard:\n  - ${problems.join('\n  - ')}`,
+        { details: { problems } },
+      );
     // Deny by default: once callers can be told apart, a route nobody declared is refused, not served open.
     if (authenticators.length === 0) return;
-    const undeclared = this.routeList.filter((r) => r.meta.public !== true && !requiresAuthentication({ root: false, meta: r.meta }));
+    const undeclared = this.routeList.filter(
+      (r) => r.meta.public !== true && !requiresAuthentication({ root: false, meta: r.meta }),
+    );
     if (undeclared.length) {
       const routes = undeclared.map((r) => `${r.method} ${r.path} (plugin "${r.plugin}")`);
       throw HttpErrors.ROUTE_UNDECLARED(
@@ -276,7 +357,11 @@ export class HttpServer implements HttpTransport {
       for (let i = 0; i < headers.length; i++) res.setHeader(headers[i]![0], headers[i]![1]);
       if (server.draining) res.setHeader('connection', 'close');
       const ctx = new RequestContext(requestId, Date.now() + timeoutMs, logger);
-      (res as unknown as Record<symbol, RequestState>)[kState] = { ctx, t0: listeners.length ? performance.now() : 0, server };
+      (res as unknown as Record<symbol, RequestState>)[kState] = {
+        ctx,
+        t0: listeners.length ? performance.now() : 0,
+        server,
+      };
       server.inFlight++;
       res.once('close', onResponseClose);
       // RFC 9112 §3.2: a request with more than one Host header is refused (Node keeps the first one silently).
@@ -297,7 +382,14 @@ export class HttpServer implements HttpTransport {
         maxAge: corsOptions.maxAgeSeconds,
         methods: METHODS.filter((m) => m !== 'HEAD' && m !== 'OPTIONS').join(','),
         allowedHeaders: ['content-type', 'authorization', 'x-csrf-token', 'x-request-id', 'idempotency-key'],
-        exposedHeaders: ['x-request-id', 'location', 'retry-after', 'ratelimit', 'ratelimit-policy', 'www-authenticate'],
+        exposedHeaders: [
+          'x-request-id',
+          'location',
+          'retry-after',
+          'ratelimit',
+          'ratelimit-policy',
+          'www-authenticate',
+        ],
         optionsSuccessStatus: 204,
       };
       const refused: cors.CorsOptions = { origin: false };
@@ -310,10 +402,15 @@ export class HttpServer implements HttpTransport {
       );
     }
 
-    for (const m of [...this.middleware].sort((a, b) => a.order - b.order || a.seq - b.seq)) app.use(m.fn as express.RequestHandler);
+    for (const m of [...this.middleware].sort((a, b) => a.order - b.order || a.seq - b.seq))
+      app.use(m.fn as express.RequestHandler);
 
     // Bodies are parsed per route, only on methods that carry one: a GET never pays a middleware hop for it.
-    const json = express.json({ limit: this.config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] });
+    const json = express.json({
+      limit: this.config.bodyLimit,
+      strict: true,
+      type: ['application/json', 'application/*+json'],
+    });
     const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
     this.assertGuarded();
@@ -342,7 +439,10 @@ export class HttpServer implements HttpTransport {
       methods.add(route.method);
       if (route.method === 'GET') methods.add('HEAD');
     }
-    const matchers = [...byPath].map(([path, methods]) => ({ test: match(path, { decode: false, sensitive: true }), methods }));
+    const matchers = [...byPath].map(([path, methods]) => ({
+      test: match(path, { decode: false, sensitive: true }),
+      methods,
+    }));
 
     // Nothing matched: 405 with Allow when the path exists under another method (TRACE always), else 404.
     app.use(function notMatched(req: Request, _res: Response, next: NextFunction) {
@@ -350,7 +450,12 @@ export class HttpServer implements HttpTransport {
       for (const m of matchers) if (m.test(req.path)) for (const method of m.methods) allowed.add(method);
       if (req.method === 'TRACE' || allowed.size > 0) {
         const allow = [...allowed].sort().join(', ');
-        next(HttpErrors.METHOD_NOT_ALLOWED(`${req.method} is not allowed on ${req.path}`, { headers: allow ? { Allow: allow } : {}, details: { allowed: [...allowed].sort() } }));
+        next(
+          HttpErrors.METHOD_NOT_ALLOWED(`${req.method} is not allowed on ${req.path}`, {
+            headers: allow ? { Allow: allow } : {},
+            details: { allowed: [...allowed].sort() },
+          }),
+        );
         return;
       }
       next(HttpErrors.NOT_FOUND(`no route matches ${req.method} ${req.path}`));
@@ -433,11 +538,17 @@ function routeOf(req: IncomingMessage): string {
 }
 
 /** Sends an error as problem+json; unexpected errors are logged with their stack, not sent. */
-export function sendProblem(err: unknown, req: IncomingMessage & { originalUrl?: string; path?: string }, res: ServerResponse, logger: Logger): void {
+export function sendProblem(
+  err: unknown,
+  req: IncomingMessage & { originalUrl?: string; path?: string },
+  res: ServerResponse,
+  logger: Logger,
+): void {
   const state = (res as unknown as Record<symbol, RequestState | undefined>)[kState];
   const requestId = state?.ctx.requestId;
   const problem = toProblem(err, requestId, req.path ?? req.url);
-  if (problem.unexpected) (state?.ctx.logger ?? logger).error({ err, method: req.method, route: routeOf(req) }, 'request failed');
+  if (problem.unexpected)
+    (state?.ctx.logger ?? logger).error({ err, method: req.method, route: routeOf(req) }, 'request failed');
   if (res.headersSent) {
     res.destroy();
     return;
@@ -507,7 +618,12 @@ function makeHandler(route: StoredRoute): express.RequestHandler {
       // alter it), so they are refused here, naming the field, before any handler sees them.
       refuseUnsafeStrings(params, query, body);
       if (hasInputSchema) {
-        if (schema.body && req.body === undefined && hasBody(req) && !req.is(['application/json', 'application/*+json'])) {
+        if (
+          schema.body &&
+          req.body === undefined &&
+          hasBody(req) &&
+          !req.is(['application/json', 'application/*+json'])
+        ) {
           throw HttpErrors.UNSUPPORTED_MEDIA_TYPE(`${req.method} ${template} accepts application/json bodies only`);
         }
         const errors: FieldError[] = [];
@@ -515,7 +631,10 @@ function makeHandler(route: StoredRoute): express.RequestHandler {
         query = check(schema.query, req.query, 'query', errors);
         body = check(schema.body, req.body, 'body', errors);
         if (errors.length > 0) {
-          throw HttpErrors.VALIDATION(`${errors.length} invalid field${errors.length > 1 ? 's' : ''}: ${errors.map((e) => `${e.in}.${e.field}`).join(', ')}`, { details: { errors } });
+          throw HttpErrors.VALIDATION(
+            `${errors.length} invalid field${errors.length > 1 ? 's' : ''}: ${errors.map((e) => `${e.in}.${e.field}`).join(', ')}`,
+            { details: { errors } },
+          );
         }
       }
       const reply = new Reply(res);
@@ -525,7 +644,10 @@ function makeHandler(route: StoredRoute): express.RequestHandler {
       if (result === undefined) {
         res.status(reply.statusCode ?? (successStatus === 200 ? 204 : successStatus)).end();
       } else if (reply.contentType !== undefined && (typeof result === 'string' || Buffer.isBuffer(result))) {
-        res.status(reply.statusCode ?? successStatus).type(reply.contentType).send(result);
+        res
+          .status(reply.statusCode ?? successStatus)
+          .type(reply.contentType)
+          .send(result);
       } else {
         res.status(reply.statusCode ?? successStatus).json(result);
       }
@@ -546,17 +668,24 @@ function refuseUnsafeStrings(params: unknown, query: unknown, body: unknown): vo
   unsafeFields(query, 'query', errors);
   unsafeFields(body, 'body', errors);
   if (errors.length > 0) {
-    throw HttpErrors.VALIDATION(`${errors.length} invalid field${errors.length > 1 ? 's' : ''}: ${errors.map((e) => `${e.in}.${e.field}`).join(', ')}`, { details: { errors } });
+    throw HttpErrors.VALIDATION(
+      `${errors.length} invalid field${errors.length > 1 ? 's' : ''}: ${errors.map((e) => `${e.in}.${e.field}`).join(', ')}`,
+      { details: { errors } },
+    );
   }
 }
 
 function unsafeFields(value: unknown, where: FieldError['in'], errors: FieldError[]): void {
   // Most inputs are small flat objects with no string to refuse: the walk allocates only on a finding.
-  for (const found of findUnsafeStrings(value)) errors.push({ in: where, field: found.field, message: UNSAFE_MESSAGE[found.reason], code: 'invalid_characters' });
+  for (const found of findUnsafeStrings(value))
+    errors.push({ in: where, field: found.field, message: UNSAFE_MESSAGE[found.reason], code: 'invalid_characters' });
 }
 
 function hasBody(req: Request): boolean {
-  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  return (
+    req.headers['transfer-encoding'] !== undefined ||
+    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
+  );
 }
 
 function check(schema: ZodType | undefined, value: unknown, where: FieldError['in'], errors: FieldError[]): unknown {
@@ -564,7 +693,12 @@ function check(schema: ZodType | undefined, value: unknown, where: FieldError['i
   const result = schema.safeParse(value === undefined && where === 'body' ? undefined : value);
   if (result.success) return result.data;
   for (const issue of result.error.issues) {
-    errors.push({ in: where, field: issue.path.length ? issue.path.join('.') : '(root)', message: issue.message, code: issue.code });
+    errors.push({
+      in: where,
+      field: issue.path.length ? issue.path.join('.') : '(root)',
+      message: issue.message,
+      code: issue.code,
+    });
   }
   return undefined;
 }

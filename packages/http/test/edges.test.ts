@@ -46,16 +46,28 @@ function parse(answer: string): { status: number; contentType: string | undefine
 }
 
 describe('http: edges', () => {
-  describe('errors of Node\'s HTTP parser', () => {
+  describe("errors of Node's HTTP parser", () => {
     it('answer problem+json: bad framing and unknown methods 400, an oversized header block 431, Expect other than 100-continue 417', async () => {
       await using tk = await createTestKernel({ plugins: [things], config: { http: listening } });
       const port = Number(new URL(tk.url()).port);
       const cases: [string, number, string][] = [
         ['GARBAGE\r\n\r\n', 400, 'GANTRY_HTTP_BAD_REQUEST'],
         ['FOO /api/v1/things HTTP/1.1\r\nhost: x\r\n\r\n', 400, 'GANTRY_HTTP_BAD_REQUEST'],
-        ['POST /api/v1/things HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'GANTRY_HTTP_BAD_REQUEST'],
-        [`GET /api/v1/things HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'GANTRY_HTTP_HEADERS_TOO_LARGE'],
-        ['POST /api/v1/things HTTP/1.1\r\nhost: x\r\nexpect: 200-ok\r\ncontent-length: 0\r\nconnection: close\r\n\r\n', 417, 'GANTRY_HTTP_EXPECTATION_FAILED'],
+        [
+          'POST /api/v1/things HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n',
+          400,
+          'GANTRY_HTTP_BAD_REQUEST',
+        ],
+        [
+          `GET /api/v1/things HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`,
+          431,
+          'GANTRY_HTTP_HEADERS_TOO_LARGE',
+        ],
+        [
+          'POST /api/v1/things HTTP/1.1\r\nhost: x\r\nexpect: 200-ok\r\ncontent-length: 0\r\nconnection: close\r\n\r\n',
+          417,
+          'GANTRY_HTTP_EXPECTATION_FAILED',
+        ],
       ];
       for (const [bytes, status, code] of cases) {
         const answer = parse(await raw(port, bytes));
@@ -68,9 +80,17 @@ describe('http: edges', () => {
     it('refuses a request with two Host headers with 400 (RFC 9112 §3.2)', async () => {
       await using tk = await createTestKernel({ plugins: [things], config: { http: listening } });
       const port = Number(new URL(tk.url()).port);
-      const answer = parse(await raw(port, 'GET /api/v1/things HTTP/1.1\r\nHost: a.example\r\nhost: b.example\r\nconnection: close\r\n\r\n'));
+      const answer = parse(
+        await raw(
+          port,
+          'GET /api/v1/things HTTP/1.1\r\nHost: a.example\r\nhost: b.example\r\nconnection: close\r\n\r\n',
+        ),
+      );
       expect(answer.status).to.equal(400);
-      expect(answer.body).to.include({ code: 'GANTRY_HTTP_BAD_REQUEST', detail: 'the request has more than one Host header' });
+      expect(answer.body).to.include({
+        code: 'GANTRY_HTTP_BAD_REQUEST',
+        detail: 'the request has more than one Host header',
+      });
       const one = await raw(port, 'GET /api/v1/things HTTP/1.1\r\nHost: a.example\r\nconnection: close\r\n\r\n');
       expect(one).to.match(/^HTTP\/1\.1 200/);
     });
@@ -82,7 +102,10 @@ describe('http: edges', () => {
       const local = await tk.inject({ url: '/readyz' });
       expect(local.statusCode).to.equal(200);
       expect(local.json<{ checks: Record<string, unknown> }>().checks).to.have.property('things');
-      for (const options of [{ url: '/readyz', remoteAddress: '203.0.113.9' }, { url: '/readyz', headers: { 'x-forwarded-for': '203.0.113.9' } }]) {
+      for (const options of [
+        { url: '/readyz', remoteAddress: '203.0.113.9' },
+        { url: '/readyz', headers: { 'x-forwarded-for': '203.0.113.9' } },
+      ]) {
         const remote = await tk.inject(options);
         expect(remote.statusCode).to.equal(200);
         expect(remote.json()).to.deep.equal({ status: 'ready', shuttingDown: false });
@@ -91,9 +114,15 @@ describe('http: edges', () => {
     });
 
     it('"always" and "never" override the loopback rule', async () => {
-      await using always = await createTestKernel({ plugins: [things], config: { http: { readinessDetails: 'always' } } });
+      await using always = await createTestKernel({
+        plugins: [things],
+        config: { http: { readinessDetails: 'always' } },
+      });
       expect((await always.inject({ url: '/readyz', remoteAddress: '203.0.113.9' })).json()).to.have.property('checks');
-      await using never = await createTestKernel({ plugins: [things], config: { http: { readinessDetails: 'never' } } });
+      await using never = await createTestKernel({
+        plugins: [things],
+        config: { http: { readinessDetails: 'never' } },
+      });
       expect((await never.inject({ url: '/readyz' })).json()).to.deep.equal({ status: 'ready', shuttingDown: false });
     });
   });
@@ -105,16 +134,27 @@ describe('http: edges', () => {
       await using tk = await createTestKernel({ plugins: [things] });
       const res = await tk.inject({ url: '/api/v1/things', headers: { origin } });
       expect(res.headers['access-control-allow-origin']).to.equal(undefined);
-      const pre = await tk.inject({ method: 'OPTIONS', url: '/api/v1/things', headers: { origin, 'access-control-request-method': 'POST' } });
+      const pre = await tk.inject({
+        method: 'OPTIONS',
+        url: '/api/v1/things',
+        headers: { origin, 'access-control-request-method': 'POST' },
+      });
       expect(pre.headers['access-control-allow-origin']).to.equal(undefined);
     });
 
     it('answers preflights of listed origins (204, methods, headers, max age), with credentials when asked, and not others', async () => {
-      await using tk = await createTestKernel({ plugins: [things], config: { http: { cors: { origins: [origin], credentials: true, maxAgeSeconds: 300 } } } });
+      await using tk = await createTestKernel({
+        plugins: [things],
+        config: { http: { cors: { origins: [origin], credentials: true, maxAgeSeconds: 300 } } },
+      });
       const pre = await tk.inject({
         method: 'OPTIONS',
         url: '/api/v1/things',
-        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization,x-csrf-token' },
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type,authorization,x-csrf-token',
+        },
       });
       expect(pre.statusCode).to.equal(204);
       expect(pre.headers['access-control-allow-origin']).to.equal(origin);
@@ -126,14 +166,20 @@ describe('http: edges', () => {
       const get = await tk.inject({ url: '/api/v1/things', headers: { origin } });
       expect(get.headers['access-control-allow-origin']).to.equal(origin);
       expect(String(get.headers['access-control-expose-headers'])).to.include('x-request-id');
-      const other = await tk.inject({ method: 'OPTIONS', url: '/api/v1/things', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+      const other = await tk.inject({
+        method: 'OPTIONS',
+        url: '/api/v1/things',
+        headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+      });
       expect(other.headers['access-control-allow-origin']).to.equal(undefined);
       expect(other.headers['access-control-allow-credentials']).to.equal(undefined);
     });
 
     it('refuses credentials with "*" and origins that are not origins at boot', () => {
       expect(httpConfigSchema.safeParse({ cors: { origins: '*', credentials: true } }).success).to.equal(false);
-      expect(httpConfigSchema.safeParse({ cors: { origins: ['https://app.example.com/path'] } }).success).to.equal(false);
+      expect(httpConfigSchema.safeParse({ cors: { origins: ['https://app.example.com/path'] } }).success).to.equal(
+        false,
+      );
       expect(httpConfigSchema.safeParse({ cors: { origins: '*' } }).success).to.equal(true);
     });
   });

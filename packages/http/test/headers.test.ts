@@ -30,7 +30,16 @@ describe('http: request id and security headers', () => {
   });
 
   it('replaces an invalid inbound id (too long, CRLF, spaces, odd characters) with a fresh UUID', async () => {
-    for (const id of ['a'.repeat(129), 'has space', 'a\r\nx-injected: 1', 'tab\there', 'semi;colon', '<script>', 'ünï', '']) {
+    for (const id of [
+      'a'.repeat(129),
+      'has space',
+      'a\r\nx-injected: 1',
+      'tab\there',
+      'semi;colon',
+      '<script>',
+      'ünï',
+      '',
+    ]) {
       const res = await tk.inject({ url: '/api/v1/id', headers: { 'x-request-id': id } });
       const sent = res.headers['x-request-id'] as string;
       expect(sent, JSON.stringify(id)).to.match(UUID);

@@ -35,7 +35,10 @@ describe('http: /healthz and /readyz', () => {
     const down = await tk.inject('/readyz');
     expect(down.statusCode).to.equal(503);
     expect(down.json()).to.deep.include({ status: 'not_ready', shuttingDown: false });
-    expect(down.json<{ checks: Record<string, unknown> }>().checks.dep).to.deep.include({ status: 'down', details: { reason: 'connection refused' } });
+    expect(down.json<{ checks: Record<string, unknown> }>().checks.dep).to.deep.include({
+      status: 'down',
+      details: { reason: 'connection refused' },
+    });
 
     dep.set({ status: 'degraded' });
     expect((await tk.inject('/readyz')).statusCode).to.equal(200);

@@ -21,7 +21,9 @@ const shop: Plugin = definePlugin({
         schema: {
           params: z.object({ id: z.coerce.number().int().positive() }),
           query: z.object({ mode: z.enum(['fast', 'safe']) }),
-          body: z.object({ name: z.string().min(1), qty: z.number().int().positive(), tags: z.array(z.string()).optional() }).strict(),
+          body: z
+            .object({ name: z.string().min(1), qty: z.number().int().positive(), tags: z.array(z.string()).optional() })
+            .strict(),
         },
       },
       (req) => ({ id: req.params.id, mode: req.query.mode, body: req.body }),
@@ -37,7 +39,10 @@ const shop: Plugin = definePlugin({
       throw Object.assign(new TypeError('cannot read x of undefined'), { status: 418, expose: false });
     });
     ctx.http.get('/busy', {}, () => {
-      throw ShopErrors.BUSY('the shop is busy, try again in 5 s', { headers: { 'Retry-After': '5' }, details: { queue: 12 } });
+      throw ShopErrors.BUSY('the shop is busy, try again in 5 s', {
+        headers: { 'Retry-After': '5' },
+        details: { queue: 12 },
+      });
     });
     ctx.http.get('/gone', {}, () => {
       throw ShopErrors.GONE('item 7 was removed', { details: { id: 7, type: 'not overriding' } });
@@ -58,7 +63,11 @@ describe('http: problem+json errors', () => {
   });
   after(() => tk.stop());
 
-  function expectProblem(res: { statusCode: number; headers: Record<string, unknown>; json<T>(): T }, status: number, code: string): Record<string, unknown> {
+  function expectProblem(
+    res: { statusCode: number; headers: Record<string, unknown>; json<T>(): T },
+    status: number,
+    code: string,
+  ): Record<string, unknown> {
     expect(res.statusCode).to.equal(status);
     expect(res.headers['content-type']).to.equal('application/problem+json; charset=utf-8');
     const body = res.json<Record<string, unknown>>();
@@ -69,10 +78,20 @@ describe('http: problem+json errors', () => {
   }
 
   it('400 lists every invalid field with where it was (params, query, body)', async () => {
-    const res = await tk.inject({ method: 'POST', url: '/api/v1/items/abc?mode=turbo', payload: { name: '', qty: 1.5, extra: true } });
+    const res = await tk.inject({
+      method: 'POST',
+      url: '/api/v1/items/abc?mode=turbo',
+      payload: { name: '', qty: 1.5, extra: true },
+    });
     const body = expectProblem(res, 400, 'GANTRY_HTTP_VALIDATION');
     const errors = body.errors as { in: string; field: string; message: string; code: string }[];
-    expect(errors.map((e) => `${e.in}:${e.field}`)).to.have.members(['params:id', 'query:mode', 'body:name', 'body:qty', 'body:(root)']);
+    expect(errors.map((e) => `${e.in}:${e.field}`)).to.have.members([
+      'params:id',
+      'query:mode',
+      'body:name',
+      'body:qty',
+      'body:(root)',
+    ]);
     for (const e of errors) expect(e.message).to.be.a('string').and.not.equal('');
     expect(body.detail).to.equal('5 invalid fields: params.id, query.mode, body.name, body.qty, body.(root)');
     expect(body.instance).to.equal('/api/v1/items/abc');
@@ -91,30 +110,58 @@ describe('http: problem+json errors', () => {
       payload: '{"name":"a\\u0000b","qty":1,"tags":["ok","\\ud800"]}',
       headers: { 'content-type': 'application/json' },
     });
-    const errors = expectProblem(res, 400, 'GANTRY_HTTP_VALIDATION').errors as { in: string; field: string; code: string; message: string }[];
-    expect(errors.map((e) => `${e.in}:${e.field}`)).to.have.members(['params:id', 'query:mode', 'body:name', 'body:tags.1']);
+    const errors = expectProblem(res, 400, 'GANTRY_HTTP_VALIDATION').errors as {
+      in: string;
+      field: string;
+      code: string;
+      message: string;
+    }[];
+    expect(errors.map((e) => `${e.in}:${e.field}`)).to.have.members([
+      'params:id',
+      'query:mode',
+      'body:name',
+      'body:tags.1',
+    ]);
     expect(errors.every((e) => e.code === 'invalid_characters')).to.equal(true);
     expect(errors.find((e) => e.field === 'name')!.message).to.match(/NUL/);
     expect(errors.find((e) => e.field === 'tags.1')!.message).to.match(/well-formed Unicode/);
     // A route without a schema is covered too, and a key is reported escaped.
-    const keyed = await tk.inject({ method: 'PUT', url: '/api/v1/notes', payload: '{"text":"hi","a\\u0000":1}', headers: { 'content-type': 'application/json' } });
+    const keyed = await tk.inject({
+      method: 'PUT',
+      url: '/api/v1/notes',
+      payload: '{"text":"hi","a\\u0000":1}',
+      headers: { 'content-type': 'application/json' },
+    });
     const keyErrors = expectProblem(keyed, 400, 'GANTRY_HTTP_VALIDATION').errors as { field: string }[];
     expect(keyErrors.map((e) => e.field)).to.deep.equal(['a\\u0000']);
     const bare = await tk.inject({ method: 'GET', url: '/api/v1/things?q=%00' });
     expectProblem(bare, 400, 'GANTRY_HTTP_VALIDATION');
     // Other control characters are the schema's business: this route accepts them.
-    const ok = await tk.inject({ method: 'PUT', url: '/api/v1/notes', payload: { text: 'tab\there \u0001 and \u{1F600}' } });
+    const ok = await tk.inject({
+      method: 'PUT',
+      url: '/api/v1/notes',
+      payload: { text: 'tab\there \u0001 and \u{1F600}' },
+    });
     expect(ok.statusCode).to.equal(200);
   });
 
   it('passes validated, coerced input to the handler', async () => {
-    const res = await tk.inject({ method: 'POST', url: '/api/v1/items/42?mode=safe', payload: { name: 'bolt', qty: 3 } });
+    const res = await tk.inject({
+      method: 'POST',
+      url: '/api/v1/items/42?mode=safe',
+      payload: { name: 'bolt', qty: 3 },
+    });
     expect(res.statusCode).to.equal(200);
     expect(res.json()).to.deep.equal({ id: 42, mode: 'safe', body: { name: 'bolt', qty: 3 } });
   });
 
   it('400 GANTRY_HTTP_MALFORMED_JSON for a body that is not JSON', async () => {
-    const res = await tk.inject({ method: 'PUT', url: '/api/v1/notes', payload: '{"text": "unterminated', headers: { 'content-type': 'application/json' } });
+    const res = await tk.inject({
+      method: 'PUT',
+      url: '/api/v1/notes',
+      payload: '{"text": "unterminated',
+      headers: { 'content-type': 'application/json' },
+    });
     const body = expectProblem(res, 400, 'GANTRY_HTTP_MALFORMED_JSON');
     expect(body.detail).to.equal('the request body is not valid JSON');
   });
@@ -125,15 +172,30 @@ describe('http: problem+json errors', () => {
   });
 
   it('415 GANTRY_HTTP_UNSUPPORTED_MEDIA_TYPE for a non-JSON body', async () => {
-    const res = await tk.inject({ method: 'PUT', url: '/api/v1/notes', payload: 'text=hello', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await tk.inject({
+      method: 'PUT',
+      url: '/api/v1/notes',
+      payload: 'text=hello',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     const body = expectProblem(res, 415, 'GANTRY_HTTP_UNSUPPORTED_MEDIA_TYPE');
     expect(body.detail).to.equal('PUT /api/v1/notes accepts application/json bodies only');
-    const plain = await tk.inject({ method: 'PUT', url: '/api/v1/notes', payload: '{"text":"hi"}', headers: { 'content-type': 'text/plain' } });
+    const plain = await tk.inject({
+      method: 'PUT',
+      url: '/api/v1/notes',
+      payload: '{"text":"hi"}',
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(plain.statusCode).to.equal(415);
   });
 
   it('accepts application/*+json bodies', async () => {
-    const res = await tk.inject({ method: 'PUT', url: '/api/v1/notes', payload: '{"text":"hi"}', headers: { 'content-type': 'application/merge-patch+json' } });
+    const res = await tk.inject({
+      method: 'PUT',
+      url: '/api/v1/notes',
+      payload: '{"text":"hi"}',
+      headers: { 'content-type': 'application/merge-patch+json' },
+    });
     expect(res.statusCode).to.equal(200);
     expect(res.json()).to.deep.equal({ text: 'hi' });
   });
@@ -187,7 +249,11 @@ describe('http: problem+json errors', () => {
     const gone = await tk.inject('/api/v1/gone');
     const goneBody = expectProblem(gone, 410, 'GANTRY_HTTPTEST_SHOP_GONE');
     // A detail key may not overwrite a standard member.
-    expect(goneBody).to.include({ detail: 'item 7 was removed', id: 7, type: 'urn:gantry:problem:GANTRY_HTTPTEST_SHOP_GONE' });
+    expect(goneBody).to.include({
+      detail: 'item 7 was removed',
+      id: 7,
+      type: 'urn:gantry:problem:GANTRY_HTTPTEST_SHOP_GONE',
+    });
 
     expectProblem(await tk.inject('/api/v1/missing'), 404, 'GANTRY_CORE_NOT_FOUND');
   });

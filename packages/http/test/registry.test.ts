@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import { HttpErrors } from '../src/index.js';
 
 describe('error registry (core + http)', () => {
-  const ours = (): ReturnType<typeof registeredErrorCodes> => registeredErrorCodes().filter((c) => c.owner === 'core' || c.owner === 'http');
+  const ours = (): ReturnType<typeof registeredErrorCodes> =>
+    registeredErrorCodes().filter((c) => c.owner === 'core' || c.owner === 'http');
 
   it('holds every code of both packages, each unique and of the form GANTRY_<OWNER>_<REASON>', () => {
     const declared = [...Object.values(CoreErrors), ...Object.values(HttpErrors)].map((f) => f.code);
@@ -32,6 +33,13 @@ describe('error registry (core + http)', () => {
       METHOD_NOT_ALLOWED: HttpErrors.METHOD_NOT_ALLOWED.spec.status,
       PAYLOAD_TOO_LARGE: HttpErrors.PAYLOAD_TOO_LARGE.spec.status,
       UNSUPPORTED_MEDIA_TYPE: HttpErrors.UNSUPPORTED_MEDIA_TYPE.spec.status,
-    }).to.deep.equal({ VALIDATION: 400, MALFORMED_JSON: 400, NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405, PAYLOAD_TOO_LARGE: 413, UNSUPPORTED_MEDIA_TYPE: 415 });
+    }).to.deep.equal({
+      VALIDATION: 400,
+      MALFORMED_JSON: 400,
+      NOT_FOUND: 404,
+      METHOD_NOT_ALLOWED: 405,
+      PAYLOAD_TOO_LARGE: 413,
+      UNSUPPORTED_MEDIA_TYPE: 415,
+    });
   });
 });

@@ -1,11 +1,31 @@
-import { currentContext, definePlugin, GantryError, HttpTransportToken, type HttpMiddleware, type Plugin, type PluginContext, type ResponseInfo } from '@gantry/core';
+import {
+  currentContext,
+  definePlugin,
+  GantryError,
+  HttpTransportToken,
+  type HttpMiddleware,
+  type Plugin,
+  type PluginContext,
+  type ResponseInfo,
+} from '@gantry/core';
 import { expect } from 'chai';
 import { z } from 'zod';
 import { HttpErrors } from '../src/index.js';
 import { createTestKernel } from './kit.js';
 
-function routes(name: string, fn: (ctx: PluginContext<unknown>) => void, extra: Partial<Parameters<typeof definePlugin>[0]> = {}): Plugin {
-  return definePlugin({ name, version: '0.1.0', kernel: '^0.1.0', dependsOn: ['http'], register: fn as never, ...extra });
+function routes(
+  name: string,
+  fn: (ctx: PluginContext<unknown>) => void,
+  extra: Partial<Parameters<typeof definePlugin>[0]> = {},
+): Plugin {
+  return definePlugin({
+    name,
+    version: '0.1.0',
+    kernel: '^0.1.0',
+    dependsOn: ['http'],
+    register: fn as never,
+    ...extra,
+  });
 }
 
 /** A guard plugin: routes whose meta says `guarded` need header x-pass: yes, else 403 before the body is parsed. */
@@ -28,19 +48,33 @@ describe('http: route hooks (onRoute)', () => {
       });
     });
     await using tk = await createTestKernel({ plugins: [guard, app] });
-    expect((await tk.inject({ method: 'POST', url: '/api/v1/open', payload: { a: 1 } })).json()).to.deep.equal({ a: 1 });
+    expect((await tk.inject({ method: 'POST', url: '/api/v1/open', payload: { a: 1 } })).json()).to.deep.equal({
+      a: 1,
+    });
     // Malformed JSON on a guarded route: the guard answers first, so the body was never parsed.
-    const refused = await tk.inject({ method: 'POST', url: '/api/v1/closed', payload: '{not json', headers: { 'content-type': 'application/json' } });
+    const refused = await tk.inject({
+      method: 'POST',
+      url: '/api/v1/closed',
+      payload: '{not json',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(refused.statusCode).to.equal(400);
     expect(refused.json().code).to.equal('GANTRY_HTTP_BAD_REQUEST');
-    const passed = await tk.inject({ method: 'POST', url: '/api/v1/closed', payload: { a: 2 }, headers: { 'x-pass': 'yes' } });
+    const passed = await tk.inject({
+      method: 'POST',
+      url: '/api/v1/closed',
+      payload: { a: 2 },
+      headers: { 'x-pass': 'yes' },
+    });
     expect(passed.json()).to.deep.equal({ a: 2 });
     expect(seen).to.deep.equal(['handler']);
   });
 
   it('sees every plugin route, whichever plugin registered first', async () => {
     const seen: string[] = [];
-    const watcher = routes('watcher', (ctx) => ctx.http.onRoute((r) => void seen.push(`${r.method} ${r.path} ${r.plugin}`)));
+    const watcher = routes('watcher', (ctx) =>
+      ctx.http.onRoute((r) => void seen.push(`${r.method} ${r.path} ${r.plugin}`)),
+    );
     const later = routes('later', (ctx) => ctx.http.get('/x', {}, () => 'x'), { dependsOn: ['http', 'watcher'] });
     await using tk = await createTestKernel({ plugins: [watcher, later] });
     expect(seen).to.include.members(['GET /api/v1/x later', 'GET /healthz http', 'GET /readyz http']);
@@ -51,7 +85,9 @@ describe('http: route hooks (onRoute)', () => {
     const strict = routes('strict', (ctx) =>
       ctx.http.onRoute((r) => {
         if (!r.root && r.meta.permission === undefined && r.meta.public !== true) {
-          throw HttpErrors.ROUTE_INVALID(`route ${r.method} ${r.path} of plugin "${r.plugin}" declares neither a permission nor public: true`);
+          throw HttpErrors.ROUTE_INVALID(
+            `route ${r.method} ${r.path} of plugin "${r.plugin}" declares neither a permission nor public: true`,
+          );
         }
         return undefined;
       }),
@@ -64,7 +100,9 @@ describe('http: route hooks (onRoute)', () => {
       error = err;
     }
     expect(GantryError.is(error)).to.equal(true);
-    expect(String((error as Error).message) + String(((error as Error).cause as Error)?.message)).to.include('GET /api/v1/undeclared of plugin "app" declares neither');
+    expect(String((error as Error).message) + String(((error as Error).cause as Error)?.message)).to.include(
+      'GET /api/v1/undeclared of plugin "app" declares neither',
+    );
   });
 
   it('refuses the boot when a route needs authentication or a permission and no plugin enforces it', async () => {
@@ -82,8 +120,12 @@ describe('http: route hooks (onRoute)', () => {
     const cause = (error as Error).cause as GantryError;
     expect(cause.code).to.equal('GANTRY_HTTP_ROUTE_UNGUARDED');
     const text = String(cause.message);
-    expect(text).to.include('GET /api/v1/mine (plugin "app") needs authentication but no enabled plugin authenticates callers');
-    expect(text).to.include('GET /api/v1/admin (plugin "app") requires permission "users:write" but no enabled plugin checks permissions');
+    expect(text).to.include(
+      'GET /api/v1/mine (plugin "app") needs authentication but no enabled plugin authenticates callers',
+    );
+    expect(text).to.include(
+      'GET /api/v1/admin (plugin "app") requires permission "users:write" but no enabled plugin checks permissions',
+    );
     expect(text).to.not.include('/api/v1/open');
   });
 
@@ -98,7 +140,11 @@ describe('http: route hooks (onRoute)', () => {
         { name: 'header-authenticator', order: 50, enforces: ['authentication'] },
       ),
     );
-    const app = routes('app', (ctx) => ctx.http.get('/mine', { meta: { auth: true } }, () => ({ id: currentContext()?.principal?.id })), { dependsOn: ['http', 'authn'] });
+    const app = routes(
+      'app',
+      (ctx) => ctx.http.get('/mine', { meta: { auth: true } }, () => ({ id: currentContext()?.principal?.id })),
+      { dependsOn: ['http', 'authn'] },
+    );
     await using tk = await createTestKernel({ plugins: [authn, app] });
     const anonymous = await tk.inject({ method: 'GET', url: '/api/v1/mine' });
     expect(anonymous.statusCode).to.equal(401);
@@ -109,7 +155,9 @@ describe('http: route hooks (onRoute)', () => {
   });
 
   it('deny by default: with an authenticator enabled, a route that declares nothing refuses the boot, naming it and the fix', async () => {
-    const authn = routes('authn', (ctx) => ctx.http.onRoute(() => undefined, { name: 'authenticator', order: 50, enforces: ['authentication'] }));
+    const authn = routes('authn', (ctx) =>
+      ctx.http.onRoute(() => undefined, { name: 'authenticator', order: 50, enforces: ['authentication'] }),
+    );
     const app = routes(
       'app',
       (ctx) => {
@@ -130,10 +178,15 @@ describe('http: route hooks (onRoute)', () => {
     const refusal = ((error as Error).cause ?? error) as GantryError;
     expect(refusal.code).to.equal('GANTRY_HTTP_ROUTE_UNDECLARED');
     expect(refusal.message).to.include('2 route(s) do not say who may call them while "authn" sign callers in');
-    expect((refusal.details as { routes: string[] }).routes).to.deep.equal(['GET /api/v1/forgotten (plugin "app")', 'GET /root-forgotten (plugin "app")']);
+    expect((refusal.details as { routes: string[] }).routes).to.deep.equal([
+      'GET /api/v1/forgotten (plugin "app")',
+      'GET /root-forgotten (plugin "app")',
+    ]);
     expect(refusal.fix).to.include('meta: { public: true }');
     // Without an authenticator nobody can be told apart: undeclared routes are served as before.
-    await using open = await createTestKernel({ plugins: [routes('plain', (ctx) => ctx.http.get('/forgotten', {}, () => ({ ok: true })))] });
+    await using open = await createTestKernel({
+      plugins: [routes('plain', (ctx) => ctx.http.get('/forgotten', {}, () => ({ ok: true })))],
+    });
     expect((await open.inject('/api/v1/forgotten')).statusCode).to.equal(200);
   });
 

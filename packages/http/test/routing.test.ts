@@ -1,12 +1,30 @@
-import { currentContext, definePlugin, GantryError, type Plugin, type PluginContext, type ResponseInfo } from '@gantry/core';
+import {
+  currentContext,
+  definePlugin,
+  GantryError,
+  type Plugin,
+  type PluginContext,
+  type ResponseInfo,
+} from '@gantry/core';
 import { expect } from 'chai';
 import { z } from 'zod';
 import { HttpServerToken } from '../src/index.js';
 import { createTestKernel } from './kit.js';
 
 /** A plugin depending on http whose register() is `fn`. */
-function routes(name: string, fn: (ctx: PluginContext<unknown>) => void, extra: Partial<Parameters<typeof definePlugin>[0]> = {}): Plugin {
-  return definePlugin({ name, version: '0.1.0', kernel: '^0.1.0', dependsOn: ['http'], register: fn as never, ...extra });
+function routes(
+  name: string,
+  fn: (ctx: PluginContext<unknown>) => void,
+  extra: Partial<Parameters<typeof definePlugin>[0]> = {},
+): Plugin {
+  return definePlugin({
+    name,
+    version: '0.1.0',
+    kernel: '^0.1.0',
+    dependsOn: ['http'],
+    register: fn as never,
+    ...extra,
+  });
 }
 
 async function rejectionOf(promise: Promise<unknown>): Promise<GantryError> {
@@ -32,8 +50,17 @@ describe('http: routing', () => {
     expect((await tk.inject('/metrics-like')).json()).to.equal('raw');
     expect((await tk.inject('/ping')).statusCode).to.equal(404);
     expect((await tk.inject('/api/v1/metrics-like')).statusCode).to.equal(404);
-    const paths = tk.get(HttpServerToken).routes().map((r) => `${r.method} ${r.path} ${r.plugin}`);
-    expect(paths).to.include.members(['GET /api/v1/ping paths', 'GET /api/v1 paths', 'GET /metrics-like paths', 'GET /healthz http', 'GET /readyz http']);
+    const paths = tk
+      .get(HttpServerToken)
+      .routes()
+      .map((r) => `${r.method} ${r.path} ${r.plugin}`);
+    expect(paths).to.include.members([
+      'GET /api/v1/ping paths',
+      'GET /api/v1 paths',
+      'GET /metrics-like paths',
+      'GET /healthz http',
+      'GET /readyz http',
+    ]);
   });
 
   it('honours a custom or empty basePath', async () => {
@@ -44,7 +71,9 @@ describe('http: routing', () => {
     expect((await empty.inject('/ping')).statusCode).to.equal(200);
     const bad = await rejectionOf(createTestKernel({ plugins: [p], config: { http: { basePath: 'api/' } } }));
     expect(bad.code).to.equal('GANTRY_CORE_BOOT_INVALID');
-    expect(bad.message).to.include('plugin "http": option "basePath": must look like /api/v1 (or be empty) (got "api/")');
+    expect(bad.message).to.include(
+      'plugin "http": option "basePath": must look like /api/v1 (or be empty) (got "api/")',
+    );
   });
 
   it('answers 204 with no body when the handler returns undefined, or the route status', async () => {
@@ -100,23 +129,45 @@ describe('http: routing', () => {
     const p = routes('typed', (ctx) => {
       ctx.http.get(
         '/pages/:page',
-        { schema: { params: z.object({ page: z.coerce.number().int().min(1) }), query: z.object({ size: z.coerce.number().int().max(100).default(20), draft: z.stringbool().optional() }) } },
-        (req) => ({ page: req.params.page, size: req.query.size, draft: req.query.draft ?? null, types: [typeof req.params.page, typeof req.query.size] }),
+        {
+          schema: {
+            params: z.object({ page: z.coerce.number().int().min(1) }),
+            query: z.object({ size: z.coerce.number().int().max(100).default(20), draft: z.stringbool().optional() }),
+          },
+        },
+        (req) => ({
+          page: req.params.page,
+          size: req.query.size,
+          draft: req.query.draft ?? null,
+          types: [typeof req.params.page, typeof req.query.size],
+        }),
       );
     });
     await using tk = await createTestKernel({ plugins: [p] });
-    expect((await tk.inject('/api/v1/pages/3?size=50&draft=true')).json()).to.deep.equal({ page: 3, size: 50, draft: true, types: ['number', 'number'] });
+    expect((await tk.inject('/api/v1/pages/3?size=50&draft=true')).json()).to.deep.equal({
+      page: 3,
+      size: 50,
+      draft: true,
+      types: ['number', 'number'],
+    });
     expect((await tk.inject('/api/v1/pages/3')).json()).to.deep.include({ size: 20, draft: null });
     const bad = await tk.inject('/api/v1/pages/0?size=500');
     expect(bad.statusCode).to.equal(400);
-    expect((bad.json().errors as { in: string; field: string }[]).map((e) => `${e.in}.${e.field}`)).to.have.members(['params.page', 'query.size']);
+    expect((bad.json().errors as { in: string; field: string }[]).map((e) => `${e.in}.${e.field}`)).to.have.members([
+      'params.page',
+      'query.size',
+    ]);
   });
 
   it('runs the handler inside the request context: currentContext() is req.context', async () => {
     const p = routes('ctx', (ctx) => {
       ctx.http.get('/who', {}, async (req) => {
         await new Promise((r) => setImmediate(r));
-        return { same: currentContext() === req.context, id: req.context.requestId, remaining: req.context.remainingMs() > 0 };
+        return {
+          same: currentContext() === req.context,
+          id: req.context.requestId,
+          remaining: req.context.remainingMs() > 0,
+        };
       });
     });
     await using tk = await createTestKernel({ plugins: [p] });
@@ -126,7 +177,14 @@ describe('http: routing', () => {
 
   it('aborts the context signal at requestTimeoutMs: a handler waiting on it answers 504', async () => {
     const p = routes('slow', (ctx) => {
-      ctx.http.get('/wait', {}, (req) => new Promise((_, reject) => req.context.signal.addEventListener('abort', () => reject(req.context.signal.reason))));
+      ctx.http.get(
+        '/wait',
+        {},
+        (req) =>
+          new Promise((_, reject) =>
+            req.context.signal.addEventListener('abort', () => reject(req.context.signal.reason)),
+          ),
+      );
     });
     await using tk = await createTestKernel({ plugins: [p], config: { http: { requestTimeoutMs: 30 } } });
     const res = await tk.inject('/api/v1/wait');
@@ -177,10 +235,29 @@ describe('http: routing', () => {
   it('runs middleware in `order`, before the routes', async () => {
     const order: string[] = [];
     const p = routes('mw', (ctx) => {
-      ctx.http.use((_req, res, next) => { order.push('late'); res.setHeader('x-late', '1'); next(); }, { order: 200 });
-      ctx.http.use((_req, _res, next) => { order.push('early'); next(); }, { order: 10 });
-      ctx.http.use((_req, _res, next) => { order.push('default'); next(); });
-      ctx.http.get('/x', {}, () => { order.push('handler'); return 1; });
+      ctx.http.use(
+        (_req, res, next) => {
+          order.push('late');
+          res.setHeader('x-late', '1');
+          next();
+        },
+        { order: 200 },
+      );
+      ctx.http.use(
+        (_req, _res, next) => {
+          order.push('early');
+          next();
+        },
+        { order: 10 },
+      );
+      ctx.http.use((_req, _res, next) => {
+        order.push('default');
+        next();
+      });
+      ctx.http.get('/x', {}, () => {
+        order.push('handler');
+        return 1;
+      });
     });
     await using tk = await createTestKernel({ plugins: [p] });
     const res = await tk.inject('/api/v1/x');
@@ -209,7 +286,9 @@ describe('http: routing', () => {
     const squatter = routes('squatter', (ctx) => ctx.http.get('/healthz', { root: true }, () => 'mine'));
     const clash = await rejectionOf(createTestKernel({ plugins: [squatter] }));
     expect((clash.cause as GantryError).code).to.equal('GANTRY_HTTP_ROUTE_CONFLICT');
-    expect((clash.cause as GantryError).message).to.include('GET /healthz is registered by plugin "http" and by plugin "squatter"');
+    expect((clash.cause as GantryError).message).to.include(
+      'GET /healthz is registered by plugin "http" and by plugin "squatter"',
+    );
   });
 
   it('refuses invalid route declarations at boot', async () => {
@@ -217,8 +296,12 @@ describe('http: routing', () => {
     const err = await rejectionOf(createTestKernel({ plugins: [noSlash] }));
     expect((err.cause as GantryError).code).to.equal('GANTRY_HTTP_ROUTE_INVALID');
     expect(err.message).to.include('route path "items" must start with "/"');
-    const badMethod = routes('bad-method', (ctx) => ctx.http.route({ method: 'TRACE' as never, path: '/t', handler: () => 1 }));
-    expect((await rejectionOf(createTestKernel({ plugins: [badMethod] }))).message).to.include('method TRACE is not supported');
+    const badMethod = routes('bad-method', (ctx) =>
+      ctx.http.route({ method: 'TRACE' as never, path: '/t', handler: () => 1 }),
+    );
+    expect((await rejectionOf(createTestKernel({ plugins: [badMethod] }))).message).to.include(
+      'method TRACE is not supported',
+    );
   });
 
   it('refuses routes and middleware added after the server was built', async () => {
@@ -247,10 +330,22 @@ describe('http: routing', () => {
 
   it('exposes route metadata to other plugins through routes()', async () => {
     const p = routes('documented', (ctx) => {
-      ctx.http.post('/users', { summary: 'Create a user', tags: ['users'], meta: { audit: 'user.create' }, schema: { body: z.object({ email: z.string() }) } }, () => ({}));
+      ctx.http.post(
+        '/users',
+        {
+          summary: 'Create a user',
+          tags: ['users'],
+          meta: { audit: 'user.create' },
+          schema: { body: z.object({ email: z.string() }) },
+        },
+        () => ({}),
+      );
     });
     await using tk = await createTestKernel({ plugins: [p] });
-    const route = tk.get(HttpServerToken).routes().find((r) => r.plugin === 'documented')!;
+    const route = tk
+      .get(HttpServerToken)
+      .routes()
+      .find((r) => r.plugin === 'documented')!;
     expect(route).to.deep.include({ method: 'POST', path: '/api/v1/users', summary: 'Create a user', tags: ['users'] });
     expect(route.meta).to.deep.equal({ audit: 'user.create' });
     expect(Object.isFrozen(route.meta)).to.equal(true);

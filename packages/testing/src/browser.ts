@@ -32,7 +32,11 @@ export class Browser {
   }
 
   async post(url: string | URL, form: Record<string, string>): Promise<Page> {
-    return this.send(new URL(url), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+    return this.send(new URL(url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
   }
 
   /** The cookie value this browser holds for an origin. */
@@ -54,18 +58,28 @@ export class Browser {
     return jar;
   }
 
-  private async send(url: URL, init: { method: string; headers: Record<string, string>; body?: string }): Promise<Page> {
+  private async send(
+    url: URL,
+    init: { method: string; headers: Record<string, string>; body?: string },
+  ): Promise<Page> {
     const jar = this.jar(url.origin);
     const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
     const target = new URL(url.pathname + url.search, this.routes[url.origin] ?? url.origin);
-    const res = await fetch(target, { method: init.method, headers: { ...init.headers, ...(cookie ? { cookie } : {}) }, body: init.body, redirect: 'manual' });
+    const res = await fetch(target, {
+      method: init.method,
+      headers: { ...init.headers, ...(cookie ? { cookie } : {}) },
+      body: init.body,
+      redirect: 'manual',
+    });
     const setCookies = res.headers.getSetCookie();
     for (const line of setCookies) {
       const [pair, ...attributes] = line.split(';');
       const eq = pair!.indexOf('=');
       const name = pair!.slice(0, eq).trim();
       const value = pair!.slice(eq + 1).trim();
-      const expired = attributes.some((a) => /^\s*max-age=0\s*$/i.test(a) || (/^\s*expires=/i.test(a) && Date.parse(a.split('=')[1]!) < Date.now()));
+      const expired = attributes.some(
+        (a) => /^\s*max-age=0\s*$/i.test(a) || (/^\s*expires=/i.test(a) && Date.parse(a.split('=')[1]!) < Date.now()),
+      );
       if (expired || value === '') jar.delete(name);
       else jar.set(name, value);
     }
@@ -106,7 +120,12 @@ export function findLink(page: Page, href: RegExp): URL {
 }
 
 function unescapeHtml(value: string): string {
-  return value.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#x27;|&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+  return value
+    .replace(/&amp;/g, '&')
+    .replace(/&quot;/g, '"')
+    .replace(/&#x27;|&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>');
 }
 
 /**
@@ -124,7 +143,10 @@ export async function throughProvider(browser: Browser, url: URL, login: string,
       page = await browser.get(next);
     } else if (page.status === 200 && page.text.includes('<form')) {
       const form = parseForm(page);
-      const fields = form.fields.prompt === 'login' ? { ...form.fields, login, password: 'whatever-the-dev-form-ignores' } : form.fields;
+      const fields =
+        form.fields.prompt === 'login'
+          ? { ...form.fields, login, password: 'whatever-the-dev-form-ignores' }
+          : form.fields;
       page = await browser.post(form.action, fields);
     } else {
       throw new Error(`the provider answered ${page.status} at ${page.url.href}: ${page.text.slice(0, 400)}`);

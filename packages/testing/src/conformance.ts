@@ -23,7 +23,16 @@ export interface ConformanceResult {
   readonly message: string;
 }
 
-const WATCHED_EVENTS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection', 'warning'] as const;
+const WATCHED_EVENTS = [
+  'SIGTERM',
+  'SIGINT',
+  'SIGHUP',
+  'exit',
+  'beforeExit',
+  'uncaughtException',
+  'unhandledRejection',
+  'warning',
+] as const;
 
 /**
  * Runs the plugin conformance checks: valid metadata, documented config schema, boots within its
@@ -38,12 +47,30 @@ export async function checkConformance(options: ConformanceOptions): Promise<Con
   const meta = pluginMetadataProblems(plugin);
   add('metadata', meta.length === 0, meta.length ? meta.join('; ') : 'name, version, kernel range and lists are valid');
   const inRange = semver.satisfies(KERNEL_VERSION, plugin.kernel);
-  add('kernel-range', inRange, inRange ? `kernel ${KERNEL_VERSION} satisfies ${plugin.kernel}` : `kernel ${KERNEL_VERSION} does not satisfy ${plugin.kernel}`);
+  add(
+    'kernel-range',
+    inRange,
+    inRange
+      ? `kernel ${KERNEL_VERSION} satisfies ${plugin.kernel}`
+      : `kernel ${KERNEL_VERSION} does not satisfy ${plugin.kernel}`,
+  );
 
   if (plugin.config) {
     const shape = plugin.config instanceof z.ZodObject ? (plugin.config.shape as Record<string, z.ZodType>) : undefined;
-    const undocumented = shape ? Object.entries(shape).filter(([, s]) => !s.description).map(([k]) => k) : [];
-    add('config-documented', shape !== undefined && undocumented.length === 0, !shape ? 'config schema must be a z.object' : undocumented.length ? `options without .describe(): ${undocumented.join(', ')}` : `${Object.keys(shape).length} options, all described`);
+    const undocumented = shape
+      ? Object.entries(shape)
+          .filter(([, s]) => !s.description)
+          .map(([k]) => k)
+      : [];
+    add(
+      'config-documented',
+      shape !== undefined && undocumented.length === 0,
+      !shape
+        ? 'config schema must be a z.object'
+        : undocumented.length
+          ? `options without .describe(): ${undocumented.join(', ')}`
+          : `${Object.keys(shape).length} options, all described`,
+    );
   } else add('config-documented', true, 'takes no options');
 
   const globalsBefore = new Set(Object.keys(globalThis));
@@ -60,24 +87,46 @@ export async function checkConformance(options: ConformanceOptions): Promise<Con
   add(
     'no-leaked-handles',
     leaked.length === 0,
-    leaked.length ? `still open after stop: ${summarize(leaked)} (created at ${[...new Set(leaked.map((r) => r.createdAt))].join('; ')})` : 'no handle left open',
+    leaked.length
+      ? `still open after stop: ${summarize(leaked)} (created at ${[...new Set(leaked.map((r) => r.createdAt))].join('; ')})`
+      : 'no handle left open',
   );
   const newGlobals = Object.keys(globalThis).filter((k) => !globalsBefore.has(k));
   const listenerDiff = WATCHED_EVENTS.filter((e, i) => process.listenerCount(e) !== listenersBefore[i]);
   const clean = newGlobals.length === 0 && listenerDiff.length === 0;
-  add('no-global-state', clean, clean ? 'no new globals, no process listeners left' : [newGlobals.length ? `new globals: ${newGlobals.join(', ')}` : '', listenerDiff.length ? `process listeners changed: ${listenerDiff.join(', ')}` : ''].filter(Boolean).join('; '));
+  add(
+    'no-global-state',
+    clean,
+    clean
+      ? 'no new globals, no process listeners left'
+      : [
+          newGlobals.length ? `new globals: ${newGlobals.join(', ')}` : '',
+          listenerDiff.length ? `process listeners changed: ${listenerDiff.join(', ')}` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
+  );
   return results;
 }
 
 /** Boots the plugin, checks health and isolation, and stops it; false when it did not boot. */
-async function bootAndStop(options: ConformanceOptions, add: (check: string, ok: boolean, message: string) => void): Promise<boolean> {
+async function bootAndStop(
+  options: ConformanceOptions,
+  add: (check: string, ok: boolean, message: string) => void,
+): Promise<boolean> {
   const { plugin } = options;
   const deps = options.with ?? [];
   const limit = options.bootTimeoutMs ?? 10_000;
   // Hooks get the same limit: a plugin hanging in start is then cut by the kernel too, so the
   // stop that follows does not wait (or keep a timer) for the kernel's default hook timeout.
   const build = (): Promise<TestKernel> =>
-    createTestKernel({ plugins: [...deps, plugin], config: options.config, appDir: options.appDir, start: false, kernel: { hookTimeoutMs: limit } });
+    createTestKernel({
+      plugins: [...deps, plugin],
+      config: options.config,
+      appDir: options.appDir,
+      start: false,
+      kernel: { hookTimeoutMs: limit },
+    });
 
   let tk: TestKernel | undefined;
   try {
@@ -93,10 +142,22 @@ async function bootAndStop(options: ConformanceOptions, add: (check: string, ok:
   }
 
   const checks = tk.kernel.health.byPlugin(plugin.name);
-  add('health-check', checks.length > 0, checks.length ? `registers ${checks.map((c) => c.name).join(', ')}` : 'registers no readiness check: call ctx.health.check(...) in register()');
+  add(
+    'health-check',
+    checks.length > 0,
+    checks.length
+      ? `registers ${checks.map((c) => c.name).join(', ')}`
+      : 'registers no readiness check: call ctx.health.check(...) in register()',
+  );
   const report = await tk.kernel.health.readiness();
   const down = Object.entries(report.checks).filter(([, r]) => r.plugin === plugin.name && r.status === 'down');
-  add('ready', down.length === 0, down.length ? `checks down after start: ${down.map(([n, r]) => `${n} (${r.error ?? 'down'})`).join(', ')}` : 'its checks are up after start');
+  add(
+    'ready',
+    down.length === 0,
+    down.length
+      ? `checks down after start: ${down.map(([n, r]) => `${n} (${r.error ?? 'down'})`).join(', ')}`
+      : 'its checks are up after start',
+  );
 
   // Two instances at once: a plugin that keeps state in module scope or a global registry fails here.
   let second: TestKernel | undefined;
@@ -122,7 +183,10 @@ async function bootAndStop(options: ConformanceOptions, add: (check: string, ok:
 async function withLimit<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

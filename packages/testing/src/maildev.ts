@@ -40,7 +40,15 @@ export class MailCatcher {
   /** Starts the servers (the same ports as before after a stop). */
   async start(): Promise<void> {
     this.dir ??= await mkdtemp(path.join(os.tmpdir(), 'gantry-maildev-'));
-    const maildev = new MailDev({ smtp: this.smtpPort, web: this.webPort, ip: '127.0.0.1', webIp: '127.0.0.1', silent: true, mailDirectory: this.dir, ...this.extra });
+    const maildev = new MailDev({
+      smtp: this.smtpPort,
+      web: this.webPort,
+      ip: '127.0.0.1',
+      webIp: '127.0.0.1',
+      silent: true,
+      mailDirectory: this.dir,
+      ...this.extra,
+    });
     // MailDev's API server prints its address with console.info whatever `silent` says.
     const info = console.info;
     console.info = () => undefined;
@@ -80,7 +88,9 @@ export class MailCatcher {
   nextMail(): Promise<CaughtMail> {
     const smtp = this.servers?.smtp;
     if (!smtp) throw new TypeError('MailCatcher: not running');
-    return new Promise<{ id: string }>((resolve) => smtp.once('new', resolve)).then((email) => this.api<CaughtMail>(`/api/email/${email.id}`));
+    return new Promise<{ id: string }>((resolve) => smtp.once('new', resolve)).then((email) =>
+      this.api<CaughtMail>(`/api/email/${email.id}`),
+    );
   }
 
   /** Every stored message, oldest first. */

@@ -12,7 +12,11 @@ export function memoryLogger(lines: LogLine[]): Logger {
   const write =
     (level: string) =>
     (obj: object | string, msg?: string): void =>
-      void lines.push(typeof obj === 'string' ? { level, msg: obj, fields: {} } : { level, msg: msg ?? '', fields: obj as Record<string, unknown> });
+      void lines.push(
+        typeof obj === 'string'
+          ? { level, msg: obj, fields: {} }
+          : { level, msg: msg ?? '', fields: obj as Record<string, unknown> },
+      );
   const logger: Logger = {
     trace: write('trace'),
     debug: write('debug'),

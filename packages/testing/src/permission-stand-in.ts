@@ -1,4 +1,11 @@
-import { CoreErrors, currentContext, definePlugin, requiresAuthentication, type Plugin, type Principal } from '@gantry/core';
+import {
+  CoreErrors,
+  currentContext,
+  definePlugin,
+  requiresAuthentication,
+  type Plugin,
+  type Principal,
+} from '@gantry/core';
 
 /**
  * A test stand-in for rbac, for plugins that must not depend on it: enforces every route's
@@ -19,7 +26,11 @@ export function permissionStandIn(grants: (principal: Principal, permission: str
           if (!requiresAuthentication(route) || typeof needed !== 'string') return undefined;
           return (_req, _res, next) => {
             const principal = currentContext()?.principal;
-            next(principal !== undefined && grants(principal, needed) ? undefined : CoreErrors.FORBIDDEN(`test stand-in: permission "${needed}" not granted`));
+            next(
+              principal !== undefined && grants(principal, needed)
+                ? undefined
+                : CoreErrors.FORBIDDEN(`test stand-in: permission "${needed}" not granted`),
+            );
           };
         },
         { name: 'test-permissions', order: 100, enforces: ['permission'] },

@@ -109,7 +109,9 @@ function creationSite(): string {
     .split('\n')
     .slice(1)
     .map((l) => l.trim())
-    .filter((l) => !l.includes('node:') && !l.includes('resource-tracker.js') && !l.includes('node_modules/light-my-request'));
+    .filter(
+      (l) => !l.includes('node:') && !l.includes('resource-tracker.js') && !l.includes('node_modules/light-my-request'),
+    );
   return frames.slice(0, 3).join(' < ') || '(Node internals)';
 }
 

@@ -1,4 +1,12 @@
-import { createKernel, silentLogger, type Kernel, type KernelOptionsInput, type Logger, type Plugin, type Token } from '@gantry/core';
+import {
+  createKernel,
+  silentLogger,
+  type Kernel,
+  type KernelOptionsInput,
+  type Logger,
+  type Plugin,
+  type Token,
+} from '@gantry/core';
 import { HttpServerToken } from '@gantry/http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { inject as lightInject, type InjectOptions, type Response as InjectResponse } from 'light-my-request';
@@ -85,12 +93,16 @@ interface ExpressLike {
  * real sockets. Instead we hand it a plain function that runs the app with private prototypes:
  * express's methods over light-my-request's classes, for this app and these injections only.
  */
-function isolatedDispatch(handler: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+function isolatedDispatch(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const app = handler as ExpressLike;
   if (!app.request || !app.response || typeof app.handle !== 'function') return handler;
   let injected: object | undefined;
   const derive = (base: object, expressProto: object): object =>
-    Object.create(Object.create(base, Object.getOwnPropertyDescriptors(expressProto)), { app: { value: app, configurable: true, enumerable: true, writable: true } });
+    Object.create(Object.create(base, Object.getOwnPropertyDescriptors(expressProto)), {
+      app: { value: app, configurable: true, enumerable: true, writable: true },
+    });
   return (req, res) => {
     injected ??= Object.create(app, {
       request: { value: derive(Object.getPrototypeOf(req) as object, Object.getPrototypeOf(app.request) as object) },

@@ -31,22 +31,49 @@ describe('checkConformance', () => {
         let timer: NodeJS.Timeout | undefined;
         ctx.http.get('/good', {}, () => ({ ok: true }));
         ctx.health.check(() => ({ status: 'up' }));
-        ctx.lifecycle.hook({ name: 'sweeper', start: () => void (timer = setInterval(() => undefined, 1_000)), stop: () => clearInterval(timer) });
+        ctx.lifecycle.hook({
+          name: 'sweeper',
+          start: () => void (timer = setInterval(() => undefined, 1_000)),
+          stop: () => clearInterval(timer),
+        });
       },
     });
     const results = await checkConformance({ plugin: good, with: [httpPlugin], config: { good: { ttlMs: 5 } } });
     expect(failed(results), JSON.stringify(results, null, 2)).to.deep.equal([]);
-    expect(results.map((r) => r.check)).to.deep.equal(['metadata', 'kernel-range', 'config-documented', 'boots', 'health-check', 'ready', 'isolated', 'stops', 'no-leaked-handles', 'no-global-state']);
+    expect(results.map((r) => r.check)).to.deep.equal([
+      'metadata',
+      'kernel-range',
+      'config-documented',
+      'boots',
+      'health-check',
+      'ready',
+      'isolated',
+      'stops',
+      'no-leaked-handles',
+      'no-global-state',
+    ]);
   });
 
   it('fails `health-check` for a plugin without a readiness check', async () => {
     const results = await checkConformance({ plugin: make('silent', { register: () => undefined }) });
     expect(failed(results)).to.deep.equal(['health-check']);
-    expect(byCheck(results)['health-check']!.message).to.equal('registers no readiness check: call ctx.health.check(...) in register()');
+    expect(byCheck(results)['health-check']!.message).to.equal(
+      'registers no readiness check: call ctx.health.check(...) in register()',
+    );
   });
 
   it('fails `ready` for a plugin whose check is down after start', async () => {
-    const results = await checkConformance({ plugin: make('downer', { register: (ctx) => ctx.health.check(() => { throw new Error('no upstream'); }, { name: 'upstream' }) }) });
+    const results = await checkConformance({
+      plugin: make('downer', {
+        register: (ctx) =>
+          ctx.health.check(
+            () => {
+              throw new Error('no upstream');
+            },
+            { name: 'upstream' },
+          ),
+      }),
+    });
     expect(failed(results)).to.deep.equal(['ready']);
     expect(byCheck(results).ready!.message).to.equal('checks down after start: downer:upstream (no upstream)');
   });
@@ -65,7 +92,9 @@ describe('checkConformance', () => {
       expect(failed(results)).to.deep.equal(['no-leaked-handles']);
       expect(leaked).to.have.length(2);
       // Named with where it was created, so the leak is found in the plugin's code at once.
-      expect(byCheck(results)['no-leaked-handles']!.message).to.match(/^still open after stop: 2 Timeout \(created at .*conformance\.test\.js/);
+      expect(byCheck(results)['no-leaked-handles']!.message).to.match(
+        /^still open after stop: 2 Timeout \(created at .*conformance\.test\.js/,
+      );
     } finally {
       for (const t of leaked) clearInterval(t);
     }
@@ -77,13 +106,18 @@ describe('checkConformance', () => {
       register: (ctx) => {
         ctx.health.check(() => ({ status: 'up' }));
         // Only the first kernel of the check leaks.
-        ctx.lifecycle.hook({ name: 'poll', start: () => void (leaked.length === 0 && leaked.push(setTimeout(() => undefined, 60_000))) });
+        ctx.lifecycle.hook({
+          name: 'poll',
+          start: () => void (leaked.length === 0 && leaked.push(setTimeout(() => undefined, 60_000))),
+        });
       },
     });
     try {
       const results = await checkConformance({ plugin: once });
       expect(failed(results)).to.deep.equal(['no-leaked-handles']);
-      expect(byCheck(results)['no-leaked-handles']!.message).to.match(/^still open after stop: 1 Timeout \(created at /);
+      expect(byCheck(results)['no-leaked-handles']!.message).to.match(
+        /^still open after stop: 1 Timeout \(created at /,
+      );
     } finally {
       for (const t of leaked) clearTimeout(t);
     }
@@ -175,7 +209,11 @@ describe('checkConformance', () => {
     const hangs = make('hangs', {
       register: (ctx) => {
         ctx.health.check(() => ({ status: 'up' }));
-        ctx.lifecycle.hook({ name: 'connect', start: () => new Promise<void>(() => undefined), stop: () => void (released = true) });
+        ctx.lifecycle.hook({
+          name: 'connect',
+          start: () => new Promise<void>(() => undefined),
+          stop: () => void (released = true),
+        });
       },
     });
     const results = await checkConformance({ plugin: hangs, bootTimeoutMs: 100 });
@@ -207,14 +245,20 @@ describe('checkConformance', () => {
   });
 
   it('fails `config-documented` for options without .describe() and a non-object schema', async () => {
-    const undocumented = make('undocumented', { config: z.object({ a: z.string().default('x'), b: z.number().default(1).describe('b') }) });
+    const undocumented = make('undocumented', {
+      config: z.object({ a: z.string().default('x'), b: z.number().default(1).describe('b') }),
+    });
     const results = await checkConformance({ plugin: undocumented });
     expect(failed(results)).to.deep.equal(['config-documented']);
     expect(byCheck(results)['config-documented']!.message).to.equal('options without .describe(): a');
   });
 
   it('reports a plugin that fails to boot with the kernel’s reason', async () => {
-    const broken = make('broken', { register: () => { throw new Error('missing secret'); } });
+    const broken = make('broken', {
+      register: () => {
+        throw new Error('missing secret');
+      },
+    });
     const results = await checkConformance({ plugin: broken });
     expect(byCheck(results).boots).to.deep.include({ ok: false });
     expect(byCheck(results).boots!.message).to.equal('plugin "broken": register() failed: missing secret');

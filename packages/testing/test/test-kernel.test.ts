@@ -17,9 +17,13 @@ function hello(stops: { count: number } = { count: 0 }): Plugin {
     config: z.object({ greeting: z.string().default('hi').describe('word') }),
     register(ctx) {
       ctx.provide(Greeting, ctx.config.greeting);
-      ctx.http.post('/hello/:name', { schema: { params: z.object({ name: z.string() }), body: z.object({ punctuation: z.string() }) } }, (req) => ({
-        text: `${ctx.config.greeting} ${req.params.name}${req.body.punctuation}`,
-      }));
+      ctx.http.post(
+        '/hello/:name',
+        { schema: { params: z.object({ name: z.string() }), body: z.object({ punctuation: z.string() }) } },
+        (req) => ({
+          text: `${ctx.config.greeting} ${req.params.name}${req.body.punctuation}`,
+        }),
+      );
       ctx.lifecycle.hook({ name: 'count-stops', stop: () => void stops.count++ });
     },
   });
@@ -30,7 +34,10 @@ describe('createTestKernel', () => {
     const stops = { count: 0 };
     let kernelRef: { health: { readiness(): Promise<{ status: string }> } } | undefined;
     {
-      await using tk = await createTestKernel({ plugins: [httpPlugin, hello(stops)], config: { hello: { greeting: 'hey' } } });
+      await using tk = await createTestKernel({
+        plugins: [httpPlugin, hello(stops)],
+        config: { hello: { greeting: 'hey' } },
+      });
       kernelRef = tk.kernel;
       expect(tk.get(Greeting)).to.equal('hey');
       expect((await tk.kernel.health.readiness()).status).to.equal('ready');
@@ -50,16 +57,27 @@ describe('createTestKernel', () => {
     expect(bad.statusCode).to.equal(400);
     // http does not listen by default: url() explains how to make it listen.
     expect(tk.get(HttpServerToken).address()).to.equal(undefined);
-    expect(() => tk.url()).to.throw('the http plugin is not listening: pass config { http: { listen: true, port: 0 } }');
+    expect(() => tk.url()).to.throw(
+      'the http plugin is not listening: pass config { http: { listen: true, port: 0 } }',
+    );
   });
 
   it('url() gives the address when http listens, and inject() does not break real sockets', async () => {
-    await using tk = await createTestKernel({ plugins: [httpPlugin, hello()], config: { http: { listen: true, port: 0, host: '127.0.0.1' } } });
+    await using tk = await createTestKernel({
+      plugins: [httpPlugin, hello()],
+      config: { http: { listen: true, port: 0, host: '127.0.0.1' } },
+    });
     // An in-process request first: it must leave express usable for real connections.
-    expect((await tk.inject({ method: 'POST', url: '/api/v1/hello/in', payload: { punctuation: '.' } })).json()).to.deep.equal({ text: 'hi in.' });
+    expect(
+      (await tk.inject({ method: 'POST', url: '/api/v1/hello/in', payload: { punctuation: '.' } })).json(),
+    ).to.deep.equal({ text: 'hi in.' });
     const url = tk.url();
     expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const res = await fetch(`${url}/api/v1/hello/net`, { method: 'POST', body: JSON.stringify({ punctuation: '?' }), headers: { 'content-type': 'application/json', connection: 'close' } });
+    const res = await fetch(`${url}/api/v1/hello/net`, {
+      method: 'POST',
+      body: JSON.stringify({ punctuation: '?' }),
+      headers: { 'content-type': 'application/json', connection: 'close' },
+    });
     expect(res.status).to.equal(200);
     expect(await res.json()).to.deep.equal({ text: 'hi net?' });
   });
@@ -69,7 +87,10 @@ describe('createTestKernel', () => {
     try {
       await using isolated = await createTestKernel({ plugins: [httpPlugin, hello()] });
       expect(isolated.get(Greeting)).to.equal('hi');
-      await using withEnv = await createTestKernel({ plugins: [httpPlugin, hello()], env: { GANTRY_HELLO__GREETING: 'from-env' } });
+      await using withEnv = await createTestKernel({
+        plugins: [httpPlugin, hello()],
+        env: { GANTRY_HELLO__GREETING: 'from-env' },
+      });
       expect(withEnv.get(Greeting)).to.equal('from-env');
     } finally {
       delete process.env.GANTRY_HELLO__GREETING;

@@ -134,7 +134,10 @@ export class AuditService implements Audit {
       const code = errorCode(err);
       this.last = { ok: false, at: new Date().toISOString(), error: code };
       logger.error({ audit: entry, err }, 'audit write failed');
-      throw AuditErrors.UNAVAILABLE(`the audit entry ${entry.action} (${entry.id}) could not be stored`, { cause: err, details: { action: entry.action } });
+      throw AuditErrors.UNAVAILABLE(`the audit entry ${entry.action} (${entry.id}) could not be stored`, {
+        cause: err,
+        details: { action: entry.action },
+      });
     }
     this.last = { ok: true, at: entry.time };
     logger.info({ audit: entry }, 'audit');
@@ -143,12 +146,14 @@ export class AuditService implements Audit {
 
   async query(query: AuditQuery = {}): Promise<AuditPage> {
     const limit = query.limit ?? DEFAULT_LIMIT;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw AuditErrors.INVALID_QUERY(`limit must be an integer from 1 to ${MAX_LIMIT}, got ${String(limit)}`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+      throw AuditErrors.INVALID_QUERY(`limit must be an integer from 1 to ${MAX_LIMIT}, got ${String(limit)}`);
     const where: Record<string, unknown>[] = [];
     if (query.actorId !== undefined) where.push({ actorId: query.actorId });
     if (query.action !== undefined) where.push({ action: query.action });
     if (query.outcome !== undefined) {
-      if (!AUDIT_OUTCOMES.includes(query.outcome)) throw AuditErrors.INVALID_QUERY(`outcome must be one of ${AUDIT_OUTCOMES.join(', ')}`);
+      if (!AUDIT_OUTCOMES.includes(query.outcome))
+        throw AuditErrors.INVALID_QUERY(`outcome must be one of ${AUDIT_OUTCOMES.join(', ')}`);
       where.push({ outcome: query.outcome });
     }
     if (query.from !== undefined) where.push({ occurredAt: { $gte: toDate(query.from, 'from') } });
@@ -178,13 +183,17 @@ export class AuditService implements Audit {
   }
 
   private build(input: AuditRecordInput): AuditEntry {
-    if (input === null || typeof input !== 'object') throw AuditErrors.INVALID_EVENT('record() expects { action, outcome, ... }');
+    if (input === null || typeof input !== 'object')
+      throw AuditErrors.INVALID_EVENT('record() expects { action, outcome, ... }');
     const { action, outcome } = input;
     if (typeof action !== 'string' || action.length > MAX_ACTION || !ACTION_PATTERN.test(action)) {
       // JSON.stringify escapes control characters: the message cannot forge a log line either.
-      throw AuditErrors.INVALID_EVENT(`action ${JSON.stringify(typeof action === 'string' ? action.slice(0, MAX_ACTION) : action)} must match ${ACTION_PATTERN.source} (at most ${MAX_ACTION} characters)`);
+      throw AuditErrors.INVALID_EVENT(
+        `action ${JSON.stringify(typeof action === 'string' ? action.slice(0, MAX_ACTION) : action)} must match ${ACTION_PATTERN.source} (at most ${MAX_ACTION} characters)`,
+      );
     }
-    if (!AUDIT_OUTCOMES.includes(outcome)) throw AuditErrors.INVALID_EVENT(`outcome ${JSON.stringify(outcome)} must be one of ${AUDIT_OUTCOMES.join(', ')}`);
+    if (!AUDIT_OUTCOMES.includes(outcome))
+      throw AuditErrors.INVALID_EVENT(`outcome ${JSON.stringify(outcome)} must be one of ${AUDIT_OUTCOMES.join(', ')}`);
     const { maxStringLength, maxDepth } = this.options.config;
     const clean = (v: unknown, max: number): string => cleanString(String(v), Math.min(max, maxStringLength));
     const ctx = currentContext();

@@ -11,6 +11,9 @@ export const auditQuerySchema = z
     from: z.iso.datetime({ offset: true }).optional(),
     to: z.iso.datetime({ offset: true }).optional(),
     limit: z.coerce.number().int().min(1).max(500).optional(),
-    cursor: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/).optional(),
+    cursor: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,200}$/)
+      .optional(),
   })
   .strict();

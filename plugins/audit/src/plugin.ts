@@ -28,7 +28,12 @@ export const plugin = definePlugin({
     if (ctx.config.route && ctx.container.tryGet(HttpTransportToken)) {
       ctx.http.get(
         '/audit',
-        { summary: 'The audit trail, newest first (cursor pagination)', tags: ['audit'], schema: { query: auditQuerySchema }, meta: { auth: true, permission: 'audit:read' } },
+        {
+          summary: 'The audit trail, newest first (cursor pagination)',
+          tags: ['audit'],
+          schema: { query: auditQuerySchema },
+          meta: { auth: true, permission: 'audit:read' },
+        },
         (req) => audit.query(req.query),
       );
     }

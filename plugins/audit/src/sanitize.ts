@@ -1,7 +1,44 @@
 /** A word that makes a key secret wherever it stands in it (`password`, `refresh_token`, `X-Api-Secret`). */
-const SECRET_WORDS = new Set(['pass', 'passwd', 'password', 'passphrase', 'pwd', 'token', 'tokens', 'jwt', 'secret', 'secrets', 'cookie', 'cookies', 'authorization', 'credential', 'credentials', 'otp', 'totp', 'hotp', 'sid', 'apikey']);
+const SECRET_WORDS = new Set([
+  'pass',
+  'passwd',
+  'password',
+  'passphrase',
+  'pwd',
+  'token',
+  'tokens',
+  'jwt',
+  'secret',
+  'secrets',
+  'cookie',
+  'cookies',
+  'authorization',
+  'credential',
+  'credentials',
+  'otp',
+  'totp',
+  'hotp',
+  'sid',
+  'apikey',
+]);
 /** Words that make the key secret with the word `code` (`resetCode`, `recovery_code`) or `key` (`apiKey`, `privateKey`). */
-const CODE_WORDS = new Set(['otp', 'totp', 'mfa', 'recovery', 'reset', 'verification', 'verify', 'auth', 'authorization', 'oauth', 'login', 'backup', 'one', 'access', 'confirmation']);
+const CODE_WORDS = new Set([
+  'otp',
+  'totp',
+  'mfa',
+  'recovery',
+  'reset',
+  'verification',
+  'verify',
+  'auth',
+  'authorization',
+  'oauth',
+  'login',
+  'backup',
+  'one',
+  'access',
+  'confirmation',
+]);
 const KEY_WORDS = new Set(['api', 'private', 'secret', 'encryption', 'signing', 'access', 'session', 'master']);
 
 /** A key split into lower-case words: camelCase, snake_case, kebab-case, dotted and spaced alike. */
@@ -27,7 +64,8 @@ export function isSecretKey(key: string): boolean {
   if (has('code') && (list.length === 1 || list.some((w) => CODE_WORDS.has(w)))) return true;
   if ((has('key') || has('keys')) && (list.length === 1 || list.some((w) => KEY_WORDS.has(w)))) return true;
   // A session's id is a bearer credential; a count or kind of sessions is not.
-  if (has('session') || has('sessions')) return list.length === 1 || list.some((w) => w === 'id' || w === 'ids' || w === 'value');
+  if (has('session') || has('sessions'))
+    return list.length === 1 || list.some((w) => w === 'id' || w === 'ids' || w === 'value');
   return false;
 }
 
@@ -59,7 +97,10 @@ export function cleanString(value: string, max: number): string {
  * depth, strings (keys too) are cleaned with {@link cleanString}, dates become ISO strings, and
  * functions, symbols and undefined are dropped. Returns undefined when nothing is left.
  */
-export function sanitizeDetails(details: Readonly<Record<string, unknown>> | undefined, options: SanitizeOptions): Record<string, unknown> | undefined {
+export function sanitizeDetails(
+  details: Readonly<Record<string, unknown>> | undefined,
+  options: SanitizeOptions,
+): Record<string, unknown> | undefined {
   if (details === undefined || details === null || typeof details !== 'object') return undefined;
   const out = sanitizeValue(details, 1, options) as Record<string, unknown> | undefined;
   return out && Object.keys(out).length > 0 ? out : undefined;

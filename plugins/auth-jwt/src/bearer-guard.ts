@@ -18,7 +18,11 @@ export function requiresBearer(route: RouteInfo): boolean {
  * a request without one passes on (another authenticator, or the HTTP layer's 401, decides).
  */
 export function bearerHook(tokens: () => TokenService): (route: RouteInfo) => HttpMiddleware | undefined {
-  const guard: HttpMiddleware = function authJwtBearer(req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void): void {
+  const guard: HttpMiddleware = function authJwtBearer(
+    req: IncomingMessage,
+    _res: ServerResponse,
+    next: (err?: unknown) => void,
+  ): void {
     const header = req.headers.authorization;
     if (header === undefined) {
       next();
@@ -27,7 +31,13 @@ export function bearerHook(tokens: () => TokenService): (route: RouteInfo) => Ht
     const match = BEARER.exec(header);
     if (!match) {
       // Any other Authorization header on a protected route is refused, never ignored.
-      next(SCHEME.test(header) ? AuthJwtErrors.INVALID_TOKEN('the bearer token is malformed', { headers: CHALLENGE }) : AuthJwtErrors.MISSING_TOKEN('only "Authorization: Bearer <access token>" is accepted', { headers: CHALLENGE }));
+      next(
+        SCHEME.test(header)
+          ? AuthJwtErrors.INVALID_TOKEN('the bearer token is malformed', { headers: CHALLENGE })
+          : AuthJwtErrors.MISSING_TOKEN('only "Authorization: Bearer <access token>" is accepted', {
+              headers: CHALLENGE,
+            }),
+      );
       return;
     }
     tokens()

@@ -12,18 +12,27 @@ const KID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** One key of the key ring: a private key (signs and verifies) or a public key only (verifies tokens of a retired key). */
 export const keySchema = z
   .object({
-    kid: z.string().regex(KID, 'must be 1-128 letters, digits, ".", "_", ":" or "-"').describe('Key id, written in the "kid" header of every token it signs and in the JWKS'),
+    kid: z
+      .string()
+      .regex(KID, 'must be 1-128 letters, digits, ".", "_", ":" or "-"')
+      .describe('Key id, written in the "kid" header of every token it signs and in the JWKS'),
     privateKey: z
       .union([z.string().min(1), z.record(z.string(), z.unknown())])
       .optional()
-      .describe('Private key (a secret, no default): PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----"), or a private JWK as an object or a JSON string'),
+      .describe(
+        'Private key (a secret, no default): PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----"), or a private JWK as an object or a JSON string',
+      ),
     publicKey: z
       .union([z.string().min(1), z.record(z.string(), z.unknown())])
       .optional()
-      .describe('Public key only, for a retired key whose tokens must still verify: SPKI PEM ("-----BEGIN PUBLIC KEY-----") or a public JWK'),
+      .describe(
+        'Public key only, for a retired key whose tokens must still verify: SPKI PEM ("-----BEGIN PUBLIC KEY-----") or a public JWK',
+      ),
   })
   .strict()
-  .refine((k) => (k.privateKey === undefined) !== (k.publicKey === undefined), { message: 'give exactly one of privateKey or publicKey' });
+  .refine((k) => (k.privateKey === undefined) !== (k.publicKey === undefined), {
+    message: 'give exactly one of privateKey or publicKey',
+  });
 
 /** One key as written in the config. */
 export type KeyOptions = z.input<typeof keySchema>;
@@ -31,21 +40,43 @@ export type KeyOptions = z.input<typeof keySchema>;
 /** Options of the `auth-jwt` plugin (config key `auth-jwt`, env `GANTRY_AUTH_JWT__<KEY>`). */
 export const authJwtConfigSchema = z
   .object({
-    issuer: z.string().min(1).describe('Value of the "iss" claim of issued tokens; tokens with another issuer are refused (required)'),
-    audience: z.string().min(1).describe('Value of the "aud" claim of issued tokens; tokens not meant for this audience are refused (required)'),
+    issuer: z
+      .string()
+      .min(1)
+      .describe('Value of the "iss" claim of issued tokens; tokens with another issuer are refused (required)'),
+    audience: z
+      .string()
+      .min(1)
+      .describe('Value of the "aud" claim of issued tokens; tokens not meant for this audience are refused (required)'),
     algorithm: z
       .enum(ALGORITHMS)
       .default('ES256')
-      .describe('The one signing algorithm accepted and used ("EdDSA", "ES256" or "RS256"); tokens with any other "alg" header are refused'),
-    accessTtlSeconds: z.number().int().min(30).max(86_400).default(900).describe('Lifetime of access tokens in seconds (default 15 minutes)'),
+      .describe(
+        'The one signing algorithm accepted and used ("EdDSA", "ES256" or "RS256"); tokens with any other "alg" header are refused',
+      ),
+    accessTtlSeconds: z
+      .number()
+      .int()
+      .min(30)
+      .max(86_400)
+      .default(900)
+      .describe('Lifetime of access tokens in seconds (default 15 minutes)'),
     refreshTtlSeconds: z
       .number()
       .int()
       .min(60)
       .max(31_536_000)
       .default(2_592_000)
-      .describe('Lifetime of refresh tokens in seconds (default 30 days); also how long revocations are kept in the store'),
-    clockToleranceSeconds: z.number().int().min(0).max(300).default(5).describe('Clock skew between instances accepted when checking "exp" and "nbf", in seconds'),
+      .describe(
+        'Lifetime of refresh tokens in seconds (default 30 days); also how long revocations are kept in the store',
+      ),
+    clockToleranceSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(300)
+      .default(5)
+      .describe('Clock skew between instances accepted when checking "exp" and "nbf", in seconds'),
     keys: z
       .array(keySchema)
       .min(1)
@@ -65,10 +96,15 @@ export const authJwtConfigSchema = z
       .max(64)
       .regex(/^\S+$/, 'must not contain spaces')
       .default('gantry:jwt:')
-      .describe('Prefix of every Redis key (`<prefix>rt:<jti>`, `<prefix>fam:<fid>`, `<prefix>sub:<sub>`); give each application sharing a Redis its own'),
+      .describe(
+        'Prefix of every Redis key (`<prefix>rt:<jti>`, `<prefix>fam:<fid>`, `<prefix>sub:<sub>`); give each application sharing a Redis its own',
+      ),
   })
   .strict()
-  .refine((c) => c.refreshTtlSeconds > c.accessTtlSeconds, { message: 'refreshTtlSeconds must be longer than accessTtlSeconds', path: ['refreshTtlSeconds'] });
+  .refine((c) => c.refreshTtlSeconds > c.accessTtlSeconds, {
+    message: 'refreshTtlSeconds must be longer than accessTtlSeconds',
+    path: ['refreshTtlSeconds'],
+  });
 
 /** Validated options of the `auth-jwt` plugin. */
 export type AuthJwtConfig = z.output<typeof authJwtConfigSchema>;

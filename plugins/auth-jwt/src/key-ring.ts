@@ -1,4 +1,13 @@
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, importPKCS8, importSPKI, type CryptoKey, type JWK } from 'jose';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  importPKCS8,
+  importSPKI,
+  type CryptoKey,
+  type JWK,
+} from 'jose';
 import type { JwtAlgorithm, KeyOptions } from './config.js';
 import { AuthJwtErrors } from './errors.js';
 
@@ -33,7 +42,8 @@ export class KeyRing {
   private constructor(keys: readonly RingKey[]) {
     this.byKid = new Map(keys.map((k) => [k.kid, k]));
     const signing = [...keys].reverse().find((k) => k.privateKey !== undefined);
-    if (!signing) throw AuthJwtErrors.KEYS_REQUIRED('the auth-jwt key ring has no key with a privateKey: nothing can sign tokens');
+    if (!signing)
+      throw AuthJwtErrors.KEYS_REQUIRED('the auth-jwt key ring has no key with a privateKey: nothing can sign tokens');
     this.signing = signing as RingKey & { readonly privateKey: CryptoKey };
     this.jwksJson = JSON.stringify({ keys: keys.map((k) => k.jwk) } satisfies JwkSet);
   }
@@ -53,7 +63,8 @@ export class KeyRing {
     const seen = new Set<string>();
     const ring: RingKey[] = [];
     for (const key of keys) {
-      if (seen.has(key.kid)) throw AuthJwtErrors.KEY_INVALID(`auth-jwt key "${key.kid}" is listed twice: kids must be unique`);
+      if (seen.has(key.kid))
+        throw AuthJwtErrors.KEY_INVALID(`auth-jwt key "${key.kid}" is listed twice: kids must be unique`);
       seen.add(key.kid);
       ring.push(await importRingKey(algorithm, key));
     }
@@ -65,20 +76,28 @@ export class KeyRing {
     const pair = await generateKeyPair(algorithm, algorithm === 'RS256' ? { modulusLength: 2048 } : {});
     const pub = publicJwk(await exportJWK(pair.publicKey));
     const kid = `ephemeral-${(await calculateJwkThumbprint(pub)).slice(0, 16)}`;
-    return new KeyRing([{ kid, publicKey: pair.publicKey, privateKey: pair.privateKey, jwk: { ...pub, kid, alg: algorithm, use: 'sig' } }]);
+    return new KeyRing([
+      { kid, publicKey: pair.publicKey, privateKey: pair.privateKey, jwk: { ...pub, kid, alg: algorithm, use: 'sig' } },
+    ]);
   }
 }
 
 async function importRingKey(algorithm: JwtAlgorithm, key: KeyOptions): Promise<RingKey> {
   // Messages name the kid only: never any key material, which may be a secret.
   const fail = (cause: unknown): never => {
-    throw AuthJwtErrors.KEY_INVALID(`auth-jwt key "${key.kid}" cannot be imported as an ${algorithm} key`, { cause, details: { kid: key.kid } });
+    throw AuthJwtErrors.KEY_INVALID(`auth-jwt key "${key.kid}" cannot be imported as an ${algorithm} key`, {
+      cause,
+      details: { kid: key.kid },
+    });
   };
   try {
     if (key.privateKey !== undefined) {
       const raw = parseKey(key.privateKey);
       // Imported extractable once, only to derive the public JWK; the signing key is re-imported non-extractable.
-      const extractable = typeof raw === 'string' ? await importPKCS8(raw, algorithm, { extractable: true }) : ((await importJWK(raw, algorithm, { extractable: true })) as CryptoKey);
+      const extractable =
+        typeof raw === 'string'
+          ? await importPKCS8(raw, algorithm, { extractable: true })
+          : ((await importJWK(raw, algorithm, { extractable: true })) as CryptoKey);
       if (extractable.type !== 'private') fail(new TypeError('not a private key'));
       const full = await exportJWK(extractable);
       const pub = publicJwk(full);
@@ -88,11 +107,19 @@ async function importRingKey(algorithm: JwtAlgorithm, key: KeyOptions): Promise<
       return { kid: key.kid, publicKey, privateKey, jwk: { ...pub, kid: key.kid, alg: algorithm, use: 'sig' } };
     }
     const raw = parseKey(key.publicKey!);
-    const imported = typeof raw === 'string' ? await importSPKI(raw, algorithm, { extractable: true }) : ((await importJWK(publicJwk(raw), algorithm, { extractable: true })) as CryptoKey);
+    const imported =
+      typeof raw === 'string'
+        ? await importSPKI(raw, algorithm, { extractable: true })
+        : ((await importJWK(publicJwk(raw), algorithm, { extractable: true })) as CryptoKey);
     if (imported.type !== 'public') fail(new TypeError('not a public key'));
     const pub = publicJwk(await exportJWK(imported));
     checkStrength(algorithm, pub);
-    return { kid: key.kid, publicKey: imported, privateKey: undefined, jwk: { ...pub, kid: key.kid, alg: algorithm, use: 'sig' } };
+    return {
+      kid: key.kid,
+      publicKey: imported,
+      privateKey: undefined,
+      jwk: { ...pub, kid: key.kid, alg: algorithm, use: 'sig' },
+    };
   } catch (err) {
     if (AuthJwtErrors.KEY_INVALID.is(err)) throw err;
     return fail(err);

@@ -15,7 +15,8 @@ export const plugin = definePlugin({
   name: 'auth-jwt',
   version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
-  description: 'JWT access and refresh tokens (jose): pinned algorithm, key rotation with a JWKS endpoint, refresh rotation with reuse detection, revocation shared through Redis',
+  description:
+    'JWT access and refresh tokens (jose): pinned algorithm, key rotation with a JWKS endpoint, refresh rotation with reuse detection, revocation shared through Redis',
   dependsOn: ['http'],
   // The redis store sends its commands through the redis plugin's shared connection.
   optionalDependsOn: ['redis'],
@@ -26,17 +27,29 @@ export const plugin = definePlugin({
     const store = config.store ?? (profile === 'embedded' ? 'memory' : 'redis');
     if (store === 'redis' && !plugins.includes('redis')) {
       const why = config.store ? 'store "redis"' : `the default store of profile "${profile}"`;
-      problems.push(AuthJwtErrors.REDIS_REQUIRED(`tokens are kept in Redis (${why}) but the "redis" plugin is not enabled`));
+      problems.push(
+        AuthJwtErrors.REDIS_REQUIRED(`tokens are kept in Redis (${why}) but the "redis" plugin is not enabled`),
+      );
     }
-    if (!config.keys && profile !== 'embedded') problems.push(AuthJwtErrors.KEYS_REQUIRED(`no keys in profile "${profile}": only the embedded profile generates ephemeral keys`));
+    if (!config.keys && profile !== 'embedded')
+      problems.push(
+        AuthJwtErrors.KEYS_REQUIRED(
+          `no keys in profile "${profile}": only the embedded profile generates ephemeral keys`,
+        ),
+      );
     return problems;
   },
   register(ctx) {
     const { config } = ctx;
     // The embedded profile runs without services; every other profile runs several instances that must share revocations.
     const storeKind = config.store ?? (ctx.profile === 'embedded' ? 'memory' : 'redis');
-    const connection = storeKind === 'redis' ? sharedRedis(ctx.container, config.store ? 'store "redis"' : `the default store of profile "${ctx.profile}"`) : undefined;
-    const store: TokenStore = connection ? new RedisTokenStore({ connection, prefix: config.prefix }) : new MemoryTokenStore();
+    const connection =
+      storeKind === 'redis'
+        ? sharedRedis(ctx.container, config.store ? 'store "redis"' : `the default store of profile "${ctx.profile}"`)
+        : undefined;
+    const store: TokenStore = connection
+      ? new RedisTokenStore({ connection, prefix: config.prefix })
+      : new MemoryTokenStore();
 
     // Keys are imported once, in start (crypto import is async I/O-like work); until then nothing is served.
     let ring: KeyRing | undefined;
@@ -53,7 +66,10 @@ export const plugin = definePlugin({
         if (config.keys) ring = await KeyRing.load(config.algorithm, config.keys);
         else {
           ring = await KeyRing.generate(config.algorithm);
-          ctx.logger.warn({ kid: ring.signing.kid }, 'auth-jwt generated an ephemeral signing key: every token dies with this process (set "keys" to keep them valid across restarts and instances)');
+          ctx.logger.warn(
+            { kid: ring.signing.kid },
+            'auth-jwt generated an ephemeral signing key: every token dies with this process (set "keys" to keep them valid across restarts and instances)',
+          );
         }
       },
       stop: async () => {
@@ -61,20 +77,31 @@ export const plugin = definePlugin({
       },
     });
 
-    ctx.http.get('/.well-known/jwks.json', { root: true, summary: 'Public keys that verify issued tokens (JWKS)', tags: ['auth'], meta: { public: true } }, (_req, reply) => {
-      // Caches may keep it 5 minutes: a new key is published before it signs (append it, it signs only when last).
-      reply.header('Cache-Control', 'public, max-age=300, stale-while-revalidate=60').type('application/jwk-set+json');
-      return service.jwks();
-    });
+    ctx.http.get(
+      '/.well-known/jwks.json',
+      { root: true, summary: 'Public keys that verify issued tokens (JWKS)', tags: ['auth'], meta: { public: true } },
+      (_req, reply) => {
+        // Caches may keep it 5 minutes: a new key is published before it signs (append it, it signs only when last).
+        reply
+          .header('Cache-Control', 'public, max-age=300, stale-while-revalidate=60')
+          .type('application/jwk-set+json');
+        return service.jwks();
+      },
+    );
 
     // Order 50: after rate limits (10), before permission checks (rbac, default 100), which need the principal.
-    ctx.http.onRoute(bearerHook(() => service), { name: 'auth-jwt', order: 50, enforces: ['authentication'] });
+    ctx.http.onRoute(
+      bearerHook(() => service),
+      { name: 'auth-jwt', order: 50, enforces: ['authentication'] },
+    );
 
     ctx.health.check(
       async () => {
         if (!ring) return { status: 'down', details: { store: storeKind, error: 'not started' } };
         const ok = await store.ping();
-        return ok ? { status: 'up', details: { store: storeKind, kid: ring.signing.kid } } : { status: 'down', details: { store: storeKind, error: 'unreachable' } };
+        return ok
+          ? { status: 'up', details: { store: storeKind, kid: ring.signing.kid } }
+          : { status: 'down', details: { store: storeKind, error: 'unreachable' } };
       },
       { critical: true, timeoutMs: (connection?.commandTimeoutMs ?? 1_000) + 1_000 },
     );
@@ -87,7 +114,9 @@ export const plugin = definePlugin({
  */
 function sharedRedis(container: Container, why: string): RedisConnection {
   if (!container.get(KernelInfoToken).plugins.includes('redis')) {
-    throw AuthJwtErrors.REDIS_REQUIRED(`plugin "auth-jwt" keeps its tokens in Redis (${why}) but the "redis" plugin is not enabled`);
+    throw AuthJwtErrors.REDIS_REQUIRED(
+      `plugin "auth-jwt" keeps its tokens in Redis (${why}) but the "redis" plugin is not enabled`,
+    );
   }
   return container.get(RedisToken);
 }

@@ -66,8 +66,13 @@ export class RedisTokenStore implements TokenStore {
 
   async revocation(sub: string, fid: string | undefined): Promise<RevocationState> {
     const p = this.prefix;
-    const [family, subject] = await this.run((c) => c.mget(fid === undefined ? `${p}fam:` : `${p}fam:${fid}`, `${p}sub:${sub}`));
-    return { familyRevoked: fid !== undefined && family === '1', subjectNotBefore: subject == null ? undefined : Number(subject) };
+    const [family, subject] = await this.run((c) =>
+      c.mget(fid === undefined ? `${p}fam:` : `${p}fam:${fid}`, `${p}sub:${sub}`),
+    );
+    return {
+      familyRevoked: fid !== undefined && family === '1',
+      subjectNotBefore: subject == null ? undefined : Number(subject),
+    };
   }
 
   /** Any Redis failure (GANTRY_REDIS_UNAVAILABLE) is this plugin's 503, which clients and docs know. */
@@ -75,7 +80,10 @@ export class RedisTokenStore implements TokenStore {
     try {
       return await this.connection.run(command);
     } catch (err) {
-      throw AuthJwtErrors.STORE_UNAVAILABLE('the auth-jwt token store (Redis) cannot be used right now', { cause: err, headers: { 'Retry-After': '1' } });
+      throw AuthJwtErrors.STORE_UNAVAILABLE('the auth-jwt token store (Redis) cannot be used right now', {
+        cause: err,
+        headers: { 'Retry-After': '1' },
+      });
     }
   }
 }

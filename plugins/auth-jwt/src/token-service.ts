@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { GantryError, type ErrorFactory } from '@gantry/core';
-import { errors as joseErrors, jwtVerify, SignJWT, type CryptoKey, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import {
+  errors as joseErrors,
+  jwtVerify,
+  SignJWT,
+  type CryptoKey,
+  type JWTHeaderParameters,
+  type JWTPayload,
+  type JWTVerifyOptions,
+} from 'jose';
 import type { AuthJwtConfig } from './config.js';
 import { AuthJwtErrors } from './errors.js';
 import type { KeyRing } from './key-ring.js';
@@ -72,7 +80,11 @@ export class TokenService {
     this.keys = options.keys;
     // Built once: jose calls it per token, after parsing the header, before checking the signature.
     this.getKey = (header) => {
-      for (const name of KEY_HEADERS) if (header[name] !== undefined) throw AuthJwtErrors.INVALID_TOKEN(`token header carries "${name}": key references in tokens are refused`, { headers: CHALLENGE });
+      for (const name of KEY_HEADERS)
+        if (header[name] !== undefined)
+          throw AuthJwtErrors.INVALID_TOKEN(`token header carries "${name}": key references in tokens are refused`, {
+            headers: CHALLENGE,
+          });
       const kid = header.kid;
       const key = typeof kid === 'string' ? this.keys().get(kid) : undefined;
       if (!key) throw AuthJwtErrors.INVALID_TOKEN('token is signed with an unknown key (kid)', { headers: CHALLENGE });
@@ -90,9 +102,13 @@ export class TokenService {
 
   /** Issues a new login: an access token and the first refresh token of a new family. */
   async issuePair(subject: string, claims: Readonly<Record<string, unknown>> = {}): Promise<TokenPair> {
-    if (typeof subject !== 'string' || subject.length === 0) throw AuthJwtErrors.CLAIMS_INVALID('issuePair needs a non-empty subject');
+    if (typeof subject !== 'string' || subject.length === 0)
+      throw AuthJwtErrors.CLAIMS_INVALID('issuePair needs a non-empty subject');
     const reserved = Object.keys(claims).filter((k) => RESERVED.has(k));
-    if (reserved.length) throw AuthJwtErrors.CLAIMS_INVALID(`issuePair: claims ${reserved.join(', ')} are set by auth-jwt and cannot be passed`);
+    if (reserved.length)
+      throw AuthJwtErrors.CLAIMS_INVALID(
+        `issuePair: claims ${reserved.join(', ')} are set by auth-jwt and cannot be passed`,
+      );
     const { subjectNotBefore } = await this.store.revocation(subject, undefined);
     return this.mint({ sub: subject, fid: randomUUID(), claims: { ...claims }, subjectNotBefore });
   }
@@ -112,9 +128,13 @@ export class TokenService {
     if (outcome === 'used') {
       // Either the legitimate client or a thief holds the newer token: nobody can tell which, so the session ends.
       await this.store.revokeFamily(payload.fid, this.config.refreshTtlSeconds);
-      throw AuthJwtErrors.REFRESH_REUSED('this refresh token was already used: every token of its session is now revoked', { headers: CHALLENGE, details: { fid: payload.fid } });
+      throw AuthJwtErrors.REFRESH_REUSED(
+        'this refresh token was already used: every token of its session is now revoked',
+        { headers: CHALLENGE, details: { fid: payload.fid } },
+      );
     }
-    if (outcome === 'unknown') throw AuthJwtErrors.INVALID_TOKEN('refresh token is not known to the token store', { headers: CHALLENGE });
+    if (outcome === 'unknown')
+      throw AuthJwtErrors.INVALID_TOKEN('refresh token is not known to the token store', { headers: CHALLENGE });
     const { iss: _iss, aud: _aud, sub, exp: _exp, nbf: _nbf, iat: _iat, jti: _jti, fid, ...claims } = payload;
     return this.mint({ sub, fid, claims, subjectNotBefore });
   }
@@ -134,7 +154,17 @@ export class TokenService {
     return this.keys().jwksJson;
   }
 
-  private async mint({ sub, fid, claims, subjectNotBefore }: { sub: string; fid: string; claims: Record<string, unknown>; subjectNotBefore: number | undefined }): Promise<TokenPair> {
+  private async mint({
+    sub,
+    fid,
+    claims,
+    subjectNotBefore,
+  }: {
+    sub: string;
+    fid: string;
+    claims: Record<string, unknown>;
+    subjectNotBefore: number | undefined;
+  }): Promise<TokenPair> {
     const { config } = this;
     const key = this.keys().signing;
     // iat has second granularity and revocation covers iat <= notBefore: a pair issued in the same second
@@ -152,28 +182,47 @@ export class TokenService {
         .setExpirationTime(now + ttl)
         .sign(key.privateKey);
     // The refresh token carries the custom claims too, so a rotated access token keeps them without a user lookup.
-    const [accessToken, refreshToken] = await Promise.all([sign(ACCESS_TYP, config.accessTtlSeconds, randomUUID(), claims), sign(REFRESH_TYP, config.refreshTtlSeconds, refreshJti, claims)]);
+    const [accessToken, refreshToken] = await Promise.all([
+      sign(ACCESS_TYP, config.accessTtlSeconds, randomUUID(), claims),
+      sign(REFRESH_TYP, config.refreshTtlSeconds, refreshJti, claims),
+    ]);
     await this.store.addRefresh(refreshJti, config.refreshTtlSeconds);
-    return { accessToken, refreshToken, expiresIn: config.accessTtlSeconds, refreshExpiresIn: config.refreshTtlSeconds, tokenType: 'Bearer', sessionId: fid };
+    return {
+      accessToken,
+      refreshToken,
+      expiresIn: config.accessTtlSeconds,
+      refreshExpiresIn: config.refreshTtlSeconds,
+      tokenType: 'Bearer',
+      sessionId: fid,
+    };
   }
 
-  private async verify(token: string, typ: string): Promise<JWTPayload & { sub: string; jti: string; fid: string; iat: number; exp: number }> {
-    if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) throw AuthJwtErrors.INVALID_TOKEN('token is malformed', { headers: CHALLENGE });
+  private async verify(
+    token: string,
+    typ: string,
+  ): Promise<JWTPayload & { sub: string; jti: string; fid: string; iat: number; exp: number }> {
+    if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token))
+      throw AuthJwtErrors.INVALID_TOKEN('token is malformed', { headers: CHALLENGE });
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.getKey, this.verifyOptions[typ]));
     } catch (err) {
       throw toAuthError(err);
     }
-    if (typeof payload.fid !== 'string' || payload.fid.length === 0) throw AuthJwtErrors.INVALID_TOKEN('token has no session family (fid)', { headers: CHALLENGE });
+    if (typeof payload.fid !== 'string' || payload.fid.length === 0)
+      throw AuthJwtErrors.INVALID_TOKEN('token has no session family (fid)', { headers: CHALLENGE });
     return payload as JWTPayload & { sub: string; jti: string; fid: string; iat: number; exp: number };
   }
 
   private async checkRevoked(payload: { sub: string; fid: string; iat: number }): Promise<RevocationState> {
     const state = await this.store.revocation(payload.sub, payload.fid);
-    if (state.familyRevoked) throw AuthJwtErrors.TOKEN_REVOKED('the session of this token was revoked', { headers: CHALLENGE });
+    if (state.familyRevoked)
+      throw AuthJwtErrors.TOKEN_REVOKED('the session of this token was revoked', { headers: CHALLENGE });
     // Second granularity (iat): tokens issued in the revocation's second are revoked; mint() dates later ones after it.
-    if (state.subjectNotBefore !== undefined && payload.iat <= state.subjectNotBefore) throw AuthJwtErrors.TOKEN_REVOKED('every token of this subject issued before the revocation is revoked', { headers: CHALLENGE });
+    if (state.subjectNotBefore !== undefined && payload.iat <= state.subjectNotBefore)
+      throw AuthJwtErrors.TOKEN_REVOKED('every token of this subject issued before the revocation is revoked', {
+        headers: CHALLENGE,
+      });
     return state;
   }
 }
@@ -183,8 +232,11 @@ function toAuthError(err: unknown): GantryError {
   if (GantryError.is(err)) return err;
   const make = (factory: ErrorFactory, message: string): GantryError => factory(message, { headers: CHALLENGE });
   if (err instanceof joseErrors.JWTExpired) return make(AuthJwtErrors.TOKEN_EXPIRED, 'token has expired');
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return make(AuthJwtErrors.INVALID_TOKEN, `token claim "${err.claim}" is invalid (${err.reason})`);
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return make(AuthJwtErrors.INVALID_TOKEN, 'token algorithm is not allowed');
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return make(AuthJwtErrors.INVALID_TOKEN, 'token signature is invalid');
+  if (err instanceof joseErrors.JWTClaimValidationFailed)
+    return make(AuthJwtErrors.INVALID_TOKEN, `token claim "${err.claim}" is invalid (${err.reason})`);
+  if (err instanceof joseErrors.JOSEAlgNotAllowed)
+    return make(AuthJwtErrors.INVALID_TOKEN, 'token algorithm is not allowed');
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed)
+    return make(AuthJwtErrors.INVALID_TOKEN, 'token signature is invalid');
   return make(AuthJwtErrors.INVALID_TOKEN, 'token is invalid');
 }

@@ -63,7 +63,10 @@ export class MemoryTokenStore implements TokenStore {
 
   async revokeSubject(sub: string, notBefore: number, ttlSeconds: number): Promise<void> {
     const current = this.subjects.get(sub);
-    this.subjects.set(sub, { notBefore: Math.max(notBefore, current?.notBefore ?? 0), expiresAt: Date.now() + ttlSeconds * 1000 });
+    this.subjects.set(sub, {
+      notBefore: Math.max(notBefore, current?.notBefore ?? 0),
+      expiresAt: Date.now() + ttlSeconds * 1000,
+    });
     this.wrote();
   }
 
@@ -71,7 +74,10 @@ export class MemoryTokenStore implements TokenStore {
     const now = Date.now();
     const family = fid === undefined ? undefined : this.families.get(fid);
     const subject = this.subjects.get(sub);
-    return { familyRevoked: family !== undefined && family > now, subjectNotBefore: subject && subject.expiresAt > now ? subject.notBefore : undefined };
+    return {
+      familyRevoked: family !== undefined && family > now,
+      subjectNotBefore: subject && subject.expiresAt > now ? subject.notBefore : undefined,
+    };
   }
 
   /** Sweeps expired entries every 1000 writes: no timer to leak, memory stays bounded by live tokens. */

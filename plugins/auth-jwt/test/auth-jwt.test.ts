@@ -11,7 +11,9 @@ function expect401(res: { statusCode: number; headers: Record<string, unknown>; 
   expect(problem(res as never).code).to.equal(code);
   expect(res.headers['content-type']).to.match(/application\/problem\+json/);
   // RFC 6750 §3: a request with no credential gets a challenge without an error code.
-  expect(res.headers['www-authenticate']).to.equal(code === 'GANTRY_HTTP_UNAUTHENTICATED' ? 'Bearer realm="api"' : 'Bearer error="invalid_token"');
+  expect(res.headers['www-authenticate']).to.equal(
+    code === 'GANTRY_HTTP_UNAUTHENTICATED' ? 'Bearer realm="api"' : 'Bearer error="invalid_token"',
+  );
 }
 
 describe('auth-jwt: tokens and bearer authentication', () => {
@@ -82,17 +84,38 @@ describe('auth-jwt: tokens and bearer authentication', () => {
   describe('attacks and invalid tokens → 401, never 500', () => {
     const cases: [string, () => Promise<string>, string][] = [
       ['alg: none', async () => `${b64({ alg: 'none', typ: 'at+jwt' })}.${b64(validClaims())}.`, INVALID],
-      ['alg: none with a dummy signature', async () => `${b64({ alg: 'none', kid: 'k1', typ: 'at+jwt' })}.${b64(validClaims())}.c2ln`, INVALID],
+      [
+        'alg: none with a dummy signature',
+        async () => `${b64({ alg: 'none', kid: 'k1', typ: 'at+jwt' })}.${b64(validClaims())}.c2ln`,
+        INVALID,
+      ],
       ['an empty signature', async () => (await forge(key1, {}, validClaims())).replace(/\.[^.]+$/, '.'), INVALID],
       ['a broken signature', async () => (await forge(key1, {}, validClaims())).replace(/\.[^.]+$/, '.AAAA'), INVALID],
-      ['HS256 signed with the public key bytes (algorithm confusion)', async () => hs256WithPublicKey(key1, validClaims()), INVALID],
+      [
+        'HS256 signed with the public key bytes (algorithm confusion)',
+        async () => hs256WithPublicKey(key1, validClaims()),
+        INVALID,
+      ],
       ['an unknown kid', async () => forge(key1, { kid: 'nope' }, validClaims()), INVALID],
       ['no kid', async () => forge(key1, { kid: undefined }, validClaims()), INVALID],
       ['a jku header', async () => forge(key1, { jku: 'https://evil.example/jwks.json' }, validClaims()), INVALID],
-      ['a jwk header', async () => forge(key1, { jwk: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' } }, validClaims()), INVALID],
+      [
+        'a jwk header',
+        async () => forge(key1, { jwk: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' } }, validClaims()),
+        INVALID,
+      ],
       ['an x5u header', async () => forge(key1, { x5u: 'https://evil.example/cert.pem' }, validClaims()), INVALID],
       ['no exp', async () => forge(key1, {}, validClaims({ exp: undefined })), INVALID],
-      ['an expired exp', async () => forge(key1, {}, validClaims({ iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 60 })), 'GANTRY_AUTH_JWT_TOKEN_EXPIRED'],
+      [
+        'an expired exp',
+        async () =>
+          forge(
+            key1,
+            {},
+            validClaims({ iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 60 }),
+          ),
+        'GANTRY_AUTH_JWT_TOKEN_EXPIRED',
+      ],
       ['a future nbf', async () => forge(key1, {}, validClaims({ nbf: Math.floor(Date.now() / 1000) + 600 })), INVALID],
       ['a wrong aud', async () => forge(key1, {}, validClaims({ aud: 'other-api' })), INVALID],
       ['a wrong iss', async () => forge(key1, {}, validClaims({ iss: 'https://evil.example' })), INVALID],
@@ -102,7 +125,11 @@ describe('auth-jwt: tokens and bearer authentication', () => {
       ['a token of another key with the same kid', async () => forge(pemKey('k1'), {}, validClaims()), INVALID],
       ['a malformed string', async () => 'not-a-jwt', INVALID],
       ['two segments', async () => `${b64({ alg: 'ES256' })}.${b64(validClaims())}`, INVALID],
-      ['a non-JSON header', async () => `${Buffer.from('{oops').toString('base64url')}.${b64(validClaims())}.AAAA`, INVALID],
+      [
+        'a non-JSON header',
+        async () => `${Buffer.from('{oops').toString('base64url')}.${b64(validClaims())}.AAAA`,
+        INVALID,
+      ],
       ['an oversized token', async () => `${'a'.repeat(9000)}.b.c`, INVALID],
     ];
     for (const [label, make, code] of cases) {
@@ -248,7 +275,14 @@ describe('auth-jwt: key rotation', () => {
     }
 
     // k1 retired: only its public key remains; its tokens still verify, it never signs.
-    const retired = await boot({ authJwt: { keys: [{ kid: 'k1', publicKey: k1.publicPem }, { kid: 'k2', privateKey: k2.privatePem }] } });
+    const retired = await boot({
+      authJwt: {
+        keys: [
+          { kid: 'k1', publicKey: k1.publicPem },
+          { kid: 'k2', privateKey: k2.privatePem },
+        ],
+      },
+    });
     try {
       const service = retired.get(AuthJwtToken);
       expect((await service.verifyAccess(old.accessToken)).sub).to.equal('user-rot');
@@ -300,7 +334,11 @@ describe('auth-jwt: key rotation', () => {
     const { plugin: httpPlugin } = await import('@gantry/http');
     const { plugin } = await import('../src/index.js');
     try {
-      const kernel = await createTestKernel({ plugins: [httpPlugin, plugin], profile: 'production', config: { 'auth-jwt': { issuer: 'i', audience: 'a', store: 'memory' } } });
+      const kernel = await createTestKernel({
+        plugins: [httpPlugin, plugin],
+        profile: 'production',
+        config: { 'auth-jwt': { issuer: 'i', audience: 'a', store: 'memory' } },
+      });
       await kernel.stop();
       expect.fail('booted without keys');
     } catch (err) {

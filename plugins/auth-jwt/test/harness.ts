@@ -18,7 +18,11 @@ export interface PemKey {
 /** Generates an ES256 key pair as PEM. */
 export function pemKey(kid: string): PemKey {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return { kid, privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, publicPem: publicKey.export({ type: 'spki', format: 'pem' }) as string };
+  return {
+    kid,
+    privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    publicPem: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+  };
 }
 
 /** A small app: a bearer route echoing the principal, a permission route, a public and an open route. */
@@ -29,7 +33,9 @@ export const appRoutes: Plugin = definePlugin({
   dependsOn: ['http'],
   register(ctx) {
     ctx.http.get('/me', { meta: { auth: 'bearer' } }, () => ({ principal: currentContext()?.principal ?? null }));
-    ctx.http.get('/notes', { meta: { permission: 'notes:read' } }, () => ({ id: currentContext()?.principal?.id ?? null }));
+    ctx.http.get('/notes', { meta: { permission: 'notes:read' } }, () => ({
+      id: currentContext()?.principal?.id ?? null,
+    }));
     ctx.http.get('/open', { meta: { public: true } }, () => ({ principal: currentContext()?.principal ?? null }));
     ctx.http.get('/public', { meta: { public: true, auth: 'bearer' } }, () => ({ ok: true }));
   },
@@ -42,16 +48,30 @@ export const claimPermissions: Plugin = permissionStandIn((principal, permission
 });
 
 /** Boots http + auth-jwt + the app with the memory store. */
-export function boot(options: { keys?: readonly PemKey[]; authJwt?: Record<string, unknown> } = {}): Promise<TestKernel> {
+export function boot(
+  options: { keys?: readonly PemKey[]; authJwt?: Record<string, unknown> } = {},
+): Promise<TestKernel> {
   const keys = options.keys?.map((k) => ({ kid: k.kid, privateKey: k.privatePem }));
   return createTestKernel({
     plugins: [httpPlugin, plugin, claimPermissions, appRoutes],
-    config: { 'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, store: 'memory', ...(keys ? { keys } : {}), ...(options.authJwt ?? {}) } },
+    config: {
+      'auth-jwt': {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        store: 'memory',
+        ...(keys ? { keys } : {}),
+        ...(options.authJwt ?? {}),
+      },
+    },
   });
 }
 
 /** GET a path with an optional bearer token (or a raw Authorization header). */
-export function get(kernel: TestKernel, url: string, auth?: { token?: string; header?: string }): Promise<InjectResponse> {
+export function get(
+  kernel: TestKernel,
+  url: string,
+  auth?: { token?: string; header?: string },
+): Promise<InjectResponse> {
   const headers: Record<string, string> = {};
   if (auth?.token !== undefined) headers.authorization = `Bearer ${auth.token}`;
   if (auth?.header !== undefined) headers.authorization = auth.header;
@@ -61,13 +81,24 @@ export function get(kernel: TestKernel, url: string, auth?: { token?: string; he
 /** Signs a token with `key` exactly as given: lets tests forge tokens the service would never issue. */
 export async function forge(key: PemKey, header: Record<string, unknown>, payload: JWTPayload): Promise<string> {
   const privateKey = await importPKCS8(key.privatePem, 'ES256');
-  return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt', ...header }).sign(privateKey);
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt', ...header })
+    .sign(privateKey);
 }
 
 /** Claims of a valid access token, to be altered one at a time. */
 export function validClaims(overrides: JWTPayload = {}): JWTPayload {
   const now = Math.floor(Date.now() / 1000);
-  return { iss: ISSUER, aud: AUDIENCE, sub: 'user-1', jti: 'jti-1', fid: 'fam-1', iat: now, exp: now + 300, ...overrides };
+  return {
+    iss: ISSUER,
+    aud: AUDIENCE,
+    sub: 'user-1',
+    jti: 'jti-1',
+    fid: 'fam-1',
+    iat: now,
+    exp: now + 300,
+    ...overrides,
+  };
 }
 
 /** base64url of a JSON value. */

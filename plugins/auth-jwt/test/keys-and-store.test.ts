@@ -5,7 +5,18 @@ import { expect } from 'chai';
 import { decodeProtectedHeader } from 'jose';
 import { plugin as redisPlugin } from '@gantry/plugin-redis';
 import { AuthJwtToken, plugin } from '../src/index.js';
-import { appRoutes, AUDIENCE, claimPermissions, boot, forge, get, ISSUER, pemKey, problem, validClaims } from './harness.js';
+import {
+  appRoutes,
+  AUDIENCE,
+  claimPermissions,
+  boot,
+  forge,
+  get,
+  ISSUER,
+  pemKey,
+  problem,
+  validClaims,
+} from './harness.js';
 
 describe('auth-jwt: key formats', () => {
   const pairs = {
@@ -28,9 +39,12 @@ describe('auth-jwt: key formats', () => {
         const pair = await kernel.get(AuthJwtToken).issuePair('user-k');
         expect(decodeProtectedHeader(pair.accessToken)).to.include({ alg: algorithm, kid: 'jwk' });
         expect((await get(kernel, '/api/v1/me', { token: pair.accessToken })).statusCode).to.equal(200);
-        const jwks = JSON.parse((await get(kernel, '/.well-known/jwks.json')).body) as { keys: Record<string, unknown>[] };
+        const jwks = JSON.parse((await get(kernel, '/.well-known/jwks.json')).body) as {
+          keys: Record<string, unknown>[];
+        };
         expect(jwks.keys.map((k) => k.kid)).to.deep.equal(['pem', 'jwk']);
-        for (const k of jwks.keys) for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi']) expect(k).to.not.have.property(secret);
+        for (const k of jwks.keys)
+          for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi']) expect(k).to.not.have.property(secret);
       } finally {
         await kernel.stop();
       }
@@ -40,7 +54,12 @@ describe('auth-jwt: key formats', () => {
   it('refuses an RSA key shorter than 2048 bits', async () => {
     const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
     try {
-      const kernel = await boot({ authJwt: { algorithm: 'RS256', keys: [{ kid: 'weak', privateKey: weak.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string }] } });
+      const kernel = await boot({
+        authJwt: {
+          algorithm: 'RS256',
+          keys: [{ kid: 'weak', privateKey: weak.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string }],
+        },
+      });
       await kernel.stop();
       expect.fail('booted with a 1024-bit RSA key');
     } catch (err) {
@@ -68,19 +87,29 @@ describe('auth-jwt: redis store', () => {
     // Port 1 on loopback refuses at once: no Redis server is needed to see the outage behaviour.
     const kernel = await createTestKernel({
       plugins: [httpPlugin, redisPlugin, plugin, claimPermissions, appRoutes],
-      config: { redis: { url: 'redis://127.0.0.1:1', commandTimeoutMs: 200 }, 'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, store: 'redis', keys } },
+      config: {
+        redis: { url: 'redis://127.0.0.1:1', commandTimeoutMs: 200 },
+        'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, store: 'redis', keys },
+      },
     });
     try {
       const ready = await kernel.inject({ method: 'GET', url: '/readyz' });
       expect(ready.statusCode).to.equal(503);
-      expect(ready.json().checks['auth-jwt']).to.deep.include({ status: 'down', critical: true, details: { store: 'redis', error: 'unreachable' } });
+      expect(ready.json().checks['auth-jwt']).to.deep.include({
+        status: 'down',
+        critical: true,
+        details: { store: 'redis', error: 'unreachable' },
+      });
       const tokens = kernel.get(AuthJwtToken);
       try {
         await tokens.issuePair('user-x');
         expect.fail('issued without a store');
       } catch (err) {
         expect(err).to.include({ code: 'GANTRY_AUTH_JWT_STORE_UNAVAILABLE', status: 503 });
-        expect((err as { cause?: { code?: string } }).cause?.code, 'the shared connection\'s error is the cause').to.equal('GANTRY_REDIS_UNAVAILABLE');
+        expect(
+          (err as { cause?: { code?: string } }).cause?.code,
+          "the shared connection's error is the cause",
+        ).to.equal('GANTRY_REDIS_UNAVAILABLE');
       }
       // A correctly signed token still cannot be accepted: its revocations cannot be checked.
       const res = await get(kernel, '/api/v1/me', { token: await forge(key, {}, validClaims()) });
@@ -125,7 +154,9 @@ describe('auth-jwt: redis store', () => {
       expect.fail('booted with retired options');
     } catch (err) {
       expect((err as { code?: string }).code).to.equal('GANTRY_CORE_BOOT_INVALID');
-      expect((err as Error).message).to.include('redisUrl').and.include('commandTimeoutMs');
+      expect((err as Error).message)
+        .to.include('redisUrl')
+        .and.include('commandTimeoutMs');
     }
   });
 });

@@ -19,7 +19,16 @@ describe('auth-jwt: two instances sharing Redis (through the redis plugin)', () 
   const bootInstance = (): Promise<TestKernel> =>
     createTestKernel({
       plugins: [httpPlugin, redisPlugin, plugin, claimPermissions, appRoutes],
-      config: { redis: { url: REDIS_URL }, 'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, store: 'redis', prefix, keys: [{ kid: key.kid, privateKey: key.privatePem }] } },
+      config: {
+        redis: { url: REDIS_URL },
+        'auth-jwt': {
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          store: 'redis',
+          prefix,
+          keys: [{ kid: key.kid, privateKey: key.privatePem }],
+        },
+      },
     });
 
   before(async () => {
@@ -41,9 +50,11 @@ describe('auth-jwt: two instances sharing Redis (through the redis plugin)', () 
     expect(res.json().checks['auth-jwt']).to.deep.include({ status: 'up', details: { store: 'redis', kid: key.kid } });
   });
 
-  it('keeps its state in the shared connection\'s Redis, under its prefix', async () => {
+  it("keeps its state in the shared connection's Redis, under its prefix", async () => {
     const pair = await a.get(AuthJwtToken).issuePair('user-keys');
-    const { jti } = JSON.parse(Buffer.from(pair.refreshToken.split('.')[1]!, 'base64url').toString()) as { jti: string };
+    const { jti } = JSON.parse(Buffer.from(pair.refreshToken.split('.')[1]!, 'base64url').toString()) as {
+      jti: string;
+    };
     expect(await a.get(RedisToken).run((c) => c.get(`${prefix}rt:${jti}`))).to.equal('active');
     const ttl = await a.get(RedisToken).run((c) => c.ttl(`${prefix}rt:${jti}`));
     expect(ttl).to.be.within(2_592_000 - 5, 2_592_000);
@@ -81,7 +92,10 @@ describe('auth-jwt: two instances sharing Redis (through the redis plugin)', () 
 
   it('a refresh token rotated on B is used once only, even when A and B race', async () => {
     const pair = await a.get(AuthJwtToken).issuePair('user-race');
-    const outcomes = await Promise.allSettled([a.get(AuthJwtToken).refresh(pair.refreshToken), b.get(AuthJwtToken).refresh(pair.refreshToken)]);
+    const outcomes = await Promise.allSettled([
+      a.get(AuthJwtToken).refresh(pair.refreshToken),
+      b.get(AuthJwtToken).refresh(pair.refreshToken),
+    ]);
     expect(outcomes.filter((o) => o.status === 'fulfilled')).to.have.length(1);
     const rejected = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
     expect((rejected.reason as { code?: string }).code).to.equal('GANTRY_AUTH_JWT_REFRESH_REUSED');
@@ -94,7 +108,16 @@ describe('auth-jwt: conformance with the redis store', () => {
     const results = await checkConformance({
       plugin,
       with: [httpPlugin, redisPlugin],
-      config: { redis: { url: REDIS_URL }, 'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, store: 'redis', prefix: `gantry:jwt-conf:${randomUUID()}:`, keys: [{ kid: key.kid, privateKey: key.privatePem }] } },
+      config: {
+        redis: { url: REDIS_URL },
+        'auth-jwt': {
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          store: 'redis',
+          prefix: `gantry:jwt-conf:${randomUUID()}:`,
+          keys: [{ kid: key.kid, privateKey: key.privatePem }],
+        },
+      },
     });
     expect(results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`)).to.deep.equal([]);
   });

@@ -1,6 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { CoreErrors, currentSignal, GantryError, type Logger } from '@gantry/core';
-import { CircuitState, isBrokenCircuitError, isBulkheadRejectedError, isTaskCancelledError, type IDefaultPolicyContext, type IDisposable } from 'cockatiel';
+import {
+  CircuitState,
+  isBrokenCircuitError,
+  isBulkheadRejectedError,
+  isTaskCancelledError,
+  type IDefaultPolicyContext,
+  type IDisposable,
+} from 'cockatiel';
 import type { CircuitBreakerConfig } from './config.js';
 import { CircuitBreakerErrors } from './errors.js';
 import { createHttpClient, type HttpClient, type HttpClientOptions } from './http-client.js';
@@ -18,7 +25,12 @@ export interface PolicyState {
   /** While open: when the breaker opened (ISO 8601). */
   readonly openedAt?: string;
   /** With a bulkhead: calls running and waiting, and the configured limits. */
-  readonly bulkhead?: { readonly active: number; readonly queued: number; readonly limit: number; readonly queue: number };
+  readonly bulkhead?: {
+    readonly active: number;
+    readonly queued: number;
+    readonly limit: number;
+    readonly queue: number;
+  };
 }
 
 /** A breaker state transition, as given to {@link CircuitBreakers.onStateChange} listeners. */
@@ -85,7 +97,10 @@ export class PolicyRegistry implements CircuitBreakers {
   // call's state travels to the filter through this store instead of a per-call policy.
   private readonly calls = new AsyncLocalStorage<CallState>();
 
-  constructor(config: CircuitBreakerConfig, private readonly logger: Logger) {
+  constructor(
+    config: CircuitBreakerConfig,
+    private readonly logger: Logger,
+  ) {
     const isFailure = (error: unknown): boolean => this.isFailure(error);
     for (const [name, policyConfig] of Object.entries(config.policies)) {
       const built = buildPolicy({ name, config: policyConfig, isFailure });
@@ -157,7 +172,9 @@ export class PolicyRegistry implements CircuitBreakers {
     const policy = this.policies.get(name);
     if (!policy) {
       const known = [...this.policies.keys()].map((n) => `"${n}"`).join(', ') || 'none';
-      throw CircuitBreakerErrors.UNKNOWN_POLICY(`circuit-breaker: no policy named "${name}" (declared: ${known})`, { details: { policy: name } });
+      throw CircuitBreakerErrors.UNKNOWN_POLICY(`circuit-breaker: no policy named "${name}" (declared: ${known})`, {
+        details: { policy: name },
+      });
     }
     return policy;
   }
@@ -186,7 +203,10 @@ export class PolicyRegistry implements CircuitBreakers {
     this.subscriptions.push(
       breaker.onBreak(() => {
         policy.openedAt = Date.now();
-        this.logger.warn({ policy: policy.name, halfOpenAfterMs: policy.halfOpenAfterMs }, `circuit "${policy.name}" opened`);
+        this.logger.warn(
+          { policy: policy.name, halfOpenAfterMs: policy.halfOpenAfterMs },
+          `circuit "${policy.name}" opened`,
+        );
         emit('open');
       }),
       breaker.onHalfOpen(() => {
@@ -222,10 +242,13 @@ export class PolicyRegistry implements CircuitBreakers {
   private abortError(policy: BuiltPolicy, outer: AbortSignal): unknown {
     const reason: unknown = outer.reason;
     if (CoreErrors.DEADLINE_EXCEEDED.is(reason)) {
-      return CircuitBreakerErrors.TIMEOUT(`policy "${policy.name}": the request deadline passed before the upstream call finished`, {
-        cause: reason,
-        details: { policy: policy.name, reason: 'deadline' },
-      });
+      return CircuitBreakerErrors.TIMEOUT(
+        `policy "${policy.name}": the request deadline passed before the upstream call finished`,
+        {
+          cause: reason,
+          details: { policy: policy.name, reason: 'deadline' },
+        },
+      );
     }
     // The caller aborted with its own reason: give it back, as fetch and every AbortSignal API do.
     return reason;
@@ -236,39 +259,54 @@ export class PolicyRegistry implements CircuitBreakers {
     if (call.outer?.aborted) return this.abortError(policy, call.outer);
     if (isBrokenCircuitError(err)) {
       const seconds = Math.max(1, Math.ceil(retryAfterMs(policy) / 1000));
-      return CircuitBreakerErrors.OPEN(`policy "${name}": the circuit is open after repeated upstream failures; calls are refused for ${seconds} s more`, {
-        cause: err,
-        headers: { 'Retry-After': String(seconds) },
-        details: { policy: name, retryAfterSeconds: seconds },
-      });
+      return CircuitBreakerErrors.OPEN(
+        `policy "${name}": the circuit is open after repeated upstream failures; calls are refused for ${seconds} s more`,
+        {
+          cause: err,
+          headers: { 'Retry-After': String(seconds) },
+          details: { policy: name, retryAfterSeconds: seconds },
+        },
+      );
     }
     if (isBulkheadRejectedError(err)) {
-      return CircuitBreakerErrors.BULKHEAD_FULL(`policy "${name}": ${policy.bulkheadLimit} calls are running and ${policy.bulkheadQueue} waiting; this one was refused`, {
-        cause: err,
-        headers: { 'Retry-After': BULKHEAD_RETRY_AFTER_SECONDS },
-        details: { policy: name, limit: policy.bulkheadLimit, queue: policy.bulkheadQueue },
-      });
+      return CircuitBreakerErrors.BULKHEAD_FULL(
+        `policy "${name}": ${policy.bulkheadLimit} calls are running and ${policy.bulkheadQueue} waiting; this one was refused`,
+        {
+          cause: err,
+          headers: { 'Retry-After': BULKHEAD_RETRY_AFTER_SECONDS },
+          details: { policy: name, limit: policy.bulkheadLimit, queue: policy.bulkheadQueue },
+        },
+      );
     }
     if (isTaskCancelledError(err) || call.timedOut) {
-      return CircuitBreakerErrors.TIMEOUT(`policy "${name}": the upstream call did not finish within ${policy.timeoutMs} ms (${plural(call.attempts, 'attempt')})`, {
-        cause: err,
-        details: { policy: name, reason: 'timeout', timeoutMs: policy.timeoutMs, attempts: call.attempts },
-      });
+      return CircuitBreakerErrors.TIMEOUT(
+        `policy "${name}": the upstream call did not finish within ${policy.timeoutMs} ms (${plural(call.attempts, 'attempt')})`,
+        {
+          cause: err,
+          details: { policy: name, reason: 'timeout', timeoutMs: policy.timeoutMs, attempts: call.attempts },
+        },
+      );
     }
     if (CircuitBreakerErrors.UPSTREAM_FAILED.is(err)) {
       // Raised per attempt by the HTTP client; restate it once with the attempt count.
-      return CircuitBreakerErrors.UPSTREAM_FAILED(`policy "${name}": ${err.message} (${plural(call.attempts, 'attempt')})`, {
-        cause: err.cause,
-        details: { ...err.details, policy: name, attempts: call.attempts },
-      });
+      return CircuitBreakerErrors.UPSTREAM_FAILED(
+        `policy "${name}": ${err.message} (${plural(call.attempts, 'attempt')})`,
+        {
+          cause: err.cause,
+          details: { ...err.details, policy: name, attempts: call.attempts },
+        },
+      );
     }
     if (GantryError.is(err)) return err;
     const code = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
     const message = (err instanceof Error ? err.message : String(err)) + (typeof code === 'string' ? ` (${code})` : '');
-    return CircuitBreakerErrors.UPSTREAM_FAILED(`policy "${name}": the upstream call failed (${plural(call.attempts, 'attempt')}): ${message}`, {
-      cause: err,
-      details: { policy: name, attempts: call.attempts },
-    });
+    return CircuitBreakerErrors.UPSTREAM_FAILED(
+      `policy "${name}": the upstream call failed (${plural(call.attempts, 'attempt')}): ${message}`,
+      {
+        cause: err,
+        details: { policy: name, attempts: call.attempts },
+      },
+    );
   }
 }
 

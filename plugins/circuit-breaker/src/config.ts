@@ -15,20 +15,41 @@ export const timeoutSchema = z
     strategy: z
       .enum(['aggressive', 'cooperative'])
       .default('aggressive')
-      .describe('aggressive: reject at the limit even if the work ignores its signal; cooperative: only abort the signal and let the work end itself'),
+      .describe(
+        'aggressive: reject at the limit even if the work ignores its signal; cooperative: only abort the signal and let the work end itself',
+      ),
   })
   .strict();
 
 /** Options of a policy's `retry`. */
 export const retrySchema = z
   .object({
-    maxAttempts: z.number().int().min(1).max(20).describe('Retries after the first call (cockatiel semantics: 3 means up to 4 calls)'),
-    initialDelayMs: z.number().int().min(0).max(60_000).default(100).describe('Backoff before the first retry, in milliseconds (doubles on each retry)'),
-    maxDelayMs: z.number().int().min(0).max(300_000).default(5_000).describe('Longest backoff between two calls, in milliseconds'),
+    maxAttempts: z
+      .number()
+      .int()
+      .min(1)
+      .max(20)
+      .describe('Retries after the first call (cockatiel semantics: 3 means up to 4 calls)'),
+    initialDelayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(60_000)
+      .default(100)
+      .describe('Backoff before the first retry, in milliseconds (doubles on each retry)'),
+    maxDelayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(300_000)
+      .default(5_000)
+      .describe('Longest backoff between two calls, in milliseconds'),
     jitter: z
       .enum(['none', 'full', 'decorrelated'])
       .default('full')
-      .describe('none: exact exponential delays; full: random in [0, delay); decorrelated: Polly-style decorrelated jitter'),
+      .describe(
+        'none: exact exponential delays; full: random in [0, delay); decorrelated: Polly-style decorrelated jitter',
+      ),
   })
   .strict();
 
@@ -43,9 +64,24 @@ export const breakerSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('sampling').describe('Open when the failure rate over `durationMs` exceeds `threshold`'),
-      threshold: z.number().gt(0).lt(1).describe('Failure rate that opens the breaker, strictly between 0 and 1 (0.2 = 20 %)'),
-      durationMs: z.number().int().min(1_000).max(3_600_000).default(30_000).describe('Sliding window the failure rate is measured over, in milliseconds'),
-      minimumRps: z.number().positive().max(100_000).optional().describe('Calls per second the window must average before the breaker may open (default 5 / threshold)'),
+      threshold: z
+        .number()
+        .gt(0)
+        .lt(1)
+        .describe('Failure rate that opens the breaker, strictly between 0 and 1 (0.2 = 20 %)'),
+      durationMs: z
+        .number()
+        .int()
+        .min(1_000)
+        .max(3_600_000)
+        .default(30_000)
+        .describe('Sliding window the failure rate is measured over, in milliseconds'),
+      minimumRps: z
+        .number()
+        .positive()
+        .max(100_000)
+        .optional()
+        .describe('Calls per second the window must average before the breaker may open (default 5 / threshold)'),
     })
     .strict(),
 ]);
@@ -54,7 +90,13 @@ export const breakerSchema = z.discriminatedUnion('kind', [
 export const bulkheadSchema = z
   .object({
     limit: z.number().int().min(1).max(10_000).describe('Calls allowed to run at once'),
-    queue: z.number().int().min(0).max(100_000).default(0).describe('Calls allowed to wait for a slot; beyond limit + queue calls are rejected'),
+    queue: z
+      .number()
+      .int()
+      .min(0)
+      .max(100_000)
+      .default(0)
+      .describe('Calls allowed to wait for a slot; beyond limit + queue calls are rejected'),
   })
   .strict();
 
@@ -64,11 +106,19 @@ export const policySchema = z
     order: z
       .array(z.enum(POLICY_KINDS))
       .min(1)
-      .describe('Stages from outermost to innermost, e.g. ["bulkhead","retry","breaker","timeout"]; each configured stage exactly once'),
+      .describe(
+        'Stages from outermost to innermost, e.g. ["bulkhead","retry","breaker","timeout"]; each configured stage exactly once',
+      ),
     timeout: timeoutSchema.optional().describe('Time limit of each call through the timeout stage'),
     retry: retrySchema.optional().describe('Retries with exponential backoff'),
     breaker: breakerSchema.optional().describe('Circuit breaker: consecutive or sampling'),
-    halfOpenAfterMs: z.number().int().min(1).max(3_600_000).optional().describe('Time an open breaker waits before letting one trial call through (default 10000; needs `breaker`)'),
+    halfOpenAfterMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(3_600_000)
+      .optional()
+      .describe('Time an open breaker waits before letting one trial call through (default 10000; needs `breaker`)'),
     bulkhead: bulkheadSchema.optional().describe('Concurrency limit with a bounded queue'),
   })
   .strict();
@@ -99,11 +149,19 @@ export const circuitBreakerConfigSchema = z
       if (typeof policies !== 'object' || policies === null) return;
       for (const [name, policy] of Object.entries(policies as Record<string, unknown>)) {
         if (!POLICY_NAME.test(name)) {
-          ctx.addIssue({ code: 'custom', path: ['policies', name], message: `policy name "${name}" must start with a letter and use only letters, digits, "_", "." or "-" (64 characters at most)` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['policies', name],
+            message: `policy name "${name}" must start with a letter and use only letters, digits, "_", "." or "-" (64 characters at most)`,
+          });
         }
         if (typeof policy !== 'object' || policy === null || !Array.isArray((policy as PolicyConfig).order)) continue;
         for (const problem of policyProblems(policy as PolicyConfig)) {
-          ctx.addIssue({ code: 'custom', path: ['policies', name, ...problem.path], message: `policy "${name}": ${problem.message}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['policies', name, ...problem.path],
+            message: `policy "${name}": ${problem.message}`,
+          });
         }
       }
     },
@@ -122,21 +180,40 @@ function policyProblems(policy: PolicyConfig): { path: (string | number)[]; mess
   const seen = new Set<PolicyKind>();
   policy.order.forEach((kind, i) => {
     if (!POLICY_KINDS.includes(kind)) return; // reported by the enum already
-    if (seen.has(kind)) problems.push({ path: ['order', i], message: `"${kind}" appears more than once in order; list each stage once` });
+    if (seen.has(kind))
+      problems.push({ path: ['order', i], message: `"${kind}" appears more than once in order; list each stage once` });
     seen.add(kind);
-    if (policy[kind] === undefined) problems.push({ path: ['order', i], message: `order lists "${kind}" but the policy has no "${kind}" options; add them or remove "${kind}" from order` });
+    if (policy[kind] === undefined)
+      problems.push({
+        path: ['order', i],
+        message: `order lists "${kind}" but the policy has no "${kind}" options; add them or remove "${kind}" from order`,
+      });
   });
   for (const kind of POLICY_KINDS) {
     if (policy[kind] !== undefined && !seen.has(kind)) {
-      problems.push({ path: [kind], message: `"${kind}" is configured but missing from order; add it to order (outermost first) or remove its options` });
+      problems.push({
+        path: [kind],
+        message: `"${kind}" is configured but missing from order; add it to order (outermost first) or remove its options`,
+      });
     }
   }
   if (policy.halfOpenAfterMs !== undefined && policy.breaker === undefined) {
-    problems.push({ path: ['halfOpenAfterMs'], message: 'halfOpenAfterMs is set but the policy has no breaker; add a breaker or remove halfOpenAfterMs' });
+    problems.push({
+      path: ['halfOpenAfterMs'],
+      message: 'halfOpenAfterMs is set but the policy has no breaker; add a breaker or remove halfOpenAfterMs',
+    });
   }
   const retry = policy.retry;
-  if (retry && typeof retry.maxDelayMs === 'number' && typeof retry.initialDelayMs === 'number' && retry.maxDelayMs < retry.initialDelayMs) {
-    problems.push({ path: ['retry', 'maxDelayMs'], message: `retry.maxDelayMs (${retry.maxDelayMs}) is smaller than retry.initialDelayMs (${retry.initialDelayMs}); raise maxDelayMs` });
+  if (
+    retry &&
+    typeof retry.maxDelayMs === 'number' &&
+    typeof retry.initialDelayMs === 'number' &&
+    retry.maxDelayMs < retry.initialDelayMs
+  ) {
+    problems.push({
+      path: ['retry', 'maxDelayMs'],
+      message: `retry.maxDelayMs (${retry.maxDelayMs}) is smaller than retry.initialDelayMs (${retry.initialDelayMs}); raise maxDelayMs`,
+    });
   }
   return problems;
 }

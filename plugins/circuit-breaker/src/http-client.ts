@@ -48,7 +48,9 @@ export function defaultIsFailureStatus(status: number): boolean {
 }
 
 /** Builds an {@link HttpClient} on global fetch; validates the options once, here. */
-export function createHttpClient(options: HttpClientOptions & { readonly breakers: CircuitBreakers; readonly policy: string }): HttpClient {
+export function createHttpClient(
+  options: HttpClientOptions & { readonly breakers: CircuitBreakers; readonly policy: string },
+): HttpClient {
   const { breakers, policy } = options;
   const baseUrl = checkedBaseUrl(options.baseUrl, policy);
   const defaults = Object.entries(options.headers ?? {});
@@ -107,13 +109,22 @@ function checkedBaseUrl(raw: string, policy: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw CircuitBreakerErrors.HTTP_CLIENT_INVALID(`httpClient("${policy}"): baseUrl ${JSON.stringify(raw)} is not an absolute URL`, { details: { policy, baseUrl: raw } });
+    throw CircuitBreakerErrors.HTTP_CLIENT_INVALID(
+      `httpClient("${policy}"): baseUrl ${JSON.stringify(raw)} is not an absolute URL`,
+      { details: { policy, baseUrl: raw } },
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw CircuitBreakerErrors.HTTP_CLIENT_INVALID(`httpClient("${policy}"): baseUrl must use http or https, got ${url.protocol}`, { details: { policy, baseUrl: raw } });
+    throw CircuitBreakerErrors.HTTP_CLIENT_INVALID(
+      `httpClient("${policy}"): baseUrl must use http or https, got ${url.protocol}`,
+      { details: { policy, baseUrl: raw } },
+    );
   }
   if (url.search || url.hash) {
-    throw CircuitBreakerErrors.HTTP_CLIENT_INVALID(`httpClient("${policy}"): baseUrl must not carry a query or fragment`, { details: { policy, baseUrl: raw } });
+    throw CircuitBreakerErrors.HTTP_CLIENT_INVALID(
+      `httpClient("${policy}"): baseUrl must not carry a query or fragment`,
+      { details: { policy, baseUrl: raw } },
+    );
   }
   // Concatenate rather than resolve with new URL(path, base): resolution would drop a base path
   // such as /api and let an absolute path argument point the client at another host.

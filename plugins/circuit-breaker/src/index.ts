@@ -16,5 +16,18 @@ export {
   type PolicyKind,
   type PolicyOptions,
 } from './config.js';
-export type { BreakerState, CircuitBreakers, ExecuteOptions, PolicyState, PolicyWork, StateChange } from './circuit-breakers.js';
-export { defaultIsFailureStatus, type HttpClient, type HttpClientOptions, type HttpMethodInit, type HttpRequestInit } from './http-client.js';
+export type {
+  BreakerState,
+  CircuitBreakers,
+  ExecuteOptions,
+  PolicyState,
+  PolicyWork,
+  StateChange,
+} from './circuit-breakers.js';
+export {
+  defaultIsFailureStatus,
+  type HttpClient,
+  type HttpClientOptions,
+  type HttpMethodInit,
+  type HttpRequestInit,
+} from './http-client.js';

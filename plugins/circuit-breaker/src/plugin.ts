@@ -9,7 +9,8 @@ export const plugin = definePlugin({
   name: 'circuit-breaker',
   version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
-  description: 'Named resilience policies (timeout, retry, circuit breaker, bulkhead) and an HTTP client that uses them',
+  description:
+    'Named resilience policies (timeout, retry, circuit breaker, bulkhead) and an HTTP client that uses them',
   optionalDependsOn: ['metrics'],
   provides: [CircuitBreakersToken],
   config: circuitBreakerConfigSchema,
@@ -24,8 +25,13 @@ export const plugin = definePlugin({
     ctx.health.check(
       () => {
         const policies = breakers.states();
-        const tripped = Object.entries(policies).filter(([, s]) => s.state !== 'closed' && s.state !== 'none').map(([name]) => name);
-        return { status: tripped.length > 0 ? 'degraded' : 'up', details: { policies, ...(tripped.length > 0 ? { notClosed: tripped } : {}) } };
+        const tripped = Object.entries(policies)
+          .filter(([, s]) => s.state !== 'closed' && s.state !== 'none')
+          .map(([name]) => name);
+        return {
+          status: tripped.length > 0 ? 'degraded' : 'up',
+          details: { policies, ...(tripped.length > 0 ? { notClosed: tripped } : {}) },
+        };
       },
       { critical: false },
     );

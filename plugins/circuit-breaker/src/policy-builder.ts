@@ -61,7 +61,10 @@ export function buildPolicy(options: BuildPolicyOptions): BuiltPolicy {
         const t = config.timeout!;
         // abortOnReturn false: the HTTP client returns a Response whose body is read after the call
         // returns; aborting the signal then would cut the body. The request deadline still bounds it.
-        return timeout(t.ms, { strategy: t.strategy === 'cooperative' ? TimeoutStrategy.Cooperative : TimeoutStrategy.Aggressive, abortOnReturn: false });
+        return timeout(t.ms, {
+          strategy: t.strategy === 'cooperative' ? TimeoutStrategy.Cooperative : TimeoutStrategy.Aggressive,
+          abortOnReturn: false,
+        });
       }
       case 'retry': {
         const r = config.retry!;
@@ -72,7 +75,11 @@ export function buildPolicy(options: BuildPolicyOptions): BuiltPolicy {
         const breaker =
           b.kind === 'consecutive'
             ? new ConsecutiveBreaker(b.threshold)
-            : new SamplingBreaker({ threshold: b.threshold, duration: b.durationMs, ...(b.minimumRps === undefined ? {} : { minimumRps: b.minimumRps }) });
+            : new SamplingBreaker({
+                threshold: b.threshold,
+                duration: b.durationMs,
+                ...(b.minimumRps === undefined ? {} : { minimumRps: b.minimumRps }),
+              });
         breakerPolicy = circuitBreaker(failures, { halfOpenAfter: halfOpenAfterMs, breaker });
         return breakerPolicy;
       }

@@ -6,7 +6,11 @@ import { sleep, useUpstream } from './harness.js';
 describe('circuit-breaker: breaker', () => {
   const env = useUpstream();
 
-  const consecutive = { order: ['breaker' as const], breaker: { kind: 'consecutive' as const, threshold: 3 }, halfOpenAfterMs: 200 };
+  const consecutive = {
+    order: ['breaker' as const],
+    breaker: { kind: 'consecutive' as const, threshold: 3 },
+    halfOpenAfterMs: 200,
+  };
 
   it('opens after consecutive failures and then refuses calls with 503, Retry-After and no upstream call', async () => {
     const kernel = await env.boot({ policies: { payments: consecutive } });
@@ -38,7 +42,9 @@ describe('circuit-breaker: breaker', () => {
     expect(breakers.state('payments').state).to.equal('open');
 
     env.upstream.always('ok');
-    expect((await kernel.inject('/api/v1/upstream/payments')).statusCode, 'still open before halfOpenAfterMs').to.equal(503);
+    expect((await kernel.inject('/api/v1/upstream/payments')).statusCode, 'still open before halfOpenAfterMs').to.equal(
+      503,
+    );
     await sleep(250);
     const trial = await kernel.inject('/api/v1/upstream/payments');
     expect(trial.statusCode).to.equal(200);
@@ -52,13 +58,18 @@ describe('circuit-breaker: breaker', () => {
     env.upstream.always('fail');
     for (let i = 0; i < 3; i++) await kernel.inject('/api/v1/upstream/payments');
     await sleep(250);
-    expect((await kernel.inject('/api/v1/upstream/payments')).statusCode, 'the trial call reaches the failing upstream').to.equal(502);
+    expect(
+      (await kernel.inject('/api/v1/upstream/payments')).statusCode,
+      'the trial call reaches the failing upstream',
+    ).to.equal(502);
     expect((await kernel.inject('/api/v1/upstream/payments')).statusCode).to.equal(503);
     expect(env.upstream.hits).to.equal(4);
   });
 
   it('does not count 4xx answers as failures: they are returned as they are', async () => {
-    const kernel = await env.boot({ policies: { payments: { ...consecutive, breaker: { kind: 'consecutive', threshold: 1 } } } });
+    const kernel = await env.boot({
+      policies: { payments: { ...consecutive, breaker: { kind: 'consecutive', threshold: 1 } } },
+    });
     env.upstream.always({ status: 404 });
     for (let i = 0; i < 4; i++) {
       const res = await kernel.inject('/api/v1/upstream/payments');
@@ -70,7 +81,13 @@ describe('circuit-breaker: breaker', () => {
 
   it('a sampling breaker opens when the failure rate in its window passes the threshold', async () => {
     const kernel = await env.boot({
-      policies: { orders: { order: ['breaker'], breaker: { kind: 'sampling', threshold: 0.5, durationMs: 1_000, minimumRps: 4 }, halfOpenAfterMs: 10_000 } },
+      policies: {
+        orders: {
+          order: ['breaker'],
+          breaker: { kind: 'sampling', threshold: 0.5, durationMs: 1_000, minimumRps: 4 },
+          halfOpenAfterMs: 10_000,
+        },
+      },
     });
     const breakers = kernel.get(CircuitBreakersToken);
     // The window needs 1 s × 4 rps = 4 calls before it may open.
@@ -84,7 +101,12 @@ describe('circuit-breaker: breaker', () => {
 
   it('a sampling breaker stays closed below its minimum rate', async () => {
     const kernel = await env.boot({
-      policies: { orders: { order: ['breaker'], breaker: { kind: 'sampling', threshold: 0.5, durationMs: 1_000, minimumRps: 20 } } },
+      policies: {
+        orders: {
+          order: ['breaker'],
+          breaker: { kind: 'sampling', threshold: 0.5, durationMs: 1_000, minimumRps: 20 },
+        },
+      },
     });
     env.upstream.always('fail');
     for (let i = 0; i < 5; i++) await kernel.inject('/api/v1/upstream/orders');
@@ -92,7 +114,9 @@ describe('circuit-breaker: breaker', () => {
   });
 
   it('reports transitions to onStateChange listeners', async () => {
-    const kernel = await env.boot({ policies: { payments: { ...consecutive, breaker: { kind: 'consecutive', threshold: 1 } } } });
+    const kernel = await env.boot({
+      policies: { payments: { ...consecutive, breaker: { kind: 'consecutive', threshold: 1 } } },
+    });
     const changes: StateChange[] = [];
     const unsubscribe = kernel.get(CircuitBreakersToken).onStateChange((c) => changes.push(c));
     env.upstream.next('fail');
@@ -109,7 +133,9 @@ describe('circuit-breaker: breaker', () => {
 
   describe('execute()', () => {
     it('turns a failing work into UPSTREAM_FAILED and counts it', async () => {
-      const kernel = await env.boot({ policies: { db: { order: ['breaker'], breaker: { kind: 'consecutive', threshold: 2 } } } });
+      const kernel = await env.boot({
+        policies: { db: { order: ['breaker'], breaker: { kind: 'consecutive', threshold: 2 } } },
+      });
       const breakers = kernel.get(CircuitBreakersToken);
       const boom = (): never => {
         throw new TypeError('connection refused');
@@ -125,7 +151,9 @@ describe('circuit-breaker: breaker', () => {
     });
 
     it('passes a 4xx GantryError through unchanged without counting it', async () => {
-      const kernel = await env.boot({ policies: { db: { order: ['breaker'], breaker: { kind: 'consecutive', threshold: 1 } } } });
+      const kernel = await env.boot({
+        policies: { db: { order: ['breaker'], breaker: { kind: 'consecutive', threshold: 1 } } },
+      });
       const breakers = kernel.get(CircuitBreakersToken);
       const conflict = new GantryError('GANTRY_TEST_CONFLICT', { status: 409, title: 'Conflict' }, 'already exists');
       const err = await breakers.execute('db', () => Promise.reject(conflict)).catch((e: unknown) => e);
@@ -139,7 +167,9 @@ describe('circuit-breaker: breaker', () => {
       const breakers = kernel.get(CircuitBreakersToken);
       const err = await breakers.execute('dbb', () => 1).catch((e: unknown) => e);
       expect(CircuitBreakerErrors.UNKNOWN_POLICY.is(err)).to.equal(true);
-      expect((err as Error).message).to.contain('"dbb"').and.contain('"db"');
+      expect((err as Error).message)
+        .to.contain('"dbb"')
+        .and.contain('"db"');
       expect(() => breakers.state('dbb')).to.throw(/no policy named "dbb"/);
       expect(() => breakers.httpClient('dbb', { baseUrl: env.upstream.url })).to.throw(/no policy named "dbb"/);
     });

@@ -11,7 +11,10 @@ describe('circuit-breaker: bulkhead', () => {
     env.upstream.always('hang');
     const first = kernel.inject('/api/v1/upstream/search');
     const second = kernel.inject('/api/v1/upstream/search');
-    await eventually(() => env.upstream.hits === 1 && breakers.state('search').bulkhead?.queued === 1, 'one call running and one queued');
+    await eventually(
+      () => env.upstream.hits === 1 && breakers.state('search').bulkhead?.queued === 1,
+      'one call running and one queued',
+    );
     expect(breakers.state('search').bulkhead).to.deep.equal({ active: 1, queued: 1, limit: 1, queue: 1 });
 
     const third = await kernel.inject('/api/v1/upstream/search');

@@ -13,18 +13,26 @@ async function bootError(options: Record<string, unknown>, env?: NodeJS.ProcessE
     },
     (e: unknown) => e,
   );
-  expect(CoreErrors.BOOT_INVALID.is(err), 'the kernel must refuse to boot with GANTRY_CORE_BOOT_INVALID').to.equal(true);
+  expect(CoreErrors.BOOT_INVALID.is(err), 'the kernel must refuse to boot with GANTRY_CORE_BOOT_INVALID').to.equal(
+    true,
+  );
   return (err as Error).message;
 }
 
 describe('circuit-breaker: config validation', () => {
   it('refuses an order that lists a stage the policy does not configure', async () => {
-    const message = await bootError({ policies: { payments: { order: ['retry', 'breaker'], retry: { maxAttempts: 2 } } } });
-    expect(message).to.contain('policy "payments"').and.contain('order lists "breaker" but the policy has no "breaker" options');
+    const message = await bootError({
+      policies: { payments: { order: ['retry', 'breaker'], retry: { maxAttempts: 2 } } },
+    });
+    expect(message)
+      .to.contain('policy "payments"')
+      .and.contain('order lists "breaker" but the policy has no "breaker" options');
   });
 
   it('refuses a configured stage missing from order', async () => {
-    const message = await bootError({ policies: { payments: { order: ['timeout'], timeout: { ms: 100 }, bulkhead: { limit: 2 } } } });
+    const message = await bootError({
+      policies: { payments: { order: ['timeout'], timeout: { ms: 100 }, bulkhead: { limit: 2 } } },
+    });
     expect(message).to.contain('policy "payments"').and.contain('"bulkhead" is configured but missing from order');
   });
 
@@ -68,10 +76,25 @@ describe('circuit-breaker: config validation', () => {
     expect(empty.get(CircuitBreakersToken).names()).to.deep.equal([]);
     await empty.stop();
 
-    const policies = { payments: { order: ['bulkhead', 'retry', 'breaker', 'timeout'], bulkhead: { limit: 5, queue: 10 }, retry: { maxAttempts: 2 }, breaker: { kind: 'consecutive', threshold: 5 }, halfOpenAfterMs: 1_000, timeout: { ms: 500 } } };
-    const fromEnv = await createTestKernel({ plugins: [httpPlugin, plugin], env: { GANTRY_CIRCUIT_BREAKER__POLICIES: JSON.stringify(policies) } });
+    const policies = {
+      payments: {
+        order: ['bulkhead', 'retry', 'breaker', 'timeout'],
+        bulkhead: { limit: 5, queue: 10 },
+        retry: { maxAttempts: 2 },
+        breaker: { kind: 'consecutive', threshold: 5 },
+        halfOpenAfterMs: 1_000,
+        timeout: { ms: 500 },
+      },
+    };
+    const fromEnv = await createTestKernel({
+      plugins: [httpPlugin, plugin],
+      env: { GANTRY_CIRCUIT_BREAKER__POLICIES: JSON.stringify(policies) },
+    });
     expect(fromEnv.get(CircuitBreakersToken).names()).to.deep.equal(['payments']);
-    expect(fromEnv.get(CircuitBreakersToken).state('payments')).to.deep.equal({ state: 'closed', bulkhead: { active: 0, queued: 0, limit: 5, queue: 10 } });
+    expect(fromEnv.get(CircuitBreakersToken).state('payments')).to.deep.equal({
+      state: 'closed',
+      bulkhead: { active: 0, queued: 0, limit: 5, queue: 10 },
+    });
     await fromEnv.stop();
   });
 });

@@ -5,7 +5,12 @@ import { definePlugin, type Plugin } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { z } from 'zod';
-import { CircuitBreakersToken, plugin as circuitBreakerPlugin, type HttpClient, type PolicyOptions } from '../src/index.js';
+import {
+  CircuitBreakersToken,
+  plugin as circuitBreakerPlugin,
+  type HttpClient,
+  type PolicyOptions,
+} from '../src/index.js';
 import { Upstream } from './upstream.js';
 
 /** A plugin exposing `GET /api/v1/upstream/:policy`, which calls `GET <upstream>/work` through that policy's client. */
@@ -19,13 +24,19 @@ export function upstreamRoutes(baseUrl: string): Plugin {
     register(ctx) {
       const breakers = ctx.container.get(CircuitBreakersToken);
       // Clients are built once here, at boot, as the README recommends.
-      const clients = new Map<string, HttpClient>(breakers.names().map((name) => [name, breakers.httpClient(name, { baseUrl })]));
-      ctx.http.get('/upstream/:policy', { schema: { params: z.object({ policy: z.string() }) }, summary: 'Calls the test upstream' }, async (req, reply) => {
-        const { policy } = req.params as { policy: string };
-        const response = await clients.get(policy)!.get('/work');
-        reply.status(response.status);
-        return (await response.json()) as unknown;
-      });
+      const clients = new Map<string, HttpClient>(
+        breakers.names().map((name) => [name, breakers.httpClient(name, { baseUrl })]),
+      );
+      ctx.http.get(
+        '/upstream/:policy',
+        { schema: { params: z.object({ policy: z.string() }) }, summary: 'Calls the test upstream' },
+        async (req, reply) => {
+          const { policy } = req.params as { policy: string };
+          const response = await clients.get(policy)!.get('/work');
+          reply.status(response.status);
+          return (await response.json()) as unknown;
+        },
+      );
     },
   });
 }
@@ -75,7 +86,8 @@ export function useUpstream(): UpstreamFixture {
 
   const fixture: UpstreamFixture = {
     get upstream(): Upstream {
-      if (!upstream) throw new Error('useUpstream(): the upstream starts in the suite\'s before hook; use it in a test or hook');
+      if (!upstream)
+        throw new Error("useUpstream(): the upstream starts in the suite's before hook; use it in a test or hook");
       return upstream;
     },
     async boot(options) {

@@ -19,7 +19,9 @@ describe('circuit-breaker: httpClient', () => {
   });
 
   it('appends paths to the base path and sends default and per-request headers', async () => {
-    const client = kernel.get(CircuitBreakersToken).httpClient('api', { baseUrl: `${upstream.url}/v2/`, headers: { 'x-api-key': 'k1', 'x-tenant': 'a' } });
+    const client = kernel
+      .get(CircuitBreakersToken)
+      .httpClient('api', { baseUrl: `${upstream.url}/v2/`, headers: { 'x-api-key': 'k1', 'x-tenant': 'a' } });
     const res = await client.get('/things?limit=2', { headers: { 'x-tenant': 'b' } });
     expect(res.status).to.equal(200);
     expect(upstream.seen[0]).to.deep.include({ method: 'GET', url: '/v2/things?limit=2' });
@@ -43,14 +45,25 @@ describe('circuit-breaker: httpClient', () => {
   it('reports the failing status and the path without its query string', async () => {
     const client = kernel.get(CircuitBreakersToken).httpClient('api', { baseUrl: upstream.url });
     upstream.next({ status: 500 });
-    const err = await client.delete('/orders/7?token=secret').then(() => expect.fail('expected a rejection'), (e: unknown) => e as { code: string; details: Record<string, unknown>; message: string });
+    const err = await client.delete('/orders/7?token=secret').then(
+      () => expect.fail('expected a rejection'),
+      (e: unknown) => e as { code: string; details: Record<string, unknown>; message: string },
+    );
     expect(err.code).to.equal('GANTRY_CIRCUIT_BREAKER_UPSTREAM_FAILED');
-    expect(err.details).to.deep.include({ upstreamStatus: 500, method: 'DELETE', path: '/orders/7', policy: 'api', attempts: 1 });
+    expect(err.details).to.deep.include({
+      upstreamStatus: 500,
+      method: 'DELETE',
+      path: '/orders/7',
+      policy: 'api',
+      attempts: 1,
+    });
     expect(err.message).not.to.contain('secret');
   });
 
   it('lets the caller choose which statuses are failures', async () => {
-    const client = kernel.get(CircuitBreakersToken).httpClient('api', { baseUrl: upstream.url, isFailureStatus: (s) => s >= 400 });
+    const client = kernel
+      .get(CircuitBreakersToken)
+      .httpClient('api', { baseUrl: upstream.url, isFailureStatus: (s) => s >= 400 });
     upstream.next({ status: 409 });
     const err = await client.put('/orders/7').catch((e: unknown) => e);
     expect(CircuitBreakerErrors.UPSTREAM_FAILED.is(err)).to.equal(true);
@@ -61,7 +74,10 @@ describe('circuit-breaker: httpClient', () => {
     const url = closed.url;
     await closed.close();
     const client = kernel.get(CircuitBreakersToken).httpClient('api', { baseUrl: url });
-    const err = await client.get('/x').then(() => expect.fail('expected a rejection'), (e: unknown) => e as { code: string; message: string; cause: unknown });
+    const err = await client.get('/x').then(
+      () => expect.fail('expected a rejection'),
+      (e: unknown) => e as { code: string; message: string; cause: unknown },
+    );
     expect(err.code).to.equal('GANTRY_CIRCUIT_BREAKER_UPSTREAM_FAILED');
     expect(err.message).to.contain('ECONNREFUSED');
     expect(err.cause).to.be.instanceOf(TypeError);
@@ -70,7 +86,9 @@ describe('circuit-breaker: httpClient', () => {
   it('rejects a base URL that is not absolute http(s)', () => {
     const breakers = kernel.get(CircuitBreakersToken);
     for (const baseUrl of ['payments.internal', 'ftp://host/x', 'http://host/?q=1']) {
-      expect(() => breakers.httpClient('api', { baseUrl }), baseUrl).to.throw(/baseUrl/).with.property('code', 'GANTRY_CIRCUIT_BREAKER_HTTP_CLIENT_INVALID');
+      expect(() => breakers.httpClient('api', { baseUrl }), baseUrl)
+        .to.throw(/baseUrl/)
+        .with.property('code', 'GANTRY_CIRCUIT_BREAKER_HTTP_CLIENT_INVALID');
     }
   });
 });

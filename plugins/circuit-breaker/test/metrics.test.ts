@@ -33,7 +33,9 @@ describe('circuit-breaker: metrics (with the metrics plugin enabled)', () => {
   it('exposes each breaker state, its transitions and bulkhead usage on /metrics', async () => {
     const closed = (await kernel.inject('/metrics')).body;
     expect(closed).to.contain('circuit_breaker_state{policy="payments"} 0');
-    expect(closed, 'a policy without breaker has no state series').not.to.contain('circuit_breaker_state{policy="search"}');
+    expect(closed, 'a policy without breaker has no state series').not.to.contain(
+      'circuit_breaker_state{policy="search"}',
+    );
     expect(closed).to.contain('circuit_breaker_bulkhead_active{policy="search"} 0');
     expect(closed).to.contain('circuit_breaker_bulkhead_queued{policy="search"} 0');
 

@@ -17,7 +17,12 @@ describe('circuit-breaker: readiness', () => {
     expect(before.json().checks['circuit-breaker']).to.deep.include({
       status: 'up',
       critical: false,
-      details: { policies: { payments: { state: 'closed' }, search: { state: 'none', bulkhead: { active: 0, queued: 0, limit: 4, queue: 0 } } } },
+      details: {
+        policies: {
+          payments: { state: 'closed' },
+          search: { state: 'none', bulkhead: { active: 0, queued: 0, limit: 4, queue: 0 } },
+        },
+      },
     });
 
     env.upstream.always('fail');

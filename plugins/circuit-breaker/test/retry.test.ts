@@ -42,7 +42,14 @@ describe('circuit-breaker: retry', () => {
     const kernel = await env.boot({
       // The first backoff (25 ms) ends while the breaker is open; were the refusal retried, the later
       // backoffs (50, 100, 200 ms) would carry a retry past halfOpenAfterMs to a second upstream call.
-      policies: { payments: { order: ['retry', 'breaker'], retry: { maxAttempts: 5, initialDelayMs: 25, maxDelayMs: 200, jitter: 'none' }, breaker: { kind: 'consecutive', threshold: 1 }, halfOpenAfterMs: 150 } },
+      policies: {
+        payments: {
+          order: ['retry', 'breaker'],
+          retry: { maxAttempts: 5, initialDelayMs: 25, maxDelayMs: 200, jitter: 'none' },
+          breaker: { kind: 'consecutive', threshold: 1 },
+          halfOpenAfterMs: 150,
+        },
+      },
     });
     env.upstream.always('fail');
     const res = await kernel.inject('/api/v1/upstream/payments');
@@ -53,7 +60,9 @@ describe('circuit-breaker: retry', () => {
   });
 
   it('retries an attempt cut by a per-attempt timeout, aborting the hung request', async () => {
-    const kernel = await env.boot({ policies: { payments: { order: ['retry', 'timeout'], retry, timeout: { ms: 80 } } } });
+    const kernel = await env.boot({
+      policies: { payments: { order: ['retry', 'timeout'], retry, timeout: { ms: 80 } } },
+    });
     env.upstream.next('hang');
     const res = await kernel.inject('/api/v1/upstream/payments');
     expect(res.statusCode).to.equal(200);
@@ -62,7 +71,11 @@ describe('circuit-breaker: retry', () => {
   });
 
   it('a timeout around the retries bounds them all', async () => {
-    const kernel = await env.boot({ policies: { payments: { order: ['timeout', 'retry'], timeout: { ms: 100 }, retry: { ...retry, maxAttempts: 20 } } } });
+    const kernel = await env.boot({
+      policies: {
+        payments: { order: ['timeout', 'retry'], timeout: { ms: 100 }, retry: { ...retry, maxAttempts: 20 } },
+      },
+    });
     env.upstream.always('hang');
     const res = await kernel.inject('/api/v1/upstream/payments');
     expect(res.statusCode).to.equal(504);
@@ -71,7 +84,9 @@ describe('circuit-breaker: retry', () => {
   });
 
   it('execute() passes the attempt number to the work and the attempt count to the error', async () => {
-    const kernel = await env.boot({ policies: { payments: { order: ['retry'], retry: { ...retry, maxAttempts: 2 } } } });
+    const kernel = await env.boot({
+      policies: { payments: { order: ['retry'], retry: { ...retry, maxAttempts: 2 } } },
+    });
     const seen: number[] = [];
     const err = await kernel
       .get(CircuitBreakersToken)

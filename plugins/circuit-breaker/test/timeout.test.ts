@@ -23,7 +23,14 @@ describe('circuit-breaker: timeouts and the request deadline', () => {
 
   it('timeouts count as breaker failures when the breaker wraps the timeout', async () => {
     const kernel = await env.boot({
-      policies: { slow: { order: ['breaker', 'timeout'], breaker: { kind: 'consecutive', threshold: 2 }, halfOpenAfterMs: 10_000, timeout: { ms: 50 } } },
+      policies: {
+        slow: {
+          order: ['breaker', 'timeout'],
+          breaker: { kind: 'consecutive', threshold: 2 },
+          halfOpenAfterMs: 10_000,
+          timeout: { ms: 50 },
+        },
+      },
     });
     env.upstream.always('hang');
     expect((await kernel.inject('/api/v1/upstream/slow')).statusCode).to.equal(504);
@@ -53,7 +60,9 @@ describe('circuit-breaker: timeouts and the request deadline', () => {
   it('does not retry after the deadline, even when the deadline falls in a backoff', async () => {
     const kernel = await env.boot({
       http: { requestTimeoutMs: 150 },
-      policies: { payments: { order: ['retry'], retry: { maxAttempts: 3, initialDelayMs: 300, maxDelayMs: 300, jitter: 'none' } } },
+      policies: {
+        payments: { order: ['retry'], retry: { maxAttempts: 3, initialDelayMs: 300, maxDelayMs: 300, jitter: 'none' } },
+      },
     });
     env.upstream.always('fail');
     const res = await kernel.inject('/api/v1/upstream/payments');
@@ -64,7 +73,9 @@ describe('circuit-breaker: timeouts and the request deadline', () => {
   });
 
   it('execute() combines the caller signal: aborting it aborts the work and rethrows the caller reason', async () => {
-    const kernel = await env.boot({ policies: { db: { order: ['breaker'], breaker: { kind: 'consecutive', threshold: 1 } } } });
+    const kernel = await env.boot({
+      policies: { db: { order: ['breaker'], breaker: { kind: 'consecutive', threshold: 1 } } },
+    });
     const breakers = kernel.get(CircuitBreakersToken);
     const controller = new AbortController();
     let workSignal: AbortSignal | undefined;
@@ -84,7 +95,9 @@ describe('circuit-breaker: timeouts and the request deadline', () => {
     expect(breakers.state('db').state).to.equal('closed');
     // An already-aborted signal never starts the work.
     let ran = false;
-    const again = await breakers.execute('db', () => (ran = true), { signal: controller.signal }).catch((e: unknown) => e);
+    const again = await breakers
+      .execute('db', () => (ran = true), { signal: controller.signal })
+      .catch((e: unknown) => e);
     expect(again).to.equal(reason);
     expect(ran).to.equal(false);
   });
@@ -92,14 +105,20 @@ describe('circuit-breaker: timeouts and the request deadline', () => {
   it('execute() settles at the caller abort even when the work ignores its signal', async () => {
     const kernel = await env.boot({ policies: { db: { order: ['bulkhead'], bulkhead: { limit: 1 } } } });
     const controller = new AbortController();
-    const running = kernel.get(CircuitBreakersToken).execute('db', () => new Promise<never>(() => undefined), { signal: controller.signal });
+    const running = kernel
+      .get(CircuitBreakersToken)
+      .execute('db', () => new Promise<never>(() => undefined), { signal: controller.signal });
     const reason = new Error('gave up');
     controller.abort(reason);
     expect(await running.catch((e: unknown) => e)).to.equal(reason);
   });
 
   it('execute() starts no attempt after the caller aborted during a backoff, even for work that ignores its signal', async () => {
-    const kernel = await env.boot({ policies: { db: { order: ['retry'], retry: { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 100, jitter: 'none' } } } });
+    const kernel = await env.boot({
+      policies: {
+        db: { order: ['retry'], retry: { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 100, jitter: 'none' } },
+      },
+    });
     const controller = new AbortController();
     let calls = 0;
     const running = kernel.get(CircuitBreakersToken).execute(

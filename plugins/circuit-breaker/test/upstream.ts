@@ -25,7 +25,10 @@ export class Upstream {
   private readonly hanging = new Set<ServerResponse>();
   private waiters: (() => void)[] = [];
 
-  private constructor(private readonly server: Server, readonly url: string) {}
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
 
   /** Starts a server on 127.0.0.1 and a free port. */
   static async start(): Promise<Upstream> {
@@ -93,7 +96,12 @@ export class Upstream {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      this.seen.push({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      this.seen.push({
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       const behaviour = this.script.shift() ?? this.mode;
       if (behaviour === 'hang') {
         this.hanging.add(res);

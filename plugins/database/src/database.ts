@@ -6,7 +6,13 @@ import type { SqlEntityManager } from '@mikro-orm/sqlite';
 import { DEFAULT_SQLITE_PATH, type DatabaseConfig } from './config.js';
 import { DatabaseErrorMapper } from './error-mapping.js';
 import { DatabaseErrors } from './errors.js';
-import { assertUniqueMigrations, normalizeMigrations, toMikroMigration, type MigrationInput, type RegisteredMigration } from './migrations.js';
+import {
+  assertUniqueMigrations,
+  normalizeMigrations,
+  toMikroMigration,
+  type MigrationInput,
+  type RegisteredMigration,
+} from './migrations.js';
 import { describeTarget, initOrm, type EntityDefinition, type SqlOrm } from './orm-setup.js';
 
 /** Options of {@link Database.transaction}. */
@@ -24,7 +30,9 @@ export interface MigrationStatus {
 }
 
 /** Result of {@link Database.ping}. */
-export type DatabasePing = { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly code?: string };
+export type DatabasePing =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: string; readonly code?: string };
 
 /**
  * The database service other plugins get with `ctx.container.get(DatabaseToken)`.
@@ -96,10 +104,15 @@ export class DatabaseService implements Database {
 
   registerEntities(entities: readonly EntityDefinition[]): void {
     this.assertOpen('registerEntities', this.registerEntities);
-    if (!Array.isArray(entities)) throw DatabaseErrors.ENTITY_INVALID(`registerEntities() at ${callSite(this.registerEntities)}: expected an array of entities`);
+    if (!Array.isArray(entities))
+      throw DatabaseErrors.ENTITY_INVALID(
+        `registerEntities() at ${callSite(this.registerEntities)}: expected an array of entities`,
+      );
     entities.forEach((e, i) => {
       if ((typeof e !== 'object' && typeof e !== 'function') || e === null) {
-        throw DatabaseErrors.ENTITY_INVALID(`registerEntities() at ${callSite(this.registerEntities)}: item ${i} is not an entity (use defineEntity({...}))`);
+        throw DatabaseErrors.ENTITY_INVALID(
+          `registerEntities() at ${callSite(this.registerEntities)}: item ${i} is not an entity (use defineEntity({...}))`,
+        );
       }
       this.entities.add(e);
     });
@@ -127,9 +140,12 @@ export class DatabaseService implements Database {
     this.requireOrm('transaction');
     const ctx = currentContext();
     if (ctx !== undefined && (ctx.remainingMs() === 0 || ctx.signal.aborted)) {
-      throw DatabaseErrors.DEADLINE_EXCEEDED(`request ${ctx.requestId} has no time left (deadline passed or request cancelled): the transaction was not started`, {
-        cause: ctx.signal.reason,
-      });
+      throw DatabaseErrors.DEADLINE_EXCEEDED(
+        `request ${ctx.requestId} has no time left (deadline passed or request cancelled): the transaction was not started`,
+        {
+          cause: ctx.signal.reason,
+        },
+      );
     }
     // PostgreSQL ends the transaction's statements itself at the request's deadline (57014 → 504), so
     // a query still running when the request gives up stops holding its locks and its connection.
@@ -189,7 +205,10 @@ export class DatabaseService implements Database {
 
   /** Builds the ORM, connects (failing with CONNECT_FAILED) and, when configured, applies pending migrations. */
   async start(): Promise<void> {
-    if (this.state !== 'registering') throw DatabaseErrors.NOT_STARTED(`the database service cannot start in state "${this.state}"`, { fix: 'create a new kernel for each start' });
+    if (this.state !== 'registering')
+      throw DatabaseErrors.NOT_STARTED(`the database service cannot start in state "${this.state}"`, {
+        fix: 'create a new kernel for each start',
+      });
     // From here on registration is closed: the entity and migration lists are what the ORM is built from.
     this.state = 'starting';
     try {
@@ -207,7 +226,10 @@ export class DatabaseService implements Database {
           errors: this.errors,
         });
       } catch (cause) {
-        throw DatabaseErrors.ENTITY_INVALID(`the ORM cannot be built from the registered entities: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+        throw DatabaseErrors.ENTITY_INVALID(
+          `the ORM cannot be built from the registered entities: ${(cause as Error)?.message ?? String(cause)}`,
+          { cause },
+        );
       }
       try {
         await orm.connect();
@@ -229,7 +251,10 @@ export class DatabaseService implements Database {
         }
       }
       this.state = 'started';
-      this.options.logger.info({ driver: this.driver, target: this.target, entities: this.entities.size, migrations: this.migrations.length }, `database ready (${this.driver} at ${this.target})`);
+      this.options.logger.info(
+        { driver: this.driver, target: this.target, entities: this.entities.size, migrations: this.migrations.length },
+        `database ready (${this.driver} at ${this.target})`,
+      );
     } catch (err) {
       this.state = 'stopped';
       throw err;
@@ -275,11 +300,14 @@ export class DatabaseService implements Database {
     try {
       mkdirSync(dir, { recursive: true });
     } catch (cause) {
-      throw DatabaseErrors.CONNECT_FAILED(`cannot create the folder ${dir} of the SQLite database: ${(cause as Error).message}`, {
-        cause,
-        fix: 'make the folder writable, or set dbName (GANTRY_DATABASE__DB_NAME) to a writable path or ":memory:"',
-        details: { driver: this.driver, target: this.target },
-      });
+      throw DatabaseErrors.CONNECT_FAILED(
+        `cannot create the folder ${dir} of the SQLite database: ${(cause as Error).message}`,
+        {
+          cause,
+          fix: 'make the folder writable, or set dbName (GANTRY_DATABASE__DB_NAME) to a writable path or ":memory:"',
+          details: { driver: this.driver, target: this.target },
+        },
+      );
     }
   }
 
@@ -302,14 +330,17 @@ export class DatabaseService implements Database {
 
   private assertOpen(method: string, fn: (...args: never[]) => unknown): void {
     if (this.state !== 'registering') {
-      throw DatabaseErrors.REGISTRATION_CLOSED(`${method}() was called at ${callSite(fn)} after the database plugin started (state "${this.state}"); the ORM is already built`);
+      throw DatabaseErrors.REGISTRATION_CLOSED(
+        `${method}() was called at ${callSite(fn)} after the database plugin started (state "${this.state}"); the ORM is already built`,
+      );
     }
   }
 
   private requireOrm(method: string): SqlOrm {
     const orm = this.current;
     if (orm === undefined || this.state !== 'started') {
-      const when = this.state === 'stopped' ? 'after the database plugin stopped' : 'before the database plugin started';
+      const when =
+        this.state === 'stopped' ? 'after the database plugin stopped' : 'before the database plugin started';
       throw DatabaseErrors.NOT_STARTED(`db.${method}() was called ${when}`);
     }
     return orm;
@@ -320,7 +351,10 @@ export class DatabaseService implements Database {
 function callSite(fn: (...args: never[]) => unknown): string {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder, fn);
-  const frame = holder.stack?.split('\n')[1]?.trim().replace(/^at\s+/, '');
+  const frame = holder.stack
+    ?.split('\n')[1]
+    ?.trim()
+    .replace(/^at\s+/, '');
   if (!frame) return 'an unknown location';
   const location = /\((.*)\)$/.exec(frame)?.[1] ?? frame;
   const file = location.startsWith('file://') ? decodeURIComponent(location.slice('file://'.length)) : location;

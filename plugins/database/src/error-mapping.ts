@@ -2,7 +2,17 @@ import { CoreErrors, currentContext, GantryError, type Logger } from '@gantry/co
 import { DatabaseErrors } from './errors.js';
 
 // Socket-level failures: the server is down, unreachable or dropped the connection.
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
 // SQLSTATE: class 08 (connection exception), 57P01-03 (admin/crash shutdown, cannot connect now), 53300 (too many connections).
 const PG_UNAVAILABLE_STATE = /^(08[0-9A-Z]{3}|57P0[123]|53300)$/;
 // SQLSTATE 57014: statement cancelled (statement_timeout or a cancel request).
@@ -15,7 +25,8 @@ const SQLITE_VALUE_INVALID = 'SQLITE_TOOBIG';
 // The file is locked by another writer past the busy timeout, or cannot be opened.
 const SQLITE_UNAVAILABLE = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN']);
 // pg and pg-pool report some connection losses without a code.
-const UNAVAILABLE_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down|in recovery mode)/i;
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down|in recovery mode)/i;
 
 /** How often an ongoing outage is logged (the first error is logged at once). */
 const OUTAGE_LOG_INTERVAL_MS = 10_000;
@@ -50,10 +61,13 @@ export class DatabaseErrorMapper {
     const code = errorCode(err);
     if (code === PG_QUERY_CANCELED) return this.deadline(err);
     if (code !== undefined && (PG_DATA_EXCEPTION.test(code) || code === SQLITE_VALUE_INVALID)) {
-      return DatabaseErrors.VALUE_INVALID('a value sent to the database does not fit its column (too long, out of range or malformed)', {
-        cause: err,
-        details: { reason: 'data-exception', driverCode: code },
-      });
+      return DatabaseErrors.VALUE_INVALID(
+        'a value sent to the database does not fit its column (too long, out of range or malformed)',
+        {
+          cause: err,
+          details: { reason: 'data-exception', driverCode: code },
+        },
+      );
     }
     if (isUnavailable(err, code)) {
       this.reportOutage(err);
@@ -89,7 +103,14 @@ export class DatabaseErrorMapper {
     this.lastOutageLog = now;
     this.suppressed = 0;
     this.options.logger.warn(
-      { code: DatabaseErrors.UNAVAILABLE.code, driver: this.options.driver, target: this.options.target, reason: (err as Error)?.message ?? String(err), driverCode: code, suppressed },
+      {
+        code: DatabaseErrors.UNAVAILABLE.code,
+        driver: this.options.driver,
+        target: this.options.target,
+        reason: (err as Error)?.message ?? String(err),
+        driverCode: code,
+        suppressed,
+      },
       `database unavailable (${this.options.driver} at ${this.options.target}): ${(err as Error)?.message ?? String(err)}`,
     );
   }
@@ -104,14 +125,22 @@ function isAbortOfCurrentRequest(err: unknown): boolean {
 }
 
 function isUnavailable(err: unknown, code: string | undefined): boolean {
-  if (code !== undefined && (NETWORK_CODES.has(code) || PG_UNAVAILABLE_STATE.test(code) || SQLITE_UNAVAILABLE.has(code))) return true;
+  if (
+    code !== undefined &&
+    (NETWORK_CODES.has(code) || PG_UNAVAILABLE_STATE.test(code) || SQLITE_UNAVAILABLE.has(code))
+  )
+    return true;
   const message = (err as Error)?.message;
   return typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message);
 }
 
 /** The driver's error code (`ECONNREFUSED`, a SQLSTATE, `SQLITE_BUSY`), also on a wrapped cause. */
 function errorCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e: unknown = err, depth = 0;
+    e && typeof e === 'object' && depth < 4;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') return code;
   }

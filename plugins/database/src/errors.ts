@@ -15,7 +15,7 @@ export const DatabaseErrors = defineErrors('database', {
   VALUE_INVALID: {
     status: 400,
     title: 'A value the database cannot store',
-    fix: 'send text without NUL characters and values within the field\'s range and length (the application should have refused it with a 400 field error: validate the field with a @gantry/core text schema)',
+    fix: "send text without NUL characters and values within the field's range and length (the application should have refused it with a 400 field error: validate the field with a @gantry/core text schema)",
   },
   CONNECT_FAILED: {
     status: 503,

@@ -47,13 +47,21 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const MAX_FULL_NAME = 255;
 
 /** Validates one registerMigrations call and returns its entries (throws MIGRATION_INVALID naming the problem). */
-export function normalizeMigrations(call: { readonly owner: string; readonly migrations: readonly MigrationInput[]; readonly site: string }): RegisteredMigration[] {
+export function normalizeMigrations(call: {
+  readonly owner: string;
+  readonly migrations: readonly MigrationInput[];
+  readonly site: string;
+}): RegisteredMigration[] {
   const { owner, migrations, site } = call;
   if (typeof owner !== 'string' || !OWNER.test(owner)) {
-    throw DatabaseErrors.MIGRATION_INVALID(`registerMigrations(${JSON.stringify(owner)}) at ${site}: the owner must be kebab-case (usually the plugin's name)`);
+    throw DatabaseErrors.MIGRATION_INVALID(
+      `registerMigrations(${JSON.stringify(owner)}) at ${site}: the owner must be kebab-case (usually the plugin's name)`,
+    );
   }
   if (!Array.isArray(migrations)) {
-    throw DatabaseErrors.MIGRATION_INVALID(`registerMigrations("${owner}") at ${site}: the second argument must be an array of migrations`);
+    throw DatabaseErrors.MIGRATION_INVALID(
+      `registerMigrations("${owner}") at ${site}: the second argument must be an array of migrations`,
+    );
   }
   return migrations.map((m, i) => {
     const where = `registerMigrations("${owner}") at ${site}, item ${i}`;
@@ -69,13 +77,18 @@ export function normalizeMigrations(call: { readonly owner: string; readonly mig
       name = m.name;
       input = m as MigrationDefinition;
     } else {
-      throw DatabaseErrors.MIGRATION_INVALID(`${where}: expected { name, up(m) }, { name, class } or a Migration class`);
+      throw DatabaseErrors.MIGRATION_INVALID(
+        `${where}: expected { name, up(m) }, { name, class } or a Migration class`,
+      );
     }
     if (typeof name !== 'string' || !NAME.test(name) || /\.[jt]s$/.test(name)) {
-      throw DatabaseErrors.MIGRATION_INVALID(`${where}: name ${JSON.stringify(name)} must be letters, digits, "_", "." or "-" (and not end in .js/.ts)`);
+      throw DatabaseErrors.MIGRATION_INVALID(
+        `${where}: name ${JSON.stringify(name)} must be letters, digits, "_", "." or "-" (and not end in .js/.ts)`,
+      );
     }
     const fullName = `${owner}:${name}`;
-    if (fullName.length > MAX_FULL_NAME) throw DatabaseErrors.MIGRATION_INVALID(`${where}: "${fullName}" is longer than ${MAX_FULL_NAME} characters`);
+    if (fullName.length > MAX_FULL_NAME)
+      throw DatabaseErrors.MIGRATION_INVALID(`${where}: "${fullName}" is longer than ${MAX_FULL_NAME} characters`);
     return { owner, name, fullName, site, input };
   });
 }
@@ -86,14 +99,20 @@ export function assertUniqueMigrations(migrations: readonly RegisteredMigration[
   for (const m of migrations) byName.set(m.fullName, [...(byName.get(m.fullName) ?? []), m]);
   const clashes = [...byName].filter(([, list]) => list.length > 1);
   if (clashes.length === 0) return;
-  const lines = clashes.map(([fullName, list]) => `"${fullName}" is registered ${list.length} times: ${list.map((m) => `registerMigrations("${m.owner}") at ${m.site}`).join(' and ')}`);
+  const lines = clashes.map(
+    ([fullName, list]) =>
+      `"${fullName}" is registered ${list.length} times: ${list.map((m) => `registerMigrations("${m.owner}") at ${m.site}`).join(' and ')}`,
+  );
   throw DatabaseErrors.MIGRATION_DUPLICATE(`migration names must be unique, but ${lines.join('; ')}`, {
     details: { duplicates: clashes.map(([fullName, list]) => ({ name: fullName, sites: list.map((m) => m.site) })) },
   });
 }
 
 /** The `migrationsList` entry MikroORM runs for a registered migration. */
-export function toMikroMigration(m: RegisteredMigration, info: { driver: 'sqlite' | 'postgresql'; schema: string | undefined }): NamedMigrationClass {
+export function toMikroMigration(
+  m: RegisteredMigration,
+  info: { driver: 'sqlite' | 'postgresql'; schema: string | undefined },
+): NamedMigrationClass {
   const input = m.input;
   if (typeof input === 'function') return { name: m.fullName, class: input };
   const definition = input;

@@ -22,7 +22,8 @@ export class OrmLogger implements OrmLoggerContract {
     if (context?.level === 'error') return void this.logger.error({ namespace }, `[orm:${namespace}] ${text}`);
     if (context?.level === 'warning') return void this.logger.warn({ namespace }, `[orm:${namespace}] ${text}`);
     if (!this.isEnabled(namespace as LoggerNamespace, context)) return;
-    if (namespace === 'query' || namespace === 'slow-query') this.logger.info({ namespace }, `[orm:${namespace}] ${text}`);
+    if (namespace === 'query' || namespace === 'slow-query')
+      this.logger.info({ namespace }, `[orm:${namespace}] ${text}`);
     else this.logger.debug({ namespace }, `[orm:${namespace}] ${text}`);
   }
 
@@ -37,7 +38,13 @@ export class OrmLogger implements OrmLoggerContract {
   logQuery(context: LogContext): void {
     const namespace = context.namespace ?? 'query';
     if (context.level !== 'error' && !this.isEnabled(namespace, context)) return;
-    const fields = { namespace, sql: context.query, tookMs: context.took, results: context.results, affected: context.affected };
+    const fields = {
+      namespace,
+      sql: context.query,
+      tookMs: context.took,
+      results: context.results,
+      affected: context.affected,
+    };
     if (context.level === 'error') this.logger.debug(fields, `[orm:${namespace}] failed: ${context.query ?? ''}`);
     else this.logger.info(fields, `[orm:${namespace}] ${context.query ?? ''}`);
   }

@@ -1,5 +1,14 @@
 import type { Logger } from '@gantry/core';
-import type { AnyEntity, DriverException, EntityClass, EntitySchema, LoggerNamespace, LoggerOptions, MikroORM, TransactionOptions as OrmTransactionOptions } from '@mikro-orm/core';
+import type {
+  AnyEntity,
+  DriverException,
+  EntityClass,
+  EntitySchema,
+  LoggerNamespace,
+  LoggerOptions,
+  MikroORM,
+  TransactionOptions as OrmTransactionOptions,
+} from '@mikro-orm/core';
 import type { AbstractSqlDriver, SqlEntityManager } from '@mikro-orm/sqlite';
 import type { DatabaseConfig } from './config.js';
 import type { DatabaseErrorMapper } from './error-mapping.js';
@@ -66,9 +75,12 @@ function guardEscape(platform: EscapingPlatform): void {
   // An own property: the platform's recursive calls (arrays, IN lists) go through it too.
   platform.escape = (value: unknown): string => {
     if (typeof value === 'string' && value.includes('\u0000')) {
-      throw DatabaseErrors.VALUE_INVALID('a text value holds a NUL character (U+0000), which the database cannot store', {
-        details: { reason: 'nul-character' },
-      });
+      throw DatabaseErrors.VALUE_INVALID(
+        'a text value holds a NUL character (U+0000), which the database cannot store',
+        {
+          details: { reason: 'nul-character' },
+        },
+      );
     }
     return escapeValue(value);
   };
@@ -145,7 +157,12 @@ export async function initOrm(setup: OrmSetup): Promise<SqlOrm> {
   };
   // Driver packages are loaded on demand: an embedded app never loads pg, a PostgreSQL one never loads better-sqlite3.
   if (config.driver === 'sqlite') {
-    const { MikroORM: SqliteORM, defineConfig, SqliteDriver, SqlEntityManager: SqliteEntityManager } = await import('@mikro-orm/sqlite');
+    const {
+      MikroORM: SqliteORM,
+      defineConfig,
+      SqliteDriver,
+      SqlEntityManager: SqliteEntityManager,
+    } = await import('@mikro-orm/sqlite');
     const { Migrator } = await import('@mikro-orm/migrations');
     const orm = await SqliteORM.init(
       defineConfig({
@@ -160,7 +177,12 @@ export async function initOrm(setup: OrmSetup): Promise<SqlOrm> {
     );
     return orm as unknown as SqlOrm;
   }
-  const { MikroORM: PgORM, defineConfig, PostgreSqlDriver, EntityManager: PostgreSqlEntityManager } = await import('@mikro-orm/postgresql');
+  const {
+    MikroORM: PgORM,
+    defineConfig,
+    PostgreSqlDriver,
+    EntityManager: PostgreSqlEntityManager,
+  } = await import('@mikro-orm/postgresql');
   const { Migrator } = await import('@mikro-orm/migrations');
   const connection = config.clientUrl
     ? { clientUrl: config.clientUrl, ...(config.dbName ? { dbName: config.dbName } : {}) }
@@ -172,7 +194,10 @@ export async function initOrm(setup: OrmSetup): Promise<SqlOrm> {
       ...connection,
       ...(config.schema ? { schema: config.schema } : {}),
       driver: withMappedDriverErrors(PostgreSqlDriver, setup.errors) as typeof PostgreSqlDriver,
-      entityManager: withMappedEntityManagerErrors(PostgreSqlEntityManager, setup.errors) as typeof PostgreSqlEntityManager,
+      entityManager: withMappedEntityManagerErrors(
+        PostgreSqlEntityManager,
+        setup.errors,
+      ) as typeof PostgreSqlEntityManager,
       // A fresh object: the validated config is frozen and the pool options are handed to pg as they are.
       pool: { min: config.pool.min, max: config.pool.max },
       driverOptions: { connectionTimeoutMillis: config.connectTimeoutMs },

@@ -11,7 +11,8 @@ export const plugin = definePlugin({
   name: 'database',
   version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
-  description: 'MikroORM on SQLite or PostgreSQL: entities and migrations from other plugins, request-scoped EntityManager, transactions',
+  description:
+    'MikroORM on SQLite or PostgreSQL: entities and migrations from other plugins, request-scoped EntityManager, transactions',
   provides: [DatabaseToken],
   config: databaseConfigSchema,
   register(ctx) {

@@ -39,7 +39,12 @@ export function postgresSchemas(owner: string, base: Record<string, unknown> = t
     },
     async dropAll() {
       if (handedOut.length === 0) return;
-      const admin = await createKernel({ config: { plugins: { database: { ...base, migrateOnStart: false } } }, plugins: [plugin], env: {}, logger: silentLogger() });
+      const admin = await createKernel({
+        config: { plugins: { database: { ...base, migrateOnStart: false } } },
+        plugins: [plugin],
+        env: {},
+        logger: silentLogger(),
+      });
       await admin.start();
       try {
         const connection = admin.get(DatabaseToken).em().getConnection();

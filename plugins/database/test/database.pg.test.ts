@@ -11,7 +11,12 @@ import { notesPlugin } from './support/notes-plugin.js';
 import { bootFailure, databaseSuite, Kernels } from './support/suite.js';
 import { TcpProxy } from '@gantry/testing';
 
-const PG = { host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432), user: 'postgres', dbName: 'test' };
+const PG = {
+  host: process.env.PGHOST ?? '127.0.0.1',
+  port: Number(process.env.PGPORT ?? 5432),
+  user: 'postgres',
+  dbName: 'test',
+};
 const schemas: string[] = [];
 
 /** A new schema name for one test's database; every one is dropped after the run. */
@@ -47,16 +52,27 @@ describe('database plugin on postgresql: server specifics', () => {
   it('keeps the tables and the migrations table in the configured schema', async () => {
     const schema = newSchema();
     await kernels.boot({ driver: 'postgresql', ...PG, schema });
-    const tables = await sql('select table_name from information_schema.tables where table_schema = ? order by table_name', [schema]);
+    const tables = await sql(
+      'select table_name from information_schema.tables where table_schema = ? order by table_name',
+      [schema],
+    );
     expect(tables.map((t) => t.table_name)).to.deep.equal(['mikro_orm_migrations', 'note']);
-    const inPublic = await sql("select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name = 'note'");
+    const inPublic = await sql(
+      "select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name = 'note'",
+    );
     expect(inPublic[0]!.n).to.equal(0);
   });
 
-  it('has PostgreSQL stop a transaction\'s statement at the request deadline (504), not let it run on', async () => {
-    const tk = await kernels.boot({ driver: 'postgresql', ...PG, schema: newSchema() }, [notesPlugin()], { requestTimeoutMs: 800 });
+  it("has PostgreSQL stop a transaction's statement at the request deadline (504), not let it run on", async () => {
+    const tk = await kernels.boot({ driver: 'postgresql', ...PG, schema: newSchema() }, [notesPlugin()], {
+      requestTimeoutMs: 800,
+    });
     const running = async (): Promise<number> =>
-      (await sql("select count(*)::int as n from pg_stat_activity where state = 'active' and query like '%gantry-slow-statement%' and query not like '%pg_stat_activity%'"))[0]!.n as number;
+      (
+        await sql(
+          "select count(*)::int as n from pg_stat_activity where state = 'active' and query like '%gantry-slow-statement%' and query not like '%pg_stat_activity%'",
+        )
+      )[0]!.n as number;
     const pending = tk.inject({ method: 'POST', url: '/api/v1/late/slow-statement' });
     // The statement (pg_sleep(5)) shows up on the server, then is gone well before its 5 s: cut at
     // the 800 ms deadline by the server itself.
@@ -76,14 +92,20 @@ describe('database plugin on postgresql: server specifics', () => {
   });
 
   it('connects with clientUrl instead of host/port/user', async () => {
-    const tk = await kernels.boot({ driver: 'postgresql', clientUrl: `postgresql://${PG.user}@${PG.host}:${PG.port}/${PG.dbName}`, schema: newSchema() });
+    const tk = await kernels.boot({
+      driver: 'postgresql',
+      clientUrl: `postgresql://${PG.user}@${PG.host}:${PG.port}/${PG.dbName}`,
+      schema: newSchema(),
+    });
     const res = await tk.inject({ method: 'POST', url: '/api/v1/notes', payload: { title: 'via url' } });
     expect(res.statusCode).to.equal(201);
     expect((await tk.get(DatabaseToken).ping()).ok).to.equal(true);
   });
 
   it('fails the start with GANTRY_DATABASE_CONNECT_FAILED naming host:port when PostgreSQL is unreachable', async () => {
-    const err = await bootFailure(kernels.boot({ driver: 'postgresql', ...PG, port: 5999, schema: newSchema(), connectTimeoutMs: 2_000 }));
+    const err = await bootFailure(
+      kernels.boot({ driver: 'postgresql', ...PG, port: 5999, schema: newSchema(), connectTimeoutMs: 2_000 }),
+    );
     expect(err.code).to.equal('GANTRY_DATABASE_CONNECT_FAILED');
     expect(err.message).to.include('127.0.0.1:5999');
     expect(err.fix).to.include('start PostgreSQL at 127.0.0.1:5999');
@@ -104,10 +126,21 @@ describe('database plugin on postgresql: server specifics', () => {
     try {
       const tk = await createTestKernel({
         plugins: [httpPlugin, databasePlugin, notesPlugin()],
-        config: { database: { driver: 'postgresql', ...PG, host: '127.0.0.1', port: proxy.port, schema: newSchema(), connectTimeoutMs: 2_000 } },
+        config: {
+          database: {
+            driver: 'postgresql',
+            ...PG,
+            host: '127.0.0.1',
+            port: proxy.port,
+            schema: newSchema(),
+            connectTimeoutMs: 2_000,
+          },
+        },
       });
       try {
-        expect((await tk.inject({ method: 'POST', url: '/api/v1/notes', payload: { title: 'before' } })).statusCode).to.equal(201);
+        expect(
+          (await tk.inject({ method: 'POST', url: '/api/v1/notes', payload: { title: 'before' } })).statusCode,
+        ).to.equal(201);
 
         await proxy.stop();
         for (const request of [
@@ -125,13 +158,18 @@ describe('database plugin on postgresql: server specifics', () => {
         }
         const down = await tk.inject({ method: 'GET', url: '/readyz' });
         expect(down.statusCode).to.equal(503);
-        expect((down.json() as { checks: Record<string, unknown> }).checks.database).to.deep.include({ status: 'down', details: { driver: 'postgresql', error: 'ECONNREFUSED' } });
+        expect((down.json() as { checks: Record<string, unknown> }).checks.database).to.deep.include({
+          status: 'down',
+          details: { driver: 'postgresql', error: 'ECONNREFUSED' },
+        });
 
         await proxy.start();
         const list = await tk.inject({ method: 'GET', url: '/api/v1/notes' });
         expect(list.statusCode).to.equal(200);
         expect((list.json() as { title: string }[]).map((n) => n.title)).to.deep.equal(['before']);
-        expect((await tk.inject({ method: 'POST', url: '/api/v1/notes', payload: { title: 'after' } })).statusCode).to.equal(201);
+        expect(
+          (await tk.inject({ method: 'POST', url: '/api/v1/notes', payload: { title: 'after' } })).statusCode,
+        ).to.equal(201);
         expect((await tk.inject({ method: 'GET', url: '/readyz' })).statusCode).to.equal(200);
       } finally {
         await tk.stop();

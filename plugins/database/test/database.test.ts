@@ -27,7 +27,6 @@ databaseSuite({
   fresh: async () => ({ dbName: path.join(await tmpDir(), 'test.sqlite') }),
 });
 
-
 describe('database plugin on sqlite: embedded specifics', () => {
   const kernels = new Kernels();
   afterEach(() => kernels.stopAll());
@@ -81,7 +80,11 @@ describe('database plugin on sqlite: embedded specifics', () => {
 
   it('logs no query with debug off', async () => {
     const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
-    const tk = await createTestKernel({ plugins: [httpPlugin, databasePlugin, notesPlugin()], config: { database: { dbName: ':memory:' } }, logger: memoryLogger(lines) });
+    const tk = await createTestKernel({
+      plugins: [httpPlugin, databasePlugin, notesPlugin()],
+      config: { database: { dbName: ':memory:' } },
+      logger: memoryLogger(lines),
+    });
     try {
       await tk.inject({ method: 'POST', url: '/api/v1/notes', payload: { title: 'quiet' } });
       expect(lines.filter((l) => l.fields.namespace === 'query')).to.deep.equal([]);
@@ -101,7 +104,10 @@ describe('database plugin on sqlite: embedded specifics', () => {
   it('checks its options before anything starts', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ driver: 'postgresql' }, /option "dbName": is required when driver is "postgresql"/],
-      [{ driver: 'postgresql', dbName: 'app', pool: { min: 5, max: 2 } }, /option "pool.min": must not exceed pool.max/],
+      [
+        { driver: 'postgresql', dbName: 'app', pool: { min: 5, max: 2 } },
+        /option "pool.min": must not exceed pool.max/,
+      ],
       [{ driver: 'postgresql', dbName: 'var/data.sqlite' }, /option "dbName": looks like a SQLite file/],
       [{ driver: 'mysql' }, /option "driver"/],
       [{ dbName: ':memory:', unknownOption: 1 }, /unknownOption/],
@@ -123,7 +129,13 @@ describe('database plugin on sqlite: embedded specifics', () => {
     const { databaseConfigSchema } = await import('../src/index.js');
     const parsed = databaseConfigSchema.parse({ driver: 'postgresql', dbName: 'app' });
     expect(parsed.password).to.equal(undefined);
-    expect(parsed).to.include({ host: '127.0.0.1', port: 5432, migrateOnStart: true, debug: false, connectTimeoutMs: 5_000 });
+    expect(parsed).to.include({
+      host: '127.0.0.1',
+      port: 5432,
+      migrateOnStart: true,
+      debug: false,
+      connectTimeoutMs: 5_000,
+    });
     expect(parsed.pool).to.deep.equal({ min: 0, max: 10 });
   });
 
@@ -140,6 +152,16 @@ describe('database plugin on sqlite: embedded specifics', () => {
     const results = await checkConformance({ plugin: databasePlugin, config: { database: { dbName: ':memory:' } } });
     const failed = results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`);
     expect(failed).to.deep.equal([]);
-    expect(results.map((r) => r.check)).to.include.members(['metadata', 'config-documented', 'boots', 'health-check', 'ready', 'isolated', 'stops', 'no-leaked-handles', 'no-global-state']);
+    expect(results.map((r) => r.check)).to.include.members([
+      'metadata',
+      'config-documented',
+      'boots',
+      'health-check',
+      'ready',
+      'isolated',
+      'stops',
+      'no-leaked-handles',
+      'no-global-state',
+    ]);
   });
 });

@@ -13,7 +13,8 @@ export const MAX_RECIPIENTS = 50;
 // addr-spec without quoted local parts or domain literals: no whitespace, no control characters,
 // none of the characters that separate or delimit addresses in a header (, ; < > " ( ) [ ] \ :).
 // The domain needs a dot: a bare host name is almost always a typo in a user's address.
-const ADDRESS = /^[^\s\p{Cc}@,;<>"()[\]\\:]{1,64}@(?=.{1,253}$)[^\s\p{Cc}@,;<>"()[\]\\:.]+(?:\.[^\s\p{Cc}@,;<>"()[\]\\:.]+)+$/u;
+const ADDRESS =
+  /^[^\s\p{Cc}@,;<>"()[\]\\:]{1,64}@(?=.{1,253}$)[^\s\p{Cc}@,;<>"()[\]\\:.]+(?:\.[^\s\p{Cc}@,;<>"()[\]\\:.]+)+$/u;
 const MAILBOX = /^\s*(?:(?<name>[^<>\p{Cc}]*?)\s*<(?<inner>[^<>]*)>|(?<bare>[^<>]*?))\s*$/u;
 // Every character that could end a header line or hide in one: C0/C1 controls, NEL, LS, PS.
 const HEADER_BREAKS = /[\p{Cc}\u2028\u2029]+/gu;
@@ -42,21 +43,33 @@ export function headerSafe(value: string): string {
 }
 
 /** The outcome of checking recipients: the normalized list, or the first problem. */
-export type RecipientCheck = { readonly ok: true; readonly recipients: readonly MailAddress[] } | { readonly ok: false; readonly problem: string };
+export type RecipientCheck =
+  | { readonly ok: true; readonly recipients: readonly MailAddress[] }
+  | { readonly ok: false; readonly problem: string };
 
 /** Checks and normalizes `to`: 1 to {@link MAX_RECIPIENTS} plain addresses, display names made header-safe. */
 export function checkRecipients(to: Recipients | undefined): RecipientCheck {
   const list = Array.isArray(to) ? (to as readonly unknown[]) : to === undefined ? [] : [to];
   if (list.length === 0) return { ok: false, problem: 'no recipient given' };
-  if (list.length > MAX_RECIPIENTS) return { ok: false, problem: `${list.length} recipients given, at most ${MAX_RECIPIENTS} are accepted` };
+  if (list.length > MAX_RECIPIENTS)
+    return { ok: false, problem: `${list.length} recipients given, at most ${MAX_RECIPIENTS} are accepted` };
   const recipients: MailAddress[] = [];
   for (const [i, entry] of list.entries()) {
-    const address = typeof entry === 'string' ? entry : typeof entry === 'object' && entry !== null ? (entry as MailAddress).address : undefined;
+    const address =
+      typeof entry === 'string'
+        ? entry
+        : typeof entry === 'object' && entry !== null
+          ? (entry as MailAddress).address
+          : undefined;
     if (typeof address !== 'string' || !isAddress(address)) {
-      return { ok: false, problem: `recipient #${i + 1} ${JSON.stringify(address)?.slice(0, 100) ?? String(address)} is not a single plain address (local@domain.tld)` };
+      return {
+        ok: false,
+        problem: `recipient #${i + 1} ${JSON.stringify(address)?.slice(0, 100) ?? String(address)} is not a single plain address (local@domain.tld)`,
+      };
     }
     const rawName = typeof entry === 'object' && entry !== null ? (entry as MailAddress).name : undefined;
-    if (rawName !== undefined && typeof rawName !== 'string') return { ok: false, problem: `recipient #${i + 1} has a name that is not a string` };
+    if (rawName !== undefined && typeof rawName !== 'string')
+      return { ok: false, problem: `recipient #${i + 1} has a name that is not a string` };
     const name = rawName === undefined ? '' : headerSafe(rawName);
     recipients.push(name ? { name, address } : { address });
   }

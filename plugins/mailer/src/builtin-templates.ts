@@ -17,12 +17,26 @@ export function builtinTemplates(baseUrl: string): {
   'password-reset': MailTemplate<PasswordResetData>;
   'new-login': MailTemplate<NewLoginData>;
 } {
-  const link = z.string().refine((v) => isUnder(v, baseUrl), `must be a link under the baseUrl option (${baseUrl}), built with mailer.link()`);
+  const link = z
+    .string()
+    .refine(
+      (v) => isUnder(v, baseUrl),
+      `must be a link under the baseUrl option (${baseUrl}), built with mailer.link()`,
+    );
   return {
     'verify-email': {
       data: z.object({ name: line(200), link }),
       subject: () => 'Verify your email address',
-      text: (d) => [greeting(d.name), '', 'Please confirm your email address by opening this link:', '', d.link, '', 'If you did not create an account, ignore this mail.'].join('\n'),
+      text: (d) =>
+        [
+          greeting(d.name),
+          '',
+          'Please confirm your email address by opening this link:',
+          '',
+          d.link,
+          '',
+          'If you did not create an account, ignore this mail.',
+        ].join('\n'),
       html: (d) =>
         layout(
           'Verify your email address',
@@ -59,7 +73,9 @@ export function builtinTemplates(baseUrl: string): {
     'new-login': {
       data: z.object({
         name: line(200),
-        when: z.union([z.date(), z.iso.datetime({ offset: true })]).transform((v) => (typeof v === 'string' ? new Date(v) : v)),
+        when: z
+          .union([z.date(), z.iso.datetime({ offset: true })])
+          .transform((v) => (typeof v === 'string' ? new Date(v) : v)),
         ip: line(100),
         userAgent: line(500),
       }),

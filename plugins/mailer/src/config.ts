@@ -13,37 +13,69 @@ export const mailerConfigSchema = z
     transport: z
       .enum(['auto', 'smtp', 'file'])
       .default('auto')
-      .describe('How mail leaves: `smtp` (nodemailer SMTP), `file` (`.eml` files under outDir), or `auto`: `file` in the `embedded` profile, `smtp` in every other profile'),
+      .describe(
+        'How mail leaves: `smtp` (nodemailer SMTP), `file` (`.eml` files under outDir), or `auto`: `file` in the `embedded` profile, `smtp` in every other profile',
+      ),
     smtpUrl: z
       .string()
-      .refine(isSmtpUrl, 'must be an SMTP URL such as smtp://user:password@mail.example:587 or smtps://mail.example:465')
+      .refine(
+        isSmtpUrl,
+        'must be an SMTP URL such as smtp://user:password@mail.example:587 or smtps://mail.example:465',
+      )
       .optional()
-      .describe('SMTP server URL `smtp://user:password@host:587` (STARTTLS when offered) or `smtps://host:465` (TLS from the first byte); user and password are URL-encoded. A secret: no default; set it through GANTRY_MAILER__SMTP_URL. Required when the transport is smtp'),
+      .describe(
+        'SMTP server URL `smtp://user:password@host:587` (STARTTLS when offered) or `smtps://host:465` (TLS from the first byte); user and password are URL-encoded. A secret: no default; set it through GANTRY_MAILER__SMTP_URL. Required when the transport is smtp',
+      ),
     secure: z
       .boolean()
       .optional()
-      .describe('Use TLS from the first byte (implicit TLS, usually port 465). Default: true for smtps:// URLs, false for smtp:// URLs'),
+      .describe(
+        'Use TLS from the first byte (implicit TLS, usually port 465). Default: true for smtps:// URLs, false for smtp:// URLs',
+      ),
     requireTLS: z
       .boolean()
       .default(false)
-      .describe('With a plain smtp:// connection, refuse to send unless the server upgrades it with STARTTLS (recommended in production: mails carry one-time links)'),
-    pool: z.boolean().default(false).describe('Keep SMTP connections open and reuse them for the next mails (nodemailer pooled transport) instead of one connection per mail'),
+      .describe(
+        'With a plain smtp:// connection, refuse to send unless the server upgrades it with STARTTLS (recommended in production: mails carry one-time links)',
+      ),
+    pool: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Keep SMTP connections open and reuse them for the next mails (nodemailer pooled transport) instead of one connection per mail',
+      ),
     from: z
       .string()
-      .refine((v) => parseMailbox(v) !== undefined, 'must be one address, "noreply@example.com" or "Example <noreply@example.com>"')
-      .describe('Sender of every mail (From header and SMTP envelope sender), "noreply@example.com" or "Example <noreply@example.com>"'),
+      .refine(
+        (v) => parseMailbox(v) !== undefined,
+        'must be one address, "noreply@example.com" or "Example <noreply@example.com>"',
+      )
+      .describe(
+        'Sender of every mail (From header and SMTP envelope sender), "noreply@example.com" or "Example <noreply@example.com>"',
+      ),
     baseUrl: z
       .string()
-      .refine(isBaseUrl, 'must be an absolute http:// or https:// URL without credentials, query or fragment, e.g. https://app.example.com')
-      .describe('Public base URL of the application, the only origin of links in mails (mailer.link()); never taken from a request Host header. May carry a path prefix: https://example.com/app'),
-    outDir: z.string().min(1).default(DEFAULT_MAIL_DIR).describe('File transport: folder of the `.eml` files, relative to the app folder (created at start)'),
+      .refine(
+        isBaseUrl,
+        'must be an absolute http:// or https:// URL without credentials, query or fragment, e.g. https://app.example.com',
+      )
+      .describe(
+        'Public base URL of the application, the only origin of links in mails (mailer.link()); never taken from a request Host header. May carry a path prefix: https://example.com/app',
+      ),
+    outDir: z
+      .string()
+      .min(1)
+      .default(DEFAULT_MAIL_DIR)
+      .describe('File transport: folder of the `.eml` files, relative to the app folder (created at start)'),
     sendTimeoutMs: z
       .number()
       .int()
       .min(100)
       .max(600_000)
       .default(10_000)
-      .describe('SMTP: longest a send may take as a whole (connect, greeting, TLS, login, transfer), and each step of the readiness probe, before failing with GANTRY_MAILER_UNAVAILABLE'),
+      .describe(
+        'SMTP: longest a send may take as a whole (connect, greeting, TLS, login, transfer), and each step of the readiness probe, before failing with GANTRY_MAILER_UNAVAILABLE',
+      ),
     defaultLocale: z
       .string()
       .refine(isLocale, 'must be a BCP 47 language tag such as "en" or "fr-CA"')
@@ -53,7 +85,11 @@ export const mailerConfigSchema = z
   .strict()
   .superRefine((c, issue) => {
     if (c.transport === 'smtp' && c.smtpUrl === undefined) {
-      issue.addIssue({ code: 'custom', path: ['smtpUrl'], message: 'is required when transport is "smtp" (set GANTRY_MAILER__SMTP_URL=smtp://user:password@host:587)' });
+      issue.addIssue({
+        code: 'custom',
+        path: ['smtpUrl'],
+        message: 'is required when transport is "smtp" (set GANTRY_MAILER__SMTP_URL=smtp://user:password@host:587)',
+      });
     }
   });
 
@@ -81,7 +117,16 @@ function isSmtpUrl(value: string): boolean {
 function isBaseUrl(value: string): boolean {
   try {
     const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.length > 0 && !url.username && !url.password && !url.search && !url.hash && !value.includes('?') && !value.includes('#');
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      url.hostname.length > 0 &&
+      !url.username &&
+      !url.password &&
+      !url.search &&
+      !url.hash &&
+      !value.includes('?') &&
+      !value.includes('#')
+    );
   } catch {
     return false;
   }

@@ -45,7 +45,12 @@ const CONTENT_POLICY = { disableFileAccess: true, disableUrlAccess: true };
 /** Writes each message as an RFC 5322 `.eml` file (CRLF line ends) named `<timestamp>-<id>.eml` under `dir`. */
 export class FileDelivery implements Delivery {
   readonly kind = 'file' as const;
-  private readonly composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows', ...CONTENT_POLICY });
+  private readonly composer = nodemailer.createTransport({
+    streamTransport: true,
+    buffer: true,
+    newline: 'windows',
+    ...CONTENT_POLICY,
+  });
 
   constructor(private readonly dir: string) {}
 
@@ -54,19 +59,30 @@ export class FileDelivery implements Delivery {
       // Owner-only: the files hold live verification and reset links.
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
     } catch (err) {
-      throw MailerErrors.OUTDIR_FAILED(`mailer: cannot create the mail folder ${this.dir}: ${(err as Error).message}`, { cause: err, details: { outDir: this.dir } });
+      throw MailerErrors.OUTDIR_FAILED(`mailer: cannot create the mail folder ${this.dir}: ${(err as Error).message}`, {
+        cause: err,
+        details: { outDir: this.dir },
+      });
     }
   }
 
   async deliver(mail: OutgoingMail): Promise<Delivered> {
-    const info = await this.composer.sendMail({ ...mail, from: address(mail.from), to: mail.to.map(address), headers: HEADERS });
+    const info = await this.composer.sendMail({
+      ...mail,
+      from: address(mail.from),
+      to: mail.to.map(address),
+      headers: HEADERS,
+    });
     // ISO time without ":" (not allowed in Windows file names); sorts in sending order.
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const file = path.join(this.dir, `${stamp}-${randomUUID().slice(0, 8)}.eml`);
     try {
       await writeFile(file, info.message as Buffer, { flag: 'wx', mode: 0o600 });
     } catch (err) {
-      throw MailerErrors.UNAVAILABLE(`mailer: cannot write the mail file ${file}: ${(err as Error).message}`, { cause: err, details: { reason: (err as NodeJS.ErrnoException).code ?? 'write failed' } });
+      throw MailerErrors.UNAVAILABLE(`mailer: cannot write the mail file ${file}: ${(err as Error).message}`, {
+        cause: err,
+        details: { reason: (err as NodeJS.ErrnoException).code ?? 'write failed' },
+      });
     }
     return { messageId: info.messageId, file };
   }
@@ -123,7 +139,13 @@ export class SmtpDelivery implements Delivery {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), this.options.sendTimeoutMs);
     try {
-      const info = await transporter.sendMail({ ...mail, from: address(mail.from), to: mail.to.map(address), headers: HEADERS, signal: abort.signal });
+      const info = await transporter.sendMail({
+        ...mail,
+        from: address(mail.from),
+        to: mail.to.map(address),
+        headers: HEADERS,
+        signal: abort.signal,
+      });
       return { messageId: (info as { messageId: string }).messageId };
     } catch (err) {
       throw smtpError(err, abort.signal.aborted ? this.options.sendTimeoutMs : undefined);
@@ -133,7 +155,13 @@ export class SmtpDelivery implements Delivery {
   }
 
   async probe(): Promise<ProbeResult> {
-    if (!this.transporter) return { ok: false, error: MailerErrors.UNAVAILABLE('mailer: the SMTP transport is not started', { details: { reason: 'not started' } }) };
+    if (!this.transporter)
+      return {
+        ok: false,
+        error: MailerErrors.UNAVAILABLE('mailer: the SMTP transport is not started', {
+          details: { reason: 'not started' },
+        }),
+      };
     try {
       await this.transporter.verify();
       return { ok: true };
@@ -168,7 +196,20 @@ interface NodemailerError extends Error {
 // Failures of the connection or the session, not of this message: the server (or its settings)
 // is the problem, and the same message goes through once it is fixed. nodemailer marks a rejected
 // login (535) "permanent", but it is not this message's fault; 530 is "authentication required".
-const SERVER_STATE_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EREQUIRETLS', 'EPROTOCOL', 'EAUTH', 'ENOAUTH', 'EOAUTH2', 'EPROXY', 'EABORT']);
+const SERVER_STATE_CODES = new Set([
+  'ECONNECTION',
+  'ETIMEDOUT',
+  'ESOCKET',
+  'EDNS',
+  'ETLS',
+  'EREQUIRETLS',
+  'EPROTOCOL',
+  'EAUTH',
+  'ENOAUTH',
+  'EOAUTH2',
+  'EPROXY',
+  'EABORT',
+]);
 
 /**
  * A permanent SMTP rejection of the message (5xx but 503, e.g. 552 too large or 550 no such user)
@@ -179,19 +220,29 @@ const SERVER_STATE_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS
 function smtpError(err: unknown, timedOutAfterMs: number | undefined): GantryError {
   const e = err as NodemailerError;
   if (timedOutAfterMs !== undefined) {
-    return MailerErrors.UNAVAILABLE(`mailer: the mail server did not complete the send within ${timedOutAfterMs} ms (sendTimeoutMs); the message may or may not have been accepted`, {
-      cause: err,
-      headers: { 'Retry-After': '30' },
-      details: { reason: 'timeout' },
-    });
+    return MailerErrors.UNAVAILABLE(
+      `mailer: the mail server did not complete the send within ${timedOutAfterMs} ms (sendTimeoutMs); the message may or may not have been accepted`,
+      {
+        cause: err,
+        headers: { 'Retry-After': '30' },
+        details: { reason: 'timeout' },
+      },
+    );
   }
   const serverState = (e.code !== undefined && SERVER_STATE_CODES.has(e.code)) || e.responseCode === 530;
   if (e.permanent === true && !serverState) {
-    return MailerErrors.SEND_FAILED(`mailer: the mail server rejected the message (${e.responseCode ?? 'no reply code'} after ${e.command ?? 'a command'})`, {
-      cause: err,
-      details: { responseCode: e.responseCode, command: e.command },
-    });
+    return MailerErrors.SEND_FAILED(
+      `mailer: the mail server rejected the message (${e.responseCode ?? 'no reply code'} after ${e.command ?? 'a command'})`,
+      {
+        cause: err,
+        details: { responseCode: e.responseCode, command: e.command },
+      },
+    );
   }
   const reason = e.responseCode === 530 ? 'ENOAUTH' : (e.code ?? (e.responseCode ? String(e.responseCode) : 'unknown'));
-  return MailerErrors.UNAVAILABLE(`mailer: the mail server is unavailable (${reason})`, { cause: err, headers: { 'Retry-After': '30' }, details: { reason } });
+  return MailerErrors.UNAVAILABLE(`mailer: the mail server is unavailable (${reason})`, {
+    cause: err,
+    headers: { 'Retry-After': '30' },
+    details: { reason },
+  });
 }

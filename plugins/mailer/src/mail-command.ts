@@ -30,7 +30,12 @@ export async function lastMailCommand(dir: string, args: readonly string[], prin
     const mail = await simpleParser(await readFile(path.join(dir, name)));
     print(`--- ${name}`);
     print(`From: ${mail.from?.text ?? ''}`);
-    print(`To: ${[mail.to ?? []].flat().map((a) => a.text).join(', ')}`);
+    print(
+      `To: ${[mail.to ?? []]
+        .flat()
+        .map((a) => a.text)
+        .join(', ')}`,
+    );
     print(`Subject: ${mail.subject ?? ''}`);
     print(`Date: ${mail.date?.toISOString() ?? ''}`);
     print('');

@@ -110,9 +110,12 @@ export class MailerService implements Mailer {
       typeof t?.subject !== 'function' ? 'subject(data) is missing' : '',
       typeof t?.text !== 'function' ? 'text(data) is missing' : '',
       t?.html !== undefined && typeof t.html !== 'function' ? 'html is not a function' : '',
-      t?.data !== undefined && typeof (t.data as { safeParse?: unknown }).safeParse !== 'function' ? 'data is not a zod schema' : '',
+      t?.data !== undefined && typeof (t.data as { safeParse?: unknown }).safeParse !== 'function'
+        ? 'data is not a zod schema'
+        : '',
     ].filter(Boolean);
-    if (problems.length > 0) throw MailerErrors.TEMPLATE_INVALID(`mailer: template "${name}" is invalid: ${problems.join(', ')}`);
+    if (problems.length > 0)
+      throw MailerErrors.TEMPLATE_INVALID(`mailer: template "${name}" is invalid: ${problems.join(', ')}`);
     if (this.templates.has(name) && !options.override) {
       throw MailerErrors.TEMPLATE_DUPLICATE(`mailer: template "${name}" is already registered`);
     }
@@ -125,7 +128,9 @@ export class MailerService implements Mailer {
 
   link(path: string, params: LinkParams = {}): string {
     if (typeof path !== 'string' || !LINK_PATH.test(path) || path.split('/').some((s) => s === '.' || s === '..')) {
-      throw MailerErrors.LINK_INVALID(`mailer: link path ${JSON.stringify(path)} is not a plain absolute path such as "/verify-email"`);
+      throw MailerErrors.LINK_INVALID(
+        `mailer: link path ${JSON.stringify(path)} is not a plain absolute path such as "/verify-email"`,
+      );
     }
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries(params)) {
@@ -141,14 +146,19 @@ export class MailerService implements Mailer {
 
   render<K extends string>(template: K, data: TemplateDataFor<K>, locale?: string): RenderedMail {
     const t = this.templates.get(template);
-    if (!t) throw MailerErrors.TEMPLATE_UNKNOWN(`mailer: no template named ${JSON.stringify(template)} (registered: ${this.templateNames().join(', ')})`);
+    if (!t)
+      throw MailerErrors.TEMPLATE_UNKNOWN(
+        `mailer: no template named ${JSON.stringify(template)} (registered: ${this.templateNames().join(', ')})`,
+      );
     const ctx: TemplateContext = { locale: this.locale(locale), baseUrl: this.baseUrl };
     let input: unknown = data;
     if (t.data) {
       const parsed = t.data.safeParse(data);
       if (!parsed.success) {
         const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`);
-        throw MailerErrors.DATA_INVALID(`mailer: data of template "${template}" is invalid: ${issues.join('; ')}`, { details: { template, issues } });
+        throw MailerErrors.DATA_INVALID(`mailer: data of template "${template}" is invalid: ${issues.join('; ')}`, {
+          details: { template, issues },
+        });
       }
       input = parsed.data;
     }
@@ -160,14 +170,19 @@ export class MailerService implements Mailer {
       html = t.html?.(typed, ctx);
     } catch (err) {
       if (GantryError.is(err)) throw err;
-      throw MailerErrors.RENDER_FAILED(`mailer: template "${template}" threw: ${(err as Error)?.message ?? String(err)}`, { cause: err, details: { template } });
+      throw MailerErrors.RENDER_FAILED(
+        `mailer: template "${template}" threw: ${(err as Error)?.message ?? String(err)}`,
+        { cause: err, details: { template } },
+      );
     }
     if (typeof subject !== 'string' || typeof text !== 'string') {
       throw MailerErrors.TEMPLATE_INVALID(`mailer: template "${template}": subject() and text() must return strings`);
     }
     if (html !== undefined && !isSafeHtml(html)) {
       // A plain string could carry unescaped user input: only the html`...` tag is accepted.
-      throw MailerErrors.TEMPLATE_INVALID(`mailer: template "${template}": html() must return the html\`...\` tag of @gantry/plugin-mailer, not a string`);
+      throw MailerErrors.TEMPLATE_INVALID(
+        `mailer: template "${template}": html() must return the html\`...\` tag of @gantry/plugin-mailer, not a string`,
+      );
     }
     return { subject: headerSafe(subject), text, ...(html === undefined ? {} : { html: html.toString() }) };
   }
@@ -184,7 +199,10 @@ export class MailerService implements Mailer {
   }
 
   private async sendNow<K extends string>(message: SendOptions<K>): Promise<SendResult> {
-    if (this.state !== 'started') throw MailerErrors.NOT_STARTED(`mailer: send() called ${this.state === 'stopped' ? 'after stop' : 'before start'}`);
+    if (this.state !== 'started')
+      throw MailerErrors.NOT_STARTED(
+        `mailer: send() called ${this.state === 'stopped' ? 'after stop' : 'before start'}`,
+      );
     const template = message?.template;
     const checked = checkRecipients(message?.to);
     if (!checked.ok) throw MailerErrors.INVALID_RECIPIENT(`mailer: ${checked.problem}`);
@@ -195,13 +213,31 @@ export class MailerService implements Mailer {
       this.lastSend = { outcome: 'sent', at: new Date().toISOString(), template };
       if (this.transport === 'smtp') this.server = { reachable: true };
       // Never the data or the rendered text at info level: links in them are credentials.
-      this.logger.info({ to, template, messageId: delivered.messageId, ...(delivered.file ? { file: delivered.file } : {}) }, delivered.file ? 'mail written to file' : 'mail sent');
+      this.logger.info(
+        { to, template, messageId: delivered.messageId, ...(delivered.file ? { file: delivered.file } : {}) },
+        delivered.file ? 'mail written to file' : 'mail sent',
+      );
       return { messageId: delivered.messageId, template, to, ...(delivered.file ? { file: delivered.file } : {}) };
     } catch (err) {
-      const e = GantryError.is(err) ? err : MailerErrors.UNAVAILABLE(`mailer: delivery failed: ${(err as Error)?.message ?? String(err)}`, { cause: err, details: { reason: 'unknown' } });
+      const e = GantryError.is(err)
+        ? err
+        : MailerErrors.UNAVAILABLE(`mailer: delivery failed: ${(err as Error)?.message ?? String(err)}`, {
+            cause: err,
+            details: { reason: 'unknown' },
+          });
       this.lastSend = { outcome: 'failed', at: new Date().toISOString(), template, code: e.code };
-      if (this.transport === 'smtp' && MailerErrors.UNAVAILABLE.is(e)) this.server = { reachable: false, reason: String(e.details.reason ?? 'unknown') };
-      this.logger.warn({ to, template, code: e.code, reason: e.details.reason ?? e.details.responseCode, err: (e.cause as Error | undefined)?.message }, 'mail not sent');
+      if (this.transport === 'smtp' && MailerErrors.UNAVAILABLE.is(e))
+        this.server = { reachable: false, reason: String(e.details.reason ?? 'unknown') };
+      this.logger.warn(
+        {
+          to,
+          template,
+          code: e.code,
+          reason: e.details.reason ?? e.details.responseCode,
+          err: (e.cause as Error | undefined)?.message,
+        },
+        'mail not sent',
+      );
       throw e;
     }
   }
@@ -231,7 +267,12 @@ export class MailerService implements Mailer {
     const { reachable, reason } = this.server;
     return {
       status: reachable === true ? 'up' : 'degraded',
-      details: { transport: 'smtp', server: reachable === undefined ? 'unknown' : reachable ? 'reachable' : 'unreachable', ...(reason ? { error: reason } : {}), lastSend },
+      details: {
+        transport: 'smtp',
+        server: reachable === undefined ? 'unknown' : reachable ? 'reachable' : 'unreachable',
+        ...(reason ? { error: reason } : {}),
+        lastSend,
+      },
     };
   }
 
@@ -248,7 +289,10 @@ export class MailerService implements Mailer {
           const reason = String(result.error.details.reason ?? result.error.code);
           this.server = { reachable: false, reason };
           if (was !== false) {
-            this.logger.warn({ code: result.error.code, reason, err: (result.error.cause as Error | undefined)?.message }, 'mail server unreachable: mail fails with GANTRY_MAILER_UNAVAILABLE until it answers');
+            this.logger.warn(
+              { code: result.error.code, reason, err: (result.error.cause as Error | undefined)?.message },
+              'mail server unreachable: mail fails with GANTRY_MAILER_UNAVAILABLE until it answers',
+            );
           }
         }
       })
@@ -266,6 +310,8 @@ export class MailerService implements Mailer {
     } catch {
       // reported below
     }
-    throw MailerErrors.LOCALE_INVALID(`mailer: locale ${JSON.stringify(requested)?.slice(0, 40)} is not a BCP 47 language tag`);
+    throw MailerErrors.LOCALE_INVALID(
+      `mailer: locale ${JSON.stringify(requested)?.slice(0, 40)} is not a BCP 47 language tag`,
+    );
   }
 }

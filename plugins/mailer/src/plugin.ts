@@ -13,13 +13,18 @@ export const plugin = definePlugin({
   name: 'mailer',
   version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
-  description: 'Templated transactional mail: nodemailer SMTP, or RFC 5322 .eml files in the embedded profile; links built from a configured base URL',
+  description:
+    'Templated transactional mail: nodemailer SMTP, or RFC 5322 .eml files in the embedded profile; links built from a configured base URL',
   provides: [MailerToken],
   config: mailerConfigSchema,
   validate(config, { profile }) {
     // The schema requires smtpUrl for an explicit "smtp"; "auto" only becomes smtp with the profile.
     if (resolveTransport(config.transport, profile) === 'smtp' && config.smtpUrl === undefined) {
-      return [MailerErrors.CONFIG_INVALID(`option "smtpUrl" is required: transport "auto" means smtp in profile "${profile}"`)];
+      return [
+        MailerErrors.CONFIG_INVALID(
+          `option "smtpUrl" is required: transport "auto" means smtp in profile "${profile}"`,
+        ),
+      ];
     }
     return [];
   },
@@ -29,11 +34,21 @@ export const plugin = definePlugin({
     let delivery: Delivery;
     if (kind === 'smtp') {
       // validate() refused a missing smtpUrl before anything registered.
-      delivery = new SmtpDelivery({ url: config.smtpUrl!, secure: config.secure, requireTLS: config.requireTLS, pool: config.pool, sendTimeoutMs: config.sendTimeoutMs });
+      delivery = new SmtpDelivery({
+        url: config.smtpUrl!,
+        secure: config.secure,
+        requireTLS: config.requireTLS,
+        pool: config.pool,
+        sendTimeoutMs: config.sendTimeoutMs,
+      });
     } else {
       const dir = path.resolve(ctx.appDir, config.outDir);
       delivery = new FileDelivery(dir);
-      ctx.command('mail:last', (args) => lastMailCommand(dir, args, (line) => void process.stdout.write(`${line}\n`)), 'Print the newest mail(s) the file transport wrote, decoded: mail:last [n]');
+      ctx.command(
+        'mail:last',
+        (args) => lastMailCommand(dir, args, (line) => void process.stdout.write(`${line}\n`)),
+        'Print the newest mail(s) the file transport wrote, decoded: mail:last [n]',
+      );
     }
     const mailer = new MailerService({ config, delivery, logger: ctx.logger });
     const builtins = builtinTemplates(mailer.baseUrl);
@@ -48,7 +63,13 @@ export const plugin = definePlugin({
       async start() {
         await mailer.start();
         ctx.logger.info(
-          { transport: kind, ...(kind === 'smtp' ? { server: smtpTarget(config.smtpUrl!) } : { outDir: path.resolve(ctx.appDir, config.outDir) }), templates: mailer.templateNames() },
+          {
+            transport: kind,
+            ...(kind === 'smtp'
+              ? { server: smtpTarget(config.smtpUrl!) }
+              : { outDir: path.resolve(ctx.appDir, config.outDir) }),
+            templates: mailer.templateNames(),
+          },
           'mailer started',
         );
       },

@@ -67,4 +67,6 @@ export interface MailTemplateData {
 }
 
 /** The data send() accepts for template `K`. */
-export type TemplateDataFor<K extends string> = K extends keyof MailTemplateData ? MailTemplateData[K] : Readonly<Record<string, unknown>>;
+export type TemplateDataFor<K extends string> = K extends keyof MailTemplateData
+  ? MailTemplateData[K]
+  : Readonly<Record<string, unknown>>;

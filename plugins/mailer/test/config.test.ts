@@ -16,8 +16,17 @@ interface BootError {
   details?: unknown;
 }
 
-async function bootError(options: { config: Record<string, unknown>; profile?: string; env?: NodeJS.ProcessEnv }): Promise<BootError> {
-  const k = await createTestKernel({ plugins: [mailerPlugin], config: { mailer: options.config }, profile: options.profile, env: options.env }).catch((e: unknown) => e as BootError);
+async function bootError(options: {
+  config: Record<string, unknown>;
+  profile?: string;
+  env?: NodeJS.ProcessEnv;
+}): Promise<BootError> {
+  const k = await createTestKernel({
+    plugins: [mailerPlugin],
+    config: { mailer: options.config },
+    profile: options.profile,
+    env: options.env,
+  }).catch((e: unknown) => e as BootError);
   if ('kernel' in (k as object)) {
     await (k as TestKernel).stop();
     expect.fail('the kernel booted');
@@ -49,7 +58,15 @@ describe('mailer options', () => {
     expect(err.message).to.include('option "baseUrl"');
   });
 
-  for (const baseUrl of ['app.example.com', '/accounts', 'ftp://app.example.com', 'javascript:alert(1)', 'https://app.example.com/?next=x', 'https://app.example.com/#x', 'https://user:pw@app.example.com']) {
+  for (const baseUrl of [
+    'app.example.com',
+    '/accounts',
+    'ftp://app.example.com',
+    'javascript:alert(1)',
+    'https://app.example.com/?next=x',
+    'https://app.example.com/#x',
+    'https://user:pw@app.example.com',
+  ]) {
     it(`refuses baseUrl ${JSON.stringify(baseUrl)}, naming the option`, async () => {
       const err = await bootError({ config: { ...VALID, baseUrl } });
       expect(err.code).to.equal('GANTRY_CORE_BOOT_INVALID');
@@ -57,7 +74,12 @@ describe('mailer options', () => {
     });
   }
 
-  for (const from of ['', 'noreply', 'a@example.com, b@example.com', 'Evil\r\nBcc: x@example.com <noreply@example.com>']) {
+  for (const from of [
+    '',
+    'noreply',
+    'a@example.com, b@example.com',
+    'Evil\r\nBcc: x@example.com <noreply@example.com>',
+  ]) {
     it(`refuses from ${JSON.stringify(from)}, naming the option`, async () => {
       const err = await bootError({ config: { ...VALID, from } });
       expect(err.code).to.equal('GANTRY_CORE_BOOT_INVALID');
@@ -66,7 +88,9 @@ describe('mailer options', () => {
   }
 
   it('refuses unknown options, a bad defaultLocale and a tiny sendTimeoutMs in one report', async () => {
-    const err = await bootError({ config: { ...VALID, smtpHost: 'mail', defaultLocale: 'not a locale!', sendTimeoutMs: 5 } });
+    const err = await bootError({
+      config: { ...VALID, smtpHost: 'mail', defaultLocale: 'not a locale!', sendTimeoutMs: 5 },
+    });
     expect(err.code).to.equal('GANTRY_CORE_BOOT_INVALID');
     expect(err.message).to.include('smtpHost');
     expect(err.message).to.include('option "defaultLocale"');
@@ -79,7 +103,11 @@ describe('mailer options', () => {
       const embedded = await createTestKernel({ plugins: [mailerPlugin], appDir, config: { mailer: VALID } });
       kernels.push(embedded);
       expect(embedded.get(MailerToken).transport).to.equal('file');
-      const explicit = await createTestKernel({ plugins: [mailerPlugin], profile: 'compose', config: { mailer: { ...VALID, transport: 'file', outDir: appDir } } });
+      const explicit = await createTestKernel({
+        plugins: [mailerPlugin],
+        profile: 'compose',
+        config: { mailer: { ...VALID, transport: 'file', outDir: appDir } },
+      });
       kernels.push(explicit);
       expect(explicit.get(MailerToken).transport).to.equal('file');
     } finally {
@@ -87,7 +115,11 @@ describe('mailer options', () => {
     }
 
     // Port 1 on loopback: nothing listens; the app boots anyway (the outage is in readiness).
-    const compose = await createTestKernel({ plugins: [mailerPlugin], profile: 'compose', config: { mailer: { ...VALID, smtpUrl: 'smtp://127.0.0.1:1' } } });
+    const compose = await createTestKernel({
+      plugins: [mailerPlugin],
+      profile: 'compose',
+      config: { mailer: { ...VALID, smtpUrl: 'smtp://127.0.0.1:1' } },
+    });
     kernels.push(compose);
     expect(compose.get(MailerToken).transport).to.equal('smtp');
     expect((await compose.kernel.health.readiness()).checks.mailer!.status).to.equal('degraded');
@@ -105,7 +137,12 @@ describe('mailer options', () => {
     const k = await createTestKernel({
       plugins: [mailerPlugin],
       config: { mailer: { from: 'noreply@example.com' } },
-      env: { GANTRY_MAILER__TRANSPORT: 'smtp', GANTRY_MAILER__SMTP_URL: 'smtp://127.0.0.1:1', GANTRY_MAILER__BASE_URL: 'https://env.example.com/', GANTRY_MAILER__SEND_TIMEOUT_MS: '2000' },
+      env: {
+        GANTRY_MAILER__TRANSPORT: 'smtp',
+        GANTRY_MAILER__SMTP_URL: 'smtp://127.0.0.1:1',
+        GANTRY_MAILER__BASE_URL: 'https://env.example.com/',
+        GANTRY_MAILER__SEND_TIMEOUT_MS: '2000',
+      },
     });
     kernels.push(k);
     const mailer = k.get(MailerToken);

@@ -23,9 +23,24 @@ describe('mailer plugin conformance', () => {
 
   it('passes every check of the conformance kit (file transport)', async () => {
     expect(keepAlive).not.to.equal(undefined);
-    const results = await checkConformance({ plugin, config: { mailer: { transport: 'file', outDir, from: 'noreply@example.com', baseUrl: 'https://app.example.com' } } });
+    const results = await checkConformance({
+      plugin,
+      config: {
+        mailer: { transport: 'file', outDir, from: 'noreply@example.com', baseUrl: 'https://app.example.com' },
+      },
+    });
     const failed = results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`);
     expect(failed).to.deep.equal([]);
-    expect(results.map((r) => r.check)).to.include.members(['metadata', 'config-documented', 'boots', 'health-check', 'ready', 'isolated', 'stops', 'no-leaked-handles', 'no-global-state']);
+    expect(results.map((r) => r.check)).to.include.members([
+      'metadata',
+      'config-documented',
+      'boots',
+      'health-check',
+      'ready',
+      'isolated',
+      'stops',
+      'no-leaked-handles',
+      'no-global-state',
+    ]);
   });
 });

@@ -30,13 +30,21 @@ describe('mailer file transport', () => {
 
   it('is the default of the embedded profile: writes a parseable .eml under <appDir>/var/mail', async () => {
     const appDir = await tmpDir();
-    const k = await createTestKernel({ plugins: [mailerPlugin], appDir, config: { mailer: { from: 'Gantry <noreply@example.com>', baseUrl: BASE } } });
+    const k = await createTestKernel({
+      plugins: [mailerPlugin],
+      appDir,
+      config: { mailer: { from: 'Gantry <noreply@example.com>', baseUrl: BASE } },
+    });
     kernels.push(k);
     const mailer = k.get(MailerToken);
     expect(mailer.transport).to.equal('file');
 
     const link = mailer.link('/verify-email', { token: 'file-tok' });
-    const result = await mailer.send({ to: { name: 'Ann', address: 'ann@example.com' }, template: 'verify-email', data: { name: '<b>Ann</b>', link } });
+    const result = await mailer.send({
+      to: { name: 'Ann', address: 'ann@example.com' },
+      template: 'verify-email',
+      data: { name: '<b>Ann</b>', link },
+    });
 
     const dir = path.join(appDir, 'var', 'mail');
     expect(result.file).to.be.a('string');
@@ -68,11 +76,22 @@ describe('mailer file transport', () => {
 
   it('writes to an absolute outDir, one file per mail', async () => {
     const outDir = path.join(await tmpDir(), 'outbox');
-    const k = await createTestKernel({ plugins: [mailerPlugin], config: { mailer: { transport: 'file', outDir, from: 'noreply@example.com', baseUrl: BASE } } });
+    const k = await createTestKernel({
+      plugins: [mailerPlugin],
+      config: { mailer: { transport: 'file', outDir, from: 'noreply@example.com', baseUrl: BASE } },
+    });
     kernels.push(k);
     const mailer = k.get(MailerToken);
-    const first = await mailer.send({ to: 'a@example.com', template: 'password-reset', data: { name: 'A', link: mailer.link('/reset', { t: 1 }), expiresInMinutes: 15 } });
-    const second = await mailer.send({ to: 'b@example.com', template: 'new-login', data: { name: 'B', when: new Date('2026-01-02T03:04:05Z'), ip: '198.51.100.1', userAgent: 'curl/8' } });
+    const first = await mailer.send({
+      to: 'a@example.com',
+      template: 'password-reset',
+      data: { name: 'A', link: mailer.link('/reset', { t: 1 }), expiresInMinutes: 15 },
+    });
+    const second = await mailer.send({
+      to: 'b@example.com',
+      template: 'new-login',
+      data: { name: 'B', when: new Date('2026-01-02T03:04:05Z'), ip: '198.51.100.1', userAgent: 'curl/8' },
+    });
     const files = (await readdir(outDir)).sort();
     expect(files).to.deep.equal([path.basename(first.file!), path.basename(second.file!)].sort());
     const parsed = await simpleParser(await readFile(second.file!));
@@ -83,10 +102,18 @@ describe('mailer file transport', () => {
   it('logs recipient, template and file at info, and never the link or its token', async () => {
     const lines: LogLine[] = [];
     const outDir = await tmpDir();
-    const k = await createTestKernel({ plugins: [mailerPlugin], logger: memoryLogger(lines), config: { mailer: { transport: 'file', outDir, from: 'noreply@example.com', baseUrl: BASE } } });
+    const k = await createTestKernel({
+      plugins: [mailerPlugin],
+      logger: memoryLogger(lines),
+      config: { mailer: { transport: 'file', outDir, from: 'noreply@example.com', baseUrl: BASE } },
+    });
     kernels.push(k);
     const mailer = k.get(MailerToken);
-    const result = await mailer.send({ to: 'ann@example.com', template: 'password-reset', data: { name: 'Ann', link: mailer.link('/reset', { token: 'SECRET-RESET-TOKEN' }), expiresInMinutes: 10 } });
+    const result = await mailer.send({
+      to: 'ann@example.com',
+      template: 'password-reset',
+      data: { name: 'Ann', link: mailer.link('/reset', { token: 'SECRET-RESET-TOKEN' }), expiresInMinutes: 10 },
+    });
 
     const line = lines.find((l) => l.level === 'info' && l.msg === 'mail written to file');
     expect(line?.fields).to.deep.include({ to: ['ann@example.com'], template: 'password-reset', file: result.file });
@@ -98,9 +125,12 @@ describe('mailer file transport', () => {
     const dir = await tmpDir();
     const file = path.join(dir, 'a-file');
     await writeFile(file, 'not a folder');
-    const err = (await createTestKernel({ plugins: [mailerPlugin], config: { mailer: { transport: 'file', outDir: path.join(file, 'mail'), from: 'noreply@example.com', baseUrl: BASE } } }).catch(
-      (e: unknown) => e,
-    )) as { code: string; cause?: { code: string; message: string } };
+    const err = (await createTestKernel({
+      plugins: [mailerPlugin],
+      config: {
+        mailer: { transport: 'file', outDir: path.join(file, 'mail'), from: 'noreply@example.com', baseUrl: BASE },
+      },
+    }).catch((e: unknown) => e)) as { code: string; cause?: { code: string; message: string } };
     expect(err.code).to.equal('GANTRY_CORE_HOOK_FAILED');
     expect(err.cause?.code).to.equal('GANTRY_MAILER_OUTDIR_FAILED');
     expect(err.cause?.message).to.include(path.join(file, 'mail'));
@@ -108,14 +138,25 @@ describe('mailer file transport', () => {
   describe('mail:last command', () => {
     it('prints the newest mails decoded (a long link in one piece, never quoted-printable), n of them on request', async () => {
       const outDir = await tmpDir();
-      const k = await createTestKernel({ plugins: [mailerPlugin], config: { mailer: { transport: 'file', outDir, from: 'Gantry <noreply@example.com>', baseUrl: BASE } } });
+      const k = await createTestKernel({
+        plugins: [mailerPlugin],
+        config: { mailer: { transport: 'file', outDir, from: 'Gantry <noreply@example.com>', baseUrl: BASE } },
+      });
       kernels.push(k);
       const mailer = k.get(MailerToken);
       const token = 'A'.repeat(90);
-      await mailer.send({ to: 'ann@example.com', template: 'password-reset', data: { name: 'Ann', link: mailer.link('/reset-password', { token: 'first' }), expiresInMinutes: 30 } });
+      await mailer.send({
+        to: 'ann@example.com',
+        template: 'password-reset',
+        data: { name: 'Ann', link: mailer.link('/reset-password', { token: 'first' }), expiresInMinutes: 30 },
+      });
       // Sending-time file names have millisecond precision.
       await new Promise((r) => setTimeout(r, 5));
-      await mailer.send({ to: 'bob@example.com', template: 'verify-email', data: { name: 'Bob', link: mailer.link('/verify-email', { token }) } });
+      await mailer.send({
+        to: 'bob@example.com',
+        template: 'verify-email',
+        data: { name: 'Bob', link: mailer.link('/verify-email', { token }) },
+      });
       const lines: string[] = [];
       expect(await lastMailCommand(outDir, [], (l) => lines.push(l))).to.equal(0);
       const out = lines.join('\n');
@@ -143,7 +184,8 @@ describe('mailer file transport', () => {
       expect(await lastMailCommand(outDir, [], (l) => lines.push(l))).to.equal(1);
       expect(await lastMailCommand(path.join(outDir, 'missing'), [], (l) => lines.push(l))).to.equal(1);
       expect(lines[0]).to.equal(`no mail in ${outDir}`);
-      for (const bad of ['0', '101', 'x', '1.5']) expect(await lastMailCommand(outDir, [bad], (l) => lines.push(l)), bad).to.equal(2);
+      for (const bad of ['0', '101', 'x', '1.5'])
+        expect(await lastMailCommand(outDir, [bad], (l) => lines.push(l)), bad).to.equal(2);
     });
   });
 });

@@ -40,7 +40,15 @@ describe('mailer when the SMTP server is down', () => {
       const lines: LogLine[] = [];
       const k = await createTestKernel({
         plugins: [httpPlugin, mailerPlugin, signupPlugin()],
-        config: { mailer: { transport: 'smtp', smtpUrl: catcher.smtpUrl('user:s3cret'), pool, from: 'noreply@example.com', baseUrl: BASE } },
+        config: {
+          mailer: {
+            transport: 'smtp',
+            smtpUrl: catcher.smtpUrl('user:s3cret'),
+            pool,
+            from: 'noreply@example.com',
+            baseUrl: BASE,
+          },
+        },
         logger: memoryLogger(lines),
       });
       kernels.push(k);
@@ -49,13 +57,21 @@ describe('mailer when the SMTP server is down', () => {
       // Not critical: the instance stays ready, the outage is visible.
       expect(down.status).to.equal('ready');
       expect(down.checks.mailer).to.deep.include({ status: 'degraded', critical: false });
-      expect(down.checks.mailer!.details).to.deep.include({ transport: 'smtp', server: 'unreachable', error: 'ESOCKET' });
+      expect(down.checks.mailer!.details).to.deep.include({
+        transport: 'smtp',
+        server: 'unreachable',
+        error: 'ESOCKET',
+      });
       const warning = lines.find((l) => l.level === 'warn' && l.msg.startsWith('mail server unreachable'));
       expect(warning?.fields).to.include({ code: 'GANTRY_MAILER_UNAVAILABLE' });
       // The password of the SMTP URL is in no log line.
       expect(JSON.stringify(lines)).not.to.include('s3cret');
 
-      const res = await k.inject({ method: 'POST', url: '/api/v1/signup', payload: { email: 'ann@example.com', name: 'Ann', token: 'tok-1' } });
+      const res = await k.inject({
+        method: 'POST',
+        url: '/api/v1/signup',
+        payload: { email: 'ann@example.com', name: 'Ann', token: 'tok-1' },
+      });
       expect(res.statusCode).to.equal(503);
       expect(res.headers['content-type']).to.match(/^application\/problem\+json/);
       expect(res.headers['retry-after']).to.equal('30');
@@ -65,7 +81,11 @@ describe('mailer when the SMTP server is down', () => {
       // The problem names no host or port: /api responses are public.
       expect(res.body).not.to.include('127.0.0.1');
       const afterFailure = await k.kernel.health.readiness();
-      expect(afterFailure.checks.mailer!.details!.lastSend).to.include({ outcome: 'failed', template: 'verify-email', code: 'GANTRY_MAILER_UNAVAILABLE' });
+      expect(afterFailure.checks.mailer!.details!.lastSend).to.include({
+        outcome: 'failed',
+        template: 'verify-email',
+        code: 'GANTRY_MAILER_UNAVAILABLE',
+      });
 
       await catcher.start();
       const up = await k.kernel.health.readiness();
@@ -73,7 +93,11 @@ describe('mailer when the SMTP server is down', () => {
       expect(up.checks.mailer!.details).to.deep.include({ server: 'reachable' });
 
       const arrived = catcher.nextMail();
-      const ok = await k.inject({ method: 'POST', url: '/api/v1/signup', payload: { email: 'ann@example.com', name: 'Ann', token: 'tok-2' } });
+      const ok = await k.inject({
+        method: 'POST',
+        url: '/api/v1/signup',
+        payload: { email: 'ann@example.com', name: 'Ann', token: 'tok-2' },
+      });
       expect(ok.statusCode).to.equal(202);
       expect((await arrived).text).to.include(`${BASE}/verify-email?token=tok-2`);
     });
@@ -83,17 +107,29 @@ describe('mailer when the SMTP server is down', () => {
     const catcher = new MailCatcher();
     catchers.push(catcher);
     await catcher.start();
-    const k = await createTestKernel({ plugins: [mailerPlugin], config: { mailer: { transport: 'smtp', smtpUrl: catcher.smtpUrl(), from: 'noreply@example.com', baseUrl: BASE } } });
+    const k = await createTestKernel({
+      plugins: [mailerPlugin],
+      config: { mailer: { transport: 'smtp', smtpUrl: catcher.smtpUrl(), from: 'noreply@example.com', baseUrl: BASE } },
+    });
     kernels.push(k);
     const mailer = k.get(MailerToken);
-    const send = (token: string) => mailer.send({ to: 'ann@example.com', template: 'verify-email', data: { name: 'Ann', link: mailer.link('/verify-email', { token }) } });
+    const send = (token: string) =>
+      mailer.send({
+        to: 'ann@example.com',
+        template: 'verify-email',
+        data: { name: 'Ann', link: mailer.link('/verify-email', { token }) },
+      });
 
     const first = catcher.nextMail();
     await send('one');
     expect((await first).text).to.include('token=one');
 
     await catcher.stop();
-    const err = (await send('two').catch((e: unknown) => e)) as { code: string; status: number; headers: Record<string, string> };
+    const err = (await send('two').catch((e: unknown) => e)) as {
+      code: string;
+      status: number;
+      headers: Record<string, string>;
+    };
     expect(err).to.include({ code: 'GANTRY_MAILER_UNAVAILABLE', status: 503 });
     expect(err.headers).to.deep.equal({ 'Retry-After': '30' });
     expect((await k.kernel.health.readiness()).checks.mailer!.status).to.equal('degraded');
@@ -116,13 +152,23 @@ describe('mailer when the SMTP server is down', () => {
     try {
       const k = await createTestKernel({
         plugins: [mailerPlugin],
-        config: { mailer: { transport: 'smtp', smtpUrl: `smtp://127.0.0.1:${port}`, sendTimeoutMs: 300, from: 'noreply@example.com', baseUrl: BASE } },
+        config: {
+          mailer: {
+            transport: 'smtp',
+            smtpUrl: `smtp://127.0.0.1:${port}`,
+            sendTimeoutMs: 300,
+            from: 'noreply@example.com',
+            baseUrl: BASE,
+          },
+        },
       });
       kernels.push(k);
       const report = await k.kernel.health.readiness();
       expect(report.checks.mailer!.status).to.equal('degraded');
       const mailer = k.get(MailerToken);
-      const err = (await mailer.send({ to: 'ann@example.com', template: 'verify-email', data: { name: 'Ann', link: mailer.link('/v') } }).catch((e: unknown) => e)) as { code: string };
+      const err = (await mailer
+        .send({ to: 'ann@example.com', template: 'verify-email', data: { name: 'Ann', link: mailer.link('/v') } })
+        .catch((e: unknown) => e)) as { code: string };
       expect(err.code).to.equal('GANTRY_MAILER_UNAVAILABLE');
     } finally {
       for (const s of sockets) s.destroy();

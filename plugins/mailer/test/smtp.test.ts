@@ -22,7 +22,15 @@ describe('mailer over SMTP (real MailDev)', () => {
   async function boot(options: { extra?: Record<string, unknown>; setup?: (m: Mailer) => void } = {}): Promise<Mailer> {
     const k = await createTestKernel({
       plugins: [mailerPlugin, ...(options.setup ? [templatesPlugin(options.setup)] : [])],
-      config: { mailer: { transport: 'smtp', smtpUrl: catcher.smtpUrl(), from: 'Gantry Accounts <noreply@example.com>', baseUrl: `${BASE}/`, ...options.extra } },
+      config: {
+        mailer: {
+          transport: 'smtp',
+          smtpUrl: catcher.smtpUrl(),
+          from: 'Gantry Accounts <noreply@example.com>',
+          baseUrl: `${BASE}/`,
+          ...options.extra,
+        },
+      },
     });
     kernels.push(k);
     return k.get(MailerToken);
@@ -34,7 +42,11 @@ describe('mailer over SMTP (real MailDev)', () => {
     expect(link).to.equal(`${BASE}/verify-email?token=tok_A1b2&next=%2Fhome+page`);
 
     const arrived = catcher.nextMail();
-    const result = await mailer.send({ to: { name: 'Ann Lee', address: 'ann@example.com' }, template: 'verify-email', data: { name: 'Ann', link } });
+    const result = await mailer.send({
+      to: { name: 'Ann Lee', address: 'ann@example.com' },
+      template: 'verify-email',
+      data: { name: 'Ann', link },
+    });
     const mail = await arrived;
 
     expect(result.to).to.deep.equal(['ann@example.com']);
@@ -55,7 +67,11 @@ describe('mailer over SMTP (real MailDev)', () => {
     const mailer = await boot();
     const link = mailer.link('/reset-password', { token: 'reset-123' });
     const arrived = catcher.nextMail();
-    await mailer.send({ to: 'bob@example.org', template: 'password-reset', data: { name: 'Bob', link, expiresInMinutes: 30 } });
+    await mailer.send({
+      to: 'bob@example.org',
+      template: 'password-reset',
+      data: { name: 'Bob', link, expiresInMinutes: 30 },
+    });
     const mail = await arrived;
     expect(mail.subject).to.equal('Reset your password');
     expect(mail.to.map((a) => a.address)).to.deep.equal(['bob@example.org']);
@@ -70,7 +86,12 @@ describe('mailer over SMTP (real MailDev)', () => {
     await mailer.send({
       to: 'carol@example.net',
       template: 'new-login',
-      data: { name: 'Carol', when: '2026-03-04T05:06:07Z', ip: '203.0.113.9', userAgent: 'Mozilla/5.0 <script>steal()</script>' },
+      data: {
+        name: 'Carol',
+        when: '2026-03-04T05:06:07Z',
+        ip: '203.0.113.9',
+        userAgent: 'Mozilla/5.0 <script>steal()</script>',
+      },
     });
     const mail = await arrived;
     expect(mail.subject).to.equal('New sign-in to your account');
@@ -83,7 +104,11 @@ describe('mailer over SMTP (real MailDev)', () => {
   it('escapes a hostile name in the HTML part and keeps it verbatim in the text part', async () => {
     const mailer = await boot();
     const arrived = catcher.nextMail();
-    await mailer.send({ to: 'eve@example.com', template: 'verify-email', data: { name: HOSTILE_NAME, link: mailer.link('/verify-email', { token: 't' }) } });
+    await mailer.send({
+      to: 'eve@example.com',
+      template: 'verify-email',
+      data: { name: HOSTILE_NAME, link: mailer.link('/verify-email', { token: 't' }) },
+    });
     const mail = await arrived;
     expect(mail.text).to.include(`Hello ${HOSTILE_NAME},`);
     expect(mail.html).to.include('Hello &lt;img src=x onerror=alert(1)&gt; &quot;Eve&quot; &amp; &#39;co&#39;,');
@@ -105,7 +130,11 @@ describe('mailer over SMTP (real MailDev)', () => {
     });
     const injected = 'x\r\nBcc: evil@attacker.example\r\nX-Injected: 1';
     const arrived = catcher.nextMail();
-    await mailer.send({ to: { name: injected, address: 'ann@example.com' }, template: 'echo', data: { name: injected } });
+    await mailer.send({
+      to: { name: injected, address: 'ann@example.com' },
+      template: 'echo',
+      data: { name: injected },
+    });
     const mail = await arrived;
 
     expect(mail.subject).to.equal('Hello x Bcc: evil@attacker.example X-Injected: 1');
@@ -121,17 +150,31 @@ describe('mailer over SMTP (real MailDev)', () => {
   it('refuses recipients that are not one plain address with 400 INVALID_RECIPIENT, sending nothing', async () => {
     const mailer = await boot();
     const before = (await catcher.all()).length;
-    const bad: unknown[] = ['ann@example.com\r\nBcc: evil@attacker.example', 'ann@example.com, evil@attacker.example', 'Ann <ann@example.com>', 'not-an-address', '', [], { name: 'no address' }];
+    const bad: unknown[] = [
+      'ann@example.com\r\nBcc: evil@attacker.example',
+      'ann@example.com, evil@attacker.example',
+      'Ann <ann@example.com>',
+      'not-an-address',
+      '',
+      [],
+      { name: 'no address' },
+    ];
     for (const to of bad) {
-      const err = await mailer.send({ to: to as string, template: 'verify-email', data: { name: 'A', link: mailer.link('/v') } }).then(
-        () => undefined,
-        (e: unknown) => e as { code: string; status: number },
-      );
+      const err = await mailer
+        .send({ to: to as string, template: 'verify-email', data: { name: 'A', link: mailer.link('/v') } })
+        .then(
+          () => undefined,
+          (e: unknown) => e as { code: string; status: number },
+        );
       expect(err, JSON.stringify(to)).to.include({ code: 'GANTRY_MAILER_INVALID_RECIPIENT', status: 400 });
     }
     // The next valid mail is the only one that arrives.
     const arrived = catcher.nextMail();
-    await mailer.send({ to: 'ann@example.com', template: 'verify-email', data: { name: 'A', link: mailer.link('/v') } });
+    await mailer.send({
+      to: 'ann@example.com',
+      template: 'verify-email',
+      data: { name: 'A', link: mailer.link('/v') },
+    });
     expect((await arrived).to.map((a) => a.address)).to.deep.equal(['ann@example.com']);
     expect((await catcher.all()).length).to.equal(before + 1);
   });
@@ -140,7 +183,11 @@ describe('mailer over SMTP (real MailDev)', () => {
     const mailer = await boot({ extra: { pool: true } });
     const before = (await catcher.all()).length;
     const to = ['p1@example.com', 'p2@example.com', 'p3@example.com', 'p4@example.com'];
-    await Promise.all(to.map((address) => mailer.send({ to: address, template: 'verify-email', data: { name: address, link: mailer.link('/v') } })));
+    await Promise.all(
+      to.map((address) =>
+        mailer.send({ to: address, template: 'verify-email', data: { name: address, link: mailer.link('/v') } }),
+      ),
+    );
     const received = (await catcher.all()).slice(before).flatMap((m) => m.to.map((a) => a.address));
     expect(received.sort()).to.deep.equal(to);
   });
@@ -153,7 +200,12 @@ describe('mailer over SMTP (real MailDev)', () => {
     kernels.push(k);
     const arrived = catcher.nextMail();
     // A forged Host header changes nothing: links come from baseUrl only.
-    const res = await k.inject({ method: 'POST', url: '/api/v1/signup', headers: { host: 'evil.example' }, payload: { email: 'dan@example.com', name: 'Dan', token: 'abc' } });
+    const res = await k.inject({
+      method: 'POST',
+      url: '/api/v1/signup',
+      headers: { host: 'evil.example' },
+      payload: { email: 'dan@example.com', name: 'Dan', token: 'abc' },
+    });
     expect(res.statusCode).to.equal(202);
     const mail = await arrived;
     expect(mail.text).to.include(`${BASE}/verify-email?token=abc`);
@@ -172,22 +224,42 @@ describe('mailer over SMTP: server replies', () => {
     await catcher.start();
     try {
       const boot = async (credentials: string): Promise<TestKernel> => {
-        const k = await createTestKernel({ plugins: [mailerPlugin], config: { mailer: { transport: 'smtp', smtpUrl: catcher.smtpUrl(credentials), from: 'noreply@example.com', baseUrl: BASE } } });
+        const k = await createTestKernel({
+          plugins: [mailerPlugin],
+          config: {
+            mailer: {
+              transport: 'smtp',
+              smtpUrl: catcher.smtpUrl(credentials),
+              from: 'noreply@example.com',
+              baseUrl: BASE,
+            },
+          },
+        });
         kernels.push(k);
         return k;
       };
       const good = await boot('mailer:p%40ss%3Aw%2Frd');
       const mailer = good.get(MailerToken);
       const arrived = catcher.nextMail();
-      await mailer.send({ to: 'ann@example.com', template: 'verify-email', data: { name: 'Ann', link: mailer.link('/v') } });
+      await mailer.send({
+        to: 'ann@example.com',
+        template: 'verify-email',
+        data: { name: 'Ann', link: mailer.link('/v') },
+      });
       expect((await arrived).subject).to.equal('Verify your email address');
 
       const bad = await boot('mailer:wrong');
       const report = await bad.kernel.health.readiness();
       expect(report.checks.mailer).to.deep.include({ status: 'degraded', critical: false });
-      expect(report.checks.mailer!.details).to.deep.include({ transport: 'smtp', server: 'unreachable', error: 'EAUTH' });
+      expect(report.checks.mailer!.details).to.deep.include({
+        transport: 'smtp',
+        server: 'unreachable',
+        error: 'EAUTH',
+      });
       const badMailer = bad.get(MailerToken);
-      const err = (await badMailer.send({ to: 'ann@example.com', template: 'verify-email', data: { name: 'Ann', link: badMailer.link('/v') } }).catch((e: unknown) => e)) as {
+      const err = (await badMailer
+        .send({ to: 'ann@example.com', template: 'verify-email', data: { name: 'Ann', link: badMailer.link('/v') } })
+        .catch((e: unknown) => e)) as {
         code: string;
         status: number;
         details: Record<string, unknown>;
@@ -203,10 +275,17 @@ describe('mailer over SMTP: server replies', () => {
     const catcher = new MailCatcher({ maxMessageSize: 300 });
     await catcher.start();
     try {
-      const k = await createTestKernel({ plugins: [mailerPlugin], config: { mailer: { transport: 'smtp', smtpUrl: catcher.smtpUrl(), from: 'noreply@example.com', baseUrl: BASE } } });
+      const k = await createTestKernel({
+        plugins: [mailerPlugin],
+        config: {
+          mailer: { transport: 'smtp', smtpUrl: catcher.smtpUrl(), from: 'noreply@example.com', baseUrl: BASE },
+        },
+      });
       kernels.push(k);
       const mailer = k.get(MailerToken);
-      const err = (await mailer.send({ to: 'ann@example.com', template: 'verify-email', data: { name: 'Ann', link: mailer.link('/v') } }).catch((e: unknown) => e)) as {
+      const err = (await mailer
+        .send({ to: 'ann@example.com', template: 'verify-email', data: { name: 'Ann', link: mailer.link('/v') } })
+        .catch((e: unknown) => e)) as {
         code: string;
         status: number;
         details: Record<string, unknown>;
@@ -216,7 +295,11 @@ describe('mailer over SMTP: server replies', () => {
       const report = await k.kernel.health.readiness();
       expect(report.checks.mailer!.status).to.equal('up');
       expect(report.checks.mailer!.details).to.deep.include({ server: 'reachable' });
-      expect(report.checks.mailer!.details!.lastSend).to.include({ outcome: 'failed', template: 'verify-email', code: 'GANTRY_MAILER_SEND_FAILED' });
+      expect(report.checks.mailer!.details!.lastSend).to.include({
+        outcome: 'failed',
+        template: 'verify-email',
+        code: 'GANTRY_MAILER_SEND_FAILED',
+      });
       expect(await catcher.all()).to.have.length(0);
     } finally {
       await catcher.dispose();
@@ -226,5 +309,7 @@ describe('mailer over SMTP: server replies', () => {
 
 /** Decodes quoted-printable soft line breaks and =XX escapes (enough to read an HTML part). */
 function decodeQuotedPrintable(text: string): string {
-  return text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return text
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }

@@ -78,7 +78,12 @@ export class HttpDurationHistogram {
     if (byStatus === undefined) byRoute.set(route, (byStatus = new Map()));
     let cell = byStatus.get(status);
     if (cell === undefined) {
-      cell = { labels: Object.freeze({ method, route, status_code: String(status) }), counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
+      cell = {
+        labels: Object.freeze({ method, route, status_code: String(status) }),
+        counts: new Float64Array(this.bounds.length + 1),
+        sum: 0,
+        count: 0,
+      };
       byStatus.set(status, cell);
       this.cells.push(cell);
     }
@@ -92,7 +97,12 @@ export class HttpDurationHistogram {
 
   /** Records one `onResponse` report; a response the client never got in full counts as {@link CLIENT_CLOSED_REQUEST}. */
   observeResponse(info: ResponseInfo): void {
-    this.observe(info.method, info.route, info.outcome === 'completed' ? info.status : CLIENT_CLOSED_REQUEST, info.durationSeconds);
+    this.observe(
+      info.method,
+      info.route,
+      info.outcome === 'completed' ? info.status : CLIENT_CLOSED_REQUEST,
+      info.durationSeconds,
+    );
   }
 
   /** Forgets every observation. */
@@ -109,7 +119,12 @@ export class HttpDurationHistogram {
       let cumulative = 0;
       for (let i = 0; i < this.upperBounds.length; i++) {
         cumulative += cell.counts[i]!;
-        values.push({ metricName: bucket, labels: { le: this.upperBounds[i]! }, sharedLabels: cell.labels, value: cumulative });
+        values.push({
+          metricName: bucket,
+          labels: { le: this.upperBounds[i]! },
+          sharedLabels: cell.labels,
+          value: cumulative,
+        });
       }
       values.push({ metricName: bucket, labels: { le: '+Inf' }, sharedLabels: cell.labels, value: cell.count });
       values.push({ metricName: `${this.name}_sum`, labels: {}, sharedLabels: cell.labels, value: cell.sum });
@@ -121,7 +136,10 @@ export class HttpDurationHistogram {
   /** Samples as prom-client's `getMetricsAsJSON()` returns them (labels merged). */
   async get(): Promise<MetricData> {
     const data = this.getForPromString();
-    const values = data.values.map(({ sharedLabels, ...rest }) => ({ ...rest, labels: { ...rest.labels, ...sharedLabels } }));
+    const values = data.values.map(({ sharedLabels, ...rest }) => ({
+      ...rest,
+      labels: { ...rest.labels, ...sharedLabels },
+    }));
     return { ...data, values };
   }
 }

@@ -1,4 +1,12 @@
-import { Counter, Gauge, Histogram, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration, type Registry } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  type CounterConfiguration,
+  type GaugeConfiguration,
+  type HistogramConfiguration,
+  type Registry,
+} from 'prom-client';
 import { MetricsErrors } from './errors.js';
 
 /** Options of {@link MetricsScope.counter}: prom-client's, with `name` given without the scope prefix. */
@@ -40,7 +48,10 @@ const PLUGIN_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 /** The snake_case metric prefix of a plugin name (`circuit-breaker` → `circuit_breaker`). */
 export function pluginMetricPrefix(pluginName: string): string {
   if (typeof pluginName !== 'string' || !PLUGIN_NAME.test(pluginName)) {
-    throw MetricsErrors.SCOPE_INVALID(`metrics.forPlugin(${JSON.stringify(pluginName)}): not a plugin name (kebab-case, e.g. "circuit-breaker")`, { details: { pluginName } });
+    throw MetricsErrors.SCOPE_INVALID(
+      `metrics.forPlugin(${JSON.stringify(pluginName)}): not a plugin name (kebab-case, e.g. "circuit-breaker")`,
+      { details: { pluginName } },
+    );
   }
   return pluginName.replace(/-/g, '_');
 }
@@ -50,7 +61,10 @@ export function createMetrics(registry: Registry): Metrics {
   const scopes = new Map<string, MetricsScope>();
   const scope = (prefix: string): MetricsScope => {
     if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
-      throw MetricsErrors.SCOPE_INVALID(`metrics.scope(${JSON.stringify(prefix)}): the prefix must match [a-zA-Z_:][a-zA-Z0-9_:]*`, { details: { prefix } });
+      throw MetricsErrors.SCOPE_INVALID(
+        `metrics.scope(${JSON.stringify(prefix)}): the prefix must match [a-zA-Z_:][a-zA-Z0-9_:]*`,
+        { details: { prefix } },
+      );
     }
     let s = scopes.get(prefix);
     if (!s) scopes.set(prefix, (s = createScope(registry, prefix)));
@@ -68,17 +82,25 @@ type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
 const CLASSES = { counter: Counter, gauge: Gauge, histogram: Histogram } as const;
 
 function createScope(registry: Registry, prefix: string): MetricsScope {
-  function make<M extends AnyMetric>(kind: Kind, options: { name: string; labelNames?: readonly string[]; buckets?: number[] }): M {
+  function make<M extends AnyMetric>(
+    kind: Kind,
+    options: { name: string; labelNames?: readonly string[]; buckets?: number[] },
+  ): M {
     if (typeof options?.name !== 'string' || options.name === '') {
-      throw MetricsErrors.METRIC_INVALID(`metrics scope "${prefix}": ${kind}() needs a name (given without the "${prefix}_" prefix)`);
+      throw MetricsErrors.METRIC_INVALID(
+        `metrics scope "${prefix}": ${kind}() needs a name (given without the "${prefix}_" prefix)`,
+      );
     }
     const name = `${prefix}_${options.name}`;
     const labelNames = [...(options.labelNames ?? [])];
-    const existing = registry.getSingleMetric(name) as (AnyMetric & { labelNames?: string[]; upperBounds?: number[]; type?: string }) | undefined;
+    const existing = registry.getSingleMetric(name) as
+      | (AnyMetric & { labelNames?: string[]; upperBounds?: number[]; type?: string })
+      | undefined;
     if (existing) {
       const sameClass = existing instanceof CLASSES[kind];
       const sameLabels = sameList(existing.labelNames ?? [], labelNames);
-      const sameBuckets = kind !== 'histogram' || options.buckets === undefined || sameList(existing.upperBounds ?? [], options.buckets);
+      const sameBuckets =
+        kind !== 'histogram' || options.buckets === undefined || sameList(existing.upperBounds ?? [], options.buckets);
       if (sameClass && sameLabels && sameBuckets) return existing as M;
       throw MetricsErrors.METRIC_CONFLICT(
         `metric "${name}" is already registered as a ${existing.type ?? 'metric'} with labels [${(existing.labelNames ?? []).join(', ')}]` +
@@ -89,16 +111,25 @@ function createScope(registry: Registry, prefix: string): MetricsScope {
     }
     try {
       // `registers` is always this kernel's registry: prom-client falls back to its global one otherwise.
-      return new CLASSES[kind]({ ...(options as object), name, labelNames, registers: [registry] } as never) as unknown as M;
+      return new CLASSES[kind]({
+        ...(options as object),
+        name,
+        labelNames,
+        registers: [registry],
+      } as never) as unknown as M;
     } catch (err) {
-      throw MetricsErrors.METRIC_INVALID(`metrics scope "${prefix}": ${kind} "${name}" is invalid: ${(err as Error).message}`, { cause: err, details: { name } });
+      throw MetricsErrors.METRIC_INVALID(
+        `metrics scope "${prefix}": ${kind} "${name}" is invalid: ${(err as Error).message}`,
+        { cause: err, details: { name } },
+      );
     }
   }
   return Object.freeze({
     prefix,
     counter: <L extends string>(options: CounterOptions<L>) => make<Counter<L>>('counter', options),
     gauge: <L extends string>(options: GaugeOptions<L>) => make<Gauge<L>>('gauge', options),
-    histogram: <L extends string>(options: HistogramOptions<L>) => make<Histogram<L>>('histogram', options as { name: string; buckets?: number[] }),
+    histogram: <L extends string>(options: HistogramOptions<L>) =>
+      make<Histogram<L>>('histogram', options as { name: string; buckets?: number[] }),
   });
 }
 

@@ -14,7 +14,8 @@ export const plugin = definePlugin({
   name: 'metrics',
   version: '0.1.0',
   kernel: '^0.1.0',
-  description: 'Prometheus metrics (prom-client): HTTP request durations, plugin boot times, process metrics, and a scrape endpoint',
+  description:
+    'Prometheus metrics (prom-client): HTTP request durations, plugin boot times, process metrics, and a scrape endpoint',
   dependsOn: ['http'],
   provides: [MetricsToken],
   config: metricsConfigSchema,
@@ -57,7 +58,11 @@ export const plugin = definePlugin({
       name: 'metrics',
       start() {
         if (!config.defaultMetrics) return;
-        runtime = startRuntimeMetrics({ registry, prefix: config.prefix, eventLoopResolutionMs: config.eventLoopResolutionMs });
+        runtime = startRuntimeMetrics({
+          registry,
+          prefix: config.prefix,
+          eventLoopResolutionMs: config.eventLoopResolutionMs,
+        });
         if (runtime.unavailable.length > 0) {
           const err = unavailableError(runtime.unavailable);
           ctx.logger.warn({ code: err.code, collectors: runtime.unavailable }, err.message);
@@ -77,7 +82,12 @@ export const plugin = definePlugin({
         const unavailable = runtime?.unavailable ?? [];
         return {
           status: unavailable.length > 0 ? 'degraded' : 'up',
-          details: { metrics: registry.getMetricsAsArray().length, path: config.path, defaultMetrics: config.defaultMetrics, ...(unavailable.length ? { unavailableCollectors: unavailable } : {}) },
+          details: {
+            metrics: registry.getMetricsAsArray().length,
+            path: config.path,
+            defaultMetrics: config.defaultMetrics,
+            ...(unavailable.length ? { unavailableCollectors: unavailable } : {}),
+          },
         };
       },
       { critical: false },

@@ -18,10 +18,13 @@ export async function renderRegistry(registry: Registry): Promise<string> {
   });
   if (failed.length > 0) {
     const first = parts.find((p): p is PromiseRejectedResult => p.status === 'rejected')!;
-    throw MetricsErrors.SCRAPE_FAILED(`plugin "metrics": collect() failed for ${failed.map((f) => `${f.name} (${f.error})`).join(', ')}`, {
-      cause: first.reason,
-      details: { metrics: failed.map((f) => f.name) },
-    });
+    throw MetricsErrors.SCRAPE_FAILED(
+      `plugin "metrics": collect() failed for ${failed.map((f) => `${f.name} (${f.error})`).join(', ')}`,
+      {
+        cause: first.reason,
+        details: { metrics: failed.map((f) => f.name) },
+      },
+    );
   }
   return `${texts.join('\n\n')}\n`;
 }

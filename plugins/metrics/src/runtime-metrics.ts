@@ -86,9 +86,12 @@ export function startRuntimeMetrics(options: RuntimeMetricsOptions): RuntimeMetr
 
 /** Builds a coded error describing unavailable collectors (for the log). */
 export function unavailableError(names: readonly string[]): GantryError {
-  return MetricsErrors.DEFAULT_METRICS_UNAVAILABLE(`plugin "metrics": prom-client default collectors not found: ${names.join(', ')}; their metrics are missing from the scrape`, {
-    details: { collectors: [...names] },
-  });
+  return MetricsErrors.DEFAULT_METRICS_UNAVAILABLE(
+    `plugin "metrics": prom-client default collectors not found: ${names.join(', ')}; their metrics are missing from the scrape`,
+    {
+      details: { collectors: [...names] },
+    },
+  );
 }
 
 /** Serves prom-client's gauge `from` as `to`: it leaves the registry and a gauge named `to` reads it at each scrape. */
@@ -114,7 +117,8 @@ function eventLoopLag(registry: Registry, prefix: string, resolutionMs: number):
   const histogram = monitorEventLoopDelay({ resolution: resolutionMs });
   histogram.enable();
   const registers = [registry];
-  const gauge = (suffix: string, help: string): Gauge => new Gauge({ name: `${prefix}nodejs_eventloop_lag_${suffix}`, help, registers });
+  const gauge = (suffix: string, help: string): Gauge =>
+    new Gauge({ name: `${prefix}nodejs_eventloop_lag_${suffix}`, help, registers });
   const lag = new Gauge({
     name: `${prefix}nodejs_eventloop_lag_seconds`,
     help: 'Lag of event loop in seconds.',

@@ -21,6 +21,16 @@ describe('metrics plugin conformance', () => {
     const results = await checkConformance({ plugin, with: [httpPlugin] });
     const failed = results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`);
     expect(failed).to.deep.equal([]);
-    expect(results.map((r) => r.check)).to.include.members(['metadata', 'config-documented', 'boots', 'health-check', 'ready', 'isolated', 'stops', 'no-leaked-handles', 'no-global-state']);
+    expect(results.map((r) => r.check)).to.include.members([
+      'metadata',
+      'config-documented',
+      'boots',
+      'health-check',
+      'ready',
+      'isolated',
+      'stops',
+      'no-leaked-handles',
+      'no-global-state',
+    ]);
   });
 });

@@ -3,7 +3,8 @@ import { parseExposition } from './exposition.js';
 
 // The tests of the plugin lean on this validator; these cases show it refuses what Prometheus refuses.
 describe('exposition validator (test helper)', () => {
-  const ok = '# HELP a_total A counter\n# TYPE a_total counter\na_total{x="1"} 3\n\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3.5\nh_count 2\n';
+  const ok =
+    '# HELP a_total A counter\n# TYPE a_total counter\na_total{x="1"} 3\n\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3.5\nh_count 2\n';
 
   it('accepts a well-formed exposition', () => {
     const families = parseExposition(ok);

@@ -53,7 +53,10 @@ export function parseExposition(text: string): Map<string, Family> {
     const sample = parseSample(line, where);
     const family = owningFamily(families, sample.name);
     if (!family) throw new Error(`${where}: sample ${sample.name} belongs to no declared family`);
-    const key = `${sample.name}{${Object.entries(sample.labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(',')}}`;
+    const key = `${sample.name}{${Object.entries(sample.labels)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}}`;
     if (seenSeries.has(key)) throw new Error(`${where}: duplicate series ${key}`);
     seenSeries.add(key);
     family.samples.push(sample);
@@ -164,7 +167,11 @@ function checkHistogram(family: Family): void {
 }
 
 /** The samples of one family whose labels include all of `labels`. */
-export function samplesOf(families: Map<string, Family>, name: string, labels: Readonly<Record<string, string>> = {}): Sample[] {
+export function samplesOf(
+  families: Map<string, Family>,
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): Sample[] {
   const out: Sample[] = [];
   for (const f of families.values()) {
     for (const s of f.samples) {

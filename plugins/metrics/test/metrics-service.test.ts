@@ -23,12 +23,19 @@ describe('Metrics service (MetricsToken)', () => {
     scope.counter({ name: 'calls_total', help: 'Calls' }).inc(2);
     scope.histogram({ name: 'call_duration_seconds', help: 'Call durations', buckets: [0.1, 1] }).observe(0.5);
     const families = parseExposition(await registry.metrics());
-    expect([...families.keys()].sort()).to.deep.equal(['circuit_breaker_call_duration_seconds', 'circuit_breaker_calls_total', 'circuit_breaker_state']);
-    expect(families.get('circuit_breaker_state')!.samples[0]).to.deep.include({ labels: { breaker: 'payments' }, value: 1 });
+    expect([...families.keys()].sort()).to.deep.equal([
+      'circuit_breaker_call_duration_seconds',
+      'circuit_breaker_calls_total',
+      'circuit_breaker_state',
+    ]);
+    expect(families.get('circuit_breaker_state')!.samples[0]).to.deep.include({
+      labels: { breaker: 'payments' },
+      value: 1,
+    });
     expect(families.get('circuit_breaker_calls_total')!.samples[0]!.value).to.equal(2);
   });
 
-  it('registers into its own registry and never into prom-client\'s global one', () => {
+  it("registers into its own registry and never into prom-client's global one", () => {
     const before = promGlobalRegistry.getMetricsAsArray().length;
     const registry = new Registry();
     createMetrics(registry).scope('app').counter({ name: 'things_total', help: 'Things' });
@@ -43,7 +50,10 @@ describe('Metrics service (MetricsToken)', () => {
     expect(b).to.equal(a);
     const h1 = metrics.scope('audit').histogram({ name: 'lag_seconds', help: 'Lag', buckets: [1, 2] });
     expect(metrics.scope('audit').histogram({ name: 'lag_seconds', help: 'Lag', buckets: [1, 2] })).to.equal(h1);
-    expect(metrics.scope('audit').histogram({ name: 'lag_seconds', help: 'Lag' }), 'no buckets given: any buckets match').to.equal(h1);
+    expect(
+      metrics.scope('audit').histogram({ name: 'lag_seconds', help: 'Lag' }),
+      'no buckets given: any buckets match',
+    ).to.equal(h1);
   });
 
   it('throws GANTRY_METRICS_METRIC_CONFLICT for another type, other labels or other buckets under a taken name', () => {
@@ -61,7 +71,9 @@ describe('Metrics service (MetricsToken)', () => {
       const err = thrown(fn);
       expect(MetricsErrors.METRIC_CONFLICT.is(err), String(err)).to.equal(true);
     }
-    expect((thrown(conflicts[0]!) as Error).message).to.include('"audit_events_total" is already registered as a counter with labels [kind]');
+    expect((thrown(conflicts[0]!) as Error).message).to.include(
+      '"audit_events_total" is already registered as a counter with labels [kind]',
+    );
   });
 
   it('throws GANTRY_METRICS_METRIC_INVALID for names prom-client refuses', () => {
@@ -81,7 +93,12 @@ describe('Metrics service (MetricsToken)', () => {
 
   it('throws GANTRY_METRICS_SCOPE_INVALID for a bad prefix or plugin name', () => {
     const metrics = createMetrics(new Registry());
-    for (const fn of [() => metrics.scope('1abc'), () => metrics.scope(''), () => metrics.scope('a-b'), () => metrics.forPlugin('Not A Plugin')]) {
+    for (const fn of [
+      () => metrics.scope('1abc'),
+      () => metrics.scope(''),
+      () => metrics.scope('a-b'),
+      () => metrics.forPlugin('Not A Plugin'),
+    ]) {
       const err = thrown(fn);
       expect(MetricsErrors.SCOPE_INVALID.is(err), String(err)).to.equal(true);
     }

@@ -107,7 +107,8 @@ describe('metrics plugin', () => {
   describe('http_request_duration_seconds', () => {
     it('labels requests by route template, never by the raw path', async () => {
       const k = await boot([shop]);
-      for (const id of ['17', '42', 'abc-123']) expect((await k.inject(`/api/v1/items/${id}`)).statusCode).to.equal(200);
+      for (const id of ['17', '42', 'abc-123'])
+        expect((await k.inject(`/api/v1/items/${id}`)).statusCode).to.equal(200);
       const res = await k.inject('/metrics');
       const families = parseExposition(res.body);
       expect(count(families, { method: 'GET', route: '/api/v1/items/:id', status_code: '200' })).to.equal(3);
@@ -189,12 +190,19 @@ describe('metrics plugin', () => {
     });
   });
 
-  it('reports each plugin\'s register and start time, plugins started after metrics included', async () => {
+  it("reports each plugin's register and start time, plugins started after metrics included", async () => {
     const k = await boot([shop, orderBook]);
     const families = await scrape(k);
     const samples = samplesOf(families, 'gantry_plugin_boot_duration_seconds');
     const seen = new Set(samples.map((s) => `${s.labels.plugin}/${s.labels.phase}`));
-    for (const expected of ['http/register', 'http/start', 'metrics/register', 'metrics/start', 'shop/register', 'order-book/register']) {
+    for (const expected of [
+      'http/register',
+      'http/start',
+      'metrics/register',
+      'metrics/start',
+      'shop/register',
+      'order-book/register',
+    ]) {
       expect(seen, expected).to.include(expected);
     }
     for (const s of samples) expect(s.value).to.be.at.least(0);
@@ -212,7 +220,7 @@ describe('metrics plugin', () => {
     expect(samplesOf(families, 'order_book_depth')[0]?.value).to.equal(3);
   });
 
-  it('keeps two kernels in one process apart, and never uses prom-client\'s global registry', async () => {
+  it("keeps two kernels in one process apart, and never uses prom-client's global registry", async () => {
     const globalBefore = promGlobalRegistry.getMetricsAsArray().length;
     const a = await boot([shop, orderBook]);
     const b = await boot([shop, orderBook]);
@@ -263,7 +271,9 @@ describe('metrics plugin', () => {
         error = err;
       }
       expect(CoreErrors.BOOT_INVALID.is(error), String(error)).to.equal(true);
-      expect((error as Error).message).to.include('plugin "metrics"').and.include('buckets');
+      expect((error as Error).message)
+        .to.include('plugin "metrics"')
+        .and.include('buckets');
     });
   });
 
@@ -271,11 +281,17 @@ describe('metrics plugin', () => {
     const k = await boot();
     const res = await k.inject('/readyz');
     expect(res.statusCode).to.equal(200);
-    const check = (res.json() as { checks: Record<string, { status: string; critical: boolean; details: { metrics: number; path: string } }> }).checks.metrics;
+    const check = (
+      res.json() as {
+        checks: Record<string, { status: string; critical: boolean; details: { metrics: number; path: string } }>;
+      }
+    ).checks.metrics;
     expect(check?.status).to.equal('up');
     expect(check?.critical).to.equal(false);
     expect(check?.details.path).to.equal('/metrics');
-    expect(check?.details.metrics).to.equal(k.get(MetricsToken).registry.getMetricsAsArray().length).and.be.greaterThan(10);
+    expect(check?.details.metrics)
+      .to.equal(k.get(MetricsToken).registry.getMetricsAsArray().length)
+      .and.be.greaterThan(10);
   });
 
   it('answers a coded 500 problem when a collect() callback throws', async () => {
@@ -285,13 +301,16 @@ describe('metrics plugin', () => {
       kernel: '^0.1.0',
       dependsOn: ['metrics'],
       register(ctx) {
-        ctx.container.get(MetricsToken).forPlugin(ctx.name).gauge({
-          name: 'broken',
-          help: 'Always fails',
-          collect() {
-            throw new TypeError('sensor unplugged');
-          },
-        });
+        ctx.container
+          .get(MetricsToken)
+          .forPlugin(ctx.name)
+          .gauge({
+            name: 'broken',
+            help: 'Always fails',
+            collect() {
+              throw new TypeError('sensor unplugged');
+            },
+          });
       },
     });
     const k = await boot([faulty]);
@@ -304,27 +323,32 @@ describe('metrics plugin', () => {
   it('names the metric whose collect() threw', async () => {
     const registry = new Registry();
     createMetrics(registry).scope('app').gauge({ name: 'fine', help: 'Works' }).set(1);
-    createMetrics(registry).scope('app').gauge({
-      name: 'broken',
-      help: 'Always fails',
-      collect() {
-        throw new TypeError('sensor unplugged');
-      },
-    });
+    createMetrics(registry)
+      .scope('app')
+      .gauge({
+        name: 'broken',
+        help: 'Always fails',
+        collect() {
+          throw new TypeError('sensor unplugged');
+        },
+      });
     let error: unknown;
     await renderRegistry(registry).catch((err: unknown) => (error = err));
     expect(MetricsErrors.SCRAPE_FAILED.is(error)).to.equal(true);
-    expect((error as Error).message).to.include('app_broken (sensor unplugged)').and.not.include('app_fine');
+    expect((error as Error).message)
+      .to.include('app_broken (sensor unplugged)')
+      .and.not.include('app_fine');
     expect((error as { details: { metrics: string[] } }).details.metrics).to.deep.equal(['app_broken']);
   });
 
-  it('renders exactly what prom-client\'s registry.metrics() renders when nothing fails', async () => {
+  it("renders exactly what prom-client's registry.metrics() renders when nothing fails", async () => {
     const k = await boot([shop]);
     await k.inject('/api/v1/items/1');
     const registry = k.get(MetricsToken).registry;
     // Only metrics whose value cannot move between two renders (process and lag gauges do).
     const stable = new Registry();
-    for (const name of ['http_request_duration_seconds', 'gantry_plugin_boot_duration_seconds', 'nodejs_version_info']) stable.registerMetric(registry.getSingleMetric(name)!);
+    for (const name of ['http_request_duration_seconds', 'gantry_plugin_boot_duration_seconds', 'nodejs_version_info'])
+      stable.registerMetric(registry.getSingleMetric(name)!);
     expect(await renderRegistry(stable)).to.equal(await stable.metrics());
   });
 

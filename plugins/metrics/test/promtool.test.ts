@@ -48,10 +48,14 @@ describe('promtool check metrics', () => {
     try {
       execFileSync('sh', [ensureScript, 'ensure'], { stdio: ['ignore', 'inherit', 'inherit'] });
     } catch (err) {
-      throw new Error(`promtool is not on PATH and ${ensureScript} could not install it (${String(err)}). ` +
-        'Fix: install Debian\'s prometheus package (apt-get install prometheus) or put promtool on PATH', { cause: err });
+      throw new Error(
+        `promtool is not on PATH and ${ensureScript} could not install it (${String(err)}). ` +
+          "Fix: install Debian's prometheus package (apt-get install prometheus) or put promtool on PATH",
+        { cause: err },
+      );
     }
-    if (!promtoolOnPath()) throw new Error(`${ensureScript} ensure succeeded but promtool is still not on PATH: put it on PATH`);
+    if (!promtoolOnPath())
+      throw new Error(`${ensureScript} ensure succeeded but promtool is still not on PATH: put it on PATH`);
   });
 
   for (const [what, options] of [
@@ -59,13 +63,21 @@ describe('promtool check metrics', () => {
     ['a prefix', { prefix: 'shop_' }],
   ] as const) {
     it(`finds nothing to warn about in /metrics with ${what}`, async () => {
-      await using k = await createTestKernel({ plugins: [httpPlugin, metricsPlugin, shop], config: { metrics: options } });
+      await using k = await createTestKernel({
+        plugins: [httpPlugin, metricsPlugin, shop],
+        config: { metrics: options },
+      });
       expect((await k.inject({ method: 'POST', url: '/api/v1/orders', payload: {} })).statusCode).to.equal(201);
       expect((await k.inject('/api/v1/no-such-route')).statusCode).to.equal(404);
       const scrape = await k.inject('/metrics');
       expect(scrape.statusCode).to.equal(200);
       // The scrape has the families promtool lints: process and Node.js gauges, counters, histograms.
-      for (const family of ['nodejs_active_handles', 'shop_orders_total', 'shop_fill_duration_seconds_bucket', 'http_request_duration_seconds_bucket']) {
+      for (const family of [
+        'nodejs_active_handles',
+        'shop_orders_total',
+        'shop_fill_duration_seconds_bucket',
+        'http_request_duration_seconds_bucket',
+      ]) {
         expect(scrape.body).to.include(family);
       }
       const { status, output } = promtoolCheck(scrape.body);

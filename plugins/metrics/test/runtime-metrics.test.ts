@@ -9,17 +9,22 @@ import { parseExposition } from './exposition.js';
 async function gcCount(registry: Registry): Promise<number> {
   const metric = registry.getSingleMetric('nodejs_gc_duration_seconds') as Histogram;
   const data = await metric.get();
-  return data.values.filter((v) => v.metricName === 'nodejs_gc_duration_seconds_count').reduce((n, v) => n + v.value, 0);
+  return data.values
+    .filter((v) => v.metricName === 'nodejs_gc_duration_seconds_count')
+    .reduce((n, v) => n + v.value, 0);
 }
 
 describe('default process metrics', () => {
-  it('has every metric prom-client\'s collectDefaultMetrics() registers, with the same types (three gauges renamed)', async () => {
+  it("has every metric prom-client's collectDefaultMetrics() registers, with the same types (three gauges renamed)", async () => {
     // prom-client's own collectors run in a child process: they leave an event loop sampler and a
     // GC observer running that nothing can stop, which is what this plugin avoids.
     const promClient = createRequire(import.meta.url).resolve('prom-client');
     const script = `const p = require(${JSON.stringify(promClient)}); const r = new p.Registry(); p.collectDefaultMetrics({ register: r });
       r.getMetricsAsJSON().then((m) => { process.stdout.write(JSON.stringify(m.map((x) => [x.name, x.type]))); process.exit(0); });`;
-    const theirs = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as [string, string][];
+    const theirs = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as [
+      string,
+      string,
+    ][];
     const expected = theirs.map(([name, type]) => [RENAMED_GAUGES[name] ?? name, type]).sort();
     const registry = new Registry();
     const runtime = startRuntimeMetrics({ registry, prefix: '', eventLoopResolutionMs: 10 });
@@ -33,7 +38,7 @@ describe('default process metrics', () => {
     }
   });
 
-  it('serves prom-client\'s *_total gauges as *_all with their value, and never under a _total name', async () => {
+  it("serves prom-client's *_total gauges as *_all with their value, and never under a _total name", async () => {
     const registry = new Registry();
     const runtime = startRuntimeMetrics({ registry, prefix: 'x_', eventLoopResolutionMs: 10 });
     // One active handle and resource at least, whatever the test runner's stdout is (a pipe is a handle, a file is not).
@@ -48,14 +53,15 @@ describe('default process metrics', () => {
       }
       expect(families.get('x_nodejs_active_resources_all')!.samples[0]!.value).to.be.at.least(1);
       expect(families.get('x_nodejs_active_handles_all')!.samples[0]!.value).to.be.at.least(1);
-      for (const f of families.values()) if (f.type !== 'counter') expect(f.name, 'a non-counter named _total').not.to.match(/_total$/);
+      for (const f of families.values())
+        if (f.type !== 'counter') expect(f.name, 'a non-counter named _total').not.to.match(/_total$/);
     } finally {
       await new Promise((resolve) => server.close(resolve));
       runtime.stop();
     }
   });
 
-  it('stops observing garbage collections after stop(), unlike prom-client\'s collector', async () => {
+  it("stops observing garbage collections after stop(), unlike prom-client's collector", async () => {
     const stoppedRegistry = new Registry();
     const runningRegistry = new Registry();
     const stopped = startRuntimeMetrics({ registry: stoppedRegistry, prefix: '', eventLoopResolutionMs: 10 });
@@ -84,7 +90,10 @@ describe('default process metrics', () => {
       await new Promise((r) => setTimeout(r, 30));
       const families = parseExposition(await registry.metrics());
       expect(families.get('x_nodejs_eventloop_lag_seconds')!.samples[0]!.value).to.be.greaterThan(0);
-      expect(families.get('x_nodejs_eventloop_lag_max_seconds')!.samples[0]!.value, 'the sampler recorded delays').to.be.greaterThan(0);
+      expect(
+        families.get('x_nodejs_eventloop_lag_max_seconds')!.samples[0]!.value,
+        'the sampler recorded delays',
+      ).to.be.greaterThan(0);
     } finally {
       runtime.stop();
       runtime.stop(); // idempotent

@@ -12,10 +12,20 @@ function notLocked(now: Date) {
  * Of two requests (on any number of instances) presenting the same code, only one gets true.
  * Success resets the failure count.
  */
-export async function acceptTotpStep(em: SqlEntityManager, row: Pick<MfaTotpRow, 'userId' | 'secret'>, step: number, now: Date): Promise<boolean> {
+export async function acceptTotpStep(
+  em: SqlEntityManager,
+  row: Pick<MfaTotpRow, 'userId' | 'secret'>,
+  step: number,
+  now: Date,
+): Promise<boolean> {
   const changed = await em.nativeUpdate(
     MfaTotpEntity,
-    { userId: row.userId, state: 'active', secret: row.secret, $and: [{ $or: [{ lastStep: null }, { lastStep: { $lt: step } }] }, notLocked(now)] },
+    {
+      userId: row.userId,
+      state: 'active',
+      secret: row.secret,
+      $and: [{ $or: [{ lastStep: null }, { lastStep: { $lt: step } }] }, notLocked(now)],
+    },
     { lastStep: step, failedAttempts: 0, lockedUntil: null },
   );
   return changed === 1;
@@ -28,8 +38,13 @@ export async function acceptTotpStep(em: SqlEntityManager, row: Pick<MfaTotpRow,
 export function spendRecoveryCode(db: Database, userId: string, codeHash: string, now: Date): Promise<boolean> {
   return db.transaction(async (em) => {
     // Clearing an ended lock changes nothing, but matches only when no lock holds (and holds the row until commit).
-    if ((await em.nativeUpdate(MfaTotpEntity, { userId, state: 'active', ...notLocked(now) }, { lockedUntil: null })) !== 1) return false;
-    if ((await em.nativeUpdate(MfaRecoveryCodeEntity, { userId, codeHash, usedAt: null }, { usedAt: now })) !== 1) return false;
+    if (
+      (await em.nativeUpdate(MfaTotpEntity, { userId, state: 'active', ...notLocked(now) }, { lockedUntil: null })) !==
+      1
+    )
+      return false;
+    if ((await em.nativeUpdate(MfaRecoveryCodeEntity, { userId, codeHash, usedAt: null }, { usedAt: now })) !== 1)
+      return false;
     await em.nativeUpdate(MfaTotpEntity, { userId }, { failedAttempts: 0 });
     return true;
   });

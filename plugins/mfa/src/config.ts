@@ -31,14 +31,18 @@ export const mfaConfigSchema = z
       .min(3)
       .max(20)
       .default(5)
-      .describe('Consecutive wrong codes (sign-in or disable) after which the account\'s MFA is locked; a correct code resets the count'),
+      .describe(
+        "Consecutive wrong codes (sign-in or disable) after which the account's MFA is locked; a correct code resets the count",
+      ),
     lockSeconds: z
       .number()
       .int()
       .min(60)
       .max(86_400)
       .default(900)
-      .describe('How long a lock lasts: every code, even a correct one, is refused with 429 GANTRY_MFA_LOCKED until it ends (default 15 min)'),
+      .describe(
+        'How long a lock lasts: every code, even a correct one, is refused with 429 GANTRY_MFA_LOCKED until it ends (default 15 min)',
+      ),
   })
   .strict();
 

@@ -24,6 +24,8 @@ export async function loadOrCreateKey(file: string): Promise<{ readonly key: Buf
     return { key: parseKey(await readFile(file, 'utf8'), file), created: false };
   } catch (err) {
     if (MfaErrors.KEY_INVALID.is(err)) throw err;
-    throw MfaErrors.KEY_INVALID(`mfa: cannot read or create the key file ${file}: ${(err as Error).message}`, { cause: err });
+    throw MfaErrors.KEY_INVALID(`mfa: cannot read or create the key file ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }

@@ -24,18 +24,24 @@ export function createMfaPlugin(internals: MfaInternals = {}): Plugin {
     name: 'mfa',
     version: packageVersion(import.meta.url),
     kernel: '^0.1.0',
-    description: 'TOTP second factor: enrolment with confirmation, a sign-in step with single-use challenges, recovery codes, replay protection, lockout after wrong codes; secrets encrypted at rest',
+    description:
+      'TOTP second factor: enrolment with confirmation, a sign-in step with single-use challenges, recovery codes, replay protection, lockout after wrong codes; secrets encrypted at rest',
     dependsOn: ['http', 'database', 'audit', 'users'],
     requires: [DatabaseToken, AuditToken, UsersToken],
     provides: [MfaToken],
     config: mfaConfigSchema,
     validate(config, { profile }) {
-      return config.encryptionKey === undefined && profile !== 'embedded' ? [MfaErrors.KEY_REQUIRED(`no encryptionKey in profile "${profile}": only the embedded profile generates one`)] : [];
+      return config.encryptionKey === undefined && profile !== 'embedded'
+        ? [MfaErrors.KEY_REQUIRED(`no encryptionKey in profile "${profile}": only the embedded profile generates one`)]
+        : [];
     },
     register(ctx) {
       const { config } = ctx;
       // A configured key is checked now (no I/O), so a malformed one refuses the boot with the other config problems.
-      let box = config.encryptionKey === undefined ? undefined : new SecretBox(parseKey(config.encryptionKey, 'plugins.mfa.encryptionKey'));
+      let box =
+        config.encryptionKey === undefined
+          ? undefined
+          : new SecretBox(parseKey(config.encryptionKey, 'plugins.mfa.encryptionKey'));
       const keySource = box ? 'config' : 'file';
 
       const db = ctx.container.get(DatabaseToken);
@@ -74,7 +80,13 @@ export function createMfaPlugin(internals: MfaInternals = {}): Plugin {
         });
       }
 
-      ctx.health.check(() => (box ? { status: 'up', details: { key: keySource } } : { status: 'down', details: { key: keySource, error: 'not started' } }), { critical: true });
+      ctx.health.check(
+        () =>
+          box
+            ? { status: 'up', details: { key: keySource } }
+            : { status: 'down', details: { key: keySource, error: 'not started' } },
+        { critical: true },
+      );
     },
   });
 }

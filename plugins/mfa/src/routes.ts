@@ -24,7 +24,12 @@ function callerId(req: RouteRequest): string {
 export function mfaRoutes(http: HttpRouter, mfa: MfaService): void {
   http.post(
     '/auth/mfa/totp/enroll',
-    { summary: 'Start a TOTP enrolment: a new secret and its otpauth:// URL (active once confirmed)', tags: TAGS, schema: { response: enrollResponse }, meta: { ...SIGNED_IN } },
+    {
+      summary: 'Start a TOTP enrolment: a new secret and its otpauth:// URL (active once confirmed)',
+      tags: TAGS,
+      schema: { response: enrollResponse },
+      meta: { ...SIGNED_IN },
+    },
     async (req, reply) => {
       reply.header('Cache-Control', 'no-store');
       return mfa.enroll(callerId(req), req.ip);
@@ -33,7 +38,12 @@ export function mfaRoutes(http: HttpRouter, mfa: MfaService): void {
 
   http.post(
     '/auth/mfa/totp/confirm',
-    { summary: 'Confirm the enrolment with a current code; returns ten one-time recovery codes, shown once', tags: TAGS, schema: { body: confirmBody, response: confirmResponse }, meta: { ...SIGNED_IN } },
+    {
+      summary: 'Confirm the enrolment with a current code; returns ten one-time recovery codes, shown once',
+      tags: TAGS,
+      schema: { body: confirmBody, response: confirmResponse },
+      meta: { ...SIGNED_IN },
+    },
     async (req, reply) => {
       reply.header('Cache-Control', 'no-store');
       return mfa.confirm(callerId(req), req.body.code, req.ip);
@@ -42,7 +52,13 @@ export function mfaRoutes(http: HttpRouter, mfa: MfaService): void {
 
   http.delete(
     '/auth/mfa/totp',
-    { summary: 'Turn TOTP off (needs the password and a current or recovery code)', tags: TAGS, status: 204, schema: { body: disableBody }, meta: { ...SIGNED_IN } },
+    {
+      summary: 'Turn TOTP off (needs the password and a current or recovery code)',
+      tags: TAGS,
+      status: 204,
+      schema: { body: disableBody },
+      meta: { ...SIGNED_IN },
+    },
     async (req) => {
       await mfa.disable(callerId(req), req.body, req.ip);
       return undefined;
@@ -51,7 +67,12 @@ export function mfaRoutes(http: HttpRouter, mfa: MfaService): void {
 
   http.post(
     '/auth/mfa/verify',
-    { summary: 'Finish a sign-in with the mfaToken and a TOTP or recovery code', tags: TAGS, schema: { body: verifyBody }, meta: { public: true, rateLimit: 'mfa' } },
+    {
+      summary: 'Finish a sign-in with the mfaToken and a TOTP or recovery code',
+      tags: TAGS,
+      schema: { body: verifyBody },
+      meta: { public: true, rateLimit: 'mfa' },
+    },
     async (req, reply) => {
       reply.header('Cache-Control', 'no-store');
       return mfa.verify(req.body, req, reply);

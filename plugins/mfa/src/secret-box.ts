@@ -14,7 +14,8 @@ const SEALED = /^v1\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{22})$
 export function parseKey(text: string, source: string): Buffer {
   const trimmed = text.trim();
   const key = KEY_FORMAT.test(trimmed) ? Buffer.from(trimmed, HEX_KEY.test(trimmed) ? 'hex' : 'base64') : undefined;
-  if (key?.length !== 32) throw MfaErrors.KEY_INVALID(`mfa: the encryption key in ${source} is not 32 bytes as 64 hex digits or base64`);
+  if (key?.length !== 32)
+    throw MfaErrors.KEY_INVALID(`mfa: the encryption key in ${source} is not 32 bytes as 64 hex digits or base64`);
   return key;
 }
 
@@ -38,7 +39,12 @@ export class SecretBox {
     const cipher = createCipheriv('aes-256-gcm', this.sealKey, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(accountId, 'utf8'));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return [VERSION, iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+    return [
+      VERSION,
+      iv.toString('base64url'),
+      body.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+    ].join('.');
   }
 
   /** The plaintext of {@link seal}; throws GANTRY_MFA_SECRET_UNREADABLE when the key, the account or the text differ. */
@@ -46,12 +52,17 @@ export class SecretBox {
     const parts = SEALED.exec(sealed);
     try {
       if (!parts) throw new TypeError('not a sealed value');
-      const decipher = createDecipheriv('aes-256-gcm', this.sealKey, Buffer.from(parts[1]!, 'base64url'), { authTagLength: TAG_BYTES });
+      const decipher = createDecipheriv('aes-256-gcm', this.sealKey, Buffer.from(parts[1]!, 'base64url'), {
+        authTagLength: TAG_BYTES,
+      });
       decipher.setAAD(Buffer.from(accountId, 'utf8'));
       decipher.setAuthTag(Buffer.from(parts[3]!, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(parts[2]!, 'base64url')), decipher.final()]).toString('utf8');
     } catch (err) {
-      throw MfaErrors.SECRET_UNREADABLE(`mfa: the TOTP secret of account ${accountId} cannot be decrypted with the configured key`, { cause: err });
+      throw MfaErrors.SECRET_UNREADABLE(
+        `mfa: the TOTP secret of account ${accountId} cannot be decrypted with the configured key`,
+        { cause: err },
+      );
     }
   }
 

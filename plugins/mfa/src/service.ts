@@ -5,10 +5,23 @@ import type { Database, SqlEntityManager } from '@gantry/plugin-database';
 import type { LoginAttempt, LoginMode, LoginResult, UserRecord, Users } from '@gantry/plugin-users';
 import { acceptTotpStep, spendRecoveryCode } from './acceptance.js';
 import type { MfaConfig } from './config.js';
-import { MfaChallengeEntity, MfaRecoveryCodeEntity, MfaTotpEntity, type MfaChallengeRow, type MfaTotpRow } from './entity.js';
+import {
+  MfaChallengeEntity,
+  MfaRecoveryCodeEntity,
+  MfaTotpEntity,
+  type MfaChallengeRow,
+  type MfaTotpRow,
+} from './entity.js';
 import { MfaErrors } from './errors.js';
 import { tokenHash, type SecretBox } from './secret-box.js';
-import { matchTotpStep, newRecoveryCodes, newTotpSecret, normalizeRecoveryCode, normalizeTotpCode, otpauthUrl } from './totp.js';
+import {
+  matchTotpStep,
+  newRecoveryCodes,
+  newTotpSecret,
+  normalizeRecoveryCode,
+  normalizeTotpCode,
+  otpauthUrl,
+} from './totp.js';
 
 /** An account's MFA state, as other plugins read it. */
 export interface MfaStatus {
@@ -60,7 +73,11 @@ export class MfaService implements Mfa {
     if (!row) return { totp: 'off', recoveryCodesLeft: 0 };
     const left = await this.guard(() => this.o.db.em().count(MfaRecoveryCodeEntity, { userId, usedAt: null }));
     const lockedUntil = this.lockEnd(row);
-    return { totp: row.state === 'active' ? 'active' : 'pending', recoveryCodesLeft: left, ...(lockedUntil ? { lockedUntil: lockedUntil.toISOString() } : {}) };
+    return {
+      totp: row.state === 'active' ? 'active' : 'pending',
+      recoveryCodesLeft: left,
+      ...(lockedUntil ? { lockedUntil: lockedUntil.toISOString() } : {}),
+    };
   }
 
   /** Starts (or restarts) a pending enrolment: a new secret, shown this once. */
@@ -69,9 +86,23 @@ export class MfaService implements Mfa {
     const secret = newTotpSecret();
     const sealed = this.o.box().seal(secret, userId);
     const now = new Date(this.o.now());
-    const stored = await this.storePending(userId, { secret: sealed, state: 'pending', lastStep: null, failedAttempts: 0, lockedUntil: null, createdAt: now, confirmedAt: null });
+    const stored = await this.storePending(userId, {
+      secret: sealed,
+      state: 'pending',
+      lastStep: null,
+      failedAttempts: 0,
+      lockedUntil: null,
+      createdAt: now,
+      confirmedAt: null,
+    });
     if (!stored) {
-      await this.record({ action: 'auth.mfa.enroll', outcome: 'denied', user: userId, ip, details: { reason: 'already-enabled' } });
+      await this.record({
+        action: 'auth.mfa.enroll',
+        outcome: 'denied',
+        user: userId,
+        ip,
+        details: { reason: 'already-enabled' },
+      });
       throw MfaErrors.ALREADY_ENABLED('TOTP is already enabled on this account');
     }
     await this.record({ action: 'auth.mfa.enroll', outcome: 'success', user: userId, ip });
@@ -85,34 +116,60 @@ export class MfaService implements Mfa {
     if (row.state === 'active') throw MfaErrors.ALREADY_ENABLED('TOTP is already enabled on this account');
     const code = normalizeTotpCode(input);
     const now = this.o.now();
-    const step = code ? await matchTotpStep(this.o.box().open(row.secret, userId), code, { nowMs: now, afterStep: null }) : undefined;
+    const step = code
+      ? await matchTotpStep(this.o.box().open(row.secret, userId), code, { nowMs: now, afterStep: null })
+      : undefined;
     if (step === undefined) {
-      await this.record({ action: 'auth.mfa.confirm', outcome: 'failure', user: userId, ip, details: { reason: 'wrong-code' } });
+      await this.record({
+        action: 'auth.mfa.confirm',
+        outcome: 'failure',
+        user: userId,
+        ip,
+        details: { reason: 'wrong-code' },
+      });
       throw MfaErrors.CONFIRM_FAILED('the code does not match the pending enrolment');
     }
     const codes = newRecoveryCodes();
     const confirmed = await this.guard(() =>
       this.o.db.transaction(async (em) => {
         // Conditional on the very secret the code was checked against: an enrolment restarted meanwhile is not activated.
-        const changed = await em.nativeUpdate(MfaTotpEntity, { userId, state: 'pending', secret: row.secret }, { state: 'active', lastStep: step, failedAttempts: 0, lockedUntil: null, confirmedAt: new Date(now) });
+        const changed = await em.nativeUpdate(
+          MfaTotpEntity,
+          { userId, state: 'pending', secret: row.secret },
+          { state: 'active', lastStep: step, failedAttempts: 0, lockedUntil: null, confirmedAt: new Date(now) },
+        );
         if (changed !== 1) return false;
         await this.replaceRecoveryCodes(em, userId, codes, new Date(now));
         return true;
       }),
     );
-    if (!confirmed) throw MfaErrors.CONFIRM_FAILED('the enrolment changed meanwhile (restarted or confirmed by another request)');
+    if (!confirmed)
+      throw MfaErrors.CONFIRM_FAILED('the enrolment changed meanwhile (restarted or confirmed by another request)');
     await this.record({ action: 'auth.mfa.confirm', outcome: 'success', user: userId, ip });
     return { recoveryCodes: codes };
   }
 
   /** Turns TOTP off after re-authentication: the password (when the account has one) and a current code or a recovery code. */
-  async disable(userId: string, input: { readonly password?: string | undefined; readonly code: string }, ip: string | undefined): Promise<void> {
+  async disable(
+    userId: string,
+    input: { readonly password?: string | undefined; readonly code: string },
+    ip: string | undefined,
+  ): Promise<void> {
     const user = await this.account(userId);
     const row = await this.totpRow(userId);
     if (row?.state !== 'active') throw MfaErrors.NOT_ENROLLED('TOTP is not enabled on this account');
     await this.refuseWhenLocked(row, 'auth.mfa.disable', ip);
-    if (user.hasPassword && (input.password === undefined || !(await this.o.users.verifyPassword(userId, input.password)))) {
-      await this.record({ action: 'auth.mfa.disable', outcome: 'failure', user: userId, ip, details: { reason: 'wrong-password' } });
+    if (
+      user.hasPassword &&
+      (input.password === undefined || !(await this.o.users.verifyPassword(userId, input.password)))
+    ) {
+      await this.record({
+        action: 'auth.mfa.disable',
+        outcome: 'failure',
+        user: userId,
+        ip,
+        details: { reason: 'wrong-password' },
+      });
       throw MfaErrors.REAUTH_FAILED('the password or the code is wrong');
     }
     const factor = await this.checkCode(row, input.code);
@@ -140,7 +197,10 @@ export class MfaService implements Mfa {
     await this.guard(async () => {
       const em = this.o.db.em();
       // Spent and expired challenges of this account go now: the table stays as small as the sign-ins in flight.
-      await em.nativeDelete(MfaChallengeEntity, { userId: user.id, $or: [{ consumedAt: { $ne: null } }, { expiresAt: { $lte: new Date(now) } }] });
+      await em.nativeDelete(MfaChallengeEntity, {
+        userId: user.id,
+        $or: [{ consumedAt: { $ne: null } }, { expiresAt: { $lte: new Date(now) } }],
+      });
       await em.insert(MfaChallengeEntity, {
         id: randomUUID(),
         tokenHash: tokenHash(token),
@@ -152,17 +212,27 @@ export class MfaService implements Mfa {
         consumedAt: null,
       });
     });
-    await this.record({ action: 'auth.mfa.challenge', outcome: 'success', user: user.id, details: { method: attempt.method } });
+    await this.record({
+      action: 'auth.mfa.challenge',
+      outcome: 'success',
+      user: user.id,
+      details: { method: attempt.method },
+    });
     return { mfaRequired: true, mfaToken: token };
   }
 
   /** Finishes a challenged sign-in with a TOTP or recovery code: the users plugin issues the tokens (or session). */
-  async verify(input: { readonly mfaToken: string; readonly code: string }, req: RouteRequest, reply: RouteReply): Promise<LoginResult> {
+  async verify(
+    input: { readonly mfaToken: string; readonly code: string },
+    req: RouteRequest,
+    reply: RouteReply,
+  ): Promise<LoginResult> {
     const ip = req.ip;
     const challenge = await this.openChallenge(input.mfaToken);
     const row = await this.totpRow(challenge.userId);
     // Disabled since the password step: nothing to verify against any more.
-    if (row?.state !== 'active') throw MfaErrors.CHALLENGE_INVALID('this sign-in can no longer be completed: sign in again');
+    if (row?.state !== 'active')
+      throw MfaErrors.CHALLENGE_INVALID('this sign-in can no longer be completed: sign in again');
     await this.refuseWhenLocked(row, 'auth.mfa.verify', ip);
     const factor = await this.checkCode(row, input.code);
     if (!factor) {
@@ -170,13 +240,27 @@ export class MfaService implements Mfa {
       throw MfaErrors.CODE_INVALID('the code is wrong, expired or already used');
     }
     const now = new Date(this.o.now());
-    const spent = await this.guard(() => this.o.db.em().nativeUpdate(MfaChallengeEntity, { id: challenge.id, consumedAt: null, expiresAt: { $gt: now } }, { consumedAt: now }));
+    const spent = await this.guard(() =>
+      this.o.db
+        .em()
+        .nativeUpdate(
+          MfaChallengeEntity,
+          { id: challenge.id, consumedAt: null, expiresAt: { $gt: now } },
+          { consumedAt: now },
+        ),
+    );
     if (spent !== 1) throw MfaErrors.CHALLENGE_INVALID('this mfaToken was used by another request: sign in again');
     const user = await this.o.users.findById(challenge.userId);
-    if (user?.status !== 'active') throw MfaErrors.CHALLENGE_INVALID('this sign-in can no longer be completed: the account is disabled or gone');
+    if (user?.status !== 'active')
+      throw MfaErrors.CHALLENGE_INVALID('this sign-in can no longer be completed: the account is disabled or gone');
     await this.recordFactor(factor, user.id, ip);
     await this.record({ action: 'auth.mfa.verify', outcome: 'success', user: user.id, ip, details: { factor } });
-    return this.o.users.completeLogin(user, { mode: challenge.mode as LoginMode, method: challenge.method }, req, reply);
+    return this.o.users.completeLogin(
+      user,
+      { mode: challenge.mode as LoginMode, method: challenge.method },
+      req,
+      reply,
+    );
   }
 
   // ---- codes -----------------------------------------------------------------------------
@@ -191,13 +275,18 @@ export class MfaService implements Mfa {
     const nowMs = this.o.now();
     const totp = normalizeTotpCode(input);
     if (totp) {
-      const step = await matchTotpStep(this.o.box().open(row.secret, userId), totp, { nowMs, afterStep: row.lastStep ?? null });
+      const step = await matchTotpStep(this.o.box().open(row.secret, userId), totp, {
+        nowMs,
+        afterStep: row.lastStep ?? null,
+      });
       if (step === undefined) return undefined;
       return (await this.guard(() => acceptTotpStep(this.o.db.em(), row, step, new Date(nowMs)))) ? 'totp' : undefined;
     }
     const recovery = normalizeRecoveryCode(input);
     if (!recovery) return undefined;
-    const used = await this.guard(() => spendRecoveryCode(this.o.db, userId, this.o.box().recoveryHash(userId, recovery), new Date(nowMs)));
+    const used = await this.guard(() =>
+      spendRecoveryCode(this.o.db, userId, this.o.box().recoveryHash(userId, recovery), new Date(nowMs)),
+    );
     return used ? 'recovery-code' : undefined;
   }
 
@@ -209,14 +298,34 @@ export class MfaService implements Mfa {
       const nowMs = this.o.now();
       if (this.lockEnd(current, nowMs)) break;
       const count = current.failedAttempts + 1;
-      const lockedUntil = count >= this.o.config.maxAttempts ? new Date(nowMs + this.o.config.lockSeconds * 1000) : undefined;
+      const lockedUntil =
+        count >= this.o.config.maxAttempts ? new Date(nowMs + this.o.config.lockSeconds * 1000) : undefined;
       const expected = current.failedAttempts;
       const changed = await this.guard(() =>
-        this.o.db.em().nativeUpdate(MfaTotpEntity, { userId, state: 'active', failedAttempts: expected }, lockedUntil ? { failedAttempts: 0, lockedUntil } : { failedAttempts: count }),
+        this.o.db
+          .em()
+          .nativeUpdate(
+            MfaTotpEntity,
+            { userId, state: 'active', failedAttempts: expected },
+            lockedUntil ? { failedAttempts: 0, lockedUntil } : { failedAttempts: count },
+          ),
       );
       if (changed === 1) {
-        await this.record({ action, outcome: 'failure', user: userId, ip, details: { reason: 'wrong-code', attempt: count } });
-        if (lockedUntil) await this.record({ action: 'auth.mfa.lock', outcome: 'success', user: userId, ip, details: { until: lockedUntil.toISOString(), attempts: count } });
+        await this.record({
+          action,
+          outcome: 'failure',
+          user: userId,
+          ip,
+          details: { reason: 'wrong-code', attempt: count },
+        });
+        if (lockedUntil)
+          await this.record({
+            action: 'auth.mfa.lock',
+            outcome: 'success',
+            user: userId,
+            ip,
+            details: { until: lockedUntil.toISOString(), attempts: count },
+          });
         return;
       }
       current = await this.totpRow(userId);
@@ -229,9 +338,18 @@ export class MfaService implements Mfa {
     const nowMs = this.o.now();
     const end = this.lockEnd(row, nowMs);
     if (!end) return;
-    await this.record({ action, outcome: 'denied', user: row.userId, ip, details: { reason: 'locked', until: end.toISOString() } });
+    await this.record({
+      action,
+      outcome: 'denied',
+      user: row.userId,
+      ip,
+      details: { reason: 'locked', until: end.toISOString() },
+    });
     const seconds = Math.max(1, Math.ceil((end.getTime() - nowMs) / 1000));
-    throw MfaErrors.LOCKED(`too many wrong codes: MFA is locked for ${seconds} more seconds`, { headers: { 'Retry-After': String(seconds) }, details: { retryAfterSeconds: seconds } });
+    throw MfaErrors.LOCKED(`too many wrong codes: MFA is locked for ${seconds} more seconds`, {
+      headers: { 'Retry-After': String(seconds) },
+      details: { retryAfterSeconds: seconds },
+    });
   }
 
   private lockEnd(row: MfaTotpRow, nowMs = this.o.now()): Date | undefined {
@@ -251,18 +369,34 @@ export class MfaService implements Mfa {
       const em = this.o.db.em();
       const stored = existing
         ? (await this.guard(() => em.nativeUpdate(MfaTotpEntity, { userId, state: 'pending' }, pending))) === 1
-        : await this.guard(() => em.insert(MfaTotpEntity, { userId, ...pending }).then(() => true, (err: unknown) => (isUniqueViolation(err) ? false : Promise.reject(err))));
+        : await this.guard(() =>
+            em.insert(MfaTotpEntity, { userId, ...pending }).then(
+              () => true,
+              (err: unknown) => (isUniqueViolation(err) ? false : Promise.reject(err)),
+            ),
+          );
       if (stored) return true;
     }
     throw MfaErrors.UNAVAILABLE('the enrolment kept changing under concurrent requests: retry');
   }
 
-  private async replaceRecoveryCodes(em: SqlEntityManager, userId: string, codes: readonly string[], now: Date): Promise<void> {
+  private async replaceRecoveryCodes(
+    em: SqlEntityManager,
+    userId: string,
+    codes: readonly string[],
+    now: Date,
+  ): Promise<void> {
     await em.nativeDelete(MfaRecoveryCodeEntity, { userId });
     const box = this.o.box();
     await em.insertMany(
       MfaRecoveryCodeEntity,
-      codes.map((code) => ({ id: randomUUID(), userId, codeHash: box.recoveryHash(userId, normalizeRecoveryCode(code)!), createdAt: now, usedAt: null })),
+      codes.map((code) => ({
+        id: randomUUID(),
+        userId,
+        codeHash: box.recoveryHash(userId, normalizeRecoveryCode(code)!),
+        createdAt: now,
+        usedAt: null,
+      })),
     );
   }
 
@@ -271,14 +405,25 @@ export class MfaService implements Mfa {
   private async openChallenge(mfaToken: string): Promise<MfaChallengeRow> {
     const now = new Date(this.o.now());
     const row = MFA_TOKEN.test(mfaToken)
-      ? await this.guard(() => this.o.db.em().findOne(MfaChallengeEntity, { tokenHash: tokenHash(mfaToken), consumedAt: null, expiresAt: { $gt: now } }, { disableIdentityMap: true }))
+      ? await this.guard(() =>
+          this.o.db
+            .em()
+            .findOne(
+              MfaChallengeEntity,
+              { tokenHash: tokenHash(mfaToken), consumedAt: null, expiresAt: { $gt: now } },
+              { disableIdentityMap: true },
+            ),
+        )
       : null;
     if (!row) throw MfaErrors.CHALLENGE_INVALID('the mfaToken is unknown, used or expired: sign in again');
     return row;
   }
 
   private async totpRow(userId: string): Promise<MfaTotpRow | undefined> {
-    return (await this.guard(() => this.o.db.em().findOne(MfaTotpEntity, { userId }, { disableIdentityMap: true }))) ?? undefined;
+    return (
+      (await this.guard(() => this.o.db.em().findOne(MfaTotpEntity, { userId }, { disableIdentityMap: true }))) ??
+      undefined
+    );
   }
 
   private async account(userId: string): Promise<UserRecord> {
@@ -292,11 +437,23 @@ export class MfaService implements Mfa {
   private async recordFactor(factor: Factor, userId: string, ip: string | undefined): Promise<void> {
     if (factor !== 'recovery-code') return;
     const left = await this.guard(() => this.o.db.em().count(MfaRecoveryCodeEntity, { userId, usedAt: null }));
-    await this.record({ action: 'auth.mfa.recovery_code', outcome: 'success', user: userId, ip, details: { remaining: left } });
+    await this.record({
+      action: 'auth.mfa.recovery_code',
+      outcome: 'success',
+      user: userId,
+      ip,
+      details: { remaining: left },
+    });
   }
 
   /** Records an MFA event on the account; never a code, a secret or a token. A failed write fails the action (503). */
-  private async record(entry: { action: string; outcome: AuditRecordInput['outcome']; user: string; ip?: string | undefined; details?: Record<string, unknown> }): Promise<void> {
+  private async record(entry: {
+    action: string;
+    outcome: AuditRecordInput['outcome'];
+    user: string;
+    ip?: string | undefined;
+    details?: Record<string, unknown>;
+  }): Promise<void> {
     await this.o.audit.record({
       action: entry.action,
       outcome: entry.outcome,
@@ -319,5 +476,7 @@ export class MfaService implements Mfa {
 
 /** A unique-constraint violation (MikroORM's UniqueConstraintViolationException, on SQLite and PostgreSQL). */
 function isUniqueViolation(err: unknown): boolean {
-  return (err as { constructor?: { name?: string } } | undefined)?.constructor?.name === 'UniqueConstraintViolationException';
+  return (
+    (err as { constructor?: { name?: string } } | undefined)?.constructor?.name === 'UniqueConstraintViolationException'
+  );
 }

@@ -17,7 +17,11 @@ export function newTotpSecret(): string {
 }
 
 /** The `otpauth://totp/...` URL authenticator apps scan (SHA-1, 6 digits, 30 s: what every app supports). */
-export function otpauthUrl(options: { readonly issuer: string; readonly label: string; readonly secret: string }): string {
+export function otpauthUrl(options: {
+  readonly issuer: string;
+  readonly label: string;
+  readonly secret: string;
+}): string {
   return generateURI({ issuer: options.issuer, label: options.label, secret: options.secret, period: TOTP_PERIOD });
 }
 
@@ -25,13 +29,24 @@ export function otpauthUrl(options: { readonly issuer: string; readonly label: s
  * The time step whose code `code` is, searching the current step and one on each side, and only steps
  * strictly after `afterStep` (replay protection); undefined when it matches none.
  */
-export async function matchTotpStep(secret: string, code: string, options: { readonly nowMs: number; readonly afterStep: number | null }): Promise<number | undefined> {
+export async function matchTotpStep(
+  secret: string,
+  code: string,
+  options: { readonly nowMs: number; readonly afterStep: number | null },
+): Promise<number | undefined> {
   const epoch = Math.floor(options.nowMs / 1000);
   const newest = Math.floor(epoch / TOTP_PERIOD) + 1;
   const { afterStep } = options;
   if (afterStep !== null && afterStep >= newest) return undefined;
   // A tolerance of one period at an exact epoch covers exactly the steps current-1 .. current+1.
-  const result = await verify({ secret, token: code, epoch, period: TOTP_PERIOD, epochTolerance: TOTP_PERIOD, ...(afterStep !== null ? { afterTimeStep: afterStep } : {}) });
+  const result = await verify({
+    secret,
+    token: code,
+    epoch,
+    period: TOTP_PERIOD,
+    epochTolerance: TOTP_PERIOD,
+    ...(afterStep !== null ? { afterTimeStep: afterStep } : {}),
+  });
   // The TOTP strategy's result carries the matched step (the union type also covers HOTP's).
   return result.valid && 'timeStep' in result ? result.timeStep : undefined;
 }

@@ -32,7 +32,8 @@ describe('mfa on postgresql: two instances racing on one row', function () {
       const [a, b] = [await one.challenge(user.email), await two.challenge(user.email)];
       const code = await one.code(user.secret);
       const db = one.tk.get(DatabaseToken);
-      const verify = (stack: Stack, mfaToken: string) => stack.call('POST', '/api/v1/auth/mfa/verify', { body: { mfaToken, code } });
+      const verify = (stack: Stack, mfaToken: string) =>
+        stack.call('POST', '/api/v1/auth/mfa/verify', { body: { mfaToken, code } });
       let racing: Promise<Reply[]> | undefined;
       // A third connection holds the account's row: both instances read it, match the code, and queue on their UPDATE.
       await db.transaction(async (em) => {
@@ -59,7 +60,8 @@ describe('mfa on postgresql: two instances racing on one row', function () {
       const mfaToken = await one.challenge(user.email);
       const [older, newer] = [await one.code(user.secret, 0), await one.code(user.secret, 1)];
       const db = one.tk.get(DatabaseToken);
-      const verify = (stack: Stack, code: string) => stack.call('POST', '/api/v1/auth/mfa/verify', { body: { mfaToken, code } });
+      const verify = (stack: Stack, code: string) =>
+        stack.call('POST', '/api/v1/auth/mfa/verify', { body: { mfaToken, code } });
       let racing: Promise<Reply[]> | undefined;
       await db.transaction(async (em) => {
         await em.execute(`select 1 from "${String(database.schema)}".mfa_totp where user_id = ? for update`, [user.id]);
@@ -81,7 +83,12 @@ describe('mfa on postgresql: two instances racing on one row', function () {
 
 /** Statements waiting for a row lock on mfa_totp. */
 async function waitingUpdates(stack: Stack): Promise<number> {
-  const [row] = await stack.tk.get(DatabaseToken).em().execute<{ n: string }[]>("select count(*) as n from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'update %mfa_totp%'");
+  const [row] = await stack.tk
+    .get(DatabaseToken)
+    .em()
+    .execute<{ n: string }[]>(
+      "select count(*) as n from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'update %mfa_totp%'",
+    );
   return Number(row!.n);
 }
 

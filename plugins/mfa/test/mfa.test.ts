@@ -15,7 +15,13 @@ import { expect } from 'chai';
 import { generate } from 'otplib';
 import { plugin } from '../src/index.js';
 import { parseKey, SecretBox } from '../src/secret-box.js';
-import { matchTotpStep, newRecoveryCodes, newTotpSecret, normalizeRecoveryCode, normalizeTotpCode } from '../src/totp.js';
+import {
+  matchTotpStep,
+  newRecoveryCodes,
+  newTotpSecret,
+  normalizeRecoveryCode,
+  normalizeTotpCode,
+} from '../src/totp.js';
 import { bootStack, TEST_KEY, TestClock } from './support/stack.js';
 import { mfaSuite } from './support/suite.js';
 
@@ -78,8 +84,12 @@ describe('mfa: the embedded key file', function () {
     const second = await bootStack({ appDir, database, mailDir, clock, mfa: {} });
     try {
       expect(readFileSync(file, 'utf8')).to.equal(key);
-      expect(second.lines.some((l) => l.level === 'warn' && /mfa uses the encryption key of this file/.test(l.msg))).to.equal(true);
-      const res = await second.call('POST', '/api/v1/auth/mfa/verify', { body: { mfaToken: await second.challenge(user.email), code: await second.code(user.secret) } });
+      expect(
+        second.lines.some((l) => l.level === 'warn' && /mfa uses the encryption key of this file/.test(l.msg)),
+      ).to.equal(true);
+      const res = await second.call('POST', '/api/v1/auth/mfa/verify', {
+        body: { mfaToken: await second.challenge(user.email), code: await second.code(user.secret) },
+      });
       expect(res.status, res.text).to.equal(200);
     } finally {
       await second.stop();
@@ -88,7 +98,16 @@ describe('mfa: the embedded key file', function () {
 
   it('refuses to boot outside the embedded profile without an encryptionKey, and with a malformed one', async () => {
     const mailDir = tmpDir('gantry-mfa-mail-');
-    const stack = [httpPlugin, databasePlugin, auditPlugin, rbacPlugin, authJwtPlugin, mailerPlugin, usersPlugin, plugin];
+    const stack = [
+      httpPlugin,
+      databasePlugin,
+      auditPlugin,
+      rbacPlugin,
+      authJwtPlugin,
+      mailerPlugin,
+      usersPlugin,
+      plugin,
+    ];
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const keys = [{ kid: 'k1', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }];
     const config = (mfa: Record<string, unknown>) => ({
@@ -100,7 +119,9 @@ describe('mfa: the embedded key file', function () {
     const missing = await rejection(createTestKernel({ plugins: stack, config: config({}), profile: 'compose' }));
     expect(((missing as GantryError).details as { codes: string[] }).codes).to.include('GANTRY_MFA_KEY_REQUIRED');
     expect(String((missing as Error).message)).to.include('no encryptionKey in profile "compose"');
-    const malformed = await rejection(createTestKernel({ plugins: stack, config: config({ encryptionKey: Buffer.alloc(16).toString('hex') }) }));
+    const malformed = await rejection(
+      createTestKernel({ plugins: stack, config: config({ encryptionKey: Buffer.alloc(16).toString('hex') }) }),
+    );
     expect(String((malformed as Error).message)).to.match(/encryptionKey/);
     expect(causeCodes(malformed)).to.include('GANTRY_CORE_BOOT_INVALID');
   });
@@ -117,7 +138,11 @@ describe('mfa: secret box', () => {
     expect(box.open(a, 'user-1')).to.equal('JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP');
     const [v, iv, body, tag] = a.split('.') as [string, string, string, string];
     const flipped = `${v}.${iv}.${body.slice(0, -2)}${body.at(-2) === 'A' ? 'B' : 'A'}${body.at(-1)}.${tag}`;
-    for (const [sealed, account] of [[a, 'user-2'], [flipped, 'user-1'], ['v1.garbage', 'user-1']] as const) {
+    for (const [sealed, account] of [
+      [a, 'user-2'],
+      [flipped, 'user-1'],
+      ['v1.garbage', 'user-1'],
+    ] as const) {
       const err = (() => {
         try {
           box.open(sealed, account);
@@ -141,8 +166,20 @@ describe('mfa: secret box', () => {
 
   it('parses 32-byte keys as hex, base64 or base64url, and nothing else', () => {
     const raw = randomBytes(32);
-    for (const text of [raw.toString('hex'), raw.toString('base64'), raw.toString('base64url'), `${raw.toString('base64')}\n`]) expect(parseKey(text, 'test').equals(raw)).to.equal(true);
-    for (const text of ['', 'short', randomBytes(16).toString('hex'), randomBytes(31).toString('base64'), randomBytes(48).toString('base64')]) {
+    for (const text of [
+      raw.toString('hex'),
+      raw.toString('base64'),
+      raw.toString('base64url'),
+      `${raw.toString('base64')}\n`,
+    ])
+      expect(parseKey(text, 'test').equals(raw)).to.equal(true);
+    for (const text of [
+      '',
+      'short',
+      randomBytes(16).toString('hex'),
+      randomBytes(31).toString('base64'),
+      randomBytes(48).toString('base64'),
+    ]) {
       expect(() => parseKey(text, 'test'), text).to.throw(/not 32 bytes/);
     }
   });
@@ -155,8 +192,10 @@ describe('mfa: codes', () => {
   const step = Math.floor(now / 30_000);
 
   it('matches the previous, current and next step only, and only steps after the last accepted one', async () => {
-    for (const offset of [-1, 0, 1]) expect(await matchTotpStep(secret, await code(offset), { nowMs: now, afterStep: null })).to.equal(step + offset);
-    for (const offset of [-3, -2, 2, 3]) expect(await matchTotpStep(secret, await code(offset), { nowMs: now, afterStep: null })).to.equal(undefined);
+    for (const offset of [-1, 0, 1])
+      expect(await matchTotpStep(secret, await code(offset), { nowMs: now, afterStep: null })).to.equal(step + offset);
+    for (const offset of [-3, -2, 2, 3])
+      expect(await matchTotpStep(secret, await code(offset), { nowMs: now, afterStep: null })).to.equal(undefined);
     expect(await matchTotpStep(secret, await code(0), { nowMs: now, afterStep: step })).to.equal(undefined);
     expect(await matchTotpStep(secret, await code(1), { nowMs: now, afterStep: step })).to.equal(step + 1);
     // A last step beyond the window (clock moved back) accepts nothing rather than failing.
@@ -175,7 +214,8 @@ describe('mfa: codes', () => {
     expect(normalizeTotpCode(' 123 456 ')).to.equal('123456');
     for (const bad of ['12345', '1234567', '12345a', '']) expect(normalizeTotpCode(bad), bad).to.equal(undefined);
     expect(normalizeRecoveryCode('ABCD-EFGH-2345-6723')).to.equal('abcdefgh23456723');
-    for (const bad of ['abcd-efgh-2345-672', 'abcd-efgh-2345-6781', '0000000000000000']) expect(normalizeRecoveryCode(bad), bad).to.equal(undefined);
+    for (const bad of ['abcd-efgh-2345-672', 'abcd-efgh-2345-6781', '0000000000000000'])
+      expect(normalizeRecoveryCode(bad), bad).to.equal(undefined);
   });
 });
 
@@ -195,6 +235,16 @@ describe('mfa: conformance', () => {
     });
     const failed = results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`);
     expect(failed).to.deep.equal([]);
-    expect(results.map((r) => r.check)).to.include.members(['metadata', 'config-documented', 'boots', 'health-check', 'ready', 'isolated', 'stops', 'no-leaked-handles', 'no-global-state']);
+    expect(results.map((r) => r.check)).to.include.members([
+      'metadata',
+      'config-documented',
+      'boots',
+      'health-check',
+      'ready',
+      'isolated',
+      'stops',
+      'no-leaked-handles',
+      'no-global-state',
+    ]);
   });
 });

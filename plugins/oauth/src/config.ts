@@ -23,14 +23,24 @@ function isOrigin(value: string): boolean {
   return url.pathname === '/' && url.search === '' && !value.endsWith('?');
 }
 
-const secureUrl = z.string().refine(isSecureOrLoopback, 'must be an https URL (http only on localhost, 127.0.0.1 or [::1])');
+const secureUrl = z
+  .string()
+  .refine(isSecureOrLoopback, 'must be an https URL (http only on localhost, 127.0.0.1 or [::1])');
 
 /** An endpoint override: unset in production (the strategy's own endpoint is used), set in tests against a local provider. */
 const endpoint = (what: string, schema: z.ZodType<string> = secureUrl) =>
-  schema.optional().describe(`${what}; leave unset in production (the strategy's own endpoint is used): meant for tests against a local provider`);
+  schema
+    .optional()
+    .describe(
+      `${what}; leave unset in production (the strategy's own endpoint is used): meant for tests against a local provider`,
+    );
 
 const clientId = z.string().min(1).max(512).describe('Client id registered at the provider (required)');
-const clientSecret = z.string().min(1).max(2048).describe('Client secret registered at the provider (a secret, no default; never logged nor returned)');
+const clientSecret = z
+  .string()
+  .min(1)
+  .max(2048)
+  .describe('Client secret registered at the provider (a secret, no default; never logged nor returned)');
 const scope = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be one scope token (no spaces or quotes)');
 
 /** Google through passport-google-oauth20. */
@@ -58,7 +68,11 @@ const facebookSchema = z
   .object({
     clientId,
     clientSecret,
-    graphApiVersion: z.string().regex(/^v\d{1,3}\.\d{1,2}$/, 'must look like v21.0').default('v21.0').describe('Graph API version of the default endpoints'),
+    graphApiVersion: z
+      .string()
+      .regex(/^v\d{1,3}\.\d{1,2}$/, 'must look like v21.0')
+      .default('v21.0')
+      .describe('Graph API version of the default endpoints'),
     scopes: z
       .array(scope)
       .min(1)
@@ -95,33 +109,60 @@ export const oauthConfigSchema = z
   .object({
     callbackBaseUrl: z
       .string()
-      .refine(isOrigin, 'must be an origin such as https://api.example.com (https; http only on localhost, 127.0.0.1 or [::1]; no path)')
+      .refine(
+        isOrigin,
+        'must be an origin such as https://api.example.com (https; http only on localhost, 127.0.0.1 or [::1]; no path)',
+      )
       .transform((v) => new URL(v).origin)
-      .describe('Public origin of the API (required): redirect URIs are built from it (never from the Host header), e.g. https://api.example.com gives https://api.example.com/api/v1/auth/oauth/google/callback'),
+      .describe(
+        'Public origin of the API (required): redirect URIs are built from it (never from the Host header), e.g. https://api.example.com gives https://api.example.com/api/v1/auth/oauth/google/callback',
+      ),
     successRedirect: z
       .string()
       .regex(/^\/(?![/\\])[^\s\\]*$/, 'must be a path on callbackBaseUrl such as / or /app/home')
       .default('/')
       .describe('Where a browser goes (303) after a sign-in with ?mode=session, as a path on callbackBaseUrl'),
-    stateTtlSeconds: z.number().int().min(60).max(3_600).default(600).describe('How long a started sign-in may take before its state expires (default 10 minutes)'),
-    timeoutMs: z.number().int().min(1_000).max(60_000).default(10_000).describe('Longest wait for the provider (discovery, token exchange, profile) before answering 502'),
+    stateTtlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(3_600)
+      .default(600)
+      .describe('How long a started sign-in may take before its state expires (default 10 minutes)'),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .max(60_000)
+      .default(10_000)
+      .describe('Longest wait for the provider (discovery, token exchange, profile) before answering 502'),
     providers: z
       .object({
         google: googleSchema.optional().describe('Sign in with Google: { clientId, clientSecret, scopes }'),
-        facebook: facebookSchema.optional().describe('Sign in with Facebook: { clientId, clientSecret, graphApiVersion, scopes }'),
+        facebook: facebookSchema
+          .optional()
+          .describe('Sign in with Facebook: { clientId, clientSecret, graphApiVersion, scopes }'),
         oidc: z
           .record(
             z
               .string()
               .regex(PROVIDER_NAME, 'must be 1-32 lowercase letters, digits or "-", starting with a letter')
-              .refine((n) => !(BUILT_IN_PROVIDERS as readonly string[]).includes(n), 'google and facebook are the built-in providers: choose another name'),
+              .refine(
+                (n) => !(BUILT_IN_PROVIDERS as readonly string[]).includes(n),
+                'google and facebook are the built-in providers: choose another name',
+              ),
             oidcSchema,
           )
           .default({})
-          .describe('OpenID Connect issuers by name (the name is the :provider of the routes): { issuer, clientId, clientSecret, scopes, tokenEndpointAuthMethod }'),
+          .describe(
+            'OpenID Connect issuers by name (the name is the :provider of the routes): { issuer, clientId, clientSecret, scopes, tokenEndpointAuthMethod }',
+          ),
       })
       .strict()
-      .refine((p) => p.google !== undefined || p.facebook !== undefined || Object.keys(p.oidc).length > 0, 'configure at least one provider (google, facebook or an oidc entry)')
+      .refine(
+        (p) => p.google !== undefined || p.facebook !== undefined || Object.keys(p.oidc).length > 0,
+        'configure at least one provider (google, facebook or an oidc entry)',
+      )
       .describe('The sign-in providers; at least one'),
   })
   .strict();

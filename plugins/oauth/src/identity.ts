@@ -33,7 +33,11 @@ function asName(value: unknown, email: string | undefined): string {
 export function googleIdentity(profile: PassportProfile): ExternalIdentity {
   const first = profile.emails?.[0];
   const email = asEmail(first?.value);
-  return { email, emailVerified: email !== undefined && first?.verified === true, name: asName(profile.displayName, email) };
+  return {
+    email,
+    emailVerified: email !== undefined && first?.verified === true,
+    name: asName(profile.displayName, email),
+  };
 }
 
 /**
@@ -48,5 +52,9 @@ export function facebookIdentity(profile: PassportProfile): ExternalIdentity {
 /** Any OIDC issuer: the `email` claim counts only with `email_verified` exactly `true`. */
 export function oidcIdentity(claims: Readonly<Record<string, unknown>>): ExternalIdentity {
   const email = asEmail(claims.email);
-  return { email, emailVerified: email !== undefined && claims.email_verified === true, name: asName(claims.name, email) };
+  return {
+    email,
+    emailVerified: email !== undefined && claims.email_verified === true,
+    name: asName(claims.name, email),
+  };
 }

@@ -49,8 +49,14 @@ export class IssuerDiscovery {
         this.current = undefined;
         this.state = 'failed';
         const { name, config } = this.options;
-        this.options.logger.warn({ provider: name, issuer: config.issuer, err: errorName(err) }, 'oauth issuer discovery failed');
-        throw OAuthErrors.PROVIDER_UNAVAILABLE(`the issuer of provider "${name}" (${config.issuer}) could not be discovered`, { cause: err, details: { provider: name } });
+        this.options.logger.warn(
+          { provider: name, issuer: config.issuer, err: errorName(err) },
+          'oauth issuer discovery failed',
+        );
+        throw OAuthErrors.PROVIDER_UNAVAILABLE(
+          `the issuer of provider "${name}" (${config.issuer}) could not be discovered`,
+          { cause: err, details: { provider: name } },
+        );
       },
     );
     return this.current;
@@ -59,10 +65,16 @@ export class IssuerDiscovery {
   private discover(): Promise<client.Configuration> {
     const { config, timeoutMs } = this.options;
     const issuer = new URL(config.issuer);
-    const auth = config.tokenEndpointAuthMethod === 'client_secret_post' ? client.ClientSecretPost(config.clientSecret) : client.ClientSecretBasic(config.clientSecret);
+    const auth =
+      config.tokenEndpointAuthMethod === 'client_secret_post'
+        ? client.ClientSecretPost(config.clientSecret)
+        : client.ClientSecretBasic(config.clientSecret);
     // The config schema admits http only for loopback issuers (local development and tests).
     const execute = issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [];
-    return client.discovery(issuer, config.clientId, undefined, auth, { execute, timeout: Math.ceil(timeoutMs / 1000) });
+    return client.discovery(issuer, config.clientId, undefined, auth, {
+      execute,
+      timeout: Math.ceil(timeoutMs / 1000),
+    });
   }
 }
 
@@ -91,7 +103,13 @@ export class OidcSignIn {
     const configuration = await discovery.configuration();
     const codeVerifier = client.randomPKCECodeVerifier();
     const nonce = client.randomNonce();
-    const state = await states.create({ provider: name, mode: start.mode, codeVerifier, nonce, binding: start.binding });
+    const state = await states.create({
+      provider: name,
+      mode: start.mode,
+      codeVerifier,
+      nonce,
+      binding: start.binding,
+    });
     const url = client.buildAuthorizationUrl(configuration, {
       redirect_uri: callbackUrl,
       scope: config.scopes.join(' '),
@@ -117,7 +135,11 @@ export class OidcSignIn {
     // The response is checked against the configured redirect URI, never against the Host header.
     const currentUrl = new URL(callbackUrl);
     currentUrl.search = new URL(req.originalUrl ?? req.url ?? '', 'http://callback.invalid').search;
-    const tokens = await client.authorizationCodeGrant(configuration, currentUrl, { pkceCodeVerifier: pending.codeVerifier, expectedState: state, expectedNonce: pending.nonce });
+    const tokens = await client.authorizationCodeGrant(configuration, currentUrl, {
+      pkceCodeVerifier: pending.codeVerifier,
+      expectedState: state,
+      expectedNonce: pending.nonce,
+    });
     const idClaims = tokens.claims();
     if (!idClaims) throw OAuthErrors.EXCHANGE_FAILED(`provider "${name}" returned no ID token`);
     let claims: Record<string, unknown> = { ...idClaims };
@@ -142,7 +164,11 @@ export class OidcStrategy {
   ) {}
 
   /** Called by passport on `Object.create(this)` with its actions (redirect, success, fail, error) added. */
-  authenticate(this: OidcStrategy & StrategyCreatedStatic, req: StrategyRequest, options?: { state?: StartState }): void {
+  authenticate(
+    this: OidcStrategy & StrategyCreatedStatic,
+    req: StrategyRequest,
+    options?: { state?: StartState },
+  ): void {
     const query = (req.query ?? {}) as Record<string, unknown>;
     if (query.code === undefined) {
       const start = options?.state;

@@ -33,8 +33,15 @@ export class PassportStateStore {
 
   /** Called when a sign-in starts: stores the PKCE verifier and returns the new `state`. */
   store(_req: IncomingMessage, verifier: string, state: StartState, _meta: unknown, callback: StoreCallback): void {
-    deliver(this.states.create({ provider: this.provider, mode: state.mode, codeVerifier: verifier, nonce: undefined, binding: state.binding }), (err, value) =>
-      err ? callback(err) : callback(null, value),
+    deliver(
+      this.states.create({
+        provider: this.provider,
+        mode: state.mode,
+        codeVerifier: verifier,
+        nonce: undefined,
+        binding: state.binding,
+      }),
+      (err, value) => (err ? callback(err) : callback(null, value)),
     );
   }
 
@@ -58,8 +65,10 @@ export class PassportStateStore {
  * next step) is handed back to it as an error rather than left as an unhandled rejection.
  */
 export function deliver<T>(work: Promise<T>, callback: (err: unknown, value?: T) => void): void {
-  work.then(
-    (value) => callback(null, value),
-    (err: unknown) => callback(err),
-  ).catch((err: unknown) => callback(err));
+  work
+    .then(
+      (value) => callback(null, value),
+      (err: unknown) => callback(err),
+    )
+    .catch((err: unknown) => callback(err));
 }

@@ -13,7 +13,8 @@ export const plugin = definePlugin({
   name: 'oauth',
   version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
-  description: 'Sign-in with Google, Facebook and any OpenID Connect issuer (passport, openid-client): state bound to the browser and PKCE S256 always, accounts linked by verified email only',
+  description:
+    'Sign-in with Google, Facebook and any OpenID Connect issuer (passport, openid-client): state bound to the browser and PKCE S256 always, accounts linked by verified email only',
   dependsOn: ['http', 'database', 'audit', 'users'],
   optionalDependsOn: ['sessions-redis'],
   requires: [DatabaseToken, AuditToken, UsersToken],
@@ -58,7 +59,10 @@ export const plugin = definePlugin({
       () => {
         const discovery = providers.discoveryStatus();
         const failed = Object.values(discovery).includes('failed');
-        return { status: failed ? 'degraded' : 'up', details: { providers: providers.names(), ...(Object.keys(discovery).length ? { discovery } : {}) } };
+        return {
+          status: failed ? 'degraded' : 'up',
+          details: { providers: providers.names(), ...(Object.keys(discovery).length ? { discovery } : {}) },
+        };
       },
       { critical: false },
     );

@@ -46,7 +46,12 @@ export class Providers {
     if (google) this.add({ name: 'google' }, googleStrategy(google, callbackUrl('google'), states));
     if (facebook) this.add({ name: 'facebook' }, facebookStrategy(facebook, callbackUrl('facebook'), states));
     for (const [name, entry] of Object.entries(oidc)) {
-      const discovery = new IssuerDiscovery({ name, config: entry, timeoutMs: config.timeoutMs, logger: options.logger });
+      const discovery = new IssuerDiscovery({
+        name,
+        config: entry,
+        timeoutMs: config.timeoutMs,
+        logger: options.logger,
+      });
       const signIn = new OidcSignIn({ name, config: entry, discovery, callbackUrl: callbackUrl(name), states });
       // passport's Strategy type cannot express a `this` with the strategy's own members; the shape is the same.
       this.add({ name, discovery }, new OidcStrategy(name, signIn) as unknown as passport.Strategy);
@@ -56,7 +61,10 @@ export class Providers {
   /** The provider of that name; 404 GANTRY_OAUTH_UNKNOWN_PROVIDER when none is configured. */
   get(name: string): Provider {
     const provider = this.byName.get(name);
-    if (!provider) throw OAuthErrors.UNKNOWN_PROVIDER(`no sign-in provider is named ${JSON.stringify(name.slice(0, 64))}`, { details: { known: this.names() } });
+    if (!provider)
+      throw OAuthErrors.UNKNOWN_PROVIDER(`no sign-in provider is named ${JSON.stringify(name.slice(0, 64))}`, {
+        details: { known: this.names() },
+      });
     return provider;
   }
 
@@ -102,7 +110,8 @@ function googleStrategy(config: GoogleConfig, callbackURL: string, states: State
       ...(config.userInfoUrl ? { userProfileURL: config.userInfoUrl } : {}),
     },
     // Four parameters: passport-oauth2 picks the (accessToken, refreshToken, profile, done) form by arity.
-    (_accessToken: string, _refreshToken: string, profile: Parameters<typeof googleIdentity>[0], done: Verified) => done(null, googleIdentity(profile)),
+    (_accessToken: string, _refreshToken: string, profile: Parameters<typeof googleIdentity>[0], done: Verified) =>
+      done(null, googleIdentity(profile)),
   );
   // The access token goes in the Authorization header, not in the user info URL (where it would be logged).
   (strategy as unknown as { _oauth2: OAuth2 })._oauth2.useAuthorizationHeaderforGET(true);
@@ -126,6 +135,7 @@ function facebookStrategy(config: FacebookConfig, callbackURL: string, states: S
       ...(config.tokenUrl ? { tokenURL: config.tokenUrl } : {}),
       ...(config.profileUrl ? { profileURL: config.profileUrl } : {}),
     },
-    (_accessToken: string, _refreshToken: string, profile: Parameters<typeof facebookIdentity>[0], done: Verified) => done(null, facebookIdentity(profile)),
+    (_accessToken: string, _refreshToken: string, profile: Parameters<typeof facebookIdentity>[0], done: Verified) =>
+      done(null, facebookIdentity(profile)),
   );
 }

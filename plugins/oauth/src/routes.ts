@@ -3,7 +3,14 @@ import { GantryError } from '@gantry/core';
 import type { Audit } from '@gantry/plugin-audit';
 import type { Users } from '@gantry/plugin-users';
 import { z } from 'zod';
-import { appendSetCookie, BINDING_COOKIE, bindingCookie, clearedBindingCookie, newRandomValue, readBinding } from './binding-cookie.js';
+import {
+  appendSetCookie,
+  BINDING_COOKIE,
+  bindingCookie,
+  clearedBindingCookie,
+  newRandomValue,
+  readBinding,
+} from './binding-cookie.js';
 import type { OAuthConfig } from './config.js';
 import { errorName, OAuthErrors } from './errors.js';
 import type { ExternalIdentity } from './identity.js';
@@ -64,12 +71,22 @@ export function oauthRoutes(deps: RouteDeps): void {
     async (req, reply) => {
       const provider = deps.providers().get(req.params.provider);
       const { mode } = req.query;
-      if (mode === 'session' && !sessionsEnabled) throw OAuthErrors.MODE_UNAVAILABLE('?mode=session needs the sessions-redis plugin');
+      if (mode === 'session' && !sessionsEnabled)
+        throw OAuthErrors.MODE_UNAVAILABLE('?mode=session needs the sessions-redis plugin');
       // A browser keeps its binding across sign-ins, so two tabs signing in at once both finish.
       const binding = readBinding(req.headers) ?? newRandomValue();
       const state: StartState = { binding, mode };
-      const outcome = await runStrategy({ passport: deps.providers().passport, strategy: provider.name, req: req.raw, state, timeoutMs: config.timeoutMs });
-      if (outcome.kind !== 'redirect') throw OAuthErrors.EXCHANGE_FAILED(`the strategy of provider "${provider.name}" did not redirect to the provider`);
+      const outcome = await runStrategy({
+        passport: deps.providers().passport,
+        strategy: provider.name,
+        req: req.raw,
+        state,
+        timeoutMs: config.timeoutMs,
+      });
+      if (outcome.kind !== 'redirect')
+        throw OAuthErrors.EXCHANGE_FAILED(
+          `the strategy of provider "${provider.name}" did not redirect to the provider`,
+        );
       appendSetCookie(reply.raw, bindingCookie(binding, config.stateTtlSeconds));
       reply.status(302).header('Location', outcome.url);
       return undefined;
@@ -94,14 +111,25 @@ export function oauthRoutes(deps: RouteDeps): void {
           logger.warn({ provider: provider.name, err: errorName(err) }, 'oauth exchange failed');
         }
         await audit
-          .record({ action: 'auth.oauth.login', outcome: 'failure', details: { provider: provider.name, reason }, ...(req.ip ? { ip: req.ip } : {}) })
-          .catch((auditErr: unknown) => logger.warn({ err: errorName(auditErr), provider: provider.name }, 'oauth failure not audited'));
+          .record({
+            action: 'auth.oauth.login',
+            outcome: 'failure',
+            details: { provider: provider.name, reason },
+            ...(req.ip ? { ip: req.ip } : {}),
+          })
+          .catch((auditErr: unknown) =>
+            logger.warn({ err: errorName(auditErr), provider: provider.name }, 'oauth failure not audited'),
+          );
         throw err;
       }
     },
   );
 
-  async function finish(provider: string, req: RouteRequest<{ provider: string }>, reply: RouteReply): Promise<unknown> {
+  async function finish(
+    provider: string,
+    req: RouteRequest<{ provider: string }>,
+    reply: RouteReply,
+  ): Promise<unknown> {
     const query = req.query as Record<string, unknown>;
     const binding = readBinding(req.headers);
     if (query.error !== undefined) {
@@ -110,32 +138,52 @@ export function oauthRoutes(deps: RouteDeps): void {
       appendSetCookie(reply.raw, clearedBindingCookie());
       // RFC 6749 error codes are short ASCII words; anything else is not repeated back.
       const code = typeof query.error === 'string' && /^[\w.-]{1,64}$/.test(query.error) ? query.error : 'unreadable';
-      throw OAuthErrors.DENIED(`provider "${provider}" answered with error "${code}"`, { details: { provider, providerError: code } });
+      throw OAuthErrors.DENIED(`provider "${provider}" answered with error "${code}"`, {
+        details: { provider, providerError: code },
+      });
     }
-    if (binding === undefined) throw OAuthErrors.STATE_INVALID(`the ${BINDING_COOKIE} cookie is missing: the sign-in did not start in this browser`);
+    if (binding === undefined)
+      throw OAuthErrors.STATE_INVALID(
+        `the ${BINDING_COOKIE} cookie is missing: the sign-in did not start in this browser`,
+      );
     if (typeof query.state !== 'string') throw OAuthErrors.STATE_INVALID('the callback carries no state');
-    if (typeof query.code !== 'string' || query.code === '') throw OAuthErrors.CALLBACK_INVALID('the callback carries no authorization code');
+    if (typeof query.code !== 'string' || query.code === '')
+      throw OAuthErrors.CALLBACK_INVALID('the callback carries no authorization code');
 
     let outcome: Awaited<ReturnType<typeof runStrategy>>;
     try {
-      outcome = await runStrategy({ passport: deps.providers().passport, strategy: provider, req: req.raw, timeoutMs: config.timeoutMs });
+      outcome = await runStrategy({
+        passport: deps.providers().passport,
+        strategy: provider,
+        req: req.raw,
+        timeoutMs: config.timeoutMs,
+      });
     } catch (err) {
       // Database and our own errors keep their meaning; anything else came from talking to the provider.
       if (GantryError.is(err)) throw err;
-      throw OAuthErrors.EXCHANGE_FAILED(`the code of provider "${provider}" could not be exchanged`, { cause: err, details: { provider } });
+      throw OAuthErrors.EXCHANGE_FAILED(`the code of provider "${provider}" could not be exchanged`, {
+        cause: err,
+        details: { provider },
+      });
     }
-    if (outcome.kind !== 'success') throw OAuthErrors.STATE_INVALID('the state is unknown, expired, already used, or was started in another browser');
+    if (outcome.kind !== 'success')
+      throw OAuthErrors.STATE_INVALID('the state is unknown, expired, already used, or was started in another browser');
     appendSetCookie(reply.raw, clearedBindingCookie());
 
     const identity = outcome.user as ExternalIdentity;
     const pending = (outcome.info as { state: PendingSignIn }).state;
     if (identity.email === undefined || !identity.emailVerified) {
-      throw OAuthErrors.EMAIL_UNVERIFIED(`provider "${provider}" did not give a verified email address`, { details: { provider } });
+      throw OAuthErrors.EMAIL_UNVERIFIED(`provider "${provider}" did not give a verified email address`, {
+        details: { provider },
+      });
     }
     const linked = await users.linkOrCreateVerified({ email: identity.email, name: identity.name });
     if ('refused' in linked) {
-      if (linked.refused === 'disabled') throw OAuthErrors.ACCOUNT_DISABLED('the account with this email address is disabled');
-      throw OAuthErrors.LINK_REFUSED('an account with this email address exists and has not verified it: it is not linked to a provider sign-in');
+      if (linked.refused === 'disabled')
+        throw OAuthErrors.ACCOUNT_DISABLED('the account with this email address is disabled');
+      throw OAuthErrors.LINK_REFUSED(
+        'an account with this email address exists and has not verified it: it is not linked to a provider sign-in',
+      );
     }
     const { user, created } = linked;
     await audit.record({

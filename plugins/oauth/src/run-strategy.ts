@@ -36,7 +36,15 @@ export function runStrategy(options: RunStrategyOptions): Promise<StrategyOutcom
       fn();
     };
     const timer = setTimeout(
-      () => settle(() => reject(OAuthErrors.EXCHANGE_FAILED(`provider "${options.strategy}" did not answer within ${options.timeoutMs} ms`, { details: { provider: options.strategy } }))),
+      () =>
+        settle(() =>
+          reject(
+            OAuthErrors.EXCHANGE_FAILED(
+              `provider "${options.strategy}" did not answer within ${options.timeoutMs} ms`,
+              { details: { provider: options.strategy } },
+            ),
+          ),
+        ),
       options.timeoutMs,
     );
     // What passport's redirect action touches on a response: status, Location, Content-Length, end.
@@ -51,15 +59,27 @@ export function runStrategy(options: RunStrategyOptions): Promise<StrategyOutcom
       },
     };
     // passport's types say `state` is a string; passport-oauth2 hands an object state to its state store as is.
-    const authenticateOptions = { session: false, ...(options.state ? { state: options.state } : {}) } as unknown as passport.AuthenticateOptions;
-    const middleware = options.passport.authenticate(options.strategy, authenticateOptions, (err: unknown, user: unknown, info: unknown) => {
-      if (err) settle(() => reject(err));
-      else if (user) settle(() => resolve({ kind: 'success', user, info }));
-      else settle(() => resolve({ kind: 'fail', challenge: info }));
-    }) as (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+    const authenticateOptions = {
+      session: false,
+      ...(options.state ? { state: options.state } : {}),
+    } as unknown as passport.AuthenticateOptions;
+    const middleware = options.passport.authenticate(
+      options.strategy,
+      authenticateOptions,
+      (err: unknown, user: unknown, info: unknown) => {
+        if (err) settle(() => reject(err));
+        else if (user) settle(() => resolve({ kind: 'success', user, info }));
+        else settle(() => resolve({ kind: 'fail', challenge: info }));
+      },
+    ) as (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
     try {
       middleware(options.req, capture as unknown as ServerResponse, (err?: unknown) =>
-        settle(() => reject(err ?? OAuthErrors.EXCHANGE_FAILED(`the strategy of provider "${options.strategy}" passed without a result`))),
+        settle(() =>
+          reject(
+            err ??
+              OAuthErrors.EXCHANGE_FAILED(`the strategy of provider "${options.strategy}" passed without a result`),
+          ),
+        ),
       );
     } catch (err) {
       settle(() => reject(err));

@@ -68,15 +68,28 @@ export class StateStore {
    * Takes the sign-in that `state` names, if it was started by `provider` in the browser holding `binding`
    * and has not expired nor been used; undefined otherwise. Either way a matching row is gone after.
    */
-  async consume(input: { readonly provider: string; readonly state: string; readonly binding: string }): Promise<PendingSignIn | undefined> {
+  async consume(input: {
+    readonly provider: string;
+    readonly state: string;
+    readonly binding: string;
+  }): Promise<PendingSignIn | undefined> {
     if (!RANDOM_VALUE.test(input.state) || !RANDOM_VALUE.test(input.binding)) return undefined;
     const em = this.options.db.em();
     const stateHash = sha256(input.state);
-    const row = await em.findOne(OAuthStateEntity, { stateHash, provider: input.provider, bindingHash: sha256(input.binding) }, { disableIdentityMap: true });
+    const row = await em.findOne(
+      OAuthStateEntity,
+      { stateHash, provider: input.provider, bindingHash: sha256(input.binding) },
+      { disableIdentityMap: true },
+    );
     if (!row) return undefined;
     // The DELETE decides who wins a race between two callbacks with the same state.
     if ((await em.nativeDelete(OAuthStateEntity, { stateHash })) !== 1) return undefined;
     if (new Date(row.expiresAt).getTime() <= Date.now()) return undefined;
-    return { provider: row.provider, mode: row.mode as LoginMode, codeVerifier: row.codeVerifier, nonce: row.nonce ?? undefined };
+    return {
+      provider: row.provider,
+      mode: row.mode as LoginMode,
+      codeVerifier: row.codeVerifier,
+      nonce: row.nonce ?? undefined,
+    };
   }
 }

@@ -22,13 +22,31 @@ describe('oauth: conformance', () => {
         config: {
           database: { dbName: ':memory:' },
           'auth-jwt': { issuer: 'https://gantry.test', audience: 'gantry-test', store: 'memory' },
-          mailer: { transport: 'file', from: 'noreply@gantry.test', baseUrl: 'https://app.gantry.test', outDir: mailDir },
-          oauth: { callbackBaseUrl: 'https://app.gantry.test', providers: { google: { clientId: 'conformance', clientSecret: 'conformance-secret' } } },
+          mailer: {
+            transport: 'file',
+            from: 'noreply@gantry.test',
+            baseUrl: 'https://app.gantry.test',
+            outDir: mailDir,
+          },
+          oauth: {
+            callbackBaseUrl: 'https://app.gantry.test',
+            providers: { google: { clientId: 'conformance', clientSecret: 'conformance-secret' } },
+          },
         },
       });
       const failed = results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`);
       expect(failed).to.deep.equal([]);
-      expect(results.map((r) => r.check)).to.include.members(['metadata', 'config-documented', 'boots', 'health-check', 'ready', 'isolated', 'stops', 'no-leaked-handles', 'no-global-state']);
+      expect(results.map((r) => r.check)).to.include.members([
+        'metadata',
+        'config-documented',
+        'boots',
+        'health-check',
+        'ready',
+        'isolated',
+        'stops',
+        'no-leaked-handles',
+        'no-global-state',
+      ]);
     } finally {
       rmSync(mailDir, { recursive: true, force: true });
     }

@@ -29,7 +29,12 @@ describe('oauth: provider redirects and outages', function () {
   };
 
   it('redirects to Google and Facebook themselves with state, an S256 challenge and the configured redirect URI', async () => {
-    const app = await boot({ providers: { google: { clientId: 'g-id.apps.googleusercontent.com', clientSecret: 'g-secret' }, facebook: { clientId: '1234567890', clientSecret: 'f-secret' } } });
+    const app = await boot({
+      providers: {
+        google: { clientId: 'g-id.apps.googleusercontent.com', clientSecret: 'g-secret' },
+        facebook: { clientId: '1234567890', clientSecret: 'f-secret' },
+      },
+    });
     const g = (await start(app.browser(), 'google')).location!;
     expect(g.origin + g.pathname).to.equal('https://accounts.google.com/o/oauth2/v2/auth');
     expect(Object.fromEntries(g.searchParams)).to.include({
@@ -44,7 +49,13 @@ describe('oauth: provider redirects and outages', function () {
 
     const f = (await start(app.browser(), 'facebook')).location!;
     expect(f.origin + f.pathname).to.equal('https://www.facebook.com/v21.0/dialog/oauth');
-    expect(Object.fromEntries(f.searchParams)).to.include({ client_id: '1234567890', redirect_uri: callbackUrl('facebook'), response_type: 'code', scope: 'email,public_profile', code_challenge_method: 'S256' });
+    expect(Object.fromEntries(f.searchParams)).to.include({
+      client_id: '1234567890',
+      redirect_uri: callbackUrl('facebook'),
+      response_type: 'code',
+      scope: 'email,public_profile',
+      code_challenge_method: 'S256',
+    });
     expect(f.searchParams.get('state')).to.match(RANDOM);
     expect(f.searchParams.get('code_challenge')).to.match(RANDOM);
     expect(g.searchParams.get('state')).to.not.equal(f.searchParams.get('state'));
@@ -64,18 +75,36 @@ describe('oauth: provider redirects and outages', function () {
   it('boots while an OIDC issuer is down, answers 502 until it is up, then signs in without a restart', async () => {
     const port = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
-    const app = await boot({ providers: { oidc: { corp: { issuer, clientId: 'gantry-corp', clientSecret: 'corp-secret' } } } });
+    const app = await boot({
+      providers: { oidc: { corp: { issuer, clientId: 'gantry-corp', clientSecret: 'corp-secret' } } },
+    });
     const ready = await app.api('GET', '/readyz');
-    expect(ready.body.checks.oauth).to.deep.include({ status: 'degraded', details: { providers: ['corp'], discovery: { corp: 'failed' } } });
+    expect(ready.body.checks.oauth).to.deep.include({
+      status: 'degraded',
+      details: { providers: ['corp'], discovery: { corp: 'failed' } },
+    });
     const down = await app.browser().get(`${PUBLIC_ORIGIN}/api/v1/auth/oauth/corp`);
     expect(down.status, down.text).to.equal(502);
     expect(down.json().code).to.equal('GANTRY_OAUTH_PROVIDER_UNAVAILABLE');
 
-    const idp = await startIdentityProvider([{ client_id: 'gantry-corp', client_secret: 'corp-secret', redirect_uris: [callbackUrl('corp')], token_endpoint_auth_method: 'client_secret_basic' }], port);
+    const idp = await startIdentityProvider(
+      [
+        {
+          client_id: 'gantry-corp',
+          client_secret: 'corp-secret',
+          redirect_uris: [callbackUrl('corp')],
+          token_endpoint_auth_method: 'client_secret_basic',
+        },
+      ],
+      port,
+    );
     try {
       const up = await start(app.browser(), 'corp');
       expect(up.location!.origin).to.equal(issuer);
-      expect((await app.api('GET', '/readyz')).body.checks.oauth).to.deep.include({ status: 'up', details: { providers: ['corp'], discovery: { corp: 'ready' } } });
+      expect((await app.api('GET', '/readyz')).body.checks.oauth).to.deep.include({
+        status: 'up',
+        details: { providers: ['corp'], discovery: { corp: 'ready' } },
+      });
     } finally {
       await idp.close();
     }
@@ -87,7 +116,10 @@ describe('oauth: provider redirects and outages', function () {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
       const tokenUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/token`;
-      const app = await boot({ timeoutMs: 1_000, providers: { google: { clientId: 'id', clientSecret: 'secret', tokenUrl } } });
+      const app = await boot({
+        timeoutMs: 1_000,
+        providers: { google: { clientId: 'id', clientSecret: 'secret', tokenUrl } },
+      });
       const browser = app.browser();
       const state = (await start(browser, 'google')).location!.searchParams.get('state')!;
       const t0 = Date.now();

@@ -12,8 +12,15 @@ const windowMs = z
   .int()
   .min(1_000)
   .max(86_400_000)
-  .describe('Length of the window in milliseconds (1 s to 1 day); a key\'s window starts at its first counted request and its count resets when the window ends');
-const limit = z.number().int().min(1).max(1_000_000).describe('Requests one key may make in one window; the next one is answered 429');
+  .describe(
+    "Length of the window in milliseconds (1 s to 1 day); a key's window starts at its first counted request and its count resets when the window ends",
+  );
+const limit = z
+  .number()
+  .int()
+  .min(1)
+  .max(1_000_000)
+  .describe('Requests one key may make in one window; the next one is answered 429');
 
 /** Which requests a counter counts: every one, only those answered with a status of 400 or more, or only those below 400. */
 export const COUNT_MODES = ['all', 'failures', 'successes'] as const;
@@ -37,9 +44,26 @@ export type CounterConfig = z.output<typeof counterSchema>;
 /** The progressive delay of a per-account counter: no delay up to `after` counted requests, then `initialMs`, doubling per request, at most `maxMs`. */
 export const delaySchema = z
   .object({
-    after: z.number().int().min(0).max(1_000_000).describe('Requests the account may have counted in its window before requests are held back'),
-    initialMs: z.number().int().min(1).max(60_000).describe('Delay of the first request after `after`, in milliseconds; each further counted request doubles it'),
-    maxMs: z.number().int().min(1).max(60_000).describe('Longest delay in milliseconds; a request is never held for more than half the time left before its deadline'),
+    after: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .describe('Requests the account may have counted in its window before requests are held back'),
+    initialMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(60_000)
+      .describe('Delay of the first request after `after`, in milliseconds; each further counted request doubles it'),
+    maxMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(60_000)
+      .describe(
+        'Longest delay in milliseconds; a request is never held for more than half the time left before its deadline',
+      ),
   })
   .strict();
 
@@ -54,7 +78,9 @@ export const accountCounterSchema = counterSchema
   .extend({
     delay: delaySchema
       .optional()
-      .describe('Progressive delay: once the account has `after` requests counted in its window, each further request is held back before it is handled (initialMs, doubling, at most maxMs), so the account is slowed down rather than locked'),
+      .describe(
+        'Progressive delay: once the account has `after` requests counted in its window, each further request is held back before it is handled (initialMs, doubling, at most maxMs), so the account is slowed down rather than locked',
+      ),
     knownSourceMs: z
       .number()
       .int()
@@ -92,15 +118,19 @@ export const policySchema = z
       ),
     perAccountAndIp: counterSchema
       .optional()
-      .describe('ip+body.<field> policies: a counter per (account, client IP) pair, checked before perAccount; absent: no such counter. The tight limit of one source guessing one account'),
+      .describe(
+        'ip+body.<field> policies: a counter per (account, client IP) pair, checked before perAccount; absent: no such counter. The tight limit of one source guessing one account',
+      ),
     perAccount: accountCounterSchema
       .optional()
-      .describe('ip+body.<field> policies: the counter per account across every client IP, with an optional progressive delay and known sources. Default: the per-IP windowMs, limit and count'),
+      .describe(
+        'ip+body.<field> policies: the counter per account across every client IP, with an optional progressive delay and known sources. Default: the per-IP windowMs, limit and count',
+      ),
     failOpen: z
       .boolean()
       .optional()
       .describe(
-        'When the Redis store cannot be reached (or a command exceeds the redis plugin\'s commandTimeoutMs): true lets requests through unlimited, false refuses them with 503 GANTRY_RATE_LIMIT_UNAVAILABLE. Default: true for the `default` policy, false for named policies',
+        "When the Redis store cannot be reached (or a command exceeds the redis plugin's commandTimeoutMs): true lets requests through unlimited, false refuses them with 503 GANTRY_RATE_LIMIT_UNAVAILABLE. Default: true for the `default` policy, false for named policies",
       ),
   })
   .strict()
@@ -108,17 +138,27 @@ export const policySchema = z
     (input, ctx) => {
       // Runs even when another field failed (see `when`), so every problem is reported in one boot:
       // each value is checked for its type before it is read.
-      const policy = input as { keyBy?: unknown; perAccount?: { delay?: { initialMs?: unknown; maxMs?: unknown } } } | undefined;
+      const policy = input as
+        | { keyBy?: unknown; perAccount?: { delay?: { initialMs?: unknown; maxMs?: unknown } } }
+        | undefined;
       const keyBy = policy?.keyBy ?? 'ip';
       if (typeof keyBy === 'string' && KEY_BY.test(keyBy) && !keyBy.startsWith('ip+body.')) {
         for (const option of ACCOUNT_ONLY) {
           if ((policy as Record<string, unknown>)[option] === undefined) continue;
-          ctx.addIssue({ code: 'custom', path: [option], message: `counts per account, so it needs keyBy "ip+body.<field>" (e.g. "ip+body.email"); remove it or set keyBy` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [option],
+            message: `counts per account, so it needs keyBy "ip+body.<field>" (e.g. "ip+body.email"); remove it or set keyBy`,
+          });
         }
       }
       const delay = policy?.perAccount?.delay;
       if (typeof delay?.initialMs === 'number' && typeof delay.maxMs === 'number' && delay.maxMs < delay.initialMs) {
-        ctx.addIssue({ code: 'custom', path: ['perAccount', 'delay', 'maxMs'], message: `must be at least initialMs (${delay.initialMs})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['perAccount', 'delay', 'maxMs'],
+          message: `must be at least initialMs (${delay.initialMs})`,
+        });
       }
     },
     { when: () => true },
@@ -151,7 +191,13 @@ export const BUILTIN_POLICIES: Readonly<Record<string, PolicyConfig>> = deepFree
     count: 'failures',
     keyBy: 'ip+body.email',
     perAccountAndIp: { windowMs: 15 * MINUTE, limit: 10, count: 'failures' },
-    perAccount: { windowMs: HOUR, limit: 100, count: 'failures', delay: { after: 10, initialMs: 500, maxMs: 5_000 }, knownSourceMs: 14 * 24 * HOUR },
+    perAccount: {
+      windowMs: HOUR,
+      limit: 100,
+      count: 'failures',
+      delay: { after: 10, initialMs: 500, maxMs: 5_000 },
+      knownSourceMs: 14 * 24 * HOUR,
+    },
   },
   // Changing the own password (signed in): wrong current passwords per IP.
   'password-change': { windowMs: 15 * MINUTE, limit: 10, count: 'failures', keyBy: 'ip' },
@@ -164,13 +210,31 @@ export const BUILTIN_POLICIES: Readonly<Record<string, PolicyConfig>> = deepFree
     perAccount: { windowMs: 15 * MINUTE, limit: 5, count: 'failures' },
   },
   // Sign-up: an office behind one NAT signs many people up; one address gets at most 3 mails an hour.
-  signup: { windowMs: HOUR, limit: 60, count: 'all', keyBy: 'ip+body.email', perAccount: { windowMs: HOUR, limit: 3, count: 'successes' } },
+  signup: {
+    windowMs: HOUR,
+    limit: 60,
+    count: 'all',
+    keyBy: 'ip+body.email',
+    perAccount: { windowMs: HOUR, limit: 3, count: 'successes' },
+  },
   // Email verification with the mailed token (256 random bits: nothing to guess); only failures count.
   'verify-email': { windowMs: HOUR, limit: 30, count: 'failures', keyBy: 'ip' },
   // A new verification mail: at most 3 an hour to one address.
-  'verify-resend': { windowMs: HOUR, limit: 30, count: 'all', keyBy: 'ip+body.email', perAccount: { windowMs: HOUR, limit: 3, count: 'successes' } },
+  'verify-resend': {
+    windowMs: HOUR,
+    limit: 30,
+    count: 'all',
+    keyBy: 'ip+body.email',
+    perAccount: { windowMs: HOUR, limit: 3, count: 'successes' },
+  },
   // A password reset mail: at most 3 an hour to one address.
-  'password-forgot': { windowMs: HOUR, limit: 30, count: 'all', keyBy: 'ip+body.email', perAccount: { windowMs: HOUR, limit: 3, count: 'successes' } },
+  'password-forgot': {
+    windowMs: HOUR,
+    limit: 30,
+    count: 'all',
+    keyBy: 'ip+body.email',
+    perAccount: { windowMs: HOUR, limit: 3, count: 'successes' },
+  },
   // A new password with the mailed token (256 random bits); weak passwords and bad links count.
   'password-reset': { windowMs: HOUR, limit: 30, count: 'failures', keyBy: 'ip' },
   // Retired from the users plugin (which now uses the five policies above); kept for routes that name it.
@@ -194,12 +258,20 @@ export const rateLimitConfigSchema = z
       .max(64)
       .regex(/^\S+$/, 'must not contain spaces')
       .default('gantry:rl:')
-      .describe('Prefix of every Redis key (`<prefix><policy>:<ip>`, `<prefix><policy>:acct:<hash>`, `<prefix><policy>:acct-ip:<hash>:<ip>`, `<prefix><policy>:known:<hash>:<ip>`); give each application sharing a Redis its own'),
+      .describe(
+        'Prefix of every Redis key (`<prefix><policy>:<ip>`, `<prefix><policy>:acct:<hash>`, `<prefix><policy>:acct-ip:<hash>:<ip>`, `<prefix><policy>:known:<hash>:<ip>`); give each application sharing a Redis its own',
+      ),
     ipv6Subnet: z
       .union([z.number().int().min(32).max(64), z.literal(false)])
       .default(56)
-      .describe('IPv6 clients are counted per subnet of this prefix length (one customer usually holds a /56 or /64); false counts each IPv6 address alone'),
-    default: policySchema.default(DEFAULT_POLICY).describe('Policy of every non-root route that declares no `meta.rateLimit` (default 300 requests per minute per IP, fails open)'),
+      .describe(
+        'IPv6 clients are counted per subnet of this prefix length (one customer usually holds a /56 or /64); false counts each IPv6 address alone',
+      ),
+    default: policySchema
+      .default(DEFAULT_POLICY)
+      .describe(
+        'Policy of every non-root route that declares no `meta.rateLimit` (default 300 requests per minute per IP, fails open)',
+      ),
     policies: z
       .record(z.string(), policySchema)
       .default({})
@@ -215,9 +287,17 @@ export const rateLimitConfigSchema = z
       if (typeof policies !== 'object' || policies === null) return;
       for (const name of Object.keys(policies)) {
         if (name === 'default') {
-          ctx.addIssue({ code: 'custom', path: ['policies', name], message: 'a policy cannot be named "default": set the top-level "default" option instead' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['policies', name],
+            message: 'a policy cannot be named "default": set the top-level "default" option instead',
+          });
         } else if (!POLICY_NAME.test(name)) {
-          ctx.addIssue({ code: 'custom', path: ['policies', name], message: `policy name "${name}" must start with a letter and use only letters, digits, "_", "." or "-" (64 characters at most)` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['policies', name],
+            message: `policy name "${name}" must start with a letter and use only letters, digits, "_", "." or "-" (64 characters at most)`,
+          });
         }
       }
     },

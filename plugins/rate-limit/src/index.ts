@@ -23,4 +23,11 @@ export {
   type RateLimitConfig,
   type RateLimitOptions,
 } from './config.js';
-export type { CounterKind, RateLimitAccountCounter, RateLimitCounter, RateLimitPolicy, RateLimits, StoreKind } from './rate-limits.js';
+export type {
+  CounterKind,
+  RateLimitAccountCounter,
+  RateLimitCounter,
+  RateLimitPolicy,
+  RateLimits,
+  StoreKind,
+} from './rate-limits.js';

@@ -40,12 +40,19 @@ export async function registerRateLimitMetrics(options: RateLimitMetricsOptions)
     const { MetricsToken } = await import('@gantry/plugin-metrics');
     metrics = options.container.tryGet(MetricsToken);
   } catch (err) {
-    options.logger.warn({ err }, 'the metrics plugin is enabled but @gantry/plugin-metrics cannot be loaded from rate-limit; rate-limit metrics are off');
+    options.logger.warn(
+      { err },
+      'the metrics plugin is enabled but @gantry/plugin-metrics cannot be loaded from rate-limit; rate-limit metrics are off',
+    );
     return NO_METRICS;
   }
   if (!metrics) return NO_METRICS;
   const scope = metrics.forPlugin(options.pluginName);
-  const rejected = scope.counter({ name: 'rejected_total', help: 'Requests refused with 429 per rate-limit policy', labelNames: ['policy'] });
+  const rejected = scope.counter({
+    name: 'rejected_total',
+    help: 'Requests refused with 429 per rate-limit policy',
+    labelNames: ['policy'],
+  });
   const unavailable = scope.counter({
     name: 'store_unavailable_total',
     help: 'Requests the rate-limit store could not count, per policy and outcome (allowed: failOpen let it through; refused: answered 503)',

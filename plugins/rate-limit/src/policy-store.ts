@@ -1,5 +1,11 @@
 import type { GantryError } from '@gantry/core';
-import { MemoryStore, type ClientRateLimitInfo, type IncrementResponse, type Options, type Store } from 'express-rate-limit';
+import {
+  MemoryStore,
+  type ClientRateLimitInfo,
+  type IncrementResponse,
+  type Options,
+  type Store,
+} from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { RateLimitErrors } from './errors.js';
 
@@ -96,7 +102,10 @@ export class RedisPolicyStore implements PolicyStore {
   constructor(private readonly options: RedisPolicyStoreOptions) {
     this.prefix = options.prefix;
     const connection = options.connection;
-    this.inner = new RedisStore({ prefix: options.prefix, sendCommand: (command: string, ...args: string[]) => connection.call(command, args) as Promise<RedisReply> });
+    this.inner = new RedisStore({
+      prefix: options.prefix,
+      sendCommand: (command: string, ...args: string[]) => connection.call(command, args) as Promise<RedisReply>,
+    });
   }
 
   init(options: Options): void {
@@ -162,10 +171,13 @@ export class RedisPolicyStore implements PolicyStore {
   private unavailable(err: unknown): GantryError {
     this.options.onUnavailable();
     // The client sees no Redis detail (hosts, codes): only that counting is impossible right now.
-    return RateLimitErrors.UNAVAILABLE(`requests of rate-limit policy "${this.options.policy}" cannot be counted right now; retry later`, {
-      cause: err,
-      headers: { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
-      details: { policy: this.options.policy },
-    });
+    return RateLimitErrors.UNAVAILABLE(
+      `requests of rate-limit policy "${this.options.policy}" cannot be counted right now; retry later`,
+      {
+        cause: err,
+        headers: { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+        details: { policy: this.options.policy },
+      },
+    );
   }
 }

@@ -17,7 +17,10 @@ export function progressiveDelayMs(used: number, delay: DelayConfig): number {
  * How long a request may actually be held: at most half the time left before its deadline, so the
  * handler keeps the other half and the delay alone never makes a request miss its deadline.
  */
-export function delayWithinDeadline(wantedMs: number, context: Pick<RequestContext, 'remainingMs'> | undefined): number {
+export function delayWithinDeadline(
+  wantedMs: number,
+  context: Pick<RequestContext, 'remainingMs'> | undefined,
+): number {
   if (!context) return wantedMs;
   return Math.max(0, Math.min(wantedMs, Math.floor(context.remainingMs() / 2)));
 }

@@ -1,9 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { currentContext, GantryError, type HttpMiddleware, type Logger, type RouteInfo } from '@gantry/core';
 import type { NextFunction, Request, Response } from 'express';
-import { ipKeyGenerator, rateLimit, type ClientRateLimitInfo, type Logger as ErlLogger, type Options, type RateLimitRequestHandler } from 'express-rate-limit';
+import {
+  ipKeyGenerator,
+  rateLimit,
+  type ClientRateLimitInfo,
+  type Logger as ErlLogger,
+  type Options,
+  type RateLimitRequestHandler,
+} from 'express-rate-limit';
 import { accountKey, accountKeyOf } from './account-key.js';
-import { BUILTIN_POLICIES, type CountMode, type DelayConfig, type PolicyConfig, type RateLimitConfig } from './config.js';
+import {
+  BUILTIN_POLICIES,
+  type CountMode,
+  type DelayConfig,
+  type PolicyConfig,
+  type RateLimitConfig,
+} from './config.js';
 import { RateLimitErrors } from './errors.js';
 import type { RateLimitMetrics } from './metrics.js';
 import { delayWithinDeadline, hold, progressiveDelayMs } from './progressive-delay.js';
@@ -99,7 +112,11 @@ const ACCOUNT = Symbol('gantry.rate-limit.account');
 type AccountRequest = Request & { [ACCOUNT]?: AccountKeys };
 
 /** Where each limiter leaves its count on the request (express-rate-limit's `requestPropertyName`), one name each. */
-const INFO_PROPERTY: Readonly<Record<CounterKind, string>> = { ip: 'rateLimit', 'account-ip': 'rateLimitAccountIp', account: 'rateLimitAccount' };
+const INFO_PROPERTY: Readonly<Record<CounterKind, string>> = {
+  ip: 'rateLimit',
+  'account-ip': 'rateLimitAccountIp',
+  account: 'rateLimitAccount',
+};
 
 type Next = (err?: unknown) => void;
 
@@ -130,13 +147,25 @@ export class PolicyLimiters implements RateLimits {
     if (declared === undefined) return route.root ? undefined : 'default';
     const where = `route ${route.method} ${route.path} of plugin "${route.plugin}"`;
     if (typeof declared !== 'string') {
-      throw RateLimitErrors.DECLARATION_INVALID(`${where} declares meta.rateLimit ${JSON.stringify(declared)}; use a policy name or false`, { details: { route: route.path, method: route.method, plugin: route.plugin } });
+      throw RateLimitErrors.DECLARATION_INVALID(
+        `${where} declares meta.rateLimit ${JSON.stringify(declared)}; use a policy name or false`,
+        { details: { route: route.path, method: route.method, plugin: route.plugin } },
+      );
     }
     if (!this.limiters.has(declared)) {
       const known = [...this.limiters.keys()].join(', ');
-      throw RateLimitErrors.UNKNOWN_POLICY(`${where} declares meta.rateLimit "${declared}", which is not a rate-limit policy (known: ${known})`, {
-        details: { route: route.path, method: route.method, plugin: route.plugin, policy: declared, known: [...this.limiters.keys()] },
-      });
+      throw RateLimitErrors.UNKNOWN_POLICY(
+        `${where} declares meta.rateLimit "${declared}", which is not a rate-limit policy (known: ${known})`,
+        {
+          details: {
+            route: route.path,
+            method: route.method,
+            plugin: route.plugin,
+            policy: declared,
+            known: [...this.limiters.keys()],
+          },
+        },
+      );
     }
     return declared;
   }
@@ -158,12 +187,16 @@ export class PolicyLimiters implements RateLimits {
 
   async reset(policy: string, key: { readonly ip?: string; readonly account?: string }): Promise<void> {
     const limiter = this.limiters.get(policy);
-    if (!limiter) throw RateLimitErrors.UNKNOWN_POLICY(`reset("${policy}"): no such rate-limit policy (known: ${[...this.limiters.keys()].join(', ')})`);
+    if (!limiter)
+      throw RateLimitErrors.UNKNOWN_POLICY(
+        `reset("${policy}"): no such rate-limit policy (known: ${[...this.limiters.keys()].join(', ')})`,
+      );
     const ip = key.ip === undefined ? undefined : this.ipKey(key.ip);
     const account = key.account === undefined ? undefined : accountKey(key.account);
     if (ip !== undefined) await limiter.ipStore.resetKey(ip);
     if (account !== undefined && limiter.accountStore) await limiter.accountStore.resetKey(account);
-    if (ip !== undefined && account !== undefined && limiter.pairStore) await limiter.pairStore.resetKey(pairKey(account, ip));
+    if (ip !== undefined && account !== undefined && limiter.pairStore)
+      await limiter.pairStore.resetKey(pairKey(account, ip));
   }
 
   /** Starts the stores (memory expiry timers). */
@@ -186,22 +219,47 @@ export class PolicyLimiters implements RateLimits {
     // req.ip honours the http plugin's exact trustProxy hop count; IPv6 is grouped per subnet.
     const clientKey = (req: Request): string => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown', subnet);
     const ipStore = this.makeStore(policy, `${config.prefix}${policy.name}:`);
-    const ip = this.makeLimiter(policy, { counter: policy, store: ipStore, per: 'ip', logger, keyGenerator: clientKey });
+    const ip = this.makeLimiter(policy, {
+      counter: policy,
+      store: ipStore,
+      per: 'ip',
+      logger,
+      keyGenerator: clientKey,
+    });
     const guard = ip as unknown as HttpMiddleware;
     const perAccount = policy.perAccount;
     if (policy.accountField === undefined || perAccount === undefined) {
-      return { stores: [ipStore], ipStore, accountStore: undefined, pairStore: undefined, guard, accountGuard: undefined };
+      return {
+        stores: [ipStore],
+        ipStore,
+        accountStore: undefined,
+        pairStore: undefined,
+        guard,
+        accountGuard: undefined,
+      };
     }
 
     const keysOf = (req: Request): AccountKeys => (req as AccountRequest)[ACCOUNT]!;
     const pairCounter = policy.perAccountAndIp;
     const pairStore = pairCounter ? this.makeStore(policy, `${config.prefix}${policy.name}:acct-ip:`) : undefined;
-    const pair = pairCounter && pairStore ? this.makeLimiter(policy, { counter: pairCounter, store: pairStore, per: 'account-ip', logger, keyGenerator: (req) => keysOf(req).pair }) : undefined;
+    const pair =
+      pairCounter && pairStore
+        ? this.makeLimiter(policy, {
+            counter: pairCounter,
+            store: pairStore,
+            per: 'account-ip',
+            logger,
+            keyGenerator: (req) => keysOf(req).pair,
+          })
+        : undefined;
     // A success clears the pair's failures (NIST 800-63B: a successful authentication resets the count),
     // which express-rate-limit's own "skip successful requests" cannot do: it only un-counts the request.
     const pairResetsOnSuccess = pairCounter?.count === 'failures';
 
-    const knownStore = perAccount.knownSourceMs === undefined ? undefined : this.makeStore(policy, `${config.prefix}${policy.name}:known:`);
+    const knownStore =
+      perAccount.knownSourceMs === undefined
+        ? undefined
+        : this.makeStore(policy, `${config.prefix}${policy.name}:known:`);
     knownStore?.init({ windowMs: perAccount.knownSourceMs } as Options);
     const accountStore = this.makeStore(policy, `${config.prefix}${policy.name}:acct:`);
     const account = this.makeLimiter(policy, {
@@ -212,7 +270,9 @@ export class PolicyLimiters implements RateLimits {
       keyGenerator: (req) => keysOf(req).account,
       // A known source of the account passes its exhausted per-account limit: attackers elsewhere cannot
       // lock the owner out. When the store cannot tell, the request is refused like any other.
-      admit: knownStore ? async (req) => isCounted(await knownStore.get(keysOf(req).pair).catch(() => undefined)) : undefined,
+      admit: knownStore
+        ? async (req) => isCounted(await knownStore.get(keysOf(req).pair).catch(() => undefined))
+        : undefined,
     });
 
     const { logger: log, metrics } = this.options;
@@ -221,7 +281,8 @@ export class PolicyLimiters implements RateLimits {
     const forget = (store: PolicyStore, key: string, what: string): void =>
       void store.resetKey(key).catch((err: unknown) => {
         // Store outages are counted and logged by the store and the redis plugin; anything else is a fault.
-        if (!RateLimitErrors.UNAVAILABLE.is(err)) log.error({ err, policy: policy.name }, `rate-limit could not clear ${what}`);
+        if (!RateLimitErrors.UNAVAILABLE.is(err))
+          log.error({ err, policy: policy.name }, `rate-limit could not clear ${what}`);
       });
     const remember = (keys: AccountKeys): void => {
       // Reset, then count: the source stays known for knownSourceMs after its latest success.
@@ -229,7 +290,8 @@ export class PolicyLimiters implements RateLimits {
         .resetKey(keys.pair)
         .then(() => knownStore!.increment(keys.pair))
         .catch((err: unknown) => {
-          if (!RateLimitErrors.UNAVAILABLE.is(err)) log.error({ err, policy: policy.name }, 'rate-limit could not remember a known source');
+          if (!RateLimitErrors.UNAVAILABLE.is(err))
+            log.error({ err, policy: policy.name }, 'rate-limit could not remember a known source');
         });
     };
 
@@ -259,7 +321,11 @@ export class PolicyLimiters implements RateLimits {
 
     // Runs after the HTTP layer parsed the body (its bodyLimit, charsets, encodings and errors apply):
     // a body it refused never gets here, one that names no account counts per IP only.
-    const accountGuard = function rateLimitAccountGuard(req: IncomingMessage & { body?: unknown }, res: ServerResponse, next: Next): void {
+    const accountGuard = function rateLimitAccountGuard(
+      req: IncomingMessage & { body?: unknown },
+      res: ServerResponse,
+      next: Next,
+    ): void {
       const key = accountKeyOf(req.body, field);
       if (key === undefined) return next();
       const request = req as AccountRequest;
@@ -268,7 +334,9 @@ export class PolicyLimiters implements RateLimits {
       request[ACCOUNT] = keys;
       const runAccount = (err?: unknown): void => {
         if (err !== undefined) return next(err);
-        void account(request, response, (accountErr?: unknown) => (accountErr !== undefined ? next(accountErr) : afterAccount(request, response, next)));
+        void account(request, response, (accountErr?: unknown) =>
+          accountErr !== undefined ? next(accountErr) : afterAccount(request, response, next),
+        );
       };
       if (!pair) return runAccount();
       if (pairResetsOnSuccess) {
@@ -339,12 +407,26 @@ export class PolicyLimiters implements RateLimits {
         metrics.rejected(policy.name);
         // express-rate-limit has set Retry-After (seconds to the window's reset) with the RateLimit headers.
         const retryAfter = String(res.getHeader('Retry-After') ?? windowSeconds);
-        const whose = per === 'ip' ? 'from this client' : per === 'account' ? 'for this account' : 'for this account from this client';
+        const whose =
+          per === 'ip'
+            ? 'from this client'
+            : per === 'account'
+              ? 'for this account'
+              : 'for this account from this client';
         next(
-          RateLimitErrors.EXCEEDED(`too many requests ${whose} under rate-limit policy "${policy.name}"; retry in ${retryAfter} s`, {
-            headers: { 'Retry-After': retryAfter },
-            details: { policy: policy.name, per, limit: counter.limit, windowSeconds, retryAfterSeconds: Number(retryAfter) },
-          }),
+          RateLimitErrors.EXCEEDED(
+            `too many requests ${whose} under rate-limit policy "${policy.name}"; retry in ${retryAfter} s`,
+            {
+              headers: { 'Retry-After': retryAfter },
+              details: {
+                policy: policy.name,
+                per,
+                limit: counter.limit,
+                windowSeconds,
+                retryAfterSeconds: Number(retryAfter),
+              },
+            },
+          ),
         );
       },
     });
@@ -358,21 +440,31 @@ function pairKey(account: string, ip: string): string {
 
 /** Whether a store holds a live, non-zero count. */
 function isCounted(info: ClientRateLimitInfo | undefined): boolean {
-  return info !== undefined && info.totalHits > 0 && (info.resetTime === undefined || info.resetTime.getTime() > Date.now());
+  return (
+    info !== undefined && info.totalHits > 0 && (info.resetTime === undefined || info.resetTime.getTime() > Date.now())
+  );
 }
 
 /** `default`, then the built-ins overridden by the configured policies, with failOpen and the per-account counters resolved. */
 export function resolvePolicies(config: RateLimitConfig): readonly RateLimitPolicy[] {
-  const entries: [string, PolicyConfig][] = [['default', config.default], ...Object.entries({ ...BUILTIN_POLICIES, ...config.policies })];
+  const entries: [string, PolicyConfig][] = [
+    ['default', config.default],
+    ...Object.entries({ ...BUILTIN_POLICIES, ...config.policies }),
+  ];
   return Object.freeze(
     entries.map(([name, p]) => {
       const accountField = p.keyBy.startsWith('ip+body.') ? p.keyBy.slice('ip+body.'.length) : undefined;
-      const counter = (c: { windowMs: number; limit: number; count: CountMode }): RateLimitCounter => Object.freeze({ windowMs: c.windowMs, limit: c.limit, count: c.count });
+      const counter = (c: { windowMs: number; limit: number; count: CountMode }): RateLimitCounter =>
+        Object.freeze({ windowMs: c.windowMs, limit: c.limit, count: c.count });
       // Without perAccount, the account counts like the IP does (what a policy meant before perAccount existed).
       const perAccount =
         accountField === undefined
           ? undefined
-          : Object.freeze({ ...counter(p.perAccount ?? p), delay: p.perAccount?.delay ? Object.freeze({ ...p.perAccount.delay }) : undefined, knownSourceMs: p.perAccount?.knownSourceMs });
+          : Object.freeze({
+              ...counter(p.perAccount ?? p),
+              delay: p.perAccount?.delay ? Object.freeze({ ...p.perAccount.delay }) : undefined,
+              knownSourceMs: p.perAccount?.knownSourceMs,
+            });
       return Object.freeze({
         name,
         windowMs: p.windowMs,
@@ -395,7 +487,10 @@ function expressRateLimitLogger(logger: Logger): ErlLogger {
   return {
     error(err: unknown, message?: string) {
       if (RateLimitErrors.UNAVAILABLE.is(err)) return;
-      logger.error(GantryError.is(err) || err instanceof Error ? { err } : { detail: err }, message ?? 'express-rate-limit reported an error');
+      logger.error(
+        GantryError.is(err) || err instanceof Error ? { err } : { detail: err },
+        message ?? 'express-rate-limit reported an error',
+      );
     },
     warn(err: unknown, message?: string) {
       logger.warn(err instanceof Error ? { err } : { detail: err }, message ?? 'express-rate-limit reported a warning');

@@ -3,7 +3,20 @@
 import { createHash } from 'node:crypto';
 import type { TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
-import { boot, deleteKeys, eventually, expectRateLimited, guess, header, keysUnder, login, REDIS_URL, repeat, SMALL_ACCOUNT_BUDGET, uniquePrefix } from './harness.js';
+import {
+  boot,
+  deleteKeys,
+  eventually,
+  expectRateLimited,
+  guess,
+  header,
+  keysUnder,
+  login,
+  REDIS_URL,
+  repeat,
+  SMALL_ACCOUNT_BUDGET,
+  uniquePrefix,
+} from './harness.js';
 
 const ADMIN = 'admin@example.com';
 const ATTACKER_IP = '203.0.113.66';
@@ -32,17 +45,30 @@ describe('rate-limit: password guessing across two instances sharing Redis (real
     expect(attack.map((r) => r.statusCode)).to.deep.equal([...Array(10).fill(401), 429, 429]);
     expectRateLimited(attack[11]!, { policy: 'auth', per: 'account-ip', limit: 10, windowSeconds: 900 });
     // Refused on both instances: the (account, IP) count is shared.
-    expectRateLimited(await login(a, { email: ADMIN, remoteAddress: ATTACKER_IP }), { policy: 'auth', per: 'account-ip', limit: 10, windowSeconds: 900 });
+    expectRateLimited(await login(a, { email: ADMIN, remoteAddress: ATTACKER_IP }), {
+      policy: 'auth',
+      per: 'account-ip',
+      limit: 10,
+      windowSeconds: 900,
+    });
 
     const owner = await login(b, { email: ADMIN, remoteAddress: ADMIN_IP });
     expect(owner.statusCode, owner.body).to.equal(200);
-    expect(header(owner, 'ratelimit')).to.match(/^"auth"; r=49; t=\d+, "auth\.account-ip"; r=9; t=\d+, "auth\.account"; r=89; t=\d+$/);
+    expect(header(owner, 'ratelimit')).to.match(
+      /^"auth"; r=49; t=\d+, "auth\.account-ip"; r=9; t=\d+, "auth\.account"; r=89; t=\d+$/,
+    );
 
     // Keys: per IP, per (account, IP), per account and the owner's known source; the address only as a hash.
     const hash = createHash('sha256').update(ADMIN).digest('base64url');
     await eventually(async () => (await keysUnder(prefix)).includes(`${prefix}auth:known:${hash}:${ADMIN_IP}`));
     expect(await keysUnder(prefix)).to.deep.equal(
-      [`${prefix}auth:${ADMIN_IP}`, `${prefix}auth:${ATTACKER_IP}`, `${prefix}auth:acct-ip:${hash}:${ATTACKER_IP}`, `${prefix}auth:acct:${hash}`, `${prefix}auth:known:${hash}:${ADMIN_IP}`].sort(),
+      [
+        `${prefix}auth:${ADMIN_IP}`,
+        `${prefix}auth:${ATTACKER_IP}`,
+        `${prefix}auth:acct-ip:${hash}:${ATTACKER_IP}`,
+        `${prefix}auth:acct:${hash}`,
+        `${prefix}auth:known:${hash}:${ADMIN_IP}`,
+      ].sort(),
     );
   });
 
@@ -68,8 +94,18 @@ describe('rate-limit: password guessing across two instances sharing Redis (real
 
     const spray = await repeat(6, (i) => guess(i % 2 === 0 ? a : b, ADMIN, `203.0.113.${i + 1}`));
     expect(spray.map((r) => r.statusCode)).to.deep.equal(Array(6).fill(401));
-    expectRateLimited(await login(a, { email: ADMIN, remoteAddress: '203.0.113.99' }), { policy: 'auth', per: 'account', limit: 6, windowSeconds: 3600 });
-    expectRateLimited(await guess(b, ADMIN, '203.0.113.100'), { policy: 'auth', per: 'account', limit: 6, windowSeconds: 3600 });
+    expectRateLimited(await login(a, { email: ADMIN, remoteAddress: '203.0.113.99' }), {
+      policy: 'auth',
+      per: 'account',
+      limit: 6,
+      windowSeconds: 3600,
+    });
+    expectRateLimited(await guess(b, ADMIN, '203.0.113.100'), {
+      policy: 'auth',
+      per: 'account',
+      limit: 6,
+      windowSeconds: 3600,
+    });
     const owner = await login(b, { email: ADMIN, remoteAddress: ADMIN_IP });
     expect(owner.statusCode, owner.body).to.equal(200);
     expect(owner.headers['retry-after']).to.equal(undefined);

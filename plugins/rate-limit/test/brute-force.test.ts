@@ -8,7 +8,20 @@ import type { TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { BUILTIN_POLICIES, RateLimitsToken } from '../src/index.js';
 import { delayWithinDeadline, hold, progressiveDelayMs } from '../src/progressive-delay.js';
-import { boot, capturingLogger, eventually, expectRateLimited, guess, header, login, loginHandled, PASSWORD, repeat, SMALL_ACCOUNT_BUDGET, type LogLine } from './harness.js';
+import {
+  boot,
+  capturingLogger,
+  eventually,
+  expectRateLimited,
+  guess,
+  header,
+  login,
+  loginHandled,
+  PASSWORD,
+  repeat,
+  SMALL_ACCOUNT_BUDGET,
+  type LogLine,
+} from './harness.js';
 
 const ADMIN = 'admin@example.com';
 const ATTACKER_IP = '203.0.113.66';
@@ -42,8 +55,13 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
     const owner = await login(kernel, { email: ADMIN, remoteAddress: ADMIN_IP });
     expect(owner.statusCode, owner.body).to.equal(200);
     // The owner's source has its own (account, IP) budget; the account has 10 failures of its 100.
-    expect(header(owner, 'ratelimit')).to.match(/^"auth"; r=49; t=\d+, "auth\.account-ip"; r=9; t=\d+, "auth\.account"; r=89; t=\d+$/);
-    expect(lines.filter((l) => l.level === 'warn' || l.level === 'error'), 'express-rate-limit and the guards log nothing').to.deep.equal([]);
+    expect(header(owner, 'ratelimit')).to.match(
+      /^"auth"; r=49; t=\d+, "auth\.account-ip"; r=9; t=\d+, "auth\.account"; r=89; t=\d+$/,
+    );
+    expect(
+      lines.filter((l) => l.level === 'warn' || l.level === 'error'),
+      'express-rate-limit and the guards log nothing',
+    ).to.deep.equal([]);
   });
 
   it('refuses the 11th wrong password for one account from one IP, even with the right password, for 15 minutes', async () => {
@@ -51,7 +69,11 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
     const attempts = await repeat(10, () => guess(kernel, ADMIN, ATTACKER_IP));
     for (const [i, res] of attempts.entries()) {
       expect(res.statusCode, `attempt ${i + 1}`).to.equal(401);
-      expect(header(res, 'ratelimit')).to.match(new RegExp(`^"auth"; r=${49 - i}; t=\\d+, "auth\\.account-ip"; r=${9 - i}; t=\\d+, "auth\\.account"; r=${99 - i}; t=\\d+$`));
+      expect(header(res, 'ratelimit')).to.match(
+        new RegExp(
+          `^"auth"; r=${49 - i}; t=\\d+, "auth\\.account-ip"; r=${9 - i}; t=\\d+, "auth\\.account"; r=${99 - i}; t=\\d+$`,
+        ),
+      );
     }
     const refused = await login(kernel, { email: ADMIN, remoteAddress: ATTACKER_IP });
     expectRateLimited(refused, { policy: 'auth', per: 'account-ip', limit: 10, windowSeconds: 900 });
@@ -64,7 +86,7 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
     expect((await guess(kernel, 'carol@example.com', '2001:db8:0:ff::2')).statusCode).to.equal(429);
   });
 
-  it('counts failures only: a success clears the pair\'s count, and an office behind one IP signs in all day', async () => {
+  it("counts failures only: a success clears the pair's count, and an office behind one IP signs in all day", async () => {
     const kernel = await start({ rateLimit: { store: 'memory', policies: { auth: NO_DELAY } } });
     await repeat(9, () => guess(kernel, ADMIN, ATTACKER_IP));
     expect((await login(kernel, { email: ADMIN, remoteAddress: ATTACKER_IP })).statusCode).to.equal(200);
@@ -77,7 +99,11 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
     for (let person = 0; person < 40; person++) {
       const email = `person${person}@example.com`;
       expect((await guess(kernel, email, office)).statusCode).to.equal(401);
-      for (let i = 0; i < 3; i++) expect((await login(kernel, { email, remoteAddress: office })).statusCode, `${email} sign-in ${i + 1}`).to.equal(200);
+      for (let i = 0; i < 3; i++)
+        expect(
+          (await login(kernel, { email, remoteAddress: office })).statusCode,
+          `${email} sign-in ${i + 1}`,
+        ).to.equal(200);
     }
   });
 
@@ -89,7 +115,10 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
   });
 
   it('slows and then stops guesses at one account from many IPs, but a known source of the owner still signs in', async () => {
-    const kernel = await start({ rateLimit: { store: 'memory', policies: { auth: SMALL_ACCOUNT_BUDGET } }, extra: [metricsPlugin] });
+    const kernel = await start({
+      rateLimit: { store: 'memory', policies: { auth: SMALL_ACCOUNT_BUDGET } },
+      extra: [metricsPlugin],
+    });
     // The owner signed in from ADMIN_IP before the attack: a known source of the account.
     expect((await login(kernel, { email: ADMIN, remoteAddress: ADMIN_IP })).statusCode).to.equal(200);
 
@@ -101,7 +130,13 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
     }
     // Failures 3 to 6 were held back 40, 80, 80, 80 ms (after 2, doubling, capped). Timers never fire
     // before their time (Node may round down by 1 ms), so these lower bounds hold on any machine.
-    for (const [i, min] of [[2, 40], [3, 80], [4, 80], [5, 80]] as const) expect(elapsed[i], `guess ${i + 1}`).to.be.at.least(min - 1);
+    for (const [i, min] of [
+      [2, 40],
+      [3, 80],
+      [4, 80],
+      [5, 80],
+    ] as const)
+      expect(elapsed[i], `guess ${i + 1}`).to.be.at.least(min - 1);
     expect(await metric(kernel, 'rate_limit_delayed_total{policy="auth"}')).to.equal(4);
 
     // The account's 6 failures are spent: a new source is refused whatever the password...
@@ -122,7 +157,20 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
     this.timeout(10_000);
     const kernel = await start({
       http: { requestTimeoutMs: 2_000 },
-      rateLimit: { store: 'memory', policies: { auth: { ...SMALL_ACCOUNT_BUDGET, perAccount: { windowMs: 60_000, limit: 10, count: 'failures', delay: { after: 0, initialMs: 60_000, maxMs: 60_000 } } } } },
+      rateLimit: {
+        store: 'memory',
+        policies: {
+          auth: {
+            ...SMALL_ACCOUNT_BUDGET,
+            perAccount: {
+              windowMs: 60_000,
+              limit: 10,
+              count: 'failures',
+              delay: { after: 0, initialMs: 60_000, maxMs: 60_000 },
+            },
+          },
+        },
+      },
     });
     const t0 = performance.now();
     const res = await login(kernel, { email: ADMIN, remoteAddress: ADMIN_IP });
@@ -133,14 +181,30 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
 
   it('stops holding a request whose client went away: its handler never runs', async function () {
     this.timeout(10_000);
-    const held = { ...SMALL_ACCOUNT_BUDGET, perAccount: { windowMs: 60_000, limit: 10, count: 'failures', delay: { after: 0, initialMs: 800, maxMs: 800 } } };
-    const kernel = await start({ http: { listen: true, port: 0, host: '127.0.0.1' }, rateLimit: { store: 'memory', policies: { auth: held } }, extra: [metricsPlugin] });
+    const held = {
+      ...SMALL_ACCOUNT_BUDGET,
+      perAccount: { windowMs: 60_000, limit: 10, count: 'failures', delay: { after: 0, initialMs: 800, maxMs: 800 } },
+    };
+    const kernel = await start({
+      http: { listen: true, port: 0, host: '127.0.0.1' },
+      rateLimit: { store: 'memory', policies: { auth: held } },
+      extra: [metricsPlugin],
+    });
     const body = JSON.stringify({ email: ADMIN, password: PASSWORD });
-    const send = () => request(`${kernel.url()}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(body.length) } });
+    const send = () =>
+      request(`${kernel.url()}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
+      });
 
     // A client that waits gets its answer after the delay: the handler runs.
     const before = loginHandled.count;
-    const waited = await new Promise<number>((resolve, reject) => send().on('response', (res) => resolve(res.resume().statusCode ?? 0)).on('error', reject).end(body));
+    const waited = await new Promise<number>((resolve, reject) =>
+      send()
+        .on('response', (res) => resolve(res.resume().statusCode ?? 0))
+        .on('error', reject)
+        .end(body),
+    );
     expect(waited).to.equal(200);
     expect(loginHandled.count).to.equal(before + 1);
 
@@ -163,7 +227,9 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
     await kernel.get(RateLimitsToken).reset('auth', { account: ` ${ADMIN.toUpperCase()}`, ip: ATTACKER_IP });
     const fresh = await guess(kernel, ADMIN, ATTACKER_IP);
     expect(fresh.statusCode).to.equal(401);
-    expect(header(fresh, 'ratelimit')).to.match(/^"auth"; r=49; t=\d+, "auth\.account-ip"; r=9; t=\d+, "auth\.account"; r=99; t=\d+$/);
+    expect(header(fresh, 'ratelimit')).to.match(
+      /^"auth"; r=49; t=\d+, "auth\.account-ip"; r=9; t=\d+, "auth\.account"; r=99; t=\d+$/,
+    );
   });
 
   it('refuses per-account options on a policy counting per IP, and a delay whose maximum is below its start', async () => {
@@ -175,7 +241,12 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
             store: 'memory',
             policies: {
               ipOnly: { windowMs: 60_000, limit: 5, perAccount: { windowMs: 60_000, limit: 5 } },
-              slow: { windowMs: 60_000, limit: 5, keyBy: 'ip+body.email', perAccount: { windowMs: 60_000, limit: 5, delay: { after: 1, initialMs: 500, maxMs: 100 } } },
+              slow: {
+                windowMs: 60_000,
+                limit: 5,
+                keyBy: 'ip+body.email',
+                perAccount: { windowMs: 60_000, limit: 5, delay: { after: 1, initialMs: 500, maxMs: 100 } },
+              },
               // Reported along with the other problems of the same policy.
               both: { windowMs: 10, limit: 5, perAccountAndIp: { windowMs: 60_000, limit: 5 } },
             },
@@ -196,7 +267,9 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
 describe('rate-limit: the progressive delay', () => {
   it('is none up to `after`, then doubles from initialMs up to maxMs', () => {
     const delay = { after: 10, initialMs: 500, maxMs: 5_000 };
-    expect([1, 10, 11, 12, 13, 14, 15, 16, 100, 1e9].map((used) => progressiveDelayMs(used, delay))).to.deep.equal([0, 0, 500, 1000, 2000, 4000, 5000, 5000, 5000, 5000]);
+    expect([1, 10, 11, 12, 13, 14, 15, 16, 100, 1e9].map((used) => progressiveDelayMs(used, delay))).to.deep.equal([
+      0, 0, 500, 1000, 2000, 4000, 5000, 5000, 5000, 5000,
+    ]);
   });
 
   it('never takes more than half the time left before the deadline', () => {

@@ -9,7 +9,17 @@ describe('rate-limit: conformance', () => {
       const results = await checkConformance({ plugin, with: [httpPlugin], config: { 'rate-limit': config } });
       const failed = results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`);
       expect(failed).to.deep.equal([]);
-      expect(results.map((r) => r.check)).to.include.members(['metadata', 'config-documented', 'boots', 'health-check', 'ready', 'isolated', 'stops', 'no-leaked-handles', 'no-global-state']);
+      expect(results.map((r) => r.check)).to.include.members([
+        'metadata',
+        'config-documented',
+        'boots',
+        'health-check',
+        'ready',
+        'isolated',
+        'stops',
+        'no-leaked-handles',
+        'no-global-state',
+      ]);
     });
   }
 });

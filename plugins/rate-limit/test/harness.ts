@@ -74,20 +74,43 @@ export function capturingLogger(lines: LogLine[]): Logger {
   const at =
     (level: string) =>
     (obj: object | string, msg?: string): void =>
-      void lines.push(typeof obj === 'string' ? { level, msg: obj, fields: {} } : { level, msg: msg ?? '', fields: obj as Record<string, unknown> });
-  const logger: Logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('fatal'), child: () => logger };
+      void lines.push(
+        typeof obj === 'string'
+          ? { level, msg: obj, fields: {} }
+          : { level, msg: msg ?? '', fields: obj as Record<string, unknown> },
+      );
+  const logger: Logger = {
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    fatal: at('fatal'),
+    child: () => logger,
+  };
   return logger;
 }
 
 /** Boots http + rate-limit + the app routes, and the redis plugin with `options.redis` when given. */
 export function boot(
-  options: { rateLimit?: Record<string, unknown>; redis?: Record<string, unknown>; http?: Record<string, unknown>; extra?: readonly Plugin[]; profile?: string; logger?: Logger } = {},
+  options: {
+    rateLimit?: Record<string, unknown>;
+    redis?: Record<string, unknown>;
+    http?: Record<string, unknown>;
+    extra?: readonly Plugin[];
+    profile?: string;
+    logger?: Logger;
+  } = {},
 ): Promise<TestKernel> {
   const rateLimit = options.rateLimit ?? { store: 'memory' };
   const policies = { search: SEARCH_POLICY, ...((rateLimit.policies as Record<string, unknown> | undefined) ?? {}) };
   return createTestKernel({
     plugins: [httpPlugin, ...(options.redis ? [redisPlugin] : []), ...(options.extra ?? []), plugin, appRoutes],
-    config: { http: options.http ?? {}, 'rate-limit': { ...rateLimit, policies }, ...(options.redis ? { redis: options.redis } : {}) },
+    config: {
+      http: options.http ?? {},
+      'rate-limit': { ...rateLimit, policies },
+      ...(options.redis ? { redis: options.redis } : {}),
+    },
     profile: options.profile,
     logger: options.logger,
   });
@@ -110,7 +133,13 @@ export function login(
 /** `auth` with a small per-account budget and short delays, so that spraying fits in a test. */
 export const SMALL_ACCOUNT_BUDGET = {
   ...BUILTIN_POLICIES.auth,
-  perAccount: { windowMs: 3_600_000, limit: 6, count: 'failures', delay: { after: 2, initialMs: 40, maxMs: 80 }, knownSourceMs: 86_400_000 },
+  perAccount: {
+    windowMs: 3_600_000,
+    limit: 6,
+    count: 'failures',
+    delay: { after: 2, initialMs: 40, maxMs: 80 },
+    knownSourceMs: 86_400_000,
+  },
 };
 
 /** A wrong password for `email` from `ip`. */
@@ -128,7 +157,9 @@ export async function repeat(count: number, send: (i: number) => Promise<InjectR
 /** A response header as one string (repeated headers joined with ", ", as HTTP allows). */
 export function header(res: InjectResponse, name: string): string | undefined {
   const value = res.headers[name];
-  return value === undefined ? undefined : ([] as (string | number)[]).concat(value as string | number | string[]).join(', ');
+  return value === undefined
+    ? undefined
+    : ([] as (string | number)[]).concat(value as string | number | string[]).join(', ');
 }
 
 /** What a 429 must say. */
@@ -153,7 +184,9 @@ export function expectRateLimited(res: InjectResponse, expected: Refusal): void 
   expect(problem.retryAfterSeconds).to.equal(retryAfter);
   const name = (per === 'ip' ? policy : `${policy}.${per}`).replace(/\./g, '\\.');
   expect(header(res, 'ratelimit')).to.match(new RegExp(`"${name}"; r=0; t=\\d+(,|$)`));
-  expect(header(res, 'ratelimit-policy')).to.match(new RegExp(`"${name}"; q=${limit}; w=${windowSeconds}; pk=:[A-Za-z0-9+/=]+:`));
+  expect(header(res, 'ratelimit-policy')).to.match(
+    new RegExp(`"${name}"; q=${limit}; w=${windowSeconds}; pk=:[A-Za-z0-9+/=]+:`),
+  );
 }
 
 /** A key prefix of its own for one test run, so runs never see each other's counters. */

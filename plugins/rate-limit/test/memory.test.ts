@@ -4,7 +4,18 @@ import { plugin as metricsPlugin } from '@gantry/plugin-metrics';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { plugin, RateLimitErrors, RateLimitsToken } from '../src/index.js';
-import { boot, capturingLogger, CLASSIC_AUTH, PASSWORD, expectRateLimited, header, login, repeat, routeDeclaring, type LogLine } from './harness.js';
+import {
+  boot,
+  capturingLogger,
+  CLASSIC_AUTH,
+  PASSWORD,
+  expectRateLimited,
+  header,
+  login,
+  repeat,
+  routeDeclaring,
+  type LogLine,
+} from './harness.js';
 
 const CLASSIC = { store: 'memory', policies: { auth: CLASSIC_AUTH } };
 
@@ -26,18 +37,31 @@ describe('rate-limit: memory store', () => {
     for (const [i, res] of allowed.entries()) {
       expect(res.statusCode, `attempt ${i + 1}`).to.equal(200);
       // Two policies in one header (draft-8): per IP and per account, each with its remaining quota.
-      expect(header(res, 'ratelimit')).to.match(new RegExp(`^"auth"; r=${9 - i}; t=\\d+, "auth\\.account"; r=${9 - i}; t=\\d+$`));
-      expect(header(res, 'ratelimit-policy')).to.match(/^"auth"; q=10; w=900; pk=:[^:]+:, "auth\.account"; q=10; w=900; pk=:[^:]+:$/);
+      expect(header(res, 'ratelimit')).to.match(
+        new RegExp(`^"auth"; r=${9 - i}; t=\\d+, "auth\\.account"; r=${9 - i}; t=\\d+$`),
+      );
+      expect(header(res, 'ratelimit-policy')).to.match(
+        /^"auth"; q=10; w=900; pk=:[^:]+:, "auth\.account"; q=10; w=900; pk=:[^:]+:$/,
+      );
       expect(res.headers['retry-after'], 'only a refused request carries Retry-After').to.equal(undefined);
     }
     const refused = await login(kernel);
     expectRateLimited(refused, { policy: 'auth', limit: 10, windowSeconds: 900 });
     expect(refused.json().detail).to.contain('"auth"');
-    expect(lines.filter((l) => l.level === 'warn' || l.level === 'error'), 'a refusal is an answer, not a fault to log').to.deep.equal([]);
+    expect(
+      lines.filter((l) => l.level === 'warn' || l.level === 'error'),
+      'a refusal is an answer, not a fault to log',
+    ).to.deep.equal([]);
   });
 
   it('gives each policy its own limit and counter, and the default policy to routes that declare none', async () => {
-    const kernel = await start({ rateLimit: { store: 'memory', default: { windowMs: 60_000, limit: 3 }, policies: { search: { windowMs: 10_000, limit: 2 } } } });
+    const kernel = await start({
+      rateLimit: {
+        store: 'memory',
+        default: { windowMs: 60_000, limit: 3 },
+        policies: { search: { windowMs: 10_000, limit: 2 } },
+      },
+    });
     const search = await repeat(3, () => kernel.inject('/api/v1/search'));
     expect(search.map((r) => r.statusCode)).to.deep.equal([200, 200, 429]);
     expectRateLimited(search[2]!, { policy: 'search', limit: 2, windowSeconds: 10 });
@@ -73,7 +97,11 @@ describe('rate-limit: memory store', () => {
         expect(res.headers['ratelimit-policy'], url).to.equal(undefined);
       }
     }
-    expect(kernel.get(RateLimitsToken).policyFor({ method: 'GET', path: '/metrics', root: true, plugin: 'metrics', meta: {} })).to.equal(undefined);
+    expect(
+      kernel
+        .get(RateLimitsToken)
+        .policyFor({ method: 'GET', path: '/metrics', root: true, plugin: 'metrics', meta: {} }),
+    ).to.equal(undefined);
   });
 
   it('lets a root route opt in by naming a policy', async () => {
@@ -89,7 +117,12 @@ describe('rate-limit: memory store', () => {
   it('refuses to boot when a route names an unknown policy, naming the route and the known policies', async () => {
     let failure: unknown;
     try {
-      kernels.push(await createTestKernel({ plugins: [httpPlugin, plugin, routeDeclaring('authh')], config: { 'rate-limit': { store: 'memory' } } }));
+      kernels.push(
+        await createTestKernel({
+          plugins: [httpPlugin, plugin, routeDeclaring('authh')],
+          config: { 'rate-limit': { store: 'memory' } },
+        }),
+      );
     } catch (err) {
       failure = err;
     }
@@ -98,31 +131,58 @@ describe('rate-limit: memory store', () => {
     expect(RateLimitErrors.UNKNOWN_POLICY.is(cause), String(failure)).to.equal(true);
     const message = (cause as Error).message;
     expect(message).to.contain('GET /api/v1/declared').and.contain('"rl-declaring"').and.contain('"authh"');
-    expect(message).to.contain('known: default, auth, password-change, mfa, signup, verify-email, verify-resend, password-forgot, password-reset, reset, refresh');
+    expect(message).to.contain(
+      'known: default, auth, password-change, mfa, signup, verify-email, verify-resend, password-forgot, password-reset, reset, refresh',
+    );
   });
 
   it('refuses to boot when meta.rateLimit is neither a policy name nor false', async () => {
     let failure: unknown;
     try {
-      kernels.push(await createTestKernel({ plugins: [httpPlugin, plugin, routeDeclaring(true)], config: { 'rate-limit': { store: 'memory' } } }));
+      kernels.push(
+        await createTestKernel({
+          plugins: [httpPlugin, plugin, routeDeclaring(true)],
+          config: { 'rate-limit': { store: 'memory' } },
+        }),
+      );
     } catch (err) {
       failure = err;
     }
-    expect(RateLimitErrors.DECLARATION_INVALID.is((failure as { cause?: unknown } | undefined)?.cause), String(failure)).to.equal(true);
+    expect(
+      RateLimitErrors.DECLARATION_INVALID.is((failure as { cause?: unknown } | undefined)?.cause),
+      String(failure),
+    ).to.equal(true);
   });
 
   it('rejects invalid options at boot, every problem at once', async () => {
     let failure: unknown;
     try {
       kernels.push(
-        await boot({ rateLimit: { store: 'memcached', default: { windowMs: 10, limit: 0 }, policies: { default: { windowMs: 60_000, limit: 1 }, 'bad name': { windowMs: 60_000, limit: 1, keyBy: 'body.email' } } } }),
+        await boot({
+          rateLimit: {
+            store: 'memcached',
+            default: { windowMs: 10, limit: 0 },
+            policies: {
+              default: { windowMs: 60_000, limit: 1 },
+              'bad name': { windowMs: 60_000, limit: 1, keyBy: 'body.email' },
+            },
+          },
+        }),
       );
     } catch (err) {
       failure = err;
     }
     expect((failure as { code?: string }).code).to.equal('GANTRY_CORE_BOOT_INVALID');
     const message = (failure as Error).message;
-    for (const option of ['"store"', '"default.windowMs"', '"default.limit"', '"policies.default"', '"policies.bad name"', '"policies.bad name.keyBy"']) expect(message).to.contain(option);
+    for (const option of [
+      '"store"',
+      '"default.windowMs"',
+      '"default.limit"',
+      '"policies.default"',
+      '"policies.bad name"',
+      '"policies.bad name.keyBy"',
+    ])
+      expect(message).to.contain(option);
     expect(message).to.contain('ip+body.<field>');
   });
 
@@ -130,20 +190,28 @@ describe('rate-limit: memory store', () => {
     it('limits one account across client IPs, trimming and lower-casing the address', async () => {
       const kernel = await start({ rateLimit: CLASSIC });
       const spellings = ['alice@example.com', 'Alice@Example.com', '  ALICE@example.COM '];
-      const attempts = await repeat(10, (i) => login(kernel, { email: spellings[i % 3]!, remoteAddress: `203.0.113.${i + 1}` }));
+      const attempts = await repeat(10, (i) =>
+        login(kernel, { email: spellings[i % 3]!, remoteAddress: `203.0.113.${i + 1}` }),
+      );
       expect(attempts.map((r) => r.statusCode)).to.deep.equal(Array(10).fill(200));
       // Each attempt came from a fresh IP: only the account counter can refuse the 11th.
       const refused = await login(kernel, { email: 'alice@EXAMPLE.com', remoteAddress: '203.0.113.99' });
       expectRateLimited(refused, { policy: 'auth', per: 'account', limit: 10, windowSeconds: 900 });
       // Another account from that same IP is unaffected.
-      expect((await login(kernel, { email: 'bob@example.com', remoteAddress: '203.0.113.99' })).statusCode).to.equal(200);
+      expect((await login(kernel, { email: 'bob@example.com', remoteAddress: '203.0.113.99' })).statusCode).to.equal(
+        200,
+      );
     });
 
     it('still counts per IP when the accounts differ', async () => {
       const kernel = await start({ rateLimit: CLASSIC });
       const attempts = await repeat(10, (i) => login(kernel, { email: `user${i}@example.com` }));
       expect(attempts.map((r) => r.statusCode)).to.deep.equal(Array(10).fill(200));
-      expectRateLimited(await login(kernel, { email: 'user99@example.com' }), { policy: 'auth', limit: 10, windowSeconds: 900 });
+      expectRateLimited(await login(kernel, { email: 'user99@example.com' }), {
+        policy: 'auth',
+        limit: 10,
+        windowSeconds: 900,
+      });
     });
 
     it('hands the body to the handler intact, and leaves body errors to the HTTP layer', async () => {
@@ -151,7 +219,12 @@ describe('rate-limit: memory store', () => {
       const ok = await login(kernel, { email: 'Carol@example.com' });
       expect(ok.json()).to.deep.equal({ ok: true, email: 'Carol@example.com', passwordLength: 16 });
 
-      const malformed = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: '{"email":', headers: { 'content-type': 'application/json' } });
+      const malformed = await kernel.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: '{"email":',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(malformed.statusCode).to.equal(400);
       expect(malformed.json().code).to.equal('GANTRY_HTTP_MALFORMED_JSON');
 
@@ -159,13 +232,23 @@ describe('rate-limit: memory store', () => {
       expect(invalid.statusCode).to.equal(400);
       expect(invalid.json().code).to.equal('GANTRY_HTTP_VALIDATION');
 
-      const form = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: 'email=a@b.c', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const form = await kernel.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: 'email=a@b.c',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(form.statusCode).to.equal(415);
     });
 
-    it('answers a malformed JSON body with the HTTP layer\'s 400, still counted per IP', async () => {
+    it("answers a malformed JSON body with the HTTP layer's 400, still counted per IP", async () => {
       const kernel = await start({ rateLimit: CLASSIC });
-      const malformed = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: '{"email":"alice@example.com",', headers: { 'content-type': 'application/json' } });
+      const malformed = await kernel.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: '{"email":"alice@example.com",',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(malformed.statusCode).to.equal(400);
       expect(malformed.json().code).to.equal('GANTRY_HTTP_MALFORMED_JSON');
       // The IP counter ran before the body was parsed: the malformed attempt spent one of its 10.
@@ -186,14 +269,20 @@ describe('rate-limit: memory store', () => {
       expect(gzipped.statusCode, gzipped.body).to.equal(200);
       expect(header(gzipped, 'ratelimit')).to.match(/^"auth"; r=9; t=\d+, "auth\.account"; r=9; t=\d+$/);
 
-      const large = await kernel.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'grace@example.com', password: 'x'.repeat(2_000) } });
+      const large = await kernel.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: 'grace@example.com', password: 'x'.repeat(2_000) },
+      });
       expect(large.statusCode).to.equal(413);
       expect(large.json().code).to.equal('GANTRY_HTTP_PAYLOAD_TOO_LARGE');
       // Counted per IP (before parsing), not per account (the body was never parsed).
-      expect(header(await login(kernel, { email: 'grace@example.com' }), 'ratelimit')).to.match(/^"auth"; r=7; t=\d+, "auth\.account"; r=8; t=\d+$/);
+      expect(header(await login(kernel, { email: 'grace@example.com' }), 'ratelimit')).to.match(
+        /^"auth"; r=7; t=\d+, "auth\.account"; r=8; t=\d+$/,
+      );
     });
 
-    it('rejects the retired bodyLimit option (the http plugin\'s bodyLimit applies)', async () => {
+    it("rejects the retired bodyLimit option (the http plugin's bodyLimit applies)", async () => {
       let failure: unknown;
       try {
         kernels.push(await boot({ rateLimit: { store: 'memory', bodyLimit: '1kb' } }));
@@ -215,7 +304,13 @@ describe('rate-limit: memory store', () => {
 
   it('counts per counter what it is told: every request per IP, only answers below 400 per account ("successes")', async () => {
     // Like the built-in mail flows: each success would mail the address.
-    const mailFlow = { windowMs: 3_600_000, limit: 5, count: 'all', keyBy: 'ip+body.email', perAccount: { windowMs: 3_600_000, limit: 2, count: 'successes' } };
+    const mailFlow = {
+      windowMs: 3_600_000,
+      limit: 5,
+      count: 'all',
+      keyBy: 'ip+body.email',
+      perAccount: { windowMs: 3_600_000, limit: 2, count: 'successes' },
+    };
     const kernel = await start({ rateLimit: { store: 'memory', policies: { auth: mailFlow } } });
     // Failures (401) do not spend the address's budget, and are un-counted once answered.
     expect((await login(kernel, { password: 'typo' })).statusCode).to.equal(401);
@@ -224,14 +319,26 @@ describe('rate-limit: memory store', () => {
     expect(first.statusCode).to.equal(200);
     expect(header(first, 'ratelimit')).to.match(/^"auth"; r=2; t=\d+, "auth\.account"; r=1; t=\d+$/);
     expect((await login(kernel)).statusCode).to.equal(200);
-    expectRateLimited(await login(kernel, { remoteAddress: '198.51.100.5' }), { policy: 'auth', per: 'account', limit: 2, windowSeconds: 3600 });
+    expectRateLimited(await login(kernel, { remoteAddress: '198.51.100.5' }), {
+      policy: 'auth',
+      per: 'account',
+      limit: 2,
+      windowSeconds: 3600,
+    });
     // Every request counts per IP: the 6th from 127.0.0.1 is refused whatever its account.
     expect((await login(kernel, { email: 'other@example.com', password: 'typo' })).statusCode).to.equal(401);
-    expectRateLimited(await login(kernel, { email: 'other@example.com', password: 'typo' }), { policy: 'auth', limit: 5, windowSeconds: 3600 });
+    expectRateLimited(await login(kernel, { email: 'other@example.com', password: 'typo' }), {
+      policy: 'auth',
+      limit: 5,
+      windowSeconds: 3600,
+    });
   });
 
   it('counts rejections in rate_limit_rejected_total{policy} when the metrics plugin is enabled', async () => {
-    const kernel = await start({ rateLimit: { store: 'memory', policies: { search: { windowMs: 60_000, limit: 1 } } }, extra: [metricsPlugin] });
+    const kernel = await start({
+      rateLimit: { store: 'memory', policies: { search: { windowMs: 60_000, limit: 1 } } },
+      extra: [metricsPlugin],
+    });
     const before = (await kernel.inject('/metrics')).body;
     expect(before).to.contain('rate_limit_rejected_total{policy="search"} 0');
     await repeat(3, () => kernel.inject('/api/v1/search'));
@@ -245,12 +352,26 @@ describe('rate-limit: memory store', () => {
     expect(kernel.get(RateLimitsToken).store).to.equal('memory');
     const ready = await kernel.inject('/readyz');
     expect(ready.statusCode).to.equal(200);
-    expect(ready.json().checks['rate-limit']).to.deep.include({ status: 'up', critical: false, details: { store: 'memory' } });
+    expect(ready.json().checks['rate-limit']).to.deep.include({
+      status: 'up',
+      critical: false,
+      details: { store: 'memory' },
+    });
   });
 
   it('lists the resolved policies: default fails open, named ones fail closed unless told otherwise', async () => {
-    const kernel = await start({ rateLimit: { store: 'memory', policies: { search: { windowMs: 60_000, limit: 5, failOpen: true }, auth: { windowMs: 60_000, limit: 3 } } } });
-    const policies = Object.fromEntries(kernel.get(RateLimitsToken).policies().map((p) => [p.name, p]));
+    const kernel = await start({
+      rateLimit: {
+        store: 'memory',
+        policies: { search: { windowMs: 60_000, limit: 5, failOpen: true }, auth: { windowMs: 60_000, limit: 3 } },
+      },
+    });
+    const policies = Object.fromEntries(
+      kernel
+        .get(RateLimitsToken)
+        .policies()
+        .map((p) => [p.name, p]),
+    );
     expect(policies.default).to.deep.include({ windowMs: 60_000, limit: 300, keyBy: 'ip', failOpen: true });
     expect(policies.auth, 'a configured entry replaces the built-in whole').to.deep.include({
       windowMs: 60_000,
@@ -262,10 +383,22 @@ describe('rate-limit: memory store', () => {
       perAccount: undefined,
       failOpen: false,
     });
-    expect(policies.mfa).to.deep.include({ limit: 30, count: 'failures', keyBy: 'ip+body.mfaToken', accountField: 'mfaToken', failOpen: false });
+    expect(policies.mfa).to.deep.include({
+      limit: 30,
+      count: 'failures',
+      keyBy: 'ip+body.mfaToken',
+      accountField: 'mfaToken',
+      failOpen: false,
+    });
     expect(policies.mfa!.perAccount).to.deep.include({ windowMs: 900_000, limit: 5, count: 'failures' });
     expect(policies.reset).to.deep.include({ windowMs: 3_600_000, limit: 5, failOpen: false });
-    expect(policies.reset!.perAccount, 'without perAccount, the account counts like the IP').to.deep.equal({ windowMs: 3_600_000, limit: 5, count: 'all', delay: undefined, knownSourceMs: undefined });
+    expect(policies.reset!.perAccount, 'without perAccount, the account counts like the IP').to.deep.equal({
+      windowMs: 3_600_000,
+      limit: 5,
+      count: 'all',
+      delay: undefined,
+      knownSourceMs: undefined,
+    });
     expect(policies.refresh).to.deep.include({ windowMs: 60_000, limit: 30, failOpen: false });
     expect(policies.search).to.deep.include({ failOpen: true });
   });

@@ -4,14 +4,33 @@ import type { TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { RateLimitsToken } from '../src/index.js';
-import { boot, capturingLogger, CLASSIC_AUTH, deleteKeys, eventually, expectRateLimited, header, keysUnder, login, REDIS_URL, RedisRelay, repeat, uniquePrefix, type LogLine } from './harness.js';
+import {
+  boot,
+  capturingLogger,
+  CLASSIC_AUTH,
+  deleteKeys,
+  eventually,
+  expectRateLimited,
+  header,
+  keysUnder,
+  login,
+  REDIS_URL,
+  RedisRelay,
+  repeat,
+  uniquePrefix,
+  type LogLine,
+} from './harness.js';
 
 describe('rate-limit: redis store through the redis plugin (real Redis on 127.0.0.1:6379)', () => {
   const prefix = uniquePrefix();
   const kernels: TestKernel[] = [];
   const start = async (options: Parameters<typeof boot>[0] = {}): Promise<TestKernel> => {
     // The keying mechanics are shown with the classic two-counter policy; brute-force.redis.test.ts runs the built-in auth.
-    const k = await boot({ ...options, redis: { url: REDIS_URL, ...options.redis }, rateLimit: { store: 'redis', prefix, policies: { auth: CLASSIC_AUTH }, ...options.rateLimit } });
+    const k = await boot({
+      ...options,
+      redis: { url: REDIS_URL, ...options.redis },
+      rateLimit: { store: 'redis', prefix, policies: { auth: CLASSIC_AUTH }, ...options.rateLimit },
+    });
     kernels.push(k);
     return k;
   };
@@ -30,7 +49,9 @@ describe('rate-limit: redis store through the redis plugin (real Redis on 127.0.
     const attempts = await repeat(10, (i) => login(i % 2 === 0 ? a : b));
     for (const [i, res] of attempts.entries()) {
       expect(res.statusCode, `attempt ${i + 1} on instance ${i % 2 === 0 ? 'A' : 'B'}`).to.equal(200);
-      expect(header(res, 'ratelimit')).to.match(new RegExp(`^"auth"; r=${9 - i}; t=\\d+, "auth\\.account"; r=${9 - i}; t=\\d+$`));
+      expect(header(res, 'ratelimit')).to.match(
+        new RegExp(`^"auth"; r=${9 - i}; t=\\d+, "auth\\.account"; r=${9 - i}; t=\\d+$`),
+      );
     }
     expectRateLimited(await login(a), { policy: 'auth', limit: 10, windowSeconds: 900 });
     expectRateLimited(await login(b), { policy: 'auth', limit: 10, windowSeconds: 900 });
@@ -46,7 +67,12 @@ describe('rate-limit: redis store through the redis plugin (real Redis on 127.0.
     const b = await start();
     const attempts = await repeat(10, (i) => login(i % 2 === 0 ? a : b, { remoteAddress: `198.51.100.${i + 1}` }));
     expect(attempts.map((r) => r.statusCode)).to.deep.equal(Array(10).fill(200));
-    expectRateLimited(await login(b, { remoteAddress: '198.51.100.200' }), { policy: 'auth', per: 'account', limit: 10, windowSeconds: 900 });
+    expectRateLimited(await login(b, { remoteAddress: '198.51.100.200' }), {
+      policy: 'auth',
+      per: 'account',
+      limit: 10,
+      windowSeconds: 900,
+    });
   });
 
   it('with http trustProxy 1, keys on the last X-Forwarded-For hop: a spoofed extra hop gets no fresh budget', async () => {
@@ -57,14 +83,18 @@ describe('rate-limit: redis store through the redis plugin (real Redis on 127.0.
     // Distinct accounts, so only the IP counter is at stake.
     const attempts = await repeat(10, (i) => viaProxy(`192.0.2.${i + 1}`, '203.0.113.7', `user${i}@example.com`));
     expect(attempts.map((r) => r.statusCode)).to.deep.equal(Array(10).fill(200));
-    expectRateLimited(await viaProxy('192.0.2.200', '203.0.113.7', 'another@example.com'), { policy: 'auth', limit: 10, windowSeconds: 900 });
+    expectRateLimited(await viaProxy('192.0.2.200', '203.0.113.7', 'another@example.com'), {
+      policy: 'auth',
+      limit: 10,
+      windowSeconds: 900,
+    });
     // Another client behind the same proxy has its own budget; the proxy's address is never the key.
     expect((await viaProxy('192.0.2.1', '203.0.113.8', 'someone@example.com')).statusCode).to.equal(200);
     const ipKeys = (await keysUnder(prefix)).filter((k) => !k.includes(':acct:'));
     expect(ipKeys).to.deep.equal([`${prefix}auth:203.0.113.7`, `${prefix}auth:203.0.113.8`]);
   });
 
-  it('counts through the redis plugin\'s shared connection (no connection of its own)', async () => {
+  it("counts through the redis plugin's shared connection (no connection of its own)", async () => {
     const kernel = await start();
     const shared = await kernel.get(RedisToken).run((c) => c.client('ID'));
     expect((await login(kernel)).statusCode).to.equal(200);
@@ -86,7 +116,11 @@ describe('rate-limit: redis store through the redis plugin (real Redis on 127.0.
     expect(res.statusCode).to.equal(200);
     expect(await keysUnder(prefix)).to.deep.equal([`${prefix}default:127.0.0.1`]);
     const ready = await kernel.inject('/readyz');
-    expect(ready.json().checks['rate-limit']).to.deep.include({ status: 'up', critical: false, details: { store: 'redis' } });
+    expect(ready.json().checks['rate-limit']).to.deep.include({
+      status: 'up',
+      critical: false,
+      details: { store: 'redis' },
+    });
   });
 
   it('starts counting as soon as a Redis that was down at boot answers', async () => {
@@ -110,7 +144,8 @@ describe('rate-limit: redis store through the redis plugin (real Redis on 127.0.
     const lines: LogLine[] = [];
     try {
       const kernel = await start({ redis: { url: relay.url() }, logger: capturingLogger(lines) });
-      const readiness = async (): Promise<string> => (await kernel.inject('/readyz')).json().checks['rate-limit'].status as string;
+      const readiness = async (): Promise<string> =>
+        (await kernel.inject('/readyz')).json().checks['rate-limit'].status as string;
       expect((await login(kernel)).statusCode).to.equal(200);
 
       await relay.cut();

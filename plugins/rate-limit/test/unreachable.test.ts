@@ -37,7 +37,23 @@ describe('rate-limit: redis store, Redis unreachable', () => {
     expect(ready.json().checks['rate-limit']).to.deep.include({
       status: 'degraded',
       critical: false,
-      details: { store: 'redis', error: 'ECONNREFUSED', failClosed: ['auth', 'password-change', 'mfa', 'signup', 'verify-email', 'verify-resend', 'password-forgot', 'password-reset', 'reset', 'refresh', 'search'] },
+      details: {
+        store: 'redis',
+        error: 'ECONNREFUSED',
+        failClosed: [
+          'auth',
+          'password-change',
+          'mfa',
+          'signup',
+          'verify-email',
+          'verify-resend',
+          'password-forgot',
+          'password-reset',
+          'reset',
+          'refresh',
+          'search',
+        ],
+      },
     });
 
     const metrics = (await kernel.inject('/metrics')).body;
@@ -46,7 +62,12 @@ describe('rate-limit: redis store, Redis unreachable', () => {
   });
 
   it('with failOpen false on the default policy, every limited route answers 503 and readiness fails', async () => {
-    const kernel = await start({ rateLimit: { default: { windowMs: 60_000, limit: 100, failOpen: false }, policies: { auth: { windowMs: 60_000, limit: 10, failOpen: true } } } });
+    const kernel = await start({
+      rateLimit: {
+        default: { windowMs: 60_000, limit: 100, failOpen: false },
+        policies: { auth: { windowMs: 60_000, limit: 10, failOpen: true } },
+      },
+    });
     const notes = await kernel.inject('/api/v1/notes');
     expect(notes.statusCode).to.equal(503);
     expect(notes.json().code).to.equal('GANTRY_RATE_LIMIT_UNAVAILABLE');
@@ -81,11 +102,15 @@ describe('rate-limit: redis store without the redis plugin', () => {
   it('refuses the retired redisUrl and commandTimeoutMs options at boot (they belong to the redis plugin now)', async () => {
     let failure: unknown;
     try {
-      await (await boot({ rateLimit: { store: 'memory', redisUrl: 'redis://127.0.0.1:6379', commandTimeoutMs: 500 } })).stop();
+      await (
+        await boot({ rateLimit: { store: 'memory', redisUrl: 'redis://127.0.0.1:6379', commandTimeoutMs: 500 } })
+      ).stop();
     } catch (err) {
       failure = err;
     }
     expect((failure as { code?: string } | undefined)?.code).to.equal('GANTRY_CORE_BOOT_INVALID');
-    expect((failure as Error).message).to.include('redisUrl').and.include('commandTimeoutMs');
+    expect((failure as Error).message)
+      .to.include('redisUrl')
+      .and.include('commandTimeoutMs');
   });
 });

@@ -45,7 +45,9 @@ export const rbacMigrations: readonly MigrationDefinition[] = [
   {
     name: '0001_create_rbac',
     up(m) {
-      m.sql('create table rbac_role (name varchar(48) not null primary key, description varchar(200) not null, builtin boolean not null)');
+      m.sql(
+        'create table rbac_role (name varchar(48) not null primary key, description varchar(200) not null, builtin boolean not null)',
+      );
       m.sql('create table rbac_permission (name varchar(97) not null primary key)');
       m.sql(`create table rbac_role_permission (
         role varchar(48) not null references rbac_role (name) on delete cascade,

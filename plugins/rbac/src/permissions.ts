@@ -15,7 +15,10 @@ export const USER_ROLE = 'user';
  * Route metadata requiring every permission given (and therefore authentication):
  * `ctx.http.delete('/users/:id', { meta: { ...requires('users:write') } }, handler)`.
  */
-export function requires(...permissions: [string, ...string[]]): { readonly auth: true; readonly permission: string | readonly string[] } {
+export function requires(...permissions: [string, ...string[]]): {
+  readonly auth: true;
+  readonly permission: string | readonly string[];
+} {
   return { auth: true, permission: permissions.length === 1 ? permissions[0] : permissions };
 }
 

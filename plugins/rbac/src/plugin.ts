@@ -14,7 +14,8 @@ export const plugin = definePlugin({
   name: 'rbac',
   version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
-  description: 'Roles and permissions stored in the database; route permission declarations checked at boot and enforced per request (403)',
+  description:
+    'Roles and permissions stored in the database; route permission declarations checked at boot and enforced per request (403)',
   dependsOn: ['http', 'database'],
   optionalDependsOn: ['audit', 'redis'],
   requires: [DatabaseToken],
@@ -26,7 +27,12 @@ export const plugin = definePlugin({
     db.registerMigrations('rbac', rbacMigrations);
     const redis = ctx.container.tryGet(RedisToken);
     const channel = ctx.config.changesChannel;
-    const rbac = new RbacService({ db, config: ctx.config, logger: ctx.logger, ...(redis ? { announce: (message: string) => redis.publish(channel, message) } : {}) });
+    const rbac = new RbacService({
+      db,
+      config: ctx.config,
+      logger: ctx.logger,
+      ...(redis ? { announce: (message: string) => redis.publish(channel, message) } : {}),
+    });
     ctx.provide(RbacToken, rbac);
     const audit = ctx.container.tryGet(AuditToken);
     const onDenied = async (permission: string): Promise<void> => {
@@ -39,17 +45,26 @@ export const plugin = definePlugin({
         if (!requiresAuthentication(route)) return undefined;
         const declared = route.meta.permission;
         if (declared === undefined) {
-          throw RbacErrors.UNDECLARED(`${route.method} ${route.path} (plugin "${route.plugin}") requires a signed-in caller but declares no permission: add meta.permission (requires('<resource>:<action>'), or "authenticated" for any signed-in caller)`);
+          throw RbacErrors.UNDECLARED(
+            `${route.method} ${route.path} (plugin "${route.plugin}") requires a signed-in caller but declares no permission: add meta.permission (requires('<resource>:<action>'), or "authenticated" for any signed-in caller)`,
+          );
         }
         const needed = declaredPermissions(declared);
-        if (!needed) throw RbacErrors.INVALID_PERMISSION(`${route.method} ${route.path} (plugin "${route.plugin}") declares permission ${JSON.stringify(declared)}: expected "<resource>:<action>", a non-empty list of them, or "authenticated"`);
+        if (!needed)
+          throw RbacErrors.INVALID_PERMISSION(
+            `${route.method} ${route.path} (plugin "${route.plugin}") declares permission ${JSON.stringify(declared)}: expected "<resource>:<action>", a non-empty list of them, or "authenticated"`,
+          );
         rbac.declare(needed);
         return needed.length ? rbac.guard(needed, onDenied) : undefined;
       },
       { name: 'rbac', order: 100, enforces: ['permission'] },
     );
 
-    ctx.http.get('/roles', { summary: 'Every role and the permissions it grants', tags: ['rbac'], meta: { ...requires('roles:read') } }, async () => ({ roles: await rbac.listRoles() }));
+    ctx.http.get(
+      '/roles',
+      { summary: 'Every role and the permissions it grants', tags: ['rbac'], meta: { ...requires('roles:read') } },
+      async () => ({ roles: await rbac.listRoles() }),
+    );
     roleRoutes(ctx.http, rbac, (input) => audit?.record(input));
 
     ctx.lifecycle.hook({ name: 'seed-roles', start: () => rbac.seed() });
@@ -59,12 +74,22 @@ export const plugin = definePlugin({
         name: 'changes',
         start: async () => {
           unsubscribe = await redis.subscribe(channel, (message) => {
-            rbac.received(message).catch((err: unknown) => ctx.logger.warn({ err }, 'rbac: could not apply a change announced by another instance'));
+            rbac
+              .received(message)
+              .catch((err: unknown) =>
+                ctx.logger.warn({ err }, 'rbac: could not apply a change announced by another instance'),
+              );
           });
         },
         stop: () => unsubscribe?.(),
       });
     }
-    ctx.health.check(() => (rbac.isSeeded() ? { status: 'up', details: { permissions: rbac.knownPermissions().length } } : { status: 'down', details: { error: 'roles not seeded yet' } }), { critical: false });
+    ctx.health.check(
+      () =>
+        rbac.isSeeded()
+          ? { status: 'up', details: { permissions: rbac.knownPermissions().length } }
+          : { status: 'down', details: { error: 'roles not seeded yet' } },
+      { critical: false },
+    );
   },
 });

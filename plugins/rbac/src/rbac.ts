@@ -38,7 +38,11 @@ export interface Rbac {
    * `permissions`, else its roles') holds every permission given. Call it before granting roles or
    * permissions, or acting on an account, with the permissions involved; `action` names it in the error.
    */
-  assertHolds(holder: { readonly id: string; readonly permissions?: readonly string[] }, permissions: Iterable<string>, action: string): Promise<void>;
+  assertHolds(
+    holder: { readonly id: string; readonly permissions?: readonly string[] },
+    permissions: Iterable<string>,
+    action: string,
+  ): Promise<void>;
   /**
    * Replaces a subject's roles (unknown role → 400 GANTRY_RBAC_UNKNOWN_ROLE; taking admin from the
    * last admin → 409 GANTRY_RBAC_LAST_ADMIN). Returns the new roles.
@@ -112,9 +116,13 @@ export class RbacService implements Rbac {
 
   /** Adds permissions named by routes (route hooks run before start) or declared by plugins in register(). */
   declare(permissions: readonly string[]): void {
-    if (this.all.length > 0) throw RbacErrors.INVALID_PERMISSION(`permissions ${permissions.join(', ')} were declared after rbac seeded its roles: declare them in register()`);
+    if (this.all.length > 0)
+      throw RbacErrors.INVALID_PERMISSION(
+        `permissions ${permissions.join(', ')} were declared after rbac seeded its roles: declare them in register()`,
+      );
     for (const p of permissions) {
-      if (!PERMISSION_PATTERN.test(p)) throw RbacErrors.INVALID_PERMISSION(`permission ${JSON.stringify(p)} must look like "resource:action"`);
+      if (!PERMISSION_PATTERN.test(p))
+        throw RbacErrors.INVALID_PERMISSION(`permission ${JSON.stringify(p)} must look like "resource:action"`);
       this.declared.add(p);
     }
   }
@@ -128,16 +136,27 @@ export class RbacService implements Rbac {
       [ADMIN_ROLE]: { description: BUILTIN[ADMIN_ROLE]!, builtin: true, permissions: this.all },
       [USER_ROLE]: { description: BUILTIN[USER_ROLE]!, builtin: true, permissions: [] },
     };
-    for (const [name, role] of Object.entries(config.roles)) if (!roles[name]) roles[name] = { ...role, builtin: false };
+    for (const [name, role] of Object.entries(config.roles))
+      if (!roles[name]) roles[name] = { ...role, builtin: false };
     await this.unavailableOnFailure(() =>
-      db.orm().em.fork().transactional(async (em) => {
-        const knownRoles = new Set((await em.find(RoleEntity, {})).map((r) => r.name));
-        const knownPerms = new Set((await em.find(PermissionEntity, {})).map((p) => p.name));
-        const knownGrants = new Set((await em.find(RolePermissionEntity, {})).map((g) => `${g.role} ${g.permission}`));
-        for (const [name, role] of Object.entries(roles)) if (!knownRoles.has(name)) await em.insert(RoleEntity, { name, description: role.description, builtin: role.builtin });
-        for (const p of this.all) if (!knownPerms.has(p)) await em.insert(PermissionEntity, { name: p });
-        for (const [name, role] of Object.entries(roles)) for (const p of role.permissions) if (!knownGrants.has(`${name} ${p}`)) await em.insert(RolePermissionEntity, { role: name, permission: p });
-      }),
+      db
+        .orm()
+        .em.fork()
+        .transactional(async (em) => {
+          const knownRoles = new Set((await em.find(RoleEntity, {})).map((r) => r.name));
+          const knownPerms = new Set((await em.find(PermissionEntity, {})).map((p) => p.name));
+          const knownGrants = new Set(
+            (await em.find(RolePermissionEntity, {})).map((g) => `${g.role} ${g.permission}`),
+          );
+          for (const [name, role] of Object.entries(roles))
+            if (!knownRoles.has(name))
+              await em.insert(RoleEntity, { name, description: role.description, builtin: role.builtin });
+          for (const p of this.all) if (!knownPerms.has(p)) await em.insert(PermissionEntity, { name: p });
+          for (const [name, role] of Object.entries(roles))
+            for (const p of role.permissions)
+              if (!knownGrants.has(`${name} ${p}`))
+                await em.insert(RolePermissionEntity, { role: name, permission: p });
+        }),
     );
     await this.loadGrants();
   }
@@ -146,14 +165,22 @@ export class RbacService implements Rbac {
     const cached = this.cache?.get(subjectId);
     if (cached) return cached;
     const generation = this.generation;
-    const rows = await this.unavailableOnFailure(() => this.options.db.em().find(SubjectRoleEntity, { subjectId }, { disableIdentityMap: true, orderBy: { role: 'asc' } }));
+    const rows = await this.unavailableOnFailure(() =>
+      this.options.db
+        .em()
+        .find(SubjectRoleEntity, { subjectId }, { disableIdentityMap: true, orderBy: { role: 'asc' } }),
+    );
     const roles = Object.freeze(rows.map((r) => r.role));
     if (generation === this.generation) this.cache?.set(subjectId, roles);
     return roles;
   }
 
   async holders(role: string): Promise<readonly string[]> {
-    const rows = await this.unavailableOnFailure(() => this.options.db.em().find(SubjectRoleEntity, { role }, { disableIdentityMap: true, orderBy: { subjectId: 'asc' } }));
+    const rows = await this.unavailableOnFailure(() =>
+      this.options.db
+        .em()
+        .find(SubjectRoleEntity, { role }, { disableIdentityMap: true, orderBy: { subjectId: 'asc' } }),
+    );
     return rows.map((r) => r.subjectId);
   }
 
@@ -168,11 +195,20 @@ export class RbacService implements Rbac {
     return out;
   }
 
-  async assertHolds(holder: { readonly id: string; readonly permissions?: readonly string[] }, permissions: Iterable<string>, action: string): Promise<void> {
-    const held = Array.isArray(holder.permissions) ? new Set(holder.permissions) : this.permissionsOfRoles(await this.rolesOf(holder.id));
+  async assertHolds(
+    holder: { readonly id: string; readonly permissions?: readonly string[] },
+    permissions: Iterable<string>,
+    action: string,
+  ): Promise<void> {
+    const held = Array.isArray(holder.permissions)
+      ? new Set(holder.permissions)
+      : this.permissionsOfRoles(await this.rolesOf(holder.id));
     // An unknown permission is not an escalation but bad input: the operation itself refuses it (400).
     const lacking = [...new Set(permissions)].filter((p) => this.allSet.has(p) && !held.has(p)).sort();
-    if (lacking.length) throw RbacErrors.ESCALATION(`${action} involves permissions you do not hold: ${lacking.join(', ')}`, { details: { lacking } });
+    if (lacking.length)
+      throw RbacErrors.ESCALATION(`${action} involves permissions you do not hold: ${lacking.join(', ')}`, {
+        details: { lacking },
+      });
   }
 
   async can(subjectId: string, ...permissions: string[]): Promise<boolean> {
@@ -204,13 +240,23 @@ export class RbacService implements Rbac {
   }
 
   private announce(message: RbacChange): void {
-    this.options.announce?.(message).catch((err: unknown) => this.options.logger.warn({ err, change: message }, 'rbac: could not tell the other instances about a change; they see role changes within roleCacheTtlMs, grant changes at their next start'));
+    this.options
+      .announce?.(message)
+      .catch((err: unknown) =>
+        this.options.logger.warn(
+          { err, change: message },
+          'rbac: could not tell the other instances about a change; they see role changes within roleCacheTtlMs, grant changes at their next start',
+        ),
+      );
   }
 
   async setRoles(subjectId: string, roles: readonly string[]): Promise<readonly string[]> {
     const wanted = [...new Set(roles)].sort();
     const unknown = wanted.filter((r) => !this.grants.has(r));
-    if (unknown.length) throw RbacErrors.UNKNOWN_ROLE(`unknown role(s): ${unknown.map((r) => JSON.stringify(r)).join(', ')}`, { details: { unknown, known: [...this.grants.keys()].sort() } });
+    if (unknown.length)
+      throw RbacErrors.UNKNOWN_ROLE(`unknown role(s): ${unknown.map((r) => JSON.stringify(r)).join(', ')}`, {
+        details: { unknown, known: [...this.grants.keys()].sort() },
+      });
     return this.unavailableOnFailure(() =>
       this.options.db.transaction(async (em) => {
         const current = (await em.find(SubjectRoleEntity, { subjectId })).map((r) => r.role);
@@ -220,7 +266,8 @@ export class RbacService implements Rbac {
           // SQLite has one writer at a time.
           const admins =
             this.options.db.driver === 'postgresql'
-              ? (await em.find(SubjectRoleEntity, { role: ADMIN_ROLE }, { lockMode: LockMode.PESSIMISTIC_WRITE })).length
+              ? (await em.find(SubjectRoleEntity, { role: ADMIN_ROLE }, { lockMode: LockMode.PESSIMISTIC_WRITE }))
+                  .length
               : await em.count(SubjectRoleEntity, { role: ADMIN_ROLE });
           if (admins <= 1) throw RbacErrors.LAST_ADMIN('this account is the last administrator');
         }
@@ -241,12 +288,21 @@ export class RbacService implements Rbac {
   }
 
   async forget(subjectId: string): Promise<void> {
-    await this.unavailableOnFailure(() => this.options.db.em().nativeDelete(SubjectRoleEntity, { subjectId })).finally(() => this.changed(subjectId));
+    await this.unavailableOnFailure(() => this.options.db.em().nativeDelete(SubjectRoleEntity, { subjectId })).finally(
+      () => this.changed(subjectId),
+    );
   }
 
   async listRoles(): Promise<readonly RoleView[]> {
-    const rows = await this.unavailableOnFailure(() => this.options.db.em().find(RoleEntity, {}, { orderBy: { name: 'asc' }, disableIdentityMap: true }));
-    return rows.map((r) => ({ name: r.name, description: r.description, builtin: r.builtin, permissions: r.name === ADMIN_ROLE ? this.all : [...(this.grants.get(r.name) ?? [])].sort() }));
+    const rows = await this.unavailableOnFailure(() =>
+      this.options.db.em().find(RoleEntity, {}, { orderBy: { name: 'asc' }, disableIdentityMap: true }),
+    );
+    return rows.map((r) => ({
+      name: r.name,
+      description: r.description,
+      builtin: r.builtin,
+      permissions: r.name === ADMIN_ROLE ? this.all : [...(this.grants.get(r.name) ?? [])].sort(),
+    }));
   }
 
   async createRole(role: RoleInput): Promise<RoleView> {
@@ -263,7 +319,8 @@ export class RbacService implements Rbac {
         })
         .catch((err: unknown) => {
           // Created meanwhile, here or through another instance: the primary key says so.
-          if (err instanceof UniqueConstraintViolationException) throw RbacErrors.ROLE_EXISTS(`role ${JSON.stringify(name)} already exists`);
+          if (err instanceof UniqueConstraintViolationException)
+            throw RbacErrors.ROLE_EXISTS(`role ${JSON.stringify(name)} already exists`);
           throw err;
         }),
     );
@@ -279,7 +336,8 @@ export class RbacService implements Rbac {
       this.options.db.transaction(async (em) => {
         const row = await em.findOne(RoleEntity, { name });
         if (!row) throw RbacErrors.ROLE_NOT_FOUND(`no role is named ${JSON.stringify(name)}`);
-        if (changes.description !== undefined) await em.nativeUpdate(RoleEntity, { name }, { description: changes.description });
+        if (changes.description !== undefined)
+          await em.nativeUpdate(RoleEntity, { name }, { description: changes.description });
         if (permissions) {
           await em.nativeDelete(RolePermissionEntity, { role: name });
           for (const permission of permissions) await em.insert(RolePermissionEntity, { role: name, permission });
@@ -295,9 +353,13 @@ export class RbacService implements Rbac {
     this.checkManaged(name);
     await this.unavailableOnFailure(() =>
       this.options.db.transaction(async (em) => {
-        if ((await em.count(RoleEntity, { name })) === 0) throw RbacErrors.ROLE_NOT_FOUND(`no role is named ${JSON.stringify(name)}`);
+        if ((await em.count(RoleEntity, { name })) === 0)
+          throw RbacErrors.ROLE_NOT_FOUND(`no role is named ${JSON.stringify(name)}`);
         const holders = await em.count(SubjectRoleEntity, { role: name });
-        if (holders > 0) throw RbacErrors.ROLE_IN_USE(`role ${JSON.stringify(name)} is held by ${holders} account(s)`, { details: { holders } });
+        if (holders > 0)
+          throw RbacErrors.ROLE_IN_USE(`role ${JSON.stringify(name)} is held by ${holders} account(s)`, {
+            details: { holders },
+          });
         await em.nativeDelete(RolePermissionEntity, { role: name });
         await em.nativeDelete(RoleEntity, { name });
       }),
@@ -307,8 +369,12 @@ export class RbacService implements Rbac {
 
   /** Refuses the roles the API does not manage, and names that are not roles. */
   private checkManaged(name: string): void {
-    if (name === ADMIN_ROLE || name === USER_ROLE) throw RbacErrors.ROLE_PROTECTED(`role ${JSON.stringify(name)} is built in`);
-    if (Object.hasOwn(this.options.config.roles, name)) throw RbacErrors.ROLE_PROTECTED(`role ${JSON.stringify(name)} is defined in the config file (plugins.rbac.roles): change it there`);
+    if (name === ADMIN_ROLE || name === USER_ROLE)
+      throw RbacErrors.ROLE_PROTECTED(`role ${JSON.stringify(name)} is built in`);
+    if (Object.hasOwn(this.options.config.roles, name))
+      throw RbacErrors.ROLE_PROTECTED(
+        `role ${JSON.stringify(name)} is defined in the config file (plugins.rbac.roles): change it there`,
+      );
     if (!this.grants.has(name)) throw RbacErrors.ROLE_NOT_FOUND(`no role is named ${JSON.stringify(name)}`);
   }
 
@@ -316,7 +382,11 @@ export class RbacService implements Rbac {
   private knownOnly(permissions: readonly string[]): string[] {
     const wanted = [...new Set(permissions)].sort();
     const unknown = wanted.filter((p) => !this.allSet.has(p));
-    if (unknown.length) throw RbacErrors.UNKNOWN_PERMISSION(`unknown permission(s): ${unknown.map((p) => JSON.stringify(p)).join(', ')}`, { details: { unknown } });
+    if (unknown.length)
+      throw RbacErrors.UNKNOWN_PERMISSION(
+        `unknown permission(s): ${unknown.map((p) => JSON.stringify(p)).join(', ')}`,
+        { details: { unknown } },
+      );
     return wanted;
   }
 
@@ -346,18 +416,28 @@ export class RbacService implements Rbac {
       // A service principal carries its own permissions; a user's come from its roles.
       if (Array.isArray(principal.permissions)) {
         const held = principal.permissions;
-        this.decide(needed.find((p) => !held.includes(p)), onDenied, next);
+        this.decide(
+          needed.find((p) => !held.includes(p)),
+          onDenied,
+          next,
+        );
         return;
       }
       this.rolesOf(principal.id).then((roles) => this.decide(this.missing(roles, needed), onDenied, next), next);
     };
   }
 
-  private decide(missing: string | undefined, onDenied: (permission: string) => Promise<void>, next: (err?: unknown) => void): void {
+  private decide(
+    missing: string | undefined,
+    onDenied: (permission: string) => Promise<void>,
+    next: (err?: unknown) => void,
+  ): void {
     if (missing === undefined) return next();
     onDenied(missing)
       .catch((err: unknown) => this.options.logger.error({ err }, 'rbac: recording a denial failed'))
-      .finally(() => next(RbacErrors.FORBIDDEN(`this action needs permission "${missing}"`, { details: { permission: missing } })));
+      .finally(() =>
+        next(RbacErrors.FORBIDDEN(`this action needs permission "${missing}"`, { details: { permission: missing } })),
+      );
   }
 
   private async loadGrants(): Promise<void> {
@@ -380,8 +460,15 @@ export class RbacService implements Rbac {
 }
 
 /** A role's name and description as the database takes them (the routes' schemas say the same). */
-function checkRole(role: { readonly name: string; readonly description: string }): { name: string; description: string } {
-  if (typeof role.name !== 'string' || !ROLE_PATTERN.test(role.name)) throw RbacErrors.ROLE_INVALID(`role names are 1-48 lower-case letters, digits and "-", starting with a letter: got ${JSON.stringify(role.name)}`);
-  if (typeof role.description !== 'string' || role.description.trim() === '' || role.description.length > 200) throw RbacErrors.ROLE_INVALID('a role needs a description of 1 to 200 characters');
+function checkRole(role: { readonly name: string; readonly description: string }): {
+  name: string;
+  description: string;
+} {
+  if (typeof role.name !== 'string' || !ROLE_PATTERN.test(role.name))
+    throw RbacErrors.ROLE_INVALID(
+      `role names are 1-48 lower-case letters, digits and "-", starting with a letter: got ${JSON.stringify(role.name)}`,
+    );
+  if (typeof role.description !== 'string' || role.description.trim() === '' || role.description.length > 200)
+    throw RbacErrors.ROLE_INVALID('a role needs a description of 1 to 200 characters');
   return { name: role.name, description: role.description };
 }

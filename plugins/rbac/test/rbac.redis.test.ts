@@ -52,7 +52,11 @@ describe('rbac: role changes reach the other instances through Redis', function 
         redis: { url: redisUrl, critical: false, connectTimeoutMs: 200 },
         'auth-jwt': { issuer: 'https://gantry.test', audience: 'gantry-test', store: 'memory' },
         audit: { route: false },
-        rbac: { roles: { reader: { description: 'Reads notes', permissions: ['notes:read'] } }, roleCacheTtlMs: 60_000, changesChannel: channel },
+        rbac: {
+          roles: { reader: { description: 'Reads notes', permissions: ['notes:read'] } },
+          roleCacheTtlMs: 60_000,
+          changesChannel: channel,
+        },
       },
     });
     kernels.push(tk);
@@ -60,7 +64,13 @@ describe('rbac: role changes reach the other instances through Redis', function 
   }
 
   const status = async (tk: TestKernel, subject: string): Promise<number> =>
-    (await tk.inject({ method: 'GET', url: '/api/v1/notes', headers: { authorization: `Bearer ${(await tk.get(AuthJwtToken).issuePair(subject)).accessToken}` } })).statusCode;
+    (
+      await tk.inject({
+        method: 'GET',
+        url: '/api/v1/notes',
+        headers: { authorization: `Bearer ${(await tk.get(AuthJwtToken).issuePair(subject)).accessToken}` },
+      })
+    ).statusCode;
 
   it('a grant and a revocation on A apply on B at once, though B keeps roles for a minute', async () => {
     const db = path.join(dir, 'shared.sqlite');
@@ -80,7 +90,11 @@ describe('rbac: role changes reach the other instances through Redis', function 
     const a = await boot(db, channel);
     const b = await boot(db, channel);
     await a.get(RbacToken).createRole({ name: 'auditor', description: 'Reads notes', permissions: ['notes:read'] });
-    await until(async () => (await b.get(RbacToken).listRoles()).some((r) => r.name === 'auditor' && r.permissions.includes('notes:read')), 'the new role on B');
+    await until(
+      async () =>
+        (await b.get(RbacToken).listRoles()).some((r) => r.name === 'auditor' && r.permissions.includes('notes:read')),
+      'the new role on B',
+    );
     // B can hand the role out and check it.
     await b.get(RbacToken).setRoles('checker', ['auditor']);
     expect(await status(b, 'checker')).to.equal(200);

@@ -9,4 +9,7 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-rbac-'));
 let n = 0;
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-rbacSuite({ driver: 'sqlite', fresh: async () => ({ driver: 'sqlite', dbName: path.join(dir, `rbac-${++n}.sqlite`) }) });
+rbacSuite({
+  driver: 'sqlite',
+  fresh: async () => ({ driver: 'sqlite', dbName: path.join(dir, `rbac-${++n}.sqlite`) }),
+});

@@ -75,7 +75,11 @@ export class RedisConnection {
 
   /** The ioredis client; throws 503 GANTRY_REDIS_UNAVAILABLE before start or after stop. */
   client(): Redis {
-    if (!this.redis) throw RedisErrors.UNAVAILABLE('the Redis client is not started (or already stopped)', { details: { code: 'NOT_CONNECTED' }, headers: { 'Retry-After': '1' } });
+    if (!this.redis)
+      throw RedisErrors.UNAVAILABLE('the Redis client is not started (or already stopped)', {
+        details: { code: 'NOT_CONNECTED' },
+        headers: { 'Retry-After': '1' },
+      });
     return this.redis;
   }
 
@@ -91,7 +95,11 @@ export class RedisConnection {
       return out;
     } catch (err) {
       this.failed(err as NodeJS.ErrnoException);
-      throw RedisErrors.UNAVAILABLE('Redis did not answer the command', { cause: err, details: { code: errorCode(err as NodeJS.ErrnoException) }, headers: { 'Retry-After': '1' } });
+      throw RedisErrors.UNAVAILABLE('Redis did not answer the command', {
+        cause: err,
+        details: { code: errorCode(err as NodeJS.ErrnoException) },
+        headers: { 'Retry-After': '1' },
+      });
     }
   }
 
@@ -181,7 +189,10 @@ export class RedisConnection {
     if (err !== undefined && code !== 'NOT_CONNECTED') this.lastCode = code;
     if (this.failing) return;
     this.failing = true;
-    this.options.logger.warn({ code }, 'Redis unavailable: the plugins that keep state in it answer 503 (or fail open where configured) until it is back');
+    this.options.logger.warn(
+      { code },
+      'Redis unavailable: the plugins that keep state in it answer 503 (or fail open where configured) until it is back',
+    );
   }
 
   /** Records a success (cheap: called on every command). */

@@ -8,13 +8,24 @@ export const plugin = definePlugin({
   name: 'redis',
   version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
-  description: 'One shared Redis connection (ioredis): no offline queue, bounded commands, 503 on outage, reconnects without a restart',
+  description:
+    'One shared Redis connection (ioredis): no offline queue, bounded commands, 503 on outage, reconnects without a restart',
   provides: [RedisToken],
   config: redisConfigSchema,
   register(ctx) {
-    const connection = new RedisConnection({ url: ctx.config.url, commandTimeoutMs: ctx.config.commandTimeoutMs, connectTimeoutMs: ctx.config.connectTimeoutMs, logger: ctx.logger });
+    const connection = new RedisConnection({
+      url: ctx.config.url,
+      commandTimeoutMs: ctx.config.commandTimeoutMs,
+      connectTimeoutMs: ctx.config.connectTimeoutMs,
+      logger: ctx.logger,
+    });
     ctx.provide(RedisToken, connection);
-    ctx.lifecycle.hook({ name: 'connect', start: () => connection.open(), stop: () => connection.close(), timeoutMs: ctx.config.connectTimeoutMs + 2_000 });
+    ctx.lifecycle.hook({
+      name: 'connect',
+      start: () => connection.open(),
+      stop: () => connection.close(),
+      timeoutMs: ctx.config.connectTimeoutMs + 2_000,
+    });
     // Not critical: reported as degraded, so the instance stays in rotation (the plugins using Redis decide).
     const outage = ctx.config.critical ? 'down' : 'degraded';
     ctx.health.check(

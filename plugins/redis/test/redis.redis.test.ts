@@ -106,7 +106,10 @@ describe('redis: with the real Redis', () => {
   it('answers 503 during an outage and recovers without a restart, keeping the data, with one log line each way', async () => {
     const proxy = await relay();
     const lines: LogLine[] = [];
-    const kernel = await start({ url: `redis://127.0.0.1:${proxy.port}` }, { key: `${prefix}outage`, logger: memoryLogger(lines) });
+    const kernel = await start(
+      { url: `redis://127.0.0.1:${proxy.port}` },
+      { key: `${prefix}outage`, logger: memoryLogger(lines) },
+    );
     expect((await kernel.inject('/api/v1/counter')).json()).to.deep.equal({ value: 1 });
 
     await proxy.stop();
@@ -125,7 +128,10 @@ describe('redis: with the real Redis', () => {
 
     await proxy.start();
     await eventually(async () => (await readiness(kernel)).check.status === 'up');
-    expect((await kernel.inject('/api/v1/counter')).json(), 'the count made before the outage is still there').to.deep.equal({ value: 2 });
+    expect(
+      (await kernel.inject('/api/v1/counter')).json(),
+      'the count made before the outage is still there',
+    ).to.deep.equal({ value: 2 });
     expect(lines.filter((l) => l.msg.startsWith('Redis')).map((l) => [l.level, l.msg.split(':')[0]])).to.deep.equal([
       ['warn', 'Redis unavailable'],
       ['info', 'Redis available again'],
@@ -169,13 +175,24 @@ describe('redis: with the real Redis', () => {
     // Resolves at once while Redis is down; the subscription is made when it answers again.
     await subscriber.subscribe(`${prefix}during`, (m) => got.push(`during:${m}`));
     await proxy.start();
-    await eventually(async () => (await publisher.publish(`${prefix}before`, 'x')) === 1 && (await publisher.publish(`${prefix}during`, 'y')) === 1);
+    await eventually(
+      async () =>
+        (await publisher.publish(`${prefix}before`, 'x')) === 1 &&
+        (await publisher.publish(`${prefix}during`, 'y')) === 1,
+    );
     await eventually(async () => got.includes('before:x') && got.includes('during:y'));
   });
 
   it('passes every conformance check, critical, and quits cleanly on stop', async () => {
     const results = await checkConformance({ plugin, config: { redis: { url: REDIS_URL } } });
     expect(results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`)).to.deep.equal([]);
-    expect(results.map((r) => r.check)).to.include.members(['boots', 'ready', 'isolated', 'stops', 'no-leaked-handles', 'no-global-state']);
+    expect(results.map((r) => r.check)).to.include.members([
+      'boots',
+      'ready',
+      'isolated',
+      'stops',
+      'no-leaked-handles',
+      'no-global-state',
+    ]);
   });
 });

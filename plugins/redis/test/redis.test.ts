@@ -52,7 +52,9 @@ describe('redis: without a Redis server', () => {
       for (let i = 0; i < 3; i++) expect((await kernel.inject('/api/v1/counter')).statusCode).to.equal(503);
       await readiness(kernel);
       const redisLines = lines.filter((l) => l.msg.startsWith('Redis'));
-      expect(redisLines.map((l) => [l.level, l.msg.split(':')[0], l.fields])).to.deep.equal([['warn', 'Redis unavailable', { code: 'ECONNREFUSED' }]]);
+      expect(redisLines.map((l) => [l.level, l.msg.split(':')[0], l.fields])).to.deep.equal([
+        ['warn', 'Redis unavailable', { code: 'ECONNREFUSED' }],
+      ]);
       expect(JSON.stringify(lines)).not.to.include(UNREACHABLE);
     } finally {
       await kernel.stop();
@@ -60,7 +62,12 @@ describe('redis: without a Redis server', () => {
   });
 
   it('refuses commands before open and after close with 503 GANTRY_REDIS_UNAVAILABLE; call() fails at once while disconnected', async () => {
-    const redis = new RedisConnection({ url: UNREACHABLE, commandTimeoutMs: 5_000, connectTimeoutMs: 1_000, logger: silentLogger() });
+    const redis = new RedisConnection({
+      url: UNREACHABLE,
+      commandTimeoutMs: 5_000,
+      connectTimeoutMs: 1_000,
+      logger: silentLogger(),
+    });
     expect(thrown(() => redis.client())).to.include({ code: 'GANTRY_REDIS_UNAVAILABLE', status: 503 });
     expect(await rejection(redis.run((c) => c.ping()))).to.include({ code: 'GANTRY_REDIS_UNAVAILABLE' });
     expect(await rejection(redis.call('PING', []))).to.include({ code: 'GANTRY_REDIS_UNAVAILABLE' });
@@ -85,7 +92,11 @@ describe('redis: without a Redis server', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
       const t0 = performance.now();
-      const kernel = await boot({ url: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`, connectTimeoutMs: 300, commandTimeoutMs: 200 });
+      const kernel = await boot({
+        url: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        connectTimeoutMs: 300,
+        commandTimeoutMs: 200,
+      });
       try {
         expect(performance.now() - t0, 'bounded by the timeouts, far below the start hook limit').to.be.below(1_500);
         expect(sockets.size, 'it did connect').to.be.greaterThan(0);
@@ -109,7 +120,17 @@ describe('redis: without a Redis server', () => {
   it('passes every conformance check while Redis is unreachable (critical false), leaving no handle open', async () => {
     const results = await checkConformance({ plugin, config: { redis: { url: UNREACHABLE, critical: false } } });
     expect(results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`)).to.deep.equal([]);
-    expect(results.map((r) => r.check)).to.include.members(['metadata', 'config-documented', 'boots', 'health-check', 'ready', 'isolated', 'stops', 'no-leaked-handles', 'no-global-state']);
+    expect(results.map((r) => r.check)).to.include.members([
+      'metadata',
+      'config-documented',
+      'boots',
+      'health-check',
+      'ready',
+      'isolated',
+      'stops',
+      'no-leaked-handles',
+      'no-global-state',
+    ]);
   });
 
   it('fails the conformance "ready" check when Redis is unreachable and critical', async () => {

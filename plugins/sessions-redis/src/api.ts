@@ -47,7 +47,13 @@ export interface Sessions {
    */
   establish(req: IncomingMessage, res: ServerResponse, userId: string): Promise<EstablishedSession>;
   /** Records a token login (refresh family `id`) so it is listed and revocable like a cookie session. */
-  register(session: { readonly id: string; readonly userId: string; readonly ttlSeconds: number; readonly ip?: string; readonly userAgent?: string }): Promise<void>;
+  register(session: {
+    readonly id: string;
+    readonly userId: string;
+    readonly ttlSeconds: number;
+    readonly ip?: string;
+    readonly userAgent?: string;
+  }): Promise<void>;
   /** Marks a token login as seen now (on refresh). Unknown ids are ignored. */
   touch(id: string): Promise<void>;
   /** Ends the session the request came with (logout): deletes it and clears the cookie. */

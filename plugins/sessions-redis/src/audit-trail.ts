@@ -18,7 +18,10 @@ export class AuditTrail {
     try {
       await this.audit.record(input);
     } catch (err) {
-      this.logger.warn({ action: input.action, code: (err as { code?: unknown }).code ?? 'AUDIT_FAILED' }, 'sessions-redis could not write an audit entry');
+      this.logger.warn(
+        { action: input.action, code: (err as { code?: unknown }).code ?? 'AUDIT_FAILED' },
+        'sessions-redis could not write an audit entry',
+      );
     }
   }
 }

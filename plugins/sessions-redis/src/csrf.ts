@@ -56,8 +56,12 @@ export class CsrfTokens {
    */
   issue(req: IncomingMessage, res: ServerResponse, sessionRef: string, reuse: boolean): string {
     const { attributes } = this.options;
-    const response = { cookie: (name: string, value: string) => appendSetCookie(res, serializeCookie(name, value, attributes)) };
-    return this.library.generateCsrfToken(this.view(req, sessionRef), response as unknown as LibraryResponse, { overwrite: !reuse });
+    const response = {
+      cookie: (name: string, value: string) => appendSetCookie(res, serializeCookie(name, value, attributes)),
+    };
+    return this.library.generateCsrfToken(this.view(req, sessionRef), response as unknown as LibraryResponse, {
+      overwrite: !reuse,
+    });
   }
 
   /** True when the request carries this session's token in both the header and the CSRF cookie. */
@@ -72,7 +76,12 @@ export class CsrfTokens {
 
   private view(req: IncomingMessage, sessionRef: string): LibraryRequest {
     const value = readCookie(req.headers.cookie, this.options.cookieName);
-    const view: CsrfRequest = { method: req.method ?? 'GET', headers: req.headers, cookies: value === undefined ? {} : { [this.options.cookieName]: value }, [kSession]: sessionRef };
+    const view: CsrfRequest = {
+      method: req.method ?? 'GET',
+      headers: req.headers,
+      cookies: value === undefined ? {} : { [this.options.cookieName]: value },
+      [kSession]: sessionRef,
+    };
     return view as unknown as LibraryRequest;
   }
 }

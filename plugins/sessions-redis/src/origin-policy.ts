@@ -29,11 +29,20 @@ export class OriginPolicy {
     if (site === 'cross-site' || (site === 'same-site' && !allowed)) {
       return {
         reason: site,
-        error: SessionsErrors.CROSS_SITE_REQUEST(`a ${site} ${req.method} request carrying the session cookie was refused (Sec-Fetch-Site: ${site})`, { details: { secFetchSite: site } }),
+        error: SessionsErrors.CROSS_SITE_REQUEST(
+          `a ${site} ${req.method} request carrying the session cookie was refused (Sec-Fetch-Site: ${site})`,
+          { details: { secFetchSite: site } },
+        ),
       };
     }
     if (origin !== undefined && !allowed && !isOwnHost(origin, req)) {
-      return { reason: 'origin', error: SessionsErrors.ORIGIN_NOT_ALLOWED(`a ${req.method} request carrying the session cookie came from another origin`, { details: { origin: origin.slice(0, 200) } }) };
+      return {
+        reason: 'origin',
+        error: SessionsErrors.ORIGIN_NOT_ALLOWED(
+          `a ${req.method} request carrying the session cookie came from another origin`,
+          { details: { origin: origin.slice(0, 200) } },
+        ),
+      };
     }
     return undefined;
   }

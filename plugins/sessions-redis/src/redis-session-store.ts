@@ -72,7 +72,9 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async remove(record: SessionRecord): Promise<boolean> {
-    const results = await this.exec((m) => m.del(this.recordKey(record.ref)).del(this.pointerKey(record.id)).zrem(this.indexKey(record.userId), record.ref));
+    const results = await this.exec((m) =>
+      m.del(this.recordKey(record.ref)).del(this.pointerKey(record.id)).zrem(this.indexKey(record.userId), record.ref),
+    );
     return results[0] === 1;
   }
 
@@ -100,9 +102,16 @@ export class RedisSessionStore implements SessionStore {
   /** Runs a MULTI/EXEC transaction; every command's own error fails it too. */
   private async exec(build: (multi: ChainableCommander) => ChainableCommander): Promise<unknown[]> {
     const replies = await this.run((c) => build(c.multi()).exec());
-    if (replies === null) throw SessionsErrors.STORE_UNAVAILABLE('the session store (Redis) aborted a transaction', { headers: { 'Retry-After': '1' } });
+    if (replies === null)
+      throw SessionsErrors.STORE_UNAVAILABLE('the session store (Redis) aborted a transaction', {
+        headers: { 'Retry-After': '1' },
+      });
     const failed = replies.find(([err]) => err !== null);
-    if (failed) throw SessionsErrors.STORE_UNAVAILABLE('the session store (Redis) refused a command', { cause: failed[0], headers: { 'Retry-After': '1' } });
+    if (failed)
+      throw SessionsErrors.STORE_UNAVAILABLE('the session store (Redis) refused a command', {
+        cause: failed[0],
+        headers: { 'Retry-After': '1' },
+      });
     return replies.map(([, value]) => value);
   }
 
@@ -111,7 +120,11 @@ export class RedisSessionStore implements SessionStore {
     try {
       return await this.connection.run(command);
     } catch (err) {
-      if (GantryError.is(err) && err.status === 503) throw SessionsErrors.STORE_UNAVAILABLE('the session store (Redis) did not answer', { cause: err, headers: { 'Retry-After': '1' } });
+      if (GantryError.is(err) && err.status === 503)
+        throw SessionsErrors.STORE_UNAVAILABLE('the session store (Redis) did not answer', {
+          cause: err,
+          headers: { 'Retry-After': '1' },
+        });
       throw err;
     }
   }

@@ -37,7 +37,12 @@ function caller(): Principal {
 export function registerRoutes(http: HttpRouter, { sessions, audit }: SessionRoutesOptions): void {
   http.get(
     '/auth/sessions',
-    { summary: 'Your live sessions (browser cookies and token logins), newest first', tags: ['auth'], meta: SIGNED_IN, schema: { response: z.object({ sessions: z.array(sessionView) }) } },
+    {
+      summary: 'Your live sessions (browser cookies and token logins), newest first',
+      tags: ['auth'],
+      meta: SIGNED_IN,
+      schema: { response: z.object({ sessions: z.array(sessionView) }) },
+    },
     async () => {
       const principal = caller();
       const currentId = typeof principal.sessionId === 'string' ? principal.sessionId : undefined;
@@ -47,21 +52,37 @@ export function registerRoutes(http: HttpRouter, { sessions, audit }: SessionRou
 
   http.delete<z.infer<typeof sessionParams>>(
     '/auth/sessions/:id',
-    { summary: 'Revoke one of your sessions (signs that browser or token login out)', tags: ['auth'], meta: SIGNED_IN, schema: { params: sessionParams } },
+    {
+      summary: 'Revoke one of your sessions (signs that browser or token login out)',
+      tags: ['auth'],
+      meta: SIGNED_IN,
+      schema: { params: sessionParams },
+    },
     async (req, reply) => {
       const principal = caller();
       const { id } = req.params;
-      if (!(await sessions.revoke(principal.id, id))) throw SessionsErrors.SESSION_NOT_FOUND('you have no live session with this id', { details: { id } });
+      if (!(await sessions.revoke(principal.id, id)))
+        throw SessionsErrors.SESSION_NOT_FOUND('you have no live session with this id', { details: { id } });
       // Revoking the session this very request came with signs this browser out: drop its cookies too.
       if (sessions.current()?.id === id) sessions.clearCookies(reply.raw);
-      await audit.record({ action: 'auth.session.revoke', outcome: 'success', object: { type: 'session', id }, ...(req.ip ? { ip: req.ip } : {}) });
+      await audit.record({
+        action: 'auth.session.revoke',
+        outcome: 'success',
+        object: { type: 'session', id },
+        ...(req.ip ? { ip: req.ip } : {}),
+      });
       return undefined;
     },
   );
 
   http.get(
     '/auth/csrf',
-    { summary: 'The CSRF token of your cookie session (send it as "x-csrf-token" on unsafe requests)', tags: ['auth'], meta: { auth: 'session', permission: 'authenticated' }, schema: { response: z.object({ csrfToken: z.string() }) } },
+    {
+      summary: 'The CSRF token of your cookie session (send it as "x-csrf-token" on unsafe requests)',
+      tags: ['auth'],
+      meta: { auth: 'session', permission: 'authenticated' },
+      schema: { response: z.object({ csrfToken: z.string() }) },
+    },
     (req, reply) => {
       const record = sessions.current();
       if (!record) throw SessionsErrors.SESSION_INVALID('GET /auth/csrf needs the session cookie');
@@ -71,11 +92,22 @@ export function registerRoutes(http: HttpRouter, { sessions, audit }: SessionRou
 
   http.delete<z.infer<typeof userParams>>(
     '/users/:id/sessions',
-    { summary: "Revoke every session of a user (admin)", tags: ['auth', 'admin'], meta: { auth: true, permission: 'sessions:revoke' }, schema: { params: userParams, response: z.object({ revoked: z.number().int() }) } },
+    {
+      summary: 'Revoke every session of a user (admin)',
+      tags: ['auth', 'admin'],
+      meta: { auth: true, permission: 'sessions:revoke' },
+      schema: { params: userParams, response: z.object({ revoked: z.number().int() }) },
+    },
     async (req) => {
       const { id } = req.params;
       const revoked = await sessions.revokeUser(id);
-      await audit.record({ action: 'admin.session.revoke', outcome: 'success', object: { type: 'user', id }, details: { revoked }, ...(req.ip ? { ip: req.ip } : {}) });
+      await audit.record({
+        action: 'admin.session.revoke',
+        outcome: 'success',
+        object: { type: 'user', id },
+        details: { revoked },
+        ...(req.ip ? { ip: req.ip } : {}),
+      });
       return { revoked };
     },
   );

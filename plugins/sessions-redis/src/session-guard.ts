@@ -1,5 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { acceptsCredential, currentContext, type HttpMiddleware, type Principal, type RouteHook, type RouteInfo } from '@gantry/core';
+import {
+  acceptsCredential,
+  currentContext,
+  type HttpMiddleware,
+  type Principal,
+  type RouteHook,
+  type RouteInfo,
+} from '@gantry/core';
 import type { AuditTrail } from './audit-trail.js';
 import { readCookie } from './cookies.js';
 import { SessionsErrors } from './errors.js';
@@ -30,7 +37,13 @@ export function sessionHook(options: SessionGuardOptions): RouteHook {
 function guardFor(route: RouteInfo, { sessions, origins, cookieName, audit }: SessionGuardOptions): HttpMiddleware {
   const unsafe = !SAFE_METHODS.has(route.method);
 
-  const refuse = (req: IncomingMessage, next: (err?: unknown) => void, reason: string, error: unknown, userId?: string): void => {
+  const refuse = (
+    req: IncomingMessage,
+    next: (err?: unknown) => void,
+    reason: string,
+    error: unknown,
+    userId?: string,
+  ): void => {
     void audit
       .record({
         action: 'auth.csrf.refused',
@@ -65,14 +78,24 @@ function guardFor(route: RouteInfo, { sessions, origins, cookieName, audit }: Se
         sessions.clearCookies(res);
         next(
           outcome.status === 'expired'
-            ? SessionsErrors.SESSION_EXPIRED(`the session passed its ${outcome.reason} timeout`, { details: { reason: outcome.reason } })
+            ? SessionsErrors.SESSION_EXPIRED(`the session passed its ${outcome.reason} timeout`, {
+                details: { reason: outcome.reason },
+              })
             : SessionsErrors.SESSION_INVALID('the session cookie names no live session'),
         );
         return;
       }
       const { record } = outcome;
       if (unsafe && !sessions.csrfValid(req, record)) {
-        refuse(req, next, 'token', SessionsErrors.CSRF_INVALID(`${req.method} ${route.path} with the session cookie needs the session's CSRF token in the "x-csrf-token" header`), record.userId);
+        refuse(
+          req,
+          next,
+          'token',
+          SessionsErrors.CSRF_INVALID(
+            `${req.method} ${route.path} with the session cookie needs the session's CSRF token in the "x-csrf-token" header`,
+          ),
+          record.userId,
+        );
         return;
       }
       const principal: Principal = { id: record.userId, kind: 'user', via: 'session', sessionId: record.id };

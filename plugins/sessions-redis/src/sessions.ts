@@ -79,13 +79,30 @@ export class SessionService implements Sessions {
     appendSetCookie(res, serializeCookie(this.options.config.cookieName, value, this.attributes));
     const csrfToken = this.options.csrf.issue(req, res, record.ref, false);
     currentContext()?.set(kCurrent, record);
-    return { id: record.id, csrfToken, expiresAt: new Date(record.expiresAt).toISOString(), idleTimeoutSeconds: this.options.config.idleTimeoutSeconds };
+    return {
+      id: record.id,
+      csrfToken,
+      expiresAt: new Date(record.expiresAt).toISOString(),
+      idleTimeoutSeconds: this.options.config.idleTimeoutSeconds,
+    };
   }
 
-  async register(session: { readonly id: string; readonly userId: string; readonly ttlSeconds: number; readonly ip?: string; readonly userAgent?: string }): Promise<void> {
+  async register(session: {
+    readonly id: string;
+    readonly userId: string;
+    readonly ttlSeconds: number;
+    readonly ip?: string;
+    readonly userAgent?: string;
+  }): Promise<void> {
     checkUserId(session.userId);
-    if (typeof session.id !== 'string' || !SESSION_ID.test(session.id)) throw SessionsErrors.ARGUMENT_INVALID('register() needs a session id of 1-128 letters, digits, ".", "_", ":" or "-"');
-    if (!Number.isInteger(session.ttlSeconds) || session.ttlSeconds < 1) throw SessionsErrors.ARGUMENT_INVALID(`register() needs ttlSeconds as a positive integer, got ${String(session.ttlSeconds)}`);
+    if (typeof session.id !== 'string' || !SESSION_ID.test(session.id))
+      throw SessionsErrors.ARGUMENT_INVALID(
+        'register() needs a session id of 1-128 letters, digits, ".", "_", ":" or "-"',
+      );
+    if (!Number.isInteger(session.ttlSeconds) || session.ttlSeconds < 1)
+      throw SessionsErrors.ARGUMENT_INVALID(
+        `register() needs ttlSeconds as a positive integer, got ${String(session.ttlSeconds)}`,
+      );
     const now = Date.now();
     const ttlMs = session.ttlSeconds * 1000;
     const record: SessionRecord = {
@@ -256,7 +273,8 @@ function hashOf(value: string): string {
 }
 
 function checkUserId(userId: string): void {
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID) throw SessionsErrors.ARGUMENT_INVALID(`a session needs a user id of 1-${MAX_USER_ID} characters`);
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID)
+    throw SessionsErrors.ARGUMENT_INVALID(`a session needs a user id of 1-${MAX_USER_ID} characters`);
 }
 
 /** Client IP (express's `req.ip`, which honours trust proxy) and User-Agent, for the owner's session list. */

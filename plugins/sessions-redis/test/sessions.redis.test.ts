@@ -18,7 +18,10 @@ function redisTarget(prefix?: string): StoreTarget {
   return {
     name: 'redis',
     plugins: [redisPlugin],
-    config: () => ({ redis: { url: REDIS_URL }, 'sessions-redis': { store: 'redis', prefix: prefix ?? `${RUN}${randomUUID()}:`, csrfSecret: SECRET } }),
+    config: () => ({
+      redis: { url: REDIS_URL },
+      'sessions-redis': { store: 'redis', prefix: prefix ?? `${RUN}${randomUUID()}:`, csrfSecret: SECRET },
+    }),
   };
 }
 
@@ -47,7 +50,11 @@ describe('sessions-redis: two instances sharing Redis', function () {
     expect((await browser.post(b, '/api/v1/notes')).statusCode).to.equal(201);
     const cookie = browser.sessionCookie!;
     expect((await browser.post(a, '/api/v1/logout-test')).statusCode).to.equal(204);
-    const replay = await b.inject({ method: 'GET', url: '/api/v1/whoami', headers: { cookie: `__Host-gantry.sid=${cookie}` } });
+    const replay = await b.inject({
+      method: 'GET',
+      url: '/api/v1/whoami',
+      headers: { cookie: `__Host-gantry.sid=${cookie}` },
+    });
     expect(replay.statusCode).to.equal(401);
     expect(codeOf(replay)).to.equal('GANTRY_SESSIONS_REDIS_SESSION_INVALID');
   });
@@ -61,8 +68,16 @@ describe('sessions-redis: two instances sharing Redis', function () {
     const phoneSession = await phone.login(b, 'bob');
     await a.get(SessionsToken).register({ id: `family-${randomUUID()}`, userId: 'bob', ttlSeconds: 600 });
     // Listed newest first by creation millisecond; two of these can share one, so compare as a multiset.
-    expect((await b.get(SessionsToken).list('bob')).map((s) => s.kind).sort()).to.deep.equal(['cookie', 'cookie', 'token']);
-    const res = await laptop.send(a, { method: 'DELETE', url: `/api/v1/auth/sessions/${phoneSession.id}`, headers: { 'x-csrf-token': laptop.csrfToken! } });
+    expect((await b.get(SessionsToken).list('bob')).map((s) => s.kind).sort()).to.deep.equal([
+      'cookie',
+      'cookie',
+      'token',
+    ]);
+    const res = await laptop.send(a, {
+      method: 'DELETE',
+      url: `/api/v1/auth/sessions/${phoneSession.id}`,
+      headers: { 'x-csrf-token': laptop.csrfToken! },
+    });
     expect(res.statusCode).to.equal(204);
     expect(revoked.map((r) => r.id)).to.deep.equal([phoneSession.id]);
     expect((await phone.send(b, { method: 'GET', url: '/api/v1/whoami' })).statusCode).to.equal(401);
@@ -122,13 +137,20 @@ describe('sessions-redis: Redis outage', function () {
   const kernels = new Kernels({
     name: 'redis',
     plugins: [redisPlugin],
-    config: () => ({ redis: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 200, commandTimeoutMs: 100 }, 'sessions-redis': { store: 'redis', prefix: `${RUN}down:`, csrfSecret: SECRET } }),
+    config: () => ({
+      redis: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 200, commandTimeoutMs: 100 },
+      'sessions-redis': { store: 'redis', prefix: `${RUN}down:`, csrfSecret: SECRET },
+    }),
   });
   afterEach(() => kernels.stopAll());
 
   it('answers 503 GANTRY_SESSIONS_REDIS_STORE_UNAVAILABLE, and readiness is down', async () => {
     const { tk } = await kernels.boot();
-    const res = await tk.inject({ method: 'GET', url: '/api/v1/whoami', headers: { cookie: `__Host-gantry.sid=${'a'.repeat(43)}` } });
+    const res = await tk.inject({
+      method: 'GET',
+      url: '/api/v1/whoami',
+      headers: { cookie: `__Host-gantry.sid=${'a'.repeat(43)}` },
+    });
     expect(res.statusCode).to.equal(503);
     expect(codeOf(res)).to.equal('GANTRY_SESSIONS_REDIS_STORE_UNAVAILABLE');
     expect(res.headers['retry-after']).to.equal('1');
@@ -145,7 +167,10 @@ describe('sessions-redis: conformance with the redis store', () => {
     const results = await checkConformance({
       plugin,
       with: [httpPlugin, redisPlugin, permissionStandIn],
-      config: { redis: { url: REDIS_URL }, 'sessions-redis': { store: 'redis', prefix: `${RUN}conf:`, csrfSecret: SECRET } },
+      config: {
+        redis: { url: REDIS_URL },
+        'sessions-redis': { store: 'redis', prefix: `${RUN}conf:`, csrfSecret: SECRET },
+      },
     });
     expect(results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`)).to.deep.equal([]);
   });

@@ -12,7 +12,11 @@ sessionsSuite(memoryTarget);
 async function bootError(options: { config?: Record<string, unknown>; profile?: string }): Promise<GantryError> {
   let caught: unknown;
   try {
-    const tk = await createTestKernel({ plugins: [httpPlugin, plugin, permissionStandIn], config: { 'sessions-redis': options.config ?? {} }, profile: options.profile });
+    const tk = await createTestKernel({
+      plugins: [httpPlugin, plugin, permissionStandIn],
+      config: { 'sessions-redis': options.config ?? {} },
+      profile: options.profile,
+    });
     await tk.stop();
   } catch (err) {
     caught = err;
@@ -29,9 +33,14 @@ describe('sessions-redis: configuration', () => {
   });
 
   it('refuses the redis store without the redis plugin, which is the default outside the embedded profile', async () => {
-    for (const options of [{ config: { store: 'redis' } }, { profile: 'compose', config: { csrfSecret: 's'.repeat(32) } }]) {
+    for (const options of [
+      { config: { store: 'redis' } },
+      { profile: 'compose', config: { csrfSecret: 's'.repeat(32) } },
+    ]) {
       const err = await bootError(options);
-      expect((err.details as { codes: string[] }).codes, JSON.stringify(options)).to.deep.equal(['GANTRY_SESSIONS_REDIS_REDIS_REQUIRED']);
+      expect((err.details as { codes: string[] }).codes, JSON.stringify(options)).to.deep.equal([
+        'GANTRY_SESSIONS_REDIS_REDIS_REQUIRED',
+      ]);
       expect(err.message).to.include('"redis" plugin is not enabled');
     }
   });
@@ -54,7 +63,10 @@ describe('sessions-redis: configuration', () => {
 
   it('in the embedded profile, generates a CSRF secret and says so', async () => {
     const lines: LogLine[] = [];
-    const tk = await createTestKernel({ plugins: [httpPlugin, plugin, permissionStandIn], logger: memoryLogger(lines) });
+    const tk = await createTestKernel({
+      plugins: [httpPlugin, plugin, permissionStandIn],
+      logger: memoryLogger(lines),
+    });
     await tk.stop();
     expect(lines.some((l) => l.level === 'warn' && l.msg.includes('generated a CSRF secret'))).to.equal(true);
   });
@@ -65,6 +77,16 @@ describe('sessions-redis: conformance', () => {
     const results = await checkConformance({ plugin, with: [httpPlugin, permissionStandIn] });
     const failed = results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`);
     expect(failed).to.deep.equal([]);
-    expect(results.map((r) => r.check)).to.include.members(['metadata', 'config-documented', 'boots', 'health-check', 'ready', 'isolated', 'stops', 'no-leaked-handles', 'no-global-state']);
+    expect(results.map((r) => r.check)).to.include.members([
+      'metadata',
+      'config-documented',
+      'boots',
+      'health-check',
+      'ready',
+      'isolated',
+      'stops',
+      'no-leaked-handles',
+      'no-global-state',
+    ]);
   });
 });

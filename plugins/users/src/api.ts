@@ -49,8 +49,17 @@ export interface LoginStep {
 
 /** What a finished sign-in answers: the token pair, or the session's expiry and CSRF token. */
 export type LoginResult =
-  | { readonly accessToken: string; readonly refreshToken: string; readonly expiresIn: number; readonly tokenType: 'Bearer' }
-  | { readonly session: { readonly expiresAt: string; readonly idleTimeoutSeconds: number }; readonly csrfToken: string; readonly user: UserView };
+  | {
+      readonly accessToken: string;
+      readonly refreshToken: string;
+      readonly expiresIn: number;
+      readonly tokenType: 'Bearer';
+    }
+  | {
+      readonly session: { readonly expiresAt: string; readonly idleTimeoutSeconds: number };
+      readonly csrfToken: string;
+      readonly user: UserView;
+    };
 
 /** Accounts: lookups for other plugins, and the sign-in pipeline they extend. */
 export interface Users {
@@ -66,16 +75,31 @@ export interface Users {
    * is not verified yet is never linked (someone else may have registered the address):
    * 409 is thrown by the caller's choice of error — this returns `{ refused: 'unverified-account' }`.
    */
-  linkOrCreateVerified(input: { readonly email: string; readonly name: string }): Promise<{ readonly user: UserRecord; readonly created: boolean } | { readonly refused: 'unverified-account' | 'disabled' }>;
+  linkOrCreateVerified(input: {
+    readonly email: string;
+    readonly name: string;
+  }): Promise<
+    { readonly user: UserRecord; readonly created: boolean } | { readonly refused: 'unverified-account' | 'disabled' }
+  >;
   /** Adds a step to every sign-in (register-time only), run in the order added. */
   addLoginStep(step: LoginStep): void;
   /** Runs the login steps after a proven first factor; returns a step's interruption or finishes the sign-in. */
-  continueLogin(user: UserRecord, attempt: LoginAttempt, req: RouteRequest, reply: RouteReply): Promise<Readonly<Record<string, unknown>> | LoginResult>;
+  continueLogin(
+    user: UserRecord,
+    attempt: LoginAttempt,
+    req: RouteRequest,
+    reply: RouteReply,
+  ): Promise<Readonly<Record<string, unknown>> | LoginResult>;
   /**
    * Finishes a sign-in whose factors are all proven: issues tokens (mode 'token') or opens a cookie
    * session (mode 'session'), records `auth.login` in the audit trail, sends the new-login notice.
    */
   completeLogin(user: UserRecord, attempt: LoginAttempt, req: RouteRequest, reply: RouteReply): Promise<LoginResult>;
   /** Creates the account when no account has this email (seeding): verified, with the given roles. */
-  ensureAccount(input: { readonly email: string; readonly password: string; readonly name: string; readonly roles: readonly string[] }): Promise<{ readonly user: UserRecord; readonly created: boolean }>;
+  ensureAccount(input: {
+    readonly email: string;
+    readonly password: string;
+    readonly name: string;
+    readonly roles: readonly string[];
+  }): Promise<{ readonly user: UserRecord; readonly created: boolean }>;
 }

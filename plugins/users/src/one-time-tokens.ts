@@ -30,14 +30,26 @@ export class OneTimeTokens {
     const now = new Date();
     await em.nativeDelete(UserTokenEntity, { userId, purpose });
     const { raw, hash } = newToken();
-    await em.insert(UserTokenEntity, { id: randomUUID(), userId, purpose, tokenHash: hash, createdAt: now, expiresAt: new Date(now.getTime() + ttlSeconds * 1000), consumedAt: null });
+    await em.insert(UserTokenEntity, {
+      id: randomUUID(),
+      userId,
+      purpose,
+      tokenHash: hash,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + ttlSeconds * 1000),
+      consumedAt: null,
+    });
     return raw;
   }
 
   /** The account a usable token belongs to, without consuming it; 400 GANTRY_USERS_TOKEN_INVALID otherwise. */
   async peek(em: SqlEntityManager, purpose: TokenPurpose, raw: string): Promise<string> {
     if (!TOKEN_SHAPE.test(raw)) throw invalid();
-    const row = await em.findOne(UserTokenEntity, { tokenHash: sha256(raw), purpose, consumedAt: null, expiresAt: { $gt: new Date() } }, { disableIdentityMap: true });
+    const row = await em.findOne(
+      UserTokenEntity,
+      { tokenHash: sha256(raw), purpose, consumedAt: null, expiresAt: { $gt: new Date() } },
+      { disableIdentityMap: true },
+    );
     if (!row) throw invalid();
     return row.userId;
   }
@@ -46,7 +58,11 @@ export class OneTimeTokens {
   async consume(em: SqlEntityManager, purpose: TokenPurpose, raw: string): Promise<string> {
     const userId = await this.peek(em, purpose, raw);
     const now = new Date();
-    const changed = await em.nativeUpdate(UserTokenEntity, { tokenHash: sha256(raw), purpose, consumedAt: null, expiresAt: { $gt: now } }, { consumedAt: now });
+    const changed = await em.nativeUpdate(
+      UserTokenEntity,
+      { tokenHash: sha256(raw), purpose, consumedAt: null, expiresAt: { $gt: now } },
+      { consumedAt: now },
+    );
     if (changed !== 1) throw invalid();
     return userId;
   }

@@ -75,7 +75,8 @@ export class PasswordPolicy {
     if (length > PASSWORD_MAX) refuse('too-long', `password must have at most ${PASSWORD_MAX} characters`);
     const folded = password.toLowerCase();
     if (this.common.has(folded)) refuse('common', 'this password is among the most commonly used ones: choose another');
-    if (email !== undefined && (folded === email.toLowerCase() || folded === email.split('@')[0]?.toLowerCase())) refuse('email', 'the password must not be the email address');
+    if (email !== undefined && (folded === email.toLowerCase() || folded === email.split('@')[0]?.toLowerCase()))
+      refuse('email', 'the password must not be the email address');
   }
 
   /** Size of the common-password list (for readiness details). */

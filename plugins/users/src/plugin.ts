@@ -18,7 +18,8 @@ export const plugin = definePlugin({
   name: 'users',
   version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
-  description: 'Accounts: sign-up with email verification, sign-in (tokens or cookie session), profile, admin CRUD, password reset, disable; argon2id passwords',
+  description:
+    'Accounts: sign-up with email verification, sign-in (tokens or cookie session), profile, admin CRUD, password reset, disable; argon2id passwords',
   dependsOn: ['http', 'database', 'auth-jwt', 'mailer', 'audit', 'rbac'],
   optionalDependsOn: ['sessions-redis', 'rate-limit'],
   requires: [DatabaseToken, AuthJwtToken, MailerToken, AuditToken, RbacToken],
@@ -32,7 +33,11 @@ export const plugin = definePlugin({
     mailer.registerTemplate(ACCOUNT_EXISTS_TEMPLATE, {
       // No name: the account's may have been typed by whoever signed up with this address before it was verified.
       data: z
-        .object({ reset: z.object({ link: z.string(), expiresInMinutes: z.number().int().positive(), forgotLink: z.string() }).optional() })
+        .object({
+          reset: z
+            .object({ link: z.string(), expiresInMinutes: z.number().int().positive(), forgotLink: z.string() })
+            .optional(),
+        })
         .strict(),
       subject: () => 'Someone tried to create an account with your address',
       text: (d) =>
@@ -80,6 +85,9 @@ export const plugin = definePlugin({
     userRoutes(deps);
 
     ctx.lifecycle.hook({ name: 'background-mail', start: () => undefined, stop: () => users.drain() });
-    ctx.health.check(() => ({ status: 'up', details: { signup: ctx.config.signup, sessions: sessions ? 'cookie+token' : 'token' } }), { critical: false });
+    ctx.health.check(
+      () => ({ status: 'up', details: { signup: ctx.config.signup, sessions: sessions ? 'cookie+token' : 'token' } }),
+      { critical: false },
+    );
   },
 });

@@ -33,8 +33,14 @@ export const name = z
   .min(1)
   .max(100)
   .refine((v) => !CONTROL.test(v), 'must not contain control characters')
-  .refine((v) => !BIDI_CONTROL.test(v), 'must not contain bidirectional controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069)')
-  .refine((v) => v.replace(INVISIBLE, '').length > 0, 'must contain a visible character, not only white space and invisible ones');
+  .refine(
+    (v) => !BIDI_CONTROL.test(v),
+    'must not contain bidirectional controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069)',
+  )
+  .refine(
+    (v) => v.replace(INVISIBLE, '').length > 0,
+    'must contain a visible character, not only white space and invisible ones',
+  );
 
 /**
  * A password as sent; length in code points and the common list are checked by the policy (400
@@ -46,7 +52,10 @@ export const password = z
   .string()
   .min(1)
   .max(512)
-  .refine((v) => v.isWellFormed(), 'must be well-formed Unicode: a lone surrogate (U+D800-U+DFFF without its pair) is not a character');
+  .refine(
+    (v) => v.isWellFormed(),
+    'must be well-formed Unicode: a lone surrogate (U+D800-U+DFFF without its pair) is not a character',
+  );
 
 /** A mailed token. */
 export const mailedToken = z.string().min(1).max(200);
@@ -63,14 +72,25 @@ export const patchMeBody = patchSchema(z.object({ name }));
 // UUIDs are case-insensitive on input (RFC 9562 §4) and stored lower-case: normalised, never a 404 for upper case.
 export const idParams = z.object({ id: z.uuid({ message: 'must be a user id (UUID)' }).toLowerCase() }).strict();
 export const createUserBody = z
-  .object({ email, password: password.optional(), name, roles: z.array(z.string().min(1).max(48)).max(20).optional(), emailVerified: z.boolean().optional() })
+  .object({
+    email,
+    password: password.optional(),
+    name,
+    roles: z.array(z.string().min(1).max(48)).max(20).optional(),
+    emailVerified: z.boolean().optional(),
+  })
   .strict();
-export const patchUserBody = patchSchema(z.object({ name, status: z.enum(['active', 'disabled']), emailVerified: z.boolean() }));
+export const patchUserBody = patchSchema(
+  z.object({ name, status: z.enum(['active', 'disabled']), emailVerified: z.boolean() }),
+);
 export const rolesBody = z.object({ roles: z.array(z.string().min(1).max(48)).max(20) }).strict();
 export const listQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(200).optional(),
-    cursor: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/).optional(),
+    cursor: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,200}$/)
+      .optional(),
     email: z.string().max(254).optional(),
     status: z.enum(['active', 'disabled']).optional(),
   })

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { GantryError, runDetached, type Logger, type RouteReply, type RouteRequest } from '@gantry/core';
 import type { Audit, AuditRecordInput } from '@gantry/plugin-audit';
 import type { TokenService } from '@gantry/plugin-auth-jwt';
-import { LockMode, UniqueConstraintViolationException, type Database, type SqlEntityManager } from '@gantry/plugin-database';
+import {
+  LockMode,
+  UniqueConstraintViolationException,
+  type Database,
+  type SqlEntityManager,
+} from '@gantry/plugin-database';
 import type { Mailer } from '@gantry/plugin-mailer';
 import { ADMIN_ROLE, RbacErrors, SubjectRoleEntity, USER_ROLE, type Rbac } from '@gantry/plugin-rbac';
 import type { Sessions } from '@gantry/plugin-sessions-redis';
@@ -73,11 +78,17 @@ export class UsersService implements Users {
   /** The stored row (hash included): for this plugin only. */
   async row(id: string): Promise<UserRow | undefined> {
     if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
-    return (await this.guard(() => this.o.db.em().findOne(UserEntity, { id }, { disableIdentityMap: true }))) ?? undefined;
+    return (
+      (await this.guard(() => this.o.db.em().findOne(UserEntity, { id }, { disableIdentityMap: true }))) ?? undefined
+    );
   }
 
   async rowByEmail(email: string): Promise<UserRow | undefined> {
-    return (await this.guard(() => this.o.db.em().findOne(UserEntity, { emailKey: emailKey(email) }, { disableIdentityMap: true }))) ?? undefined;
+    return (
+      (await this.guard(() =>
+        this.o.db.em().findOne(UserEntity, { emailKey: emailKey(email) }, { disableIdentityMap: true }),
+      )) ?? undefined
+    );
   }
 
   async verifyPassword(userId: string, password: string): Promise<boolean> {
@@ -112,7 +123,13 @@ export class UsersService implements Users {
    * Creates an account (password checked against the policy, hashed with argon2id) and grants its roles.
    * Throws 409 GANTRY_USERS_EMAIL_TAKEN when the address is used; the sign-up route hides that.
    */
-  async create(input: { email: string; password: string | undefined; name: string; verified: boolean; roles: readonly string[] }): Promise<UserRow> {
+  async create(input: {
+    email: string;
+    password: string | undefined;
+    name: string;
+    verified: boolean;
+    roles: readonly string[];
+  }): Promise<UserRow> {
     if (input.password !== undefined) this.o.policy.check(input.password, input.email);
     const passwordHash = input.password === undefined ? null : await this.o.hasher.hash(input.password);
     const now = new Date();
@@ -130,27 +147,37 @@ export class UsersService implements Users {
     };
     try {
       await this.o.db.transaction(async (em) => {
-        if ((await em.count(UserEntity, { emailKey: row.emailKey })) > 0) throw UsersErrors.EMAIL_TAKEN(`an account already uses this email address`);
+        if ((await em.count(UserEntity, { emailKey: row.emailKey })) > 0)
+          throw UsersErrors.EMAIL_TAKEN(`an account already uses this email address`);
         await em.insert(UserEntity, row);
       });
     } catch (err) {
       if (GantryError.is(err)) throw err;
       // A concurrent insert won the unique index.
-      if (err instanceof UniqueConstraintViolationException) throw UsersErrors.EMAIL_TAKEN('an account already uses this email address');
+      if (err instanceof UniqueConstraintViolationException)
+        throw UsersErrors.EMAIL_TAKEN('an account already uses this email address');
       throw UsersErrors.UNAVAILABLE('the account could not be stored', { cause: err });
     }
     for (const role of input.roles) await this.o.rbac.grant(row.id, role);
     return row as UserRow;
   }
 
-  async ensureAccount(input: { email: string; password: string; name: string; roles: readonly string[] }): Promise<{ user: UserRecord; created: boolean }> {
+  async ensureAccount(input: {
+    email: string;
+    password: string;
+    name: string;
+    roles: readonly string[];
+  }): Promise<{ user: UserRecord; created: boolean }> {
     const existing = await this.rowByEmail(input.email);
     if (existing) return { user: toRecord(existing), created: false };
     const row = await this.create({ ...input, verified: true });
     return { user: toRecord(row), created: true };
   }
 
-  async linkOrCreateVerified(input: { email: string; name: string }): Promise<{ user: UserRecord; created: boolean } | { refused: 'unverified-account' | 'disabled' }> {
+  async linkOrCreateVerified(input: {
+    email: string;
+    name: string;
+  }): Promise<{ user: UserRecord; created: boolean } | { refused: 'unverified-account' | 'disabled' }> {
     const existing = await this.rowByEmail(input.email);
     if (existing) {
       if (existing.emailVerifiedAt == null) return { refused: 'unverified-account' };
@@ -158,8 +185,20 @@ export class UsersService implements Users {
       return { user: toRecord(existing), created: false };
     }
     try {
-      const row = await this.create({ email: input.email, password: undefined, name: input.name.slice(0, 100) || input.email.split('@')[0]!, verified: true, roles: [USER_ROLE] });
-      await this.record({ action: 'auth.signup', outcome: 'success', actor: { id: row.id, kind: 'user' }, object: userObject(row.id), details: { method: 'external' } });
+      const row = await this.create({
+        email: input.email,
+        password: undefined,
+        name: input.name.slice(0, 100) || input.email.split('@')[0]!,
+        verified: true,
+        roles: [USER_ROLE],
+      });
+      await this.record({
+        action: 'auth.signup',
+        outcome: 'success',
+        actor: { id: row.id, kind: 'user' },
+        object: userObject(row.id),
+        details: { method: 'external' },
+      });
       return { user: toRecord(row), created: true };
     } catch (err) {
       if (!UsersErrors.EMAIL_TAKEN.is(err)) throw err;
@@ -171,7 +210,9 @@ export class UsersService implements Users {
   async update(id: string, changes: AccountChanges): Promise<UserRow> {
     const row = await this.row(id);
     if (!row) throw UsersErrors.NOT_FOUND(`no user has id ${JSON.stringify(id)}`);
-    const set: { updatedAt: Date; name?: string; status?: string; emailVerifiedAt?: Date | null } = { updatedAt: new Date() };
+    const set: { updatedAt: Date; name?: string; status?: string; emailVerifiedAt?: Date | null } = {
+      updatedAt: new Date(),
+    };
     if (changes.name !== undefined) set.name = changes.name;
     if (changes.status !== undefined) set.status = changes.status;
     if (changes.emailVerified === true && row.emailVerifiedAt == null) set.emailVerifiedAt = new Date();
@@ -203,7 +244,8 @@ export class UsersService implements Users {
   /** 409 GANTRY_RBAC_LAST_ADMIN when `id` is an administrator and no other administrator's account is active (before taking its role). */
   async assertNotLastActiveAdmin(id: string): Promise<void> {
     const admins = await this.o.rbac.holders(ADMIN_ROLE);
-    if (admins.includes(id)) await this.guard(() => this.o.db.transaction((em) => this.assertAnotherActiveAdmin(em, id, admins)));
+    if (admins.includes(id))
+      await this.guard(() => this.o.db.transaction((em) => this.assertAnotherActiveAdmin(em, id, admins)));
   }
 
   /**
@@ -220,7 +262,13 @@ export class UsersService implements Users {
     const where = { id: { $in: admins }, status: 'active' };
     const active =
       this.o.db.driver === 'postgresql'
-        ? (await em.find(UserEntity, where, { lockMode: LockMode.PESSIMISTIC_WRITE, orderBy: { id: 'asc' }, disableIdentityMap: true })).map((r) => r.id)
+        ? (
+            await em.find(UserEntity, where, {
+              lockMode: LockMode.PESSIMISTIC_WRITE,
+              orderBy: { id: 'asc' },
+              disableIdentityMap: true,
+            })
+          ).map((r) => r.id)
         : (await em.find(UserEntity, where, { disableIdentityMap: true })).map((r) => r.id);
     if (!active.some((a) => a !== id)) throw RbacErrors.LAST_ADMIN('this account is the last active administrator');
   }
@@ -312,12 +360,26 @@ export class UsersService implements Users {
     const at = now.toISOString();
     // A taken address answers with a view shaped like a new account's: what was typed, a random id.
     const view = (id: string): UserView => {
-      return { id, email: input.email, name: input.name, emailVerified: false, status: 'active', roles: [USER_ROLE], createdAt: at, updatedAt: at };
+      return {
+        id,
+        email: input.email,
+        name: input.name,
+        emailVerified: false,
+        status: 'active',
+        roles: [USER_ROLE],
+        createdAt: at,
+        updatedAt: at,
+      };
     };
     if (existing) {
       return {
         view: view(randomUUID()),
-        audit: { action: 'auth.signup', outcome: 'failure', object: userObject(existing.id), details: { reason: 'email-taken' } },
+        audit: {
+          action: 'auth.signup',
+          outcome: 'failure',
+          object: userObject(existing.id),
+          details: { reason: 'email-taken' },
+        },
         mail: { name: 'account-exists notice', send: () => this.sendAccountExists(existing, token) },
       };
     }
@@ -335,7 +397,12 @@ export class UsersService implements Users {
   }
 
   /** A page of accounts, oldest first. */
-  async list(query: { limit?: number; cursor?: string; email?: string; status?: UserStatus }): Promise<{ items: UserView[]; nextCursor?: string }> {
+  async list(query: {
+    limit?: number;
+    cursor?: string;
+    email?: string;
+    status?: UserStatus;
+  }): Promise<{ items: UserView[]; nextCursor?: string }> {
     const limit = query.limit ?? 50;
     const where: Record<string, unknown>[] = [];
     if (query.email !== undefined) where.push({ emailKey: emailKey(query.email) });
@@ -345,12 +412,20 @@ export class UsersService implements Users {
       where.push({ $or: [{ createdAt: { $gt: after.t } }, { createdAt: after.t, id: { $gt: after.id } }] });
     }
     const rows = await this.guard(() =>
-      this.o.db.em().find(UserEntity, where.length ? { $and: where } : {}, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: limit + 1, disableIdentityMap: true }),
+      this.o.db
+        .em()
+        .find(UserEntity, where.length ? { $and: where } : {}, {
+          orderBy: { createdAt: 'asc', id: 'asc' },
+          limit: limit + 1,
+          disableIdentityMap: true,
+        }),
     );
     const page = rows.slice(0, limit);
     const items = await Promise.all(page.map((r) => this.viewOf(r)));
     const last = page.at(-1);
-    return rows.length > limit && last ? { items, nextCursor: encodeCursor(new Date(last.createdAt), last.id) } : { items };
+    return rows.length > limit && last
+      ? { items, nextCursor: encodeCursor(new Date(last.createdAt), last.id) }
+      : { items };
   }
 
   /** Every access/refresh token (all instances, through the token store) and every session of the account. */
@@ -371,29 +446,56 @@ export class UsersService implements Users {
    */
   async checkPassword(email: string, password: string): Promise<UserRow> {
     const row = await this.rowByEmail(email);
-    const ok = row?.passwordHash ? await this.o.hasher.verify(row.passwordHash, password) : await this.o.hasher.verifyNothing(password);
+    const ok = row?.passwordHash
+      ? await this.o.hasher.verify(row.passwordHash, password)
+      : await this.o.hasher.verifyNothing(password);
     if (!row || !ok) {
-      await this.record({ action: 'auth.login', outcome: 'failure', ...(row ? { actor: { id: row.id, kind: 'user' }, object: userObject(row.id) } : {}), details: { email, reason: 'invalid-credentials' } });
+      await this.record({
+        action: 'auth.login',
+        outcome: 'failure',
+        ...(row ? { actor: { id: row.id, kind: 'user' }, object: userObject(row.id) } : {}),
+        details: { email, reason: 'invalid-credentials' },
+      });
       throw UsersErrors.INVALID_CREDENTIALS('email or password is wrong');
     }
     if (row.status !== 'active') {
-      await this.record({ action: 'auth.login', outcome: 'denied', actor: { id: row.id, kind: 'user' }, object: userObject(row.id), details: { reason: 'disabled' } });
+      await this.record({
+        action: 'auth.login',
+        outcome: 'denied',
+        actor: { id: row.id, kind: 'user' },
+        object: userObject(row.id),
+        details: { reason: 'disabled' },
+      });
       throw UsersErrors.ACCOUNT_DISABLED('this account is disabled');
     }
     if (this.o.config.requireVerifiedEmail && row.emailVerifiedAt == null) {
-      await this.record({ action: 'auth.login', outcome: 'denied', actor: { id: row.id, kind: 'user' }, object: userObject(row.id), details: { reason: 'email-not-verified' } });
+      await this.record({
+        action: 'auth.login',
+        outcome: 'denied',
+        actor: { id: row.id, kind: 'user' },
+        object: userObject(row.id),
+        details: { reason: 'email-not-verified' },
+      });
       throw UsersErrors.EMAIL_NOT_VERIFIED('verify the email address first: open the link in the verification mail');
     }
     if (this.o.hasher.needsRehash(row.passwordHash!)) {
       // Parameters were raised: the plaintext is at hand only now, so the hash is upgraded now.
       const hash = await this.o.hasher.hash(password);
-      await this.guard(() => this.o.db.em().nativeUpdate(UserEntity, { id: row.id, passwordHash: row.passwordHash }, { passwordHash: hash }));
+      await this.guard(() =>
+        this.o.db.em().nativeUpdate(UserEntity, { id: row.id, passwordHash: row.passwordHash }, { passwordHash: hash }),
+      );
     }
     return row;
   }
 
-  async continueLogin(user: UserRecord, attempt: LoginAttempt, req: RouteRequest, reply: RouteReply): Promise<Readonly<Record<string, unknown>> | LoginResult> {
-    if (attempt.mode === 'session' && !this.o.sessions) throw UsersErrors.SESSIONS_DISABLED('"session": true needs the sessions-redis plugin');
+  async continueLogin(
+    user: UserRecord,
+    attempt: LoginAttempt,
+    req: RouteRequest,
+    reply: RouteReply,
+  ): Promise<Readonly<Record<string, unknown>> | LoginResult> {
+    if (attempt.mode === 'session' && !this.o.sessions)
+      throw UsersErrors.SESSIONS_DISABLED('"session": true needs the sessions-redis plugin');
     for (const step of this.steps) {
       const interruption = await step.run(user, attempt);
       if (interruption !== undefined) return interruption;
@@ -401,32 +503,66 @@ export class UsersService implements Users {
     return this.completeLogin(user, attempt, req, reply);
   }
 
-  async completeLogin(user: UserRecord, attempt: LoginAttempt, req: RouteRequest, reply: RouteReply): Promise<LoginResult> {
+  async completeLogin(
+    user: UserRecord,
+    attempt: LoginAttempt,
+    req: RouteRequest,
+    reply: RouteReply,
+  ): Promise<LoginResult> {
     const ip = req.ip;
-    const userAgent = typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'].slice(0, 300) : undefined;
+    const userAgent =
+      typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'].slice(0, 300) : undefined;
     let result: LoginResult;
     let sessionKind: string;
     if (attempt.mode === 'session') {
       const sessions = this.o.sessions;
       if (!sessions) throw UsersErrors.SESSIONS_DISABLED('"session": true needs the sessions-redis plugin');
       const established = await sessions.establish(req.raw, reply.raw, user.id);
-      result = { session: { expiresAt: established.expiresAt, idleTimeoutSeconds: established.idleTimeoutSeconds }, csrfToken: established.csrfToken, user: await this.view(user.id) };
+      result = {
+        session: { expiresAt: established.expiresAt, idleTimeoutSeconds: established.idleTimeoutSeconds },
+        csrfToken: established.csrfToken,
+        user: await this.view(user.id),
+      };
       sessionKind = 'cookie';
     } else {
       const pair = await this.o.tokens.issuePair(user.id);
-      await this.o.sessions?.register({ id: pair.sessionId, userId: user.id, ttlSeconds: pair.refreshExpiresIn, ...(ip ? { ip } : {}), ...(userAgent ? { userAgent } : {}) });
-      result = { accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresIn: pair.expiresIn, tokenType: pair.tokenType };
+      await this.o.sessions?.register({
+        id: pair.sessionId,
+        userId: user.id,
+        ttlSeconds: pair.refreshExpiresIn,
+        ...(ip ? { ip } : {}),
+        ...(userAgent ? { userAgent } : {}),
+      });
+      result = {
+        accessToken: pair.accessToken,
+        refreshToken: pair.refreshToken,
+        expiresIn: pair.expiresIn,
+        tokenType: pair.tokenType,
+      };
       sessionKind = 'token';
     }
-    await this.record({ action: 'auth.login', outcome: 'success', actor: { id: user.id, kind: 'user' }, object: userObject(user.id), details: { method: attempt.method, via: sessionKind } });
+    await this.record({
+      action: 'auth.login',
+      outcome: 'success',
+      actor: { id: user.id, kind: 'user' },
+      object: userObject(user.id),
+      details: { method: attempt.method, via: sessionKind },
+    });
     if (this.o.config.newLoginNotice) {
       await this.o.mailer
         .send({
           to: user.email,
           template: 'new-login',
-          data: { name: mailName(user.name, user.emailVerified), when: new Date(), ip: ip ?? 'unknown', userAgent: userAgent ?? 'unknown' },
+          data: {
+            name: mailName(user.name, user.emailVerified),
+            when: new Date(),
+            ip: ip ?? 'unknown',
+            userAgent: userAgent ?? 'unknown',
+          },
         })
-        .catch((err: unknown) => this.o.logger.warn({ err: errorCode(err), userId: user.id }, 'new-login notice not sent'));
+        .catch((err: unknown) =>
+          this.o.logger.warn({ err: errorCode(err), userId: user.id }, 'new-login notice not sent'),
+        );
     }
     return result;
   }
@@ -439,7 +575,11 @@ export class UsersService implements Users {
 
   /** Issues a verification token and mails the link. */
   async sendVerification(row: Pick<UserRow, 'id' | 'email'>): Promise<void> {
-    const raw = await this.guard(() => this.o.db.transaction((em) => this.oneTime.issue(em, row.id, 'verify-email', this.o.config.verifyTokenTtlSeconds)));
+    const raw = await this.guard(() =>
+      this.o.db.transaction((em) =>
+        this.oneTime.issue(em, row.id, 'verify-email', this.o.config.verifyTokenTtlSeconds),
+      ),
+    );
     await this.mailVerification(row, raw);
   }
 
@@ -449,7 +589,11 @@ export class UsersService implements Users {
   }
 
   async sendReset(row: Pick<UserRow, 'id' | 'email' | 'name' | 'emailVerifiedAt'>): Promise<void> {
-    const raw = await this.guard(() => this.o.db.transaction((em) => this.oneTime.issue(em, row.id, 'reset-password', this.o.config.resetTokenTtlSeconds)));
+    const raw = await this.guard(() =>
+      this.o.db.transaction((em) =>
+        this.oneTime.issue(em, row.id, 'reset-password', this.o.config.resetTokenTtlSeconds),
+      ),
+    );
     await this.o.mailer.send({
       to: row.email,
       template: 'password-reset',
@@ -471,7 +615,11 @@ export class UsersService implements Users {
       expiresInMinutes: this.resetMinutes(),
       forgotLink: this.o.mailer.link(this.o.config.forgotPath),
     };
-    await this.o.mailer.send({ to: row.email, template: ACCOUNT_EXISTS_TEMPLATE, data: row.status === 'active' ? { reset } : {} });
+    await this.o.mailer.send({
+      to: row.email,
+      template: ACCOUNT_EXISTS_TEMPLATE,
+      data: row.status === 'active' ? { reset } : {},
+    });
   }
 
   private resetMinutes(): number {
@@ -542,7 +690,14 @@ export function userObject(id: string): { type: 'user'; id: string } {
 }
 
 export function toRecord(row: UserRow): UserRecord {
-  return { id: row.id, email: row.email, name: row.name, emailVerified: row.emailVerifiedAt != null, status: row.status as UserStatus, hasPassword: row.passwordHash != null };
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    emailVerified: row.emailVerifiedAt != null,
+    status: row.status as UserStatus,
+    hasPassword: row.passwordHash != null,
+  };
 }
 
 function errorCode(err: unknown): string {

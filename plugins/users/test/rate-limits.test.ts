@@ -22,7 +22,12 @@ async function from(stack: Stack, ip: string, method: string, url: string, body?
     remoteAddress: ip,
     ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) }),
   });
-  return { status: res.statusCode, headers: res.headers as Reply['headers'], body: res.body ? JSON.parse(res.body) : undefined, text: res.body };
+  return {
+    status: res.statusCode,
+    headers: res.headers as Reply['headers'],
+    body: res.body ? JSON.parse(res.body) : undefined,
+    text: res.body,
+  };
 }
 
 /** Waits until `count` mails to `to` with that subject were written (mail goes out after the answer). */
@@ -48,9 +53,15 @@ describe('users under the built-in rate-limit policies', () => {
 
   it('lets the administrator sign in from another address while an attacker fails 12 times from one', async () => {
     await start();
-    await stack.tk.get(UsersToken).ensureAccount({ email: ADMIN, password: PW, name: 'Admin', roles: ['admin', 'user'] });
+    await stack.tk
+      .get(UsersToken)
+      .ensureAccount({ email: ADMIN, password: PW, name: 'Admin', roles: ['admin', 'user'] });
     const attack: number[] = [];
-    for (let i = 0; i < 12; i++) attack.push((await from(stack, ATTACKER_IP, 'POST', '/auth/login', { email: ADMIN, password: `guess-${i}-Battery` })).status);
+    for (let i = 0; i < 12; i++)
+      attack.push(
+        (await from(stack, ATTACKER_IP, 'POST', '/auth/login', { email: ADMIN, password: `guess-${i}-Battery` }))
+          .status,
+      );
     expect(attack).to.deep.equal([...Array(10).fill(401), 429, 429]);
     const admin = await from(stack, ADMIN_IP, 'POST', '/auth/login', { email: ADMIN, password: PW });
     expect(admin.status, admin.text).to.equal(200);
@@ -60,7 +71,11 @@ describe('users under the built-in rate-limit policies', () => {
   it('refuses the 11th guess for one account from one address even with the right password', async () => {
     await start();
     await stack.tk.get(UsersToken).ensureAccount({ email: ADMIN, password: PW, name: 'Admin', roles: ['user'] });
-    for (let i = 0; i < 10; i++) expect((await from(stack, ATTACKER_IP, 'POST', '/auth/login', { email: ADMIN, password: `guess-${i}-Battery` })).status).to.equal(401);
+    for (let i = 0; i < 10; i++)
+      expect(
+        (await from(stack, ATTACKER_IP, 'POST', '/auth/login', { email: ADMIN, password: `guess-${i}-Battery` }))
+          .status,
+      ).to.equal(401);
     const right = await from(stack, ATTACKER_IP, 'POST', '/auth/login', { email: ADMIN, password: PW });
     expect(right.status).to.equal(429);
     expect(right.body).to.include({ code: 'GANTRY_RATE_LIMIT_EXCEEDED', policy: 'auth', per: 'account-ip', limit: 10 });
@@ -74,12 +89,28 @@ describe('users under the built-in rate-limit policies', () => {
       count: 'failures',
       keyBy: 'ip+body.email',
       perAccountAndIp: { windowMs: 900_000, limit: 10, count: 'failures' },
-      perAccount: { windowMs: 3_600_000, limit: 5, count: 'failures', delay: { after: 2, initialMs: 10, maxMs: 20 }, knownSourceMs: 86_400_000 },
+      perAccount: {
+        windowMs: 3_600_000,
+        limit: 5,
+        count: 'failures',
+        delay: { after: 2, initialMs: 10, maxMs: 20 },
+        knownSourceMs: 86_400_000,
+      },
     };
     await start({ policies: { auth } });
-    await stack.tk.get(UsersToken).ensureAccount({ email: ADMIN, password: PW, name: 'Admin', roles: ['admin', 'user'] });
+    await stack.tk
+      .get(UsersToken)
+      .ensureAccount({ email: ADMIN, password: PW, name: 'Admin', roles: ['admin', 'user'] });
     expect((await from(stack, ADMIN_IP, 'POST', '/auth/login', { email: ADMIN, password: PW })).status).to.equal(200);
-    for (let i = 0; i < 5; i++) expect((await from(stack, `203.0.113.${i + 1}`, 'POST', '/auth/login', { email: ADMIN, password: `guess-${i}-Battery` })).status).to.equal(401);
+    for (let i = 0; i < 5; i++)
+      expect(
+        (
+          await from(stack, `203.0.113.${i + 1}`, 'POST', '/auth/login', {
+            email: ADMIN,
+            password: `guess-${i}-Battery`,
+          })
+        ).status,
+      ).to.equal(401);
     const stranger = await from(stack, '203.0.113.99', 'POST', '/auth/login', { email: ADMIN, password: PW });
     expect(stranger.status).to.equal(429);
     expect(stranger.body).to.include({ policy: 'auth', per: 'account', limit: 5 });
@@ -97,12 +128,16 @@ describe('users under the built-in rate-limit policies', () => {
     };
     // Ana first picks a common password, then a good one.
     await step('ana signup (weak)', 'POST', '/auth/signup', { email: people[0], password: 'password1', name: 'Ana' });
-    for (const email of people) await step(`${email} signup`, 'POST', '/auth/signup', { email, password: PW, name: email.slice(0, 3) });
+    for (const email of people)
+      await step(`${email} signup`, 'POST', '/auth/signup', { email, password: PW, name: email.slice(0, 3) });
     // Ben did not get his mail: he asks again, then everybody verifies.
     await step('ben resend', 'POST', '/auth/verify-email/resend', { email: people[1] });
     // The new link voids the first one: verify with the newest.
     await mailsArrived(stack, people[1]!, /Subject: Verify your email/, 2);
-    for (const email of people) await step(`${email} verify`, 'POST', '/auth/verify-email', { token: await stack.mailedToken(email, /Subject: Verify your email/) });
+    for (const email of people)
+      await step(`${email} verify`, 'POST', '/auth/verify-email', {
+        token: await stack.mailedToken(email, /Subject: Verify your email/),
+      });
     // Ana mistypes her password twice, then signs in.
     await step('ana typo 1', 'POST', '/auth/login', { email: people[0], password: `${PW}x` });
     await step('ana typo 2', 'POST', '/auth/login', { email: people[0], password: PW.toLowerCase() });
@@ -143,12 +178,31 @@ describe('users under the built-in rate-limit policies', () => {
     expect(fourth.status).to.equal(429);
     expect(fourth.body).to.include({ policy: 'password-forgot', per: 'account', limit: 3, windowSeconds: 3600 });
     // From another address too: the limit is the mailbox's, not the sender's.
-    expect((await from(stack, '198.51.100.77', 'POST', '/auth/password/forgot', { email: 'victim@example.com' })).status).to.equal(429);
+    expect(
+      (await from(stack, '198.51.100.77', 'POST', '/auth/password/forgot', { email: 'victim@example.com' })).status,
+    ).to.equal(429);
     for (let i = 0; i < 3; i++) expect((await resend('victim@example.com')).status).to.equal(202);
     expect((await resend('victim@example.com')).body).to.include({ policy: 'verify-resend', per: 'account' });
     for (const who of ['a', 'b', 'c', 'd', 'e']) expect((await forgot(`${who}@example.com`)).status).to.equal(202);
     // Signing up the same address again and again (each sends the owner a mail) stops at 3 too.
-    for (let i = 0; i < 3; i++) expect((await from(stack, `198.51.100.${i + 1}`, 'POST', '/auth/signup', { email: 'victim@example.com', password: PW, name: 'V' })).status).to.equal(201);
-    expect((await from(stack, '198.51.100.9', 'POST', '/auth/signup', { email: 'victim@example.com', password: PW, name: 'V' })).body).to.include({ policy: 'signup', per: 'account' });
+    for (let i = 0; i < 3; i++)
+      expect(
+        (
+          await from(stack, `198.51.100.${i + 1}`, 'POST', '/auth/signup', {
+            email: 'victim@example.com',
+            password: PW,
+            name: 'V',
+          })
+        ).status,
+      ).to.equal(201);
+    expect(
+      (
+        await from(stack, '198.51.100.9', 'POST', '/auth/signup', {
+          email: 'victim@example.com',
+          password: PW,
+          name: 'V',
+        })
+      ).body,
+    ).to.include({ policy: 'signup', per: 'account' });
   });
 });

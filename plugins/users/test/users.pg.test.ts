@@ -41,8 +41,17 @@ describe('users on postgresql: the last active administrator', function () {
       ]);
       expect([xDisablesY.status, yDisablesX.status].sort(), `round ${round}`).to.deep.equal([200, 409]);
       expect([xDisablesY, yDisablesX].find((r) => r.status === 409)!.body.code).to.equal('GANTRY_RBAC_LAST_ADMIN');
-      const statuses = await Promise.all([x, y].map(async (id) => (await a.tk.get(RbacToken).can(id, 'users:write')) && (await a.call('GET', `/api/v1/users/${id}`, { token: tokenX })).body.status));
-      expect(statuses.filter((s) => s === 'active'), `round ${round}`).to.have.length(1);
+      const statuses = await Promise.all(
+        [x, y].map(
+          async (id) =>
+            (await a.tk.get(RbacToken).can(id, 'users:write')) &&
+            (await a.call('GET', `/api/v1/users/${id}`, { token: tokenX })).body.status,
+        ),
+      );
+      expect(
+        statuses.filter((s) => s === 'active'),
+        `round ${round}`,
+      ).to.have.length(1);
       survivors = [x, y];
     }
   });
@@ -59,8 +68,13 @@ describe('users on postgresql: sign-up', function () {
       const email = `twice${round}@example.com`;
       // Both pass the address check before either commits; the second then meets the unique index and
       // is answered as a sign-up with a taken address.
-      const replies = await Promise.all([0, 1].map(() => stack.call('POST', '/api/v1/auth/signup', { body: { email, password: PW, name: 'Twice' } })));
-      expect(replies.map((r) => r.status), `round ${round}`).to.deep.equal([201, 201]);
+      const replies = await Promise.all(
+        [0, 1].map(() => stack.call('POST', '/api/v1/auth/signup', { body: { email, password: PW, name: 'Twice' } })),
+      );
+      expect(
+        replies.map((r) => r.status),
+        `round ${round}`,
+      ).to.deep.equal([201, 201]);
       const list = (await stack.tk.get(UsersToken).findByEmail(email))!;
       expect(replies.map((r) => r.body.id)).to.include(list.id);
       await stack.mail(email, /Subject: Verify your email/);

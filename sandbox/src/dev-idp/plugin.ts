@@ -13,7 +13,10 @@ const LOGIN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 const loopbackUrl = z
   .string()
-  .refine((v) => URL.canParse(v) && ['localhost', '127.0.0.1', '[::1]'].includes(new URL(v).hostname), 'must be an http(s) URL on localhost, 127.0.0.1 or [::1]');
+  .refine(
+    (v) => URL.canParse(v) && ['localhost', '127.0.0.1', '[::1]'].includes(new URL(v).hostname),
+    'must be an http(s) URL on localhost, 127.0.0.1 or [::1]',
+  );
 
 /**
  * A development OpenID provider (oidc-provider with its development login form) on 127.0.0.1, so the
@@ -29,15 +32,29 @@ export const plugin = definePlugin({
   config: z
     .object({
       // Coerced: the sandbox's config file writes it as "${DEV_IDP_PORT:-3001}", an environment reference.
-      port: z.coerce.number().int().min(1).max(65_535).default(3001).describe('Port on 127.0.0.1; the issuer is http://127.0.0.1:<port>'),
+      port: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(65_535)
+        .default(3001)
+        .describe('Port on 127.0.0.1; the issuer is http://127.0.0.1:<port>'),
       clientId: z.string().min(1).max(128).default('gantry-sandbox').describe('Client id the oauth plugin uses'),
-      clientSecret: z.string().min(16).max(256).describe('Client secret the oauth plugin uses (required; meaningful on loopback only)'),
-      redirectUri: loopbackUrl.describe("The oauth plugin's callback for this provider, e.g. http://localhost:3000/api/v1/auth/oauth/dev/callback (required)"),
+      clientSecret: z
+        .string()
+        .min(16)
+        .max(256)
+        .describe('Client secret the oauth plugin uses (required; meaningful on loopback only)'),
+      redirectUri: loopbackUrl.describe(
+        "The oauth plugin's callback for this provider, e.g. http://localhost:3000/api/v1/auth/oauth/dev/callback (required)",
+      ),
     })
     .strict(),
   register(ctx) {
     if (ctx.profile !== 'embedded') {
-      throw SandboxErrors.DEV_IDP_PROFILE(`the development OpenID provider signs anyone in: it runs in the embedded profile only, not in "${ctx.profile}"`);
+      throw SandboxErrors.DEV_IDP_PROFILE(
+        `the development OpenID provider signs anyone in: it runs in the embedded profile only, not in "${ctx.profile}"`,
+      );
     }
     const { port, clientId, clientSecret, redirectUri } = ctx.config;
     const issuer = `http://${HOST}:${port}`;
@@ -49,28 +66,66 @@ export const plugin = definePlugin({
       phase: 'serve',
       start: async () => {
         const provider = new Provider(issuer, {
-          clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'], id_token_signed_response_alg: 'ES256' }],
+          clients: [
+            {
+              client_id: clientId,
+              client_secret: clientSecret,
+              redirect_uris: [redirectUri],
+              grant_types: ['authorization_code'],
+              response_types: ['code'],
+              id_token_signed_response_alg: 'ES256',
+            },
+          ],
           // Keys live as long as the process: a restart signs everyone out of the provider, nothing more.
           // P-256 rather than RSA: generated in well under a millisecond, so it costs the sandbox's start nothing.
-          jwks: { keys: [{ ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid: 'dev-es256', alg: 'ES256', use: 'sig' }] },
+          jwks: {
+            keys: [
+              {
+                ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
+                kid: 'dev-es256',
+                alg: 'ES256',
+                use: 'sig',
+              },
+            ],
+          },
           cookies: { keys: [randomBytes(32).toString('base64url')] },
           claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
           pkce: { required: () => true },
           features: { devInteractions: { enabled: true } },
-          ttl: { Interaction: 600, Session: 3_600, Grant: 3_600, AccessToken: 600, IdToken: 600, AuthorizationCode: 60 },
+          ttl: {
+            Interaction: 600,
+            Session: 3_600,
+            Grant: 3_600,
+            AccessToken: 600,
+            IdToken: 600,
+            AuthorizationCode: 60,
+          },
           findAccount: (_ctx, id) => {
             const login = id.toLowerCase();
             if (!LOGIN.test(login)) return undefined;
-            return { accountId: login, claims: () => ({ sub: login, email: `${login}@${DEV_EMAIL_DOMAIN}`, email_verified: true, name: login }) };
+            return {
+              accountId: login,
+              claims: () => ({ sub: login, email: `${login}@${DEV_EMAIL_DOMAIN}`, email_verified: true, name: login }),
+            };
           },
         });
         const listening = createServer(provider.callback());
         await new Promise<void>((resolve, reject) => {
-          listening.once('error', (err) => reject(SandboxErrors.DEV_IDP_LISTEN(`the development OpenID provider cannot listen on ${issuer}: ${err.message}`, { cause: err })));
+          listening.once('error', (err) =>
+            reject(
+              SandboxErrors.DEV_IDP_LISTEN(
+                `the development OpenID provider cannot listen on ${issuer}: ${err.message}`,
+                { cause: err },
+              ),
+            ),
+          );
           listening.listen(port, HOST, () => resolve());
         });
         server = listening;
-        ctx.logger.info({ issuer }, `development OpenID provider at ${issuer}: any login name signs in as <name>@${DEV_EMAIL_DOMAIN}`);
+        ctx.logger.info(
+          { issuer },
+          `development OpenID provider at ${issuer}: any login name signs in as <name>@${DEV_EMAIL_DOMAIN}`,
+        );
       },
       stop: async () => {
         const closing = server;

@@ -6,13 +6,19 @@ export const NoteEntity = defineEntity({
   name: 'Note',
   tableName: 'sandbox_note',
   properties: {
-    id: p.uuid().primary().onCreate(() => randomUUID()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => randomUUID()),
     // Null only for notes written before notes had owners (migration 0002): only `notes:read-any` sees them.
     ownerId: p.string().length(36).nullable(),
     title: p.string().length(200),
     body: p.text(),
     createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
 });
 

@@ -34,7 +34,14 @@ const listQuery = z
   .strict();
 
 function view(n: Note): Record<string, unknown> {
-  return { id: n.id, ownerId: n.ownerId ?? null, title: n.title, body: n.body, createdAt: n.createdAt.toISOString(), updatedAt: n.updatedAt.toISOString() };
+  return {
+    id: n.id,
+    ownerId: n.ownerId ?? null,
+    title: n.title,
+    body: n.body,
+    createdAt: n.createdAt.toISOString(),
+    updatedAt: n.updatedAt.toISOString(),
+  };
 }
 
 function caller(req: RouteRequest): Principal {
@@ -67,53 +74,87 @@ export const plugin = definePlugin({
     /** The note if the caller may see it (its owner, or `notes:read-any`); otherwise 404, as if it did not exist. */
     async function visible(id: string, who: Principal, permission: string): Promise<Note> {
       const note = await db.em().findOne(NoteEntity, { id });
-      if (!note || (note.ownerId !== who.id && !(await rbac.can(who.id, permission)))) throw SandboxErrors.NOTE_NOT_FOUND(`no note with id ${id}`);
+      if (!note || (note.ownerId !== who.id && !(await rbac.can(who.id, permission))))
+        throw SandboxErrors.NOTE_NOT_FOUND(`no note with id ${id}`);
       return note;
     }
 
-    ctx.http.post('/notes', { summary: 'Create a note (yours)', tags, status: 201, schema: { body: noteInput }, meta }, async (req, reply) => {
-      const em = db.em();
-      const note = em.create(NoteEntity, { ...req.body, ownerId: caller(req).id });
-      await em.flush();
-      await audit.record({ action: 'note.create', outcome: 'success', object: { type: 'note', id: note.id } });
-      reply.header('location', `${req.path}/${note.id}`);
-      return view(note);
-    });
-
-    ctx.http.get('/notes', { summary: `List notes, newest first: yours, or anyone's with ${READ_ANY}`, tags, schema: { query: listQuery }, meta }, async (req) => {
-      const who = caller(req);
-      const { limit, offset, owner } = req.query;
-      if (owner !== undefined && owner !== who.id && !(await rbac.can(who.id, READ_ANY))) {
-        throw RbacErrors.FORBIDDEN(`listing other accounts' notes needs the permission "${READ_ANY}"`, { details: { permission: READ_ANY } });
-      }
-      const where = owner === 'all' ? {} : { ownerId: owner ?? who.id };
-      const [items, total] = await db.em().findAndCount(NoteEntity, where, { orderBy: { createdAt: 'desc', id: 'asc' }, limit, offset });
-      return { items: items.map(view), total, limit, offset };
-    });
-
-    ctx.http.get('/notes/:id', { summary: 'Read a note', tags, schema: { params: idParams }, meta }, async (req) => view(await visible(req.params.id, caller(req), READ_ANY)));
-
-    ctx.http.patch('/notes/:id', { summary: 'Change a note (only the fields sent)', tags, schema: { params: idParams, body: notePatch }, meta }, async (req) => {
-      const who = caller(req);
-      const changed = await db.transaction(async (em) => {
-        const note = await em.findOne(NoteEntity, { id: req.params.id });
-        if (!note || (note.ownerId !== who.id && !(await rbac.can(who.id, WRITE_ANY)))) throw SandboxErrors.NOTE_NOT_FOUND(`no note with id ${req.params.id}`);
-        if (req.body.title !== undefined) note.title = req.body.title;
-        if (req.body.body !== undefined) note.body = req.body.body;
-        // Flushed here so the answer carries the updatedAt the row now holds.
+    ctx.http.post(
+      '/notes',
+      { summary: 'Create a note (yours)', tags, status: 201, schema: { body: noteInput }, meta },
+      async (req, reply) => {
+        const em = db.em();
+        const note = em.create(NoteEntity, { ...req.body, ownerId: caller(req).id });
         await em.flush();
-        return note;
-      });
-      await audit.record({ action: 'note.update', outcome: 'success', object: { type: 'note', id: changed.id }, details: { fields: Object.keys(req.body) } });
-      return view(changed);
-    });
+        await audit.record({ action: 'note.create', outcome: 'success', object: { type: 'note', id: note.id } });
+        reply.header('location', `${req.path}/${note.id}`);
+        return view(note);
+      },
+    );
 
-    ctx.http.delete('/notes/:id', { summary: 'Delete a note', tags, status: 204, schema: { params: idParams }, meta }, async (req) => {
-      const note = await visible(req.params.id, caller(req), WRITE_ANY);
-      await db.em().nativeDelete(NoteEntity, { id: note.id });
-      await audit.record({ action: 'note.delete', outcome: 'success', object: { type: 'note', id: note.id } });
-      return undefined;
-    });
+    ctx.http.get(
+      '/notes',
+      {
+        summary: `List notes, newest first: yours, or anyone's with ${READ_ANY}`,
+        tags,
+        schema: { query: listQuery },
+        meta,
+      },
+      async (req) => {
+        const who = caller(req);
+        const { limit, offset, owner } = req.query;
+        if (owner !== undefined && owner !== who.id && !(await rbac.can(who.id, READ_ANY))) {
+          throw RbacErrors.FORBIDDEN(`listing other accounts' notes needs the permission "${READ_ANY}"`, {
+            details: { permission: READ_ANY },
+          });
+        }
+        const where = owner === 'all' ? {} : { ownerId: owner ?? who.id };
+        const [items, total] = await db
+          .em()
+          .findAndCount(NoteEntity, where, { orderBy: { createdAt: 'desc', id: 'asc' }, limit, offset });
+        return { items: items.map(view), total, limit, offset };
+      },
+    );
+
+    ctx.http.get('/notes/:id', { summary: 'Read a note', tags, schema: { params: idParams }, meta }, async (req) =>
+      view(await visible(req.params.id, caller(req), READ_ANY)),
+    );
+
+    ctx.http.patch(
+      '/notes/:id',
+      { summary: 'Change a note (only the fields sent)', tags, schema: { params: idParams, body: notePatch }, meta },
+      async (req) => {
+        const who = caller(req);
+        const changed = await db.transaction(async (em) => {
+          const note = await em.findOne(NoteEntity, { id: req.params.id });
+          if (!note || (note.ownerId !== who.id && !(await rbac.can(who.id, WRITE_ANY))))
+            throw SandboxErrors.NOTE_NOT_FOUND(`no note with id ${req.params.id}`);
+          if (req.body.title !== undefined) note.title = req.body.title;
+          if (req.body.body !== undefined) note.body = req.body.body;
+          // Flushed here so the answer carries the updatedAt the row now holds.
+          await em.flush();
+          return note;
+        });
+        await audit.record({
+          action: 'note.update',
+          outcome: 'success',
+          object: { type: 'note', id: changed.id },
+          details: { fields: Object.keys(req.body) },
+        });
+        return view(changed);
+      },
+    );
+
+    ctx.http.delete(
+      '/notes/:id',
+      { summary: 'Delete a note', tags, status: 204, schema: { params: idParams }, meta },
+      async (req) => {
+        const note = await visible(req.params.id, caller(req), WRITE_ANY);
+        await db.em().nativeDelete(NoteEntity, { id: note.id });
+        await audit.record({ action: 'note.delete', outcome: 'success', object: { type: 'note', id: note.id } });
+        return undefined;
+      },
+    );
 
     ctx.health.check(() => ({ status: 'up' }), { critical: false });
   },

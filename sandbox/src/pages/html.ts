@@ -20,7 +20,13 @@ export interface PageSpec {
   readonly done: string;
 }
 
-const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
@@ -29,7 +35,10 @@ function esc(text: string): string {
 /** The page's HTML, built once at boot: every value is the sandbox's own text, escaped all the same. */
 export function page(spec: PageSpec): string {
   const fields = spec.fields
-    .map((f) => `<label>${esc(f.label)}<input name="${esc(f.name)}" type="${f.type}" autocomplete="${esc(f.autocomplete)}" required></label>`)
+    .map(
+      (f) =>
+        `<label>${esc(f.label)}<input name="${esc(f.name)}" type="${f.type}" autocomplete="${esc(f.autocomplete)}" required></label>`,
+    )
     .join('\n      ');
   return `<!doctype html>
 <html lang="en">

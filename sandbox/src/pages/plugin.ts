@@ -21,7 +21,7 @@ export const plugin = definePlugin({
         .string()
         .regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'must look like /api/v1')
         .default('/api/v1')
-        .describe('Base path of the API the forms post to (the http plugin\'s basePath)'),
+        .describe("Base path of the API the forms post to (the http plugin's basePath)"),
     })
     .strict(),
   register(ctx) {
@@ -60,19 +60,28 @@ export const plugin = definePlugin({
     } as const;
 
     for (const [path, html] of Object.entries(pages)) {
-      ctx.http.get(path, { root: true, summary: `Account page ${path}`, tags: ['pages'], meta: { public: true } }, (_req, reply) => send(reply, 'text/html; charset=utf-8', html));
+      ctx.http.get(
+        path,
+        { root: true, summary: `Account page ${path}`, tags: ['pages'], meta: { public: true } },
+        (_req, reply) => send(reply, 'text/html; charset=utf-8', html),
+      );
     }
-    ctx.http.get('/assets/account.js', { root: true, summary: 'Script of the account pages', tags: ['pages'], meta: { public: true } }, (_req, reply) =>
-      send(reply, 'text/javascript; charset=utf-8', ACCOUNT_JS),
+    ctx.http.get(
+      '/assets/account.js',
+      { root: true, summary: 'Script of the account pages', tags: ['pages'], meta: { public: true } },
+      (_req, reply) => send(reply, 'text/javascript; charset=utf-8', ACCOUNT_JS),
     );
-    ctx.http.get('/assets/account.css', { root: true, summary: 'Style of the account pages', tags: ['pages'], meta: { public: true } }, (_req, reply) =>
-      send(reply, 'text/css; charset=utf-8', ACCOUNT_CSS),
+    ctx.http.get(
+      '/assets/account.css',
+      { root: true, summary: 'Style of the account pages', tags: ['pages'], meta: { public: true } },
+      (_req, reply) => send(reply, 'text/css; charset=utf-8', ACCOUNT_CSS),
     );
   },
 });
 
 /** What a page may load: its own script, style and API calls; nothing inline, no frames, forms post nowhere. */
-const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 function send(reply: RouteReply, type: string, body: string): string {
   reply.type(type).header('content-security-policy', PAGE_CSP);

@@ -27,9 +27,17 @@ export const plugin = definePlugin({
           ctx.logger.info('no administrator seeded: set SANDBOX_ADMIN_EMAIL and SANDBOX_ADMIN_PASSWORD to create one');
           return;
         }
-        const { user, created } = await users.ensureAccount({ email, password, name: 'Administrator', roles: [ADMIN_ROLE, USER_ROLE] });
+        const { user, created } = await users.ensureAccount({
+          email,
+          password,
+          name: 'Administrator',
+          roles: [ADMIN_ROLE, USER_ROLE],
+        });
         seeded = created ? 'created' : 'exists';
-        ctx.logger.info({ userId: user.id, created }, created ? 'administrator account seeded' : 'administrator account already exists: left unchanged');
+        ctx.logger.info(
+          { userId: user.id, created },
+          created ? 'administrator account seeded' : 'administrator account already exists: left unchanged',
+        );
       },
     });
     ctx.health.check(() => ({ status: 'up', details: { admin: seeded } }), { critical: false });

@@ -15,7 +15,13 @@ app.get('/api/v1/secure', async (req, res) => {
   const header = req.headers.authorization;
   if (!header?.startsWith('Bearer ')) return void res.status(401).json({ error: 'unauthenticated' });
   try {
-    const { payload } = await jwtVerify(header.slice(7), publicKey, { algorithms: ['ES256'], issuer: 'http://bench.local', audience: 'bench', typ: 'at+jwt', requiredClaims: ['exp', 'sub', 'jti'] });
+    const { payload } = await jwtVerify(header.slice(7), publicKey, {
+      algorithms: ['ES256'],
+      issuer: 'http://bench.local',
+      audience: 'bench',
+      typ: 'at+jwt',
+      requiredClaims: ['exp', 'sub', 'jti'],
+    });
     if (revoked.has(payload.jti!)) return void res.status(401).json({ error: 'revoked' });
     const allowed = (rolesOf.get(payload.sub!) ?? []).some((role) => grants.get(role)?.has('notes:read'));
     if (!allowed) return void res.status(403).json({ error: 'forbidden' });

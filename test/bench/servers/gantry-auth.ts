@@ -14,7 +14,14 @@ const secure = definePlugin({
   kernel: '^0.1.0',
   dependsOn: ['http', 'rbac'],
   register(ctx) {
-    ctx.http.get('/secure', { summary: 'Benchmark route behind a bearer token and a permission', meta: { ...requires('notes:read'), auth: 'bearer' } }, (req) => ({ subject: req.context.principal?.id }));
+    ctx.http.get(
+      '/secure',
+      {
+        summary: 'Benchmark route behind a bearer token and a permission',
+        meta: { ...requires('notes:read'), auth: 'bearer' },
+      },
+      (req) => ({ subject: req.context.principal?.id }),
+    );
     ctx.health.check(() => ({ status: 'up' }));
   },
 });
@@ -38,4 +45,6 @@ kernel.handleSignals();
 await kernel.start();
 await kernel.get(RbacToken).grant('bench-user', 'reader');
 const { accessToken } = await kernel.get(AuthJwtToken).issuePair('bench-user');
-process.stdout.write(`${JSON.stringify({ port: kernel.get(HttpServerToken).address()?.port ?? 0, token: accessToken })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ port: kernel.get(HttpServerToken).address()?.port ?? 0, token: accessToken })}\n`,
+);

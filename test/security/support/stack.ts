@@ -17,7 +17,13 @@ import { MailCatcher } from '@gantry/testing/maildev';
 import { Redis } from 'ioredis';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const PG = { driver: 'postgresql', host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432), user: 'postgres', dbName: 'test' };
+export const PG = {
+  driver: 'postgresql',
+  host: process.env.PGHOST ?? '127.0.0.1',
+  port: Number(process.env.PGPORT ?? 5432),
+  user: 'postgres',
+  dbName: 'test',
+};
 export const BASE_URL = 'https://app.gantry.test';
 export const ISSUER = 'https://api.gantry.test';
 export const AUDIENCE = 'gantry-sandbox';
@@ -69,13 +75,31 @@ export class Cluster {
 
   async instance(): Promise<Instance> {
     const tk = await createTestKernel({
-      plugins: [httpPlugin, redisPlugin, databasePlugin, auditPlugin, rbacPlugin, authJwtPlugin, rateLimitPlugin, mailerPlugin, sessionsPlugin, usersPlugin, mfaPlugin],
+      plugins: [
+        httpPlugin,
+        redisPlugin,
+        databasePlugin,
+        auditPlugin,
+        rbacPlugin,
+        authJwtPlugin,
+        rateLimitPlugin,
+        mailerPlugin,
+        sessionsPlugin,
+        usersPlugin,
+        mfaPlugin,
+      ],
       profile: 'compose',
       config: {
         http: { listen: false, bodyLimit: '16kb' },
         redis: { url: REDIS_URL },
         database: { ...PG, schema: this.schema },
-        'auth-jwt': { issuer: ISSUER, audience: AUDIENCE, store: 'redis', prefix: `${this.prefix}jwt:`, keys: [{ kid: this.kid, privateKey: this.key.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string }] },
+        'auth-jwt': {
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          store: 'redis',
+          prefix: `${this.prefix}jwt:`,
+          keys: [{ kid: this.kid, privateKey: this.key.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string }],
+        },
         'rate-limit': { store: 'redis', prefix: `${this.prefix}rl:` },
         mailer: { transport: 'smtp', smtpUrl: this.mail.smtpUrl(), from: 'noreply@gantry.test', baseUrl: BASE_URL },
         'sessions-redis': { store: 'redis', prefix: `${this.prefix}sess:`, csrfSecret: this.csrfSecret },
@@ -88,9 +112,20 @@ export class Cluster {
     return {
       tk,
       async call(method, url, o = {}) {
-        const headers: Record<string, string> = { ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.cookie ? { cookie: o.cookie } : {}), ...(o.headers ?? {}) };
+        const headers: Record<string, string> = {
+          ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+          ...(o.cookie ? { cookie: o.cookie } : {}),
+          ...(o.headers ?? {}),
+        };
         const remoteAddress = o.ip ?? `10.${rand()}.${rand()}.${rand()}`;
-        const res = await tk.inject({ method: method as 'GET', url, headers, remoteAddress, ...(o.body !== undefined ? { payload: typeof o.body === 'string' ? o.body : JSON.stringify(o.body) } : {}) });
+        const res = await tk.inject({
+          method: method as 'GET',
+          url,
+          headers,
+          remoteAddress,
+          ...(o.body !== undefined ? { payload: typeof o.body === 'string' ? o.body : JSON.stringify(o.body) } : {}),
+        });
         seen.push(res.body);
         let body: unknown;
         try {
@@ -105,7 +140,9 @@ export class Cluster {
 
   /** Seeds an administrator directly (the sandbox does it from the environment). */
   async admin(email: string, password: string): Promise<string> {
-    const { user } = await this.a.tk.get(UsersToken).ensureAccount({ email, password, name: 'Admin', roles: ['admin', 'user'] });
+    const { user } = await this.a.tk
+      .get(UsersToken)
+      .ensureAccount({ email, password, name: 'Admin', roles: ['admin', 'user'] });
     return user.id;
   }
 
@@ -147,12 +184,18 @@ export function cookieFrom(reply: Reply, name: string): string | undefined {
 }
 
 /** The newest mail to `to` whose subject matches (waits up to 5 s: some mails leave after the answer). */
-export async function mailTo(cluster: Cluster, to: string, subject: RegExp, newerThan = 0): Promise<{ subject: string; text: string; index: number }> {
+export async function mailTo(
+  cluster: Cluster,
+  to: string,
+  subject: RegExp,
+  newerThan = 0,
+): Promise<{ subject: string; text: string; index: number }> {
   for (let i = 0; i < 100; i++) {
     const all = await cluster.mail.all();
     for (let index = all.length - 1; index >= newerThan; index--) {
       const m = all[index]!;
-      if (m.to.some((a) => a.address.toLowerCase() === to.toLowerCase()) && subject.test(m.subject)) return { subject: m.subject, text: m.text ?? '', index };
+      if (m.to.some((a) => a.address.toLowerCase() === to.toLowerCase()) && subject.test(m.subject))
+        return { subject: m.subject, text: m.text ?? '', index };
     }
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -72,7 +72,8 @@ export function auditSuite(target: SuiteTarget): void {
   describe(`audit plugin on ${target.driver}`, () => {
     const kernels = new Kernels();
     afterEach(() => kernels.stopAll());
-    const boot = async (audit: Record<string, unknown> = {}): Promise<Booted> => kernels.boot(await target.fresh(), audit);
+    const boot = async (audit: Record<string, unknown> = {}): Promise<Booted> =>
+      kernels.boot(await target.fresh(), audit);
 
     it('fills time (UTC), request id, IP and actor from the request, and stores exactly what it returns', async () => {
       const { tk } = await boot();
@@ -81,7 +82,12 @@ export function auditSuite(target: SuiteTarget): void {
         method: 'POST',
         url: '/api/v1/probe/record',
         headers: { 'x-test-user': 'u-42:user' },
-        payload: { action: 'auth.login', outcome: 'success', object: { type: 'user', id: 'u-42' }, details: { method: 'password-form' } },
+        payload: {
+          action: 'auth.login',
+          outcome: 'success',
+          object: { type: 'user', id: 'u-42' },
+          details: { method: 'password-form' },
+        },
       });
       expect(res.statusCode, res.body).to.equal(201);
       const entry = res.json() as AuditEntry;
@@ -107,7 +113,11 @@ export function auditSuite(target: SuiteTarget): void {
         payload: { action: 'admin.user.update', outcome: 'denied', actor: { id: 'svc-9', kind: 'service' } },
       });
       expect(res.statusCode, res.body).to.equal(201);
-      expect(res.json()).to.deep.include({ actor: { id: 'svc-9', kind: 'service' }, requestId: 'req-abc-123', outcome: 'denied' });
+      expect(res.json()).to.deep.include({
+        actor: { id: 'svc-9', kind: 'service' },
+        requestId: 'req-abc-123',
+        outcome: 'denied',
+      });
       const job = await tk.get(AuditToken).record({ action: 'system.cleanup', outcome: 'success' });
       expect(job).to.deep.include({ actor: null, requestId: null, ip: null, object: null, details: null });
     });
@@ -122,11 +132,19 @@ export function auditSuite(target: SuiteTarget): void {
           password: 'hunter2-SECRET',
           newPassword: 'SECRET-2',
           headers: { Authorization: 'Bearer SECRET-3', cookie: 'sid=SECRET-4', 'user-agent': 'curl/8' },
-          attempts: [{ otp: 'SECRET-5', at: 1 }, { refresh_token: 'SECRET-6', ok: false }],
+          attempts: [
+            { otp: 'SECRET-5', at: 1 },
+            { refresh_token: 'SECRET-6', ok: false },
+          ],
           deep: { a: { sessionId: 'SECRET-7', clientSecret: 'SECRET-8', resetCode: 'SECRET-9', kept: 'yes' } },
         },
       });
-      const expected = { username: 'alice', headers: { 'user-agent': 'curl/8' }, attempts: [{ at: 1 }, { ok: false }], deep: { a: { kept: 'yes' } } };
+      const expected = {
+        username: 'alice',
+        headers: { 'user-agent': 'curl/8' },
+        attempts: [{ at: 1 }, { ok: false }],
+        deep: { a: { kept: 'yes' } },
+      };
       expect(entry.details).to.deep.equal(expected);
       const [stored] = (await tk.get(AuditToken).query({ limit: 1 })).items;
       expect(stored!.details).to.deep.equal(expected);
@@ -143,16 +161,29 @@ export function auditSuite(target: SuiteTarget): void {
         method: 'POST',
         url: '/api/v1/probe/record',
         headers: { 'x-test-user': 'eve:user' },
-        payload: { action: 'admin.user.update', outcome: 'success', object: { type: 'user\u001b[31m', id: FORGED }, details: { name: FORGED, [FORGED]: 1, list: [FORGED] } },
+        payload: {
+          action: 'admin.user.update',
+          outcome: 'success',
+          object: { type: 'user\u001b[31m', id: FORGED },
+          details: { name: FORGED, [FORGED]: 1, list: [FORGED] },
+        },
       });
       expect(res.statusCode, res.body).to.equal(201);
       const [stored] = (await tk.get(AuditToken).query({ limit: 1 })).items;
-      for (const entry of [res.json() as AuditEntry, stored!, (lines.find((l) => l.msg === 'audit')!.fields as { audit: AuditEntry }).audit]) {
+      for (const entry of [
+        res.json() as AuditEntry,
+        stored!,
+        (lines.find((l) => l.msg === 'audit')!.fields as { audit: AuditEntry }).audit,
+      ]) {
         const all = strings(entry);
         expect(all.filter((s) => CONTROL.test(s))).to.deep.equal([]);
         expect(entry.object!.id).to.equal('x\\r\\n2026-01-01 login success admin');
         expect(entry.object!.type).to.equal('user\\u001b[31m');
-        expect(entry.details).to.deep.equal({ name: 'x\\r\\n2026-01-01 login success admin', 'x\\r\\n2026-01-01 login success admin': 1, list: ['x\\r\\n2026-01-01 login success admin'] });
+        expect(entry.details).to.deep.equal({
+          name: 'x\\r\\n2026-01-01 login success admin',
+          'x\\r\\n2026-01-01 login success admin': 1,
+          list: ['x\\r\\n2026-01-01 login success admin'],
+        });
       }
       // One event, one entry: the forged "line" did not become a second one.
       expect((await tk.get(AuditToken).query({ limit: 10 })).items).to.have.length(1);
@@ -160,7 +191,14 @@ export function auditSuite(target: SuiteTarget): void {
 
     it('cuts long strings to maxStringLength', async () => {
       const { tk } = await boot({ maxStringLength: 20 });
-      const entry = await tk.get(AuditToken).record({ action: 'admin.note', outcome: 'success', object: { type: 'doc', id: 'd'.repeat(50) }, details: { text: 'y'.repeat(5000) } });
+      const entry = await tk
+        .get(AuditToken)
+        .record({
+          action: 'admin.note',
+          outcome: 'success',
+          object: { type: 'doc', id: 'd'.repeat(50) },
+          details: { text: 'y'.repeat(5000) },
+        });
       expect(entry.object!.id).to.equal(`${'d'.repeat(19)}…`);
       expect(entry.details!.text).to.equal(`${'y'.repeat(19)}…`);
     });
@@ -168,14 +206,26 @@ export function auditSuite(target: SuiteTarget): void {
     it('refuses an invalid action or outcome with GANTRY_AUDIT_INVALID_EVENT and stores nothing', async () => {
       const { tk } = await boot();
       const audit = tk.get(AuditToken);
-      for (const action of ['login', 'Auth.Login', 'auth.login\r\nadmin.x', 'auth..login', 'auth.login ', `auth.${'a'.repeat(100)}`, '']) {
+      for (const action of [
+        'login',
+        'Auth.Login',
+        'auth.login\r\nadmin.x',
+        'auth..login',
+        'auth.login ',
+        `auth.${'a'.repeat(100)}`,
+        '',
+      ]) {
         const err = await rejection(audit.record({ action, outcome: 'success' }));
         expect(err.code, action).to.equal('GANTRY_AUDIT_INVALID_EVENT');
         expect(err.message).to.not.match(/[\r\n]/);
       }
       const bad = await rejection(audit.record({ action: 'auth.login', outcome: 'ok' as 'success' }));
       expect(bad.code).to.equal('GANTRY_AUDIT_INVALID_EVENT');
-      const res = await tk.inject({ method: 'POST', url: '/api/v1/probe/record', payload: { action: 'Bad Action', outcome: 'success' } });
+      const res = await tk.inject({
+        method: 'POST',
+        url: '/api/v1/probe/record',
+        payload: { action: 'Bad Action', outcome: 'success' },
+      });
       expect(res.statusCode).to.equal(500);
       expect(res.json()).to.include({ code: 'GANTRY_AUDIT_INVALID_EVENT' });
       expect((await audit.query({ limit: 10 })).items).to.deep.equal([]);
@@ -187,13 +237,20 @@ export function auditSuite(target: SuiteTarget): void {
       const a = await audit.record({ action: 'auth.login', outcome: 'success', actor: { id: 'alice', kind: 'user' } });
       const b = await audit.record({ action: 'auth.login', outcome: 'failure', actor: { id: 'bob', kind: 'user' } });
       await new Promise((r) => setTimeout(r, 5));
-      const c = await audit.record({ action: 'admin.user.update', outcome: 'denied', actor: { id: 'alice', kind: 'user' } });
-      const ids = async (q: Parameters<typeof audit.query>[0]): Promise<string[]> => (await audit.query(q)).items.map((e) => e.id);
+      const c = await audit.record({
+        action: 'admin.user.update',
+        outcome: 'denied',
+        actor: { id: 'alice', kind: 'user' },
+      });
+      const ids = async (q: Parameters<typeof audit.query>[0]): Promise<string[]> =>
+        (await audit.query(q)).items.map((e) => e.id);
       expect(await ids({ limit: 10 })).to.deep.equal([c.id, b.id, a.id]);
       expect(await ids({ limit: 10, actorId: 'alice' })).to.deep.equal([c.id, a.id]);
       expect(await ids({ limit: 10, action: 'auth.login' })).to.deep.equal([b.id, a.id]);
       expect(await ids({ limit: 10, outcome: 'denied' })).to.deep.equal([c.id]);
-      expect(await ids({ limit: 10, actorId: 'alice', action: 'auth.login', outcome: 'success' })).to.deep.equal([a.id]);
+      expect(await ids({ limit: 10, actorId: 'alice', action: 'auth.login', outcome: 'success' })).to.deep.equal([
+        a.id,
+      ]);
       expect(await ids({ limit: 10, from: c.time })).to.deep.equal([c.id]);
       expect(await ids({ limit: 10, to: new Date(c.time) })).to.deep.equal([b.id, a.id]);
       expect(await ids({ limit: 10, from: '2000-01-01T00:00:00Z', to: '2000-01-02T00:00:00Z' })).to.deep.equal([]);
@@ -203,7 +260,8 @@ export function auditSuite(target: SuiteTarget): void {
       const { tk } = await boot();
       const audit = tk.get(AuditToken);
       const written: string[] = [];
-      for (let i = 0; i < 7; i++) written.push((await audit.record({ action: 'auth.login', outcome: 'success', details: { i } })).id);
+      for (let i = 0; i < 7; i++)
+        written.push((await audit.record({ action: 'auth.login', outcome: 'success', details: { i } })).id);
       const seen: string[] = [];
       let page = await audit.query({ limit: 3 });
       seen.push(...page.items.map((e) => e.id));
@@ -216,14 +274,25 @@ export function auditSuite(target: SuiteTarget): void {
       }
       expect(seen).to.deep.equal([...written].reverse());
       expect((await audit.query({ limit: 10, action: 'auth.logout' })).items).to.have.length(1);
-      for (const q of [{ limit: 0 }, { limit: 501 }, { limit: 3, cursor: 'not-a-cursor' }, { limit: 3, cursor: Buffer.from('x|y').toString('base64url') }, { limit: 3, from: 'yesterday' }]) {
+      for (const q of [
+        { limit: 0 },
+        { limit: 501 },
+        { limit: 3, cursor: 'not-a-cursor' },
+        { limit: 3, cursor: Buffer.from('x|y').toString('base64url') },
+        { limit: 3, from: 'yesterday' },
+      ]) {
         expect((await rejection(audit.query(q))).code, JSON.stringify(q)).to.equal('GANTRY_AUDIT_INVALID_QUERY');
       }
     });
 
     it('emits one structured log line per event, equal to the stored entry', async () => {
       const { tk, lines } = await boot();
-      const res = await tk.inject({ method: 'POST', url: '/api/v1/probe/record', headers: { 'x-test-user': 'u1:user' }, payload: { action: 'auth.logout', outcome: 'success' } });
+      const res = await tk.inject({
+        method: 'POST',
+        url: '/api/v1/probe/record',
+        headers: { 'x-test-user': 'u1:user' },
+        payload: { action: 'auth.logout', outcome: 'success' },
+      });
       const entry = res.json() as AuditEntry;
       const logged = lines.filter((l) => l.msg === 'audit');
       expect(logged).to.have.length(1);
@@ -237,13 +306,23 @@ export function auditSuite(target: SuiteTarget): void {
       await audit.record({ action: 'auth.login', outcome: 'success' });
       expect((await tk.kernel.health.readiness()).checks['audit']).to.deep.include({ status: 'up' });
       await tk.get(DatabaseToken).em().getConnection().execute(`drop table ${table}`);
-      const err = await rejection(audit.record({ action: 'auth.login', outcome: 'failure', actor: { id: 'mallory', kind: 'user' } }));
+      const err = await rejection(
+        audit.record({ action: 'auth.login', outcome: 'failure', actor: { id: 'mallory', kind: 'user' } }),
+      );
       expect(err.code).to.equal('GANTRY_AUDIT_UNAVAILABLE');
       expect(err.status).to.equal(503);
       const failed = lines.filter((l) => l.level === 'error' && l.msg === 'audit write failed');
       expect(failed).to.have.length(1);
-      expect((failed[0]!.fields as { audit: AuditEntry }).audit).to.deep.include({ action: 'auth.login', outcome: 'failure', actor: { id: 'mallory', kind: 'user' } });
-      const res = await tk.inject({ method: 'POST', url: '/api/v1/probe/record', payload: { action: 'auth.login', outcome: 'success' } });
+      expect((failed[0]!.fields as { audit: AuditEntry }).audit).to.deep.include({
+        action: 'auth.login',
+        outcome: 'failure',
+        actor: { id: 'mallory', kind: 'user' },
+      });
+      const res = await tk.inject({
+        method: 'POST',
+        url: '/api/v1/probe/record',
+        payload: { action: 'auth.login', outcome: 'success' },
+      });
       expect(res.statusCode).to.equal(503);
       expect(res.json()).to.include({ code: 'GANTRY_AUDIT_UNAVAILABLE' });
       const readiness = await tk.kernel.health.readiness();

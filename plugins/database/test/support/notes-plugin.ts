@@ -70,12 +70,16 @@ export function notesPlugin(options: NotesPluginOptions = {}): Plugin {
       }
       if (!routes) return;
 
-      ctx.http.post('/notes', { schema: { body: z.object({ title: z.string().min(1) }) }, status: 201 }, async (req) => {
-        const em = db.em();
-        const note = em.create(Note, { title: req.body.title });
-        await em.flush();
-        return { id: note.id, title: note.title };
-      });
+      ctx.http.post(
+        '/notes',
+        { schema: { body: z.object({ title: z.string().min(1) }) }, status: 201 },
+        async (req) => {
+          const em = db.em();
+          const note = em.create(Note, { title: req.body.title });
+          await em.flush();
+          return { id: note.id, title: note.title };
+        },
+      );
       ctx.http.get('/notes', {}, async () => {
         const notes = await db.em().find(Note, {}, { orderBy: { id: 'asc' } });
         return notes.map((n) => ({ id: n.id, title: n.title }));
@@ -92,16 +96,23 @@ export function notesPlugin(options: NotesPluginOptions = {}): Plugin {
         return { same: first === second, id: first.id };
       });
       ctx.http.get('/no-db', {}, () => ({ ok: true }));
-      ctx.http.post('/notes/batch', { schema: { body: z.object({ titles: z.array(z.string().min(1)), fail: z.boolean().default(false) }) }, status: 201 }, async (req) => {
-        const count = await db.transaction(async (em) => {
-          for (const title of req.body.titles) em.create(Note, { title });
-          // The INSERTs really run inside the transaction before the failure below.
-          await em.flush();
-          if (req.body.fail) throw CoreErrors.CONFLICT('batch refused after writing its notes');
-          return em.count(Note, {});
-        });
-        return { count };
-      });
+      ctx.http.post(
+        '/notes/batch',
+        {
+          schema: { body: z.object({ titles: z.array(z.string().min(1)), fail: z.boolean().default(false) }) },
+          status: 201,
+        },
+        async (req) => {
+          const count = await db.transaction(async (em) => {
+            for (const title of req.body.titles) em.create(Note, { title });
+            // The INSERTs really run inside the transaction before the failure below.
+            await em.flush();
+            if (req.body.fail) throw CoreErrors.CONFLICT('batch refused after writing its notes');
+            return em.count(Note, {});
+          });
+          return { count };
+        },
+      );
       ctx.http.post('/late/transaction', {}, async (req) => {
         await sleep(req.context.remainingMs() + 20);
         return db.transaction(async (em) => em.count(Note, {}));

@@ -4,7 +4,13 @@ import { CoreErrors, GantryError, type Plugin } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
-import { DatabaseErrors, DatabaseToken, Migration, plugin as databasePlugin, type MigrationInput } from '../../src/index.js';
+import {
+  DatabaseErrors,
+  DatabaseToken,
+  Migration,
+  plugin as databasePlugin,
+  type MigrationInput,
+} from '../../src/index.js';
 import { createNoteTable, Note, notesPlugin } from './notes-plugin.js';
 
 /** A database engine the suite runs against. */
@@ -18,8 +24,15 @@ export interface SuiteTarget {
 export class Kernels {
   private readonly started: TestKernel[] = [];
 
-  async boot(database: Record<string, unknown>, plugins: readonly Plugin[] = [notesPlugin()], http: Record<string, unknown> = {}): Promise<TestKernel> {
-    const tk = await createTestKernel({ plugins: [httpPlugin, databasePlugin, ...plugins], config: { database, http } });
+  async boot(
+    database: Record<string, unknown>,
+    plugins: readonly Plugin[] = [notesPlugin()],
+    http: Record<string, unknown> = {},
+  ): Promise<TestKernel> {
+    const tk = await createTestKernel({
+      plugins: [httpPlugin, databasePlugin, ...plugins],
+      config: { database, http },
+    });
     this.started.push(tk);
     return tk;
   }
@@ -79,15 +92,26 @@ export function databaseSuite(target: SuiteTarget): void {
         const options = { ...(await target.fresh()), migrateOnStart: false };
         const tk = await kernels.boot(options);
         const db = tk.get(DatabaseToken);
-        expect((await db.migrationStatus()).pending).to.deep.equal(['notes:0001_create_note', 'notes:0002_unique_title']);
+        expect((await db.migrationStatus()).pending).to.deep.equal([
+          'notes:0001_create_note',
+          'notes:0002_unique_title',
+        ]);
 
         const before = await captureStdout(() => tk.kernel.runCommand('db:status'));
         expect(before.result).to.equal(0);
-        expect(before.lines).to.deep.equal(['pending  notes:0001_create_note', 'pending  notes:0002_unique_title', 'database: 0 executed, 2 pending']);
+        expect(before.lines).to.deep.equal([
+          'pending  notes:0001_create_note',
+          'pending  notes:0002_unique_title',
+          'database: 0 executed, 2 pending',
+        ]);
 
         const migrate = await captureStdout(() => tk.kernel.runCommand('db:migrate'));
         expect(migrate.result).to.equal(0);
-        expect(migrate.lines).to.deep.equal(['applied notes:0001_create_note', 'applied notes:0002_unique_title', 'database: applied 2 migrations']);
+        expect(migrate.lines).to.deep.equal([
+          'applied notes:0001_create_note',
+          'applied notes:0002_unique_title',
+          'database: applied 2 migrations',
+        ]);
 
         const after = await captureStdout(() => tk.kernel.runCommand('db:status'));
         expect(after.lines).to.have.length(3);
@@ -109,11 +133,20 @@ export function databaseSuite(target: SuiteTarget): void {
         ];
         const plugins = [
           notesPlugin({ routes: false, migrations: order }),
-          notesPlugin({ name: 'alpha', owner: 'alpha', routes: false, migrations: [{ name: 'aa_second', up: (m) => m.sql('create table alpha_second (id integer primary key)') }] }),
+          notesPlugin({
+            name: 'alpha',
+            owner: 'alpha',
+            routes: false,
+            migrations: [{ name: 'aa_second', up: (m) => m.sql('create table alpha_second (id integer primary key)') }],
+          }),
         ];
         const tk = await kernels.boot(await target.fresh(), plugins);
         const status = await tk.get(DatabaseToken).migrationStatus();
-        expect(status.executed.map((m) => m.name)).to.deep.equal(['notes:0001_create_note', 'notes:zz_first', 'alpha:aa_second']);
+        expect(status.executed.map((m) => m.name)).to.deep.equal([
+          'notes:0001_create_note',
+          'notes:zz_first',
+          'alpha:aa_second',
+        ]);
       });
 
       it('accepts MikroORM Migration classes, named explicitly or after the class', async () => {
@@ -127,14 +160,28 @@ export function databaseSuite(target: SuiteTarget): void {
             this.addSql('create index tag_label_idx on tag (label)');
           }
         }
-        const plugins = [notesPlugin({ routes: false, migrations: [createNoteTable, CreateTagTable, { name: '0003_tag_index', class: AddTagIndex }] })];
+        const plugins = [
+          notesPlugin({
+            routes: false,
+            migrations: [createNoteTable, CreateTagTable, { name: '0003_tag_index', class: AddTagIndex }],
+          }),
+        ];
         const tk = await kernels.boot(await target.fresh(), plugins);
         const status = await tk.get(DatabaseToken).migrationStatus();
-        expect(status.executed.map((m) => m.name)).to.deep.equal(['notes:0001_create_note', 'notes:CreateTagTable', 'notes:0003_tag_index']);
+        expect(status.executed.map((m) => m.name)).to.deep.equal([
+          'notes:0001_create_note',
+          'notes:CreateTagTable',
+          'notes:0003_tag_index',
+        ]);
       });
 
       it('refuses to start when two registrations use the same migration name, naming both call sites', async () => {
-        const duplicate = notesPlugin({ name: 'notes-copy', owner: 'notes', routes: false, migrations: [createNoteTable] });
+        const duplicate = notesPlugin({
+          name: 'notes-copy',
+          owner: 'notes',
+          routes: false,
+          migrations: [createNoteTable],
+        });
         const err = await bootFailure(kernels.boot(await target.fresh(), [notesPlugin(), duplicate]));
         expect(err.code).to.equal('GANTRY_DATABASE_MIGRATION_DUPLICATE');
         expect(err.message).to.include('"notes:0001_create_note" is registered 2 times');
@@ -145,13 +192,20 @@ export function databaseSuite(target: SuiteTarget): void {
 
       it('rolls back the whole pending batch when one migration fails, and names it', async () => {
         const options = await target.fresh();
-        const broken: MigrationInput = { name: '0002_broken', up: (m) => m.sql('create table note_broken (id integer primary key, oops not a type here (') };
-        const err = await bootFailure(kernels.boot(options, [notesPlugin({ routes: false, migrations: [createNoteTable, broken] })]));
+        const broken: MigrationInput = {
+          name: '0002_broken',
+          up: (m) => m.sql('create table note_broken (id integer primary key, oops not a type here ('),
+        };
+        const err = await bootFailure(
+          kernels.boot(options, [notesPlugin({ routes: false, migrations: [createNoteTable, broken] })]),
+        );
         expect(err.code).to.equal('GANTRY_DATABASE_MIGRATION_FAILED');
         expect(err.message).to.include('migration "notes:0002_broken" failed');
 
         // Same database, without the broken migration and without migrating: the first one was rolled back too.
-        const tk = await kernels.boot({ ...options, migrateOnStart: false }, [notesPlugin({ routes: false, migrations: [createNoteTable] })]);
+        const tk = await kernels.boot({ ...options, migrateOnStart: false }, [
+          notesPlugin({ routes: false, migrations: [createNoteTable] }),
+        ]);
         const status = await tk.get(DatabaseToken).migrationStatus();
         expect(status.executed).to.deep.equal([]);
         expect(status.pending).to.deep.equal(['notes:0001_create_note']);
@@ -195,7 +249,9 @@ export function databaseSuite(target: SuiteTarget): void {
         expect(seen).to.equal(1);
         const db = tk.get(DatabaseToken);
         await tk.stop();
-        expect(() => db.em()).to.throw().with.property('code', DatabaseErrors.NOT_STARTED.code);
+        expect(() => db.em())
+          .to.throw()
+          .with.property('code', DatabaseErrors.NOT_STARTED.code);
       });
     });
 
@@ -265,7 +321,11 @@ export function databaseSuite(target: SuiteTarget): void {
     describe('transactions', () => {
       it('commits the work of a transaction and returns its value', async () => {
         const tk = await kernels.boot(await target.fresh());
-        const res = await tk.inject({ method: 'POST', url: '/api/v1/notes/batch', payload: { titles: ['a', 'b', 'c'] } });
+        const res = await tk.inject({
+          method: 'POST',
+          url: '/api/v1/notes/batch',
+          payload: { titles: ['a', 'b', 'c'] },
+        });
         expect(res.statusCode).to.equal(201);
         expect(res.json()).to.deep.equal({ count: 3 });
         const list = (await tk.inject({ method: 'GET', url: '/api/v1/notes' })).json() as { title: string }[];
@@ -275,7 +335,11 @@ export function databaseSuite(target: SuiteTarget): void {
       it('rolls back on throw, rethrowing the original error, and leaves no partial write', async () => {
         const tk = await kernels.boot(await target.fresh());
         await tk.inject({ method: 'POST', url: '/api/v1/notes', payload: { title: 'kept' } });
-        const res = await tk.inject({ method: 'POST', url: '/api/v1/notes/batch', payload: { titles: ['x', 'y'], fail: true } });
+        const res = await tk.inject({
+          method: 'POST',
+          url: '/api/v1/notes/batch',
+          payload: { titles: ['x', 'y'], fail: true },
+        });
         expect(res.statusCode).to.equal(409);
         expect(res.json()).to.include({ code: CoreErrors.CONFLICT.code });
         const list = (await tk.inject({ method: 'GET', url: '/api/v1/notes' })).json() as { title: string }[];
@@ -343,15 +407,23 @@ export function databaseSuite(target: SuiteTarget): void {
       it('refuses a NUL character in a filter (also inside an IN list) the same way, and keeps answering', async () => {
         const tk = await kernels.boot(await target.fresh(), [notesPlugin({ routes: false })]);
         const db = tk.get(DatabaseToken);
-        for (const where of [{ title: '\u0000' }, { title: { $in: ['ok', 'x\u0000'] } }, { title: { $like: '%\u0000%' } }]) {
+        for (const where of [
+          { title: '\u0000' },
+          { title: { $in: ['ok', 'x\u0000'] } },
+          { title: { $like: '%\u0000%' } },
+        ]) {
           const err = await refusal(() => db.em().find(Note, where));
           expect(err.code, JSON.stringify(where)).to.equal(DatabaseErrors.VALUE_INVALID.code);
         }
         const em = db.em();
-        em.create(Note, { title: "it's fine: other control characters \u0001\t and quotes ' \" \\ are stored as they are" });
+        em.create(Note, {
+          title: "it's fine: other control characters \u0001\t and quotes ' \" \\ are stored as they are",
+        });
         await em.flush();
         const [note] = await db.em().find(Note, {}, { disableIdentityMap: true });
-        expect(note!.title).to.equal("it's fine: other control characters \u0001\t and quotes ' \" \\ are stored as they are");
+        expect(note!.title).to.equal(
+          "it's fine: other control characters \u0001\t and quotes ' \" \\ are stored as they are",
+        );
       });
 
       if (target.driver === 'postgresql') {

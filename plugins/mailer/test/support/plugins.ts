@@ -16,10 +16,18 @@ export function signupPlugin(setup?: (mailer: Mailer) => void): Plugin {
       const mailer = ctx.container.get(MailerToken);
       setup?.(mailer);
       ctx.health.check(() => ({ status: 'up' }));
-      ctx.http.post('/signup', { status: 202, schema: { body: z.object({ email: z.string(), name: z.string(), token: z.string() }) } }, async (req) => {
-        await mailer.send({ to: req.body.email, template: 'verify-email', data: { name: req.body.name, link: mailer.link('/verify-email', { token: req.body.token }) } });
-        return { sent: true };
-      });
+      ctx.http.post(
+        '/signup',
+        { status: 202, schema: { body: z.object({ email: z.string(), name: z.string(), token: z.string() }) } },
+        async (req) => {
+          await mailer.send({
+            to: req.body.email,
+            template: 'verify-email',
+            data: { name: req.body.name, link: mailer.link('/verify-email', { token: req.body.token }) },
+          });
+          return { sent: true };
+        },
+      );
     },
   });
 }

@@ -92,7 +92,16 @@ export async function bootStack(options: StackOptions = {}): Promise<Stack> {
   const lines: LogLine[] = [];
   const responses: Reply[] = [];
   const tk = await createTestKernel({
-    plugins: [httpPlugin, databasePlugin, auditPlugin, rbacPlugin, authJwtPlugin, mailerPlugin, usersPlugin, createMfaPlugin({ now: clock.now })],
+    plugins: [
+      httpPlugin,
+      databasePlugin,
+      auditPlugin,
+      rbacPlugin,
+      authJwtPlugin,
+      mailerPlugin,
+      usersPlugin,
+      createMfaPlugin({ now: clock.now }),
+    ],
     config: {
       database: options.database ?? { dbName: ':memory:' },
       'auth-jwt': { issuer: 'https://gantry.test', audience: 'gantry-test', store: 'memory' },
@@ -108,10 +117,18 @@ export async function bootStack(options: StackOptions = {}): Promise<Stack> {
     const res = await tk.inject({
       method: method as 'GET',
       url,
-      headers: { ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
+      headers: {
+        ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+      },
       ...(o.body !== undefined ? { payload: JSON.stringify(o.body) } : {}),
     });
-    const reply: Reply = { status: res.statusCode, headers: res.headers, body: res.body ? JSON.parse(res.body) : undefined, text: res.body };
+    const reply: Reply = {
+      status: res.statusCode,
+      headers: res.headers,
+      body: res.body ? JSON.parse(res.body) : undefined,
+      text: res.body,
+    };
     responses.push(reply);
     return reply;
   };
@@ -142,7 +159,9 @@ export async function bootStack(options: StackOptions = {}): Promise<Stack> {
       return ['000000', '111111', '222222', '333333'].find((c) => !valid.includes(c))!;
     },
     async account(email) {
-      const signup = await call('POST', '/api/v1/auth/signup', { body: { email, password: PASSWORD, name: 'Test User' } });
+      const signup = await call('POST', '/api/v1/auth/signup', {
+        body: { email, password: PASSWORD, name: 'Test User' },
+      });
       expect(signup.status, signup.text).to.equal(201);
       const verified = await call('POST', '/api/v1/auth/verify-email', { body: { token: await mailedToken(email) } });
       expect(verified.status, verified.text).to.equal(204);
@@ -162,10 +181,20 @@ export async function bootStack(options: StackOptions = {}): Promise<Stack> {
       const token = login.body.accessToken as string;
       const enroll = await call('POST', '/api/v1/auth/mfa/totp/enroll', { token });
       expect(enroll.status, enroll.text).to.equal(200);
-      const confirm = await call('POST', '/api/v1/auth/mfa/totp/confirm', { token, body: { code: await stack.code(enroll.body.secret) } });
+      const confirm = await call('POST', '/api/v1/auth/mfa/totp/confirm', {
+        token,
+        body: { code: await stack.code(enroll.body.secret) },
+      });
       expect(confirm.status, confirm.text).to.equal(200);
       clock.advance(30);
-      return { id, email, token, secret: enroll.body.secret, otpauthUrl: enroll.body.otpauthUrl, recoveryCodes: confirm.body.recoveryCodes };
+      return {
+        id,
+        email,
+        token,
+        secret: enroll.body.secret,
+        otpauthUrl: enroll.body.otpauthUrl,
+        recoveryCodes: confirm.body.recoveryCodes,
+      };
     },
     async stop() {
       await tk.stop();

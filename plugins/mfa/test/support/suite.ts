@@ -38,8 +38,10 @@ export function mfaSuite(target: SuiteTarget): void {
       stacks.push(stack);
       return stack;
     };
-    const audit = async (stack: Stack, userId: string): Promise<AuditEntry[]> => [...(await stack.tk.get(AuditToken).query({ actorId: userId, limit: 500 })).items].reverse();
-    const verify = (stack: Stack, mfaToken: string, code: string) => stack.call('POST', VERIFY, { body: { mfaToken, code } });
+    const audit = async (stack: Stack, userId: string): Promise<AuditEntry[]> =>
+      [...(await stack.tk.get(AuditToken).query({ actorId: userId, limit: 500 })).items].reverse();
+    const verify = (stack: Stack, mfaToken: string, code: string) =>
+      stack.call('POST', VERIFY, { body: { mfaToken, code } });
 
     it('enrols, confirms and then asks every sign-in for a code: signup → verify email → login → enroll → confirm → login → verify', async () => {
       const stack = await boot();
@@ -97,7 +99,11 @@ export function mfaSuite(target: SuiteTarget): void {
 
     it('needs a signed-in caller to enrol, confirm or disable', async () => {
       const stack = await boot();
-      for (const [method, url, body] of [['POST', ENROLL, undefined], ['POST', CONFIRM, { code: '123456' }], ['DELETE', TOTP, { code: '123456' }]] as const) {
+      for (const [method, url, body] of [
+        ['POST', ENROLL, undefined],
+        ['POST', CONFIRM, { code: '123456' }],
+        ['DELETE', TOTP, { code: '123456' }],
+      ] as const) {
         const res = await stack.call(method, url, { body });
         expect(res.status, url).to.equal(401);
         expect(res.body.code).to.equal('GANTRY_HTTP_UNAUTHENTICATED');
@@ -113,7 +119,9 @@ export function mfaSuite(target: SuiteTarget): void {
       expect(fresh).to.not.equal(old);
       const stale = await stack.call('POST', CONFIRM, { token, body: { code: await stack.code(old) } });
       expect(stale.body.code).to.equal('GANTRY_MFA_CONFIRM_FAILED');
-      expect((await stack.call('POST', CONFIRM, { token, body: { code: await stack.code(fresh) } })).status).to.equal(200);
+      expect((await stack.call('POST', CONFIRM, { token, body: { code: await stack.code(fresh) } })).status).to.equal(
+        200,
+      );
       const again = await stack.call('POST', ENROLL, { token });
       expect(again.status).to.equal(409);
       expect(again.body.code).to.equal('GANTRY_MFA_ALREADY_ENABLED');
@@ -127,7 +135,8 @@ export function mfaSuite(target: SuiteTarget): void {
       const user = await stack.enrolled('cy@example.com');
       // Two steps past the confirmation, so the previous step is newer than the confirmed one.
       stack.clock.advance(60);
-      const ok = async (offset: number): Promise<number> => (await verify(stack, await stack.challenge(user.email), await stack.code(user.secret, offset))).status;
+      const ok = async (offset: number): Promise<number> =>
+        (await verify(stack, await stack.challenge(user.email), await stack.code(user.secret, offset))).status;
       // Each accepted step must be newer than the last: walk forward through the window.
       expect(await ok(-1)).to.equal(200);
       expect(await ok(0)).to.equal(200);
@@ -153,10 +162,14 @@ export function mfaSuite(target: SuiteTarget): void {
       stack.clock.advance(20);
       expect((await verify(stack, await stack.challenge(user.email), code)).status).to.equal(401);
       // The step before the accepted one is inside the window too, but older: refused.
-      expect((await verify(stack, await stack.challenge(user.email), await stack.code(user.secret, -1))).status).to.equal(401);
+      expect(
+        (await verify(stack, await stack.challenge(user.email), await stack.code(user.secret, -1))).status,
+      ).to.equal(401);
       // The code of the confirmation cannot be replayed at sign-in either (enrolled() confirmed one step ago).
       const fresh = await stack.enrolled('di2@example.com');
-      expect((await verify(stack, await stack.challenge(fresh.email), await stack.code(fresh.secret, -1))).status).to.equal(401);
+      expect(
+        (await verify(stack, await stack.challenge(fresh.email), await stack.code(fresh.secret, -1))).status,
+      ).to.equal(401);
     });
 
     it('accepts a step and spends a recovery code atomically: of two writers that read the same row, only one wins', async () => {
@@ -167,12 +180,21 @@ export function mfaSuite(target: SuiteTarget): void {
       const step = row.lastStep! + 1;
       const now = new Date(stack.clock.ms);
       // Both from the same row, like two instances that read it before either wrote (each call on its own EntityManager).
-      const accepted = await Promise.all([acceptTotpStep(db.em(), row, step, now), acceptTotpStep(db.em(), row, step, now)]);
+      const accepted = await Promise.all([
+        acceptTotpStep(db.em(), row, step, now),
+        acceptTotpStep(db.em(), row, step, now),
+      ]);
       expect(accepted.sort()).to.deep.equal([false, true]);
       expect(await acceptTotpStep(db.em(), row, step - 1, now), 'an older step').to.equal(false);
       expect(await acceptTotpStep(db.em(), row, step + 1, now), 'a newer step').to.equal(true);
-      const hash = new SecretBox(parseKey(TEST_KEY, 'test')).recoveryHash(user.id, normalizeRecoveryCode(user.recoveryCodes[0]!)!);
-      const spent = await Promise.all([spendRecoveryCode(db, user.id, hash, now), spendRecoveryCode(db, user.id, hash, now)]);
+      const hash = new SecretBox(parseKey(TEST_KEY, 'test')).recoveryHash(
+        user.id,
+        normalizeRecoveryCode(user.recoveryCodes[0]!)!,
+      );
+      const spent = await Promise.all([
+        spendRecoveryCode(db, user.id, hash, now),
+        spendRecoveryCode(db, user.id, hash, now),
+      ]);
       expect(spent.sort()).to.deep.equal([false, true]);
       expect((await stack.tk.get(MfaToken).status(user.id)).recoveryCodesLeft).to.equal(9);
     });
@@ -188,14 +210,17 @@ export function mfaSuite(target: SuiteTarget): void {
       for (let round = 0; round < 3; round++) {
         const results = await Promise.all([verify(one, a, code), verify(two, b, code)]);
         // The first round lets exactly one through; later rounds find the code spent on both instances.
-        expect(results.filter((r) => r.status === 200), `round ${round}`).to.have.length(round === 0 ? 1 : 0);
+        expect(
+          results.filter((r) => r.status === 200),
+          `round ${round}`,
+        ).to.have.length(round === 0 ? 1 : 0);
       }
     });
 
     it('locks the account after 5 wrong codes in a row: the 6th attempt is refused with 429 even with the right code, until the lock ends', async () => {
       const stack = await boot();
       const user = await stack.enrolled('gus@example.com');
-            for (let i = 1; i <= 5; i++) {
+      for (let i = 1; i <= 5; i++) {
         // Each on a new challenge: the count is per account, not per mfaToken.
         const res = await verify(stack, await stack.challenge(user.email), await stack.wrong(user.secret));
         expect(res.status, `attempt ${i}`).to.equal(401);
@@ -208,13 +233,17 @@ export function mfaSuite(target: SuiteTarget): void {
       expect(Number(locked.headers['retry-after'])).to.equal(15 * 60);
       // Recovery codes are locked out too.
       expect((await verify(stack, mfaToken, user.recoveryCodes[0]!)).status).to.equal(429);
-      expect((await stack.tk.get(MfaToken).status(user.id)).lockedUntil).to.equal(new Date(stack.clock.ms + 15 * 60_000).toISOString());
+      expect((await stack.tk.get(MfaToken).status(user.id)).lockedUntil).to.equal(
+        new Date(stack.clock.ms + 15 * 60_000).toISOString(),
+      );
       stack.clock.advance(10 * 60);
       const later = await verify(stack, await stack.challenge(user.email), await stack.code(user.secret));
       expect(later.status).to.equal(429);
       expect(Number(later.headers['retry-after'])).to.equal(5 * 60);
       stack.clock.advance(5 * 60);
-      expect((await verify(stack, await stack.challenge(user.email), await stack.code(user.secret))).status).to.equal(200);
+      expect((await verify(stack, await stack.challenge(user.email), await stack.code(user.secret))).status).to.equal(
+        200,
+      );
       expect(await stack.tk.get(MfaToken).status(user.id)).to.not.have.property('lockedUntil');
       const lock = (await audit(stack, user.id)).filter((e) => e.action === 'auth.mfa.lock');
       expect(lock).to.have.length(1);
@@ -225,15 +254,21 @@ export function mfaSuite(target: SuiteTarget): void {
       const stack = await boot({ mfa: { encryptionKey: TEST_KEY, maxAttempts: 3, lockSeconds: 120 } });
       const user = await stack.enrolled('hal@example.com');
       const mfaToken = await stack.challenge(user.email);
-      for (let i = 0; i < 2; i++) expect((await verify(stack, mfaToken, await stack.wrong(user.secret))).status).to.equal(401);
+      for (let i = 0; i < 2; i++)
+        expect((await verify(stack, mfaToken, await stack.wrong(user.secret))).status).to.equal(401);
       expect((await verify(stack, mfaToken, await stack.code(user.secret))).status).to.equal(200);
       const next = await stack.challenge(user.email);
-      for (let i = 0; i < 2; i++) expect((await verify(stack, next, await stack.wrong(user.secret))).status).to.equal(401);
+      for (let i = 0; i < 2; i++)
+        expect((await verify(stack, next, await stack.wrong(user.secret))).status).to.equal(401);
       stack.clock.advance(30);
-      expect((await verify(stack, next, await stack.code(user.secret))).status, 'not locked: the success reset the count').to.equal(200);
+      expect(
+        (await verify(stack, next, await stack.code(user.secret))).status,
+        'not locked: the success reset the count',
+      ).to.equal(200);
       // The third wrong code in a row locks, for the configured time.
       const third = await stack.challenge(user.email);
-      for (let i = 0; i < 3; i++) expect((await verify(stack, third, await stack.wrong(user.secret))).status).to.equal(401);
+      for (let i = 0; i < 3; i++)
+        expect((await verify(stack, third, await stack.wrong(user.secret))).status).to.equal(401);
       stack.clock.advance(30);
       const locked = await verify(stack, third, await stack.code(user.secret));
       expect(locked.status).to.equal(429);
@@ -250,7 +285,9 @@ export function mfaSuite(target: SuiteTarget): void {
       const again = await verify(stack, await stack.challenge(user.email), first);
       expect(again.status).to.equal(401);
       expect(again.body.code).to.equal('GANTRY_MFA_CODE_INVALID');
-      expect((await verify(stack, await stack.challenge(user.email), second.replace(/-/g, '').toUpperCase())).status).to.equal(200);
+      expect(
+        (await verify(stack, await stack.challenge(user.email), second.replace(/-/g, '').toUpperCase())).status,
+      ).to.equal(200);
       expect(await stack.tk.get(MfaToken).status(user.id)).to.deep.equal({ totp: 'active', recoveryCodesLeft: 8 });
       const entries = (await audit(stack, user.id)).filter((e) => e.action === 'auth.mfa.recovery_code');
       expect(entries.map((e) => e.details)).to.deep.equal([{ remaining: 9 }, { remaining: 8 }]);
@@ -267,8 +304,13 @@ export function mfaSuite(target: SuiteTarget): void {
       expect(reused.body.code).to.equal('GANTRY_MFA_CHALLENGE_INVALID');
       const late = await stack.challenge(user.email);
       stack.clock.advance(5 * 60 + 1);
-      expect((await verify(stack, late, await stack.code(user.secret))).body.code).to.equal('GANTRY_MFA_CHALLENGE_INVALID');
-      for (const bogus of ['x', 'A'.repeat(43)]) expect((await verify(stack, bogus, await stack.code(user.secret))).body.code).to.equal('GANTRY_MFA_CHALLENGE_INVALID');
+      expect((await verify(stack, late, await stack.code(user.secret))).body.code).to.equal(
+        'GANTRY_MFA_CHALLENGE_INVALID',
+      );
+      for (const bogus of ['x', 'A'.repeat(43)])
+        expect((await verify(stack, bogus, await stack.code(user.secret))).body.code).to.equal(
+          'GANTRY_MFA_CHALLENGE_INVALID',
+        );
       const invalid = await stack.call('POST', VERIFY, { body: { mfaToken: late } });
       expect(invalid.status).to.equal(400);
       expect(invalid.body.code).to.equal('GANTRY_HTTP_VALIDATION');
@@ -281,8 +323,12 @@ export function mfaSuite(target: SuiteTarget): void {
       const noPassword = await disable({ code: await stack.code(user.secret) });
       expect(noPassword.status).to.equal(403);
       expect(noPassword.body.code).to.equal('GANTRY_MFA_REAUTH_FAILED');
-      expect((await disable({ password: 'Wrong-Horse-Battery-9', code: await stack.code(user.secret) })).body.code).to.equal('GANTRY_MFA_REAUTH_FAILED');
-      expect((await disable({ password: PASSWORD, code: await stack.wrong(user.secret) })).body.code).to.equal('GANTRY_MFA_REAUTH_FAILED');
+      expect(
+        (await disable({ password: 'Wrong-Horse-Battery-9', code: await stack.code(user.secret) })).body.code,
+      ).to.equal('GANTRY_MFA_REAUTH_FAILED');
+      expect((await disable({ password: PASSWORD, code: await stack.wrong(user.secret) })).body.code).to.equal(
+        'GANTRY_MFA_REAUTH_FAILED',
+      );
       expect((await stack.tk.get(MfaToken).status(user.id)).totp).to.equal('active');
       const ok = await disable({ password: PASSWORD, code: await stack.code(user.secret) });
       expect(ok.status, ok.text).to.equal(204);
@@ -293,7 +339,10 @@ export function mfaSuite(target: SuiteTarget): void {
       expect(none.body.code).to.equal('GANTRY_MFA_NOT_ENROLLED');
 
       const other = await stack.enrolled('lu@example.com');
-      const byRecovery = await stack.call('DELETE', TOTP, { token: other.token, body: { password: PASSWORD, code: other.recoveryCodes[3] } });
+      const byRecovery = await stack.call('DELETE', TOTP, {
+        token: other.token,
+        body: { password: PASSWORD, code: other.recoveryCodes[3] },
+      });
       expect(byRecovery.status, byRecovery.text).to.equal(204);
       const trail = (await audit(stack, other.id)).filter((e) => e.action === 'auth.mfa.disable');
       expect(trail.map((e) => [e.outcome, e.details])).to.deep.equal([['success', { factor: 'recovery-code' }]]);
@@ -302,11 +351,24 @@ export function mfaSuite(target: SuiteTarget): void {
     it('counts wrong codes sent to disable toward the lock', async () => {
       const stack = await boot();
       const user = await stack.enrolled('max@example.com');
-      for (let i = 0; i < 5; i++) expect((await stack.call('DELETE', TOTP, { token: user.token, body: { password: PASSWORD, code: await stack.wrong(user.secret) } })).status).to.equal(403);
-      const locked = await stack.call('DELETE', TOTP, { token: user.token, body: { password: PASSWORD, code: await stack.code(user.secret) } });
+      for (let i = 0; i < 5; i++)
+        expect(
+          (
+            await stack.call('DELETE', TOTP, {
+              token: user.token,
+              body: { password: PASSWORD, code: await stack.wrong(user.secret) },
+            })
+          ).status,
+        ).to.equal(403);
+      const locked = await stack.call('DELETE', TOTP, {
+        token: user.token,
+        body: { password: PASSWORD, code: await stack.code(user.secret) },
+      });
       expect(locked.status).to.equal(429);
       expect(locked.body.code).to.equal('GANTRY_MFA_LOCKED');
-      expect((await verify(stack, await stack.challenge(user.email), await stack.code(user.secret))).status).to.equal(429);
+      expect((await verify(stack, await stack.challenge(user.email), await stack.code(user.secret))).status).to.equal(
+        429,
+      );
     });
 
     it('audits every MFA event, and never a secret, a code or an mfaToken anywhere: responses, logs, audit trail, tables', async () => {
@@ -319,7 +381,9 @@ export function mfaSuite(target: SuiteTarget): void {
       expect((await verify(stack, await stack.challenge(user.email), user.recoveryCodes[0]!)).status).to.equal(200);
       stack.clock.advance(30);
       const last = await stack.code(user.secret);
-      expect((await stack.call('DELETE', TOTP, { token: user.token, body: { password: PASSWORD, code: last } })).status).to.equal(204);
+      expect(
+        (await stack.call('DELETE', TOTP, { token: user.token, body: { password: PASSWORD, code: last } })).status,
+      ).to.equal(204);
 
       const trail = await audit(stack, user.id);
       const events = trail.filter((e) => e.action.startsWith('auth.mfa.')).map((e) => `${e.action}:${e.outcome}`);
@@ -334,9 +398,20 @@ export function mfaSuite(target: SuiteTarget): void {
         'auth.mfa.verify:success',
         'auth.mfa.disable:success',
       ]);
-      expect(trail.filter((e) => e.action === 'auth.mfa.verify').every((e) => e.object?.id === user.id && e.ip === '127.0.0.1')).to.equal(true);
+      expect(
+        trail
+          .filter((e) => e.action === 'auth.mfa.verify')
+          .every((e) => e.object?.id === user.id && e.ip === '127.0.0.1'),
+      ).to.equal(true);
 
-      const secrets = [user.secret, totp, last, mfaToken, ...user.recoveryCodes, ...user.recoveryCodes.map((c) => c.replace(/-/g, ''))];
+      const secrets = [
+        user.secret,
+        totp,
+        last,
+        mfaToken,
+        ...user.recoveryCodes,
+        ...user.recoveryCodes.map((c) => c.replace(/-/g, '')),
+      ];
       const leaks = (text: string): string[] => secrets.filter((s) => text.includes(s));
       const withSecret = stack.responses.filter((r) => r.text?.includes(user.secret));
       expect(withSecret.map((r) => Object.keys(r.body))).to.deep.equal([['secret', 'otpauthUrl']]);
@@ -355,8 +430,17 @@ export function mfaSuite(target: SuiteTarget): void {
         await connection.execute(`select * from ${target.table(database, 'mfa_recovery_code')}`),
         await connection.execute(`select * from ${target.table(database, 'mfa_challenge')}`),
       ]);
-      for (const s of [user.secret, user.secret.toLowerCase(), mfaToken, ...user.recoveryCodes, ...user.recoveryCodes.map((c) => c.replace(/-/g, ''))]) expect(dump).to.not.include(s);
-      const [row] = (await connection.execute(`select secret from ${target.table(database, 'mfa_totp')}`)) as { secret: string }[];
+      for (const s of [
+        user.secret,
+        user.secret.toLowerCase(),
+        mfaToken,
+        ...user.recoveryCodes,
+        ...user.recoveryCodes.map((c) => c.replace(/-/g, '')),
+      ])
+        expect(dump).to.not.include(s);
+      const [row] = (await connection.execute(`select secret from ${target.table(database, 'mfa_totp')}`)) as {
+        secret: string;
+      }[];
       expect(row!.secret).to.match(/^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
     });
 
@@ -380,10 +464,11 @@ export function mfaSuite(target: SuiteTarget): void {
       const connection = stack.tk.get(DatabaseToken).em().getConnection();
       await connection.execute(`delete from ${target.table(database, 'user_account')} where id = ?`, [user.id]);
       for (const table of ['mfa_totp', 'mfa_recovery_code', 'mfa_challenge']) {
-        const rows = (await connection.execute(`select count(*) as n from ${target.table(database, table)}`)) as { n: number | string }[];
+        const rows = (await connection.execute(`select count(*) as n from ${target.table(database, table)}`)) as {
+          n: number | string;
+        }[];
         expect(Number(rows[0]!.n), table).to.equal(0);
       }
     });
   });
 }
-

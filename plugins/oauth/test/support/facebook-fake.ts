@@ -38,7 +38,11 @@ interface PendingCode {
   readonly expiresAt: number;
 }
 
-export async function startFacebookFake(app: { clientId: string; clientSecret: string; redirectUri: string }): Promise<FacebookFake> {
+export async function startFacebookFake(app: {
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+}): Promise<FacebookFake> {
   const accounts = new Map<string, FacebookAccount>();
   const codes = new Map<string, PendingCode>();
   const tokens = new Map<string, string>();
@@ -47,20 +51,29 @@ export async function startFacebookFake(app: { clientId: string; clientSecret: s
   const json = (res: ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };
-  const oauthError = (res: ServerResponse, message: string, code = 100): void => json(res, 400, { error: { message, type: 'OAuthException', code } });
+  const oauthError = (res: ServerResponse, message: string, code = 100): void =>
+    json(res, 400, { error: { message, type: 'OAuthException', code } });
 
   const dialog = (url: URL, req: IncomingMessage, res: ServerResponse): void => {
     const q = url.searchParams;
     if (q.get('client_id') !== app.clientId) return oauthError(res, 'Invalid App ID', 101);
-    if (q.get('redirect_uri') !== app.redirectUri) return oauthError(res, "URL blocked: this redirect failed because the redirect URI is not whitelisted in the app's Client OAuth Settings", 191);
+    if (q.get('redirect_uri') !== app.redirectUri)
+      return oauthError(
+        res,
+        "URL blocked: this redirect failed because the redirect URI is not whitelisted in the app's Client OAuth Settings",
+        191,
+      );
     if (q.get('response_type') !== 'code') return oauthError(res, 'response_type must be code');
     const state = q.get('state');
     if (!state) return oauthError(res, 'state is required');
     const challenge = q.get('code_challenge');
-    if (!challenge || q.get('code_challenge_method') !== 'S256') return oauthError(res, 'code_challenge with code_challenge_method=S256 is required');
+    if (!challenge || q.get('code_challenge_method') !== 'S256')
+      return oauthError(res, 'code_challenge with code_challenge_method=S256 is required');
     const login = /(?:^|;\s*)c_user=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
     if (!login || !accounts.has(login)) {
-      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Log in to Facebook</title><p>Log in to continue.</p>');
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end('<!doctype html><title>Log in to Facebook</title><p>Log in to continue.</p>');
       return;
     }
     const code = randomBytes(24).toString('base64url');
@@ -72,14 +85,21 @@ export async function startFacebookFake(app: { clientId: string; clientSecret: s
   };
 
   const exchange = (params: URLSearchParams, res: ServerResponse): void => {
-    if (params.get('client_id') !== app.clientId || params.get('client_secret') !== app.clientSecret) return oauthError(res, 'Error validating client secret.', 1);
-    if (params.get('redirect_uri') !== app.redirectUri) return oauthError(res, 'Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request');
+    if (params.get('client_id') !== app.clientId || params.get('client_secret') !== app.clientSecret)
+      return oauthError(res, 'Error validating client secret.', 1);
+    if (params.get('redirect_uri') !== app.redirectUri)
+      return oauthError(
+        res,
+        'Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request',
+      );
     const code = params.get('code') ?? '';
     const pending = codes.get(code);
     codes.delete(code);
-    if (!pending || pending.expiresAt < Date.now()) return oauthError(res, 'This authorization code has expired or has been used.');
+    if (!pending || pending.expiresAt < Date.now())
+      return oauthError(res, 'This authorization code has expired or has been used.');
     const verifier = params.get('code_verifier') ?? '';
-    if (createHash('sha256').update(verifier).digest('base64url') !== pending.challenge) return oauthError(res, 'Invalid code verifier');
+    if (createHash('sha256').update(verifier).digest('base64url') !== pending.challenge)
+      return oauthError(res, 'Invalid code verifier');
     const token = `EAA${randomBytes(32).toString('base64url')}`;
     tokens.set(token, pending.login);
     json(res, 200, { access_token: token, token_type: 'bearer', expires_in: 5_183_944 });
@@ -117,7 +137,9 @@ export async function startFacebookFake(app: { clientId: string; clientSecret: s
       return;
     }
     if (req.method === 'GET' && url.pathname === '/me') return me(url, req, res);
-    json(res, 404, { error: { message: `Unknown path components: ${url.pathname}`, type: 'OAuthException', code: 2500 } });
+    json(res, 404, {
+      error: { message: `Unknown path components: ${url.pathname}`, type: 'OAuthException', code: 2500 },
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

@@ -37,7 +37,12 @@ export async function startIdentityProvider(clients: readonly TestClient[], port
   const accounts = new Map<string, AccountClaims>();
   const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
   const provider = new Provider(issuer, {
-    clients: clients.map((c) => ({ ...c, redirect_uris: [...c.redirect_uris], grant_types: ['authorization_code'], response_types: ['code'] })),
+    clients: clients.map((c) => ({
+      ...c,
+      redirect_uris: [...c.redirect_uris],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    })),
     jwks: { keys: [{ ...signingKey, kid: 'test-rs256', alg: 'RS256', use: 'sig' }] },
     cookies: { keys: ['oauth-test-cookie-key-0123456789'] },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },

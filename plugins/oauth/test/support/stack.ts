@@ -13,10 +13,15 @@ import { plugin as mailerPlugin } from '@gantry/plugin-mailer';
 import { plugin as rbacPlugin } from '@gantry/plugin-rbac';
 import { plugin as sessionsPlugin } from '@gantry/plugin-sessions-redis';
 import { plugin as usersPlugin } from '@gantry/plugin-users';
-import { Browser, createTestKernel, throughProvider as walkProvider, type Page, type TestKernel } from '@gantry/testing';
+import {
+  Browser,
+  createTestKernel,
+  throughProvider as walkProvider,
+  type Page,
+  type TestKernel,
+} from '@gantry/testing';
 import { expect } from 'chai';
 import { plugin as oauthPlugin } from '../../src/index.js';
-
 
 /** The API's public origin, as configured in `callbackBaseUrl`. */
 export const PUBLIC_ORIGIN = 'https://app.gantry.test';
@@ -35,7 +40,11 @@ export interface App {
   /** A new browser that reaches the app at {@link PUBLIC_ORIGIN}. */
   browser(): Browser;
   /** Sends a JSON request to the app (an API client, not a browser). */
-  api(method: string, route: string, options?: { body?: unknown; token?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; text: string; headers: Headers }>;
+  api(
+    method: string,
+    route: string,
+    options?: { body?: unknown; token?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; text: string; headers: Headers }>;
   /** `auth.oauth.login` entries of the audit trail, newest first. */
   oauthAudit(): Promise<readonly AuditEntry[]>;
   stop(): Promise<void>;
@@ -52,7 +61,17 @@ export interface AppOptions {
 /** Boots http (listening), database, audit, rbac, auth-jwt, mailer, users, [sessions-redis] and oauth. */
 export async function bootApp(options: AppOptions): Promise<App> {
   const mailDir = mkdtempSync(path.join(os.tmpdir(), 'gantry-oauth-mail-'));
-  const plugins: Plugin[] = [httpPlugin, databasePlugin, auditPlugin, rbacPlugin, authJwtPlugin, mailerPlugin, ...(options.sessions ? [sessionsPlugin] : []), usersPlugin, oauthPlugin];
+  const plugins: Plugin[] = [
+    httpPlugin,
+    databasePlugin,
+    auditPlugin,
+    rbacPlugin,
+    authJwtPlugin,
+    mailerPlugin,
+    ...(options.sessions ? [sessionsPlugin] : []),
+    usersPlugin,
+    oauthPlugin,
+  ];
   let tk: TestKernel;
   try {
     tk = await createTestKernel({
@@ -78,7 +97,11 @@ export async function bootApp(options: AppOptions): Promise<App> {
     async api(method, route, o = {}) {
       const res = await fetch(`${base}${route}`, {
         method,
-        headers: { ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.headers ?? {}) },
+        headers: {
+          ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+          ...(o.headers ?? {}),
+        },
         ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
       });
       const text = await res.text();
@@ -99,7 +122,6 @@ export async function bootApp(options: AppOptions): Promise<App> {
     },
   };
 }
-
 
 /** The provider's login and consent pages as `login`, until it redirects back to the app (its callback URL). */
 export function throughProvider(browser: Browser, url: URL, login: string): Promise<URL> {

@@ -18,7 +18,11 @@ export interface SuiteTarget {
   fresh(): Promise<Record<string, unknown>>;
 }
 
-const SECRETS = { corp: 'corp-client-secret-4f1c9a', google: 'google-client-secret-7b2e0d', facebook: 'facebook-client-secret-9d3a6c' };
+const SECRETS = {
+  corp: 'corp-client-secret-4f1c9a',
+  google: 'google-client-secret-7b2e0d',
+  facebook: 'facebook-client-secret-9d3a6c',
+};
 const RANDOM = /^[A-Za-z0-9_-]{43}$/;
 
 let counter = 0;
@@ -41,10 +45,24 @@ export function oauthSuite(target: SuiteTarget): void {
 
     before(async () => {
       idp = await startIdentityProvider([
-        { client_id: 'gantry-corp', client_secret: SECRETS.corp, redirect_uris: [callbackUrl('corp')], token_endpoint_auth_method: 'client_secret_basic' },
-        { client_id: 'gantry-google', client_secret: SECRETS.google, redirect_uris: [callbackUrl('google')], token_endpoint_auth_method: 'client_secret_post' },
+        {
+          client_id: 'gantry-corp',
+          client_secret: SECRETS.corp,
+          redirect_uris: [callbackUrl('corp')],
+          token_endpoint_auth_method: 'client_secret_basic',
+        },
+        {
+          client_id: 'gantry-google',
+          client_secret: SECRETS.google,
+          redirect_uris: [callbackUrl('google')],
+          token_endpoint_auth_method: 'client_secret_post',
+        },
       ]);
-      facebook = await startFacebookFake({ clientId: 'gantry-facebook', clientSecret: SECRETS.facebook, redirectUri: callbackUrl('facebook') });
+      facebook = await startFacebookFake({
+        clientId: 'gantry-facebook',
+        clientSecret: SECRETS.facebook,
+        redirectUri: callbackUrl('facebook'),
+      });
       app = await bootApp({
         database: await target.fresh(),
         sessions: true,
@@ -53,7 +71,13 @@ export function oauthSuite(target: SuiteTarget): void {
           providers: {
             oidc: { corp: { issuer: idp.issuer, clientId: 'gantry-corp', clientSecret: SECRETS.corp } },
             // passport-google-oauth20 pointed at the local provider: its authorize, token and OpenID user info endpoints.
-            google: { clientId: 'gantry-google', clientSecret: SECRETS.google, authorizationUrl: `${idp.issuer}/auth`, tokenUrl: `${idp.issuer}/token`, userInfoUrl: `${idp.issuer}/userinfo` },
+            google: {
+              clientId: 'gantry-google',
+              clientSecret: SECRETS.google,
+              authorizationUrl: `${idp.issuer}/auth`,
+              tokenUrl: `${idp.issuer}/token`,
+              userInfoUrl: `${idp.issuer}/userinfo`,
+            },
             // passport-facebook pointed at the contract fake of Facebook Login and Graph /me.
             facebook: {
               clientId: 'gantry-facebook',
@@ -115,7 +139,9 @@ export function oauthSuite(target: SuiteTarget): void {
 
       it('links an existing verified password account, which keeps its password', async () => {
         const { login, email } = person('linus');
-        const { user } = await app.tk.get(UsersToken).ensureAccount({ email, password: PASSWORD, name: 'Linus', roles: ['user'] });
+        const { user } = await app.tk
+          .get(UsersToken)
+          .ensureAccount({ email, password: PASSWORD, name: 'Linus', roles: ['user'] });
         idp.account(login, { email: email.toUpperCase(), email_verified: true, name: 'Linus T' });
         const page = await signIn(app.browser(), 'corp', login);
         expect(page.status, page.text).to.equal(200);
@@ -127,7 +153,10 @@ export function oauthSuite(target: SuiteTarget): void {
 
       it('sends state, nonce and an S256 PKCE challenge, with the redirect URI from callbackBaseUrl (never the Host header)', async () => {
         const browser = app.browser();
-        const page = await browser.get(`${PUBLIC_ORIGIN}/api/v1/auth/oauth/corp`, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' });
+        const page = await browser.get(`${PUBLIC_ORIGIN}/api/v1/auth/oauth/corp`, {
+          'x-forwarded-host': 'evil.example',
+          'x-forwarded-proto': 'http',
+        });
         expect(page.status, page.text).to.equal(302);
         const url = page.location!;
         expect(url.origin + url.pathname).to.equal(`${idp.issuer}/auth`);
@@ -142,7 +171,9 @@ export function oauthSuite(target: SuiteTarget): void {
         expect(q.get('code_challenge')).to.match(RANDOM);
 
         const cookie = page.setCookies.find((c) => c.startsWith(`${BINDING_COOKIE}=`));
-        expect(cookie).to.match(new RegExp(`^${BINDING_COOKIE}=[A-Za-z0-9_-]{43}; Max-Age=600; Path=/; Secure; HttpOnly; SameSite=Lax$`));
+        expect(cookie).to.match(
+          new RegExp(`^${BINDING_COOKIE}=[A-Za-z0-9_-]{43}; Max-Age=600; Path=/; Secure; HttpOnly; SameSite=Lax$`),
+        );
         // Only hashes are stored, bound to this browser's cookie; the challenge is the verifier's SHA-256.
         const binding = browser.cookie(PUBLIC_ORIGIN, BINDING_COOKIE)!;
         const row = (await stateRows()).find((r) => r.stateHash === sha256(q.get('state')!));
@@ -154,7 +185,14 @@ export function oauthSuite(target: SuiteTarget): void {
 
       it('the provider itself refuses an authorization request without PKCE (so the sign-ins above prove the verifier is sent)', async () => {
         const url = new URL(`${idp.issuer}/auth`);
-        url.search = new URLSearchParams({ client_id: 'gantry-corp', response_type: 'code', scope: 'openid email', redirect_uri: callbackUrl('corp'), state: 's', nonce: 'n' }).toString();
+        url.search = new URLSearchParams({
+          client_id: 'gantry-corp',
+          response_type: 'code',
+          scope: 'openid email',
+          redirect_uri: callbackUrl('corp'),
+          state: 's',
+          nonce: 'n',
+        }).toString();
         const page = await app.browser().get(url);
         expect(page.status).to.be.oneOf([302, 303]);
         expect(page.location!.searchParams.get('error')).to.equal('invalid_request');
@@ -168,12 +206,18 @@ export function oauthSuite(target: SuiteTarget): void {
         const started = await start(browser, 'corp');
         const callback = await throughProvider(browser, started.location!, login);
         const stateHash = sha256(callback.searchParams.get('state')!);
-        await app.tk.get(DatabaseToken).em().nativeUpdate(OAuthStateEntity, { stateHash }, { codeVerifier: randomBytes(32).toString('base64url') });
+        await app.tk
+          .get(DatabaseToken)
+          .em()
+          .nativeUpdate(OAuthStateEntity, { stateHash }, { codeVerifier: randomBytes(32).toString('base64url') });
         const page = await browser.get(callback);
         expect(page.status, page.text).to.equal(502);
         expect(page.json().code).to.equal('GANTRY_OAUTH_EXCHANGE_FAILED');
         expect(await app.tk.get(UsersToken).findByEmail(email)).to.equal(undefined);
-        expect((await app.oauthAudit())[0]).to.deep.include({ outcome: 'failure', details: { provider: 'corp', reason: 'exchange-failed' } });
+        expect((await app.oauthAudit())[0]).to.deep.include({
+          outcome: 'failure',
+          details: { provider: 'corp', reason: 'exchange-failed' },
+        });
       });
 
       it('refuses a tampered state (400); the real callback then works once, and its replay is refused', async () => {
@@ -196,7 +240,10 @@ export function oauthSuite(target: SuiteTarget): void {
         const replay = await browser.get(callback);
         expect(replay.status, replay.text).to.equal(400);
         expect(replay.json().code).to.equal('GANTRY_OAUTH_STATE_INVALID');
-        expect((await app.oauthAudit())[0]).to.deep.include({ outcome: 'failure', details: { provider: 'corp', reason: 'state-invalid' } });
+        expect((await app.oauthAudit())[0]).to.deep.include({
+          outcome: 'failure',
+          details: { provider: 'corp', reason: 'state-invalid' },
+        });
       });
 
       it('refuses a callback without the binding cookie (400) and leaves the sign-in to its own browser', async () => {
@@ -213,11 +260,15 @@ export function oauthSuite(target: SuiteTarget): void {
         expect((await browser.get(callback)).status).to.equal(200);
       });
 
-      it('refuses a callback opened in another browser (login CSRF: the attacker\'s code in the victim\'s browser)', async () => {
+      it("refuses a callback opened in another browser (login CSRF: the attacker's code in the victim's browser)", async () => {
         const mallory = person('mallory');
         idp.account(mallory.login, { email: mallory.email, email_verified: true });
         const attacker = app.browser();
-        const attackerCallback = await throughProvider(attacker, (await start(attacker, 'corp')).location!, mallory.login);
+        const attackerCallback = await throughProvider(
+          attacker,
+          (await start(attacker, 'corp')).location!,
+          mallory.login,
+        );
         const victim = app.browser();
         await start(victim, 'corp');
         const page = await victim.get(attackerCallback);
@@ -231,11 +282,20 @@ export function oauthSuite(target: SuiteTarget): void {
         idp.account(login, { email, email_verified: true });
         const browser = app.browser();
         const callback = await throughProvider(browser, (await start(browser, 'corp')).location!, login);
-        await app.tk.get(DatabaseToken).em().nativeUpdate(OAuthStateEntity, { stateHash: sha256(callback.searchParams.get('state')!) }, { expiresAt: new Date(Date.now() - 1000) });
+        await app.tk
+          .get(DatabaseToken)
+          .em()
+          .nativeUpdate(
+            OAuthStateEntity,
+            { stateHash: sha256(callback.searchParams.get('state')!) },
+            { expiresAt: new Date(Date.now() - 1000) },
+          );
         const page = await browser.get(callback);
         expect(page.status, page.text).to.equal(400);
         expect(page.json().code).to.equal('GANTRY_OAUTH_STATE_INVALID');
-        expect((await stateRows()).some((r) => r.stateHash === sha256(callback.searchParams.get('state')!))).to.equal(false);
+        expect((await stateRows()).some((r) => r.stateHash === sha256(callback.searchParams.get('state')!))).to.equal(
+          false,
+        );
       });
 
       it('refuses a callback with a state but no code (400)', async () => {
@@ -258,7 +318,10 @@ export function oauthSuite(target: SuiteTarget): void {
         expect(denied.status, denied.text).to.equal(401);
         expect(denied.json()).to.include({ code: 'GANTRY_OAUTH_DENIED', providerError: 'access_denied' });
         expect((await stateRows()).some((r) => r.stateHash === sha256(state))).to.equal(false);
-        expect((await app.oauthAudit())[0]).to.deep.include({ outcome: 'failure', details: { provider: 'corp', reason: 'denied' } });
+        expect((await app.oauthAudit())[0]).to.deep.include({
+          outcome: 'failure',
+          details: { provider: 'corp', reason: 'denied' },
+        });
       });
 
       it('refuses an address the provider did not verify (403) and creates no account', async () => {
@@ -280,19 +343,26 @@ export function oauthSuite(target: SuiteTarget): void {
 
       it('does not link an existing local account whose address is unverified (409)', async () => {
         const { login, email } = person('squatter');
-        const signup = await app.api('POST', '/api/v1/auth/signup', { body: { email, password: PASSWORD, name: 'Squatter' } });
+        const signup = await app.api('POST', '/api/v1/auth/signup', {
+          body: { email, password: PASSWORD, name: 'Squatter' },
+        });
         expect(signup.status, signup.text).to.equal(201);
         idp.account(login, { email, email_verified: true });
         const page = await signIn(app.browser(), 'corp', login);
         expect(page.status, page.text).to.equal(409);
         expect(page.json().code).to.equal('GANTRY_OAUTH_LINK_REFUSED');
         expect((await app.tk.get(UsersToken).findByEmail(email))?.emailVerified).to.equal(false);
-        expect((await app.oauthAudit())[0]).to.deep.include({ outcome: 'failure', details: { provider: 'corp', reason: 'link-refused' } });
+        expect((await app.oauthAudit())[0]).to.deep.include({
+          outcome: 'failure',
+          details: { provider: 'corp', reason: 'link-refused' },
+        });
       });
 
       it('refuses a disabled account (403)', async () => {
         const { login, email } = person('disabled');
-        const { user } = await app.tk.get(UsersToken).ensureAccount({ email, password: PASSWORD, name: 'Off', roles: ['user'] });
+        const { user } = await app.tk
+          .get(UsersToken)
+          .ensureAccount({ email, password: PASSWORD, name: 'Off', roles: ['user'] });
         await app.tk.get(DatabaseToken).em().nativeUpdate(UserEntity, { id: user.id }, { status: 'disabled' });
         idp.account(login, { email, email_verified: true });
         const page = await signIn(app.browser(), 'corp', login);
@@ -339,7 +409,12 @@ export function oauthSuite(target: SuiteTarget): void {
         const page = await browser.get(callback);
         expect(page.status).to.equal(200);
         const trail = JSON.stringify(await app.oauthAudit());
-        for (const value of [callback.searchParams.get('code')!, callback.searchParams.get('state')!, page.json().accessToken, page.json().refreshToken]) {
+        for (const value of [
+          callback.searchParams.get('code')!,
+          callback.searchParams.get('state')!,
+          page.json().accessToken,
+          page.json().refreshToken,
+        ]) {
           expect(trail).to.not.include(value);
         }
         const ready = await app.api('GET', '/readyz');
@@ -348,7 +423,7 @@ export function oauthSuite(target: SuiteTarget): void {
       });
     });
 
-    describe('Google (passport-google-oauth20 against the provider\'s endpoints)', () => {
+    describe("Google (passport-google-oauth20 against the provider's endpoints)", () => {
       it('redirects with client id, state, S256 challenge and the configured redirect URI', async () => {
         const page = await start(app.browser(), 'google');
         const url = page.location!;
@@ -373,7 +448,11 @@ export function oauthSuite(target: SuiteTarget): void {
         expect(page.status, page.text).to.equal(200);
         const me = await app.api('GET', '/api/v1/users/me', { token: page.json().accessToken });
         expect(me.body).to.include({ email, name: 'Gee Mail', emailVerified: true });
-        expect((await app.oauthAudit())[0]!.details).to.deep.equal({ provider: 'google', mode: 'token', account: 'created' });
+        expect((await app.oauthAudit())[0]!.details).to.deep.equal({
+          provider: 'google',
+          mode: 'token',
+          account: 'created',
+        });
         const replay = await browser.get(callback);
         expect(replay.status).to.equal(400);
         expect(replay.json().code).to.equal('GANTRY_OAUTH_STATE_INVALID');
@@ -422,7 +501,9 @@ export function oauthSuite(target: SuiteTarget): void {
         const me = await app.api('GET', '/api/v1/users/me', { token: page.json().accessToken });
         expect(me.body).to.include({ email, name: 'Fay Book', emailVerified: true });
         const again = await facebookSignIn(login);
-        expect((await app.api('GET', '/api/v1/users/me', { token: again.json().accessToken })).body.id).to.equal(me.body.id);
+        expect((await app.api('GET', '/api/v1/users/me', { token: again.json().accessToken })).body.id).to.equal(
+          me.body.id,
+        );
       });
 
       it('refuses a Facebook user whose address Graph does not return (unconfirmed): 403 GANTRY_OAUTH_EMAIL_UNVERIFIED', async () => {
@@ -448,9 +529,13 @@ export function oauthSuite(target: SuiteTarget): void {
       it('checks the state before the exchange, and answers 502 when the token endpoint refuses the code', async () => {
         const browser = app.browser();
         const state = (await start(browser, 'facebook')).location!.searchParams.get('state')!;
-        const forged = await browser.get(`${callbackUrl('facebook')}?code=forged&state=${randomBytes(32).toString('base64url')}`);
+        const forged = await browser.get(
+          `${callbackUrl('facebook')}?code=forged&state=${randomBytes(32).toString('base64url')}`,
+        );
         expect(forged.status, forged.text).to.equal(400);
-        const refused = await browser.get(`${callbackUrl('facebook')}?code=not-a-code-the-provider-issued&state=${state}`);
+        const refused = await browser.get(
+          `${callbackUrl('facebook')}?code=not-a-code-the-provider-issued&state=${state}`,
+        );
         expect(refused.status, refused.text).to.equal(502);
         expect(refused.json().code).to.equal('GANTRY_OAUTH_EXCHANGE_FAILED');
         const replay = await browser.get(`${callbackUrl('facebook')}?code=again&state=${state}`);
@@ -461,7 +546,13 @@ export function oauthSuite(target: SuiteTarget): void {
     it('the start route takes only ?mode: a code, state or error there is a 400 problem, never an exchange', async () => {
       const browser = app.browser();
       const audited = (await app.oauthAudit()).length;
-      for (const query of ['?code=x&state=y', '?state=y', '?error=access_denied', '?mode=token&code=x', '?mode=cookie']) {
+      for (const query of [
+        '?code=x&state=y',
+        '?state=y',
+        '?error=access_denied',
+        '?mode=token&code=x',
+        '?mode=cookie',
+      ]) {
         const page = await browser.get(`${PUBLIC_ORIGIN}/api/v1/auth/oauth/corp${query}`);
         expect(page.status, query).to.equal(400);
         expect(page.json().code, query).to.equal('GANTRY_HTTP_VALIDATION');

@@ -21,9 +21,17 @@ export function counterPlugin(key: string, name = 'counter'): Plugin {
 }
 
 /** Boots http + redis + a counter plugin (`GET /api/v1/counter`) with the given redis options. */
-export function boot(redis: Record<string, unknown>, options: { key?: string; extra?: readonly Plugin[]; logger?: Logger; start?: boolean } = {}): Promise<TestKernel> {
+export function boot(
+  redis: Record<string, unknown>,
+  options: { key?: string; extra?: readonly Plugin[]; logger?: Logger; start?: boolean } = {},
+): Promise<TestKernel> {
   return createTestKernel({
-    plugins: [httpPlugin, redisPlugin, counterPlugin(options.key ?? 'gantry:redis-test:unused'), ...(options.extra ?? [])],
+    plugins: [
+      httpPlugin,
+      redisPlugin,
+      counterPlugin(options.key ?? 'gantry:redis-test:unused'),
+      ...(options.extra ?? []),
+    ],
     config: { redis },
     logger: options.logger,
     start: options.start,
@@ -53,7 +61,11 @@ export async function eventually(probe: () => Promise<boolean>, attempts = 100, 
 }
 
 /** What a rejected promise rejected with (fails when it resolves). */
-export async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string; status?: number; details?: Record<string, unknown>; headers?: Record<string, string> }> {
+export async function rejection(
+  promise: Promise<unknown>,
+): Promise<
+  Error & { code?: string; status?: number; details?: Record<string, unknown>; headers?: Record<string, string> }
+> {
   try {
     await promise;
   } catch (err) {

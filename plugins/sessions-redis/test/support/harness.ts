@@ -1,7 +1,15 @@
 import { currentContext, definePlugin, type Plugin } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
 import { plugin as authJwtPlugin } from '@gantry/plugin-auth-jwt';
-import { createTestKernel, permissionStandIn as makeStandIn, type InjectOptions, type InjectResponse, type LogLine, memoryLogger, type TestKernel } from '@gantry/testing';
+import {
+  createTestKernel,
+  permissionStandIn as makeStandIn,
+  type InjectOptions,
+  type InjectResponse,
+  type LogLine,
+  memoryLogger,
+  type TestKernel,
+} from '@gantry/testing';
 import { z } from 'zod';
 import { plugin, SessionsToken, type SessionView } from '../../src/index.js';
 
@@ -12,7 +20,9 @@ export const ADMIN_PREFIX = 'admin-';
  * Test stand-in for rbac (which this plugin must not depend on): `authenticated` needs a principal;
  * any other permission needs a principal whose id starts with {@link ADMIN_PREFIX}.
  */
-export const permissionStandIn: Plugin = makeStandIn((principal, permission) => permission === 'authenticated' || principal.id.startsWith(ADMIN_PREFIX));
+export const permissionStandIn: Plugin = makeStandIn(
+  (principal, permission) => permission === 'authenticated' || principal.id.startsWith(ADMIN_PREFIX),
+);
 
 /**
  * The test app: `POST /login-test` signs `body.userId` in (after setting a `theme` cookie when asked) with a cookie session (what the users plugin
@@ -30,11 +40,15 @@ export function sessionApp(revoked: Omit<SessionView, 'current'>[]): Plugin {
       const sessions = ctx.container.get(SessionsToken);
       sessions.onRevoke((view) => void revoked.push(view));
       const principal = () => currentContext()?.principal ?? null;
-      ctx.http.post('/login-test', { meta: { public: true }, schema: { body: z.object({ userId: z.string(), theme: z.string().optional() }) } }, (req, reply) => {
-        // Another cookie set before establish(): it must survive.
-        if (req.body.theme) reply.header('set-cookie', `theme=${req.body.theme}`);
-        return sessions.establish(req.raw, reply.raw, req.body.userId);
-      });
+      ctx.http.post(
+        '/login-test',
+        { meta: { public: true }, schema: { body: z.object({ userId: z.string(), theme: z.string().optional() }) } },
+        (req, reply) => {
+          // Another cookie set before establish(): it must survive.
+          if (req.body.theme) reply.header('set-cookie', `theme=${req.body.theme}`);
+          return sessions.establish(req.raw, reply.raw, req.body.userId);
+        },
+      );
       ctx.http.post('/logout-test', { meta: { auth: 'session' } }, async (req, reply) => {
         await sessions.destroyCurrent(req.raw, reply.raw);
         return undefined;
@@ -56,7 +70,11 @@ export interface StoreTarget {
 }
 
 /** The memory store: nothing else needed. */
-export const memoryTarget: StoreTarget = { name: 'memory', plugins: [], config: () => ({ 'sessions-redis': { store: 'memory' } }) };
+export const memoryTarget: StoreTarget = {
+  name: 'memory',
+  plugins: [],
+  config: () => ({ 'sessions-redis': { store: 'memory' } }),
+};
 
 /** A booted kernel of the test app, the revocations its listener saw and its log lines. */
 export interface Booted {
@@ -77,7 +95,11 @@ export class Kernels {
     const base = this.target.config();
     const tk = await createTestKernel({
       plugins: [httpPlugin, ...this.target.plugins, authJwtPlugin, plugin, permissionStandIn, sessionApp(revoked)],
-      config: { ...base, 'auth-jwt': { issuer: 'https://sessions.test', audience: 'sessions-test', store: 'memory' }, 'sessions-redis': { ...base['sessions-redis'], ...options } },
+      config: {
+        ...base,
+        'auth-jwt': { issuer: 'https://sessions.test', audience: 'sessions-test', store: 'memory' },
+        'sessions-redis': { ...base['sessions-redis'], ...options },
+      },
       logger: memoryLogger(lines),
     });
     this.started.push(tk);
@@ -134,17 +156,34 @@ export class Browser {
   }
 
   /** Signs `userId` in through POST /login-test and keeps the CSRF token. */
-  async login(tk: TestKernel, userId: string): Promise<{ id: string; csrfToken: string; expiresAt: string; idleTimeoutSeconds: number }> {
+  async login(
+    tk: TestKernel,
+    userId: string,
+  ): Promise<{ id: string; csrfToken: string; expiresAt: string; idleTimeoutSeconds: number }> {
     const res = await this.send(tk, { method: 'POST', url: '/api/v1/login-test', payload: { userId } });
     if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`);
-    const body = JSON.parse(res.body) as { id: string; csrfToken: string; expiresAt: string; idleTimeoutSeconds: number };
+    const body = JSON.parse(res.body) as {
+      id: string;
+      csrfToken: string;
+      expiresAt: string;
+      idleTimeoutSeconds: number;
+    };
     this.csrfToken = body.csrfToken;
     return body;
   }
 
   /** An unsafe same-origin request with the CSRF token, as a well-behaved front-end sends it. */
   post(tk: TestKernel, url: string, headers: Record<string, string> = {}): Promise<InjectResponse> {
-    return this.send(tk, { method: 'POST', url, headers: { 'sec-fetch-site': 'same-origin', origin: 'http://localhost:80', ...(this.csrfToken ? { 'x-csrf-token': this.csrfToken } : {}), ...headers } });
+    return this.send(tk, {
+      method: 'POST',
+      url,
+      headers: {
+        'sec-fetch-site': 'same-origin',
+        origin: 'http://localhost:80',
+        ...(this.csrfToken ? { 'x-csrf-token': this.csrfToken } : {}),
+        ...headers,
+      },
+    });
   }
 
   /** The session cookie value, if set. */

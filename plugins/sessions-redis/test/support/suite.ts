@@ -4,7 +4,17 @@ import { randomBytes } from 'node:crypto';
 import { AuthJwtToken } from '@gantry/plugin-auth-jwt';
 import { expect } from 'chai';
 import { SessionsToken } from '../../src/index.js';
-import { ADMIN_PREFIX, Browser, codeOf, CSRF_COOKIE, Kernels, SESSION_COOKIE, setCookies, sleep, type StoreTarget } from './harness.js';
+import {
+  ADMIN_PREFIX,
+  Browser,
+  codeOf,
+  CSRF_COOKIE,
+  Kernels,
+  SESSION_COOKIE,
+  setCookies,
+  sleep,
+  type StoreTarget,
+} from './harness.js';
 
 const CROSS_SITE = { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' } as const;
 
@@ -29,7 +39,12 @@ export function sessionsSuite(target: StoreTarget): void {
         }
         const value = cookies[0]!.value;
         expect(value).to.match(/^[A-Za-z0-9_-]{43}$/);
-        const body = JSON.parse(res.body) as { id: string; csrfToken: string; expiresAt: string; idleTimeoutSeconds: number };
+        const body = JSON.parse(res.body) as {
+          id: string;
+          csrfToken: string;
+          expiresAt: string;
+          idleTimeoutSeconds: number;
+        };
         expect(Object.keys(body).sort()).to.deep.equal(['csrfToken', 'expiresAt', 'id', 'idleTimeoutSeconds']);
         expect(body.id).to.not.equal(value);
         expect(body.idleTimeoutSeconds).to.equal(1800);
@@ -44,14 +59,22 @@ export function sessionsSuite(target: StoreTarget): void {
 
       it('honours a configured cookie name and SameSite=Strict', async () => {
         const { tk } = await kernels.boot({ cookieName: '__Host-app.sid', sameSite: 'strict' });
-        const res = await new Browser().send(tk, { method: 'POST', url: '/api/v1/login-test', payload: { userId: 'alice' } });
+        const res = await new Browser().send(tk, {
+          method: 'POST',
+          url: '/api/v1/login-test',
+          payload: { userId: 'alice' },
+        });
         const session = setCookies(res).find((c) => c.name === '__Host-app.sid');
         expect(session?.attributes).to.include('SameSite=Strict');
       });
 
       it('appends its cookies to the Set-Cookie headers already set', async () => {
         const { tk } = await kernels.boot();
-        const res = await tk.inject({ method: 'POST', url: '/api/v1/login-test', payload: { userId: 'alice', theme: 'dark' } });
+        const res = await tk.inject({
+          method: 'POST',
+          url: '/api/v1/login-test',
+          payload: { userId: 'alice', theme: 'dark' },
+        });
         expect(res.statusCode, res.body).to.equal(200);
         expect(setCookies(res).map((c) => c.name)).to.deep.equal(['theme', SESSION_COOKIE, CSRF_COOKIE]);
       });
@@ -62,7 +85,12 @@ export function sessionsSuite(target: StoreTarget): void {
         const { id } = await browser.login(tk, 'alice');
         const res = await browser.send(tk, { method: 'GET', url: '/api/v1/whoami' });
         expect(res.statusCode, res.body).to.equal(200);
-        expect(JSON.parse(res.body).principal).to.deep.equal({ id: 'alice', kind: 'user', via: 'session', sessionId: id });
+        expect(JSON.parse(res.body).principal).to.deep.equal({
+          id: 'alice',
+          kind: 'user',
+          via: 'session',
+          sessionId: id,
+        });
       });
 
       it('leaves a request without the cookie to the HTTP layer (401 GANTRY_HTTP_UNAUTHENTICATED), and refuses an unknown or malformed cookie with its own 401', async () => {
@@ -71,7 +99,11 @@ export function sessionsSuite(target: StoreTarget): void {
         expect(none.statusCode).to.equal(401);
         expect(codeOf(none)).to.equal('GANTRY_HTTP_UNAUTHENTICATED');
         for (const value of [randomBytes(32).toString('base64url'), 'not-a-session']) {
-          const res = await tk.inject({ method: 'GET', url: '/api/v1/whoami', headers: { cookie: `${SESSION_COOKIE}=${value}` } });
+          const res = await tk.inject({
+            method: 'GET',
+            url: '/api/v1/whoami',
+            headers: { cookie: `${SESSION_COOKIE}=${value}` },
+          });
           expect(res.statusCode).to.equal(401);
           expect(codeOf(res)).to.equal('GANTRY_SESSIONS_REDIS_SESSION_INVALID');
           expect(setCookies(res).find((c) => c.name === SESSION_COOKIE)?.attributes).to.include('Max-Age=0');
@@ -108,12 +140,22 @@ export function sessionsSuite(target: StoreTarget): void {
           { headers: { origin: 'https://evil.example' }, code: 'GANTRY_SESSIONS_REDIS_ORIGIN_NOT_ALLOWED' },
         ];
         for (const { headers, code } of attempts) {
-          const res = await tk.inject({ method: 'POST', url: '/api/v1/login-test', payload: { userId: 'mallory' }, headers });
+          const res = await tk.inject({
+            method: 'POST',
+            url: '/api/v1/login-test',
+            payload: { userId: 'mallory' },
+            headers,
+          });
           expect(res.statusCode).to.equal(403);
           expect(codeOf(res)).to.equal(code);
           expect(res.headers['set-cookie']).to.equal(undefined);
         }
-        const sameOrigin = await tk.inject({ method: 'POST', url: '/api/v1/login-test', payload: { userId: 'alice' }, headers: { 'sec-fetch-site': 'same-origin', origin: 'http://localhost:80' } });
+        const sameOrigin = await tk.inject({
+          method: 'POST',
+          url: '/api/v1/login-test',
+          payload: { userId: 'alice' },
+          headers: { 'sec-fetch-site': 'same-origin', origin: 'http://localhost:80' },
+        });
         expect(sameOrigin.statusCode).to.equal(200);
       });
 
@@ -131,7 +173,11 @@ export function sessionsSuite(target: StoreTarget): void {
           expect(c.attributes).to.include('Max-Age=0');
         }
         expect(browser.jar.size).to.equal(0);
-        const replay = await tk.inject({ method: 'GET', url: '/api/v1/whoami', headers: { cookie: `${SESSION_COOKIE}=${cookie}` } });
+        const replay = await tk.inject({
+          method: 'GET',
+          url: '/api/v1/whoami',
+          headers: { cookie: `${SESSION_COOKIE}=${cookie}` },
+        });
         expect(replay.statusCode).to.equal(401);
         expect(codeOf(replay)).to.equal('GANTRY_SESSIONS_REDIS_SESSION_INVALID');
       });
@@ -153,7 +199,11 @@ export function sessionsSuite(target: StoreTarget): void {
         expect(setCookies(res).map((c) => c.name)).to.have.members([SESSION_COOKIE, CSRF_COOKIE]);
         expect(browser.jar.size).to.equal(0);
         // The session is gone, not only refused once.
-        const again = await tk.inject({ method: 'GET', url: '/api/v1/whoami', headers: { cookie: `${SESSION_COOKIE}=${cookie}` } });
+        const again = await tk.inject({
+          method: 'GET',
+          url: '/api/v1/whoami',
+          headers: { cookie: `${SESSION_COOKIE}=${cookie}` },
+        });
         expect(codeOf(again)).to.equal('GANTRY_SESSIONS_REDIS_SESSION_INVALID');
       });
 
@@ -184,10 +234,17 @@ export function sessionsSuite(target: StoreTarget): void {
         const bare = await browser.send(tk, { method: 'POST', url: '/api/v1/notes', headers: { ...CROSS_SITE } });
         expect(bare.statusCode).to.equal(403);
         expect(codeOf(bare)).to.equal('GANTRY_SESSIONS_REDIS_CROSS_SITE_REQUEST');
-        const withToken = await browser.send(tk, { method: 'POST', url: '/api/v1/notes', headers: { ...CROSS_SITE, 'x-csrf-token': browser.csrfToken! } });
+        const withToken = await browser.send(tk, {
+          method: 'POST',
+          url: '/api/v1/notes',
+          headers: { ...CROSS_SITE, 'x-csrf-token': browser.csrfToken! },
+        });
         expect(codeOf(withToken)).to.equal('GANTRY_SESSIONS_REDIS_CROSS_SITE_REQUEST');
         // Without Fetch Metadata (an older browser), the foreign Origin alone is refused, token or not.
-        for (const headers of [{ origin: 'https://evil.example' }, { origin: 'null', 'x-csrf-token': browser.csrfToken! }]) {
+        for (const headers of [
+          { origin: 'https://evil.example' },
+          { origin: 'null', 'x-csrf-token': browser.csrfToken! },
+        ]) {
           const res = await browser.send(tk, { method: 'POST', url: '/api/v1/notes', headers });
           expect(res.statusCode).to.equal(403);
           expect(codeOf(res)).to.equal('GANTRY_SESSIONS_REDIS_ORIGIN_NOT_ALLOWED');
@@ -201,19 +258,31 @@ export function sessionsSuite(target: StoreTarget): void {
         const other = new Browser();
         await other.login(tk, 'alice');
         for (const token of [undefined, other.csrfToken!, 'f'.repeat(64)]) {
-          const headers = { 'sec-fetch-site': 'same-origin', origin: 'http://localhost:80', ...(token ? { 'x-csrf-token': token } : {}) };
+          const headers = {
+            'sec-fetch-site': 'same-origin',
+            origin: 'http://localhost:80',
+            ...(token ? { 'x-csrf-token': token } : {}),
+          };
           const res = await alice.send(tk, { method: 'POST', url: '/api/v1/notes', headers });
           expect(res.statusCode, String(token)).to.equal(403);
           expect(codeOf(res)).to.equal('GANTRY_SESSIONS_REDIS_CSRF_INVALID');
         }
         // The token in the header without the CSRF cookie is refused as well (double submit).
-        const noCookie = await tk.inject({ method: 'POST', url: '/api/v1/notes', headers: { cookie: `${SESSION_COOKIE}=${alice.sessionCookie}`, 'x-csrf-token': alice.csrfToken! } });
+        const noCookie = await tk.inject({
+          method: 'POST',
+          url: '/api/v1/notes',
+          headers: { cookie: `${SESSION_COOKIE}=${alice.sessionCookie}`, 'x-csrf-token': alice.csrfToken! },
+        });
         expect(codeOf(noCookie)).to.equal('GANTRY_SESSIONS_REDIS_CSRF_INVALID');
         const ok = await alice.post(tk, '/api/v1/notes');
         expect(ok.statusCode, ok.body).to.equal(201);
         expect(JSON.parse(ok.body).by.via).to.equal('session');
         // A non-browser client sending neither Sec-Fetch-Site nor Origin only needs the token.
-        const plain = await alice.send(tk, { method: 'POST', url: '/api/v1/session-only', headers: { 'x-csrf-token': alice.csrfToken! } });
+        const plain = await alice.send(tk, {
+          method: 'POST',
+          url: '/api/v1/session-only',
+          headers: { 'x-csrf-token': alice.csrfToken! },
+        });
         expect(plain.statusCode, plain.body).to.equal(201);
       });
 
@@ -229,13 +298,29 @@ export function sessionsSuite(target: StoreTarget): void {
         const { tk } = await kernels.boot({ allowedOrigins: ['https://app.example.test'] });
         const browser = new Browser();
         await browser.login(tk, 'alice');
-        const sibling = await browser.send(tk, { method: 'POST', url: '/api/v1/notes', headers: { 'sec-fetch-site': 'same-site', origin: 'https://app.example.test', 'x-csrf-token': browser.csrfToken! } });
+        const sibling = await browser.send(tk, {
+          method: 'POST',
+          url: '/api/v1/notes',
+          headers: {
+            'sec-fetch-site': 'same-site',
+            origin: 'https://app.example.test',
+            'x-csrf-token': browser.csrfToken!,
+          },
+        });
         expect(sibling.statusCode, sibling.body).to.equal(201);
-        const stranger = await browser.send(tk, { method: 'POST', url: '/api/v1/notes', headers: { 'sec-fetch-site': 'same-site', origin: 'https://blog.example.test', 'x-csrf-token': browser.csrfToken! } });
+        const stranger = await browser.send(tk, {
+          method: 'POST',
+          url: '/api/v1/notes',
+          headers: {
+            'sec-fetch-site': 'same-site',
+            origin: 'https://blog.example.test',
+            'x-csrf-token': browser.csrfToken!,
+          },
+        });
         expect(codeOf(stranger)).to.equal('GANTRY_SESSIONS_REDIS_CROSS_SITE_REQUEST');
       });
 
-      it('GET /auth/csrf hands back the session\'s token, and issues a new CSRF cookie when it was lost', async () => {
+      it("GET /auth/csrf hands back the session's token, and issues a new CSRF cookie when it was lost", async () => {
         const { tk } = await kernels.boot();
         const browser = new Browser();
         const { csrfToken } = await browser.login(tk, 'alice');
@@ -254,7 +339,11 @@ export function sessionsSuite(target: StoreTarget): void {
       it('GET /auth/csrf is for cookie sessions only', async () => {
         const { tk } = await kernels.boot();
         const pair = await tk.get(AuthJwtToken).issuePair('bob');
-        const res = await tk.inject({ method: 'GET', url: '/api/v1/auth/csrf', headers: { authorization: `Bearer ${pair.accessToken}` } });
+        const res = await tk.inject({
+          method: 'GET',
+          url: '/api/v1/auth/csrf',
+          headers: { authorization: `Bearer ${pair.accessToken}` },
+        });
         expect(res.statusCode).to.equal(401);
       });
 
@@ -263,17 +352,25 @@ export function sessionsSuite(target: StoreTarget): void {
         const browser = new Browser();
         await browser.login(tk, 'alice');
         const pair = await tk.get(AuthJwtToken).issuePair('bob');
-        const res = await browser.send(tk, { method: 'POST', url: '/api/v1/notes', headers: { ...CROSS_SITE, authorization: `Bearer ${pair.accessToken}` } });
+        const res = await browser.send(tk, {
+          method: 'POST',
+          url: '/api/v1/notes',
+          headers: { ...CROSS_SITE, authorization: `Bearer ${pair.accessToken}` },
+        });
         expect(res.statusCode, res.body).to.equal(201);
         expect(JSON.parse(res.body).by).to.include({ id: 'bob', via: 'bearer' });
         // Without the cookie at all, same answer.
-        const bare = await tk.inject({ method: 'POST', url: '/api/v1/notes', headers: { ...CROSS_SITE, authorization: `Bearer ${pair.accessToken}` } });
+        const bare = await tk.inject({
+          method: 'POST',
+          url: '/api/v1/notes',
+          headers: { ...CROSS_SITE, authorization: `Bearer ${pair.accessToken}` },
+        });
         expect(bare.statusCode).to.equal(201);
       });
     });
 
     describe('session registry', () => {
-      it('lists the caller\'s live sessions newest first, marking the current one, without cookie values', async () => {
+      it("lists the caller's live sessions newest first, marking the current one, without cookie values", async () => {
         const { tk } = await kernels.boot();
         const first = new Browser();
         const a = await first.login(tk, 'alice');
@@ -282,10 +379,18 @@ export function sessionsSuite(target: StoreTarget): void {
         const b = await second.login(tk, 'alice');
         await new Browser().login(tk, 'mallory');
         await sleep(5);
-        await tk.get(SessionsToken).register({ id: 'family-1', userId: 'alice', ttlSeconds: 600, ip: '203.0.113.9', userAgent: 'app/1.0' });
-        const res = await first.send(tk, { method: 'GET', url: '/api/v1/auth/sessions', headers: { 'user-agent': 'test-browser' } });
+        await tk
+          .get(SessionsToken)
+          .register({ id: 'family-1', userId: 'alice', ttlSeconds: 600, ip: '203.0.113.9', userAgent: 'app/1.0' });
+        const res = await first.send(tk, {
+          method: 'GET',
+          url: '/api/v1/auth/sessions',
+          headers: { 'user-agent': 'test-browser' },
+        });
         expect(res.statusCode, res.body).to.equal(200);
-        const { sessions } = JSON.parse(res.body) as { sessions: { id: string; kind: string; current: boolean; userId: string; ip?: string; userAgent?: string }[] };
+        const { sessions } = JSON.parse(res.body) as {
+          sessions: { id: string; kind: string; current: boolean; userId: string; ip?: string; userAgent?: string }[];
+        };
         expect(sessions.map((s) => s.id)).to.deep.equal(['family-1', b.id, a.id]);
         expect(sessions.map((s) => s.current)).to.deep.equal([false, false, true]);
         expect(sessions.map((s) => s.kind)).to.deep.equal(['token', 'cookie', 'cookie']);
@@ -293,32 +398,54 @@ export function sessionsSuite(target: StoreTarget): void {
         expect(res.body).to.not.include(first.sessionCookie!).and.not.include(second.sessionCookie!);
         // A bearer caller of the token family sees that one as current.
         const pair = await tk.get(AuthJwtToken).issuePair('alice');
-        const family = (JSON.parse(Buffer.from(pair.accessToken.split('.')[1]!, 'base64url').toString()) as { fid: string }).fid;
+        const family = (
+          JSON.parse(Buffer.from(pair.accessToken.split('.')[1]!, 'base64url').toString()) as { fid: string }
+        ).fid;
         await tk.get(SessionsToken).register({ id: family, userId: 'alice', ttlSeconds: 600 });
-        const viaBearer = await tk.inject({ method: 'GET', url: '/api/v1/auth/sessions', headers: { authorization: `Bearer ${pair.accessToken}` } });
+        const viaBearer = await tk.inject({
+          method: 'GET',
+          url: '/api/v1/auth/sessions',
+          headers: { authorization: `Bearer ${pair.accessToken}` },
+        });
         const listed = (JSON.parse(viaBearer.body) as { sessions: { id: string; current: boolean }[] }).sessions;
         expect(listed.filter((s) => s.current).map((s) => s.id)).to.deep.equal([family]);
       });
 
-      it('DELETE /auth/sessions/:id revokes one of the caller\'s sessions (204), 404 for another user\'s, 400 for a malformed id', async () => {
+      it("DELETE /auth/sessions/:id revokes one of the caller's sessions (204), 404 for another user's, 400 for a malformed id", async () => {
         const { tk, revoked } = await kernels.boot();
         const laptop = new Browser();
         await laptop.login(tk, 'alice');
         const phone = new Browser();
         const phoneSession = await phone.login(tk, 'alice');
         const mallory = await new Browser().login(tk, 'mallory');
-        const res = await laptop.send(tk, { method: 'DELETE', url: `/api/v1/auth/sessions/${phoneSession.id}`, headers: { 'x-csrf-token': laptop.csrfToken! } });
+        const res = await laptop.send(tk, {
+          method: 'DELETE',
+          url: `/api/v1/auth/sessions/${phoneSession.id}`,
+          headers: { 'x-csrf-token': laptop.csrfToken! },
+        });
         expect(res.statusCode, res.body).to.equal(204);
         expect(revoked.map((r) => r.id)).to.deep.equal([phoneSession.id]);
         expect(revoked[0]).to.include({ userId: 'alice', kind: 'cookie' });
         const gone = await phone.send(tk, { method: 'GET', url: '/api/v1/whoami' });
         expect(codeOf(gone)).to.equal('GANTRY_SESSIONS_REDIS_SESSION_INVALID');
-        const again = await laptop.send(tk, { method: 'DELETE', url: `/api/v1/auth/sessions/${phoneSession.id}`, headers: { 'x-csrf-token': laptop.csrfToken! } });
+        const again = await laptop.send(tk, {
+          method: 'DELETE',
+          url: `/api/v1/auth/sessions/${phoneSession.id}`,
+          headers: { 'x-csrf-token': laptop.csrfToken! },
+        });
         expect(again.statusCode).to.equal(404);
-        const foreign = await laptop.send(tk, { method: 'DELETE', url: `/api/v1/auth/sessions/${mallory.id}`, headers: { 'x-csrf-token': laptop.csrfToken! } });
+        const foreign = await laptop.send(tk, {
+          method: 'DELETE',
+          url: `/api/v1/auth/sessions/${mallory.id}`,
+          headers: { 'x-csrf-token': laptop.csrfToken! },
+        });
         expect(foreign.statusCode).to.equal(404);
         expect(codeOf(foreign)).to.equal('GANTRY_SESSIONS_REDIS_SESSION_NOT_FOUND');
-        const malformed = await laptop.send(tk, { method: 'DELETE', url: '/api/v1/auth/sessions/a%20b', headers: { 'x-csrf-token': laptop.csrfToken! } });
+        const malformed = await laptop.send(tk, {
+          method: 'DELETE',
+          url: '/api/v1/auth/sessions/a%20b',
+          headers: { 'x-csrf-token': laptop.csrfToken! },
+        });
         expect(malformed.statusCode).to.equal(400);
         expect(revoked).to.have.length(1);
         // The cookie session is protected against CSRF here too.
@@ -330,7 +457,11 @@ export function sessionsSuite(target: StoreTarget): void {
         const { tk } = await kernels.boot();
         const browser = new Browser();
         const { id } = await browser.login(tk, 'alice');
-        const res = await browser.send(tk, { method: 'DELETE', url: `/api/v1/auth/sessions/${id}`, headers: { 'x-csrf-token': browser.csrfToken! } });
+        const res = await browser.send(tk, {
+          method: 'DELETE',
+          url: `/api/v1/auth/sessions/${id}`,
+          headers: { 'x-csrf-token': browser.csrfToken! },
+        });
         expect(res.statusCode).to.equal(204);
         expect(browser.jar.size).to.equal(0);
       });
@@ -344,19 +475,32 @@ export function sessionsSuite(target: StoreTarget): void {
         await tk.get(SessionsToken).register({ id: 'family-2', userId: 'alice', ttlSeconds: 600 });
         const bob = new Browser();
         await bob.login(tk, 'bob');
-        const denied = await laptop.send(tk, { method: 'DELETE', url: '/api/v1/users/bob/sessions', headers: { 'x-csrf-token': laptop.csrfToken! } });
+        const denied = await laptop.send(tk, {
+          method: 'DELETE',
+          url: '/api/v1/users/bob/sessions',
+          headers: { 'x-csrf-token': laptop.csrfToken! },
+        });
         expect(denied.statusCode).to.equal(403);
         expect((await bob.send(tk, { method: 'GET', url: '/api/v1/whoami' })).statusCode).to.equal(200);
         const admin = new Browser();
         await admin.login(tk, `${ADMIN_PREFIX}1`);
-        const res = await admin.send(tk, { method: 'DELETE', url: '/api/v1/users/alice/sessions', headers: { 'x-csrf-token': admin.csrfToken! } });
+        const res = await admin.send(tk, {
+          method: 'DELETE',
+          url: '/api/v1/users/alice/sessions',
+          headers: { 'x-csrf-token': admin.csrfToken! },
+        });
         expect(res.statusCode, res.body).to.equal(200);
         expect(JSON.parse(res.body)).to.deep.equal({ revoked: 3 });
         expect(revoked.map((r) => r.kind).sort()).to.deep.equal(['cookie', 'cookie', 'token']);
-        for (const b of [laptop, phone]) expect((await b.send(tk, { method: 'GET', url: '/api/v1/whoami' })).statusCode).to.equal(401);
+        for (const b of [laptop, phone])
+          expect((await b.send(tk, { method: 'GET', url: '/api/v1/whoami' })).statusCode).to.equal(401);
         expect(await tk.get(SessionsToken).list('alice')).to.deep.equal([]);
         expect((await bob.send(tk, { method: 'GET', url: '/api/v1/whoami' })).statusCode).to.equal(200);
-        const none = await admin.send(tk, { method: 'DELETE', url: '/api/v1/users/alice/sessions', headers: { 'x-csrf-token': admin.csrfToken! } });
+        const none = await admin.send(tk, {
+          method: 'DELETE',
+          url: '/api/v1/users/alice/sessions',
+          headers: { 'x-csrf-token': admin.csrfToken! },
+        });
         expect(JSON.parse(none.body)).to.deep.equal({ revoked: 0 });
       });
 
@@ -368,8 +512,11 @@ export function sessionsSuite(target: StoreTarget): void {
           ids.push((await b.login(tk, 'alice')).id);
           await sleep(5);
         }
-        expect(codeOf(await browsers[0]!.send(tk, { method: 'GET', url: '/api/v1/whoami' }))).to.equal('GANTRY_SESSIONS_REDIS_SESSION_INVALID');
-        for (const b of browsers.slice(1)) expect((await b.send(tk, { method: 'GET', url: '/api/v1/whoami' })).statusCode).to.equal(200);
+        expect(codeOf(await browsers[0]!.send(tk, { method: 'GET', url: '/api/v1/whoami' }))).to.equal(
+          'GANTRY_SESSIONS_REDIS_SESSION_INVALID',
+        );
+        for (const b of browsers.slice(1))
+          expect((await b.send(tk, { method: 'GET', url: '/api/v1/whoami' })).statusCode).to.equal(200);
         expect((await tk.get(SessionsToken).list('alice')).map((s) => s.id)).to.deep.equal([ids[2], ids[1]]);
         expect(revoked.map((r) => r.id)).to.deep.equal([ids[0]]);
         // A token login counts too, and evicts the oldest cookie session.
@@ -418,7 +565,9 @@ export function sessionsSuite(target: StoreTarget): void {
         ]) {
           let caught: unknown;
           await sessions.register(session).catch((err: unknown) => (caught = err));
-          expect((caught as { code?: string })?.code, JSON.stringify(session)).to.equal('GANTRY_SESSIONS_REDIS_ARGUMENT_INVALID');
+          expect((caught as { code?: string })?.code, JSON.stringify(session)).to.equal(
+            'GANTRY_SESSIONS_REDIS_ARGUMENT_INVALID',
+          );
         }
       });
     });

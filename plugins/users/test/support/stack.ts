@@ -27,7 +27,11 @@ export interface Reply {
 export interface Stack {
   readonly tk: TestKernel;
   readonly mailDir: string;
-  call(method: string, url: string, options?: { body?: unknown; token?: string; headers?: Record<string, string> }): Promise<Reply>;
+  call(
+    method: string,
+    url: string,
+    options?: { body?: unknown; token?: string; headers?: Record<string, string> },
+  ): Promise<Reply>;
   /** The newest mail to `to` whose subject matches, as raw text (waits up to 3 s for background mail). */
   mail(to: string, subject: RegExp): Promise<string>;
   /** The newest such mail decoded (mailparser): its plain text and HTML parts, as the recipient reads them. */
@@ -43,11 +47,26 @@ export interface Stack {
 
 /** Boots http, database, audit, rbac, auth-jwt (memory store), mailer (files) and users, plus `extra`. */
 export async function bootStack(
-  options: { database?: Record<string, unknown>; users?: Record<string, unknown>; extra?: readonly Plugin[]; config?: Record<string, unknown>; logger?: Logger } = {},
+  options: {
+    database?: Record<string, unknown>;
+    users?: Record<string, unknown>;
+    extra?: readonly Plugin[];
+    config?: Record<string, unknown>;
+    logger?: Logger;
+  } = {},
 ): Promise<Stack> {
   const mailDir = mkdtempSync(path.join(os.tmpdir(), 'gantry-users-mail-'));
   const tk = await createTestKernel({
-    plugins: [httpPlugin, databasePlugin, auditPlugin, rbacPlugin, authJwtPlugin, mailerPlugin, ...(options.extra ?? []), usersPlugin],
+    plugins: [
+      httpPlugin,
+      databasePlugin,
+      auditPlugin,
+      rbacPlugin,
+      authJwtPlugin,
+      mailerPlugin,
+      ...(options.extra ?? []),
+      usersPlugin,
+    ],
     ...(options.logger ? { logger: options.logger } : {}),
     config: {
       database: options.database ?? { dbName: ':memory:' },
@@ -61,7 +80,11 @@ export async function bootStack(
     const res = await tk.inject({
       method: method as 'GET',
       url,
-      headers: { ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.headers ?? {}) },
+      headers: {
+        ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+        ...(o.headers ?? {}),
+      },
       ...(o.body !== undefined ? { payload: typeof o.body === 'string' ? o.body : JSON.stringify(o.body) } : {}),
     });
     let body: unknown;
@@ -74,7 +97,9 @@ export async function bootStack(
   };
   const mail: Stack['mail'] = async (to, subject) => {
     for (let i = 0; i < 60; i++) {
-      const files = readdirSync(mailDir).filter((f) => f.endsWith('.eml')).sort();
+      const files = readdirSync(mailDir)
+        .filter((f) => f.endsWith('.eml'))
+        .sort();
       const found = files
         .map((f) => readFileSync(path.join(mailDir, f), 'utf8'))
         .filter((m) => m.toLowerCase().includes(`to: ${to.toLowerCase()}`) && subject.test(m))
