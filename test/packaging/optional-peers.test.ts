@@ -69,7 +69,13 @@ describe('packaging: optional collaborators are never loaded when they are not e
       'express-rate-limit',
       'argon2',
     ]);
-    for (const unwanted of ['ioredis', '@gantry/plugin-redis', '@gantry/plugin-sessions-redis', '@gantry/plugin-metrics', 'prom-client']) {
+    for (const unwanted of [
+      'ioredis',
+      '@gantry/plugin-redis',
+      '@gantry/plugin-sessions-redis',
+      '@gantry/plugin-metrics',
+      'prom-client',
+    ]) {
       expect(packages, `${unwanted} was loaded`).to.not.include(unwanted);
     }
   });

@@ -8,7 +8,14 @@ import { isPlugin, type Plugin } from '@gantry/core';
 import { expect } from 'chai';
 import semver from 'semver';
 import ts from 'typescript';
-import { packageOfPlugin, publishablePackages, readJson, REPO, type Manifest, type WorkspacePackage } from './workspace.js';
+import {
+  packageOfPlugin,
+  publishablePackages,
+  readJson,
+  REPO,
+  type Manifest,
+  type WorkspacePackage,
+} from './workspace.js';
 
 const FILES = ['dist/src', 'src', 'README.md', 'LICENSE', 'CHANGELOG.md'];
 const SUBPATHS = ['.', './tokens', './testing', './maildev', './package.json'];
@@ -100,7 +107,9 @@ describe('packaging: the shape of every published package', () => {
         // A command line tool also ships the templates it copies.
         expect(m.files).to.deep.equal(m.bin ? [...FILES.slice(0, 2), 'templates', ...FILES.slice(2)] : FILES);
         expect(existsSync(path.join(pkg.abs, 'README.md')), 'README.md').to.equal(true);
-        expect(readFileSync(path.join(pkg.abs, 'CHANGELOG.md'), 'utf8'), 'CHANGELOG.md').to.match(/^# Changelog\n[\s\S]*\n## \d+\.\d+\.\d+/);
+        expect(readFileSync(path.join(pkg.abs, 'CHANGELOG.md'), 'utf8'), 'CHANGELOG.md').to.match(
+          /^# Changelog\n[\s\S]*\n## \d+\.\d+\.\d+/,
+        );
         expect(readFileSync(path.join(pkg.abs, 'LICENSE'), 'utf8'), 'LICENSE is the root LICENSE').to.equal(license);
       });
 
@@ -111,9 +120,10 @@ describe('packaging: the shape of every published package', () => {
         expect(semver.valid(m.version), 'version').to.be.a('string');
         const engines = m.engines?.node;
         expect(engines, 'engines.node').to.be.a('string');
-        expect(semver.gte(semver.minVersion(engines!)!, MIN_NODE), `engines.node ${engines} allows a Node older than ${MIN_NODE}`).to.equal(
-          true,
-        );
+        expect(
+          semver.gte(semver.minVersion(engines!)!, MIN_NODE),
+          `engines.node ${engines} allows a Node older than ${MIN_NODE}`,
+        ).to.equal(true);
         expect(m.repository).to.deep.equal({ type: 'git', url: rootManifest.repository.url, directory: pkg.dir });
         expect(m.publishConfig).to.deep.equal({ access: 'public' });
         expect(m.description, 'description').to.be.a('string').and.not.equal('');
@@ -160,7 +170,11 @@ describe('packaging: the shape of every published package', () => {
       });
 
       it('imports at run time only what it declares, and never an optional peer from its main or ./tokens entry', () => {
-        const declared = new Set([...Object.keys(m.dependencies ?? {}), ...Object.keys(m.peerDependencies ?? {}), m.name]);
+        const declared = new Set([
+          ...Object.keys(m.dependencies ?? {}),
+          ...Object.keys(m.peerDependencies ?? {}),
+          m.name,
+        ]);
         const optional = new Set(optionalPeers(m));
         const dist = path.join(pkg.abs, 'dist/src');
         const files = walk(dist).filter((f) => f.endsWith('.js'));
@@ -184,7 +198,8 @@ describe('packaging: the shape of every published package', () => {
           seen.add(file);
           for (const { specifier, dynamic } of runtimeImports(path.join(dist, file))) {
             if (dynamic) continue; // a dynamic import runs only on the path that asks for it
-            if (specifier.startsWith('.')) queue.push(path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)));
+            if (specifier.startsWith('.'))
+              queue.push(path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)));
             else if (optional.has(packageOf(specifier) ?? '')) staticOptional.push(`${file}: ${specifier}`);
           }
         }
@@ -200,7 +215,10 @@ describe('packaging: the shape of every published package', () => {
         const unresolved: string[] = [];
         for (const map of maps) {
           const abs = path.join(pkg.abs, 'dist/src', map);
-          const { sources, sourceRoot } = JSON.parse(readFileSync(abs, 'utf8')) as { sources: string[]; sourceRoot?: string };
+          const { sources, sourceRoot } = JSON.parse(readFileSync(abs, 'utf8')) as {
+            sources: string[];
+            sourceRoot?: string;
+          };
           for (const source of sources) {
             const target = path.resolve(path.dirname(abs), sourceRoot ?? '', source);
             const rel = path.relative(pkg.abs, target).split(path.sep).join('/');
@@ -220,14 +238,14 @@ describe('packaging: the shape of every published package', () => {
 
       if (srcHas('peer-tokens.ts')) {
         it('declares each optional collaborator’s token under the name its provider gives it', async () => {
-          const declaredTokens = (await import(pathToFileURL(path.join(pkg.abs, 'dist/src/peer-tokens.js')).href)) as Record<
-            string,
-            unknown
-          >;
+          const declaredTokens = (await import(
+            pathToFileURL(path.join(pkg.abs, 'dist/src/peer-tokens.js')).href
+          )) as Record<string, unknown>;
           const provided = new Map<symbol, string>();
           for (const peer of optionalPeers(m)) {
             const tokens = (await import(`${peer}/tokens`)) as Record<string, unknown>;
-            for (const [key, value] of Object.entries(tokens)) if (typeof value === 'symbol') provided.set(value, `${peer}/tokens#${key}`);
+            for (const [key, value] of Object.entries(tokens))
+              if (typeof value === 'symbol') provided.set(value, `${peer}/tokens#${key}`);
           }
           const entries = Object.entries(declaredTokens);
           expect(entries, 'peer-tokens.ts exports tokens').to.not.be.empty;
@@ -247,8 +265,10 @@ describe('packaging: the shape of every published package', () => {
           expect(plugin.version, 'definePlugin version').to.equal(m.version);
           const required = requiredPeers(m);
           const optional = optionalPeers(m);
-          for (const dep of plugin.dependsOn ?? []) expect(required, `dependsOn "${dep}"`).to.include(packageOfPlugin(dep));
-          for (const dep of plugin.optionalDependsOn ?? []) expect(optional, `optionalDependsOn "${dep}"`).to.include(packageOfPlugin(dep));
+          for (const dep of plugin.dependsOn ?? [])
+            expect(required, `dependsOn "${dep}"`).to.include(packageOfPlugin(dep));
+          for (const dep of plugin.optionalDependsOn ?? [])
+            expect(optional, `optionalDependsOn "${dep}"`).to.include(packageOfPlugin(dep));
         });
       }
     });

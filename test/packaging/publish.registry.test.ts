@@ -18,7 +18,11 @@ interface Run {
 }
 
 /** Runs a command to its end; never rejects (the caller asserts on the code and shows the output). */
-function run(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Run> {
+function run(
+  command: string,
+  args: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       command,
@@ -34,7 +38,9 @@ function run(command: string, args: readonly string[], options: { cwd: string; e
 
 /** The environment without what an enclosing `npm run` exports (npm_config_*, npm_package_*...): each npm here is its own. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) && key !== 'INIT_CWD'));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) && key !== 'INIT_CWD'),
+  );
   return { ...env, ...extra };
 }
 
@@ -137,7 +143,10 @@ describe('packaging: publish every package to a registry with lerna, install eac
   function project(name: string): string {
     const dir = path.join(work, name);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ name, private: true, type: 'module' }, null, 2)}\n`);
+    writeFileSync(
+      path.join(dir, 'package.json'),
+      `${JSON.stringify({ name, private: true, type: 'module' }, null, 2)}\n`,
+    );
     writeFileSync(path.join(dir, '.npmrc'), `@gantry:registry=${registry}\n`);
     writeFileSync(path.join(dir, 'main.mjs'), MAIN);
     return dir;
@@ -145,7 +154,10 @@ describe('packaging: publish every package to a registry with lerna, install eac
 
   async function install(dir: string, specs: readonly string[]): Promise<void> {
     // --prefer-offline: third-party packages from npm's cache when it has them (CI ran `npm ci` before).
-    const r = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...specs], { cwd: dir, env: cleanEnv() });
+    const r = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...specs], {
+      cwd: dir,
+      env: cleanEnv(),
+    });
     expect(r.code, `npm install ${specs.join(' ')} failed:\n${r.output}`).to.equal(0);
     expect(r.output, 'npm resolved the peers with a conflict').to.not.match(/ERESOLVE|conflicting peer/i);
   }
@@ -161,7 +173,11 @@ describe('packaging: publish every package to a registry with lerna, install eac
       timeoutMs: 60_000,
     });
     expect(r.code, `booting ${plugins.join(', ')} failed:\n${r.output}`).to.equal(0);
-    return JSON.parse(r.output.trim().split('\n')[0]!) as { started: string[]; readyz: { status: number; body: unknown }; kernel: string };
+    return JSON.parse(r.output.trim().split('\n')[0]!) as {
+      started: string[];
+      readyz: { status: number; body: unknown };
+      kernel: string;
+    };
   }
 
   const installed = (dir: string, name: string) => existsSync(path.join(dir, 'node_modules', name, 'package.json'));
@@ -263,22 +279,36 @@ describe('packaging: publish every package to a registry with lerna, install eac
     const names = published.map((p) => p.manifest.name);
     await install(dir, names);
 
-    const plugins = ['http', ...pluginPackages.map((p) => p.manifest.name.replace('@gantry/plugin-', '')).filter((p) => p !== 'redis')];
+    const plugins = [
+      'http',
+      ...pluginPackages.map((p) => p.manifest.name.replace('@gantry/plugin-', '')).filter((p) => p !== 'redis'),
+    ];
     const result = await boot(dir, plugins);
     expect(result.started).to.have.members(plugins);
     expect(result.readyz.status, JSON.stringify(result.readyz.body)).to.equal(200);
 
     for (const name of names) {
       const root = path.join(dir, 'node_modules', name);
-      expect(readdirSync(root).sort(), `${name} contents`).to.deep.equal(['LICENSE', 'README.md', 'dist', 'package.json', 'src']);
+      expect(readdirSync(root).sort(), `${name} contents`).to.deep.equal([
+        'LICENSE',
+        'README.md',
+        'dist',
+        'package.json',
+        'src',
+      ]);
       expect(readdirSync(path.join(root, 'dist')), `${name} dist`).to.deep.equal(['src']);
-      const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string; gitHead?: string };
+      const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+        version: string;
+        gitHead?: string;
+      };
       expect(manifest.version).to.equal(versionOf.get(name));
       // The maps of the installed package resolve to sources shipped beside them.
       for (const map of readdirSync(path.join(root, 'dist/src')).filter((f) => f.endsWith('.js.map'))) {
         const { sources } = JSON.parse(readFileSync(path.join(root, 'dist/src', map), 'utf8')) as { sources: string[] };
         for (const source of sources)
-          expect(existsSync(path.resolve(root, 'dist/src', source)), `${name}/dist/src/${map} → ${source}`).to.equal(true);
+          expect(existsSync(path.resolve(root, 'dist/src', source)), `${name}/dist/src/${map} → ${source}`).to.equal(
+            true,
+          );
       }
     }
 
@@ -298,7 +328,8 @@ describe('packaging: publish every package to a registry with lerna, install eac
       '@gantry/plugin-redis',
       '@gantry/http',
     ]);
-    for (const [name, same] of Object.entries(out.tokens)) expect(same, `${name}/tokens exports the same tokens as ${name}`).to.equal(true);
+    for (const [name, same] of Object.entries(out.tokens))
+      expect(same, `${name}/tokens exports the same tokens as ${name}`).to.equal(true);
     expect(out.testing).to.equal('function');
     expect(installed(dir, 'maildev'), '@gantry/testing brought maildev').to.equal(false);
     expect(out.maildev, '@gantry/testing/maildev needs maildev installed').to.match(/^ERR_MODULE_NOT_FOUND .*maildev/);

@@ -23,7 +23,9 @@ export interface CatalogEntry {
 
 /** The catalog, in the order plugins are written to the config. */
 export function loadCatalog(): ReadonlyMap<string, CatalogEntry> {
-  const raw = JSON.parse(readFileSync(path.join(TEMPLATES_DIR, 'catalog.json'), 'utf8')) as { plugins: Record<string, CatalogEntry> };
+  const raw = JSON.parse(readFileSync(path.join(TEMPLATES_DIR, 'catalog.json'), 'utf8')) as {
+    plugins: Record<string, CatalogEntry>;
+  };
   return new Map(Object.entries(raw.plugins));
 }
 
@@ -39,7 +41,9 @@ export function selectPlugins(
   const unknown = names.filter((n) => !catalog.has(n));
   if (unknown.length) {
     const list = unknown.map((n) => `"${n}"`).join(', ');
-    throw CliErrors.PLUGIN_UNKNOWN(`unknown plugin${unknown.length > 1 ? 's' : ''} ${list} (known: ${[...catalog.keys()].join(', ')})`);
+    throw CliErrors.PLUGIN_UNKNOWN(
+      `unknown plugin${unknown.length > 1 ? 's' : ''} ${list} (known: ${[...catalog.keys()].join(', ')})`,
+    );
   }
   for (const n of names) {
     const reason = catalog.get(n)!.needsSetup;

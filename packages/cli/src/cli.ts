@@ -27,8 +27,14 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
   let code: number = EXIT.OK;
   const program = new Command('gantry');
   const appDir = (cmd: Command): string => path.resolve(io.cwd, cmd.optsWithGlobals<GlobalOptions>().cwd);
-  const app = (cmd: Command, opts: { profile?: string; json?: boolean }) => ({ cwd: appDir(cmd), profile: opts.profile, json: opts.json, env: io.env });
-  const profileOption = () => new Option('--profile <name>', 'profile to resolve (default: $GANTRY_PROFILE, else embedded)');
+  const app = (cmd: Command, opts: { profile?: string; json?: boolean }) => ({
+    cwd: appDir(cmd),
+    profile: opts.profile,
+    json: opts.json,
+    env: io.env,
+  });
+  const profileOption = () =>
+    new Option('--profile <name>', 'profile to resolve (default: $GANTRY_PROFILE, else embedded)');
   const jsonOption = () => new Option('--json', 'print JSON instead of text');
 
   program
@@ -44,13 +50,21 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .command('app')
     .description('create a working app: config, entry point, local plugin, test, Dockerfile; then npm install')
     .argument('<dir>', 'folder to create (its name is the package name)')
-    .option('--plugins <list>', 'comma-separated plugins (default: http, metrics, database, mailer, audit, auth-jwt, rbac, users, rate-limit); dependencies are added')
+    .option(
+      '--plugins <list>',
+      'comma-separated plugins (default: http, metrics, database, mailer, audit, auth-jwt, rbac, users, rate-limit); dependencies are added',
+    )
     .addOption(
-      new Option('--profile <name>', 'embedded: no service needed; compose: also a compose profile (PostgreSQL, Redis, SMTP)').choices(APP_PROFILES).default('embedded'),
+      new Option(
+        '--profile <name>',
+        'embedded: no service needed; compose: also a compose profile (PostgreSQL, Redis, SMTP)',
+      )
+        .choices(APP_PROFILES)
+        .default('embedded'),
     )
     .option('--no-install', 'do not run npm install')
     .option('--registry <url>', 'npm registry for npm install')
-    .option('--gantry-version <range>', 'version range of the @gantry/* dependencies (default: ^ this CLI\'s version)')
+    .option('--gantry-version <range>', "version range of the @gantry/* dependencies (default: ^ this CLI's version)")
     .action(async (dir: string, opts: Omit<NewAppOptions, 'dir' | 'cwd' | 'shellCwd'>, cmd: Command) => {
       code = await newApp(io, { dir, cwd: appDir(cmd), shellCwd: io.cwd, ...opts });
     });
@@ -61,14 +75,22 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     .option('--dir <dir>', 'folder to create (default: the plugin name)')
     .option('--install', 'run npm install in it')
     .option('--registry <url>', 'npm registry for npm install')
-    .option('--gantry-version <range>', 'version range of the @gantry/* dependencies (default: ^ this CLI\'s version)')
-    .action(async (name: string, opts: { dir?: string; install?: boolean; registry?: string; gantryVersion?: string }, cmd: Command) => {
-      code = await newPlugin(io, { name, cwd: appDir(cmd), shellCwd: io.cwd, ...opts });
-    });
+    .option('--gantry-version <range>', "version range of the @gantry/* dependencies (default: ^ this CLI's version)")
+    .action(
+      async (
+        name: string,
+        opts: { dir?: string; install?: boolean; registry?: string; gantryVersion?: string },
+        cmd: Command,
+      ) => {
+        code = await newPlugin(io, { name, cwd: appDir(cmd), shellCwd: io.cwd, ...opts });
+      },
+    );
 
   program
     .command('doctor')
-    .description('check Node.js, the config and every service it names (database, Redis, SMTP, Kafka), each failure with its fix')
+    .description(
+      'check Node.js, the config and every service it names (database, Redis, SMTP, Kafka), each failure with its fix',
+    )
     .addOption(profileOption())
     .addOption(jsonOption())
     .action(async (opts: { profile?: string; json?: boolean }, cmd: Command) => {
@@ -78,7 +100,9 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
   const config = program.command('config').description('check or print the resolved configuration');
   config
     .command('check')
-    .description('validate the config as the kernel would at boot, without starting anything; exit 1 listing every problem')
+    .description(
+      'validate the config as the kernel would at boot, without starting anything; exit 1 listing every problem',
+    )
     .addOption(profileOption())
     .addOption(jsonOption())
     .action(async (opts: { profile?: string; json?: boolean }, cmd: Command) => {
@@ -103,7 +127,9 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     });
   program
     .command('routes')
-    .description('list every route: method, path, plugin, who may call it, rate-limit policy (registers plugins, starts nothing)')
+    .description(
+      'list every route: method, path, plugin, who may call it, rate-limit policy (registers plugins, starts nothing)',
+    )
     .addOption(profileOption())
     .addOption(jsonOption())
     .action(async (opts: { profile?: string; json?: boolean }, cmd: Command) => {

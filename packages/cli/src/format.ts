@@ -5,12 +5,22 @@ import { Masked } from './mask.js';
 export function columns(rows: readonly (readonly string[])[]): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length))).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** A value as shown in a table: JSON, cut to `max` characters. */
 export function showValue(value: unknown, max = 80): string {
-  const text = value instanceof Masked ? String(value) : value === undefined ? '(unset)' : (JSON.stringify(value) ?? String(value));
+  const text =
+    value instanceof Masked
+      ? String(value)
+      : value === undefined
+        ? '(unset)'
+        : (JSON.stringify(value) ?? String(value));
   return [...text].length > max ? `${[...text].slice(0, max - 1).join('')}…` : text;
 }
 
@@ -31,7 +41,8 @@ export function formatError(err: unknown): string {
 
 /** Leaves of an options object, as the provenance map keys them: plain objects are walked, the rest are leaves. */
 export function leaves(value: unknown, at: readonly string[] = []): [string[], unknown][] {
-  if (isPlainObject(value) && Object.keys(value).length > 0) return Object.entries(value).flatMap(([k, v]) => leaves(v, [...at, k]));
+  if (isPlainObject(value) && Object.keys(value).length > 0)
+    return Object.entries(value).flatMap(([k, v]) => leaves(v, [...at, k]));
   return at.length === 0 ? [] : [[[...at], value]];
 }
 

@@ -1,5 +1,18 @@
 /** Words that make an option name look secret when it ends with one: `clientSecret`, `encryptionKey`, `keys`. */
-const SECRET_WORDS = new Set(['password', 'passwd', 'pass', 'pwd', 'passphrase', 'secret', 'token', 'key', 'credential', 'apikey', 'pem', 'salt']);
+const SECRET_WORDS = new Set([
+  'password',
+  'passwd',
+  'pass',
+  'pwd',
+  'passphrase',
+  'secret',
+  'token',
+  'key',
+  'credential',
+  'apikey',
+  'pem',
+  'salt',
+]);
 
 /** A URL carrying a user or password (`redis://:pw@host`, `postgresql://user:pw@db/app`). */
 const URL_WITH_CREDENTIALS = /[a-z][a-z0-9+.-]*:\/\/[^/\s@"]+@/i;

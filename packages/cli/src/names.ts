@@ -13,7 +13,9 @@ export function assertPackageName(name: string, what: string): void {
 /** Checks a plugin name: kebab-case, as definePlugin requires. */
 export function assertPluginName(name: string): void {
   if (!PLUGIN_NAME.test(name)) {
-    throw CliErrors.NAME_INVALID(`plugin name "${name}" is not kebab-case`, { fix: 'use lower-case words joined by "-", starting with a letter, e.g. "greeting-card"' });
+    throw CliErrors.NAME_INVALID(`plugin name "${name}" is not kebab-case`, {
+      fix: 'use lower-case words joined by "-", starting with a letter, e.g. "greeting-card"',
+    });
   }
 }
 
@@ -28,10 +30,19 @@ export function pascalCase(name: string): string {
 
 /** `greeting-card` → `greeting_card` (an identifier for SQL names). */
 export function snakeCase(name: string): string {
-  return name.replace(/^@[^/]+\//, '').replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '').toLowerCase();
+  return name
+    .replace(/^@[^/]+\//, '')
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .toLowerCase();
 }
 
 /** `@acme/my.app` → `my-app` (one DNS label, for example addresses). */
 export function hostLabel(name: string): string {
-  return name.replace(/^@[^/]+\//, '').replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'app';
+  return (
+    name
+      .replace(/^@[^/]+\//, '')
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'app'
+  );
 }

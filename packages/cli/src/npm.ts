@@ -8,7 +8,12 @@ import type { CliIo } from './io.js';
 export function runNpm(io: CliIo, cwd: string, args: readonly string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const windows = process.platform === 'win32';
-    const child = spawn(windows ? 'npm.cmd' : 'npm', args, { cwd, env: io.env, stdio: ['ignore', 'pipe', 'pipe'], shell: windows });
+    const child = spawn(windows ? 'npm.cmd' : 'npm', args, {
+      cwd,
+      env: io.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      shell: windows,
+    });
     child.stdout.on('data', (chunk: Buffer) => io.stdout(chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => io.stderr(chunk.toString()));
     child.on('error', reject);

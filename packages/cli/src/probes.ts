@@ -71,7 +71,12 @@ export async function probeRedis(url: string, timeoutMs: number): Promise<void> 
 }
 
 /** Opens an SMTP session (greeting, EHLO, STARTTLS when offered, login when the URL has credentials) and closes it. */
-export async function probeSmtp(options: { url: string; secure?: boolean; requireTLS: boolean; timeoutMs: number }): Promise<void> {
+export async function probeSmtp(options: {
+  url: string;
+  secure?: boolean;
+  requireTLS: boolean;
+  timeoutMs: number;
+}): Promise<void> {
   const transport = nodemailer.createTransport({
     url: options.url,
     ...(options.secure === undefined ? {} : { secure: options.secure }),

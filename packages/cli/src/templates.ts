@@ -10,7 +10,10 @@ const MARKER = /\{\{([A-Za-z][A-Za-z0-9]*)\}\}/g;
 export function fillTokens(text: string, tokens: Tokens, where: string): string {
   return text.replace(MARKER, (_, name: string) => {
     const value = tokens[name];
-    if (value === undefined) throw new TypeError(`template ${where} uses {{${name}}}, which has no value (known: ${Object.keys(tokens).join(', ')})`);
+    if (value === undefined)
+      throw new TypeError(
+        `template ${where} uses {{${name}}}, which has no value (known: ${Object.keys(tokens).join(', ')})`,
+      );
     return value;
   });
 }

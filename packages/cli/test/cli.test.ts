@@ -9,7 +9,8 @@ describe('gantry command line', () => {
   it('prints help and its version with exit 0', async () => {
     const help = await gantry(['--help']);
     expect(help.code).to.equal(0);
-    for (const cmd of ['new', 'doctor', 'config', 'plugins', 'routes']) expect(help.stdout).to.match(new RegExp(`^  ${cmd}\\b`, 'm'));
+    for (const cmd of ['new', 'doctor', 'config', 'plugins', 'routes'])
+      expect(help.stdout).to.match(new RegExp(`^  ${cmd}\\b`, 'm'));
     const version = await gantry(['--version']);
     expect(version).to.deep.include({ code: 0, stdout: `${CLI_VERSION}\n` });
     const sub = await gantry(['config', 'print', '--help']);
@@ -33,10 +34,16 @@ describe('gantry command line', () => {
     const tmp = repoTemp('bin');
     try {
       tmp.write('app/gantry.config.json', JSON.stringify({ plugins: { http: {} } }));
-      const ok = await node([BIN, 'config', 'check', '--cwd', 'app'], { cwd: tmp.dir, env: { PATH: process.env.PATH } });
+      const ok = await node([BIN, 'config', 'check', '--cwd', 'app'], {
+        cwd: tmp.dir,
+        env: { PATH: process.env.PATH },
+      });
       expect(ok.code, ok.stderr).to.equal(0);
       expect(ok.stdout).to.equal('gantry.config.json (profile embedded): OK, 1 plugins (http)\n');
-      const bad = await node([BIN, 'config', 'check', '--cwd', 'app'], { cwd: tmp.dir, env: { PATH: process.env.PATH, GANTRY_HTTP__PORT: 'x' } });
+      const bad = await node([BIN, 'config', 'check', '--cwd', 'app'], {
+        cwd: tmp.dir,
+        env: { PATH: process.env.PATH, GANTRY_HTTP__PORT: 'x' },
+      });
       expect(bad.code).to.equal(1);
       expect(bad.stdout).to.include('GANTRY_HTTP__PORT: expected a number');
       const none = await node([BIN, 'routes'], { cwd: tmp.dir, env: { PATH: process.env.PATH } });

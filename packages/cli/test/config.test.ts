@@ -30,16 +30,31 @@ describe('gantry config print', () => {
         plugins: {
           http: { port: 4100 },
           mailer: { from: 'noreply@example.com', baseUrl: 'https://app.example.com', transport: 'smtp' },
-          './plugins/vault.mjs': { apiKey: 'file-api-key-123', webhookUrl: 'https://hook:hook-pass-456@hooks.example.com/x', publicUrl: 'https://example.com/docs' },
+          './plugins/vault.mjs': {
+            apiKey: 'file-api-key-123',
+            webhookUrl: 'https://hook:hook-pass-456@hooks.example.com/x',
+            publicUrl: 'https://example.com/docs',
+          },
         },
-        profiles: { staging: { plugins: { http: { cors: { origins: ['https://staging.example.com'] } }, './plugins/vault.mjs': { nested: { clientSecret: 'profile-secret-789' } } } } },
+        profiles: {
+          staging: {
+            plugins: {
+              http: { cors: { origins: ['https://staging.example.com'] } },
+              './plugins/vault.mjs': { nested: { clientSecret: 'profile-secret-789' } },
+            },
+          },
+        },
         kernel: { hookTimeoutMs: 2000 },
       }),
     );
   });
   after(() => tmp.remove());
 
-  const env = { GANTRY_HTTP__PORT: '4200', GANTRY_MAILER__SMTP_URL: 'smtp://user:hunter2@127.0.0.1:2525', GANTRY_VAULT__REGION: 'us' };
+  const env = {
+    GANTRY_HTTP__PORT: '4200',
+    GANTRY_MAILER__SMTP_URL: 'smtp://user:hunter2@127.0.0.1:2525',
+    GANTRY_VAULT__REGION: 'us',
+  };
 
   it('says where every option came from: default, file, profile, or the env variable', async () => {
     const res = await gantry(['config', 'print', '--json', '--profile', 'staging', '--cwd', tmp.dir], { env });
@@ -87,7 +102,9 @@ describe('gantry config print', () => {
   it('prints the options it could resolve, then every problem, and exits 1', async () => {
     const res = await gantry(['config', 'print', '--cwd', tmp.dir], { env: { ...env, GANTRY_HTTP__PORT: 'eighty' } });
     expect(res.code).to.equal(1);
-    expect(res.stdout).to.include('vault (./plugins/vault.mjs)').and.include('1 problem in gantry.config.json (profile embedded):');
+    expect(res.stdout)
+      .to.include('vault (./plugins/vault.mjs)')
+      .and.include('1 problem in gantry.config.json (profile embedded):');
     expect(res.stdout).to.include('GANTRY_HTTP__PORT: expected a number, got "eighty"');
   });
 });
@@ -133,19 +150,45 @@ describe('gantry config check', () => {
   it('exits 1 with the fix when there is no config file, or an undefined profile is asked for', async () => {
     const none = await gantry(['config', 'check', '--cwd', tmp.dir]);
     expect(none.code).to.equal(1);
-    expect(none.stderr).to.include('[GANTRY_CORE_CONFIG_FILE_INVALID] no config file in').and.include('Fix: create gantry.config.json');
+    expect(none.stderr)
+      .to.include('[GANTRY_CORE_CONFIG_FILE_INVALID] no config file in')
+      .and.include('Fix: create gantry.config.json');
     tmp.write('gantry.config.json', JSON.stringify({ plugins: { http: {} }, profiles: { compose: {} } }));
     const profile = await gantry(['config', 'check', '--profile', 'prod', '--cwd', tmp.dir]);
     expect(profile.code).to.equal(1);
     // Listed with every other problem of the setup, not thrown alone.
-    expect(profile.stdout + profile.stderr).to.include('profile "prod" is not defined in the config file; defined: compose. Fix:');
+    expect(profile.stdout + profile.stderr).to.include(
+      'profile "prod" is not defined in the config file; defined: compose. Fix:',
+    );
   });
 });
 
 describe('secret masking', () => {
   it('treats an option as secret by its last word, plurals included, and never a boolean or a number', () => {
-    for (const k of ['password', 'clientSecret', 'csrfSecret', 'encryptionKey', 'privateKey', 'keys', 'apiKey', 'token', 'refresh_token', 'credentials', 'pass']) expect(isSecretKey(k), k).to.equal(true);
-    for (const k of ['keyBy', 'kid', 'tokenEndpointAuthMethod', 'accessTtlSeconds', 'baseUrl', 'host', 'passwordPolicyUrl']) expect(isSecretKey(k), k).to.equal(false);
+    for (const k of [
+      'password',
+      'clientSecret',
+      'csrfSecret',
+      'encryptionKey',
+      'privateKey',
+      'keys',
+      'apiKey',
+      'token',
+      'refresh_token',
+      'credentials',
+      'pass',
+    ])
+      expect(isSecretKey(k), k).to.equal(true);
+    for (const k of [
+      'keyBy',
+      'kid',
+      'tokenEndpointAuthMethod',
+      'accessTtlSeconds',
+      'baseUrl',
+      'host',
+      'passwordPolicyUrl',
+    ])
+      expect(isSecretKey(k), k).to.equal(false);
     expect(maskValue(['cors', 'credentials'], true)).to.equal(true);
     expect(maskValue(['argon2', 'memoryCost'], 19456)).to.equal(19456);
     expect(String(maskValue(['keys'], [{ kid: 'a', privateKey: 'x' }]))).to.equal(SECRET_MASK);

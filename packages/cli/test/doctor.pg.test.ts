@@ -10,20 +10,33 @@ describe('gantry doctor against the real PostgreSQL', () => {
   });
   afterEach(() => tmp.remove());
 
-  const database = async (env: NodeJS.ProcessEnv, options: Record<string, unknown> = { host: '127.0.0.1', port: 5432, user: 'postgres', dbName: 'test' }): Promise<{ code: number; check: DoctorCheck }> => {
+  const database = async (
+    env: NodeJS.ProcessEnv,
+    options: Record<string, unknown> = { host: '127.0.0.1', port: 5432, user: 'postgres', dbName: 'test' },
+  ): Promise<{ code: number; check: DoctorCheck }> => {
     tmp.write('gantry.config.json', JSON.stringify({ plugins: { database: { driver: 'postgresql', ...options } } }));
     const res = await gantry(['doctor', '--json', '--cwd', tmp.dir], { env });
-    return { code: res.code, check: (JSON.parse(res.stdout).checks as DoctorCheck[]).find((c) => c.name === 'database')! };
+    return {
+      code: res.code,
+      check: (JSON.parse(res.stdout).checks as DoctorCheck[]).find((c) => c.name === 'database')!,
+    };
   };
 
   it('connects and runs select 1: OK, exit 0', async () => {
     const { code, check } = await database({});
     expect(code, JSON.stringify(check)).to.equal(0);
-    expect(check).to.deep.equal({ name: 'database', status: 'ok', detail: ['PostgreSQL 127.0.0.1:5432/test: connected, select 1 answered'] });
+    expect(check).to.deep.equal({
+      name: 'database',
+      status: 'ok',
+      detail: ['PostgreSQL 127.0.0.1:5432/test: connected, select 1 answered'],
+    });
   });
 
   it('through clientUrl too, whose path names the database', async () => {
-    const { code, check } = await database({ GANTRY_DATABASE__CLIENT_URL: 'postgresql://postgres@127.0.0.1:5432/test' }, {});
+    const { code, check } = await database(
+      { GANTRY_DATABASE__CLIENT_URL: 'postgresql://postgres@127.0.0.1:5432/test' },
+      {},
+    );
     expect(code, JSON.stringify(check)).to.equal(0);
     expect(check.detail).to.deep.equal(['PostgreSQL 127.0.0.1:5432/test: connected, select 1 answered']);
   });

@@ -15,7 +15,10 @@ export const plugin = definePlugin({
 });
 `;
 
-async function doctorJson(cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; checks: DoctorCheck[]; byName: (n: string) => DoctorCheck | undefined }> {
+async function doctorJson(
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; checks: DoctorCheck[]; byName: (n: string) => DoctorCheck | undefined }> {
   const res = await gantry(['doctor', '--json', '--cwd', cwd], { env });
   const out = JSON.parse(res.stdout) as { ok: boolean; checks: DoctorCheck[] };
   expect(out.ok).to.equal(res.code === 0);
@@ -33,7 +36,13 @@ describe('gantry doctor', function () {
   it('reports a good embedded setup as OK and exits 0', async () => {
     tmp.write(
       'gantry.config.json',
-      JSON.stringify({ plugins: { http: {}, database: { dbName: 'var/app.sqlite' }, mailer: { from: 'noreply@example.com', baseUrl: 'http://localhost:3000' } } }),
+      JSON.stringify({
+        plugins: {
+          http: {},
+          database: { dbName: 'var/app.sqlite' },
+          mailer: { from: 'noreply@example.com', baseUrl: 'http://localhost:3000' },
+        },
+      }),
     );
     const res = await gantry(['doctor', '--cwd', tmp.dir]);
     expect(res.code, res.stdout).to.equal(0);
@@ -48,7 +57,13 @@ describe('gantry doctor', function () {
     const [pgPort, redisPort] = [await closedPort(), await closedPort()];
     tmp.write(
       'gantry.config.json',
-      JSON.stringify({ plugins: { http: {}, database: { driver: 'postgresql', host: '127.0.0.1', port: pgPort, dbName: 'app', connectTimeoutMs: 2000 }, redis: { url: `redis://127.0.0.1:${redisPort}` } } }),
+      JSON.stringify({
+        plugins: {
+          http: {},
+          database: { driver: 'postgresql', host: '127.0.0.1', port: pgPort, dbName: 'app', connectTimeoutMs: 2000 },
+          redis: { url: `redis://127.0.0.1:${redisPort}` },
+        },
+      }),
     );
     const { code, byName } = await doctorJson(tmp.dir);
     expect(code).to.equal(1);
@@ -56,7 +71,9 @@ describe('gantry doctor', function () {
     const db = byName('database')!;
     expect(db.status).to.equal('fail');
     expect(db.detail[0]).to.include(`ECONNREFUSED 127.0.0.1:${pgPort}`);
-    expect(db.fix).to.include(`start PostgreSQL at 127.0.0.1:${pgPort} with a database "app"`).and.include('GANTRY_DATABASE__PASSWORD');
+    expect(db.fix)
+      .to.include(`start PostgreSQL at 127.0.0.1:${pgPort} with a database "app"`)
+      .and.include('GANTRY_DATABASE__PASSWORD');
     const redis = byName('redis')!;
     expect(redis.status).to.equal('fail');
     expect(redis.detail[0]).to.include(`ECONNREFUSED 127.0.0.1:${redisPort}`);
@@ -73,7 +90,12 @@ describe('gantry doctor', function () {
     const mail = new MailCatcher();
     await mail.start();
     try {
-      tmp.write('gantry.config.json', JSON.stringify({ plugins: { mailer: { from: 'noreply@example.com', baseUrl: 'http://localhost:3000', transport: 'smtp' } } }));
+      tmp.write(
+        'gantry.config.json',
+        JSON.stringify({
+          plugins: { mailer: { from: 'noreply@example.com', baseUrl: 'http://localhost:3000', transport: 'smtp' } },
+        }),
+      );
       const ok = await doctorJson(tmp.dir, { GANTRY_MAILER__SMTP_URL: mail.smtpUrl() });
       expect(ok.code, JSON.stringify(ok.checks)).to.equal(0);
       expect(ok.byName('mailer')!.detail[0]).to.match(/^SMTP 127\.0\.0\.1:\d+: greeting, EHLO OK$/);
@@ -81,7 +103,9 @@ describe('gantry doctor', function () {
       const down = await doctorJson(tmp.dir, { GANTRY_MAILER__SMTP_URL: `smtp://user:s3cret@127.0.0.1:${port}` });
       expect(down.code).to.equal(1);
       expect(down.byName('mailer')!.detail[0]).to.include('ECONNREFUSED');
-      expect(down.byName('mailer')!.fix).to.include(`start the SMTP server at 127.0.0.1:${port}`).and.include('GANTRY_MAILER__SMTP_URL');
+      expect(down.byName('mailer')!.fix)
+        .to.include(`start the SMTP server at 127.0.0.1:${port}`)
+        .and.include('GANTRY_MAILER__SMTP_URL');
       expect(JSON.stringify(down.checks)).not.to.include('s3cret');
     } finally {
       await mail.stop();
@@ -116,19 +140,31 @@ describe('gantry doctor', function () {
     const { code, byName } = await doctorJson(tmp.dir);
     expect(code).to.equal(1);
     expect(byName('database')!.status).to.equal('fail');
-    expect(byName('database')!.detail[0]).to.equal(`${tmp.dir}/blocked is a file: ${tmp.dir}/blocked/sub/app.sqlite cannot be created under it`);
+    expect(byName('database')!.detail[0]).to.equal(
+      `${tmp.dir}/blocked is a file: ${tmp.dir}/blocked/sub/app.sqlite cannot be created under it`,
+    );
     expect(byName('database')!.fix).to.include('GANTRY_DATABASE__DB_NAME');
   });
 
   it('lists every config problem at once, skips probing a plugin whose options are invalid, and exits 1', async () => {
-    tmp.write('gantry.config.json', JSON.stringify({ plugins: { http: { port: 'x' }, metricz: {}, redis: { url: 'http://nope' } } }));
+    tmp.write(
+      'gantry.config.json',
+      JSON.stringify({ plugins: { http: { port: 'x' }, metricz: {}, redis: { url: 'http://nope' } } }),
+    );
     const { code, byName } = await doctorJson(tmp.dir);
     expect(code).to.equal(1);
     const config = byName('config')!;
     expect(config.status).to.equal('fail');
     expect(config.detail[0]).to.equal('gantry.config.json (profile embedded): 3 problems');
-    expect(config.detail.slice(1).join('\n')).to.include('metricz').and.include('option "port"').and.include('option "url"');
-    expect(byName('redis')).to.deep.equal({ name: 'redis', status: 'skip', detail: ['not probed: its options are invalid (see config)'] });
+    expect(config.detail.slice(1).join('\n'))
+      .to.include('metricz')
+      .and.include('option "port"')
+      .and.include('option "url"');
+    expect(byName('redis')).to.deep.equal({
+      name: 'redis',
+      status: 'skip',
+      detail: ['not probed: its options are invalid (see config)'],
+    });
   });
 
   it('says what to do when there is no config file', async () => {

@@ -49,19 +49,40 @@ describe('gantry new app', function () {
     expect(pkg).to.include({ name: 'shop-api', type: 'module', private: true });
     expect(pkg.scripts).to.include({ start: 'tsc && node dist/main.js', test: 'tsc && tsc -p test && mocha' });
     const range = `^${CLI_VERSION}`;
-    expect(pkg.dependencies).to.include({ '@gantry/core': range, '@gantry/http': range, '@gantry/plugin-users': range, '@gantry/plugin-database': range });
+    expect(pkg.dependencies).to.include({
+      '@gantry/core': range,
+      '@gantry/http': range,
+      '@gantry/plugin-users': range,
+      '@gantry/plugin-database': range,
+    });
     expect(pkg.devDependencies).to.include({ '@gantry/testing': range, '@gantry/cli': range });
     const config = json(path.join(app, 'gantry.config.json'));
-    expect(Object.keys(config.plugins)).to.deep.equal(['http', 'metrics', 'database', 'mailer', 'audit', 'auth-jwt', 'rbac', 'users', 'rate-limit', './dist/hello/plugin.js']);
+    expect(Object.keys(config.plugins)).to.deep.equal([
+      'http',
+      'metrics',
+      'database',
+      'mailer',
+      'audit',
+      'auth-jwt',
+      'rbac',
+      'users',
+      'rate-limit',
+      './dist/hello/plugin.js',
+    ]);
     expect(config.plugins.database).to.deep.equal({ driver: 'sqlite', dbName: 'var/data.sqlite' });
     expect(config.plugins['auth-jwt']).to.deep.equal({ issuer: 'http://localhost:3000', audience: 'shop-api' });
     expect(config).not.to.have.property('profiles');
     for (const f of ['tsconfig.json', 'test/tsconfig.json', '.mocharc.json']) json(path.join(app, f));
     expect(readFileSync(path.join(app, 'src/main.ts'), 'utf8')).to.include("import { runMain } from '@gantry/core'");
-    expect(readFileSync(path.join(app, '.gitignore'), 'utf8')).to.match(/^node_modules\/$/m).and.match(/^var\/$/m);
+    expect(readFileSync(path.join(app, '.gitignore'), 'utf8'))
+      .to.match(/^node_modules\/$/m)
+      .and.match(/^var\/$/m);
     const docker = readFileSync(path.join(app, 'Dockerfile'), 'utf8');
     expect(docker.match(/^FROM node:24-slim/gm)).to.have.length(2);
-    expect(docker).to.match(/^USER node$/m).and.match(/^HEALTHCHECK .*\n.*\/healthz/m).and.match(/^CMD \["node", "dist\/main.js"\]$/m);
+    expect(docker)
+      .to.match(/^USER node$/m)
+      .and.match(/^HEALTHCHECK .*\n.*\/healthz/m)
+      .and.match(/^CMD \["node", "dist\/main.js"\]$/m);
     const readme = readFileSync(path.join(app, 'README.md'), 'utf8');
     expect(readme).to.include('# shop-api').and.include('`@gantry/plugin-users`').and.include('/api/v1/auth/signup');
     expect(readme).not.to.match(/\{\{\w+\}\}/);
@@ -80,7 +101,13 @@ describe('gantry new app', function () {
     expect(check.code, check.stdout).to.equal(0);
     const routes = await gantry(['routes', '--json', '--cwd', app]);
     const list = JSON.parse(routes.stdout).routes as Record<string, string>[];
-    expect(list).to.deep.include({ method: 'GET', path: '/api/v1/hello', plugin: 'hello', auth: 'public', rateLimit: 'default' });
+    expect(list).to.deep.include({
+      method: 'GET',
+      path: '/api/v1/hello',
+      plugin: 'hello',
+      auth: 'public',
+      rateLimit: 'default',
+    });
     expect(list.find((r) => r.path === '/api/v1/users/me')?.auth).to.equal('authenticated');
   });
 
@@ -89,8 +116,16 @@ describe('gantry new app', function () {
     expect(res.code, res.stderr).to.equal(0);
     expect(res.stdout).to.include('added http (needed by every app)').and.include('added database (needed by audit)');
     const app = path.join(tmp.dir, 'tiny');
-    expect(Object.keys(json(path.join(app, 'gantry.config.json')).plugins)).to.deep.equal(['http', 'metrics', 'database', 'audit', './dist/hello/plugin.js']);
-    expect(Object.keys(json(path.join(app, 'package.json')).dependencies).filter((d) => d.startsWith('@gantry/'))).to.deep.equal([
+    expect(Object.keys(json(path.join(app, 'gantry.config.json')).plugins)).to.deep.equal([
+      'http',
+      'metrics',
+      'database',
+      'audit',
+      './dist/hello/plugin.js',
+    ]);
+    expect(
+      Object.keys(json(path.join(app, 'package.json')).dependencies).filter((d) => d.startsWith('@gantry/')),
+    ).to.deep.equal([
       '@gantry/core',
       '@gantry/http',
       '@gantry/plugin-audit',
@@ -107,7 +142,13 @@ describe('gantry new app', function () {
     const config = json(path.join(tmp.dir, 'my.app', 'gantry.config.json'));
     expect(config.plugins.redis).to.equal(false);
     const compose = config.profiles.compose.plugins;
-    expect(compose.database).to.deep.equal({ driver: 'postgresql', host: 'postgres', port: 5432, dbName: 'my_app', user: 'my_app' });
+    expect(compose.database).to.deep.equal({
+      driver: 'postgresql',
+      host: 'postgres',
+      port: 5432,
+      dbName: 'my_app',
+      user: 'my_app',
+    });
     expect(compose.redis).to.deep.equal({ url: 'redis://redis:6379' });
     expect(compose.mailer).to.deep.equal({ transport: 'smtp', smtpUrl: 'smtp://mailhog:1025' });
     expect(config.plugins.mailer.from).to.equal('my.app <noreply@my-app.localhost>');
@@ -129,12 +170,21 @@ describe('gantry new app', function () {
     const name = await gantry(['new', 'app', 'Bad Name', '--no-install', '--cwd', tmp.dir]);
     expect(name.code).to.equal(1);
     expect(name.stderr).to.include('[GANTRY_CLI_NAME_INVALID]');
-    const range = await gantry(['new', 'app', 'a3', '--gantry-version', 'not-a-range', '--no-install', '--cwd', tmp.dir]);
+    const range = await gantry([
+      'new',
+      'app',
+      'a3',
+      '--gantry-version',
+      'not-a-range',
+      '--no-install',
+      '--cwd',
+      tmp.dir,
+    ]);
     expect(range.code).to.equal(2);
     expect(range.stderr).to.include('[GANTRY_CLI_USAGE]');
     const profile = await gantry(['new', 'app', 'a4', '--profile', 'prod', '--no-install', '--cwd', tmp.dir]);
     expect(profile.code).to.equal(2);
-    expect(profile.stderr).to.include("Allowed choices are embedded, compose");
+    expect(profile.stderr).to.include('Allowed choices are embedded, compose');
     expect(tree(tmp.dir)).to.deep.equal(['taken/file.txt']);
   });
 
@@ -145,10 +195,15 @@ describe('gantry new app', function () {
     tmp.write('bin/npm', `#!/bin/sh\necho "$PWD|$*" >> '${log}'\nexit "\${FAKE_NPM_EXIT:-0}"\n`);
     chmodSync(path.join(bin, 'npm'), 0o755);
     const env = { PATH: `${bin}${path.delimiter}${process.env.PATH}` };
-    const res = await gantry(['new', 'app', 'fetched', '--registry', 'http://127.0.0.1:4873', '--gantry-version', '0.3.1', '--cwd', tmp.dir], { env });
+    const res = await gantry(
+      ['new', 'app', 'fetched', '--registry', 'http://127.0.0.1:4873', '--gantry-version', '0.3.1', '--cwd', tmp.dir],
+      { env },
+    );
     expect(res.code, res.stderr).to.equal(0);
     const app = path.join(tmp.dir, 'fetched');
-    expect(readFileSync(log, 'utf8').trim().split('\n')).to.deep.equal([`${app}|install --no-audit --no-fund --registry http://127.0.0.1:4873`]);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).to.deep.equal([
+      `${app}|install --no-audit --no-fund --registry http://127.0.0.1:4873`,
+    ]);
     const pkg = json(path.join(app, 'package.json'));
     expect(pkg.dependencies['@gantry/core']).to.equal('0.3.1');
     expect(pkg.dependencies['@gantry/plugin-users']).to.equal('0.3.1');
@@ -172,8 +227,12 @@ describe('gantry new app: the catalog and templates stay true to the repository'
   it('the generated devDependencies use the versions the repository builds and tests with', () => {
     const root = json(path.join(REPO, 'package.json')).devDependencies as Record<string, string>;
     for (const template of ['app', 'plugin']) {
-      const dev = json(path.join(REPO, 'packages/cli/templates', template, 'package.json')).devDependencies as Record<string, string>;
-      for (const [dep, range] of Object.entries(dev)) if (!dep.startsWith('@gantry/')) expect(range, `${template}: ${dep}`).to.equal(root[dep]);
+      const dev = json(path.join(REPO, 'packages/cli/templates', template, 'package.json')).devDependencies as Record<
+        string,
+        string
+      >;
+      for (const [dep, range] of Object.entries(dev))
+        if (!dep.startsWith('@gantry/')) expect(range, `${template}: ${dep}`).to.equal(root[dep]);
     }
   });
 

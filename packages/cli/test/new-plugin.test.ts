@@ -44,11 +44,22 @@ describe('gantry new plugin', function () {
     expect(pkg.exports['.']).to.deep.equal({ types: './dist/src/index.d.ts', default: './dist/src/index.js' });
     expect(pkg.peerDependencies).to.deep.equal({ '@gantry/core': `^${CLI_VERSION}` });
     const readme = readFileSync(path.join(dir, 'README.md'), 'utf8');
-    for (const section of ['## Install', '## Enable in config', '## Options', '## Tokens provided and required', '## HTTP routes', '## Lifecycle', '## Errors', '## Metrics']) {
+    for (const section of [
+      '## Install',
+      '## Enable in config',
+      '## Options',
+      '## Tokens provided and required',
+      '## HTTP routes',
+      '## Lifecycle',
+      '## Errors',
+      '## Metrics',
+    ]) {
       expect(readme, section).to.include(section);
     }
     expect(readme).to.include('`GANTRY_GREETING_CARD_NAME_INVALID` | 400');
-    expect(readFileSync(path.join(dir, 'src/tokens.ts'), 'utf8')).to.include("export const GreetingCardToken = token<GreetingCard>('gantry-plugin-greeting-card.GreetingCard');");
+    expect(readFileSync(path.join(dir, 'src/tokens.ts'), 'utf8')).to.include(
+      "export const GreetingCardToken = token<GreetingCard>('gantry-plugin-greeting-card.GreetingCard');",
+    );
     expect(readFileSync(path.join(dir, 'test/plugin.test.ts'), 'utf8')).to.include('checkConformance');
 
     const build = await node([TSC, '-p', dir], { cwd: dir });
@@ -60,10 +71,21 @@ describe('gantry new plugin', function () {
     // The built package is a plugin an app can enable by path.
     const app = repoTemp('plugin-app');
     try {
-      app.write('gantry.config.json', JSON.stringify({ plugins: { http: {}, [`${path.relative(app.dir, dir)}/dist/src/index.js`]: { greeting: 'Hey' } } }));
+      app.write(
+        'gantry.config.json',
+        JSON.stringify({
+          plugins: { http: {}, [`${path.relative(app.dir, dir)}/dist/src/index.js`]: { greeting: 'Hey' } },
+        }),
+      );
       const routes = await gantry(['routes', '--json', '--cwd', app.dir]);
       expect(routes.code, routes.stderr).to.equal(0);
-      expect(JSON.parse(routes.stdout).routes).to.deep.include({ method: 'GET', path: '/api/v1/greeting-card/greet', plugin: 'greeting-card', auth: 'public', rateLimit: 'off' });
+      expect(JSON.parse(routes.stdout).routes).to.deep.include({
+        method: 'GET',
+        path: '/api/v1/greeting-card/greet',
+        plugin: 'greeting-card',
+        auth: 'public',
+        rateLimit: 'off',
+      });
     } finally {
       app.remove();
     }
@@ -71,13 +93,26 @@ describe('gantry new plugin', function () {
 
   it('takes a package name (scoped or not) and derives the plugin name from it', async () => {
     expect(pluginNames('hello')).to.deep.equal({ plugin: 'hello', pkg: 'gantry-plugin-hello' });
-    expect(pluginNames('@acme/gantry-plugin-audit-log')).to.deep.equal({ plugin: 'audit-log', pkg: '@acme/gantry-plugin-audit-log' });
+    expect(pluginNames('@acme/gantry-plugin-audit-log')).to.deep.equal({
+      plugin: 'audit-log',
+      pkg: '@acme/gantry-plugin-audit-log',
+    });
     expect(pluginNames('gantry-plugin-x9')).to.deep.equal({ plugin: 'x9', pkg: 'gantry-plugin-x9' });
-    const res = await gantry(['new', 'plugin', '@acme/gantry-plugin-audit-log', '--dir', 'packages/audit-log', '--cwd', tmp.dir]);
+    const res = await gantry([
+      'new',
+      'plugin',
+      '@acme/gantry-plugin-audit-log',
+      '--dir',
+      'packages/audit-log',
+      '--cwd',
+      tmp.dir,
+    ]);
     expect(res.code, res.stderr).to.equal(0);
     const pkg = JSON.parse(readFileSync(path.join(tmp.dir, 'packages/audit-log/package.json'), 'utf8'));
     expect(pkg.name).to.equal('@acme/gantry-plugin-audit-log');
-    expect(readFileSync(path.join(tmp.dir, 'packages/audit-log/src/plugin.ts'), 'utf8')).to.include("name: 'audit-log'");
+    expect(readFileSync(path.join(tmp.dir, 'packages/audit-log/src/plugin.ts'), 'utf8')).to.include(
+      "name: 'audit-log'",
+    );
   });
 
   it('refuses a name that is not kebab-case and a non-empty folder', async () => {

@@ -24,7 +24,13 @@ describe('gantry routes (sandbox)', () => {
     const routes = JSON.parse(res.stdout).routes as RouteReport[];
     const find = (method: string, p: string) => routes.find((r) => r.method === method && r.path === p);
 
-    expect(find('GET', '/healthz')).to.deep.equal({ method: 'GET', path: '/healthz', plugin: 'http', auth: 'public', rateLimit: 'exempt' });
+    expect(find('GET', '/healthz')).to.deep.equal({
+      method: 'GET',
+      path: '/healthz',
+      plugin: 'http',
+      auth: 'public',
+      rateLimit: 'exempt',
+    });
     expect(find('GET', '/metrics')).to.include({ plugin: 'metrics', auth: 'public' });
     expect(find('POST', '/api/v1/auth/signup')).to.include({ plugin: 'users', auth: 'public', rateLimit: 'signup' });
     expect(find('POST', '/api/v1/auth/login')).to.include({ plugin: 'users', auth: 'public', rateLimit: 'auth' });
@@ -44,9 +50,16 @@ describe('gantry routes (sandbox)', () => {
     expect(existsSync(dbFile)).to.equal(false);
 
     // Every route the registered kernel holds, no more, no fewer.
-    const kernel = await createKernel({ appDir: SANDBOX, env: { GANTRY_DATABASE__DB_NAME: dbFile }, logger: silentLogger() });
+    const kernel = await createKernel({
+      appDir: SANDBOX,
+      env: { GANTRY_DATABASE__DB_NAME: dbFile },
+      logger: silentLogger(),
+    });
     await kernel.register();
-    const expected = kernel.get(HttpTransportToken).routes().map((r) => `${r.method} ${r.path} ${r.plugin}`);
+    const expected = kernel
+      .get(HttpTransportToken)
+      .routes()
+      .map((r) => `${r.method} ${r.path} ${r.plugin}`);
     await kernel.stop();
     expect(routes.map((r) => `${r.method} ${r.path} ${r.plugin}`)).to.deep.equal(expected);
     expect(expected.length).to.be.greaterThan(40);
@@ -93,7 +106,11 @@ describe('gantry plugins (sandbox)', () => {
     expect(out.plugins.find((p) => p.name === 'notes')!.specifier).to.equal('./dist/src/notes/plugin.js');
 
     const text = await gantry(['plugins', '--cwd', SANDBOX]);
-    expect(text.stdout).to.match(/^users \d+\.\d+\.\d+\n {2}provides: +.+\n {2}requires: +.*gantry\.database\.Database/m);
-    expect(text.stdout).to.include(`${names.length} plugins enabled (profile embedded), in start order; disabled: redis`);
+    expect(text.stdout).to.match(
+      /^users \d+\.\d+\.\d+\n {2}provides: +.+\n {2}requires: +.*gantry\.database\.Database/m,
+    );
+    expect(text.stdout).to.include(
+      `${names.length} plugins enabled (profile embedded), in start order; disabled: redis`,
+    );
   });
 });

@@ -19,7 +19,10 @@ export interface CliRun {
 }
 
 /** Runs `gantry <args>` in-process with `cwd` as the current folder and `env` as the whole environment. */
-export async function gantry(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+export async function gantry(
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const code = await run(args, {
@@ -51,7 +54,11 @@ export function repoTemp(prefix: string): { dir: string; write(rel: string, text
 /** Runs a node script (this Node.js) as a child process; resolves with its exit code and output. */
 export function node(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

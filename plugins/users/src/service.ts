@@ -412,13 +412,11 @@ export class UsersService implements Users {
       where.push({ $or: [{ createdAt: { $gt: after.t } }, { createdAt: after.t, id: { $gt: after.id } }] });
     }
     const rows = await this.guard(() =>
-      this.o.db
-        .em()
-        .find(UserEntity, where.length ? { $and: where } : {}, {
-          orderBy: { createdAt: 'asc', id: 'asc' },
-          limit: limit + 1,
-          disableIdentityMap: true,
-        }),
+      this.o.db.em().find(UserEntity, where.length ? { $and: where } : {}, {
+        orderBy: { createdAt: 'asc', id: 'asc' },
+        limit: limit + 1,
+        disableIdentityMap: true,
+      }),
     );
     const page = rows.slice(0, limit);
     const items = await Promise.all(page.map((r) => this.viewOf(r)));

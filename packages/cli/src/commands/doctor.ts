@@ -23,7 +23,8 @@ export interface DoctorCheck {
 
 /** The runtime check: Node.js within the supported range. */
 export function checkNode(version: string): DoctorCheck {
-  if (semver.satisfies(version, SUPPORTED_NODE)) return { name: 'node', status: 'ok', detail: [`v${version} (needs ${SUPPORTED_NODE})`] };
+  if (semver.satisfies(version, SUPPORTED_NODE))
+    return { name: 'node', status: 'ok', detail: [`v${version} (needs ${SUPPORTED_NODE})`] };
   return {
     name: 'node',
     status: 'fail',
@@ -45,17 +46,29 @@ export async function doctor(io: CliIo, options: AppOptions & { json?: boolean }
     setup = await resolveApp(options);
   } catch (err) {
     const e = err as Error & { fix?: string };
-    checks.push({ name: 'config', status: 'fail', detail: e.message.split('\n'), fix: e.fix ?? 'correct the config file' });
+    checks.push({
+      name: 'config',
+      status: 'fail',
+      detail: e.message.split('\n'),
+      fix: e.fix ?? 'correct the config file',
+    });
   }
   if (setup) {
     const file = setup.configFile ? path.relative(options.cwd, setup.configFile) || setup.configFile : 'inline config';
     checks.push(
       setup.problems.length === 0
-        ? { name: 'config', status: 'ok', detail: [`${file}: ${setup.plugins.length} plugins, profile ${setup.profile}, no problem`] }
+        ? {
+            name: 'config',
+            status: 'ok',
+            detail: [`${file}: ${setup.plugins.length} plugins, profile ${setup.profile}, no problem`],
+          }
         : {
             name: 'config',
             status: 'fail',
-            detail: [`${file} (profile ${setup.profile}): ${setup.problems.length} problem${setup.problems.length > 1 ? 's' : ''}`, ...setup.problems.map((p) => `- ${p}`)],
+            detail: [
+              `${file} (profile ${setup.profile}): ${setup.problems.length} problem${setup.problems.length > 1 ? 's' : ''}`,
+              ...setup.problems.map((p) => `- ${p}`),
+            ],
             fix: 'correct each problem as its own "Fix:" says, then run gantry doctor again (gantry config print shows where each value comes from)',
           },
     );
@@ -74,7 +87,12 @@ export async function doctor(io: CliIo, options: AppOptions & { json?: boolean }
     if (c.fix && c.status === 'fail') rows.push(['', '', `fix: ${c.fix}`]);
   }
   say(io, ...columns(rows).map((l) => `  ${l}`), '');
-  say(io, failed.length ? `${failed.length} check${failed.length > 1 ? 's' : ''} failed: ${failed.map((c) => c.name).join(', ')}` : 'Everything checked is OK.');
+  say(
+    io,
+    failed.length
+      ? `${failed.length} check${failed.length > 1 ? 's' : ''} failed: ${failed.map((c) => c.name).join(', ')}`
+      : 'Everything checked is OK.',
+  );
   return failed.length ? 1 : 0;
 }
 
@@ -84,7 +102,11 @@ function serviceChecks(setup: ResolvedConfig): Promise<DoctorCheck>[] {
   for (const p of setup.plugins) {
     const probe = probeFor(p, setup);
     if (!probe) continue;
-    const skipped: DoctorCheck = { name: p.plugin.name, status: 'skip', detail: ['not probed: its options are invalid (see config)'] };
+    const skipped: DoctorCheck = {
+      name: p.plugin.name,
+      status: 'skip',
+      detail: ['not probed: its options are invalid (see config)'],
+    };
     out.push(p.options === undefined ? Promise.resolve(skipped) : probe());
   }
   return out;
@@ -101,7 +123,12 @@ function probeFor(p: ResolvedPluginConfig, setup: ResolvedConfig): (() => Promis
     return () => {
       const url = String(o.url);
       const where = target(url, 6379);
-      return run(name, `PING ${where}: PONG`, () => probeRedis(url, num(o.connectTimeoutMs, 3_000)), `start Redis at ${where}, or point ${env('URL')} at a running one`);
+      return run(
+        name,
+        `PING ${where}: PONG`,
+        () => probeRedis(url, num(o.connectTimeoutMs, 3_000)),
+        `start Redis at ${where}, or point ${env('URL')} at a running one`,
+      );
     };
   }
   if (name === 'mailer') return () => mailerCheck(o, setup, env);
@@ -112,7 +139,8 @@ function probeFor(p: ResolvedPluginConfig, setup: ResolvedConfig): (() => Promis
 async function databaseCheck(o: Options, setup: ResolvedConfig, env: (key: string) => string): Promise<DoctorCheck> {
   if (o.driver === 'postgresql') {
     const where = o.clientUrl ? target(String(o.clientUrl), 5432) : `${String(o.host)}:${String(o.port)}`;
-    const db = typeof o.dbName === 'string' ? o.dbName : o.clientUrl ? new URL(String(o.clientUrl)).pathname.slice(1) : '';
+    const db =
+      typeof o.dbName === 'string' ? o.dbName : o.clientUrl ? new URL(String(o.clientUrl)).pathname.slice(1) : '';
     return run(
       'database',
       `PostgreSQL ${where}/${db}: connected, select 1 answered`,
@@ -131,35 +159,64 @@ async function databaseCheck(o: Options, setup: ResolvedConfig, env: (key: strin
     );
   }
   const dbName = typeof o.dbName === 'string' ? o.dbName : 'var/data.sqlite';
-  if (dbName === ':memory:') return { name: 'database', status: 'ok', detail: ['SQLite in memory (nothing is kept across restarts)'] };
+  if (dbName === ':memory:')
+    return { name: 'database', status: 'ok', detail: ['SQLite in memory (nothing is kept across restarts)'] };
   const file = path.resolve(setup.configDir, dbName);
   const fix = `make ${path.dirname(file)} writable by this user, or point ${env('DB_NAME')} at a writable path`;
-  return run('database', (found) => `SQLite: ${found}`, () => probeWritable(file, 'file'), fix);
+  return run(
+    'database',
+    (found) => `SQLite: ${found}`,
+    () => probeWritable(file, 'file'),
+    fix,
+  );
 }
 
 async function mailerCheck(o: Options, setup: ResolvedConfig, env: (key: string) => string): Promise<DoctorCheck> {
   // The mailer's own rule: `auto` is file in the embedded profile and smtp in every other one.
-  const transport = o.transport === 'auto' || o.transport === undefined ? (setup.profile === 'embedded' ? 'file' : 'smtp') : o.transport;
+  const transport =
+    o.transport === 'auto' || o.transport === undefined
+      ? setup.profile === 'embedded'
+        ? 'file'
+        : 'smtp'
+      : o.transport;
   if (transport === 'file') {
     const dir = path.resolve(setup.configDir, typeof o.outDir === 'string' ? o.outDir : 'var/mail');
     const fix = `make ${dir} writable by this user, or point ${env('OUT_DIR')} elsewhere`;
-    return run('mailer', (found) => `mail written as .eml files: ${found}`, () => probeWritable(dir, 'folder'), fix);
+    return run(
+      'mailer',
+      (found) => `mail written as .eml files: ${found}`,
+      () => probeWritable(dir, 'folder'),
+      fix,
+    );
   }
   if (typeof o.smtpUrl !== 'string') {
-    return { name: 'mailer', status: 'fail', detail: ['transport smtp without smtpUrl'], fix: `set ${env('SMTP_URL')}=smtp://user:password@host:587` };
+    return {
+      name: 'mailer',
+      status: 'fail',
+      detail: ['transport smtp without smtpUrl'],
+      fix: `set ${env('SMTP_URL')}=smtp://user:password@host:587`,
+    };
   }
   const url = o.smtpUrl;
   const where = target(url, url.startsWith('smtps:') ? 465 : 587);
   return run(
     'mailer',
     `SMTP ${where}: greeting, EHLO${new URL(url).username ? ' and login' : ''} OK`,
-    () => probeSmtp({ url, secure: o.secure as boolean | undefined, requireTLS: o.requireTLS === true, timeoutMs: num(o.sendTimeoutMs, 10_000) }),
+    () =>
+      probeSmtp({
+        url,
+        secure: o.secure as boolean | undefined,
+        requireTLS: o.requireTLS === true,
+        timeoutMs: num(o.sendTimeoutMs, 10_000),
+      }),
     `start the SMTP server at ${where}, or correct ${env('SMTP_URL')} (user and password URL-encoded)`,
   );
 }
 
 async function brokersCheck(name: string, brokers: unknown, variable: string): Promise<DoctorCheck> {
-  const list = (Array.isArray(brokers) ? brokers : String(brokers).split(',')).map((b) => String(b).trim()).filter(Boolean);
+  const list = (Array.isArray(brokers) ? brokers : String(brokers).split(','))
+    .map((b) => String(b).trim())
+    .filter(Boolean);
   const results = await Promise.all(
     list.map(async (b) => {
       const at = b.lastIndexOf(':');
@@ -174,14 +231,25 @@ async function brokersCheck(name: string, brokers: unknown, variable: string): P
     }),
   );
   const down = results.filter((r): r is string => r !== undefined);
-  if (list.length === 0) return { name, status: 'fail', detail: ['no broker listed'], fix: `list the brokers (host:port) in ${variable} or the config` };
+  if (list.length === 0)
+    return {
+      name,
+      status: 'fail',
+      detail: ['no broker listed'],
+      fix: `list the brokers (host:port) in ${variable} or the config`,
+    };
   if (down.length === 0) return { name, status: 'ok', detail: [`Kafka brokers reachable (TCP): ${list.join(', ')}`] };
   const detail = [`${down.length} of ${list.length} Kafka brokers unreachable`, ...down];
   return { name, status: 'fail', detail, fix: `start the brokers, or correct ${variable}` };
 }
 
 /** Runs a probe: ok with `success` (or what the probe found), fail with the error and `fix`. */
-async function run<T>(name: string, success: string | ((found: T) => string), probe: () => Promise<T>, fix: string): Promise<DoctorCheck> {
+async function run<T>(
+  name: string,
+  success: string | ((found: T) => string),
+  probe: () => Promise<T>,
+  fix: string,
+): Promise<DoctorCheck> {
   try {
     const found = await probe();
     return { name, status: 'ok', detail: [typeof success === 'string' ? success : success(found)] };

@@ -42,14 +42,26 @@ export async function newApp(io: CliIo, options: NewAppOptions): Promise<number>
   assertPackageName(name, 'app name (the folder name)');
   const profile = options.profile ?? 'embedded';
   if (!(APP_PROFILES as readonly string[]).includes(profile)) {
-    throw CliErrors.PROFILE_UNKNOWN(`profile "${profile}" is not one gantry new app writes (${APP_PROFILES.join(', ')})`);
+    throw CliErrors.PROFILE_UNKNOWN(
+      `profile "${profile}" is not one gantry new app writes (${APP_PROFILES.join(', ')})`,
+    );
   }
   const range = options.gantryVersion ?? `^${CLI_VERSION}`;
-  if (!semver.validRange(range)) throw CliErrors.USAGE(`--gantry-version "${range}" is not a semver range`, { fix: 'give a version or a range such as 0.1.0 or ^0.1.0' });
-  if (existsSync(target) && readdirSync(target).length > 0) throw CliErrors.TARGET_NOT_EMPTY(`${target} already exists and is not empty`);
+  if (!semver.validRange(range))
+    throw CliErrors.USAGE(`--gantry-version "${range}" is not a semver range`, {
+      fix: 'give a version or a range such as 0.1.0 or ^0.1.0',
+    });
+  if (existsSync(target) && readdirSync(target).length > 0)
+    throw CliErrors.TARGET_NOT_EMPTY(`${target} already exists and is not empty`);
 
   const catalog = loadCatalog();
-  const requested = options.plugins === undefined ? undefined : options.plugins.split(',').map((p) => p.trim()).filter(Boolean);
+  const requested =
+    options.plugins === undefined
+      ? undefined
+      : options.plugins
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean);
   const { selected, added } = selectPlugins(catalog, requested);
   const tokens: Tokens = {
     name,
@@ -62,14 +74,23 @@ export async function newApp(io: CliIo, options: NewAppOptions): Promise<number>
 
   mkdirSync(target, { recursive: true });
   const written = copyTemplate({ from: path.join(TEMPLATES_DIR, 'app'), to: target, tokens });
-  if (selected.includes('users')) written.push(...copyTemplate({ from: path.join(TEMPLATES_DIR, 'app-users'), to: target, tokens }));
-  writeFileSync(path.join(target, 'package.json'), `${JSON.stringify(appPackage({ target, catalog, selected, range }), null, 2)}\n`);
-  writeFile(target, 'gantry.config.json', `${JSON.stringify(appConfig({ catalog, selected, profile, tokens }), null, 2)}\n`);
+  if (selected.includes('users'))
+    written.push(...copyTemplate({ from: path.join(TEMPLATES_DIR, 'app-users'), to: target, tokens }));
+  writeFileSync(
+    path.join(target, 'package.json'),
+    `${JSON.stringify(appPackage({ target, catalog, selected, range }), null, 2)}\n`,
+  );
+  writeFile(
+    target,
+    'gantry.config.json',
+    `${JSON.stringify(appConfig({ catalog, selected, profile, tokens }), null, 2)}\n`,
+  );
   written.push('gantry.config.json');
 
   say(io, `Created ${name} in ${target}`, `  plugins: ${selected.join(', ')}, and the local plugin ${LOCAL_PLUGIN}`);
   for (const [plugin, by] of added) say(io, `  added ${plugin} (needed by ${by})`);
-  if (profile === 'compose') say(io, '  profiles: embedded (default), compose (GANTRY_PROFILE=compose: PostgreSQL, Redis, SMTP)');
+  if (profile === 'compose')
+    say(io, '  profiles: embedded (default), compose (GANTRY_PROFILE=compose: PostgreSQL, Redis, SMTP)');
 
   if (options.install !== false) {
     const args = ['install', '--no-audit', '--no-fund', ...(options.registry ? ['--registry', options.registry] : [])];
@@ -78,13 +99,29 @@ export async function newApp(io: CliIo, options: NewAppOptions): Promise<number>
     if (code !== 0) throw CliErrors.INSTALL_FAILED(`npm install exited with code ${code} in ${target}`);
   }
   const rel = path.relative(options.shellCwd ?? options.cwd, target) || '.';
-  say(io, '', 'Next:', `  cd ${rel}`, ...(options.install === false ? ['  npm install'] : []), '  npm start      # builds and serves on http://localhost:3000', '  npm test');
+  say(
+    io,
+    '',
+    'Next:',
+    `  cd ${rel}`,
+    ...(options.install === false ? ['  npm install'] : []),
+    '  npm start      # builds and serves on http://localhost:3000',
+    '  npm test',
+  );
   return 0;
 }
 
-function appPackage(args: { target: string; catalog: ReadonlyMap<string, CatalogEntry>; selected: readonly string[]; range: string }): Record<string, unknown> {
+function appPackage(args: {
+  target: string;
+  catalog: ReadonlyMap<string, CatalogEntry>;
+  selected: readonly string[];
+  range: string;
+}): Record<string, unknown> {
   const { target, catalog, selected, range } = args;
-  const pkg = JSON.parse(readFileSync(path.join(target, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+  const pkg = JSON.parse(readFileSync(path.join(target, 'package.json'), 'utf8')) as Record<
+    string,
+    Record<string, string>
+  >;
   const deps: Record<string, string> = { ...pkg.dependencies, '@gantry/core': range };
   for (const name of selected) deps[catalog.get(name)!.package] = range;
   const devDeps: Record<string, string> = { ...pkg.devDependencies, '@gantry/cli': range, '@gantry/testing': range };
@@ -106,7 +143,9 @@ export function appConfig(args: {
   const fill = (value: Readonly<Record<string, unknown>>): Record<string, unknown> =>
     JSON.parse(fillTokens(JSON.stringify(value), tokens, 'catalog.json')) as Record<string, unknown>;
   const compose = args.profile === 'compose';
-  const needs = new Set(compose ? selected.flatMap((n) => catalog.get(n)!.composeNeeds ?? []).filter((n) => !selected.includes(n)) : []);
+  const needs = new Set(
+    compose ? selected.flatMap((n) => catalog.get(n)!.composeNeeds ?? []).filter((n) => !selected.includes(n)) : [],
+  );
   const plugins: Record<string, unknown> = {};
   const overlay: Record<string, unknown> = {};
   for (const [name, entry] of catalog) {
@@ -125,7 +164,12 @@ export function appConfig(args: {
 
 function pluginTable(catalog: ReadonlyMap<string, CatalogEntry>, selected: readonly string[]): string {
   const rows = selected.map((n) => `| \`${n}\` | \`${catalog.get(n)!.package}\` | ${catalog.get(n)!.summary} |`);
-  return ['| plugin | package | what |', '|---|---|---|', ...rows, `| \`${LOCAL_PLUGIN}\` | \`src/hello/plugin.ts\` | this app's example route, GET /api/v1/hello |`].join('\n');
+  return [
+    '| plugin | package | what |',
+    '|---|---|---|',
+    ...rows,
+    `| \`${LOCAL_PLUGIN}\` | \`src/hello/plugin.ts\` | this app's example route, GET /api/v1/hello |`,
+  ].join('\n');
 }
 
 const ACCOUNTS_HINT = `

@@ -42,9 +42,13 @@ export function pluginNames(arg: string): { plugin: string; pkg: string } {
 export async function newPlugin(io: CliIo, options: NewPluginOptions): Promise<number> {
   const { plugin, pkg } = pluginNames(options.name);
   const range = options.gantryVersion ?? `^${CLI_VERSION}`;
-  if (!semver.validRange(range)) throw CliErrors.USAGE(`--gantry-version "${range}" is not a semver range`, { fix: 'give a version or a range such as 0.1.0 or ^0.1.0' });
+  if (!semver.validRange(range))
+    throw CliErrors.USAGE(`--gantry-version "${range}" is not a semver range`, {
+      fix: 'give a version or a range such as 0.1.0 or ^0.1.0',
+    });
   const target = path.resolve(options.cwd, options.dir ?? plugin);
-  if (existsSync(target) && readdirSync(target).length > 0) throw CliErrors.TARGET_NOT_EMPTY(`${target} already exists and is not empty`);
+  if (existsSync(target) && readdirSync(target).length > 0)
+    throw CliErrors.TARGET_NOT_EMPTY(`${target} already exists and is not empty`);
   const Name = pascalCase(plugin);
   mkdirSync(target, { recursive: true });
   copyTemplate({
@@ -71,6 +75,15 @@ export async function newPlugin(io: CliIo, options: NewPluginOptions): Promise<n
     if (code !== 0) throw CliErrors.INSTALL_FAILED(`npm install exited with code ${code} in ${target}`);
   }
   const rel = path.relative(options.shellCwd ?? options.cwd, target) || '.';
-  say(io, '', 'Next:', `  cd ${rel}`, ...(options.install ? [] : ['  npm install']), '  npm test       # builds, runs its tests and the conformance kit', '', `Enable it in an app: "plugins": { "${pkg}": {} }`);
+  say(
+    io,
+    '',
+    'Next:',
+    `  cd ${rel}`,
+    ...(options.install ? [] : ['  npm install']),
+    '  npm test       # builds, runs its tests and the conformance kit',
+    '',
+    `Enable it in an app: "plugins": { "${pkg}": {} }`,
+  );
   return 0;
 }

@@ -31,7 +31,14 @@ export async function listPlugins(io: CliIo, options: AppOptions & { json?: bool
     requires: (plugin.requires ?? []).map(tokenName),
   }));
   if (options.json) {
-    say(io, JSON.stringify({ profile: setup.profile, plugins: reports, disabled: setup.disabled, problems: setup.problems }, null, 2));
+    say(
+      io,
+      JSON.stringify(
+        { profile: setup.profile, plugins: reports, disabled: setup.disabled, problems: setup.problems },
+        null,
+        2,
+      ),
+    );
     return setup.problems.length === 0 ? 0 : 1;
   }
   const list = (items: readonly string[]): string => (items.length ? items.join(', ') : '-');
@@ -44,7 +51,11 @@ export async function listPlugins(io: CliIo, options: AppOptions & { json?: bool
       `  depends on: ${list([...r.dependsOn, ...r.optionalDependsOn.map((d) => `${d}?`)])}`,
     );
   }
-  say(io, '', `${reports.length} plugins enabled (profile ${setup.profile}), in start order${setup.disabled.length ? `; disabled: ${setup.disabled.join(', ')}` : ''}`);
+  say(
+    io,
+    '',
+    `${reports.length} plugins enabled (profile ${setup.profile}), in start order${setup.disabled.length ? `; disabled: ${setup.disabled.join(', ')}` : ''}`,
+  );
   if (setup.problems.length) {
     printProblems(io, setup);
     return 1;

@@ -20,7 +20,8 @@ export function routeAuth(route: Pick<RouteInfo, 'root' | 'meta'>): string {
   if (route.root || meta.public === true) return 'public';
   const kind = meta.auth === 'bearer' || meta.auth === 'session' ? ` (${meta.auth})` : '';
   const permission = meta.permission;
-  if (permission === 'authenticated' || (permission === undefined && meta.auth !== undefined && meta.auth !== false)) return `authenticated${kind}`;
+  if (permission === 'authenticated' || (permission === undefined && meta.auth !== undefined && meta.auth !== false))
+    return `authenticated${kind}`;
   if (typeof permission === 'string') return `permission ${permission}${kind}`;
   if (Array.isArray(permission)) return `permission ${permission.join(', ')}${kind}`;
   return 'undeclared';
@@ -43,7 +44,12 @@ export async function listRoutes(io: CliIo, options: AppOptions & { json?: boole
   const core = await loadCore(options.cwd);
   // listen=false on top: even a stray serve hook could not open the port of a running instance.
   const env = { ...options.env, GANTRY_HTTP__LISTEN: 'false' };
-  const kernel = await core.createKernel({ appDir: options.cwd, profile: options.profile, env, logger: core.silentLogger() });
+  const kernel = await core.createKernel({
+    appDir: options.cwd,
+    profile: options.profile,
+    env,
+    logger: core.silentLogger(),
+  });
   let routes: readonly RouteInfo[];
   try {
     await kernel.register();
@@ -67,7 +73,13 @@ export async function listRoutes(io: CliIo, options: AppOptions & { json?: boole
     say(io, 'no routes: the http plugin is not enabled (add "http": {} under "plugins")');
     return 0;
   }
-  say(io, ...columns([['METHOD', 'PATH', 'PLUGIN', 'AUTH', 'RATE LIMIT'], ...reports.map((r) => [r.method, r.path, r.plugin, r.auth, r.rateLimit])]));
+  say(
+    io,
+    ...columns([
+      ['METHOD', 'PATH', 'PLUGIN', 'AUTH', 'RATE LIMIT'],
+      ...reports.map((r) => [r.method, r.path, r.plugin, r.auth, r.rateLimit]),
+    ]),
+  );
   say(io, '', `${reports.length} routes (profile ${kernel.profile})`);
   return 0;
 }

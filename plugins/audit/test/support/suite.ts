@@ -191,14 +191,12 @@ export function auditSuite(target: SuiteTarget): void {
 
     it('cuts long strings to maxStringLength', async () => {
       const { tk } = await boot({ maxStringLength: 20 });
-      const entry = await tk
-        .get(AuditToken)
-        .record({
-          action: 'admin.note',
-          outcome: 'success',
-          object: { type: 'doc', id: 'd'.repeat(50) },
-          details: { text: 'y'.repeat(5000) },
-        });
+      const entry = await tk.get(AuditToken).record({
+        action: 'admin.note',
+        outcome: 'success',
+        object: { type: 'doc', id: 'd'.repeat(50) },
+        details: { text: 'y'.repeat(5000) },
+      });
       expect(entry.object!.id).to.equal(`${'d'.repeat(19)}…`);
       expect(entry.details!.text).to.equal(`${'y'.repeat(19)}…`);
     });
