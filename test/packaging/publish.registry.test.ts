@@ -289,12 +289,16 @@ describe('packaging: publish every package to a registry with lerna, install eac
 
     for (const name of names) {
       const root = path.join(dir, 'node_modules', name);
+      // What each package's `files` lists (a command line tool also ships its templates), and nothing else.
+      const tool = name === '@gantry/cli';
       expect(readdirSync(root).sort(), `${name} contents`).to.deep.equal([
+        'CHANGELOG.md',
         'LICENSE',
         'README.md',
         'dist',
         'package.json',
         'src',
+        ...(tool ? ['templates'] : []),
       ]);
       expect(readdirSync(path.join(root, 'dist')), `${name} dist`).to.deep.equal(['src']);
       const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
