@@ -3,7 +3,7 @@
 // its required peers — and nothing else — and boot it; one more installs the sandbox's whole set.
 // Third-party packages come from the usual registry (a scoped `@gantry:registry` line).
 // Run with `npm run test:registry`.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -122,6 +122,34 @@ async function withDependencies(names: readonly string[]): Promise<string[]> {
   };
   for (const name of names) await visit(name);
   return [...seen];
+}
+
+/** The `node dist/main.js` process among the descendants of `pid` (npm → sh → node), from /proc. */
+function appProcessUnder(pid: number): number | undefined {
+  const queue = [pid];
+  while (queue.length) {
+    const current = queue.shift()!;
+    const cmdline = existsSync(`/proc/${current}/cmdline`) ? readFileSync(`/proc/${current}/cmdline`, 'utf8') : '';
+    if (current !== pid && cmdline.includes('dist/main.js') && !cmdline.startsWith('sh')) return current;
+    const children = existsSync(`/proc/${current}/task/${current}/children`) ? readFileSync(`/proc/${current}/task/${current}/children`, 'utf8') : '';
+    queue.push(...children.trim().split(/\s+/).filter(Boolean).map(Number));
+  }
+  return undefined;
+}
+
+/** The verification token of the newest mail to `to` the file transport wrote (quoted-printable undone). */
+async function mailedToken(dir: string, to: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.eml')) : [];
+    for (const file of files.sort().reverse()) {
+      const raw = readFileSync(path.join(dir, file), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+      if (!raw.includes(to)) continue;
+      const token = /token=([A-Za-z0-9_-]{43})/.exec(raw)?.[1];
+      if (token) return token;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no mail to ${to} in ${dir}`);
 }
 
 describe('packaging: publish every package to a registry with lerna, install each plugin alone, boot it', () => {
@@ -337,5 +365,67 @@ describe('packaging: publish every package to a registry with lerna, install eac
     expect(out.testing).to.equal('function');
     expect(installed(dir, 'maildev'), '@gantry/testing brought maildev').to.equal(false);
     expect(out.maildev, '@gantry/testing/maildev needs maildev installed').to.match(/^ERR_MODULE_NOT_FOUND .*maildev/);
+  });
+
+  it('a newcomer: from an empty folder, 3 commands give a running app where a user signs up and logs in; its own npm test passes', async function () {
+    this.timeout(600_000);
+    // How a user points npm at a registry for the @gantry scope: a line in their own ~/.npmrc.
+    const userNpmrc = path.join(work, 'user.npmrc');
+    writeFileSync(userNpmrc, `@gantry:registry=${registry}\n`);
+    const env = cleanEnv({ npm_config_userconfig: userNpmrc, npm_config_prefer_offline: 'true', npm_config_fund: 'false', npm_config_audit: 'false' });
+    const empty = path.join(work, 'newcomer');
+    mkdirSync(empty);
+    const t0 = performance.now();
+
+    // 1. npx @gantry/cli new app my-app (it installs the app's packages).
+    const created = await run('npx', ['--yes', `@gantry/cli@${versionOf.get('@gantry/cli')}`, 'new', 'app', 'my-app'], { cwd: empty, env, timeoutMs: 400_000 });
+    expect(created.code, created.output).to.equal(0);
+    // 2. cd my-app
+    const app = path.join(empty, 'my-app');
+    expect(existsSync(path.join(app, 'gantry.config.json')), created.output).to.equal(true);
+    // 3. npm start
+    const port = await freePort();
+    const child = spawn('npm', ['start'], { cwd: app, env: { ...env, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += String(d)));
+    child.stderr!.on('data', (d: Buffer) => (output += String(d)));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      let up = false;
+      for (let i = 0; i < 600 && !up && child.exitCode === null; i++) {
+        up = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
+        if (!up) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(up, `the app did not answer /healthz:\n${output}`).to.equal(true);
+      const toRunning = Math.round(performance.now() - t0);
+
+      const json = { 'content-type': 'application/json' };
+      const account = { email: 'newcomer@example.com', password: 'Correct-Horse-Battery-9', name: 'Newcomer' };
+      const signup = await fetch(`${base}/api/v1/auth/signup`, { method: 'POST', headers: json, body: JSON.stringify(account) });
+      expect(signup.status, await signup.clone().text()).to.equal(201);
+      const token = await mailedToken(path.join(app, 'var', 'mail'), account.email);
+      const verified = await fetch(`${base}/api/v1/auth/verify-email`, { method: 'POST', headers: json, body: JSON.stringify({ token }) });
+      expect(verified.status).to.equal(204);
+      const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email: account.email, password: account.password }) });
+      expect(login.status).to.equal(200);
+      const { accessToken } = (await login.json()) as { accessToken: string };
+      const me = await fetch(`${base}/api/v1/users/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+      expect(me.status).to.equal(200);
+      expect(await me.json()).to.include({ email: account.email, emailVerified: true });
+      console.log(`      (3 commands, ${toRunning} ms from an empty folder to a running app)`);
+      // SIGTERM to the app itself (as a container's init sends it): it drains and exits 0, and so
+      // does `npm start`, which reports its script's exit.
+      const appPid = appProcessUnder(child.pid!);
+      expect(appPid, "the app process under npm start").to.be.a("number");
+      process.kill(appPid!, "SIGTERM");
+      expect(await exited, `npm start did not stop cleanly on SIGTERM:\n${output}`).to.equal(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+
+    // The app's own test passes as generated.
+    const tested = await run('npm', ['test'], { cwd: app, env, timeoutMs: 300_000 });
+    expect(tested.code, tested.output).to.equal(0);
   });
 });
