@@ -1,6 +1,7 @@
 import { definePlugin, type Plugin, type PluginDefinition } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
 import { expect } from 'chai';
+import net from 'node:net';
 import { z } from 'zod';
 import { checkConformance, type ConformanceResult } from '../src/index.js';
 
@@ -16,6 +17,11 @@ function make(name: string, extra: Partial<PluginDefinition> = {}): Plugin {
 
 function byCheck(results: readonly ConformanceResult[]): Record<string, ConformanceResult> {
   return Object.fromEntries(results.map((r) => [r.check, r]));
+}
+
+/** The message for `what` (`1 Timeout`) left open, created in this file. */
+function leakAt(what: string): RegExp {
+  return new RegExp(`^still open after stop: ${what} created at \\S*conformance\\.test\\.js:\\d+:\\d+$`);
 }
 
 function failed(results: readonly ConformanceResult[]): string[] {
@@ -91,10 +97,7 @@ describe('checkConformance', () => {
       const results = await checkConformance({ plugin: leaky });
       expect(failed(results)).to.deep.equal(['no-leaked-handles']);
       expect(leaked).to.have.length(2);
-      // Named with where it was created, so the leak is found in the plugin's code at once.
-      expect(byCheck(results)['no-leaked-handles']!.message).to.match(
-        /^still open after stop: 2 Timeout \(created at .*conformance\.test\.js/,
-      );
+      expect(byCheck(results)['no-leaked-handles']!.message).to.match(leakAt('2 Timeout'));
     } finally {
       for (const t of leaked) clearInterval(t);
     }
@@ -115,63 +118,175 @@ describe('checkConformance', () => {
     try {
       const results = await checkConformance({ plugin: once });
       expect(failed(results)).to.deep.equal(['no-leaked-handles']);
-      expect(byCheck(results)['no-leaked-handles']!.message).to.match(
-        /^still open after stop: 1 Timeout \(created at /,
-      );
+      expect(byCheck(results)['no-leaked-handles']!.message).to.match(leakAt('1 Timeout'));
     } finally {
       for (const t of leaked) clearTimeout(t);
     }
   });
 
-  it('finds a leak even while an unrelated timer of the same type ends during the check (a count of handles would not)', async () => {
+  it("counts an unref'd interval left running: it does not hold the process up, but still fires", async () => {
     const leaked: NodeJS.Timeout[] = [];
-    // Unrelated code's timer: armed before the check, it fires while the plugin runs. Counting the
-    // process's Timeouts before and after, its end cancels out the plugin's leaked one.
-    const unrelated = setTimeout(() => undefined, 5);
-    const once = make('masked-leak', {
+    const unrefd = make('unrefd', {
+      register: (ctx) => {
+        ctx.health.check(() => ({ status: 'up' }));
+        const poll = (): NodeJS.Timeout => setInterval(() => undefined, 60_000).unref();
+        ctx.lifecycle.hook({ name: 'poll', start: () => void (leaked.length === 0 && leaked.push(poll())) });
+      },
+    });
+    try {
+      const results = await checkConformance({ plugin: unrefd });
+      expect(failed(results)).to.deep.equal(['no-leaked-handles']);
+      expect(byCheck(results)['no-leaked-handles']!.message).to.match(leakAt('1 Timeout'));
+    } finally {
+      for (const t of leaked) clearInterval(t);
+    }
+  });
+
+  it('catches a leaked interval even while an unrelated interval ends during the check', async () => {
+    // Counting handles by type sees one Timeout come and one go, and finds nothing.
+    const unrelated = setInterval(() => undefined, 60_000);
+    const started = signal();
+    const leaked: NodeJS.Timeout[] = [];
+    const leaky = make('masked-leak', {
       register: (ctx) => {
         ctx.health.check(() => ({ status: 'up' }));
         ctx.lifecycle.hook({
           name: 'poll',
-          start: async () => {
-            if (leaked.length === 0) leaked.push(setTimeout(() => undefined, 60_000));
-            await new Promise((r) => setTimeout(r, 20));
+          start: () => {
+            // Only the first kernel of the check leaks, as many Timeouts as the bystander clears.
+            if (leaked.length === 0) leaked.push(setInterval(() => undefined, 60_000));
+            started.resolve();
           },
         });
       },
     });
     try {
-      const results = await checkConformance({ plugin: once });
+      const bystander = started.promise.then(() => clearInterval(unrelated));
+      const [results] = await Promise.all([checkConformance({ plugin: leaky }), bystander]);
       expect(failed(results)).to.deep.equal(['no-leaked-handles']);
-      expect(byCheck(results)['no-leaked-handles']!.message).to.match(/^still open after stop: 1 Timeout /);
+      expect(byCheck(results)['no-leaked-handles']!.message).to.match(leakAt('1 Timeout'));
     } finally {
-      clearTimeout(unrelated);
-      for (const t of leaked) clearTimeout(t);
+      clearInterval(unrelated);
+      for (const t of leaked) clearInterval(t);
     }
   });
 
-  it('passes a clean plugin while unrelated code opens timers and a server during the check', async () => {
-    const { createServer } = await import('node:net');
-    const opened: { timer?: NodeJS.Timeout; server?: import('node:net').Server } = {};
-    const busy = setImmediate(() => {
-      // Created by the test, outside the plugin's work: never the plugin's to close.
-      opened.timer = setInterval(() => undefined, 60_000);
-      opened.server = createServer().listen(0, '127.0.0.1');
-    });
-    const clean = make('clean-while-busy', {
+  it('catches a leaked server even while an unrelated server closes during the check', async () => {
+    const unrelated = await listening(net.createServer());
+    const started = signal();
+    const servers: net.Server[] = [];
+    const leaky = make('server-leak', {
       register: (ctx) => {
         ctx.health.check(() => ({ status: 'up' }));
-        ctx.lifecycle.hook({ name: 'wait', start: () => new Promise((r) => setTimeout(r, 20)) });
+        ctx.lifecycle.hook({
+          name: 'listen',
+          start: async () => {
+            if (servers.length === 0) servers.push(await listening(net.createServer()));
+            started.resolve();
+          },
+        });
       },
     });
     try {
-      const results = await checkConformance({ plugin: clean });
-      expect(failed(results), JSON.stringify(results)).to.deep.equal([]);
-      expect(opened.timer).to.not.equal(undefined);
+      const bystander = started.promise.then(() => new Promise((resolve) => unrelated.close(resolve)));
+      const [results] = await Promise.all([checkConformance({ plugin: leaky }), bystander]);
+      expect(failed(results)).to.deep.equal(['no-leaked-handles']);
+      expect(byCheck(results)['no-leaked-handles']!.message).to.match(leakAt('1 TCPSERVERWRAP'));
     } finally {
-      clearImmediate(busy);
-      clearInterval(opened.timer);
-      await new Promise<void>((r) => (opened.server ? opened.server.close(() => r()) : r()));
+      if (unrelated.listening) unrelated.close();
+      for (const s of servers) s.close();
+    }
+  });
+
+  it('passes a clean plugin while unrelated timers and servers open during the check', async () => {
+    const started = signal();
+    const clean = make('clean-beside-noise', {
+      register: (ctx) => {
+        ctx.health.check(() => ({ status: 'up' }));
+        ctx.lifecycle.hook({ name: 'signal', start: () => started.resolve() });
+      },
+    });
+    // Opened by the test, not the plugin, after the check has begun, and closed only after it ends.
+    let timer: NodeJS.Timeout | undefined;
+    let server: net.Server | undefined;
+    const bystander = started.promise.then(async () => {
+      timer = setInterval(() => undefined, 60_000);
+      server = await listening(net.createServer());
+    });
+    try {
+      const [results] = await Promise.all([checkConformance({ plugin: clean }), bystander]);
+      expect(failed(results), JSON.stringify(results, null, 2)).to.deep.equal([]);
+      expect(byCheck(results)['no-leaked-handles']!.message).to.equal('no handle left open');
+    } finally {
+      clearInterval(timer);
+      server?.close();
+    }
+  });
+
+  it('lets handles the plugin closes in stop finish closing after stop returns', async () => {
+    // stop() calls close() without waiting: the server and the socket close on the following turns of the loop.
+    const servers: net.Server[] = [];
+    const closesLate = make('closes-late', {
+      register: (ctx) => {
+        ctx.health.check(() => ({ status: 'up' }));
+        let server: net.Server | undefined;
+        let client: net.Socket | undefined;
+        ctx.lifecycle.hook({
+          name: 'listen',
+          start: async () => {
+            server = await listening(net.createServer((socket) => socket.on('error', () => undefined)));
+            servers.push(server);
+            client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+            await new Promise((resolve) => client!.once('connect', resolve));
+          },
+          stop: () => {
+            client!.destroy();
+            server!.close();
+          },
+        });
+      },
+    });
+    try {
+      const results = await checkConformance({ plugin: closesLate });
+      expect(failed(results), JSON.stringify(results, null, 2)).to.deep.equal([]);
+    } finally {
+      for (const s of servers) if (s.listening) s.close();
+    }
+  });
+
+  it("counts a connection the plugin's server accepted from someone else and never closed", async () => {
+    // Node creates an accepted socket outside any async context: it is the plugin's through its server.
+    const accepted: net.Socket[] = [];
+    let client: net.Socket | undefined;
+    let port: (p: number) => void = () => undefined;
+    const listeningOn = new Promise<number>((resolve) => (port = resolve));
+    const keepsConnections = make('keeps-connections', {
+      register: (ctx) => {
+        ctx.health.check(() => ({ status: 'up' }));
+        let server: net.Server | undefined;
+        ctx.lifecycle.hook({
+          name: 'listen',
+          start: async () => {
+            if (accepted.length > 0) return; // the second kernel of the check stays clean
+            // Half-open: the client going away does not close the accepted side.
+            server = await listening(net.createServer({ allowHalfOpen: true }, (socket) => void accepted.push(socket)));
+            const connected = new Promise((resolve) => server!.once('connection', resolve));
+            port((server.address() as net.AddressInfo).port);
+            await connected;
+          },
+          // Closes the listening socket, not the connection it accepted.
+          stop: () => void server?.close(),
+        });
+      },
+    });
+    // The test connects, in its own context.
+    const connecting = listeningOn.then((p) => void (client = net.connect(p, '127.0.0.1')));
+    try {
+      const [results] = await Promise.all([checkConformance({ plugin: keepsConnections }), connecting]);
+      expect(failed(results)).to.deep.equal(['no-leaked-handles']);
+      expect(byCheck(results)['no-leaked-handles']!.message).to.match(leakAt('1 TCPWRAP'));
+    } finally {
+      for (const s of [...accepted, client]) s?.destroy();
     }
   });
 
@@ -264,3 +379,15 @@ describe('checkConformance', () => {
     expect(byCheck(results).boots!.message).to.equal('plugin "broken": register() failed: missing secret');
   });
 });
+
+/** Resolves once `server` listens on a free loopback port. */
+function listening(server: net.Server): Promise<net.Server> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+/** A promise and the function that resolves it. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
