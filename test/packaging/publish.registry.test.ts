@@ -131,7 +131,9 @@ function appProcessUnder(pid: number): number | undefined {
     const current = queue.shift()!;
     const cmdline = existsSync(`/proc/${current}/cmdline`) ? readFileSync(`/proc/${current}/cmdline`, 'utf8') : '';
     if (current !== pid && cmdline.includes('dist/main.js') && !cmdline.startsWith('sh')) return current;
-    const children = existsSync(`/proc/${current}/task/${current}/children`) ? readFileSync(`/proc/${current}/task/${current}/children`, 'utf8') : '';
+    const children = existsSync(`/proc/${current}/task/${current}/children`)
+      ? readFileSync(`/proc/${current}/task/${current}/children`, 'utf8')
+      : '';
     queue.push(...children.trim().split(/\s+/).filter(Boolean).map(Number));
   }
   return undefined;
@@ -142,7 +144,9 @@ async function mailedToken(dir: string, to: string): Promise<string> {
   for (let i = 0; i < 100; i++) {
     const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.eml')) : [];
     for (const file of files.sort().reverse()) {
-      const raw = readFileSync(path.join(dir, file), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+      const raw = readFileSync(path.join(dir, file), 'utf8')
+        .replace(/=\r?\n/g, '')
+        .replace(/=3D/g, '=');
       if (!raw.includes(to)) continue;
       const token = /token=([A-Za-z0-9_-]{43})/.exec(raw)?.[1];
       if (token) return token;
@@ -367,25 +371,38 @@ describe('packaging: publish every package to a registry with lerna, install eac
     expect(out.maildev, '@gantry/testing/maildev needs maildev installed').to.match(/^ERR_MODULE_NOT_FOUND .*maildev/);
   });
 
-  it('a newcomer: from an empty folder, 3 commands give a running app where a user signs up and logs in; its own npm test passes', async function () {
+  it('a newcomer: 3 commands from an empty folder to a running app with sign-up and login; its npm test passes; a plugin made by gantry new plugin is published and enabled by config alone', async function () {
     this.timeout(600_000);
     // How a user points npm at a registry for the @gantry scope: a line in their own ~/.npmrc.
     const userNpmrc = path.join(work, 'user.npmrc');
     writeFileSync(userNpmrc, `@gantry:registry=${registry}\n`);
-    const env = cleanEnv({ npm_config_userconfig: userNpmrc, npm_config_prefer_offline: 'true', npm_config_fund: 'false', npm_config_audit: 'false' });
+    const env = cleanEnv({
+      npm_config_userconfig: userNpmrc,
+      npm_config_prefer_offline: 'true',
+      npm_config_fund: 'false',
+      npm_config_audit: 'false',
+    });
     const empty = path.join(work, 'newcomer');
     mkdirSync(empty);
     const t0 = performance.now();
 
     // 1. npx @gantry/cli new app my-app (it installs the app's packages).
-    const created = await run('npx', ['--yes', `@gantry/cli@${versionOf.get('@gantry/cli')}`, 'new', 'app', 'my-app'], { cwd: empty, env, timeoutMs: 400_000 });
+    const created = await run('npx', ['--yes', `@gantry/cli@${versionOf.get('@gantry/cli')}`, 'new', 'app', 'my-app'], {
+      cwd: empty,
+      env,
+      timeoutMs: 400_000,
+    });
     expect(created.code, created.output).to.equal(0);
     // 2. cd my-app
     const app = path.join(empty, 'my-app');
     expect(existsSync(path.join(app, 'gantry.config.json')), created.output).to.equal(true);
     // 3. npm start
     const port = await freePort();
-    const child = spawn('npm', ['start'], { cwd: app, env: { ...env, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['start'], {
+      cwd: app,
+      env: { ...env, PORT: String(port), LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout!.on('data', (d: Buffer) => (output += String(d)));
     child.stderr!.on('data', (d: Buffer) => (output += String(d)));
@@ -394,7 +411,10 @@ describe('packaging: publish every package to a registry with lerna, install eac
     try {
       let up = false;
       for (let i = 0; i < 600 && !up && child.exitCode === null; i++) {
-        up = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
+        up = await fetch(`${base}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (!up) await new Promise((r) => setTimeout(r, 100));
       }
       expect(up, `the app did not answer /healthz:\n${output}`).to.equal(true);
@@ -402,12 +422,24 @@ describe('packaging: publish every package to a registry with lerna, install eac
 
       const json = { 'content-type': 'application/json' };
       const account = { email: 'newcomer@example.com', password: 'Correct-Horse-Battery-9', name: 'Newcomer' };
-      const signup = await fetch(`${base}/api/v1/auth/signup`, { method: 'POST', headers: json, body: JSON.stringify(account) });
+      const signup = await fetch(`${base}/api/v1/auth/signup`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify(account),
+      });
       expect(signup.status, await signup.clone().text()).to.equal(201);
       const token = await mailedToken(path.join(app, 'var', 'mail'), account.email);
-      const verified = await fetch(`${base}/api/v1/auth/verify-email`, { method: 'POST', headers: json, body: JSON.stringify({ token }) });
+      const verified = await fetch(`${base}/api/v1/auth/verify-email`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ token }),
+      });
       expect(verified.status).to.equal(204);
-      const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email: account.email, password: account.password }) });
+      const login = await fetch(`${base}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ email: account.email, password: account.password }),
+      });
       expect(login.status).to.equal(200);
       const { accessToken } = (await login.json()) as { accessToken: string };
       const me = await fetch(`${base}/api/v1/users/me`, { headers: { authorization: `Bearer ${accessToken}` } });
@@ -417,8 +449,8 @@ describe('packaging: publish every package to a registry with lerna, install eac
       // SIGTERM to the app itself (as a container's init sends it): it drains and exits 0, and so
       // does `npm start`, which reports its script's exit.
       const appPid = appProcessUnder(child.pid!);
-      expect(appPid, "the app process under npm start").to.be.a("number");
-      process.kill(appPid!, "SIGTERM");
+      expect(appPid, 'the app process under npm start').to.be.a('number');
+      process.kill(appPid!, 'SIGTERM');
       expect(await exited, `npm start did not stop cleanly on SIGTERM:\n${output}`).to.equal(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
@@ -427,5 +459,62 @@ describe('packaging: publish every package to a registry with lerna, install eac
     // The app's own test passes as generated.
     const tested = await run('npm', ['test'], { cwd: app, env, timeoutMs: 300_000 });
     expect(tested.code, tested.output).to.equal(0);
+
+    // A plugin of one's own: made by the CLI, its own test (conformance kit included) passing,
+    // published to the registry, installed into the app and enabled by its config alone.
+    const acme = path.join(work, 'acme');
+    mkdirSync(acme);
+    const publishNpmrc = path.join(work, 'acme.npmrc');
+    writeFileSync(
+      publishNpmrc,
+      `@gantry:registry=${registry}\n@acme:registry=${registry}\n//${new URL(registry).host}/:_authToken=local-registry-dummy-token\n`,
+    );
+    const acmeEnv = { ...env, npm_config_userconfig: publishNpmrc };
+    const cli = `@gantry/cli@${versionOf.get('@gantry/cli')}`;
+    const made = await run('npx', ['--yes', cli, 'new', 'plugin', '@acme/gantry-plugin-welcome', '--install'], {
+      cwd: acme,
+      env: acmeEnv,
+      timeoutMs: 300_000,
+    });
+    expect(made.code, made.output).to.equal(0);
+    const pluginDir = path.join(acme, 'welcome');
+    const pluginTest = await run('npm', ['test'], { cwd: pluginDir, env: acmeEnv, timeoutMs: 300_000 });
+    expect(pluginTest.code, pluginTest.output).to.equal(0);
+    expect(pluginTest.output).to.match(/conformance/i);
+    const published = await run('npm', ['publish'], { cwd: pluginDir, env: acmeEnv, timeoutMs: 300_000 });
+    expect(published.code, published.output).to.equal(0);
+    const added = await run('npm', ['install', '@acme/gantry-plugin-welcome'], {
+      cwd: app,
+      env: acmeEnv,
+      timeoutMs: 300_000,
+    });
+    expect(added.code, added.output).to.equal(0);
+    const configFile = path.join(app, 'gantry.config.json');
+    const config = JSON.parse(readFileSync(configFile, 'utf8')) as { plugins: Record<string, unknown> };
+    config.plugins['@acme/gantry-plugin-welcome'] = { greeting: 'Welcome' };
+    writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+    const port2 = await freePort();
+    const again = spawn('npm', ['start'], {
+      cwd: app,
+      env: { ...acmeEnv, PORT: String(port2), LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let againOutput = '';
+    again.stdout!.on('data', (d: Buffer) => (againOutput += String(d)));
+    again.stderr!.on('data', (d: Buffer) => (againOutput += String(d)));
+    const againExited = new Promise<number | null>((resolve) => again.once('exit', (code) => resolve(code)));
+    try {
+      let greeting: Response | undefined;
+      for (let i = 0; i < 600 && !greeting && again.exitCode === null; i++) {
+        greeting = await fetch(`http://127.0.0.1:${port2}/api/v1/welcome/greet?name=Ada`).catch(() => undefined);
+        if (!greeting) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(greeting?.status, againOutput).to.equal(200);
+      expect(JSON.stringify(await greeting!.json())).to.include('Welcome');
+      process.kill(appProcessUnder(again.pid!)!, 'SIGTERM');
+      expect(await againExited, againOutput).to.equal(0);
+    } finally {
+      if (again.exitCode === null) again.kill('SIGKILL');
+    }
   });
 });

@@ -84,6 +84,11 @@ packages:
     access: \$all
     publish: \$all
     unpublish: \$all
+  # A user's own scope in the tests: a plugin made by \`gantry new plugin\`, published and installed.
+  '@acme/*':
+    access: \$all
+    publish: \$all
+    unpublish: \$all
   '**':
     access: \$all
     publish: \$authenticated

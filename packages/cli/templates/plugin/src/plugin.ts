@@ -1,4 +1,4 @@
-import { definePlugin, HttpTransportToken } from '@gantry/core';
+import { definePlugin, HttpTransportToken, line } from '@gantry/core';
 import { z } from 'zod';
 import { {{camelName}}ConfigSchema } from './config.js';
 import { Greeter } from './greeter.js';
@@ -18,7 +18,8 @@ export const plugin = definePlugin({
     const greeter = new Greeter(ctx.config);
     ctx.provide({{Name}}Token, greeter);
     if (ctx.config.route && ctx.container.tryGet(HttpTransportToken)) {
-      const query = z.object({ name: z.string() });
+      // Input that reaches a response or storage is bounded and refuses control characters: line().
+      const query = z.object({ name: line({ min: 1, max: 100 }) });
       ctx.http.get(
         '/{{name}}/greet',
         { summary: 'A greeting for ?name=', tags: ['{{name}}'], schema: { query }, meta: { public: true } },
