@@ -19,7 +19,7 @@ export const plugin = definePlugin({
     ctx.provide({{Name}}Token, greeter);
     if (ctx.config.route && ctx.container.tryGet(HttpTransportToken)) {
       // Input that reaches a response or storage is bounded and refuses control characters: line().
-      const query = z.object({ name: line({ min: 1, max: 100 }) });
+      const query = z.object({ name: line({ max: 100 }) });
       ctx.http.get(
         '/{{name}}/greet',
         { summary: 'A greeting for ?name=', tags: ['{{name}}'], schema: { query }, meta: { public: true } },
