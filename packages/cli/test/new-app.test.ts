@@ -47,7 +47,7 @@ describe('gantry new app', function () {
 
     const pkg = json(path.join(app, 'package.json'));
     expect(pkg).to.include({ name: 'shop-api', type: 'module', private: true });
-    expect(pkg.scripts).to.include({ start: 'tsc && node dist/main.js', test: 'tsc && tsc -p test && mocha' });
+    expect(pkg.scripts).to.include({ start: 'tsc && exec node dist/main.js', test: 'tsc && tsc -p test && mocha' });
     const range = `^${CLI_VERSION}`;
     expect(pkg.dependencies).to.include({
       '@gantry/core': range,
