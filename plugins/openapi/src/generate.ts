@@ -238,7 +238,8 @@ export function generateDocument(input: GenerateInput): Json {
       }
     }
     // The route's own plugin: every client error (and 503) its registry declares.
-    for (const { code, spec } of registry.get(route.plugin) ?? []) {
+    // (The HTTP layer's own codes are derived above: its registry is every route's, not its routes'.)
+    for (const { code, spec } of route.plugin === 'http' ? [] : (registry.get(route.plugin) ?? [])) {
       if ((spec.status >= 400 && spec.status < 500) || spec.status === 503) add(spec.status, code);
     }
 
