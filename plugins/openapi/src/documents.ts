@@ -16,11 +16,11 @@ export interface OpenapiDocuments {
 
 /** Holds the document once built; every request is served from these strings. */
 export class DocumentStore implements OpenapiDocuments {
-  private built: { document: Json; json: string; yaml: string; unrepresentable: readonly string[] } | undefined;
+  private state: { document: Json; json: string; yaml: string; unrepresentable: readonly string[] } | undefined;
 
   /** Stores the document and serializes it (once). */
   set(document: Json, unrepresentable: readonly string[]): void {
-    this.built = {
+    this.state = {
       document: deepFreeze(document),
       json: JSON.stringify(document),
       yaml: stringify(document, { aliasDuplicateObjects: false, lineWidth: 0 }),
@@ -44,9 +44,19 @@ export class DocumentStore implements OpenapiDocuments {
     return this.get().unrepresentable;
   }
 
-  private get(): NonNullable<DocumentStore['built']> {
-    if (!this.built) throw OpenapiErrors.NOT_BUILT('the OpenAPI document is built when the application starts');
-    return this.built;
+  /** Counts of the built document, or undefined before start (for the readiness check). */
+  counts(): { operations: number; unrepresentable: number } | undefined {
+    if (!this.state) return undefined;
+    const paths = Object.values(this.state.document.paths as Record<string, object>);
+    return {
+      operations: paths.reduce((n, item) => n + Object.keys(item).length, 0),
+      unrepresentable: this.state.unrepresentable.length,
+    };
+  }
+
+  private get(): NonNullable<DocumentStore['state']> {
+    if (!this.state) throw OpenapiErrors.NOT_BUILT('the OpenAPI document is built when the application starts');
+    return this.state;
   }
 }
 

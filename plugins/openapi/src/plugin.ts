@@ -49,6 +49,17 @@ export const plugin = definePlugin({
     let ui: SwaggerUi | undefined;
     if (config.enabled) registerRoutes(ctx.http, config, plugins, store, () => ui);
 
+    // Non-critical: without its document the API still serves; the check says whether it was built.
+    ctx.health.check(
+      () => {
+        const built = store.counts();
+        return built
+          ? { status: 'up', details: { operations: built.operations, unrepresentable: built.unrepresentable } }
+          : { status: 'degraded', details: { document: 'not built' } };
+      },
+      { critical: false },
+    );
+
     ctx.lifecycle.hook({
       name: 'document',
       // Every plugin has registered its routes: the document is built once, here, never per request.
