@@ -294,19 +294,26 @@ export function generateDocument(input: GenerateInput): Json {
     };
   }
 
-  return dropUndefined({
-    openapi: '3.1.1',
-    jsonSchemaDialect: 'https://spec.openapis.org/oas/3.1/dialect/base',
-    info: dropUndefined({ ...input.info }),
-    ...(input.servers.length ? { servers: input.servers.map((url) => ({ url })) } : {}),
-    tags: [...tags].sort().map((name) => ({ name })),
-    paths: sortKeys(paths),
-    components: {
-      schemas: { Problem: PROBLEM_SCHEMA, ...defs },
-      headers: RATE_LIMIT_HEADER_DEFS,
-      ...(Object.keys(securitySchemes).length ? { securitySchemes } : {}),
-    },
-  });
+  // A copy without shared parts (a JSON round trip; structuredClone would keep them shared): the
+  // Problem schema and header objects used by many operations must not be changed for all of them by
+  // an annotation merged into one, nor frozen by the store for the next document built in the process.
+  return JSON.parse(
+    JSON.stringify(
+      dropUndefined({
+        openapi: '3.1.1',
+        jsonSchemaDialect: 'https://spec.openapis.org/oas/3.1/dialect/base',
+        info: dropUndefined({ ...input.info }),
+        ...(input.servers.length ? { servers: input.servers.map((url) => ({ url })) } : {}),
+        tags: [...tags].sort().map((name) => ({ name })),
+        paths: sortKeys(paths),
+        components: {
+          schemas: { Problem: PROBLEM_SCHEMA, ...defs },
+          headers: RATE_LIMIT_HEADER_DEFS,
+          ...(Object.keys(securitySchemes).length ? { securitySchemes } : {}),
+        },
+      }),
+    ),
+  ) as Json;
 }
 
 function retryAfter(): Json {

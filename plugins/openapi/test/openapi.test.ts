@@ -169,6 +169,10 @@ describe('openapi plugin', function () {
  *     responses:
  *       409:
  *         description: Another write won the race.
+ *       200:
+ *         headers:
+ *           X-Trace-Hint:
+ *             schema: { type: string }
  * /api/v1/not-a-route:
  *   get:
  *     description: nobody serves this
@@ -176,7 +180,12 @@ describe('openapi plugin', function () {
 export {};
 `,
     );
+    // Twice in one process: what the first merge added stays in the first document only.
+    await using first = await boot({ apis: [file] });
     await using tk = await boot({ apis: [file] });
+    expect(JSON.stringify(first.get(OpenapiToken).document())).to.equal(
+      JSON.stringify(tk.get(OpenapiToken).document()),
+    );
     const doc = tk.get(OpenapiToken).document() as Json;
     const op = doc.paths['/api/v1/widgets/{id}'].put;
     expect(op.description).to.equal('Replaces every field of the widget.');
@@ -185,6 +194,9 @@ export {};
     expect(json.schema.type, 'the generated schema is kept').to.equal('object');
     expect(op.responses['409'].description).to.equal('Another write won the race.');
     expect(op.responses['401'], 'generated responses stay').to.not.equal(undefined);
+    expect(op.responses['200'].headers).to.have.keys(['RateLimit', 'RateLimit-Policy', 'X-Trace-Hint']);
+    const other = doc.paths['/openapi.json'].get.responses['200'];
+    expect(other.headers, 'no other operation gained it').to.not.have.property('X-Trace-Hint');
     expect(doc.paths).to.not.have.property('/api/v1/not-a-route');
   });
 
