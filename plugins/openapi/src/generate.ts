@@ -112,10 +112,13 @@ const RATE_LIMIT_HEADER_DEFS: Json = {
   'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'string' } },
 };
 
-const RATE_LIMIT_HEADERS: Json = {
-  RateLimit: { $ref: '#/components/headers/RateLimit' },
-  'RateLimit-Policy': { $ref: '#/components/headers/RateLimit-Policy' },
-};
+/** The RateLimit headers of a response (new objects each time: a route's `meta.openapi` may add to them). */
+function rateLimitHeaders(): Json {
+  return {
+    RateLimit: { $ref: '#/components/headers/RateLimit' },
+    'RateLimit-Policy': { $ref: '#/components/headers/RateLimit-Policy' },
+  };
+}
 
 /**
  * Builds the OpenAPI 3.1 document from the routes: schemas from zod (`z.toJSONSchema`, 2020-12),
@@ -200,12 +203,12 @@ export function generateDocument(input: GenerateInput): Json {
     const success = convert(route.schema?.response, 'output', `${where} response`);
     responses[String(route.status)] = {
       description: route.summary ?? 'Success',
-      ...(policy ? { headers: RATE_LIMIT_HEADERS } : {}),
+      ...(policy ? { headers: rateLimitHeaders() } : {}),
       ...(success ? { content: { 'application/json': { schema: success } } } : {}),
     };
     // A handler that returns nothing answers 204 (a 200 route that returned undefined).
     if (route.status === 200 && !success && route.method !== 'GET')
-      responses['204'] = { description: 'Done, no content', ...(policy ? { headers: RATE_LIMIT_HEADERS } : {}) };
+      responses['204'] = { description: 'Done, no content', ...(policy ? { headers: rateLimitHeaders() } : {}) };
 
     const errors = new Map<number, Set<string>>();
     const add = (status: number, ...codes: string[]): void => {
@@ -246,7 +249,7 @@ export function generateDocument(input: GenerateInput): Json {
     for (const status of [...errors.keys()].sort((a, b) => a - b)) {
       const codes = [...errors.get(status)!].filter((c) => registeredCode(registry, c)).sort();
       const headers: Json = {};
-      if (status === 429) Object.assign(headers, RATE_LIMIT_HEADERS, retryAfter());
+      if (status === 429) Object.assign(headers, rateLimitHeaders(), retryAfter());
       if (status === 401) headers['WWW-Authenticate'] = { schema: { type: 'string' } };
       if (status === 503) Object.assign(headers, retryAfter());
       responses[String(status)] = {
