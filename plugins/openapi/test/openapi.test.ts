@@ -200,6 +200,34 @@ export {};
     expect(doc.paths).to.not.have.property('/api/v1/not-a-route');
   });
 
+  it('documents what JSON Schema cannot express as any value, and says so', async () => {
+    const dated = definePlugin({
+      name: 'dated',
+      version: '0.1.0',
+      kernel: '^0.1.0',
+      dependsOn: ['http'],
+      register(ctx) {
+        ctx.http.post(
+          '/events',
+          {
+            schema: { body: z.object({ at: z.date(), label: z.string().transform((v) => v.length) }) },
+            meta: { auth: true, permission: 'widgets:write' },
+          },
+          () => ({}),
+        );
+      },
+    });
+    await using tk = await createTestKernel({
+      plugins: [httpPlugin, authJwtPlugin, permissionStandIn(() => true), dated, openapiPlugin],
+      config: { 'auth-jwt': { issuer: 'https://gantry.test', audience: 'gantry-test', store: 'memory' } },
+    });
+    const docs = tk.get(OpenapiToken);
+    const body = (docs.document() as Json).paths['/api/v1/events'].post.requestBody.content['application/json'].schema;
+    expect(body.properties.at).to.deep.equal({});
+    expect(body.properties.label, 'a transform documents its input').to.deep.equal({ type: 'string' });
+    expect(docs.unrepresentable()).to.deep.equal(['POST /api/v1/events body (date)']);
+  });
+
   it('refuses the boot with a coded error when an annotation is not valid YAML', async () => {
     const file = path.join(dir, 'broken.js');
     writeFileSync(file, '/**\n * @openapi\n * /x:\n *   get: [unclosed\n */\n');
