@@ -135,12 +135,20 @@ export function generateDocument(input: GenerateInput): Json {
   const bearer = input.plugins.includes('auth-jwt');
   const paths: Record<string, Record<string, unknown>> = {};
   const tags = new Set<string>();
+  const ids = new Set<string>();
+  // operationIds must be unique: `/a-b` and `/a/b` would both read `getAB`.
+  const uniqueId = (id: string): string => {
+    let out = id;
+    for (let n = 2; ids.has(out); n++) out = `${id}${n}`;
+    ids.add(out);
+    return out;
+  };
 
   for (const route of input.routes) {
     const where = `${route.method} ${route.path}`;
     const path = openapiPath(route.path);
     const operation: Json = {
-      operationId: operationId(route),
+      operationId: uniqueId(operationId(route)),
       summary: route.summary,
       description: route.description,
       tags: route.tags?.length ? [...route.tags] : [route.plugin],
