@@ -244,4 +244,31 @@ describe('sandbox compose profile', () => {
     expect(kernel.pluginNames).to.not.include('dev-idp');
     await kernel.stop();
   });
+
+  it('serves the OpenAPI document and Swagger UI only to holders of docs:read (never at the public root)', async () => {
+    const { createKernel, HttpTransportToken, requiresAuthentication, silentLogger } = await import('@gantry/core');
+    const kernel = await createKernel({
+      appDir: path.join(repo, 'sandbox'),
+      profile: 'compose',
+      env: secrets,
+      logger: silentLogger(),
+    });
+    // register() declares the routes and does no I/O: no service is needed.
+    await kernel.register();
+    const docs = kernel
+      .get(HttpTransportToken)
+      .routes()
+      .filter((r) => r.plugin === 'openapi');
+    expect(docs.map((r) => r.path)).to.have.members([
+      '/api/v1/openapi.json',
+      '/api/v1/openapi.yaml',
+      '/api/v1/docs',
+      '/api/v1/docs/:file',
+    ]);
+    for (const route of docs) {
+      expect(requiresAuthentication(route), route.path).to.equal(true);
+      expect(route.meta.permission, route.path).to.equal('docs:read');
+    }
+    await kernel.stop();
+  });
 });

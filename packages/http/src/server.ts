@@ -90,6 +90,19 @@ interface StoredMiddleware {
   readonly seq: number;
 }
 
+/**
+ * A registered route as the HTTP layer serves it, for tools that document the API (the `openapi`
+ * plugin): the declaration plus what only the built server knows.
+ */
+export interface RouteDefinition extends RouteInfo {
+  /** Status of a successful answer with a body (the declaration's `status`, default 200). */
+  readonly status: number;
+  /** Whether a JSON body is parsed on this route (POST, PUT, PATCH, DELETE). */
+  readonly acceptsBody: boolean;
+  /** The route hooks that guard it (e.g. `rate-limit`, `auth-jwt`, `http:authenticated`, `rbac`) and their plugins, in run order. */
+  readonly guards: readonly { readonly name: string; readonly plugin: string }[];
+}
+
 /** One invalid input field, as listed in a 400 problem's `errors`. */
 export interface FieldError {
   readonly in: 'params' | 'query' | 'body';
@@ -107,6 +120,7 @@ export class HttpServer implements HttpTransport {
   private readonly routeList: StoredRoute[] = [];
   private readonly middleware: StoredMiddleware[] = [];
   private readonly routeHooks: StoredHook[] = [];
+  private definitionList: readonly RouteDefinition[] = [];
   /** @internal */ readonly listeners: ((info: ResponseInfo) => void)[] = [];
   private app: Express | undefined;
   private server: Server | undefined;
@@ -169,6 +183,15 @@ export class HttpServer implements HttpTransport {
   /** Every registered route. */
   routes(): readonly RouteInfo[] {
     return this.routeList;
+  }
+
+  /**
+   * Every route with its success status and the hooks that guard it: read-only, known once the
+   * server is built (this builds it, so call it from a start hook, never in register()).
+   */
+  definitions(): readonly RouteDefinition[] {
+    this.build();
+    return this.definitionList;
   }
 
   /** The address the server listens on, once listening. */
@@ -416,15 +439,19 @@ export class HttpServer implements HttpTransport {
     this.assertGuarded();
     const hooks = [...this.routeHooks, authenticatedHook].sort((a, b) => a.order - b.order || a.seq - b.seq);
     const byPath = new Map<string, Set<string>>();
+    const definitions: RouteDefinition[] = [];
     for (const route of this.routeList) {
       const handler = makeHandler(route);
       const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
+      const guards: { readonly name: string; readonly plugin: string }[] = [];
       const guardsFor = (stage: 'before-body' | 'after-body'): express.RequestHandler[] =>
         hooks
           .filter((h) => h.stage === stage)
           .flatMap((h) => {
             const out = h.hook(route);
-            return out === undefined ? [] : Array.isArray(out) ? out : [out as HttpMiddleware];
+            if (out === undefined || (Array.isArray(out) && out.length === 0)) return [];
+            guards.push(Object.freeze({ name: h.name, plugin: h.plugin }));
+            return Array.isArray(out) ? out : [out as HttpMiddleware];
           }) as unknown as express.RequestHandler[];
       const chain = [
         ...guardsFor('before-body'),
@@ -434,6 +461,15 @@ export class HttpServer implements HttpTransport {
         handler,
       ];
       app[method](route.path, ...chain);
+      const { options: _options, ...info } = route;
+      definitions.push(
+        Object.freeze({
+          ...info,
+          status: route.options.status ?? 200,
+          acceptsBody: BODY_METHODS.has(route.method),
+          guards: Object.freeze(guards),
+        }),
+      );
       let methods = byPath.get(route.path);
       if (!methods) byPath.set(route.path, (methods = new Set()));
       methods.add(route.method);
@@ -465,6 +501,7 @@ export class HttpServer implements HttpTransport {
       sendProblem(err, req, res, logger);
     });
 
+    this.definitionList = Object.freeze(definitions);
     this.app = app;
     return app;
   }

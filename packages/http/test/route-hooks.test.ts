@@ -10,7 +10,7 @@ import {
 } from '@gantry/core';
 import { expect } from 'chai';
 import { z } from 'zod';
-import { HttpErrors } from '../src/index.js';
+import { HttpErrors, HttpServerToken } from '../src/index.js';
 import { createTestKernel } from './kit.js';
 
 function routes(
@@ -233,5 +233,32 @@ describe('http: route hooks at the after-body stage', () => {
     const res = await tk.inject({ method: 'POST', url: '/api/v1/echo', payload: { email: 'a@b.c' } });
     expect(res.json()).to.deep.equal({ email: 'a@b.c' });
     expect(order).to.deep.equal(['before-body:undefined', 'after-body:{"email":"a@b.c"}', 'handler']);
+  });
+});
+
+describe('http: definitions() (read-only, for tools that document the API)', () => {
+  it('lists every route with its success status, whether it parses a body, and the hooks that guard it', async () => {
+    const auth = routes('auth', (ctx) => {
+      const pass: HttpMiddleware = (_req, _res, next) => next();
+      ctx.http.onRoute((route) => (route.meta.guarded === true ? pass : undefined), { name: 'auth-check' });
+      ctx.http.onRoute(() => [], { name: 'never' });
+      ctx.http.post(
+        '/things',
+        { status: 201, schema: { body: z.object({ n: z.number() }) }, meta: { guarded: true } },
+        (req) => req.body,
+      );
+      ctx.http.get('/things/:id', {}, () => ({}));
+    });
+    await using tk = await createTestKernel({ plugins: [auth] });
+    const server = tk.get(HttpServerToken);
+    const defs = server.definitions();
+    const post = defs.find((d) => d.method === 'POST' && d.path === '/api/v1/things');
+    const get = defs.find((d) => d.method === 'GET' && d.path === '/api/v1/things/:id');
+    expect(post).to.deep.include({ status: 201, acceptsBody: true, plugin: 'auth' });
+    expect(post?.guards).to.deep.equal([{ name: 'auth-check', plugin: 'auth' }]);
+    expect(get).to.deep.include({ status: 200, acceptsBody: false, guards: [] });
+    expect(defs.some((d) => d.path === '/healthz')).to.equal(true);
+    expect(Object.isFrozen(post)).to.equal(true);
+    expect(post).to.not.have.property('options');
   });
 });

@@ -1,5 +1,12 @@
 /** @gantry/testing: test kernels, in-process requests and the plugin conformance kit. */
-export { createTestKernel, type TestKernel, type TestKernelOptions } from './test-kernel.js';
+export {
+  createTestKernel,
+  replacing,
+  type Replacement,
+  type TestKernel,
+  type TestKernelOptions,
+} from './test-kernel.js';
+export { TestingErrors } from './errors.js';
 export { checkConformance, type ConformanceOptions, type ConformanceResult } from './conformance.js';
 export type { InjectOptions, Response as InjectResponse } from 'light-my-request';
 export { memoryLogger, type LogLine } from './memory-logger.js';

@@ -2,7 +2,8 @@ import { definePlugin, KernelInfoToken, token, type Plugin } from '@gantry/core'
 import { plugin as httpPlugin, HttpServerToken } from '@gantry/http';
 import { expect } from 'chai';
 import { z } from 'zod';
-import { createTestKernel } from '../src/index.js';
+import { instance, mock, verify, when } from 'ts-mockito';
+import { createTestKernel, replacing } from '../src/index.js';
 
 const Greeting = token<string>('test.testing.Greeting');
 
@@ -118,5 +119,69 @@ describe('createTestKernel', () => {
       expect((err as { code?: string }).code).to.equal('GANTRY_CORE_BOOT_INVALID');
       expect((err as Error).message).to.include('plugin "hello" depends on "http", which is not enabled');
     }
+  });
+});
+
+describe('createTestKernel({ replace }): a provided token replaced by a ts-mockito mock', () => {
+  /** What the `clock` plugin provides. */
+  interface Clock {
+    now(): number;
+  }
+  const ClockToken = token<Clock>('test.testing.Clock');
+  const clockPlugin = definePlugin({
+    name: 'clock',
+    version: '0.1.0',
+    kernel: '^0.1.0',
+    provides: [ClockToken],
+    register: (ctx) => ctx.provide(ClockToken, { now: () => Date.now() }),
+  });
+  /** Resolves the clock in register() (as most consumers do) and answers with its time. */
+  const timePlugin = definePlugin({
+    name: 'time',
+    version: '0.1.0',
+    kernel: '^0.1.0',
+    dependsOn: ['http', 'clock'],
+    requires: [ClockToken],
+    register(ctx) {
+      const clock = ctx.container.get(ClockToken);
+      ctx.http.get('/time', { meta: { public: true } }, () => ({ now: clock.now() }));
+    },
+  });
+
+  it('hands every consumer the mock, and verify() sees the calls', async () => {
+    const clock = mock<Clock>();
+    when(clock.now()).thenReturn(42);
+    await using tk = await createTestKernel({
+      plugins: [httpPlugin, clockPlugin, timePlugin],
+      replace: [replacing(ClockToken, instance(clock))],
+    });
+    const res = await tk.inject('/api/v1/time');
+    expect(res.json()).to.deep.equal({ now: 42 });
+    verify(clock.now()).once();
+    // Awaiting the mock (or returning it from an async function) settles: its `then` is hidden.
+    expect(await Promise.resolve(tk.get(ClockToken))).to.equal(tk.get(ClockToken));
+  });
+
+  it('refuses a token no enabled plugin provides, naming it (a typo cannot leave the real service in place)', async () => {
+    const Elsewhere = token<Clock>('test.testing.Elsewhere');
+    const err = await createTestKernel({
+      plugins: [httpPlugin, clockPlugin, timePlugin],
+      replace: [[Elsewhere, instance(mock<Clock>())]],
+    }).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; message?: string },
+    );
+    expect(err?.code).to.equal('GANTRY_TESTING_REPLACE_UNPROVIDED');
+    expect(err?.message).to.contain('test.testing.Elsewhere');
+  });
+
+  it('resolves plugins given as specifiers to know what they provide', async () => {
+    const clock = mock<Clock>();
+    when(clock.now()).thenReturn(7);
+    await using tk = await createTestKernel({
+      plugins: ['http', clockPlugin, timePlugin],
+      replace: [[ClockToken, instance(clock)]],
+    });
+    expect((await tk.inject('/api/v1/time')).json()).to.deep.equal({ now: 7 });
   });
 });

@@ -33,7 +33,23 @@ const listQuery = z
   })
   .strict();
 
-function view(n: Note): Record<string, unknown> {
+/** A note as the API answers it (documents the success bodies in the OpenAPI document). */
+const noteView = z.object({
+  id: z.uuid(),
+  ownerId: z.uuid().nullable(),
+  title: z.string(),
+  body: z.string(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+const noteList = z.object({
+  items: z.array(noteView),
+  total: z.number().int().min(0),
+  limit: z.number().int(),
+  offset: z.number().int(),
+});
+
+function view(n: Note): z.output<typeof noteView> {
   return {
     id: n.id,
     ownerId: n.ownerId ?? null,
@@ -79,9 +95,27 @@ export const plugin = definePlugin({
       return note;
     }
 
+    /**
+     * @openapi
+     * /api/v1/notes:
+     *   post:
+     *     description: |
+     *       Creates a note owned by the caller. The answer carries its `Location`; the note is
+     *       private to its author (and to holders of `notes:read-any`).
+     *     requestBody:
+     *       content:
+     *         application/json:
+     *           example: { title: Groceries, body: "Milk, bread" }
+     */
     ctx.http.post(
       '/notes',
-      { summary: 'Create a note (yours)', tags, status: 201, schema: { body: noteInput }, meta },
+      {
+        summary: 'Create a note (yours)',
+        tags,
+        status: 201,
+        schema: { body: noteInput, response: noteView },
+        meta,
+      },
       async (req, reply) => {
         const em = db.em();
         const note = em.create(NoteEntity, { ...req.body, ownerId: caller(req).id });
@@ -97,7 +131,7 @@ export const plugin = definePlugin({
       {
         summary: `List notes, newest first: yours, or anyone's with ${READ_ANY}`,
         tags,
-        schema: { query: listQuery },
+        schema: { query: listQuery, response: noteList },
         meta,
       },
       async (req) => {
@@ -116,13 +150,20 @@ export const plugin = definePlugin({
       },
     );
 
-    ctx.http.get('/notes/:id', { summary: 'Read a note', tags, schema: { params: idParams }, meta }, async (req) =>
-      view(await visible(req.params.id, caller(req), READ_ANY)),
+    ctx.http.get(
+      '/notes/:id',
+      { summary: 'Read a note', tags, schema: { params: idParams, response: noteView }, meta },
+      async (req) => view(await visible(req.params.id, caller(req), READ_ANY)),
     );
 
     ctx.http.patch(
       '/notes/:id',
-      { summary: 'Change a note (only the fields sent)', tags, schema: { params: idParams, body: notePatch }, meta },
+      {
+        summary: 'Change a note (only the fields sent)',
+        tags,
+        schema: { params: idParams, body: notePatch, response: noteView },
+        meta,
+      },
       async (req) => {
         const who = caller(req);
         const changed = await db.transaction(async (em) => {

@@ -10,7 +10,7 @@ import { plugin as databasePlugin } from '@gantry/plugin-database';
 import { plugin as mailerPlugin } from '@gantry/plugin-mailer';
 import { plugin as rbacPlugin } from '@gantry/plugin-rbac';
 import type { Logger, Plugin } from '@gantry/core';
-import { createTestKernel, type TestKernel } from '@gantry/testing';
+import { createTestKernel, type Replacement, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { simpleParser } from 'mailparser';
 import { plugin as usersPlugin } from '../../src/index.js';
@@ -53,6 +53,8 @@ export async function bootStack(
     extra?: readonly Plugin[];
     config?: Record<string, unknown>;
     logger?: Logger;
+    /** Collaborators replaced by test doubles (unit tests only; see createTestKernel's `replace`). */
+    replace?: readonly Replacement[];
   } = {},
 ): Promise<Stack> {
   const mailDir = mkdtempSync(path.join(os.tmpdir(), 'gantry-users-mail-'));
@@ -68,6 +70,7 @@ export async function bootStack(
       usersPlugin,
     ],
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.replace ? { replace: options.replace } : {}),
     config: {
       database: options.database ?? { dbName: ':memory:' },
       'auth-jwt': { issuer: 'https://gantry.test', audience: 'gantry-test', store: 'memory' },
