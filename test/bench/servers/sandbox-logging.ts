@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createKernel } from '@gantry/core';
+import { createKernel, type Kernel } from '@gantry/core';
 import { HttpServerToken } from '@gantry/http';
 import { AuthJwtToken } from '@gantry/plugin-auth-jwt';
 import { UsersToken } from '@gantry/plugin-users';
@@ -29,7 +29,7 @@ if (sinkPort)
 const configFile = path.join(sandboxDir, `.bench-logging-${process.pid}.config.json`);
 writeFileSync(configFile, JSON.stringify(config));
 const { env: ports } = await sandboxPorts();
-let kernel;
+let kernel: Kernel;
 try {
   kernel = await createKernel({
     appDir: sandboxDir,
