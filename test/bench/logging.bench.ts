@@ -4,7 +4,10 @@
  * - without: the sandbox as configured (default logger);
  * - with: the sandbox plus elk-logger shipping every line (one access line per request, with request
  *   id, user id, trace id) to a TCP json_lines sink in this process (what Logstash's tcp input reads).
- * Reports req/s, latency and the ratio with/without (target ≥ 0.9), and the lines the sink received.
+ * - sinkDown: the same as `with`, its sink a closed port (Logstash down): lines are buffered, the oldest
+ *   dropped, reconnects retried with backoff; requests must not slow down.
+ * Reports req/s, latency and the ratios with/without (target ≥ 0.9) and sinkDown/without, and the lines
+ * the sink received.
  *
  *   npm run bench:logging      # or: BENCH_DURATION=5 BENCH_ROUNDS=2 npm run bench:logging
  */
@@ -42,6 +45,15 @@ async function startSink(): Promise<{ port: number; lines: () => number; close: 
     lines: () => lines,
     close: () => server.close(),
   };
+}
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 async function startServer(env: Record<string, string>): Promise<Server> {
@@ -82,9 +94,11 @@ try {
   servers.push(without);
   const withElk = await startServer({ BENCH_ELK_PORT: String(sink.port) });
   servers.push(withElk);
-  const all = { without, with: withElk };
+  const down = await startServer({ BENCH_ELK_PORT: String(await closedPort()) });
+  servers.push(down);
+  const all = { without, with: withElk, sinkDown: down };
   for (const server of Object.values(all)) await load(server, 3);
-  const samples: Record<string, { rps: number; p50: number; p99: number }[]> = { without: [], with: [] };
+  const samples: Record<string, { rps: number; p50: number; p99: number }[]> = { without: [], with: [], sinkDown: [] };
   let requestsWith = 0;
   for (let i = 0; i < rounds; i++)
     for (const [name, server] of Object.entries(all)) {
@@ -105,6 +119,7 @@ try {
     ]),
   );
   const ratio = Math.round((summary.with!.rps / summary.without!.rps) * 1000) / 1000;
+  const ratioSinkDown = Math.round((summary.sinkDown!.rps / summary.without!.rps) * 1000) / 1000;
   const report = {
     node: process.version,
     cpus: os.cpus().length,
@@ -114,12 +129,17 @@ try {
     rounds,
     without: summary.without,
     with: summary.with,
+    sinkDown: summary.sinkDown,
     ratio,
+    ratioSinkDown,
     sinkLinesDuringMeasuredRounds: requestsWith,
   };
   console.log(JSON.stringify(report, null, 2));
   console.log(
     `\nelk-logger shipping every request line / without: throughput ratio ${ratio} (${summary.with!.rps} vs ${summary.without!.rps} req/s; target >= 0.9)`,
+  );
+  console.log(
+    `elk-logger with its sink down / without: throughput ratio ${ratioSinkDown} (${summary.sinkDown!.rps} vs ${summary.without!.rps} req/s)`,
   );
 } finally {
   for (const server of servers) server.child.kill('SIGTERM');

@@ -147,6 +147,55 @@ for (const node of NODES) {
   });
 }
 
+// Data streams: OpenSearch has them; the Elasticsearch 7.10.2 OSS node here has none (x-pack), so the
+// data-stream naming is checked against OpenSearch only.
+describe('elk-logger data-stream naming against OpenSearch 2.19.1', () => {
+  const url = NODES[1]!.url;
+  const run = randomBytes(4).toString('hex');
+  const dataStream = `logs-gtest${run}-default`;
+  const auditDataStream = `logs-gtest${run}.audit-default`;
+  let tk: TestKernel | undefined;
+
+  after(async () => {
+    await tk?.stop();
+    for (const ds of [dataStream, auditDataStream])
+      await fetch(`${url}/_data_stream/${ds}`, { method: 'DELETE' }).catch(() => undefined);
+    await fetch(`${url}/_index_template/${dataStream}-template`, { method: 'DELETE' }).catch(() => undefined);
+  });
+
+  it("creates the request's line in the data stream (its backing index), found by request id within 5 s", async () => {
+    tk = await createTestKernel({
+      plugins: [httpPlugin, plugin, helloApp],
+      config: {
+        'elk-logger': {
+          console: { enabled: false },
+          elasticsearch: {
+            enabled: true,
+            url,
+            naming: 'data-stream',
+            dataStream,
+            auditDataStream,
+            flushIntervalMs: 100,
+          },
+        },
+      },
+    });
+    const id = requestId();
+    expect((await tk.inject({ url: '/api/v1/hello', headers: { 'x-request-id': id } })).statusCode).to.equal(200);
+    const hits = await eventually(
+      `the line of request ${id} in data stream ${dataStream}`,
+      async () => {
+        const found = await search(url, dataStream, 'http.request.id', id);
+        return found.some((h) => h._source.message === 'hello said') ? found : undefined;
+      },
+      5_000,
+    );
+    expect(hits[0]!._index.startsWith(`.ds-${dataStream}-`), hits[0]!._index).to.equal(true);
+    const ds = await fetch(`${url}/_data_stream/${dataStream}`);
+    expect(ds.status).to.equal(200);
+  });
+});
+
 describe('elk-logger with Elasticsearch unreachable (a closed port)', () => {
   it('answers every request and counts the drops', async () => {
     const port = await closedPort();

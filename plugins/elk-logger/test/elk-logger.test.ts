@@ -4,6 +4,7 @@ import { plugin as metricsPlugin } from '@gantry/plugin-metrics';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { BoundedQueue, ElkLogger, ElkShippingToken, plugin } from '../src/index.js';
+import { formats, MESSAGE } from '../src/logger.js';
 import { closedPort, eventually, helloApp, JsonLinesSink, requestId } from './support/harness.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -169,6 +170,31 @@ describe('elk-logger: options', () => {
     );
     expect(GantryError.is(err)).to.equal(true);
     expect((err as GantryError).details.codes).to.include('GANTRY_ELK_LOGGER_CONFIG_INVALID');
+  });
+});
+
+describe('elk-logger: console formats', () => {
+  const info = (): { level: string; message: string; [key: string]: unknown } => ({
+    level: 'info',
+    message: 'hello said',
+    '@timestamp': '2026-01-01T10:00:00.000Z',
+    'log.level': 'info',
+    'log.logger': 'hello-app',
+    'http.request.id': 'req-1',
+    'ecs.version': '8.10.0',
+    greeting: 'hello',
+  });
+
+  it('pretty (embedded): one human line with time, level, plugin, message, request id and the other fields', () => {
+    const out = formats.pretty().transform(info(), {}) as Record<symbol, unknown>;
+    expect(out[MESSAGE]).to.equal('2026-01-01T10:00:00.000Z INFO  [hello-app] hello said (req-1) {"greeting":"hello"}');
+  });
+
+  it('ecs (other profiles): one ECS JSON document', () => {
+    const out = formats.json().transform(info(), {}) as Record<symbol, unknown>;
+    const doc = JSON.parse(out[MESSAGE] as string) as Record<string, unknown>;
+    expect(doc).to.include({ 'log.level': 'info', 'http.request.id': 'req-1', message: 'hello said' });
+    expect(doc).to.not.have.property('level');
   });
 });
 
