@@ -355,7 +355,7 @@ export class ElasticsearchShipper extends Shipper<BulkDoc> {
 
   /** Starts a bulk request unless one is in flight or a retry is pending. */
   private kick(): void {
-    if (!this.opened || this.inFlight || this.retryTimer || this.queue.size === 0) return;
+    if (!this.opened || this.closed || this.inFlight || this.retryTimer || this.queue.size === 0) return;
     this.inFlight = this.send().finally(() => {
       this.inFlight = undefined;
       if (this.queue.size >= this.options.batchSize && !this.closed) this.kick();
