@@ -167,8 +167,10 @@ export class ElkLogger implements Logger {
     private readonly core: LoggerCore,
     bindings: Record<string, unknown> = {},
     private readonly onFlush: () => void = () => undefined,
+    /** The bindings are already ECS-named (a child's: its parent's plus its own). */
+    mapped = false,
   ) {
-    this.bindings = ecsBindings(bindings);
+    this.bindings = mapped ? bindings : ecsBindings(bindings);
   }
 
   /** The lowest level written (pino's property name). */
@@ -196,12 +198,7 @@ export class ElkLogger implements Logger {
   }
 
   child(bindings: Record<string, unknown>): Logger {
-    const child = new ElkLogger(this.core, {}, this.onFlush);
-    (child as unknown as { bindings: Record<string, unknown> }).bindings = {
-      ...this.bindings,
-      ...ecsBindings(bindings),
-    };
-    return child;
+    return new ElkLogger(this.core, { ...this.bindings, ...ecsBindings(bindings) }, this.onFlush, true);
   }
 
   /** Starts sending what the shipping transports hold (they cannot send synchronously). */
