@@ -241,6 +241,7 @@ export class ElasticsearchShipper extends Shipper<BulkDoc> {
   private attempt = 0;
   private ok = true;
   private templateOk = false;
+  private templating: Promise<void> | undefined;
   private readonly base: string;
   private readonly headers: Record<string, string>;
   private day = { until: 0, suffix: '' };
@@ -272,7 +273,8 @@ export class ElasticsearchShipper extends Shipper<BulkDoc> {
     this.opened = true;
     this.interval = setInterval(() => this.kick(), this.options.flushIntervalMs);
     this.interval.unref();
-    if (!this.templateOk) void this.installTemplate().catch(() => undefined);
+    // A failure here is reported by the first bulk, which installs the template before sending.
+    if (!this.templateOk) void this.ensureTemplate().catch(() => undefined);
     this.kick();
   }
 
@@ -336,6 +338,14 @@ export class ElasticsearchShipper extends Shipper<BulkDoc> {
     return this.options.naming === 'data-stream' ? `${this.options.dataStream}-template` : this.options.indexPrefix;
   }
 
+  /** One template request at a time (open() and the first bulk both ask for it). */
+  private ensureTemplate(): Promise<void> {
+    this.templating ??= this.installTemplate().finally(() => {
+      this.templating = undefined;
+    });
+    return this.templating;
+  }
+
   private async installTemplate(): Promise<void> {
     const res = await fetch(`${this.base}/_index_template/${this.templateName()}`, {
       method: 'PUT',
@@ -365,7 +375,7 @@ export class ElasticsearchShipper extends Shipper<BulkDoc> {
   private async send(): Promise<void> {
     const batch = this.queue.take(this.options.batchSize);
     try {
-      if (!this.templateOk) await this.installTemplate();
+      if (!this.templateOk) await this.ensureTemplate();
       const action = this.options.naming === 'data-stream' ? 'create' : 'index';
       let body = '';
       const targets = { main: this.target(false), audit: this.target(true) };
