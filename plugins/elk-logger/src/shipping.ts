@@ -108,6 +108,7 @@ abstract class Shipper<T> {
 export class LogstashShipper extends Shipper<string> {
   private socket: net.Socket | undefined;
   private up = false;
+  private connecting = false;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
@@ -146,6 +147,7 @@ export class LogstashShipper extends Shipper<string> {
     if (this.closed) return;
     const socket = net.createConnection({ host: this.options.host, port: this.options.port });
     this.socket = socket;
+    this.connecting = true;
     socket.setNoDelay(true);
     socket.setTimeout(this.options.connectTimeoutMs, () => {
       if (!this.up) socket.destroy(new Error(`no connection within ${this.options.connectTimeoutMs} ms`));
@@ -153,6 +155,7 @@ export class LogstashShipper extends Shipper<string> {
     socket.once('connect', () => {
       socket.setTimeout(0);
       socket.setKeepAlive(true, 10_000);
+      this.connecting = false;
       this.up = true;
       this.attempt = 0;
       this.drain();
@@ -162,6 +165,7 @@ export class LogstashShipper extends Shipper<string> {
     });
     socket.once('close', () => {
       this.up = false;
+      this.connecting = false;
       this.waitingDrain = false;
       if (this.socket === socket) this.socket = undefined;
       if (!this.closed) this.reconnectLater();
@@ -192,10 +196,18 @@ export class LogstashShipper extends Shipper<string> {
     }
   }
 
+  /**
+   * Waits (at most `timeoutMs`) until what is buffered is handed to the socket and written out, while
+   * connected or connecting; a transport waiting to reconnect keeps its buffer and returns at once.
+   */
   async flush(timeoutMs: number): Promise<void> {
     const until = Date.now() + timeoutMs;
     this.drain();
-    while (Date.now() < until && this.up && (this.queue.size > 0 || (this.socket?.writableLength ?? 0) > 0)) {
+    while (
+      Date.now() < until &&
+      (this.up || this.connecting) &&
+      (this.queue.size > 0 || (this.socket?.writableLength ?? 0) > 0)
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }

@@ -114,6 +114,24 @@ describe('elk-logger: Logstash over TCP json_lines', () => {
     expect(s.dropped + delivered + s.buffered).to.be.at.least(2 * 101);
   });
 
+  it('ships at stop what it still holds, and writes only lines at or above its level', async () => {
+    sink = await JsonLinesSink.open();
+    const kernelTk = await createTestKernel({
+      plugins: [plugin],
+      config: { 'elk-logger': { console: { enabled: false }, logstash: logstash(sink.port), level: 'warn' } },
+    });
+    const log = kernelTk.kernel.logger.child({ plugin: 'batch' });
+    for (let i = 0; i < 300; i++) log.warn({ i }, 'last words');
+    log.info('below the level');
+    await kernelTk.stop();
+    const received = await eventually('every line written before stop', () => {
+      const lines = sink!.lines.filter((l) => l.message === 'last words');
+      return lines.length === 300 ? lines : undefined;
+    });
+    expect(received.map((l) => l.i)).to.deep.equal(Array.from({ length: 300 }, (_, i) => i));
+    expect(sink.find((l) => l.message === 'below the level')).to.equal(undefined);
+  });
+
   it('routes audit entries (a line with an `audit` field) to their own dataset', async () => {
     sink = await JsonLinesSink.open();
     tk = await createTestKernel({
