@@ -24,6 +24,7 @@ const BOOT_OPTIONS: Record<string, Record<string, unknown>> = {
     providers: { google: { clientId: 'conformance', clientSecret: 'conformance-secret' } },
   },
   mfa: { encryptionKey: randomBytes(32).toString('base64') },
+  'elk-logger': { console: { enabled: false } }, // boots with no shipping transport; its tests cover those
 };
 
 /**

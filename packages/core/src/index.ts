@@ -33,6 +33,7 @@ export {
   type PluginContext,
   type PluginDefinition,
   type PluginSetup,
+  type LoggerProviderInit,
 } from './plugin.js';
 export {
   applyProfile,

@@ -65,7 +65,8 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
       },
     );
   }
-  const logger = options.logger ?? createLogger({ level: setup.logLevel });
+  const fallback = options.logger ?? createLogger({ level: setup.logLevel });
+  const logger = providedLogger(setup, fallback) ?? fallback;
   return new Kernel({
     appDir: setup.configDir,
     profile: setup.profile,
@@ -73,6 +74,39 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
     kernelOptions: setup.kernel.options,
     ordered: setup.plugins.map((p) => ({ plugin: p.plugin, specifier: p.specifier, options: p.options })),
   });
+}
+
+/**
+ * The logger of the enabled plugin that provides one ({@link PluginDefinition.logger}), built before
+ * anything registers so every plugin gets it; undefined when none does (the default stays untouched).
+ */
+function providedLogger(setup: Awaited<ReturnType<typeof resolveConfig>>, fallback: Logger): Logger | undefined {
+  const providers = setup.plugins.filter((p) => typeof p.plugin.logger === 'function');
+  if (providers.length === 0) return undefined;
+  if (providers.length > 1) {
+    const names = providers.map((p) => p.plugin.name);
+    throw CoreErrors.BOOT_INVALID(
+      `the application cannot start: ${names.length} enabled plugins replace the logger (${names.join(', ')})`,
+      {
+        fix: 'enable at most one logger plugin',
+        details: { problems: [`several logger plugins: ${names.join(', ')}`] },
+      },
+    );
+  }
+  const { plugin, options } = providers[0]!;
+  try {
+    return plugin.logger!(options as never, {
+      profile: setup.profile,
+      appDir: setup.configDir,
+      level: setup.logLevel,
+      fallback,
+    });
+  } catch (err) {
+    throw CoreErrors.REGISTER_FAILED(
+      `plugin "${plugin.name}": its logger could not be built: ${(err as Error)?.message ?? String(err)}`,
+      { cause: err, details: { plugin: plugin.name, phase: 'logger' } },
+    );
+  }
 }
 
 /** A checked application: start it, run a command, stop it. Two kernels in one process share nothing. */

@@ -24,6 +24,21 @@ export interface LifecycleHook {
   readonly phase?: 'run' | 'serve';
 }
 
+/** What a logger provider ({@link PluginDefinition.logger}) is given. */
+export interface LoggerProviderInit {
+  /** The active profile (`embedded`, `compose`, ...). */
+  readonly profile: string;
+  /** The application's folder. */
+  readonly appDir: string;
+  /** The level the kernel resolved (`kernel.logLevel`, else `LOG_LEVEL`); undefined when the caller gave a logger. */
+  readonly level: string | undefined;
+  /**
+   * The logger the kernel would have used (pino by default, or the caller's): for the provider's own
+   * failures (a shipping transport that cannot connect), which must not loop back into itself.
+   */
+  readonly fallback: Logger;
+}
+
 /** What `onConfigChange` decides when a remote source changes a plugin's options. */
 export type ConfigChangeDecision = 'applied' | 'restart' | 'reject';
 
@@ -97,6 +112,14 @@ export interface PluginDefinition<S extends ZodType = ZodType> {
    * and fix are reported, and the code listed in the boot error's `details.codes`) or plain messages.
    */
   readonly validate?: (config: z.output<S>, setup: PluginSetup) => readonly (GantryError | string)[];
+  /**
+   * Makes this plugin the application's logger (at most one enabled plugin may): called once by the
+   * kernel with the validated options, before any plugin registers, and its result replaces the
+   * default logger everywhere: the kernel's own lines, every plugin's `ctx.logger`, `LoggerToken` and
+   * the request loggers. Must not throw for an unreachable destination (ship lazily, drop and count).
+   * The plugin's `register` finds the same logger under `LoggerToken`.
+   */
+  readonly logger?: (config: z.output<S>, init: LoggerProviderInit) => Logger;
   /** Hot config change from a remote source; without it every change is rejected and logged. */
   readonly onConfigChange?: (
     prev: z.output<S>,
@@ -123,6 +146,8 @@ export function pluginMetadataProblems(def: unknown): string[] {
   if (typeof d.kernel !== 'string' || !semver.validRange(d.kernel))
     problems.push(`kernel ${JSON.stringify(d.kernel)} is not a semver range (e.g. "^0.1.0")`);
   if (typeof d.register !== 'function') problems.push('register must be a function (ctx) => Promise<void>');
+  if (d.logger !== undefined && typeof d.logger !== 'function')
+    problems.push('logger must be a function (config, init) => Logger');
   if (d.validate !== undefined && typeof d.validate !== 'function')
     problems.push('validate must be a function (config, setup) => string[]');
   for (const key of ['dependsOn', 'optionalDependsOn'] as const) {
