@@ -80,11 +80,23 @@ export async function checkConformance(options: ConformanceOptions): Promise<Con
   } else add('config-documented', true, 'takes no options');
 
   const globalsBefore = new Set(Object.keys(globalThis));
-  const listenersBefore = WATCHED_EVENTS.map((e) => process.listenerCount(e));
+  // Process listeners added or removed by the check's kernels (the tracker's context), not by the rest
+  // of the process: another test file's kernel finishing its shutdown meanwhile must not count.
+  const listenerBalance = new Map<string | symbol, number>();
+  const watched = new Set<string | symbol>(WATCHED_EVENTS);
+  const onListenerChange =
+    (delta: number) =>
+    (event: string | symbol): void => {
+      if (watched.has(event) && tracker.inside()) listenerBalance.set(event, (listenerBalance.get(event) ?? 0) + delta);
+    };
+  const onNewListener = onListenerChange(1);
+  const onRemoveListener = onListenerChange(-1);
   // Every kernel call runs inside `tracker.run`: what the plugin, its dependencies and the kernel create
   // there (and in its async descendants) is followed until it closes; the rest of the process is not
   // looked at, so a test runner's timer or another test's server can neither hide a leak nor fake one.
   const tracker = new ResourceTracker();
+  process.on('newListener', onNewListener);
+  process.on('removeListener', onRemoveListener);
   try {
     const deps = options.with ?? [];
     const limit = options.bootTimeoutMs ?? 10_000;
@@ -159,10 +171,12 @@ export async function checkConformance(options: ConformanceOptions): Promise<Con
       leaked.length ? `still open after stop: ${describeOpen(leaked)}` : 'no handle left open',
     );
   } finally {
+    process.off('newListener', onNewListener);
+    process.off('removeListener', onRemoveListener);
     tracker.dispose();
   }
   const newGlobals = Object.keys(globalThis).filter((k) => !globalsBefore.has(k));
-  const listenerDiff = WATCHED_EVENTS.filter((e, i) => process.listenerCount(e) !== listenersBefore[i]);
+  const listenerDiff = WATCHED_EVENTS.filter((e) => (listenerBalance.get(e) ?? 0) !== 0);
   const clean = newGlobals.length === 0 && listenerDiff.length === 0;
   add(
     'no-global-state',

@@ -90,6 +90,11 @@ export class ResourceTracker {
     return this.#context.run(this, fn);
   }
 
+  /** True when called from inside {@link run} (or an async descendant of it). */
+  inside(): boolean {
+    return this.#context.getStore() === this;
+  }
+
   /** The tracked resources alive now. */
   open(): OpenResource[] {
     const out: OpenResource[] = [];

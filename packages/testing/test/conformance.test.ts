@@ -198,7 +198,7 @@ describe('checkConformance', () => {
     }
   });
 
-  it('passes a clean plugin while unrelated timers and servers open during the check', async () => {
+  it('passes a clean plugin while unrelated timers, servers and process listeners change during the check', async () => {
     const started = signal();
     const clean = make('clean-beside-noise', {
       register: (ctx) => {
@@ -209,8 +209,13 @@ describe('checkConformance', () => {
     // Opened by the test, not the plugin, after the check has begun, and closed only after it ends.
     let timer: NodeJS.Timeout | undefined;
     let server: net.Server | undefined;
+    // Another test's kernel finishing its shutdown removes its signal listener; another one adds one.
+    const otherKernels = [(): void => undefined, (): void => undefined] as const;
+    process.on('SIGINT', otherKernels[0]);
     const bystander = started.promise.then(async () => {
       timer = setInterval(() => undefined, 60_000);
+      process.off('SIGINT', otherKernels[0]);
+      process.on('SIGTERM', otherKernels[1]);
       server = await listening(net.createServer());
     });
     try {
@@ -220,6 +225,8 @@ describe('checkConformance', () => {
     } finally {
       clearInterval(timer);
       server?.close();
+      process.off('SIGINT', otherKernels[0]);
+      process.off('SIGTERM', otherKernels[1]);
     }
   });
 
