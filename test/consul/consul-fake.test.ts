@@ -26,7 +26,8 @@ async function target(): Promise<{ server: Server; url: string; status: { code: 
   return { server, url: `http://127.0.0.1:${port}/readyz`, status, port };
 }
 
-type Any = any; // biome-ignore lint/suspicious/noExplicitAny: the client's option types omit documented fields
+// The client's option types omit documented fields (index, wait, ctx): its calls are typed loosely here.
+type Any = any;
 
 describe('Consul contract fake, through the consul npm client', () => {
   let fake: ConsulFake;
