@@ -27,9 +27,4 @@ export const ConsulConfigErrors = defineErrors('consul-config', {
     title: 'Service discovery did not answer in time',
     fix: 'check the Consul agent is reachable (see readiness) or raise discovery.resolveTimeoutMs',
   },
-  CONFIG_INVALID: {
-    status: 500,
-    title: 'consul-config options are invalid',
-    fix: 'correct plugins["consul-config"] in the config file',
-  },
 });
