@@ -272,6 +272,27 @@ describe('consul-config against the Consul contract fake', () => {
     expect(after.checks['consul-config']!.status).to.equal('up');
   });
 
+  it('Consul going away while running: readiness degraded, the last config kept, changes flow again once it is back', async () => {
+    tk = await createTestKernel({
+      plugins: [http, rateLimit, consulConfig],
+      config: { http: { readinessDetails: 'always' }, 'consul-config': consulOptions() },
+    });
+    const check = async () =>
+      ((await tk!.inject('/readyz')).json() as { checks: Record<string, { status: string }> }).checks['consul-config']!
+        .status;
+    expect(await check()).to.equal('up');
+    await consul.kv.set(`${FOLDER}/rate-limit/default/limit`, '7');
+    await until('the first change', () => tk!.kernel.configChanges().length === 1);
+    await fake.pause();
+    await until('readiness degraded', async () => (await check()) === 'degraded');
+    expect((tk.kernel.optionsOf('rate-limit') as { default: { limit: number } }).default.limit).to.equal(7);
+    await fake.start();
+    await consul.kv.set(`${FOLDER}/rate-limit/default/limit`, '8');
+    await until('the change after the outage', () => tk!.kernel.configChanges().length === 2);
+    expect((tk.kernel.optionsOf('rate-limit') as { default: { limit: number } }).default.limit).to.equal(8);
+    expect(await check()).to.equal('up');
+  });
+
   it('Consul unreachable at boot with required: true refuses to start, with a coded error', async () => {
     await fake.pause();
     let err: unknown;
