@@ -270,6 +270,51 @@ describe('config sources and onConfigChange', () => {
     );
   });
 
+  it('a kernel registered before start (tools) applies the remote layer as a change once started', async () => {
+    const source = new MemorySource({ worker: { limit: 8 } });
+    const worker = plugin('worker', { config: limitSchema, onConfigChange: () => 'applied' });
+    kernel = await kernelOf([sourcePlugin(source), worker]);
+    await kernel.register();
+    expect(kernel.optionsOf('worker')).to.deep.equal({ limit: 10, mode: 'a' });
+    await kernel.start();
+    await until('the remote layer', () => kernel!.configChanges().length > 0);
+    expect(kernel.optionsOf('worker')).to.deep.equal({ limit: 8, mode: 'a' });
+  });
+
+  it('stop() during a restart lets the restart finish, then stops every hook once', async () => {
+    const source = new MemorySource();
+    const log: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let slow = false;
+    const worker = plugin('worker', {
+      config: limitSchema,
+      onConfigChange: () => 'restart',
+      register: (ctx) =>
+        ctx.lifecycle.hook({
+          name: 'w',
+          start: () => void log.push('start'),
+          stop: async () => {
+            log.push('stop');
+            if (slow) await gate;
+          },
+        }),
+    });
+    kernel = await kernelOf([sourcePlugin(source), worker]);
+    await kernel.start();
+    slow = true;
+    source.set({ worker: { limit: 2 } });
+    await until('the restart to begin', () => log.length === 2);
+    const stopping = kernel.stop();
+    slow = false;
+    release();
+    await stopping;
+    expect(log).to.deep.equal(['start', 'stop', 'start', 'stop']);
+    expect(kernel.configChanges()[0]).to.include({ decision: 'restart' });
+  });
+
   it('changedPaths lists the leaves that differ', () => {
     expect(changedPaths({ a: 1, b: { c: 2, d: [1] } }, { a: 1, b: { c: 3, d: [2] }, e: true })).to.deep.equal([
       'b.c',
