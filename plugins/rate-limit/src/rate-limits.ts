@@ -129,10 +129,13 @@ export class PolicyLimiters implements RateLimits {
   readonly store: StoreKind;
   private readonly limiters = new Map<string, Limiter>();
   private resolved: readonly RateLimitPolicy[];
+  /** The resolved policies by name: each limiter reads its current limit here, per request. */
+  private byName = new Map<string, RateLimitPolicy>();
 
   constructor(private readonly options: PolicyLimitersOptions) {
     this.store = options.store;
     this.resolved = resolvePolicies(options.config);
+    this.byName = new Map(this.resolved.map((p) => [p.name, p]));
     const erlLogger = expressRateLimitLogger(options.logger);
     for (const policy of this.resolved) this.limiters.set(policy.name, this.build(policy, erlLogger));
   }
@@ -150,12 +153,13 @@ export class PolicyLimiters implements RateLimits {
   updateLimits(prev: RateLimitConfig, next: RateLimitConfig): boolean {
     if (JSON.stringify(withoutLimits(prev)) !== JSON.stringify(withoutLimits(next))) return false;
     this.resolved = resolvePolicies(next);
+    this.byName = new Map(this.resolved.map((p) => [p.name, p]));
     return true;
   }
 
   /** The current limit of a counter of a policy (read per request, so updateLimits takes effect at once). */
   private limitOf(policy: string, per: CounterKind, fallback: number): number {
-    const p = this.resolved.find((r) => r.name === policy);
+    const p = this.byName.get(policy);
     const counter = per === 'ip' ? p : per === 'account' ? p?.perAccount : p?.perAccountAndIp;
     return counter?.limit ?? fallback;
   }
