@@ -330,12 +330,15 @@ function convertEnvValue(
   }
 }
 
-/** Where a resolved option's value came from, lowest layer first. `code` is what a caller passed to createKernel. */
-export type ConfigSource = 'default' | 'code' | 'file' | 'profile' | 'env';
+/**
+ * Where a resolved option's value came from, lowest layer first. `code` is what a caller passed to
+ * createKernel; `remote` is a plugin's {@link ConfigSource} (Consul KV), above the environment.
+ */
+export type OptionSourceKind = 'default' | 'code' | 'file' | 'profile' | 'env' | 'remote';
 
 /** The origin of one option: its layer and, for `env`, the variable that set it. */
 export interface OptionOrigin {
-  readonly source: ConfigSource;
+  readonly source: OptionSourceKind;
   readonly variable?: string;
 }
 
@@ -344,7 +347,7 @@ export type OptionProvenance = Readonly<Record<string, OptionOrigin>>;
 
 /** One layer of options for {@link optionProvenance}: written (code, file, profile) or from the environment. */
 export interface OptionLayer {
-  readonly source: Exclude<ConfigSource, 'default'>;
+  readonly source: Exclude<OptionSourceKind, 'default'>;
   readonly values: Readonly<Record<string, unknown>>;
 }
 

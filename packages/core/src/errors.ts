@@ -53,6 +53,21 @@ export const CoreErrors = defineErrors('core', {
   UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
   FORBIDDEN: { status: 403, title: 'Forbidden' },
   INTERNAL: { status: 500, title: 'Internal server error' },
+  CONFIG_SOURCE_FAILED: {
+    status: 500,
+    title: 'Remote config source failed',
+    fix: 'make the config source reachable (see the logged cause), or do not mark it required',
+  },
+  CONFIG_CHANGE_REJECTED: {
+    status: 400,
+    title: 'Config change rejected',
+    fix: 'correct the value in the remote source (see the key and the reason); the previous value stays in effect',
+  },
+  PLUGIN_RESTARTING: {
+    status: 503,
+    title: 'Plugin is restarting',
+    fix: 'retry after the Retry-After delay: the plugin restarts to apply a config change',
+  },
   PATCH_SCHEMA_INVALID: {
     status: 500,
     title: 'Schema cannot describe a partial update',

@@ -49,7 +49,7 @@ export {
   interpolateEnv,
   readConfigFile,
   type AppConfig,
-  type ConfigSource,
+  type OptionSourceKind,
   type KernelOptions,
   type KernelOptionsInput,
   type OptionLayer,
@@ -57,6 +57,15 @@ export {
   type OptionProvenance,
   type PluginOptions,
 } from './config.js';
+export {
+  changedPaths,
+  type ConfigChangeContext,
+  type ConfigChangeRecord,
+  type ConfigLayer,
+  type ConfigSource,
+  type ConfigSourceSetup,
+  type Unsubscribe,
+} from './config-source.js';
 export {
   BUILTIN_TOKENS,
   resolveConfig,

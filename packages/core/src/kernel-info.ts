@@ -18,6 +18,11 @@ export interface KernelInfo {
   /** Enabled plugins in start order. */
   readonly plugins: readonly string[];
   timeline(): readonly TimelineEntry[];
+  /**
+   * True while the plugin's hooks restart to apply a config change: its routes answer 503 with
+   * Retry-After meanwhile (the HTTP layer asks). Optional for hand-made KernelInfo values.
+   */
+  isRestarting?(plugin: string): boolean;
 }
 
 /** Token of {@link KernelInfo}. */

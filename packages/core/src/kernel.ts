@@ -1,4 +1,11 @@
-import type { KernelOptions } from './config.js';
+import { describeIssues, mergeEnvOverrides, deepFreeze, type KernelOptions } from './config.js';
+import {
+  changedPaths,
+  type ConfigChangeRecord,
+  type ConfigLayer,
+  type ConfigSource,
+  type Unsubscribe,
+} from './config-source.js';
 import { TsyringeContainer, type Container } from './container.js';
 import { CoreErrors } from './errors.js';
 import { EventBusToken, InProcessEventBus, type EventBus } from './events.js';
@@ -12,7 +19,7 @@ import {
   type TimelineEntry,
 } from './kernel-info.js';
 import { createLogger, type Logger } from './logger.js';
-import type { LifecycleHook, Plugin, PluginContext } from './plugin.js';
+import type { ConfigChangeDecision, LifecycleHook, Plugin, PluginContext } from './plugin.js';
 import { resolveConfig, type ResolveConfigOptions } from './setup.js';
 import { tokenName, type Token } from './token.js';
 import { HttpTransportToken, type HttpRouter } from './transport.js';
@@ -35,8 +42,16 @@ export interface CreateKernelOptions extends ResolveConfigOptions {
 interface Entry {
   readonly plugin: Plugin;
   readonly specifier: string;
-  readonly options: unknown;
+  /** The options in effect (replaced by an applied or restart config change). */
+  options: unknown;
+  /** The local options before validation (file, profile, env): remote layers go on top of it. */
+  readonly input: Readonly<Record<string, unknown>>;
   readonly container: Container;
+  /** The config source this plugin's `configSource` factory built. */
+  source?: ConfigSource;
+  unwatch?: Unsubscribe;
+  /** The last remote problem reported for this plugin (not logged again while it stays the same). */
+  lastInvalid?: string;
   readonly logger: Logger;
   readonly hooks: LifecycleHook[];
   router?: HttpRouter;
@@ -72,7 +87,12 @@ export async function createKernel(options: CreateKernelOptions = {}): Promise<K
     profile: setup.profile,
     logger,
     kernelOptions: setup.kernel.options,
-    ordered: setup.plugins.map((p) => ({ plugin: p.plugin, specifier: p.specifier, options: p.options })),
+    ordered: setup.plugins.map((p) => ({
+      plugin: p.plugin,
+      specifier: p.specifier,
+      options: p.options,
+      input: p.input,
+    })),
   });
 }
 
@@ -118,7 +138,14 @@ export class Kernel implements AsyncDisposable {
   readonly appDir: string;
   readonly options: KernelOptions;
   private readonly entries: Entry[];
-  private readonly started: StartedHook[] = [];
+  private started: StartedHook[] = [];
+  /** Remote layers by the name of the plugin whose source produced them, in start order of those plugins. */
+  private readonly remoteLayers = new Map<string, ConfigLayer>();
+  /** Plugins whose hooks are restarting (or failed to restart): their routes answer 503. */
+  private readonly restarting = new Set<string>();
+  private readonly changeLog: ConfigChangeRecord[] = [];
+  /** Config changes run one at a time, in arrival order. */
+  private changes: Promise<void> = Promise.resolve();
   private readonly entryTimeline: TimelineEntry[] = [];
   private readonly commands = new Map<
     string,
@@ -134,7 +161,12 @@ export class Kernel implements AsyncDisposable {
     profile: string;
     logger: Logger;
     kernelOptions: KernelOptions;
-    ordered: { plugin: Plugin; specifier: string; options: unknown }[];
+    ordered: {
+      plugin: Plugin;
+      specifier: string;
+      options: unknown;
+      input?: Readonly<Record<string, unknown>>;
+    }[];
   }) {
     this.appDir = init.appDir;
     this.profile = init.profile;
@@ -147,6 +179,7 @@ export class Kernel implements AsyncDisposable {
       appDir: this.appDir,
       plugins: init.ordered.map((o) => o.plugin.name),
       timeline: () => this.entryTimeline,
+      isRestarting: (plugin) => this.restarting.has(plugin),
     };
     this.container.bindValue(KernelInfoToken, info);
     this.container.bindValue(HealthRegistryToken, this.health);
@@ -159,10 +192,32 @@ export class Kernel implements AsyncDisposable {
       plugin: o.plugin,
       specifier: o.specifier,
       options: o.options,
+      input: o.input ?? (o.options as Record<string, unknown>) ?? {},
       container: (this.container as TsyringeContainer).createChild(`plugin "${o.plugin.name}"`),
       logger: this.logger.child({ plugin: o.plugin.name }),
       hooks: [],
     }));
+    // Sources are built now (factories do no I/O), loaded at start, watched once started.
+    const pluginNames = this.entries.map((e) => e.plugin.name);
+    for (const entry of this.entries) {
+      if (!entry.plugin.configSource) continue;
+      entry.source = entry.plugin.configSource(entry.options as never, {
+        profile: this.profile,
+        appDir: this.appDir,
+        plugins: pluginNames,
+        logger: entry.logger,
+      });
+    }
+  }
+
+  /** The options a plugin runs with now (after any applied or restart config change). */
+  optionsOf(plugin: string): unknown {
+    return this.entries.find((e) => e.plugin.name === plugin)?.options;
+  }
+
+  /** The last config changes from remote sources (at most 100), oldest first. */
+  configChanges(): readonly ConfigChangeRecord[] {
+    return this.changeLog;
   }
 
   /** Enabled plugins in start order. */
@@ -230,8 +285,13 @@ export class Kernel implements AsyncDisposable {
       if (this.stopping !== undefined)
         throw CoreErrors.KERNEL_STATE('kernel.stop() was called during start: the remaining plugins were not started');
     };
+    const loadedBeforeRegister = this.state === 'created';
     try {
-      if (this.state === 'created') await this.registerAll(assertNotStopping);
+      if (loadedBeforeRegister) {
+        await this.loadRemoteSources();
+        assertNotStopping();
+        await this.registerAll(assertNotStopping);
+      }
       assertNotStopping();
       this.state = 'starting';
       const runHooks = this.entries.flatMap((entry) =>
@@ -259,6 +319,7 @@ export class Kernel implements AsyncDisposable {
     }
     this.state = 'started';
     this.health.setState({ started: true });
+    this.watchRemoteSources(loadedBeforeRegister);
     const total = Math.round(performance.now() - t0);
     this.logger.info(
       { totalMs: total, timeline: this.summaryTimeline() },
@@ -297,6 +358,9 @@ export class Kernel implements AsyncDisposable {
       this.state = 'stopping';
       this.health.setState({ shuttingDown: true });
       try {
+        // No more config changes; one in progress (a restart) finishes first.
+        await this.unwatchRemoteSources();
+        await this.changes;
         // A start in progress finishes its current hook (bounded by its timeout) and starts nothing more.
         await this.startup;
         await this.stopStarted();
@@ -403,7 +467,10 @@ export class Kernel implements AsyncDisposable {
     const provides = new Set<symbol>(plugin.provides ?? []);
     return {
       name: plugin.name,
-      config: entry.options as Readonly<unknown>,
+      get config(): Readonly<unknown> {
+        return entry.options as Readonly<unknown>;
+      },
+      configSource: entry.source,
       profile: this.profile,
       appDir: this.appDir,
       logger: entry.logger,
@@ -514,6 +581,275 @@ export class Kernel implements AsyncDisposable {
         { details: { failures: failures.map((f) => f.message) } },
       );
     }
+  }
+
+  /**
+   * Loads every plugin's config source (bounded by hookTimeoutMs) and layers what they hold above the
+   * environment, before any plugin registers. A source that throws fails the boot; a remote value a
+   * plugin's schema refuses is logged and the local options are kept.
+   */
+  private async loadRemoteSources(): Promise<void> {
+    const sourced = this.entries.filter((e) => e.source);
+    if (sourced.length === 0) return;
+    for (const entry of sourced) {
+      const source = entry.source!;
+      const t0 = performance.now();
+      try {
+        const layer = await withTimeout(source.load(), this.options.hookTimeoutMs, () =>
+          CoreErrors.CONFIG_SOURCE_FAILED(
+            `plugin "${entry.plugin.name}": config source ${source.name} did not load within ${this.options.hookTimeoutMs} ms`,
+          ),
+        );
+        this.remoteLayers.set(entry.plugin.name, layer ?? {});
+      } catch (err) {
+        if (CoreErrors.CONFIG_SOURCE_FAILED.is(err)) throw err;
+        throw CoreErrors.CONFIG_SOURCE_FAILED(
+          `plugin "${entry.plugin.name}": config source ${source.name} failed to load: ${(err as Error)?.message ?? String(err)}`,
+          { cause: err, details: { plugin: entry.plugin.name, source: source.name } },
+        );
+      } finally {
+        this.entryTimeline.push({
+          plugin: entry.plugin.name,
+          phase: 'start',
+          hook: 'config-source',
+          ms: round(performance.now() - t0),
+        });
+      }
+    }
+    for (const entry of this.entries) {
+      const next = this.remoteOptions(entry);
+      if (next.kind === 'invalid') this.recordInvalid(entry, next.keys, next.reason, 'at boot');
+      else if (next.kind === 'valid') entry.options = next.value;
+    }
+  }
+
+  /** The options of a plugin with every remote layer above its local input, validated. */
+  private remoteOptions(
+    entry: Entry,
+  ): { kind: 'none' } | { kind: 'valid'; value: unknown } | { kind: 'invalid'; keys: string[]; reason: string } {
+    const schema = entry.plugin.config;
+    const overlays = [...this.remoteLayers.values()]
+      .map((layer) => layer[entry.plugin.name])
+      .filter((o): o is Readonly<Record<string, unknown>> => o !== undefined && o !== null);
+    if (!schema) return { kind: 'none' };
+    let input: Record<string, unknown> = { ...entry.input };
+    for (const overlay of overlays) input = mergeEnvOverrides(schema, input, overlay);
+    const parsed = schema.safeParse(input);
+    if (!parsed.success) {
+      return {
+        kind: 'invalid',
+        keys: parsed.error.issues.map((i) => i.path.join('.') || '(options)'),
+        reason: describeIssues(parsed.error.issues, input, schema).join('; '),
+      };
+    }
+    return { kind: 'valid', value: deepFreeze(parsed.data) };
+  }
+
+  private watchRemoteSources(loadedBeforeRegister: boolean): void {
+    for (const entry of this.entries) {
+      if (!entry.source) continue;
+      const owner = entry.plugin.name;
+      entry.unwatch = entry.source.watch((layer) => {
+        this.changes = this.changes
+          .then(() => this.applyLayer(owner, layer))
+          .catch((err: unknown) =>
+            this.logger.error({ err: serializeError(err), source: owner }, 'config change handling failed'),
+          );
+      });
+      // A kernel registered before start (tools) did not layer the remote values yet: apply them now.
+      if (!loadedBeforeRegister) {
+        const source = entry.source;
+        this.changes = this.changes
+          .then(async () => this.applyLayer(owner, await source.load()))
+          .catch((err: unknown) =>
+            this.logger.error({ err: serializeError(err), source: owner }, 'config source failed to load'),
+          );
+      }
+    }
+  }
+
+  private async unwatchRemoteSources(): Promise<void> {
+    for (const entry of this.entries) {
+      const unwatch = entry.unwatch;
+      entry.unwatch = undefined;
+      if (!unwatch) continue;
+      try {
+        await unwatch();
+      } catch (err) {
+        this.logger.warn({ err: serializeError(err), plugin: entry.plugin.name }, 'config source did not unwatch');
+      }
+    }
+  }
+
+  private record(rec: Omit<ConfigChangeRecord, 'at'>): void {
+    this.changeLog.push({ ...rec, at: Date.now() });
+    if (this.changeLog.length > 100) this.changeLog.shift();
+  }
+
+  private recordInvalid(entry: Entry, keys: string[], reason: string, when: string): void {
+    this.record({ plugin: entry.plugin.name, decision: 'invalid', keys, reason });
+    this.logger.warn(
+      {
+        plugin: entry.plugin.name,
+        keys,
+        reason,
+        code: CoreErrors.CONFIG_CHANGE_REJECTED.code,
+      },
+      `config change for plugin "${entry.plugin.name}" rejected ${when}: ${reason}; the previous value stays in effect`,
+    );
+  }
+
+  /**
+   * One source's new layer: every plugin's options are recomputed and validated; each plugin whose
+   * options changed decides (onConfigChange; reject without it). Restarts run after the decisions,
+   * once, for the plugins that asked and their dependents.
+   */
+  private async applyLayer(owner: string, layer: ConfigLayer): Promise<void> {
+    if (this.state !== 'started') return;
+    this.remoteLayers.set(owner, layer ?? {});
+    const toRestart = new Map<Entry, unknown>();
+    for (const entry of this.entries) {
+      const next = this.remoteOptions(entry);
+      if (next.kind === 'none') continue;
+      if (next.kind === 'invalid') {
+        // Reported once per distinct problem: another plugin's change does not log this one again.
+        if (entry.lastInvalid !== next.reason) this.recordInvalid(entry, next.keys, next.reason, `(from ${owner})`);
+        entry.lastInvalid = next.reason;
+        continue;
+      }
+      entry.lastInvalid = undefined;
+      const keys = changedPaths(entry.options, next.value);
+      if (keys.length === 0) continue;
+      const hook = entry.plugin.onConfigChange;
+      let decision: ConfigChangeDecision;
+      if (!hook) {
+        decision = 'reject';
+      } else {
+        try {
+          decision = await withTimeout(
+            Promise.resolve().then(() =>
+              hook(entry.options as never, next.value as never, {
+                name: entry.plugin.name,
+                container: entry.container,
+                logger: entry.logger,
+                changed: keys,
+              }),
+            ),
+            this.options.hookTimeoutMs,
+            () =>
+              CoreErrors.HOOK_TIMEOUT(
+                `plugin "${entry.plugin.name}": onConfigChange did not finish within ${this.options.hookTimeoutMs} ms`,
+              ),
+          );
+        } catch (err) {
+          this.record({ plugin: entry.plugin.name, decision: 'failed', keys, reason: (err as Error).message });
+          this.logger.error(
+            { err: serializeError(err), plugin: entry.plugin.name, keys },
+            `plugin "${entry.plugin.name}": onConfigChange failed; the previous value stays in effect`,
+          );
+          continue;
+        }
+      }
+      if (decision === 'applied') {
+        entry.options = next.value;
+        this.record({ plugin: entry.plugin.name, decision: 'applied', keys });
+        this.logger.info({ plugin: entry.plugin.name, keys }, `config change applied to plugin "${entry.plugin.name}"`);
+      } else if (decision === 'restart') {
+        toRestart.set(entry, next.value);
+      } else {
+        const reason = hook
+          ? 'the plugin refused it (it cannot take this change while running: restart the process to apply it)'
+          : 'the plugin does not take config changes while running (no onConfigChange): restart the process to apply it';
+        this.record({ plugin: entry.plugin.name, decision: 'reject', keys, reason });
+        this.logger.warn(
+          { plugin: entry.plugin.name, keys, reason, code: CoreErrors.CONFIG_CHANGE_REJECTED.code },
+          `config change for plugin "${entry.plugin.name}" rejected: ${reason}; the previous value stays in effect`,
+        );
+      }
+    }
+    if (toRestart.size > 0) await this.restartPlugins(toRestart);
+  }
+
+  /** The plugins that depend on any of `names` (dependsOn, optionalDependsOn, a required token they provide), transitively, with them. */
+  private withDependents(names: ReadonlySet<string>): Set<string> {
+    const out = new Set(names);
+    for (const entry of this.entries) {
+      // Start order is topological: a plugin's dependencies were visited before it.
+      const p = entry.plugin;
+      const provided = new Set<symbol>(
+        this.entries.filter((e) => out.has(e.plugin.name)).flatMap((e) => e.plugin.provides ?? []),
+      );
+      const deps = [...(p.dependsOn ?? []), ...(p.optionalDependsOn ?? [])];
+      if (deps.some((d) => out.has(d)) || (p.requires ?? []).some((t) => provided.has(t))) out.add(p.name);
+    }
+    return out;
+  }
+
+  /**
+   * Stops the hooks of the plugins in `pending` and of their dependents in reverse start order, gives
+   * the asking plugins their new options, and starts the hooks again in start order. Other plugins keep
+   * running; the restarting ones' routes answer 503 meanwhile. A hook that fails to start leaves its
+   * plugin stopped (503), logged.
+   */
+  private async restartPlugins(pending: Map<Entry, unknown>): Promise<void> {
+    const asked = new Set([...pending.keys()].map((e) => e.plugin.name));
+    const affected = this.withDependents(asked);
+    const order = this.entries.filter((e) => affected.has(e.plugin.name)).map((e) => e.plugin.name);
+    const keys = new Map([...pending].map(([e, v]) => [e, changedPaths(e.options, v)]));
+    for (const name of order) this.restarting.add(name);
+    const hooks = this.started.filter((sh) => affected.has(sh.entry.plugin.name));
+    const t0 = performance.now();
+    const failed = new Set<StartedHook>();
+    this.logger.info(
+      { plugins: order, asked: [...asked] },
+      `restarting plugins ${order.join(', ')} for a config change`,
+    );
+    for (const sh of [...hooks].reverse()) {
+      if (!sh.hook.stop) continue;
+      try {
+        await this.timed(sh.entry, 'stop', sh.hook, sh.hook.stop);
+      } catch (err) {
+        this.logger.error(
+          { err: serializeError(err), plugin: sh.entry.plugin.name, hook: sh.hook.name },
+          'stop hook failed during a config restart',
+        );
+      }
+    }
+    for (const [entry, value] of pending) entry.options = value;
+    let broken: string | undefined;
+    for (const sh of hooks) {
+      if (broken !== undefined) {
+        failed.add(sh);
+        continue;
+      }
+      try {
+        if (sh.hook.start) await this.timed(sh.entry, 'start', sh.hook, sh.hook.start);
+      } catch (err) {
+        failed.add(sh);
+        broken = `${sh.entry.plugin.name}: ${(err as Error).message}`;
+        this.logger.error(
+          { err: serializeError(err), plugin: sh.entry.plugin.name, hook: sh.hook.name },
+          'start hook failed during a config restart: the plugin and the ones after it stay stopped (503) until the next change or a process restart',
+        );
+      }
+    }
+    // Hooks that did not start again are not stopped at shutdown.
+    this.started = this.started.filter((sh) => !failed.has(sh));
+    const failedPlugins = new Set([...failed].map((sh) => sh.entry.plugin.name));
+    for (const name of order) if (!failedPlugins.has(name)) this.restarting.delete(name);
+    for (const [entry] of pending) {
+      this.record({
+        plugin: entry.plugin.name,
+        decision: broken === undefined ? 'restart' : 'failed',
+        keys: keys.get(entry) ?? [],
+        restarted: order,
+        ...(broken === undefined ? {} : { reason: broken }),
+      });
+    }
+    this.logger.info(
+      { plugins: order, ms: round(performance.now() - t0), failed: [...failedPlugins] },
+      `restarted plugins ${order.join(', ')} for a config change`,
+    );
   }
 
   private summaryTimeline(): Record<string, number> {

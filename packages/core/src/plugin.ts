@@ -1,5 +1,6 @@
 import semver from 'semver';
 import { z, type ZodType } from 'zod';
+import type { ConfigChangeContext, ConfigSource, ConfigSourceSetup } from './config-source.js';
 import type { Container } from './container.js';
 import { CoreErrors } from './errors.js';
 import type { GantryError } from './gantry-error.js';
@@ -46,8 +47,14 @@ export type ConfigChangeDecision = 'applied' | 'restart' | 'reject';
 export interface PluginContext<C> {
   /** The plugin's name. */
   readonly name: string;
-  /** The plugin's own validated, frozen options. */
+  /**
+   * The plugin's own validated, frozen options: the ones in effect now. After a remote change the
+   * plugin `applied`, or one it asked to `restart` for, this reads the new value (start hooks that read
+   * `ctx.config` when they run pick it up on a restart).
+   */
   readonly config: Readonly<C>;
+  /** The source this plugin's `configSource` factory built, if it has one (the kernel loads and watches it). */
+  readonly configSource?: ConfigSource;
   /** The active profile (`embedded`, `compose`, ...). */
   readonly profile: string;
   /** The application's folder (where its config file lives): resolve relative paths from it. */
@@ -120,11 +127,26 @@ export interface PluginDefinition<S extends ZodType = ZodType> {
    * The plugin's `register` finds the same logger under `LoggerToken`.
    */
   readonly logger?: (config: z.output<S>, init: LoggerProviderInit) => Logger;
-  /** Hot config change from a remote source; without it every change is rejected and logged. */
+  /**
+   * A change of this plugin's options from a remote source, already validated against `config`:
+   * `applied` (the plugin took the new value itself, hot), `restart` (the kernel stops this plugin's
+   * hooks and its dependents' in reverse order, then starts them again in order with the new value,
+   * while every other plugin keeps serving) or `reject` (logged, the previous value stays). Without
+   * it every change is rejected and logged: a plugin that did not say it can take a change must not be
+   * restarted or have its options swapped under it (it may have read them once in register()).
+   */
   readonly onConfigChange?: (
     prev: z.output<S>,
     next: z.output<S>,
+    ctx: ConfigChangeContext,
   ) => Promise<ConfigChangeDecision> | ConfigChangeDecision;
+  /**
+   * A remote source of options for every plugin (Consul KV), built from this plugin's own validated
+   * options (file, profile, env: never the remote layer itself). The kernel loads it before any plugin
+   * registers, layers it above the environment, and watches it while running; changes go through each
+   * plugin's validation and `onConfigChange`.
+   */
+  readonly configSource?: (config: z.output<S>, setup: ConfigSourceSetup) => ConfigSource;
 }
 
 /** A plugin value as the kernel stores it. */
@@ -150,6 +172,10 @@ export function pluginMetadataProblems(def: unknown): string[] {
     problems.push('logger must be a function (config, init) => Logger');
   if (d.validate !== undefined && typeof d.validate !== 'function')
     problems.push('validate must be a function (config, setup) => string[]');
+  if (d.onConfigChange !== undefined && typeof d.onConfigChange !== 'function')
+    problems.push("onConfigChange must be a function (prev, next, ctx) => 'applied' | 'restart' | 'reject'");
+  if (d.configSource !== undefined && typeof d.configSource !== 'function')
+    problems.push('configSource must be a function (config, setup) => ConfigSource');
   for (const key of ['dependsOn', 'optionalDependsOn'] as const) {
     const list = d[key];
     if (list === undefined) continue;

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { definePlugin, HealthRegistryToken, HttpTransportToken, packageVersion } from '@gantry/core';
+import { definePlugin, HealthRegistryToken, HttpTransportToken, KernelInfoToken, packageVersion } from '@gantry/core';
 import { httpConfigSchema } from './config.js';
 import { HttpServer } from './server.js';
 import { HttpServerToken } from './tokens.js';
@@ -25,7 +25,9 @@ export const plugin = definePlugin({
   provides: [HttpTransportToken, HttpServerToken],
   config: httpConfigSchema,
   register(ctx) {
-    const server = new HttpServer(ctx.config, ctx.logger);
+    // While a config change restarts a plugin's hooks, its routes answer 503 (the others keep serving).
+    const info = ctx.container.get(KernelInfoToken);
+    const server = new HttpServer(ctx.config, ctx.logger, info.isRestarting?.bind(info));
     ctx.provide(HttpTransportToken, server);
     ctx.provide(HttpServerToken, server);
     const health = ctx.container.get(HealthRegistryToken);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  CoreErrors,
   currentContext,
   findUnsafeStrings,
   RequestContext,
@@ -130,6 +131,8 @@ export class HttpServer implements HttpTransport {
   constructor(
     private readonly config: HttpConfig,
     private readonly logger: Logger,
+    /** True while a plugin's hooks restart for a config change: its routes answer 503 meanwhile. */
+    private readonly isRestarting?: (plugin: string) => boolean,
   ) {}
 
   /** A router bound to one plugin: its routes are reported as that plugin's. */
@@ -454,6 +457,7 @@ export class HttpServer implements HttpTransport {
             return Array.isArray(out) ? out : [out as HttpMiddleware];
           }) as unknown as express.RequestHandler[];
       const chain = [
+        ...(this.isRestarting ? [restartingGuard(route.plugin, this.isRestarting)] : []),
         ...guardsFor('before-body'),
         ...(BODY_METHODS.has(route.method) ? [json] : []),
         ...guardsFor('after-body'),
@@ -635,6 +639,19 @@ class Input implements RouteRequest {
   get ip(): string | undefined {
     return this.raw.ip;
   }
+}
+
+/** Answers 503 with Retry-After while the route's plugin restarts for a config change (a Set lookup otherwise). */
+function restartingGuard(plugin: string, isRestarting: (plugin: string) => boolean): express.RequestHandler {
+  return function pluginRestarting(_req: Request, _res: Response, next: NextFunction) {
+    if (!isRestarting(plugin)) return next();
+    next(
+      CoreErrors.PLUGIN_RESTARTING(`plugin "${plugin}" is restarting to apply a config change`, {
+        headers: { 'Retry-After': '1' },
+        details: { plugin },
+      }),
+    );
+  };
 }
 
 function makeHandler(route: StoredRoute): express.RequestHandler {

@@ -10,7 +10,7 @@ import {
 } from 'cockatiel';
 import type { CircuitBreakerConfig } from './config.js';
 import { CircuitBreakerErrors } from './errors.js';
-import { createHttpClient, type HttpClient, type HttpClientOptions } from './http-client.js';
+import { createHttpClient, type HttpClient, type HttpClientOptions, type ServiceResolver } from './http-client.js';
 import { buildPolicy, type BuiltPolicy } from './policy-builder.js';
 
 /** State of a policy's breaker; `none` when the policy has no breaker stage. */
@@ -97,10 +97,33 @@ export class PolicyRegistry implements CircuitBreakers {
   // call's state travels to the filter through this store instead of a per-call policy.
   private readonly calls = new AsyncLocalStorage<CallState>();
 
+  private built: CircuitBreakerConfig | undefined;
+
   constructor(
     config: CircuitBreakerConfig,
     private readonly logger: Logger,
+    /** Service discovery (the consul-config plugin's), looked up when a client calls `http://<service>/...`. */
+    private readonly resolver?: () => ServiceResolver | undefined,
   ) {
+    this.built = config;
+    this.build(config);
+  }
+
+  /**
+   * Builds the policies again from `config` when it is not the one they were built from (a config
+   * change the plugin restarts for): breakers start closed, bulkheads empty. Clients built before keep
+   * working: they look their policy up by name on each call. A policy that disappeared makes their
+   * calls fail with GANTRY_CIRCUIT_BREAKER_UNKNOWN_POLICY.
+   */
+  rebuild(config: CircuitBreakerConfig): void {
+    if (config === this.built) return;
+    for (const s of this.subscriptions.splice(0)) s.dispose();
+    this.policies.clear();
+    this.built = config;
+    this.build(config);
+  }
+
+  private build(config: CircuitBreakerConfig): void {
     const isFailure = (error: unknown): boolean => this.isFailure(error);
     for (const [name, policyConfig] of Object.entries(config.policies)) {
       const built = buildPolicy({ name, config: policyConfig, isFailure });
@@ -154,12 +177,21 @@ export class PolicyRegistry implements CircuitBreakers {
 
   httpClient(policy: string, options: HttpClientOptions): HttpClient {
     this.get(policy);
-    return createHttpClient({ breakers: this, policy, ...options });
+    return createHttpClient({ breakers: this, policy, resolver: this.resolver, ...options });
   }
 
   onStateChange(listener: (change: StateChange) => void): () => void {
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);
+  }
+
+  /**
+   * Drops the breakers' event subscriptions, keeping the listeners (the plugin's stop hook): the next
+   * {@link rebuild} builds the policies again even from the same options.
+   */
+  release(): void {
+    for (const s of this.subscriptions.splice(0)) s.dispose();
+    this.built = undefined;
   }
 
   /** Drops breaker event subscriptions and listeners (kernel stop). */

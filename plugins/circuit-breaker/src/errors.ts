@@ -27,6 +27,11 @@ export const CircuitBreakerErrors = defineErrors('circuit-breaker', {
     title: 'Unknown circuit-breaker policy',
     fix: 'declare the policy under plugins["circuit-breaker"].policies, or correct the name used in code',
   },
+  NO_HEALTHY_INSTANCE: {
+    status: 503,
+    title: 'No healthy instance of the service',
+    fix: 'start an instance of that service and let its Consul check pass (discovery lists only instances whose checks pass), or correct the service name in the baseUrl',
+  },
   HTTP_CLIENT_INVALID: {
     status: 500,
     title: 'HTTP client options are invalid',

@@ -13,6 +13,25 @@ export interface HttpClientOptions {
    * (2xx, 3xx, 4xx) are returned as they are.
    */
   readonly isFailureStatus?: (status: number) => boolean;
+  /**
+   * Resolve the base URL's host as a service name through discovery (the consul-config plugin) and
+   * balance requests round robin over its healthy instances. Default: when the host is a bare name
+   * (`http://payments/api`: no dot, no port, not localhost or an IP) and discovery is enabled. `true`
+   * requires discovery; `false` always uses DNS.
+   */
+  readonly discovery?: boolean;
+}
+
+/** One instance discovery returns (the consul-config plugin's ServiceInstance fits). */
+export interface ServiceEndpoint {
+  readonly id: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+/** What the HTTP client needs of service discovery (the consul-config plugin's Discovery fits). */
+export interface ServiceResolver {
+  resolve(service: string): Promise<readonly ServiceEndpoint[]>;
 }
 
 /** A request's options: fetch's, plus `json` (serialised, with its content type) and the caller's `signal`. */
@@ -49,19 +68,52 @@ export function defaultIsFailureStatus(status: number): boolean {
 
 /** Builds an {@link HttpClient} on global fetch; validates the options once, here. */
 export function createHttpClient(
-  options: HttpClientOptions & { readonly breakers: CircuitBreakers; readonly policy: string },
+  options: HttpClientOptions & {
+    readonly breakers: CircuitBreakers;
+    readonly policy: string;
+    readonly resolver?: (() => ServiceResolver | undefined) | undefined;
+  },
 ): HttpClient {
   const { breakers, policy } = options;
   const baseUrl = checkedBaseUrl(options.baseUrl, policy);
   const defaults = Object.entries(options.headers ?? {});
   const isFailureStatus = options.isFailureStatus ?? defaultIsFailureStatus;
+  const parsed = new URL(baseUrl);
+  const service = options.discovery === false ? undefined : serviceName(parsed, options.discovery === true);
+  const basePath = parsed.pathname.replace(/\/+$/, '');
+  let turn = 0;
+
+  /** The base URL of this attempt: the configured one, or the next healthy instance of the service. */
+  const baseFor = async (): Promise<string> => {
+    if (service === undefined) return baseUrl;
+    const resolver = options.resolver?.();
+    if (!resolver) {
+      if (options.discovery === true)
+        throw CircuitBreakerErrors.HTTP_CLIENT_INVALID(
+          `httpClient("${policy}"): discovery: true but no discovery is enabled (enable the consul-config plugin)`,
+          { details: { policy, service } },
+        );
+      return baseUrl;
+    }
+    const instances = await resolver.resolve(service);
+    if (instances.length === 0) {
+      throw CircuitBreakerErrors.NO_HEALTHY_INSTANCE(`no healthy instance of service "${service}"`, {
+        details: { policy, service },
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    const instance = instances[turn++ % instances.length]!;
+    if (turn >= Number.MAX_SAFE_INTEGER) turn = 0;
+    const host = instance.address.includes(':') ? `[${instance.address}]` : instance.address;
+    return `${parsed.protocol}//${host}:${instance.port}${basePath}`;
+  };
 
   const request = (path: string, init: HttpRequestInit = {}): Promise<Response> => {
     const { json, signal, headers: ownHeaders, ...rest } = init;
     const method = (init.method ?? 'GET').toUpperCase();
-    const url = baseUrl + (path.startsWith('/') ? path : `/${path}`);
+    const suffix = path.startsWith('/') ? path : `/${path}`;
     // Only the path reaches errors and logs: query strings may carry tokens.
-    const shownPath = url.slice(baseUrl.length).split('?')[0];
+    const shownPath = suffix.split('?')[0];
     const headers = new Headers(defaults);
     if (ownHeaders) new Headers(ownHeaders).forEach((value, key) => headers.set(key, value));
     let body = rest.body;
@@ -73,6 +125,8 @@ export function createHttpClient(
     return breakers.execute(
       policy,
       async (attemptSignal) => {
+        // Each attempt picks its instance: a retry goes to the next one.
+        const url = (await baseFor()) + suffix;
         const response = await fetch(url, { ...fetchInit, signal: attemptSignal });
         if (isFailureStatus(response.status)) {
           // Free the connection now: nobody will read this body.
@@ -102,6 +156,15 @@ export function createHttpClient(
     patch: shorthand('PATCH'),
     delete: shorthand('DELETE'),
   };
+}
+
+/** The service a base URL names for discovery: a bare host (no dot, no port, not localhost or an IP), or any host when forced. */
+function serviceName(url: URL, force: boolean): string | undefined {
+  const host = url.hostname;
+  if (force) return host;
+  if (url.port || host.includes('.') || host.includes(':') || host.startsWith('[') || host === 'localhost')
+    return undefined;
+  return host;
 }
 
 function checkedBaseUrl(raw: string, policy: string): string {

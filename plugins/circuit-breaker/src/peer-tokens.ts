@@ -3,6 +3,10 @@
 // (and load prom-client into applications without metrics).
 import { token } from '@gantry/core';
 import type { Metrics } from '@gantry/plugin-metrics/tokens';
+import type { ServiceResolver } from './http-client.js';
 
 /** metrics' {@link Metrics} service, when that plugin is enabled. */
 export const MetricsToken = token<Metrics>('gantry.metrics.Metrics');
+
+/** consul-config's Discovery (healthy instances of a service), when that plugin is enabled. */
+export const DiscoveryToken = token<ServiceResolver>('gantry.consul-config.Discovery');

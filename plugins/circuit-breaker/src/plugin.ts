@@ -2,6 +2,7 @@ import { definePlugin, KernelInfoToken, packageVersion } from '@gantry/core';
 import { PolicyRegistry } from './circuit-breakers.js';
 import { circuitBreakerConfigSchema } from './config.js';
 import { registerBreakerMetrics } from './metrics.js';
+import { DiscoveryToken } from './peer-tokens.js';
 import { CircuitBreakersToken } from './tokens.js';
 
 /** The `circuit-breaker` plugin: named cockatiel policies (timeout, retry, breaker, bulkhead) and a resilient HTTP client. */
@@ -14,10 +15,15 @@ export const plugin = definePlugin({
   optionalDependsOn: ['metrics'],
   provides: [CircuitBreakersToken],
   config: circuitBreakerConfigSchema,
+  // New policy options (from a remote source such as Consul KV): the policies are built again by a
+  // restart of this plugin's hook, and the plugins that depend on it restart after it. Breaker states
+  // start over; nothing else is lost (policies hold no connection).
+  onConfigChange: () => 'restart',
   register(ctx) {
     // Policies are plain objects (no I/O, no timers): build every one now, once, so the first
     // request pays nothing and other plugins can build their HTTP clients in their own register().
-    const breakers = new PolicyRegistry(ctx.config, ctx.logger);
+    // Discovery is looked up at call time: consul-config may register after this plugin.
+    const breakers = new PolicyRegistry(ctx.config, ctx.logger, () => ctx.container.tryGet(DiscoveryToken));
     ctx.provide(CircuitBreakersToken, breakers);
 
     // Not critical: an open breaker means a dependency is down, not this instance. Taking the
@@ -40,6 +46,12 @@ export const plugin = definePlugin({
       registerBreakerMetrics({ container: ctx.container, breakers, pluginName: ctx.name });
     }
 
-    ctx.lifecycle.hook({ name: 'policies', stop: () => breakers.dispose() });
+    // A restart for a config change (see onConfigChange) builds the policies again from the new options.
+    ctx.lifecycle.hook({
+      name: 'policies',
+      start: () => breakers.rebuild(ctx.config),
+      // Listeners (metrics) stay: they were added in register(), which a restart does not run again.
+      stop: () => breakers.release(),
+    });
   },
 });

@@ -28,6 +28,12 @@ export const plugin = definePlugin({
     }
     return [];
   },
+  // Limits change hot (every limiter reads its limit per request); anything else (windows, store,
+  // policies, keys) builds limiters and stores in register(): refused, the process must restart.
+  onConfigChange(prev, next, ctx) {
+    const limits = ctx.container.get(RateLimitsToken);
+    return limits instanceof PolicyLimiters && limits.updateLimits(prev, next) ? 'applied' : 'reject';
+  },
   async register(ctx) {
     const { config } = ctx;
     // The embedded profile runs without services; every other profile runs several instances that must share counts.

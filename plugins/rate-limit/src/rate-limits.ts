@@ -128,17 +128,40 @@ type Next = (err?: unknown) => void;
 export class PolicyLimiters implements RateLimits {
   readonly store: StoreKind;
   private readonly limiters = new Map<string, Limiter>();
-  private readonly resolved: readonly RateLimitPolicy[];
+  private resolved: readonly RateLimitPolicy[];
+  /** The resolved policies by name: each limiter reads its current limit here, per request. */
+  private byName = new Map<string, RateLimitPolicy>();
 
   constructor(private readonly options: PolicyLimitersOptions) {
     this.store = options.store;
     this.resolved = resolvePolicies(options.config);
+    this.byName = new Map(this.resolved.map((p) => [p.name, p]));
     const erlLogger = expressRateLimitLogger(options.logger);
     for (const policy of this.resolved) this.limiters.set(policy.name, this.build(policy, erlLogger));
   }
 
   policies(): readonly RateLimitPolicy[] {
     return this.resolved;
+  }
+
+  /**
+   * Takes new limits while running (a config change from a remote source): true when `config` differs
+   * from the current one in `limit` values only, which every limiter reads per request; false when
+   * anything else changed (windows, stores, policies, keys), which needs the limiters built again by a
+   * process restart. Counts already made stay.
+   */
+  updateLimits(prev: RateLimitConfig, next: RateLimitConfig): boolean {
+    if (JSON.stringify(withoutLimits(prev)) !== JSON.stringify(withoutLimits(next))) return false;
+    this.resolved = resolvePolicies(next);
+    this.byName = new Map(this.resolved.map((p) => [p.name, p]));
+    return true;
+  }
+
+  /** The current limit of a counter of a policy (read per request, so updateLimits takes effect at once). */
+  private limitOf(policy: string, per: CounterKind, fallback: number): number {
+    const p = this.byName.get(policy);
+    const counter = per === 'ip' ? p : per === 'account' ? p?.perAccount : p?.perAccountAndIp;
+    return counter?.limit ?? fallback;
   }
 
   policyFor(route: RouteInfo): string | undefined {
@@ -377,9 +400,10 @@ export class PolicyLimiters implements RateLimits {
     const metrics = this.options.metrics;
     const { counter, per, admit } = options;
     const windowSeconds = Math.ceil(counter.windowMs / 1000);
+    const limitOf = (): number => this.limitOf(policy.name, per, counter.limit);
     return rateLimit({
       windowMs: counter.windowMs,
-      limit: counter.limit,
+      limit: limitOf,
       standardHeaders: 'draft-8',
       legacyHeaders: false,
       identifier: per === 'ip' ? policy.name : `${policy.name}.${per}`,
@@ -421,7 +445,7 @@ export class PolicyLimiters implements RateLimits {
               details: {
                 policy: policy.name,
                 per,
-                limit: counter.limit,
+                limit: limitOf(),
                 windowSeconds,
                 retryAfterSeconds: Number(retryAfter),
               },
@@ -431,6 +455,17 @@ export class PolicyLimiters implements RateLimits {
       },
     });
   }
+}
+
+/** A copy of rate-limit options without their `limit` values (what updateLimits may change). */
+function withoutLimits(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutLimits);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k]) => k !== 'limit')
+      .map(([k, v]) => [k, withoutLimits(v)]),
+  );
 }
 
 /** The key of an (account, client IP) pair. */
