@@ -205,7 +205,9 @@ describe('packaging: publish every package to a registry with lerna, install eac
       timeoutMs: 60_000,
     });
     expect(r.code, `booting ${plugins.join(', ')} failed:\n${r.output}`).to.equal(0);
-    return JSON.parse(r.output.trim().split('\n')[0]!) as {
+    const report = r.output.split('\n').find((line) => line.startsWith('{"started":'));
+    expect(report, `booting ${plugins.join(', ')} printed no report:\n${r.output}`).to.be.a('string');
+    return JSON.parse(report!) as {
       started: string[];
       readyz: { status: number; body: unknown };
       kernel: string;

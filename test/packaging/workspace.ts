@@ -80,6 +80,8 @@ export function bootOptions(mailDir: string): Record<string, Record<string, unkn
       providers: { google: { clientId: 'packaging', clientSecret: 'packaging-secret' } },
     },
     mfa: { encryptionKey: Buffer.alloc(32, 7).toString('base64') },
+    'elk-logger': { console: { enabled: false } }, // the boot's report is the only line on stdout
+    'consul-config': { url: 'http://127.0.0.1:1', backoff: { initialMs: 50, maxMs: 200 } }, // no Consul: degraded
   };
 }
 
