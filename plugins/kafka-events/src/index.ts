@@ -1,0 +1,10 @@
+/** @gantry/plugin-kafka-events: typed domain events over Kafka or in process, with a transactional outbox. */
+export type {
+  ConsumeOptions,
+  EventDriver,
+  GroupLag,
+  IncomingMessage,
+  OutgoingMessage,
+  SendOptions,
+  Subscription,
+} from './driver.js';
