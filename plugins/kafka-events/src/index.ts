@@ -8,3 +8,4 @@ export type {
   SendOptions,
   Subscription,
 } from './driver.js';
+export { KafkaEventsErrors } from './errors.js';
