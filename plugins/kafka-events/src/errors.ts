@@ -9,4 +9,44 @@ export const KafkaEventsErrors = defineErrors('kafka-events', {
     fix: 'the Kafka brokers in kafka-events.brokers did not answer; check that they run and are reachable, then retry (events written through the outbox are kept and sent when the broker is back)',
   },
   // --- events (plugin) ---
+  UNKNOWN_TYPE: {
+    status: 500,
+    title: 'Unknown event type',
+    fix: 'declare the type once with events.define({ type, version, data }) (or pass the value defineEvent() returned) before publishing or handling it',
+  },
+  TYPE_INVALID: {
+    status: 500,
+    title: 'Invalid event type declaration',
+    fix: 'give a type of lowercase dotted words ("users.signed-up"), an integer version >= 1 and a zod schema as data; declare each type once, with the same version and schema',
+  },
+  INVALID_EVENT: {
+    status: 500,
+    title: 'Invalid event data',
+    fix: "the data does not match the type's zod schema: fix the publisher (on publish) or the schema version (on consume; the record went to the DLQ, replay it with `events:dlq replay` once fixed)",
+  },
+  HANDLER_INVALID: {
+    status: 500,
+    title: 'Invalid event handler',
+    fix: 'register handlers with events.on(type, handler) before the kernel starts, one per type and name (pass { name } to add a second one); transactional handlers need the database plugin',
+  },
+  HANDLER_TIMEOUT: {
+    status: 504,
+    title: 'Event handler timed out',
+    fix: 'the handler ran past kafka-events.handlerTimeoutMs; make it faster or raise the option (the event is retried)',
+  },
+  HANDLER_FAILED: {
+    status: 500,
+    title: 'Event handler failed',
+    fix: 'the handler threw; the event goes through the retry topics and then the DLQ, see `events:dlq list`',
+  },
+  NOT_STARTED: {
+    status: 503,
+    title: 'Events not started',
+    fix: 'publish and consume once the kernel has started (in routes, start hooks of plugins depending on kafka-events, or commands)',
+  },
+  COMMAND_USAGE: {
+    status: 400,
+    title: 'Invalid events command',
+    fix: 'run `events:dlq list [type]` or `events:dlq replay <event id>... | --all [type]`',
+  },
 });

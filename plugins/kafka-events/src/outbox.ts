@@ -1,0 +1,353 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@gantry/core';
+import type { Database, MigrationDefinition, SqlEntityManager } from '@gantry/plugin-database';
+import type { EventDriver, OutgoingMessage } from './driver.js';
+import { HEADERS } from './envelope.js';
+
+/** The outbox and processed-event tables, for SQLite and PostgreSQL (times are epoch milliseconds on both). */
+export const outboxMigrations: readonly MigrationDefinition[] = [
+  {
+    name: '0001_create_outbox',
+    up(m) {
+      const seq = m.driver === 'postgresql' ? 'bigserial primary key' : 'integer primary key autoincrement';
+      m.sql(`create table gantry_outbox (
+        sequence ${seq},
+        id varchar(36) not null unique,
+        topic varchar(255) not null,
+        event_key varchar(255) null,
+        lock_key varchar(255) not null,
+        headers text not null,
+        payload text not null,
+        created_at bigint not null,
+        sent_at bigint null,
+        lease_owner varchar(64) null,
+        lease_until bigint null)`);
+      m.sql('create index gantry_outbox_pending_idx on gantry_outbox (sent_at, lock_key, sequence)');
+      m.sql(`create table gantry_processed_event (
+        event_id varchar(36) not null,
+        handler varchar(255) not null,
+        processed_at bigint not null,
+        primary key (event_id, handler))`);
+      m.sql('create index gantry_processed_event_at_idx on gantry_processed_event (processed_at)');
+    },
+  },
+];
+
+/** One outbox row as the relay reads it. */
+export interface OutboxRow {
+  readonly sequence: number;
+  readonly id: string;
+  readonly message: OutgoingMessage;
+}
+
+/** Depth and age of the unsent part of the outbox (metrics, health). */
+export interface OutboxStats {
+  readonly depth: number;
+  /** Age in ms of the oldest unsent row, 0 when empty. */
+  readonly oldestAgeMs: number;
+}
+
+interface RawRow {
+  sequence: number | string;
+  id: string;
+  topic: string;
+  event_key: string | null;
+  headers: string;
+  payload: string;
+}
+
+/** SQL over `gantry_outbox` and `gantry_processed_event`, on the database plugin's connection. */
+export class OutboxStore {
+  constructor(private readonly db: Database) {}
+
+  /** Schema-qualified table name (raw SQL does not get the ORM's search_path). */
+  table(name: 'gantry_outbox' | 'gantry_processed_event'): string {
+    const schema =
+      this.db.driver === 'postgresql' ? (this.db.orm().config.get('schema') as string | undefined) : undefined;
+    return schema ? `"${schema}".${name}` : name;
+  }
+
+  /** The EntityManager of the transaction running around the caller (`db.transaction()`), if any. */
+  currentTransaction(): SqlEntityManager | undefined {
+    const em = this.db.orm().em.getContext(false) as SqlEntityManager;
+    return em.isInTransaction() ? em : undefined;
+  }
+
+  /** Writes one row with `em` (inside its transaction when it has one). */
+  async insert(em: SqlEntityManager, message: OutgoingMessage): Promise<void> {
+    const id = message.headers[HEADERS.id] ?? randomUUID();
+    await em.execute(
+      `insert into ${this.table('gantry_outbox')} (id, topic, event_key, lock_key, headers, payload, created_at) values (?, ?, ?, ?, ?, ?, ?)`,
+      [
+        id,
+        message.topic,
+        message.key,
+        message.key ?? id,
+        JSON.stringify(message.headers),
+        message.value.toString('utf8'),
+        Date.now(),
+      ],
+      'run',
+    );
+  }
+
+  /**
+   * SQLite: claims the unsent rows of up to `batch` keys no other live lease holds, in one UPDATE
+   * (atomic: SQLite writes one statement at a time), then returns them in sequence order.
+   */
+  async claimWithLease(owner: string, leaseMs: number, batch: number): Promise<OutboxRow[]> {
+    const em = this.db.orm().em.fork();
+    const t = this.table('gantry_outbox');
+    const now = Date.now();
+    await em.execute(
+      `update ${t} set lease_owner = ?, lease_until = ?
+       where sent_at is null and lock_key in (
+         select lock_key from ${t} where sent_at is null group by lock_key
+         having sum(case when lease_owner is not null and lease_owner <> ? and lease_until > ? then 1 else 0 end) = 0
+         order by min(sequence) limit ?)`,
+      [owner, now + leaseMs, owner, now, batch],
+      'run',
+    );
+    const rows = await em.execute<RawRow[]>(
+      `select sequence, id, topic, event_key, headers, payload from ${t}
+       where sent_at is null and lease_owner = ? order by sequence`,
+      [owner],
+    );
+    return rows.map(toRow);
+  }
+
+  /** Marks claimed rows sent and drops their lease (SQLite). */
+  async markSent(owner: string, sequences: readonly number[]): Promise<void> {
+    if (sequences.length === 0) return;
+    await this.db
+      .orm()
+      .em.fork()
+      .execute(
+        `update ${this.table('gantry_outbox')} set sent_at = ?, lease_owner = null, lease_until = null
+         where lease_owner = ? and sequence in (${sequences.map(() => '?').join(', ')})`,
+        [Date.now(), owner, ...sequences],
+        'run',
+      );
+  }
+
+  /** Gives back what `owner` claimed and did not send (SQLite), so another relay need not wait for the lease. */
+  async release(owner: string): Promise<void> {
+    await this.db
+      .orm()
+      .em.fork()
+      .execute(
+        `update ${this.table('gantry_outbox')} set lease_owner = null, lease_until = null where lease_owner = ? and sent_at is null`,
+        [owner],
+        'run',
+      );
+  }
+
+  /**
+   * PostgreSQL: in one transaction, locks the oldest unsent row of up to `batch` keys with
+   * `FOR UPDATE SKIP LOCKED` (a key whose head row another relay holds is skipped whole, so per-key
+   * order holds across relays), locks the rest of those keys' rows, runs `send`, and marks them sent
+   * before committing. A relay that dies mid-batch rolls back: its rows are sent again by the next one.
+   */
+  async relayLocked(batch: number, send: (rows: OutboxRow[]) => Promise<void>): Promise<number> {
+    const t = this.table('gantry_outbox');
+    return this.db
+      .orm()
+      .em.fork()
+      .transactional(async (em) => {
+        const heads = await em.execute<{ lock_key: string }[]>(
+          `select o.lock_key from ${t} o
+           where o.sent_at is null
+             and o.sequence = (select min(i.sequence) from ${t} i where i.lock_key = o.lock_key and i.sent_at is null)
+           order by o.sequence limit ? for update skip locked`,
+          [batch],
+        );
+        if (heads.length === 0) return 0;
+        const keys = heads.map((h) => h.lock_key);
+        const raw = await em.execute<RawRow[]>(
+          `select sequence, id, topic, event_key, headers, payload from ${t}
+           where sent_at is null and lock_key in (${keys.map(() => '?').join(', ')})
+           order by sequence for update`,
+          keys,
+        );
+        const rows = raw.map(toRow);
+        await send(rows);
+        await em.execute(
+          `update ${t} set sent_at = ? where sequence in (${rows.map(() => '?').join(', ')})`,
+          [Date.now(), ...rows.map((r) => r.sequence)],
+          'run',
+        );
+        return rows.length;
+      });
+  }
+
+  /** Deletes sent rows and processed-event marks older than `ageMs`; returns the outbox rows deleted. */
+  async prune(ageMs: number): Promise<number> {
+    const em = this.db.orm().em.fork();
+    const before = Date.now() - ageMs;
+    const res = await em.execute<{ affectedRows?: number }>(
+      `delete from ${this.table('gantry_outbox')} where sent_at is not null and sent_at <= ?`,
+      [before],
+      'run',
+    );
+    await em.execute(`delete from ${this.table('gantry_processed_event')} where processed_at <= ?`, [before], 'run');
+    return Number(res.affectedRows ?? 0);
+  }
+
+  /** Unsent rows and the age of the oldest. */
+  async stats(): Promise<OutboxStats> {
+    const [row] = await this.db
+      .orm()
+      .em.fork()
+      .execute<{ depth: number | string; oldest: number | string | null }[]>(
+        `select count(*) as depth, min(created_at) as oldest from ${this.table('gantry_outbox')} where sent_at is null`,
+      );
+    const oldest = row?.oldest == null ? undefined : Number(row.oldest);
+    return { depth: Number(row?.depth ?? 0), oldestAgeMs: oldest === undefined ? 0 : Math.max(0, Date.now() - oldest) };
+  }
+
+  /**
+   * Records that `handler` processed `eventId`, in `em`'s transaction. False when it already was:
+   * the caller skips the event (a redelivery has no second effect).
+   */
+  async markProcessed(em: SqlEntityManager, eventId: string, handler: string): Promise<boolean> {
+    const res = await em.execute<{ affectedRows?: number }>(
+      `insert into ${this.table('gantry_processed_event')} (event_id, handler, processed_at) values (?, ?, ?) on conflict do nothing`,
+      [eventId, handler, Date.now()],
+      'run',
+    );
+    return Number(res.affectedRows ?? 0) > 0;
+  }
+}
+
+function toRow(r: RawRow): OutboxRow {
+  return {
+    sequence: Number(r.sequence),
+    id: r.id,
+    message: {
+      topic: r.topic,
+      key: r.event_key,
+      value: Buffer.from(r.payload, 'utf8'),
+      headers: JSON.parse(r.headers) as Record<string, string>,
+    },
+  };
+}
+
+/** Options of {@link OutboxRelay}. */
+export interface OutboxRelayOptions {
+  readonly db: Database;
+  readonly driver: EventDriver;
+  readonly logger: Logger;
+  readonly intervalMs: number;
+  readonly batchSize: number;
+  readonly leaseMs: number;
+  readonly sendTimeoutMs: number;
+  readonly pruneAfterMs: number;
+  /** Called with each batch the broker acknowledged (metrics). */
+  readonly onSent?: (rows: readonly OutboxRow[]) => void;
+}
+
+/**
+ * The outbox forwarder: polls committed outbox rows, sends them through the driver in sequence order
+ * per key, and marks them sent only after the broker acknowledged them. Any number of relays may run
+ * on one outbox: PostgreSQL relays skip keys another holds (`FOR UPDATE SKIP LOCKED`), SQLite relays
+ * lease keys with a conditional UPDATE. A row sent but not marked (crash between ack and mark) is
+ * sent again: delivery is at least once, consumers deduplicate by event id.
+ */
+export class OutboxRelay {
+  readonly owner = `relay-${randomUUID()}`;
+  readonly store: OutboxStore;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private nudged = false;
+  private lastPrune = 0;
+  private lastError: { at: string; message: string } | undefined;
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.store = new OutboxStore(options.db);
+  }
+
+  /** Starts polling. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Polls now instead of at the next interval (a row was just written). */
+  nudge(): void {
+    this.nudged = true;
+    this.wakeUp?.();
+  }
+
+  /** Finishes the batch in hand, then stops (what it had not claimed stays for the next instance). */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeUp?.();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  /** The last failed round, if the latest round failed (health). */
+  failing(): { at: string; message: string } | undefined {
+    return this.lastError;
+  }
+
+  /** One round: claims, sends and marks up to one batch; returns the rows sent. Exposed for tests and drains. */
+  async relayOnce(): Promise<number> {
+    const { db, batchSize } = this.options;
+    if (db.driver === 'postgresql') return this.store.relayLocked(batchSize, (rows) => this.send(rows));
+    const rows = await this.store.claimWithLease(this.owner, this.options.leaseMs, batchSize);
+    if (rows.length === 0) return 0;
+    try {
+      await this.send(rows);
+    } catch (err) {
+      await this.store.release(this.owner).catch(() => undefined);
+      throw err;
+    }
+    await this.store.markSent(
+      this.owner,
+      rows.map((r) => r.sequence),
+    );
+    return rows.length;
+  }
+
+  private async send(rows: OutboxRow[]): Promise<void> {
+    await this.options.driver.send(
+      rows.map((r) => r.message),
+      { signal: AbortSignal.timeout(this.options.sendTimeoutMs) },
+    );
+    this.options.onSent?.(rows);
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      this.nudged = false;
+      let sent = 0;
+      try {
+        sent = await this.relayOnce();
+        if (Date.now() - this.lastPrune > Math.min(60_000, Math.max(1_000, this.options.pruneAfterMs))) {
+          this.lastPrune = Date.now();
+          await this.store.prune(this.options.pruneAfterMs);
+        }
+        this.lastError = undefined;
+      } catch (err) {
+        const message = (err as Error)?.message ?? String(err);
+        if (this.lastError === undefined)
+          this.options.logger.warn({ err }, `outbox relay: ${message}; rows are kept and retried`);
+        this.lastError = { at: new Date().toISOString(), message };
+      }
+      // A full batch means more is waiting: go on at once (unless the broker is failing).
+      if (!this.running || (sent >= this.options.batchSize && this.lastError === undefined)) continue;
+      if (this.nudged && this.lastError === undefined) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.options.intervalMs);
+        this.wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeUp = undefined;
+    }
+  }
+}
