@@ -110,6 +110,8 @@ export interface Events {
   readonly relay: OutboxRelay | undefined;
   /** Unsent outbox rows (undefined without an outbox). */
   outboxStats(): Promise<OutboxStats | undefined>;
+  /** Records not yet handled, per consumer group of this instance's handlers (retry groups included). */
+  lag(): Promise<{ group: string; lag: number }[]>;
 }
 
 /** Hooks the metrics module attaches to. */
@@ -288,6 +290,15 @@ export class EventsService implements Events {
 
   async outboxStats(): Promise<OutboxStats | undefined> {
     return this.store?.stats();
+  }
+
+  async lag(): Promise<{ group: string; lag: number }[]> {
+    const out: { group: string; lag: number }[] = [];
+    for (const g of this.groups()) {
+      const lag = await this.driver.lag(g.group, g.topics);
+      out.push({ group: g.group, lag: lag.partitions.reduce((sum, p) => sum + Math.max(0, p.lag), 0) });
+    }
+    return out;
   }
 
   /** Topics of every declared type (main, retries, DLQ). */

@@ -21,6 +21,7 @@ export {
   partitionFor,
   type MemoryDriverOptions,
 } from './drivers/memory.js';
+export { dlqCommand, type Print } from './commands.js';
 export { OutboxRelay, OutboxStore, outboxMigrations, type OutboxRow, type OutboxStats } from './outbox.js';
 export type {
   ConsumeOptions,
