@@ -9,3 +9,4 @@ export type {
   Subscription,
 } from './driver.js';
 export { KafkaEventsErrors } from './errors.js';
+export { createKafkaDriver, type KafkaDriverOptions } from './drivers/kafka.js';
