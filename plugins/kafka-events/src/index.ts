@@ -32,3 +32,4 @@ export type {
   SendOptions,
   Subscription,
 } from './driver.js';
+export { createKafkaDriver, type KafkaDriverOptions } from './drivers/kafka.js';

@@ -18,17 +18,8 @@ async function createDriver(config: KafkaEventsConfig, logger: import('@gantry/c
       partitions: config.partitions,
       ...(config.memoryBroker ? { broker: memoryBroker(config.memoryBroker) } : {}),
     });
-  // kafkajs is loaded only by applications that use Kafka.
-  const specifier = './drivers/kafka.js';
-  const { createKafkaDriver } = (await import(specifier)) as {
-    createKafkaDriver(options: Record<string, unknown>): EventDriver;
-  };
-  return createKafkaDriver({
-    brokers: config.brokers,
-    clientId: config.clientId,
-    partitions: config.partitions,
-    logger,
-  });
+  const { createKafkaDriver } = await import('./drivers/kafka.js');
+  return createKafkaDriver({ brokers: config.brokers, clientId: config.clientId, logger });
 }
 
 /** The `kafka-events` plugin: typed domain events on Kafka or in process, with a transactional outbox, retry topics and a DLQ. */
