@@ -1,5 +1,4 @@
 import { RequestContext, runWithContext, silentLogger } from '@gantry/core';
-import { DatabaseToken } from '@gantry/plugin-database';
 import { checkConformance } from '@gantry/testing';
 import { expect } from 'chai';
 import { z } from 'zod';
@@ -10,10 +9,8 @@ import {
   HEADERS,
   KafkaEventsErrors,
   memoryBroker,
-  OutboxRelay,
   partitionFor,
   plugin,
-  type EventDriver,
   type EventEnvelope,
 } from '../src/index.js';
 import { brokerName, Kernels, OrderPlaced, rejection, until } from './support/kit.js';
