@@ -337,9 +337,12 @@ export class OutboxRelay {
           this.options.logger.warn({ err }, `outbox relay: ${message}; rows are kept and retried`);
         this.lastError = { at: new Date().toISOString(), message };
       }
-      // A full batch means more is waiting: go on at once (unless the broker is failing).
-      if (!this.running || (sent >= this.options.batchSize && this.lastError === undefined)) continue;
-      if (this.nudged && this.lastError === undefined) continue;
+      // A full batch means more is waiting: go on at once (unless the broker is failing), after
+      // yielding to I/O (SQLite and the in-process broker answer without it and would starve the loop).
+      if (!this.running || (this.lastError === undefined && (sent >= this.options.batchSize || this.nudged))) {
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.options.intervalMs);
         this.wakeUp = () => {

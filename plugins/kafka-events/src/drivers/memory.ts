@@ -301,6 +301,8 @@ class MemorySubscription {
         try {
           await this.options.handle(log[offset]!);
           group.committed.set(tp, offset + 1);
+          // Handlers may answer without I/O: yield so a backlog does not starve timers and sockets.
+          await new Promise((resolve) => setImmediate(resolve));
         } catch {
           // Not committed: the same record is read again after the delay (at least once).
           await delay(this.options.retryDelayMs ?? 1_000, undefined, { signal }).catch(() => undefined);
