@@ -102,7 +102,15 @@ export const kafkaEventsConfigSchema = z
       .int()
       .min(0)
       .default(86_400_000)
-      .describe('Sent outbox rows and processed-event rows older than this are deleted (0: at once)'),
+      .describe('Sent outbox rows older than this are deleted by the relay (0: at the next prune)'),
+    processedRetentionMs: z
+      .number()
+      .int()
+      .min(60_000)
+      .default(7 * 86_400_000)
+      .describe(
+        'How long `gantry_processed_event` remembers an event id a transactional handler applied: a redelivery later than this would apply again',
+      ),
     consumers: z
       .boolean()
       .default(true)

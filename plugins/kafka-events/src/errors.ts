@@ -49,11 +49,6 @@ export const KafkaEventsErrors = defineErrors('kafka-events', {
     title: 'Event handler timed out',
     fix: 'the handler ran past kafka-events.handlerTimeoutMs; make it faster or raise the option (the event is retried)',
   },
-  HANDLER_FAILED: {
-    status: 500,
-    title: 'Event handler failed',
-    fix: 'the handler threw; the event goes through the retry topics and then the DLQ, see `events:dlq list`',
-  },
   NOT_STARTED: {
     status: 503,
     title: 'Events not started',

@@ -167,6 +167,7 @@ export class EventsService implements Events {
             logger: options.logger,
             ...config.relay,
             pruneAfterMs: config.pruneAfterMs,
+            processedRetentionMs: config.processedRetentionMs,
             onSent: (rows) => {
               for (const r of rows) this.observer?.published(r.message.headers[HEADERS.type] ?? 'unknown', 1);
             },

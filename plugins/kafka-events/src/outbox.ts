@@ -180,8 +180,8 @@ export class OutboxStore {
       });
   }
 
-  /** Deletes sent rows and processed-event marks older than `ageMs`; returns the outbox rows deleted. */
-  async prune(ageMs: number): Promise<number> {
+  /** Deletes sent rows older than `ageMs` and processed-event marks older than `processedMs`; returns the outbox rows deleted. */
+  async prune(ageMs: number, processedMs: number): Promise<number> {
     const em = this.db.orm().em.fork();
     const before = Date.now() - ageMs;
     const res = await em.execute<{ affectedRows?: number }>(
@@ -189,7 +189,11 @@ export class OutboxStore {
       [before],
       'run',
     );
-    await em.execute(`delete from ${this.table('gantry_processed_event')} where processed_at <= ?`, [before], 'run');
+    await em.execute(
+      `delete from ${this.table('gantry_processed_event')} where processed_at <= ?`,
+      [Date.now() - processedMs],
+      'run',
+    );
     return Number(res.affectedRows ?? 0);
   }
 
@@ -242,6 +246,8 @@ export interface OutboxRelayOptions {
   readonly leaseMs: number;
   readonly sendTimeoutMs: number;
   readonly pruneAfterMs: number;
+  /** Age past which processed-event marks are deleted (default 7 days). */
+  readonly processedRetentionMs?: number;
   /** Called with each batch the broker acknowledged (metrics). */
   readonly onSent?: (rows: readonly OutboxRow[]) => void;
 }
@@ -328,7 +334,7 @@ export class OutboxRelay {
         sent = await this.relayOnce();
         if (Date.now() - this.lastPrune > Math.min(60_000, Math.max(1_000, this.options.pruneAfterMs))) {
           this.lastPrune = Date.now();
-          await this.store.prune(this.options.pruneAfterMs);
+          await this.store.prune(this.options.pruneAfterMs, this.options.processedRetentionMs ?? 7 * 86_400_000);
         }
         this.lastError = undefined;
       } catch (err) {

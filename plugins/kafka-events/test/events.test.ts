@@ -1,4 +1,6 @@
 import { RequestContext, runWithContext, silentLogger } from '@gantry/core';
+import { plugin as httpPlugin } from '@gantry/http';
+import { plugin as metricsPlugin, MetricsToken } from '@gantry/plugin-metrics';
 import { checkConformance } from '@gantry/testing';
 import { expect } from 'chai';
 import { z } from 'zod';
@@ -245,5 +247,41 @@ describe('kafka-events: plugin conformance', () => {
     const results = await checkConformance({ plugin, config: { 'kafka-events': {} } });
     const failed = results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`);
     expect(failed).to.deep.equal([]);
+  });
+});
+
+describe('kafka-events: metrics', () => {
+  const kernels = new Kernels();
+  afterEach(() => kernels.stopAll());
+
+  it('counts published, consumed, failed, retried and dead-lettered events, handler durations, lag and outbox depth', async () => {
+    const broker = brokerName();
+    const tk = await kernels.boot({
+      events: { memoryBroker: broker, retry: { backoffMs: [0], jitter: 0 } },
+      extra: [httpPlugin, metricsPlugin],
+      setup: ({ events }) =>
+        events.on(OrderPlaced, (e) => {
+          if (e.data.note === 'fail') throw new Error('refused');
+        }),
+    });
+    const events = tk.get(EventsToken);
+    await events.publish(OrderPlaced, { orderId: 'o-20', seq: 1 });
+    await events.publish(OrderPlaced, { orderId: 'o-21', seq: 1, note: 'fail' });
+    await until('the dead letter', () => nonEmpty(memoryBroker(broker).records('orders.placed.dlq')));
+    await until('lag 0', async () => (await events.lag()).every((g) => g.lag === 0));
+    const text = await tk.get(MetricsToken).registry.metrics();
+    const value = (line: string) => {
+      const found = text.split('\n').find((l) => l.startsWith(`${line} `));
+      return found === undefined ? undefined : Number(found.slice(line.length + 1));
+    };
+    expect(value('kafka_events_published_total{type="orders.placed"}')).to.equal(2);
+    expect(value('kafka_events_consumed_total{type="orders.placed"}')).to.equal(1);
+    expect(value('kafka_events_failed_total{type="orders.placed"}')).to.equal(2);
+    expect(value('kafka_events_retried_total{type="orders.placed"}')).to.equal(1);
+    expect(value('kafka_events_dead_lettered_total{type="orders.placed"}')).to.equal(1);
+    expect(value('kafka_events_handler_duration_seconds_count{type="orders.placed"}')).to.equal(1);
+    expect(value('kafka_events_outbox_depth')).to.equal(0);
+    expect(value('kafka_events_outbox_oldest_age_seconds')).to.equal(0);
+    expect(text).to.match(/kafka_events_consumer_lag\{group="[^"]+\.orders\.placed"\} 0/);
   });
 });
