@@ -92,7 +92,7 @@ export class OutboxStore {
   }
 
   /**
-   * SQLite: claims the unsent rows of up to `batch` keys no other live lease holds, in one UPDATE
+   * SQLite: claims up to `batch` unsent rows of keys no other live lease holds, in one UPDATE
    * (atomic: SQLite writes one statement at a time), then returns them in sequence order.
    */
   async claimWithLease(owner: string, leaseMs: number, batch: number): Promise<OutboxRow[]> {
@@ -100,12 +100,16 @@ export class OutboxStore {
     const t = this.table('gantry_outbox');
     const now = Date.now();
     await em.execute(
+      // At most `batch` rows: the oldest unsent rows of keys no other live lease holds (for each key a
+      // prefix of its rows, so what stays behind is sent after, by whoever leases the key next).
       `update ${t} set lease_owner = ?, lease_until = ?
-       where sent_at is null and lock_key in (
-         select lock_key from ${t} where sent_at is null group by lock_key
-         having sum(case when lease_owner is not null and lease_owner <> ? and lease_until > ? then 1 else 0 end) = 0
-         order by min(sequence) limit ?)`,
-      [owner, now + leaseMs, owner, now, batch],
+       where sequence in (
+         select sequence from ${t} where sent_at is null and lock_key in (
+           select lock_key from ${t} where sent_at is null group by lock_key
+           having sum(case when lease_owner is not null and lease_owner <> ? and lease_until > ? then 1 else 0 end) = 0
+           order by min(sequence) limit ?)
+         order by sequence limit ?)`,
+      [owner, now + leaseMs, owner, now, batch, batch],
       'run',
     );
     const rows = await em.execute<RawRow[]>(
@@ -166,8 +170,8 @@ export class OutboxStore {
         const raw = await em.execute<RawRow[]>(
           `select sequence, id, topic, event_key, headers, payload from ${t}
            where sent_at is null and lock_key in (${keys.map(() => '?').join(', ')})
-           order by sequence for update`,
-          keys,
+           order by sequence limit ? for update`,
+          [...keys, batch],
         );
         const rows = raw.map(toRow);
         await send(rows);
