@@ -93,9 +93,18 @@ export const kafkaEventsConfigSchema = z
           .positive()
           .default(10_000)
           .describe('Longest wait for the broker to ack a batch'),
+        lanes: z
+          .number()
+          .int()
+          .min(1)
+          .max(16)
+          .default(4)
+          .describe(
+            'Relay loops in this instance, each claiming its own keys (per-key order holds): their batches overlap the broker round trips',
+          ),
       })
       .strict()
-      .default({ enabled: true, intervalMs: 500, batchSize: 100, leaseMs: 30_000, sendTimeoutMs: 10_000 })
+      .default({ enabled: true, intervalMs: 500, batchSize: 100, leaseMs: 30_000, sendTimeoutMs: 10_000, lanes: 4 })
       .describe('The outbox relay (forwarder): reads committed rows and sends them'),
     pruneAfterMs: z
       .number()

@@ -22,7 +22,9 @@ export const outboxMigrations: readonly MigrationDefinition[] = [
         sent_at bigint null,
         lease_owner varchar(64) null,
         lease_until bigint null)`);
-      m.sql('create index gantry_outbox_pending_idx on gantry_outbox (sent_at, lock_key, sequence)');
+      // Unsent rows in commit order (the relay's window), and per key (its head-row check).
+      m.sql('create index gantry_outbox_unsent_idx on gantry_outbox (sent_at, sequence)');
+      m.sql('create index gantry_outbox_key_idx on gantry_outbox (sent_at, lock_key, sequence)');
       m.sql(`create table gantry_processed_event (
         event_id varchar(36) not null,
         handler varchar(255) not null,
@@ -92,30 +94,44 @@ export class OutboxStore {
   }
 
   /**
-   * SQLite: claims up to `batch` unsent rows of keys no other live lease holds, in one UPDATE
-   * (atomic: SQLite writes one statement at a time), then returns them in sequence order.
+   * SQLite: claims up to `batch` of the oldest unsent rows whose key no other live lease holds, then
+   * returns them in sequence order. A key's claimed rows are always its oldest unsent ones (a
+   * prefix), so a key is held exactly when its oldest unsent row is under a live lease: the UPDATE
+   * re-checks that row for each key (SQLite runs one statement at a time, so check and claim are
+   * atomic). Two relays never hold one key, and order per key holds.
    */
   async claimWithLease(owner: string, leaseMs: number, batch: number): Promise<OutboxRow[]> {
     const em = this.db.orm().em.fork();
     const t = this.table('gantry_outbox');
     const now = Date.now();
+    // A key's leased rows are older than its free ones: a window of the oldest rows shows every lease
+    // that blocks a key with free rows in it.
+    const window = await em.execute<
+      { sequence: number | string; lock_key: string; lease_owner: string | null; lease_until: number | string | null }[]
+    >(`select sequence, lock_key, lease_owner, lease_until from ${t} where sent_at is null order by sequence limit ?`, [
+      batch * 2,
+    ]);
+    const blocked = new Set<string>();
+    for (const r of window)
+      if (r.lease_owner !== null && r.lease_owner !== owner && Number(r.lease_until) > now) blocked.add(r.lock_key);
+    const chosen = window
+      .filter((r) => !blocked.has(r.lock_key))
+      .slice(0, batch)
+      .map((r) => Number(r.sequence));
+    if (chosen.length === 0) return [];
+    const list = chosen.map(() => '?').join(', ');
     await em.execute(
-      // At most `batch` rows: the oldest unsent rows of keys no other live lease holds (for each key a
-      // prefix of its rows, so what stays behind is sent after, by whoever leases the key next).
       `update ${t} set lease_owner = ?, lease_until = ?
-       where sequence in (
-         select sequence from ${t} where sent_at is null and lock_key in (
-           select lock_key from ${t} where sent_at is null group by lock_key
-           having sum(case when lease_owner is not null and lease_owner <> ? and lease_until > ? then 1 else 0 end) = 0
-           order by min(sequence) limit ?)
-         order by sequence limit ?)`,
-      [owner, now + leaseMs, owner, now, batch, batch],
+       where sequence in (${list}) and sent_at is null
+         and coalesce((select case when o.lease_owner is not null and o.lease_owner <> ? and o.lease_until > ? then 1 else 0 end
+           from ${t} o where o.lock_key = ${t}.lock_key and o.sent_at is null order by o.sequence limit 1), 0) = 0`,
+      [owner, now + leaseMs, ...chosen, owner, now],
       'run',
     );
     const rows = await em.execute<RawRow[]>(
       `select sequence, id, topic, event_key, headers, payload from ${t}
-       where sent_at is null and lease_owner = ? order by sequence`,
-      [owner],
+       where sequence in (${list}) and lease_owner = ? and sent_at is null order by sequence`,
+      [...chosen, owner],
     );
     return rows.map(toRow);
   }
@@ -250,6 +266,8 @@ export interface OutboxRelayOptions {
   readonly leaseMs: number;
   readonly sendTimeoutMs: number;
   readonly pruneAfterMs: number;
+  /** Relay loops in this instance, each claiming its own keys (default 1). */
+  readonly lanes?: number;
   /** Age past which processed-event marks are deleted (default 7 days). */
   readonly processedRetentionMs?: number;
   /** Called with each batch the broker acknowledged (metrics). */
@@ -267,8 +285,8 @@ export class OutboxRelay {
   readonly owner = `relay-${randomUUID()}`;
   readonly store: OutboxStore;
   private running = false;
-  private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  private loops: Promise<void>[] = [];
+  private readonly waiters = new Set<() => void>();
   private nudged = false;
   private lastPrune = 0;
   private lastError: { at: string; message: string } | undefined;
@@ -277,25 +295,26 @@ export class OutboxRelay {
     this.store = new OutboxStore(options.db);
   }
 
-  /** Starts polling. */
+  /** Starts polling: `lanes` loops, each claiming its own keys, so batches overlap their broker round trips. */
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.loop = this.run();
+    const lanes = Math.max(1, this.options.lanes ?? 1);
+    this.loops = Array.from({ length: lanes }, (_, i) => this.run(`${this.owner}-${i}`));
   }
 
   /** Polls now instead of at the next interval (a row was just written). */
   nudge(): void {
     this.nudged = true;
-    this.wakeUp?.();
+    for (const wake of this.waiters) wake();
   }
 
-  /** Finishes the batch in hand, then stops (what it had not claimed stays for the next instance). */
+  /** Finishes the batches in hand, then stops (what it had not claimed stays for the next instance). */
   async stop(): Promise<void> {
     this.running = false;
-    this.wakeUp?.();
-    await this.loop;
-    this.loop = undefined;
+    for (const wake of this.waiters) wake();
+    await Promise.all(this.loops);
+    this.loops = [];
   }
 
   /** The last failed round, if the latest round failed (health). */
@@ -303,20 +322,23 @@ export class OutboxRelay {
     return this.lastError;
   }
 
-  /** One round: claims, sends and marks up to one batch; returns the rows sent. Exposed for tests and drains. */
-  async relayOnce(): Promise<number> {
+  /**
+   * One round: claims, sends and marks up to one batch; returns the rows sent. `owner` names the
+   * lease holder on SQLite (default this relay's first lane). Exposed for tests and drains.
+   */
+  async relayOnce(owner = `${this.owner}-0`): Promise<number> {
     const { db, batchSize } = this.options;
     if (db.driver === 'postgresql') return this.store.relayLocked(batchSize, (rows) => this.send(rows));
-    const rows = await this.store.claimWithLease(this.owner, this.options.leaseMs, batchSize);
+    const rows = await this.store.claimWithLease(owner, this.options.leaseMs, batchSize);
     if (rows.length === 0) return 0;
     try {
       await this.send(rows);
     } catch (err) {
-      await this.store.release(this.owner).catch(() => undefined);
+      await this.store.release(owner).catch(() => undefined);
       throw err;
     }
     await this.store.markSent(
-      this.owner,
+      owner,
       rows.map((r) => r.sequence),
     );
     return rows.length;
@@ -330,12 +352,12 @@ export class OutboxRelay {
     this.options.onSent?.(rows);
   }
 
-  private async run(): Promise<void> {
+  private async run(owner: string): Promise<void> {
     while (this.running) {
       this.nudged = false;
       let sent = 0;
       try {
-        sent = await this.relayOnce();
+        sent = await this.relayOnce(owner);
         if (Date.now() - this.lastPrune > Math.min(60_000, Math.max(1_000, this.options.pruneAfterMs))) {
           this.lastPrune = Date.now();
           await this.store.prune(this.options.pruneAfterMs, this.options.processedRetentionMs ?? 7 * 86_400_000);
@@ -349,18 +371,24 @@ export class OutboxRelay {
       }
       // A full batch means more is waiting: go on at once (unless the broker is failing), after
       // yielding to I/O (SQLite and the in-process broker answer without it and would starve the loop).
-      if (!this.running || (this.lastError === undefined && (sent >= this.options.batchSize || this.nudged))) {
+      // A lane that found nothing waits (woken by a new row or by a lane releasing its keys) rather than spinning.
+      if (sent > 0) for (const wake of this.waiters) wake();
+      if (
+        !this.running ||
+        (this.lastError === undefined && sent > 0 && (sent >= this.options.batchSize || this.nudged))
+      ) {
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.options.intervalMs);
-        this.wakeUp = () => {
+        const wake = (): void => {
           clearTimeout(timer);
+          this.waiters.delete(wake);
           resolve();
         };
+        const timer = setTimeout(wake, this.options.intervalMs);
+        this.waiters.add(wake);
       });
-      this.wakeUp = undefined;
     }
   }
 }
