@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DatabaseToken, plugin as databasePlugin } from '@gantry/plugin-database';
+import { postgresSchemas } from '@gantry/plugin-database/testing';
 import { defineEvent, EventsToken, plugin as eventsPlugin, type Events } from '@gantry/plugin-kafka-events';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
@@ -27,7 +28,8 @@ const total = Number(process.env.BENCH_EVENTS ?? 20_000);
 const batch = Number(process.env.BENCH_BATCH ?? 500);
 const latencyEvents = Number(process.env.BENCH_LATENCY_EVENTS ?? 2_000);
 const rate = Number(process.env.BENCH_RATE ?? 500);
-const keys = 16;
+// Partition keys (aggregate ids): per-key order serializes a key's events, distinct keys relay in parallel lanes.
+const keys = Number(process.env.BENCH_KEYS ?? 1_000);
 
 const Measured = defineEvent({
   type: 'bench.measured',
@@ -90,10 +92,25 @@ function probe(onEvent?: (events: Events) => void) {
   });
 }
 
+// BENCH_DB=postgresql: the outbox on the test PostgreSQL (a schema per run), else a SQLite file.
+const engine = process.env.BENCH_DB === 'postgresql' ? 'postgresql' : 'sqlite';
+const schemas = postgresSchemas('events-bench');
+const pgDatabases = new Map<string, Record<string, unknown>>();
+
+function databaseOptions(file: string): Record<string, unknown> {
+  if (engine === 'sqlite') return { dbName: file };
+  let options = pgDatabases.get(file);
+  if (!options) {
+    options = schemas.fresh();
+    pgDatabases.set(file, options);
+  }
+  return options;
+}
+
 async function boot(file: string, events: Record<string, unknown>, onEvent?: (e: Events) => void): Promise<TestKernel> {
   return createTestKernel({
     plugins: [databasePlugin, eventsPlugin, probe(onEvent)],
-    config: { database: { dbName: file }, 'kafka-events': { driver: 'kafka', brokers, ...events } },
+    config: { database: databaseOptions(file), 'kafka-events': { driver: 'kafka', brokers, ...events } },
   });
 }
 
@@ -165,6 +182,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ rawPlain, rawRate, outboxRate, ratio, latencyP50Ms: lat.p50, latencyP99Ms: lat.p99 }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    if (engine === 'postgresql') await schemas.dropAll();
   }
 }
 

@@ -215,7 +215,8 @@ export class EventsService implements Events {
     if (this.store) {
       const em = options.em ?? this.store.currentTransaction() ?? this.options.db!.em();
       await this.store.insert(em, message);
-      this.relay?.nudge();
+      // Inside a transaction the row is not visible yet: the commit hook nudges the relay.
+      if (!em.isInTransaction()) this.relay?.nudge();
       return id;
     }
     await this.sendDirect([message]);

@@ -163,33 +163,45 @@ export class OutboxStore {
   }
 
   /**
-   * PostgreSQL: in one transaction, locks the oldest unsent row of up to `batch` keys with
-   * `FOR UPDATE SKIP LOCKED` (a key whose head row another relay holds is skipped whole, so per-key
-   * order holds across relays), locks the rest of those keys' rows, runs `send`, and marks them sent
-   * before committing. A relay that dies mid-batch rolls back: its rows are sent again by the next one.
+   * PostgreSQL: in one transaction, locks up to `batch` of the oldest unsent rows with `FOR UPDATE
+   * SKIP LOCKED` (rows another relay holds are skipped), keeps for each key only the rows from its
+   * oldest unsent row up to the first one it did not lock (so a key another relay holds is left
+   * whole, and per-key order holds across relays), runs `send`, and marks them sent before
+   * committing. A relay that dies mid-batch rolls back: its rows are sent again by the next one.
+   * With `lanes` > 1, lane `lane` only takes keys whose hash falls in it (lanes never share a key).
    */
-  async relayLocked(batch: number, send: (rows: OutboxRow[]) => Promise<void>): Promise<number> {
+  async relayLocked(batch: number, send: (rows: OutboxRow[]) => Promise<void>, lane = 0, lanes = 1): Promise<number> {
     const t = this.table('gantry_outbox');
     return this.db
       .orm()
       .em.fork()
       .transactional(async (em) => {
-        const heads = await em.execute<{ lock_key: string }[]>(
-          `select o.lock_key from ${t} o
-           where o.sent_at is null
-             and o.sequence = (select min(i.sequence) from ${t} i where i.lock_key = o.lock_key and i.sent_at is null)
-           order by o.sequence limit ? for update skip locked`,
+        const inLane = lanes > 1 ? `and ((hashtext(lock_key)::bigint % ${lanes}) + ${lanes}) % ${lanes} = ${lane}` : '';
+        const locked = await em.execute<(RawRow & { lock_key: string })[]>(
+          `select sequence, id, topic, event_key, lock_key, headers, payload from ${t}
+           where sent_at is null ${inLane} order by sequence limit ? for update skip locked`,
           [batch],
         );
-        if (heads.length === 0) return 0;
-        const keys = heads.map((h) => h.lock_key);
-        const raw = await em.execute<RawRow[]>(
-          `select sequence, id, topic, event_key, headers, payload from ${t}
-           where sent_at is null and lock_key in (${keys.map(() => '?').join(', ')})
-           order by sequence limit ? for update`,
-          [...keys, batch],
+        if (locked.length === 0) return 0;
+        const mine = new Map(locked.map((r) => [Number(r.sequence), r]));
+        const keys = [...new Set(locked.map((r) => r.lock_key))];
+        const last = Math.max(...mine.keys());
+        // A plain read (it does not wait for locks): every unsent row of those keys up to our last one.
+        const all = await em.execute<{ sequence: number | string; lock_key: string }[]>(
+          `select sequence, lock_key from ${t} where sent_at is null and lock_key in (${keys.map(() => '?').join(', ')})
+           and sequence <= ? order by sequence`,
+          [...keys, last],
         );
-        const rows = raw.map(toRow);
+        const stopped = new Set<string>();
+        const kept: RawRow[] = [];
+        for (const r of all) {
+          if (stopped.has(r.lock_key)) continue;
+          const row = mine.get(Number(r.sequence));
+          if (row) kept.push(row);
+          else stopped.add(r.lock_key);
+        }
+        if (kept.length === 0) return 0;
+        const rows = kept.map(toRow);
         await send(rows);
         await em.execute(
           `update ${t} set sent_at = ? where sequence in (${rows.map(() => '?').join(', ')})`,
@@ -300,13 +312,18 @@ export class OutboxRelay {
     if (this.running) return;
     this.running = true;
     const lanes = Math.max(1, this.options.lanes ?? 1);
-    this.loops = Array.from({ length: lanes }, (_, i) => this.run(`${this.owner}-${i}`));
+    this.loops = Array.from({ length: lanes }, (_, i) => this.run(i));
   }
 
-  /** Polls now instead of at the next interval (a row was just written). */
+  /** Polls now instead of at the next interval (a row was just written): wakes one idle lane. */
   nudge(): void {
     this.nudged = true;
-    for (const wake of this.waiters) wake();
+    this.wakeOne();
+  }
+
+  private wakeOne(): void {
+    const first = this.waiters.values().next();
+    if (!first.done) first.value();
   }
 
   /** Finishes the batches in hand, then stops (what it had not claimed stays for the next instance). */
@@ -323,12 +340,15 @@ export class OutboxRelay {
   }
 
   /**
-   * One round: claims, sends and marks up to one batch; returns the rows sent. `owner` names the
-   * lease holder on SQLite (default this relay's first lane). Exposed for tests and drains.
+   * One round of lane `lane` (default the first): claims, sends and marks up to one batch; returns
+   * the rows sent. Exposed for tests and drains.
    */
-  async relayOnce(owner = `${this.owner}-0`): Promise<number> {
+  async relayOnce(lane = 0): Promise<number> {
     const { db, batchSize } = this.options;
-    if (db.driver === 'postgresql') return this.store.relayLocked(batchSize, (rows) => this.send(rows));
+    const lanes = Math.max(1, this.options.lanes ?? 1);
+    if (db.driver === 'postgresql')
+      return this.store.relayLocked(batchSize, (rows) => this.send(rows), lane % lanes, lanes);
+    const owner = `${this.owner}-${lane}`;
     const rows = await this.store.claimWithLease(owner, this.options.leaseMs, batchSize);
     if (rows.length === 0) return 0;
     try {
@@ -352,12 +372,12 @@ export class OutboxRelay {
     this.options.onSent?.(rows);
   }
 
-  private async run(owner: string): Promise<void> {
+  private async run(lane: number): Promise<void> {
     while (this.running) {
       this.nudged = false;
       let sent = 0;
       try {
-        sent = await this.relayOnce(owner);
+        sent = await this.relayOnce(lane);
         if (Date.now() - this.lastPrune > Math.min(60_000, Math.max(1_000, this.options.pruneAfterMs))) {
           this.lastPrune = Date.now();
           await this.store.prune(this.options.pruneAfterMs, this.options.processedRetentionMs ?? 7 * 86_400_000);
@@ -372,7 +392,7 @@ export class OutboxRelay {
       // A full batch means more is waiting: go on at once (unless the broker is failing), after
       // yielding to I/O (SQLite and the in-process broker answer without it and would starve the loop).
       // A lane that found nothing waits (woken by a new row or by a lane releasing its keys) rather than spinning.
-      if (sent > 0) for (const wake of this.waiters) wake();
+      if (sent > 0) this.wakeOne();
       if (
         !this.running ||
         (this.lastError === undefined && sent > 0 && (sent >= this.options.batchSize || this.nudged))
