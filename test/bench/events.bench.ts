@@ -26,6 +26,7 @@ import { z } from 'zod';
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const total = Number(process.env.BENCH_EVENTS ?? 20_000);
 const batch = Number(process.env.BENCH_BATCH ?? 500);
+const lanes = Number(process.env.BENCH_LANES ?? 4);
 const latencyEvents = Number(process.env.BENCH_LATENCY_EVENTS ?? 2_000);
 const rate = Number(process.env.BENCH_RATE ?? 500);
 // Partition keys (aggregate ids): per-key order serializes a key's events, distinct keys relay in parallel lanes.
@@ -130,7 +131,7 @@ async function outbox(dir: string, prefix: string): Promise<number> {
     });
   }
   await writer.stop();
-  const relay = await boot(file, { ...events, relay: { batchSize: batch, intervalMs: 10 } });
+  const relay = await boot(file, { ...events, relay: { batchSize: batch, intervalMs: 10, lanes } });
   const started = performance.now();
   await waitFor(async () => (await relay.get(EventsToken).outboxStats())?.depth === 0);
   const seconds = (performance.now() - started) / 1_000;
