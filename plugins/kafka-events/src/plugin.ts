@@ -50,13 +50,18 @@ export const plugin = definePlugin({
     ctx.provide(EventsToken, events);
     registerEventsMetrics({ container: ctx.container, events, pluginName: ctx.name });
     ctx.lifecycle.hook({ name: 'events', start: () => events.start(), stop: () => events.stop() });
+    let reachable = true;
     ctx.health.check(
       async () => {
         try {
           await driver.ping(2_000);
+          if (!reachable) ctx.logger.info('kafka-events: broker reachable again');
+          reachable = true;
         } catch (err) {
           const details = { driver: driver.name, broker: 'unreachable', outbox: events.hasOutbox() };
-          ctx.logger.warn({ err }, 'kafka-events: broker unreachable');
+          // Once per outage, not at every probe; the reason (hosts included) only in the log.
+          if (reachable) ctx.logger.warn({ err }, 'kafka-events: broker unreachable');
+          reachable = false;
           // With the outbox, publishing keeps working: the instance stays in rotation, reported degraded.
           return { status: events.hasOutbox() ? 'degraded' : 'down', details };
         }
