@@ -171,7 +171,7 @@ async function main(): Promise<void> {
     const lat = await latency(dir, `bench${run}.latency.`);
     const ratio = outboxRate / rawRate;
     console.log(
-      `events: ${total} records of ~${pad.length + 20} bytes, ${keys} keys, batches of ${batch}, brokers ${brokers.join(',')}`,
+      `events: ${engine} outbox, ${lanes} relay lanes, ${total} records of ~${pad.length + 20} bytes, ${keys} keys, batches of ${batch}, brokers ${brokers.join(',')}`,
     );
     console.log(
       `raw kafkajs sendBatch : ${rawRate.toFixed(0)} events/s (GZIP, as the driver sends; ${rawPlain.toFixed(0)} uncompressed)`,
