@@ -81,8 +81,38 @@ const UNAVAILABLE_ERRORS = new Set([
 ]);
 
 /** kafkajs ERROR lines about states the client retries by itself: logged as warnings, not errors. */
-const TRANSIENT =
-  /coordinator is loading|coordinator is not available|not the correct coordinator|concurrent|leader not available|not the leader|leadership election|rebalanc|Restarting the consumer|ECONNREFUSED|ECONNRESET|Connection error|Closed connection|Request .* timed out|Crash: KafkaJSNumberOfRetriesExceeded|Crash: KafkaJSConnection|Failed to connect to seed broker/i;
+const TRANSIENT = new RegExp(
+  [
+    'coordinator is loading',
+    'coordinator is not available',
+    'not the correct coordinator',
+    'concurrent',
+    'leader not available',
+    'not the leader',
+    'leadership election',
+    'does not host this topic-partition',
+    'rebalanc',
+    'not aware of this member',
+    'generation id is not valid',
+    'Restarting the consumer',
+    // kafkajs logs every consumer crash as an error before it decides to restart; a crash it does not
+    // restart is logged as an error by this driver (the subscription's crash listener).
+    '^Crash: ',
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'Connection error',
+    'Closed connection',
+    'Request .* timed out',
+    'Failed to connect to seed broker',
+  ].join('|'),
+  'i',
+);
+
+/**
+ * kafkajs warns on every idempotent producer with bounded retries. Bounded on purpose: an outage must reject
+ * sends in bounded time (at-least-once: a rejected send may still have been written, the caller sends again).
+ */
+const EXPECTED_WARNING = /Limiting retries for the idempotent producer/;
 
 const UNKNOWN_TOPIC = /UNKNOWN_TOPIC_OR_PARTITION|does not host this topic-partition|This server does not host/i;
 
@@ -487,16 +517,20 @@ class KafkaDriver implements EventDriver {
       timestamp: string;
       logger?: string;
     } & Record<string, unknown>;
-    const fields = { kafkajs: entry.namespace, ...extra };
+    const fields: Record<string, unknown> = { kafkajs: entry.namespace, ...extra };
     switch (entry.level) {
       case KafkaLogLevel.ERROR: {
         const text = `${message} ${typeof extra.error === 'string' ? extra.error : ''}`;
-        if (TRANSIENT.test(text)) this.log.warn(fields, message);
-        else this.log.error(fields, message);
+        if (TRANSIENT.test(text)) {
+          // A retried, expected condition: one line without the stack.
+          const { stack: _s, ...brief } = fields;
+          this.log.warn(brief, message);
+        } else this.log.error(fields, message);
         break;
       }
       case KafkaLogLevel.WARN:
-        this.log.warn(fields, message);
+        if (EXPECTED_WARNING.test(message)) this.log.debug(fields, message);
+        else this.log.warn(fields, message);
         break;
       case KafkaLogLevel.INFO:
         this.log.info(fields, message);

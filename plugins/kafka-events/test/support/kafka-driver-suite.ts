@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { GantryError } from '@gantry/core';
+import { GantryError, type Logger } from '@gantry/core';
 import { expect } from 'chai';
 import kafkajs from 'kafkajs';
 import type { EventDriver, IncomingMessage, OutgoingMessage, Subscription } from '../../src/driver.js';
@@ -46,6 +46,25 @@ export async function service(script: string, ...args: string[]): Promise<string
   return stdout.trim();
 }
 
+/** A Logger that keeps what it is given (level, message, fields) for assertions. */
+export function capturingLogger(lines: Array<{ level: string; msg: string; fields: unknown }>): Logger {
+  const at =
+    (level: string) =>
+    (obj: object | string, msg?: string): void => {
+      lines.push(typeof obj === 'string' ? { level, msg: obj, fields: {} } : { level, msg: msg ?? '', fields: obj });
+    };
+  const logger: Logger = {
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    fatal: at('fatal'),
+    child: () => logger,
+  };
+  return logger;
+}
+
 function message(
   topic: string,
   key: string | null,
@@ -74,8 +93,11 @@ export function kafkaDriverSuite(broker: BrokerUnderTest): void {
       return d;
     }
 
+    // The first driver meets the broker fresh (coordinator loading): those lines must not be errors.
+    const firstLines: Array<{ level: string; msg: string; fields: unknown }> = [];
+
     before(async () => {
-      driver = newDriver();
+      driver = newDriver({ logger: capturingLogger(firstLines) });
       await driver.connect();
     });
 
@@ -115,6 +137,8 @@ export function kafkaDriverSuite(broker: BrokerUnderTest): void {
       const unkeyed = got.find((m) => m.key === null);
       expect(body(unkeyed as IncomingMessage)).to.deep.equal({ n: 2 });
       expect(unkeyed?.headers).to.deep.equal({});
+      const errors = firstLines.filter((l) => l.level === 'error' || l.level === 'fatal');
+      expect(errors, JSON.stringify(errors, null, 1)).to.deep.equal([]);
     });
 
     it('puts one key on one partition and keeps its order across concurrent sends', async () => {
@@ -332,7 +356,8 @@ export function kafkaDriverSuite(broker: BrokerUnderTest): void {
       expect(status, `${broker.script} must have started the broker for this test to stop it`).to.match(/^running \d+/);
       const topic = topicName('outage');
       await driver.ensureTopics([{ topic, partitions: 1 }]);
-      const outage = newDriver({ operationTimeoutMs: 4000 });
+      const lines: Array<{ level: string; msg: string; fields: unknown }> = [];
+      const outage = newDriver({ operationTimeoutMs: 4000, logger: capturingLogger(lines) });
       await outage.connect();
       const got: string[] = [];
       await outage.consume({
@@ -365,6 +390,10 @@ export function kafkaDriverSuite(broker: BrokerUnderTest): void {
         60_000,
       );
       await eventually('"after" consumed by the same subscription', () => got.includes('after'), 60_000);
+      // kafkajs's lines about the outage (refused connections, the consumer crash it restarts) are warnings.
+      expect(lines.filter((l) => l.level === 'warn').length, 'the outage is logged').to.be.greaterThan(0);
+      const errors = lines.filter((l) => l.level === 'error' || l.level === 'fatal');
+      expect(errors, JSON.stringify(errors, null, 1)).to.deep.equal([]);
     });
   });
 }
