@@ -62,6 +62,8 @@ interface PendingSend {
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
   readonly onAbort: (() => void) | undefined;
+  /** The caller's deadline (operationTimeoutMs from the call, queueing included). */
+  timer: NodeJS.Timeout | undefined;
   settled: boolean;
 }
 
@@ -238,18 +240,22 @@ class KafkaDriver implements EventDriver {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
+      // Given up before its request went out (abort, deadline): never sent. Given up while its request
+      // runs: the records may still land (the request is not cancelled), so a retry may duplicate them.
+      const giveUp = (error: unknown) => {
+        const queued = this.queue.indexOf(entry);
+        if (queued >= 0) this.queue.splice(queued, 1);
+        settle(entry, () => reject(error));
+      };
       const entry: PendingSend = {
         messages,
         settled: false,
         signal,
-        onAbort: signal
-          ? () => {
-              // Not sent yet: it never will be. Already in a request: the records may still land.
-              const queued = this.queue.indexOf(entry);
-              if (queued >= 0) this.queue.splice(queued, 1);
-              settle(entry, () => reject(signal.reason));
-            }
-          : undefined,
+        onAbort: signal ? () => giveUp(signal.reason) : undefined,
+        timer: setTimeout(
+          () => giveUp(unavailable('send', undefined, this.operationTimeoutMs, this.brokers)),
+          this.operationTimeoutMs,
+        ),
         resolve: () => settle(entry, resolve),
         reject: (error) => settle(entry, () => reject(error)),
       };
@@ -441,11 +447,7 @@ class KafkaDriver implements EventDriver {
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
     })();
-    // Callers stop waiting at the operation timeout; the request itself runs to its end (kafkajs bounds it).
-    const timer = setTimeout(() => {
-      const error = unavailable('send', undefined, this.operationTimeoutMs, this.brokers);
-      for (const entry of batch) entry.reject(error);
-    }, this.operationTimeoutMs);
+    // Callers stop waiting at their deadline; the request itself runs to its end (kafkajs's retries bound it).
     this.inFlight = request.then(
       () => {
         for (const entry of batch) entry.resolve();
@@ -457,7 +459,6 @@ class KafkaDriver implements EventDriver {
       },
     );
     void this.inFlight.finally(() => {
-      clearTimeout(timer);
       this.inFlight = undefined;
       if (this.queue.length > 0) this.scheduleFlush();
     });
@@ -671,6 +672,7 @@ class KafkaSubscription implements Subscription {
 function settle(entry: PendingSend, action: () => void): void {
   if (entry.settled) return;
   entry.settled = true;
+  clearTimeout(entry.timer);
   if (entry.signal && entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
   action();
 }
