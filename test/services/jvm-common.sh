@@ -46,7 +46,8 @@ fetch_jars() {
   } >"$pom"
   rm -rf "$LIB.tmp"
   # runtime scope: compile + runtime dependencies, not test/provided ones (named explicitly above when needed).
-  if ! mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB.tmp" >"$DIR/mvn.log" 2>&1; then
+  # GANTRY_MAVEN_REPO: a Maven local repository other than ~/.m2/repository (a cold-cache measurement, CI caches).
+  if ! mvn -q -B ${GANTRY_MAVEN_REPO:+-Dmaven.repo.local="$GANTRY_MAVEN_REPO"} -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB.tmp" >"$DIR/mvn.log" 2>&1; then
     say "mvn could not fetch the jars; its log (${DIR#"$ROOT"/}/mvn.log):"
     tail -30 "$DIR/mvn.log" >&2
     return 1

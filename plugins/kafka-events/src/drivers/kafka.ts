@@ -62,6 +62,8 @@ interface PendingSend {
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
   readonly onAbort: (() => void) | undefined;
+  /** The caller's deadline (operationTimeoutMs from the call, queueing included). */
+  timer: NodeJS.Timeout | undefined;
   settled: boolean;
 }
 
@@ -81,8 +83,38 @@ const UNAVAILABLE_ERRORS = new Set([
 ]);
 
 /** kafkajs ERROR lines about states the client retries by itself: logged as warnings, not errors. */
-const TRANSIENT =
-  /coordinator is loading|coordinator is not available|not the correct coordinator|concurrent|leader not available|not the leader|leadership election|rebalanc|Restarting the consumer|ECONNREFUSED|ECONNRESET|Connection error|Closed connection|Request .* timed out|Crash: KafkaJSNumberOfRetriesExceeded|Crash: KafkaJSConnection|Failed to connect to seed broker/i;
+const TRANSIENT = new RegExp(
+  [
+    'coordinator is loading',
+    'coordinator is not available',
+    'not the correct coordinator',
+    'concurrent',
+    'leader not available',
+    'not the leader',
+    'leadership election',
+    'does not host this topic-partition',
+    'rebalanc',
+    'not aware of this member',
+    'generation id is not valid',
+    'Restarting the consumer',
+    // kafkajs logs every consumer crash as an error before it decides to restart; a crash it does not
+    // restart is logged as an error by this driver (the subscription's crash listener).
+    '^Crash: ',
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'Connection error',
+    'Closed connection',
+    'Request .* timed out',
+    'Failed to connect to seed broker',
+  ].join('|'),
+  'i',
+);
+
+/**
+ * kafkajs warns on every idempotent producer with bounded retries. Bounded on purpose: an outage must reject
+ * sends in bounded time (at-least-once: a rejected send may still have been written, the caller sends again).
+ */
+const EXPECTED_WARNING = /Limiting retries for the idempotent producer/;
 
 const UNKNOWN_TOPIC = /UNKNOWN_TOPIC_OR_PARTITION|does not host this topic-partition|This server does not host/i;
 
@@ -208,18 +240,22 @@ class KafkaDriver implements EventDriver {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
+      // Given up before its request went out (abort, deadline): never sent. Given up while its request
+      // runs: the records may still land (the request is not cancelled), so a retry may duplicate them.
+      const giveUp = (error: unknown) => {
+        const queued = this.queue.indexOf(entry);
+        if (queued >= 0) this.queue.splice(queued, 1);
+        settle(entry, () => reject(error));
+      };
       const entry: PendingSend = {
         messages,
         settled: false,
         signal,
-        onAbort: signal
-          ? () => {
-              // Not sent yet: it never will be. Already in a request: the records may still land.
-              const queued = this.queue.indexOf(entry);
-              if (queued >= 0) this.queue.splice(queued, 1);
-              settle(entry, () => reject(signal.reason));
-            }
-          : undefined,
+        onAbort: signal ? () => giveUp(signal.reason) : undefined,
+        timer: setTimeout(
+          () => giveUp(unavailable('send', undefined, this.operationTimeoutMs, this.brokers)),
+          this.operationTimeoutMs,
+        ),
         resolve: () => settle(entry, resolve),
         reject: (error) => settle(entry, () => reject(error)),
       };
@@ -411,11 +447,7 @@ class KafkaDriver implements EventDriver {
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
     })();
-    // Callers stop waiting at the operation timeout; the request itself runs to its end (kafkajs bounds it).
-    const timer = setTimeout(() => {
-      const error = unavailable('send', undefined, this.operationTimeoutMs, this.brokers);
-      for (const entry of batch) entry.reject(error);
-    }, this.operationTimeoutMs);
+    // Callers stop waiting at their deadline; the request itself runs to its end (kafkajs's retries bound it).
     this.inFlight = request.then(
       () => {
         for (const entry of batch) entry.resolve();
@@ -427,7 +459,6 @@ class KafkaDriver implements EventDriver {
       },
     );
     void this.inFlight.finally(() => {
-      clearTimeout(timer);
       this.inFlight = undefined;
       if (this.queue.length > 0) this.scheduleFlush();
     });
@@ -487,16 +518,20 @@ class KafkaDriver implements EventDriver {
       timestamp: string;
       logger?: string;
     } & Record<string, unknown>;
-    const fields = { kafkajs: entry.namespace, ...extra };
+    const fields: Record<string, unknown> = { kafkajs: entry.namespace, ...extra };
     switch (entry.level) {
       case KafkaLogLevel.ERROR: {
         const text = `${message} ${typeof extra.error === 'string' ? extra.error : ''}`;
-        if (TRANSIENT.test(text)) this.log.warn(fields, message);
-        else this.log.error(fields, message);
+        if (TRANSIENT.test(text)) {
+          // A retried, expected condition: one line without the stack.
+          const { stack: _s, ...brief } = fields;
+          this.log.warn(brief, message);
+        } else this.log.error(fields, message);
         break;
       }
       case KafkaLogLevel.WARN:
-        this.log.warn(fields, message);
+        if (EXPECTED_WARNING.test(message)) this.log.debug(fields, message);
+        else this.log.warn(fields, message);
         break;
       case KafkaLogLevel.INFO:
         this.log.info(fields, message);
@@ -637,6 +672,7 @@ class KafkaSubscription implements Subscription {
 function settle(entry: PendingSend, action: () => void): void {
   if (entry.settled) return;
   entry.settled = true;
+  clearTimeout(entry.timer);
   if (entry.signal && entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
   action();
 }
