@@ -23,6 +23,9 @@ export interface EventDefinition<T = unknown> {
   readonly data: ZodType<T>;
 }
 
+/** Most dead letters read per type by `deadLetters` and `replay` (the oldest first). */
+const DLQ_READ_LIMIT = 10_000;
+
 const TYPE = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/;
 
 /** Declares an event type (`{ type: 'users.signed-up', version: 1, data: z.object({...}) }`): share the value between publisher and handlers. */
@@ -333,7 +336,7 @@ export class EventsService implements Events {
     const out: DeadLetter[] = [];
     for (const t of types) {
       const topic = `${this.topicOf(t)}.dlq`;
-      for (const m of await this.driver.read(topic)) {
+      for (const m of await this.driver.read(topic, { limit: DLQ_READ_LIMIT })) {
         const h = m.headers;
         out.push({
           id: h[HEADERS.id] ?? '',
@@ -356,7 +359,7 @@ export class EventsService implements Events {
     const wanted = options.ids && options.ids.length > 0 ? new Set(options.ids) : undefined;
     const out: OutgoingMessage[] = [];
     for (const t of types) {
-      for (const m of await this.driver.read(`${this.topicOf(t)}.dlq`)) {
+      for (const m of await this.driver.read(`${this.topicOf(t)}.dlq`, { limit: DLQ_READ_LIMIT })) {
         if (wanted && !wanted.has(m.headers[HEADERS.id] ?? '')) continue;
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(m.headers)) {
