@@ -2,6 +2,7 @@
 // account's note is a 404, an administrator (notes:read-any / notes:write-any) sees and manages all;
 // and every PATCH of the sandbox changes only what it names.
 import { HttpServerToken } from '@gantry/http';
+import { EventsToken } from '@gantry/plugin-kafka-events';
 import { expect } from 'chai';
 import { bootSandboxKernel, type SandboxKernel } from '../support/sandbox-kernel.js';
 
@@ -97,6 +98,30 @@ describe('sandbox notes: owned by their author', function () {
     expect(bobsOnly.body.items.every((n: { ownerId: string }) => n.ownerId === bob.id)).to.equal(true);
     expect((await call(admin, 'PATCH', `/notes/${id}`, { body: 'moderated' })).body.body).to.equal('moderated');
     expect((await call(admin, 'DELETE', `/notes/${id}`)).status).to.equal(204);
+  });
+
+  it('publishes notes.created through the outbox with the note; the activity projection consumes it once', async () => {
+    const carol = await sandbox.tokenFor('carol@example.com', ['user']);
+    expect((await call(carol, 'GET', '/notes/activity')).body).to.deep.equal({
+      ownerId: carol.id,
+      notesCreated: 0,
+      lastNoteId: null,
+      projected: true,
+    });
+    const first = await call(carol, 'POST', '/notes', { title: 'one' });
+    const second = await call(carol, 'POST', '/notes', { title: 'two' });
+    expect([first.status, second.status]).to.deep.equal([201, 201]);
+    const deadline = Date.now() + 10_000;
+    let activity = (await call(carol, 'GET', '/notes/activity')).body;
+    while (activity.notesCreated < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      activity = (await call(carol, 'GET', '/notes/activity')).body;
+    }
+    expect(activity).to.deep.equal({ ownerId: carol.id, notesCreated: 2, lastNoteId: second.body.id, projected: true });
+    // A refused note (invalid input) publishes nothing.
+    expect((await call(carol, 'POST', '/notes', { title: '' })).status).to.equal(400);
+    const stats = await sandbox.kernel.container.get(EventsToken).outboxStats();
+    expect(stats?.depth).to.equal(0);
   });
 
   it('audits every change with its actor', async () => {

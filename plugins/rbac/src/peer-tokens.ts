@@ -3,6 +3,7 @@
 // (and load ioredis into applications that keep everything in memory).
 import { token } from '@gantry/core';
 import type { Audit } from '@gantry/plugin-audit/tokens';
+import type { Events } from '@gantry/plugin-kafka-events/tokens';
 import type { RedisConnection } from '@gantry/plugin-redis/tokens';
 
 /** audit's {@link Audit} service, when that plugin is enabled. */
@@ -10,3 +11,6 @@ export const AuditToken = token<Audit>('gantry.audit.Audit');
 
 /** redis's shared {@link RedisConnection}, when that plugin is enabled. */
 export const RedisToken = token<RedisConnection>('gantry.redis.Connection');
+
+/** kafka-events' service, when that plugin is enabled: role changes go through its outbox. */
+export const EventsToken = token<Events>('gantry.kafka-events.Events');

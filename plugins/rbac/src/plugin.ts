@@ -1,13 +1,21 @@
 import { definePlugin, packageVersion, requiresAuthentication } from '@gantry/core';
 import { DatabaseToken } from '@gantry/plugin-database';
+import { z } from 'zod';
 import { rbacConfigSchema } from './config.js';
 import { PermissionEntity, rbacMigrations, RoleEntity, RolePermissionEntity, SubjectRoleEntity } from './entity.js';
 import { RbacErrors } from './errors.js';
-import { AuditToken, RedisToken } from './peer-tokens.js';
+import { AuditToken, EventsToken, RedisToken } from './peer-tokens.js';
 import { declaredPermissions, requires } from './permissions.js';
 import { RbacService } from './rbac.js';
 import { roleRoutes } from './routes.js';
 import { RbacToken } from './tokens.js';
+
+/** `rbac.role-changed`, published through kafka-events' outbox (when enabled) with the change, keyed by the subject. */
+export const RoleChanged = {
+  type: 'rbac.role-changed',
+  version: 1,
+  data: z.object({ subjectId: z.string(), roles: z.array(z.string()), previous: z.array(z.string()) }).strict(),
+} as const;
 
 /** The `rbac` plugin: roles and permissions in the database; every protected route declares what it needs, checked at boot. */
 export const plugin = definePlugin({
@@ -17,7 +25,7 @@ export const plugin = definePlugin({
   description:
     'Roles and permissions stored in the database; route permission declarations checked at boot and enforced per request (403)',
   dependsOn: ['http', 'database'],
-  optionalDependsOn: ['audit', 'redis'],
+  optionalDependsOn: ['audit', 'redis', 'kafka-events'],
   requires: [DatabaseToken],
   provides: [RbacToken],
   config: rbacConfigSchema,
@@ -26,12 +34,17 @@ export const plugin = definePlugin({
     db.registerEntities([RoleEntity, PermissionEntity, RolePermissionEntity, SubjectRoleEntity]);
     db.registerMigrations('rbac', rbacMigrations);
     const redis = ctx.container.tryGet(RedisToken);
+    const events = ctx.container.tryGet(EventsToken);
+    events?.define(RoleChanged);
     const channel = ctx.config.changesChannel;
     const rbac = new RbacService({
       db,
       config: ctx.config,
       logger: ctx.logger,
       ...(redis ? { announce: (message: string) => redis.publish(channel, message) } : {}),
+      ...(events
+        ? { roleChanged: (change, em) => events.publish(RoleChanged.type, change, { key: change.subjectId, em }) }
+        : {}),
     });
     ctx.provide(RbacToken, rbac);
     const audit = ctx.container.tryGet(AuditToken);

@@ -1,5 +1,10 @@
 import { currentContext, GantryError, type HttpMiddleware, type Logger } from '@gantry/core';
-import { LockMode, UniqueConstraintViolationException, type Database } from '@gantry/plugin-database';
+import {
+  LockMode,
+  UniqueConstraintViolationException,
+  type Database,
+  type SqlEntityManager,
+} from '@gantry/plugin-database';
 import { LRUCache } from 'lru-cache';
 import type { RbacConfig } from './config.js';
 import { PermissionEntity, RoleEntity, RolePermissionEntity, SubjectRoleEntity } from './entity.js';
@@ -79,6 +84,14 @@ export interface RbacServiceOptions {
   readonly logger: Logger;
   /** Tells the other instances what changed (the redis plugin's pub/sub): a {@link RbacChange} message. */
   readonly announce?: (message: string) => Promise<unknown>;
+  /**
+   * Publishes `rbac.role-changed` ({ subjectId, roles, previous }) in the transaction that changed
+   * the roles (kafka-events' outbox, when that plugin is enabled).
+   */
+  readonly roleChanged?: (
+    change: { subjectId: string; roles: readonly string[]; previous: readonly string[] },
+    em: SqlEntityManager,
+  ) => Promise<unknown>;
 }
 
 /** Messages between instances: `s:<subject id>` (that subject's roles changed) or `g` (role grants changed). */
@@ -273,6 +286,8 @@ export class RbacService implements Rbac {
         }
         await em.nativeDelete(SubjectRoleEntity, { subjectId });
         for (const role of wanted) await em.insert(SubjectRoleEntity, { subjectId, role });
+        if (this.options.roleChanged && [...current].sort().join(',') !== wanted.join(','))
+          await this.options.roleChanged({ subjectId, roles: wanted, previous: [...current].sort() }, em);
         return wanted;
       }),
     ).finally(() => this.changed(subjectId));
@@ -283,7 +298,16 @@ export class RbacService implements Rbac {
     await this.unavailableOnFailure(async () => {
       const em = this.options.db.em();
       const held = await em.count(SubjectRoleEntity, { subjectId, role });
-      if (held === 0) await em.insert(SubjectRoleEntity, { subjectId, role });
+      if (held !== 0) return;
+      if (!this.options.roleChanged) {
+        await em.insert(SubjectRoleEntity, { subjectId, role });
+        return;
+      }
+      await this.options.db.transaction(async (tx) => {
+        const previous = (await tx.find(SubjectRoleEntity, { subjectId })).map((r) => r.role).sort();
+        await tx.insert(SubjectRoleEntity, { subjectId, role });
+        await this.options.roleChanged!({ subjectId, roles: [...previous, role].sort(), previous }, tx);
+      });
     }).finally(() => this.changed(subjectId));
   }
 

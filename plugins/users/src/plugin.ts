@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { usersConfigSchema } from './config.js';
 import { UserEntity, usersMigrations, UserTokenEntity } from './entity.js';
 import { PasswordHasher, PasswordPolicy } from './passwords.js';
-import { SessionsToken } from './peer-tokens.js';
+import { UserEvents } from './events.js';
+import { EventsToken, SessionsToken } from './peer-tokens.js';
 import { authRoutes, userRoutes } from './routes.js';
 import { ACCOUNT_EXISTS_TEMPLATE, UsersService } from './service.js';
 import { UsersToken } from './tokens.js';
@@ -21,7 +22,7 @@ export const plugin = definePlugin({
   description:
     'Accounts: sign-up with email verification, sign-in (tokens or cookie session), profile, admin CRUD, password reset, disable; argon2id passwords',
   dependsOn: ['http', 'database', 'auth-jwt', 'mailer', 'audit', 'rbac'],
-  optionalDependsOn: ['sessions-redis', 'rate-limit'],
+  optionalDependsOn: ['sessions-redis', 'rate-limit', 'kafka-events'],
   requires: [DatabaseToken, AuthJwtToken, MailerToken, AuditToken, RbacToken],
   provides: [UsersToken],
   config: usersConfigSchema,
@@ -73,6 +74,7 @@ export const plugin = definePlugin({
       rbac,
       sessions,
       logger: ctx.logger,
+      events: new UserEvents(ctx.container.tryGet(EventsToken)),
     });
     ctx.provide(UsersToken, users);
     // A token login listed by sessions-redis and revoked there ends its refresh family too.

@@ -68,6 +68,7 @@ export function authRoutes({ http, users, tokens, db, sessions, config }: RouteD
           { id, emailVerifiedAt: null },
           { emailVerifiedAt: new Date(), updatedAt: new Date() },
         );
+        await users.events.publish('users.email-verified', { userId: id }, em);
         return id;
       });
       await users.record({
@@ -230,6 +231,7 @@ export function authRoutes({ http, users, tokens, db, sessions, config }: RouteD
         await users.storePassword(em, userId, password);
         // Only the mailbox owner can use the link: the address is proven.
         await em.nativeUpdate(UserEntity, { id: userId, emailVerifiedAt: null }, { emailVerifiedAt: new Date() });
+        await users.events.publish('users.password-reset', { userId }, em);
       });
       await users.revokeEverything(userId);
       await users.record({

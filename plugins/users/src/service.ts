@@ -15,6 +15,7 @@ import type { LoginAttempt, LoginResult, LoginStep, UserRecord, Users, UserStatu
 import type { UsersConfig } from './config.js';
 import { UserEntity, type UserRow } from './entity.js';
 import { UsersErrors } from './errors.js';
+import type { UserEvents } from './events.js';
 import { OneTimeTokens } from './one-time-tokens.js';
 import type { PasswordHasher, PasswordPolicy } from './passwords.js';
 
@@ -30,6 +31,8 @@ export interface UsersServiceOptions {
   readonly rbac: Rbac;
   readonly sessions: Sessions | undefined;
   readonly logger: Logger;
+  /** Account events (through kafka-events' outbox when enabled). */
+  readonly events: UserEvents;
 }
 
 /** Lookup key of an email address: case-insensitive, otherwise exact. */
@@ -58,6 +61,11 @@ export interface AccountChanges {
 export class UsersService implements Users {
   private readonly steps: LoginStep[] = [];
   readonly oneTime = new OneTimeTokens();
+
+  /** Account events (a no-op without kafka-events). */
+  get events(): UserEvents {
+    return this.o.events;
+  }
   /** Mails sent after the response (forgot-password): awaited at stop so none is cut. */
   private readonly background = new Set<Promise<void>>();
 
@@ -224,6 +232,7 @@ export class UsersService implements Users {
         this.o.db.transaction(async (em) => {
           await this.assertAnotherActiveAdmin(em, id, admins);
           await em.nativeUpdate(UserEntity, { id }, set);
+          await this.o.events.publish('users.disabled', { userId: id }, em);
         }),
       );
     } else await this.guard(() => this.o.db.em().nativeUpdate(UserEntity, { id }, set));
@@ -344,6 +353,8 @@ export class UsersService implements Users {
         const token = existing
           ? await this.oneTime.issue(em, existing.id, 'reset-password', this.o.config.resetTokenTtlSeconds)
           : await this.oneTime.issue(em, row.id, 'verify-email', this.o.config.verifyTokenTtlSeconds);
+        if (!existing)
+          await this.o.events.publish('users.signed-up', { userId: row.id, email: row.email, name: row.name }, em);
         return { existing, token };
       });
     let written: Awaited<ReturnType<typeof write>>;
@@ -546,6 +557,7 @@ export class UsersService implements Users {
       object: userObject(user.id),
       details: { method: attempt.method, via: sessionKind },
     });
+    await this.o.events.publish('users.logged-in', { userId: user.id, method: attempt.method });
     if (this.o.config.newLoginNotice) {
       await this.o.mailer
         .send({

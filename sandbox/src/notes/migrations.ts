@@ -23,4 +23,14 @@ export const noteMigrations: readonly MigrationDefinition[] = [
       m.sql('create index sandbox_note_owner_created_idx on sandbox_note (owner_id, created_at)');
     },
   },
+  {
+    // The projection fed by `notes.created` events (when kafka-events is enabled): notes created per account.
+    name: '0003_note_activity',
+    up(m) {
+      m.sql(`create table sandbox_note_activity (
+        owner_id varchar(36) not null primary key,
+        notes_created integer not null,
+        last_note_id varchar(36) not null)`);
+    },
+  },
 ];

@@ -1,6 +1,7 @@
 import { definePlugin, line, patchSchema, text, type Principal, type RouteRequest } from '@gantry/core';
 import { AuditToken } from '@gantry/plugin-audit';
 import { DatabaseToken } from '@gantry/plugin-database';
+import { defineEvent, EventsToken } from '@gantry/plugin-kafka-events';
 import { authenticated, RbacErrors, RbacToken } from '@gantry/plugin-rbac';
 import { z } from 'zod';
 import { SandboxErrors } from '../errors.js';
@@ -48,6 +49,20 @@ const noteList = z.object({
   limit: z.number().int(),
   offset: z.number().int(),
 });
+/** The caller's note activity, as projected from `notes.created` events. */
+const noteActivity = z.object({
+  ownerId: z.uuid(),
+  notesCreated: z.number().int().min(0),
+  lastNoteId: z.uuid().nullable(),
+  projected: z.boolean(),
+});
+
+/** Published through the outbox when a note is created (with kafka-events enabled), keyed by its author. */
+export const NoteCreated = defineEvent({
+  type: 'notes.created',
+  version: 1,
+  data: z.object({ noteId: z.string().min(1), ownerId: z.string().min(1), title: z.string() }).strict(),
+});
 
 function view(n: Note): z.output<typeof noteView> {
   return {
@@ -76,6 +91,7 @@ export const plugin = definePlugin({
   kernel: '^0.1.0',
   description: 'Example resource of the sandbox: notes owned by their author',
   dependsOn: ['http', 'database', 'rbac', 'audit'],
+  optionalDependsOn: ['kafka-events'],
   requires: [DatabaseToken, RbacToken, AuditToken],
   register(ctx) {
     const db = ctx.container.get(DatabaseToken);
@@ -86,6 +102,28 @@ export const plugin = definePlugin({
     rbac.declare([READ_ANY, WRITE_ANY]);
     const tags = ['notes'];
     const meta = { ...authenticated() };
+    const events = ctx.container.tryGet(EventsToken);
+    const table = (name: string): string => {
+      const schema = db.driver === 'postgresql' ? (db.orm().config.get('schema') as string | undefined) : undefined;
+      return schema ? `"${schema}".${name}` : name;
+    };
+    if (events) {
+      events.define(NoteCreated);
+      // The projection: applied once per event (the processed mark shares its transaction).
+      events.on(
+        NoteCreated,
+        async (event, { em }) => {
+          const t = table('sandbox_note_activity');
+          await em!.execute(
+            `insert into ${t} (owner_id, notes_created, last_note_id) values (?, 1, ?)
+             on conflict (owner_id) do update set notes_created = ${t}.notes_created + 1, last_note_id = excluded.last_note_id`,
+            [event.data.ownerId, event.data.noteId],
+          );
+          ctx.logger.info({ noteId: event.data.noteId, ownerId: event.data.ownerId }, 'notes: note created (event)');
+        },
+        { name: 'notes-activity', transactional: true },
+      );
+    }
 
     /** The note if the caller may see it (its owner, or `notes:read-any`); otherwise 404, as if it did not exist. */
     async function visible(id: string, who: Principal, permission: string): Promise<Note> {
@@ -117,9 +155,17 @@ export const plugin = definePlugin({
         meta,
       },
       async (req, reply) => {
-        const em = db.em();
-        const note = em.create(NoteEntity, { ...req.body, ownerId: caller(req).id });
-        await em.flush();
+        // The note and its `notes.created` event commit together, or neither does.
+        const note = await db.transaction(async (em) => {
+          const created = em.create(NoteEntity, { ...req.body, ownerId: caller(req).id });
+          await em.flush();
+          await events?.publish(
+            NoteCreated,
+            { noteId: created.id, ownerId: created.ownerId!, title: created.title },
+            { key: created.ownerId!, em },
+          );
+          return created;
+        });
         await audit.record({ action: 'note.create', outcome: 'success', object: { type: 'note', id: note.id } });
         reply.header('location', `${req.path}/${note.id}`);
         return view(note);
@@ -147,6 +193,32 @@ export const plugin = definePlugin({
           .em()
           .findAndCount(NoteEntity, where, { orderBy: { createdAt: 'desc', id: 'asc' }, limit, offset });
         return { items: items.map(view), total, limit, offset };
+      },
+    );
+
+    ctx.http.get(
+      '/notes/activity',
+      {
+        summary: 'Your note activity, as projected from notes.created events (kafka-events)',
+        tags,
+        schema: { response: noteActivity },
+        meta,
+      },
+      async (req) => {
+        const who = caller(req);
+        const rows = await db
+          .em()
+          .execute<{ notes_created: number | string; last_note_id: string }[]>(
+            `select notes_created, last_note_id from ${table('sandbox_note_activity')} where owner_id = ?`,
+            [who.id],
+          );
+        const row = rows[0];
+        return {
+          ownerId: who.id,
+          notesCreated: row ? Number(row.notes_created) : 0,
+          lastNoteId: row?.last_note_id ?? null,
+          projected: events !== undefined,
+        };
       },
     );
 

@@ -1,0 +1,225 @@
+// The outbox behaviour every database engine must have, run on SQLite (events.test.ts, leases) and on
+// the real PostgreSQL (events.pg.test.ts, FOR UPDATE SKIP LOCKED).
+import { silentLogger } from '@gantry/core';
+import { DatabaseToken } from '@gantry/plugin-database';
+import type { TestKernel } from '@gantry/testing';
+import { expect } from 'chai';
+import {
+  createMemoryDriver,
+  EventsToken,
+  KafkaEventsErrors,
+  memoryBroker,
+  OutboxRelay,
+  type EventDriver,
+} from '../../src/index.js';
+import { brokerName, Kernels, OrderPlaced, rejection, until } from './kit.js';
+
+/** A database engine the suite runs against. */
+export interface OutboxTarget {
+  readonly driver: 'sqlite' | 'postgresql';
+  /** Options of the database plugin for a new, empty database several kernels can open. */
+  fresh(kernels: Kernels): Promise<Record<string, unknown>>;
+  /** Runs after the suite (drop schemas). */
+  cleanup?(): Promise<void>;
+}
+
+/** `name`, schema-qualified when the options carry a schema (raw SQL does not get the ORM's search_path). */
+export function qualified(database: Record<string, unknown>, name: string): string {
+  return typeof database.schema === 'string' ? `"${database.schema}".${name}` : name;
+}
+
+/** Registers the outbox suite for `target`. */
+export function outboxSuite(target: OutboxTarget): void {
+  describe(`kafka-events: transactional outbox on ${target.driver}`, () => {
+    const kernels = new Kernels();
+    afterEach(() => kernels.stopAll());
+    after(() => target.cleanup?.());
+
+    async function count(tk: TestKernel, sql: string): Promise<number> {
+      const [row] = await tk.get(DatabaseToken).em().execute<{ n: number | string }[]>(sql);
+      return Number(row!.n);
+    }
+
+    it('writes the row in the caller’s transaction: a commit publishes, a rollback publishes nothing', async () => {
+      const broker = brokerName();
+      const database = await target.fresh(kernels);
+      const t = (name: string) => qualified(database, name);
+      const tk = await kernels.boot({ database, events: { memoryBroker: broker } });
+      const db = tk.get(DatabaseToken);
+      const events = tk.get(EventsToken);
+      const id = await db.transaction(async (em) => {
+        await em.execute(`insert into ${t('note')} (id, body) values ('n1', 'kept')`);
+        return events.publish(OrderPlaced, { orderId: 'o-7', seq: 1 }, { key: 'o-7' });
+      });
+      const boom = new Error('rolled back on purpose');
+      let rolledBackId: string | undefined;
+      const err = await db
+        .transaction(async (em) => {
+          await em.execute(`insert into ${t('note')} (id, body) values ('n2', 'lost')`);
+          rolledBackId = await events.publish(OrderPlaced, { orderId: 'o-8', seq: 1 }, { key: 'o-8' });
+          throw boom;
+        })
+        .catch((e: unknown) => e);
+      expect(err).to.equal(boom);
+      const b = memoryBroker(broker);
+      await until('the committed event', () => b.records('orders.placed').length === 1);
+      await until('the row marked sent', async () => (await events.outboxStats())?.depth === 0);
+      expect(b.records('orders.placed').map((r) => r.headers.ce_id)).to.deep.equal([id]);
+      expect(await count(tk, `select count(*) as n from ${t('gantry_outbox')} where id = '${rolledBackId}'`)).to.equal(
+        0,
+      );
+      expect(await count(tk, `select count(*) as n from ${t('note')}`)).to.equal(1);
+    });
+
+    it('keeps publishing through the outbox while the broker is down (readiness degraded) and delivers after', async () => {
+      const broker = brokerName();
+      const handled: number[] = [];
+      const tk = await kernels.boot({
+        database: await target.fresh(kernels),
+        events: { memoryBroker: broker },
+        setup: ({ events }) => events.on(OrderPlaced, (e) => void handled.push(e.data.seq)),
+      });
+      const b = memoryBroker(broker);
+      b.down();
+      try {
+        const events = tk.get(EventsToken);
+        for (let seq = 1; seq <= 5; seq++) await events.publish(OrderPlaced, { orderId: 'o-10', seq }, { key: 'o-10' });
+        const ready = await tk.kernel.health.readiness();
+        expect(ready.status).to.equal('ready');
+        expect(ready.checks['kafka-events']?.status).to.equal('degraded');
+        expect((await events.outboxStats())?.depth).to.equal(5);
+        b.up();
+        await until('every event handled', () => handled.length === 5);
+        expect(handled).to.deep.equal([1, 2, 3, 4, 5]);
+        expect((await events.outboxStats())?.depth).to.equal(0);
+      } finally {
+        b.up();
+      }
+    });
+
+    it('answers 503 BROKER_UNAVAILABLE for a direct publish (outbox off) while the broker is down', async () => {
+      const broker = brokerName();
+      const tk = await kernels.boot({
+        database: await target.fresh(kernels),
+        events: { memoryBroker: broker, outbox: false },
+      });
+      memoryBroker(broker).down();
+      try {
+        const err = await rejection(tk.get(EventsToken).publish(OrderPlaced, { orderId: 'o-11', seq: 1 }));
+        expect(err.code).to.equal(KafkaEventsErrors.BROKER_UNAVAILABLE.code);
+        expect(err.status).to.equal(503);
+        expect((await tk.kernel.health.readiness()).status).to.equal('not_ready');
+      } finally {
+        memoryBroker(broker).up();
+      }
+    });
+
+    it('two relays on one outbox never send a row twice and keep per-key order', async () => {
+      const broker = brokerName();
+      const database = await target.fresh(kernels);
+      const events = {
+        memoryBroker: broker,
+        consumers: false,
+        relay: { intervalMs: 10, batchSize: 3, leaseMs: 5_000 },
+      };
+      const a = await kernels.boot({ database, events });
+      const b = await kernels.boot({ database, events });
+      const keys = ['k1', 'k2', 'k3', 'k4', 'k5'];
+      const perKey = 40;
+      await Promise.all(
+        keys.map(async (key, i) => {
+          const tk = i % 2 === 0 ? a : b;
+          for (let seq = 1; seq <= perKey; seq++)
+            await tk.get(EventsToken).publish(OrderPlaced, { orderId: key, seq }, { key });
+        }),
+      );
+      const total = keys.length * perKey;
+      await until('every row sent', () => memoryBroker(broker).records('orders.placed').length >= total);
+      await until('an empty outbox', async () => (await a.get(EventsToken).outboxStats())?.depth === 0);
+      const all = memoryBroker(broker).records('orders.placed');
+      const ids = all.map((r) => r.headers.ce_id);
+      expect(new Set(ids).size).to.equal(total);
+      expect(all).to.have.length(total);
+      for (const key of keys) {
+        const seqs = all
+          .filter((r) => r.key === key)
+          .sort((x, y) => Number(x.offset) - Number(y.offset))
+          .map((r) => (JSON.parse(r.value.toString()) as { seq: number }).seq);
+        expect(seqs, key).to.deep.equal(Array.from({ length: perKey }, (_, i) => i + 1));
+      }
+    });
+
+    it('a relay that dies between the broker ack and the mark: the row is sent again, the transactional handler applies it once', async () => {
+      const broker = brokerName();
+      const database = await target.fresh(kernels);
+      const t = (name: string) => qualified(database, name);
+      const applied: string[] = [];
+      const consumer = await kernels.boot({
+        database,
+        events: { memoryBroker: broker, relay: { enabled: false } },
+        setup: ({ events }) =>
+          events.on(
+            OrderPlaced,
+            async (e, { em }) => {
+              await em!.execute(`insert into ${t('applied')} (event_id, order_id, seq) values (?, ?, ?)`, [
+                e.id,
+                e.data.orderId,
+                e.data.seq,
+              ]);
+              applied.push(e.id);
+            },
+            { transactional: true },
+          ),
+      });
+      const publisher = await kernels.boot({
+        database,
+        events: { memoryBroker: broker, consumers: false, relay: { enabled: false } },
+      });
+      const id = await publisher.get(EventsToken).publish(OrderPlaced, { orderId: 'o-12', seq: 1 }, { key: 'o-12' });
+
+      // The broker acknowledged, then the relay's process died before marking the row. SQLite: the
+      // lease stays until it expires. PostgreSQL: the connection drops and the transaction rolls back.
+      const real = createMemoryDriver({ broker: memoryBroker(broker) });
+      const dying: EventDriver = {
+        ...real,
+        send: async (messages) => {
+          await real.send(messages);
+          if (target.driver === 'postgresql') throw new Error('process killed after the ack');
+          return new Promise<void>(() => undefined);
+        },
+      };
+      const db = publisher.get(DatabaseToken);
+      const zombie = new OutboxRelay({
+        db,
+        driver: dying,
+        logger: silentLogger(),
+        intervalMs: 10,
+        batchSize: 10,
+        leaseMs: 300,
+        sendTimeoutMs: 1_000,
+        pruneAfterMs: 60_000,
+      });
+      void zombie.relayOnce().catch(() => undefined);
+      await until('the first delivery', () => applied.length === 1);
+      expect((await publisher.get(EventsToken).outboxStats())?.depth).to.equal(1);
+      // The next instance's relay sends the row again (after the lease, on SQLite) and marks it.
+      await kernels.boot({
+        database,
+        events: { memoryBroker: broker, consumers: false, relay: { intervalMs: 20, leaseMs: 300 } },
+      });
+      await until('the row marked sent', async () => (await publisher.get(EventsToken).outboxStats())?.depth === 0);
+      expect(
+        memoryBroker(broker)
+          .records('orders.placed')
+          .filter((m) => m.headers.ce_id === id),
+      ).to.have.length(2);
+      await until('both copies consumed', async () =>
+        (await consumer.get(EventsToken).lag()).every((g) => g.lag === 0),
+      );
+      const rows = await db.em().execute<{ event_id: string }[]>(`select event_id from ${t('applied')}`);
+      expect(rows.map((r) => r.event_id)).to.deep.equal([id]);
+      expect(applied).to.deep.equal([id]);
+      expect(await count(publisher, `select count(*) as n from ${t('gantry_processed_event')}`)).to.equal(1);
+    });
+  });
+}

@@ -1,0 +1,190 @@
+/**
+ * kafka-events throughput and latency on the real Kafka of test/services/kafka.sh, in one run:
+ * - raw: kafkajs `sendBatch` (idempotent, acks=all, one request in flight, GZIP as the driver sends,
+ *   batches of BENCH_BATCH) of BENCH_EVENTS records to a fresh topic: the ceiling (also shown
+ *   uncompressed);
+ * - outbox: the same number of events written to the SQLite outbox first (relay off), then one
+ *   instance's relay forwarding them to Kafka (claim, send, mark): events/s and the ratio to raw;
+ * - latency: BENCH_LATENCY_EVENTS events published through the outbox at ~BENCH_RATE/s with the relay
+ *   and a consumer running: publish (ce_time) to handler start, p50 and p99.
+ *
+ *   sh test/services/zookeeper.sh ensure && sh test/services/kafka.sh ensure
+ *   npm run bench:events     # KAFKA_BROKERS=127.0.0.1:9092 BENCH_EVENTS=20000 ...
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DatabaseToken, plugin as databasePlugin } from '@gantry/plugin-database';
+import { postgresSchemas } from '@gantry/plugin-database/testing';
+import { defineEvent, EventsToken, plugin as eventsPlugin, type Events } from '@gantry/plugin-kafka-events';
+import { createTestKernel, type TestKernel } from '@gantry/testing';
+import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import { definePlugin } from '@gantry/core';
+import { z } from 'zod';
+
+const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const total = Number(process.env.BENCH_EVENTS ?? 20_000);
+const batch = Number(process.env.BENCH_BATCH ?? 500);
+const lanes = Number(process.env.BENCH_LANES ?? 4);
+const latencyEvents = Number(process.env.BENCH_LATENCY_EVENTS ?? 2_000);
+const rate = Number(process.env.BENCH_RATE ?? 500);
+// Partition keys (aggregate ids): per-key order serializes a key's events, distinct keys relay in parallel lanes.
+const keys = Number(process.env.BENCH_KEYS ?? 1_000);
+
+const Measured = defineEvent({
+  type: 'bench.measured',
+  version: 1,
+  data: z.object({ n: z.number().int(), pad: z.string() }),
+});
+const pad = 'x'.repeat(160);
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** kafkajs sendBatch with the driver's producer settings (idempotent, acks=all, GZIP) or without compression. */
+async function raw(topic: string, compression: CompressionTypes): Promise<number> {
+  const kafka = new Kafka({ clientId: 'bench-raw', brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const value = JSON.stringify({ n: 0, pad });
+  const started = performance.now();
+  for (let i = 0; i < total; i += batch) {
+    const messages = Array.from({ length: Math.min(batch, total - i) }, (_, j) => ({
+      key: `k${(i + j) % keys}`,
+      value,
+      // The same record the outbox sends: CloudEvents headers, traceparent, request id.
+      headers: {
+        ce_id: randomUUID(),
+        ce_type: 'bench.measured',
+        ce_source: '/gantry/bench',
+        ce_time: new Date().toISOString(),
+        ce_specversion: '1.0',
+        ce_dataschema: 'urn:gantry:event:bench.measured:1',
+        ce_schemaversion: '1',
+        ce_subject: `k${(i + j) % keys}`,
+        'content-type': 'application/json',
+        traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`,
+      },
+    }));
+    await producer.sendBatch({ acks: -1, compression, topicMessages: [{ topic, messages }] });
+  }
+  const seconds = (performance.now() - started) / 1_000;
+  await producer.disconnect();
+  return total / seconds;
+}
+
+function probe(onEvent?: (events: Events) => void) {
+  return definePlugin({
+    name: 'bench-probe',
+    version: '1.0.0',
+    kernel: '^0.1.0',
+    dependsOn: ['kafka-events'],
+    register(ctx) {
+      const events = ctx.container.get(EventsToken);
+      events.define(Measured);
+      onEvent?.(events);
+    },
+  });
+}
+
+// BENCH_DB=postgresql: the outbox on the test PostgreSQL (a schema per run), else a SQLite file.
+const engine = process.env.BENCH_DB === 'postgresql' ? 'postgresql' : 'sqlite';
+const schemas = postgresSchemas('events-bench');
+const pgDatabases = new Map<string, Record<string, unknown>>();
+
+function databaseOptions(file: string): Record<string, unknown> {
+  if (engine === 'sqlite') return { dbName: file };
+  let options = pgDatabases.get(file);
+  if (!options) {
+    options = schemas.fresh();
+    pgDatabases.set(file, options);
+  }
+  return options;
+}
+
+async function boot(file: string, events: Record<string, unknown>, onEvent?: (e: Events) => void): Promise<TestKernel> {
+  return createTestKernel({
+    plugins: [databasePlugin, eventsPlugin, probe(onEvent)],
+    config: { database: databaseOptions(file), 'kafka-events': { driver: 'kafka', brokers, ...events } },
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 5));
+}
+
+async function outbox(dir: string, prefix: string): Promise<number> {
+  const file = path.join(dir, 'outbox.sqlite');
+  const events = { topicPrefix: prefix, consumers: false };
+  const writer = await boot(file, { ...events, relay: { enabled: false } });
+  const db = writer.get(DatabaseToken);
+  for (let i = 0; i < total; i += batch) {
+    await db.transaction(async () => {
+      for (let j = i; j < Math.min(total, i + batch); j++)
+        await writer.get(EventsToken).publish(Measured, { n: j, pad }, { key: `k${j % keys}` });
+    });
+  }
+  await writer.stop();
+  const relay = await boot(file, { ...events, relay: { batchSize: batch, intervalMs: 10, lanes } });
+  const started = performance.now();
+  await waitFor(async () => (await relay.get(EventsToken).outboxStats())?.depth === 0);
+  const seconds = (performance.now() - started) / 1_000;
+  await relay.stop();
+  return total / seconds;
+}
+
+async function latency(dir: string, prefix: string): Promise<{ p50: number; p99: number }> {
+  const file = path.join(dir, 'latency.sqlite');
+  const samples: number[] = [];
+  const tk = await boot(file, { topicPrefix: prefix, relay: { batchSize: batch, intervalMs: 10 } }, (events) =>
+    events.on(Measured, (e) => void samples.push(Date.now() - Date.parse(e.time))),
+  );
+  // Let the consumer join its group before measuring.
+  await new Promise((r) => setTimeout(r, 3_000));
+  const events = tk.get(EventsToken);
+  const gap = 1_000 / rate;
+  const started = Date.now();
+  for (let i = 0; i < latencyEvents; i++) {
+    await events.publish(Measured, { n: i, pad }, { key: `k${i % keys}` });
+    const due = started + (i + 1) * gap;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+  }
+  await waitFor(async () => samples.length >= latencyEvents);
+  await tk.stop();
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-events-bench-'));
+  const run = randomBytes(3).toString('hex');
+  try {
+    const rawPlain = await raw(`bench${run}.raw-plain`, CompressionTypes.None);
+    const rawRate = await raw(`bench${run}.raw`, CompressionTypes.GZIP);
+    const outboxRate = await outbox(dir, `bench${run}.outbox.`);
+    const lat = await latency(dir, `bench${run}.latency.`);
+    const ratio = outboxRate / rawRate;
+    console.log(
+      `events: ${engine} outbox, ${lanes} relay lanes, ${total} records of ~${pad.length + 20} bytes, ${keys} keys, batches of ${batch}, brokers ${brokers.join(',')}`,
+    );
+    console.log(
+      `raw kafkajs sendBatch : ${rawRate.toFixed(0)} events/s (GZIP, as the driver sends; ${rawPlain.toFixed(0)} uncompressed)`,
+    );
+    console.log(`outbox relay → Kafka  : ${outboxRate.toFixed(0)} events/s (ratio ${ratio.toFixed(2)}, target ≥ 0.8)`);
+    console.log(
+      `publish → consume     : p50 ${lat.p50} ms, p99 ${lat.p99} ms (${latencyEvents} events at ~${rate}/s through the outbox)`,
+    );
+    console.log(JSON.stringify({ rawPlain, rawRate, outboxRate, ratio, latencyP50Ms: lat.p50, latencyP99Ms: lat.p99 }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    if (engine === 'postgresql') await schemas.dropAll();
+  }
+}
+
+await main();
