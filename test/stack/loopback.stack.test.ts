@@ -77,8 +77,17 @@ describe('the stack on loopback (nginx, two instances, PostgreSQL, Redis, Promet
       expect(mine.headers['x-request-id']).to.equal('stack-rid-1');
       const generated = await stack.request('/healthz');
       expect(generated.headers['x-request-id']).to.match(/^[0-9a-f]{32}$/);
-      for (const h of ['strict-transport-security', 'content-security-policy', 'x-frame-options', 'x-content-type-options', 'referrer-policy'])
-        expect(generated.raw.filter((r) => r === h), h).to.have.length(1);
+      for (const h of [
+        'strict-transport-security',
+        'content-security-policy',
+        'x-frame-options',
+        'x-content-type-options',
+        'referrer-policy',
+      ])
+        expect(
+          generated.raw.filter((r) => r === h),
+          h,
+        ).to.have.length(1);
       expect(generated.raw).to.not.include('x-powered-by');
       expect(generated.raw).to.not.include('server-timing');
     });
@@ -96,12 +105,17 @@ describe('the stack on loopback (nginx, two instances, PostgreSQL, Redis, Promet
       const login = await stack.request('/api/v1/auth/login', { method: 'POST', body: stack.admin });
       expect(login.status, login.body).to.equal(200);
       const { accessToken } = JSON.parse(login.body) as { accessToken: string };
-      const session = await stack.request('/api/v1/auth/login', { method: 'POST', body: { ...stack.admin, session: true } });
+      const session = await stack.request('/api/v1/auth/login', {
+        method: 'POST',
+        body: { ...stack.admin, session: true },
+      });
       expect(session.status, session.body).to.equal(200);
       const cookies = ([] as string[]).concat(session.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]!);
       expect(cookies.length).to.be.greaterThan(0);
       for (const instance of stack.instances) {
-        const byToken = await fetch(`${instance.base}/api/v1/users/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+        const byToken = await fetch(`${instance.base}/api/v1/users/me`, {
+          headers: { authorization: `Bearer ${accessToken}` },
+        });
         expect(byToken.status, `${instance.name} token`).to.equal(200);
         expect(((await byToken.json()) as { email: string }).email).to.equal(stack.admin.email);
         const byCookie = await fetch(`${instance.base}/api/v1/users/me`, {
@@ -117,12 +131,22 @@ describe('the stack on loopback (nginx, two instances, PostgreSQL, Redis, Promet
       const before = await counts();
       const statuses: number[] = [];
       for (let i = 0; i < 14; i++)
-        statuses.push((await stack.request('/api/v1/auth/login', { method: 'POST', body: { email, password: 'Wrong-Password-1' } })).status);
+        statuses.push(
+          (await stack.request('/api/v1/auth/login', { method: 'POST', body: { email, password: 'Wrong-Password-1' } }))
+            .status,
+        );
       const after = await counts();
-      for (let i = 0; i < after.length; i++) expect(after[i]! - before[i]!, `instance ${i + 1} served`).to.be.greaterThan(2);
+      for (let i = 0; i < after.length; i++)
+        expect(after[i]! - before[i]!, `instance ${i + 1} served`).to.be.greaterThan(2);
       // perAccountAndIp: 10 failures per 15 minutes, counted in Redis by both instances together.
-      expect(statuses.slice(0, 10).every((s) => s === 401), statuses.join(',')).to.equal(true);
-      expect(statuses.slice(10).every((s) => s === 429), statuses.join(',')).to.equal(true);
+      expect(
+        statuses.slice(0, 10).every((s) => s === 401),
+        statuses.join(','),
+      ).to.equal(true);
+      expect(
+        statuses.slice(10).every((s) => s === 429),
+        statuses.join(','),
+      ).to.equal(true);
     });
   });
 
@@ -144,12 +168,18 @@ describe('the stack on loopback (nginx, two instances, PostgreSQL, Redis, Promet
         const answers = await Promise.all(
           Array.from({ length: n }, () => fetch(`${app.base}${WAIT}?ms=5000`).then((r) => r.status)),
         );
-        expect(answers.every((s) => s === 504), answers.join(',')).to.equal(true);
+        expect(
+          answers.every((s) => s === 504),
+          answers.join(','),
+        ).to.equal(true);
       };
       // The first errors create the 504 series; rate() sees an increase only from its second sample on,
       // so the burst continues once Prometheus has scraped the series.
       await burst(10);
-      await until('the 504 series in Prometheus', async () => (await stack.query('http_request_duration_seconds_count{status_code="504"}')).length > 0);
+      await until(
+        'the 504 series in Prometheus',
+        async () => (await stack.query('http_request_duration_seconds_count{status_code="504"}')).length > 0,
+      );
       await burst(40);
       await until(
         'GantryHighErrorRatio firing',
@@ -174,7 +204,11 @@ describe('the stack on loopback (nginx, two instances, PostgreSQL, Redis, Promet
         expect(code, `${app.name} exit code after SIGTERM`).to.equal(0);
         await stack.startInstance(app);
         // Traffic reaches the restarted instance again before the next one goes down.
-        await until(`${app.name} serving through nginx again`, async () => (await stack.requestCount(app, WAIT)) > 100, 30_000);
+        await until(
+          `${app.name} serving through nginx again`,
+          async () => (await stack.requestCount(app, WAIT)) > 100,
+          30_000,
+        );
       }
       instance.stop();
       const result = await done;
@@ -183,7 +217,15 @@ describe('the stack on loopback (nginx, two instances, PostgreSQL, Redis, Promet
           `${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`,
       );
       expect(result.requests.total).to.be.greaterThan(200);
-      expect(failures(result), JSON.stringify({ errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx, codes: result.statusCodeStats })).to.equal(0);
+      expect(
+        failures(result),
+        JSON.stringify({
+          errors: result.errors,
+          timeouts: result.timeouts,
+          non2xx: result.non2xx,
+          codes: result.statusCodeStats,
+        }),
+      ).to.equal(0);
     });
 
     it('killing one instance (SIGKILL) fails no idempotent request', async () => {
@@ -192,7 +234,10 @@ describe('the stack on loopback (nginx, two instances, PostgreSQL, Redis, Promet
       await until('load flowing to the second', async () => (await stack.requestCount(second, WAIT)) > 50);
       await stack.stopInstance(second, 'SIGKILL');
       const base = await stack.requestCount(first, WAIT);
-      await until('the first carrying the load alone', async () => (await stack.requestCount(first, WAIT)) > base + 300);
+      await until(
+        'the first carrying the load alone',
+        async () => (await stack.requestCount(first, WAIT)) > base + 300,
+      );
       instance.stop();
       const result = await done;
       console.log(
@@ -232,7 +277,10 @@ describe('the stack on loopback (nginx, two instances, PostgreSQL, Redis, Promet
         expect(tables.length).to.be.greaterThan(5);
         const counts: Record<string, [number, number]> = {};
         for (const t of tables) {
-          const q = `select count(*) from ${t.split('.').map((p) => `"${p}"`).join('.')}`;
+          const q = `select count(*) from ${t
+            .split('.')
+            .map((p) => `"${p}"`)
+            .join('.')}`;
           counts[t] = [Number(psql(stack.database, q)), Number(psql(restored, q))];
         }
         const total = Object.values(counts).reduce((a, [n]) => a + n, 0);

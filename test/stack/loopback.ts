@@ -12,17 +12,30 @@ import { freePort } from '../support/sandbox-ports.js';
 import { devCert, pathWithSbin, repoPath, templateNginx, templatePrometheus } from './support.js';
 
 /** PostgreSQL and Redis of the service suites (test/services/postgres.sh and redis.sh). */
-export const PG = { host: process.env.PGHOST ?? '127.0.0.1', port: process.env.PGPORT ?? '5432', user: process.env.PGUSER ?? 'postgres' };
+export const PG = {
+  host: process.env.PGHOST ?? '127.0.0.1',
+  port: process.env.PGPORT ?? '5432',
+  user: process.env.PGUSER ?? 'postgres',
+};
 export const REDIS_URL = process.env.GANTRY_STACK_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** libpq environment for the PostgreSQL CLI tools (psql, createdb, pg_dump, pg_restore, backup.sh). */
 export function pgEnv(database?: string): NodeJS.ProcessEnv {
-  return { ...process.env, PGHOST: PG.host, PGPORT: PG.port, PGUSER: PG.user, ...(database ? { PGDATABASE: database } : {}) };
+  return {
+    ...process.env,
+    PGHOST: PG.host,
+    PGPORT: PG.port,
+    PGUSER: PG.user,
+    ...(database ? { PGDATABASE: database } : {}),
+  };
 }
 
 /** Runs SQL with psql, returns the unaligned, tuples-only output. */
 export function psql(database: string, sql: string): string {
-  return execFileSync('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], { env: pgEnv(database), encoding: 'utf8' });
+  return execFileSync('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], {
+    env: pgEnv(database),
+    encoding: 'utf8',
+  });
 }
 
 /** Waits for a condition with a bounded deadline; throws with `what` when it never holds. */
@@ -66,6 +79,8 @@ export interface StackOptions {
   rules?: (text: string) => string;
   /** Keep the instances' logs on this process's stderr (stack:local). */
   inheritLogs?: boolean;
+  /** Fixed ports (stack:local); free ephemeral ports otherwise. */
+  ports?: { http: number; https: number; health: number; prometheus: number; apps: number[] };
 }
 
 /** The loopback stack: create with `LoopbackStack.start()`, end with `stop()`. */
@@ -133,13 +148,13 @@ export class LoopbackStack {
     };
     const count = options.instances ?? 2;
     for (let i = 1; i <= count; i++) {
-      const port = await freePort();
+      const port = options.ports?.apps[i - 1] ?? (await freePort());
       this.instances.push({ name: `app-${i}`, port, base: `http://127.0.0.1:${port}`, log: '' });
     }
     // One at a time: the first applies the migrations and seeds the administrator.
     for (const instance of this.instances) await this.startInstance(instance, options.inheritLogs);
-    await this.startNginx();
-    if (options.prometheus) await this.startPrometheus(options.rules);
+    await this.startNginx(options.ports);
+    if (options.prometheus) await this.startPrometheus(options.rules, options.ports?.prometheus);
   }
 
   /** Starts (or restarts) an instance on its port and waits for /readyz. */
@@ -173,8 +188,10 @@ export class LoopbackStack {
     return instance.exited!;
   }
 
-  private async startNginx(): Promise<void> {
-    this.nginxPorts = { http: await freePort(), https: await freePort(), health: await freePort() };
+  private async startNginx(ports?: { http: number; https: number; health: number }): Promise<void> {
+    this.nginxPorts = ports
+      ? { http: ports.http, https: ports.https, health: ports.health }
+      : { http: await freePort(), https: await freePort(), health: await freePort() };
     const dir = path.join(this.dir, 'nginx');
     mkdirSync(path.join(dir, 'tmp'), { recursive: true });
     devCert(path.join(dir, 'certs'));
@@ -182,10 +199,14 @@ export class LoopbackStack {
     const { main, site } = templateNginx(dir, { ...this.nginxPorts, upstreams: this.instances.map((i) => i.port) });
     writeFileSync(path.join(dir, 'nginx.conf'), main);
     writeFileSync(path.join(dir, 'gantry.conf'), site);
-    this.nginx = spawn('nginx', ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
-      env: { ...process.env, PATH: pathWithSbin },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    this.nginx = spawn(
+      'nginx',
+      ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
+      {
+        env: { ...process.env, PATH: pathWithSbin },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let err = '';
     this.nginx.stderr!.on('data', (d: Buffer) => (err += String(d)));
     await until(
@@ -207,8 +228,8 @@ export class LoopbackStack {
     }
   }
 
-  private async startPrometheus(rules?: (text: string) => string): Promise<void> {
-    this.prometheusPort = await freePort();
+  private async startPrometheus(rules?: (text: string) => string, port?: number): Promise<void> {
+    this.prometheusPort = port ?? (await freePort());
     const dir = path.join(this.dir, 'prometheus');
     mkdirSync(dir, { recursive: true });
     writeFileSync(
@@ -248,7 +269,10 @@ export class LoopbackStack {
   /** A PromQL instant query over Prometheus's HTTP API. */
   async query(promql: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
     const res = await fetch(`${this.prometheusUrl}/api/v1/query?query=${encodeURIComponent(promql)}`);
-    const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+    const body = (await res.json()) as {
+      status: string;
+      data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+    };
     if (body.status !== 'success') throw new Error(`query ${promql}: ${JSON.stringify(body)}`);
     return body.data.result;
   }
@@ -271,7 +295,9 @@ export class LoopbackStack {
           agent: false,
           headers: {
             host: `localhost:${this.nginxPorts.https}`,
-            ...(payload ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}),
+            ...(payload
+              ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+              : {}),
             ...options.headers,
           },
         },
@@ -279,12 +305,14 @@ export class LoopbackStack {
           let body = '';
           res.setEncoding('utf8');
           res.on('data', (d: string) => (body += d));
-          res.on('end', () => resolve({
+          res.on('end', () =>
+            resolve({
               status: res.statusCode ?? 0,
               raw: res.rawHeaders.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase()),
               headers: res.headers,
               body,
-            }));
+            }),
+          );
         },
       );
       req.on('error', reject);
