@@ -105,6 +105,15 @@ describe('the stack on loopback (nginx, two instances, PostgreSQL, Redis, Promet
       const login = await stack.request('/api/v1/auth/login', { method: 'POST', body: stack.admin });
       expect(login.status, login.body).to.equal(200);
       const { accessToken } = JSON.parse(login.body) as { accessToken: string };
+      // Notes written through nginx (rows for the backup round trip below).
+      for (let i = 0; i < 25; i++) {
+        const note = await stack.request('/api/v1/notes', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${accessToken}` },
+          body: { title: `note ${i}`, body: `written through nginx, run ${stack.run}` },
+        });
+        expect(note.status, note.body).to.equal(201);
+      }
       const session = await stack.request('/api/v1/auth/login', {
         method: 'POST',
         body: { ...stack.admin, session: true },
@@ -285,7 +294,8 @@ describe('the stack on loopback (nginx, two instances, PostgreSQL, Redis, Promet
         }
         const total = Object.values(counts).reduce((a, [n]) => a + n, 0);
         console.log(`      backup/restore: ${tables.length} tables, ${total} rows: ${JSON.stringify(counts)}`);
-        expect(total).to.be.greaterThan(10);
+        expect(counts['public.sandbox_note']![0]).to.equal(25);
+        expect(total).to.be.greaterThan(50);
         for (const [t, [orig, back]] of Object.entries(counts)) expect(back, t).to.equal(orig);
       } finally {
         execFileSync('dropdb', ['--if-exists', restored], { env: pgEnv(), stdio: 'ignore' });

@@ -95,6 +95,9 @@ export class LoopbackStack {
   private nginx?: ChildProcess;
   private prometheus?: ChildProcess;
   private env: Record<string, string> = {};
+  /** stack:local: children in process groups of their own, so a terminal's Ctrl-C reaches only the
+   * launcher, which then stops them one by one (SIGTERM drains; a second signal would cut the drain). */
+  private detached = false;
   private readonly ca: Buffer[] = [];
 
   static async start(options: StackOptions = {}): Promise<LoopbackStack> {
@@ -118,6 +121,7 @@ export class LoopbackStack {
   }
 
   private async boot(options: StackOptions): Promise<void> {
+    this.detached = options.inheritLogs === true;
     execFileSync('createdb', [this.database], { env: pgEnv() });
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const prefix = `gantry-stack-${this.run}:`;
@@ -163,6 +167,7 @@ export class LoopbackStack {
       cwd: repoPath('sandbox'),
       env: { ...process.env, ...this.env, PORT: String(instance.port) },
       stdio: ['ignore', inheritLogs ? 'inherit' : 'ignore', inheritLogs ? 'inherit' : 'pipe'],
+      detached: this.detached,
     });
     instance.child = child;
     instance.log = '';
@@ -250,7 +255,7 @@ export class LoopbackStack {
         `--web.listen-address=127.0.0.1:${this.prometheusPort}`,
         '--web.enable-lifecycle',
       ],
-      { env: { ...process.env, PATH: pathWithSbin }, stdio: ['ignore', 'ignore', 'pipe'] },
+      { env: { ...process.env, PATH: pathWithSbin }, stdio: ['ignore', 'ignore', 'pipe'], detached: this.detached },
     );
     let err = '';
     this.prometheus.stderr!.on('data', (d: Buffer) => {
