@@ -73,6 +73,8 @@ export interface NginxPorts {
   https: number;
   health: number;
   upstreams: readonly number[];
+  /** Where /docs/ goes (Swagger UI); a closed port when absent. */
+  docs?: number;
 }
 
 /**
@@ -99,6 +101,8 @@ export function templateNginx(dir: string, ports: NginxPorts): { main: string; s
   const [first, second] = ports.upstreams;
   site = replaceOnce(site, 'server app-1:3000 ', `server 127.0.0.1:${first} `, 'gantry.conf');
   site = replaceOnce(site, 'server app-2:3000 ', `server 127.0.0.1:${second} `, 'gantry.conf');
+  // Swagger UI is a container of the Compose stack only: an address nothing listens on keeps nginx valid.
+  site = replaceOnce(site, 'server swagger-ui:8080;', `server 127.0.0.1:${ports.docs ?? 9};`, 'gantry.conf');
   site = replaceOnce(site, 'listen 80;', `listen 127.0.0.1:${ports.http};`, 'gantry.conf');
   site = replaceOnce(site, 'listen 443 ssl http2;', `listen 127.0.0.1:${ports.https} ssl http2;`, 'gantry.conf');
   site = replaceOnce(site, 'listen 8081;', `listen 127.0.0.1:${ports.health};`, 'gantry.conf');
