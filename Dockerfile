@@ -16,6 +16,8 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 RUN npx tsc -b packages/core packages/http plugins/* sandbox
 
 # ---- prod-deps: production dependencies of the workspaces the sandbox needs, nothing else ----
+# --ignore-scripts: no package runs code at install. argon2 loads its bundled musl prebuild at runtime
+# (node-gyp-build); better-sqlite3 gets no binary, which only the sqlite driver (embedded profile) needs.
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY --from=build /src/package.json /src/package-lock.json ./

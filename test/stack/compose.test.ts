@@ -185,6 +185,9 @@ describe('docker-compose.yml', () => {
     expect(pg.POSTGRES_USER).to.equal(db.user);
     const redisHost = new URL(String(p.redis!.url)).hostname;
     expect(compose.services[redisHost], 'redis host').to.not.equal(undefined);
+    // The replicas override the profile's URL only to add the password.
+    const redisUrl = (compose.services['app-1']!.environment as Record<string, string>).GANTRY_REDIS__URL!;
+    expect(redisUrl.replace(/:\$\{REDIS_PASSWORD[^}]*\}@/, '')).to.equal(String(p.redis!.url));
     const smtp = new URL(String(p.mailer!.smtpUrl));
     expect(compose.services[smtp.hostname], 'smtp host').to.not.equal(undefined);
     expect(p.http!.trustProxy, 'one proxy hop: nginx').to.equal(1);
