@@ -346,6 +346,20 @@ export class LoopbackStack {
       }
     }
     try {
+      // This run's Redis keys (sessions, refresh tokens, rate-limit counters), all under its own prefix.
+      const url = new URL(REDIS_URL);
+      const cli = ['-h', url.hostname, '-p', url.port || '6379'];
+      const keys = execFileSync('redis-cli', [...cli, '--scan', '--pattern', `gantry-stack-${this.run}:*`], {
+        encoding: 'utf8',
+      })
+        .split('\n')
+        .filter(Boolean);
+      for (let i = 0; i < keys.length; i += 500)
+        execFileSync('redis-cli', [...cli, 'del', ...keys.slice(i, i + 500)], { stdio: 'ignore' });
+    } catch {
+      // redis-cli missing: the keys expire with their TTLs
+    }
+    try {
       execFileSync('dropdb', ['--if-exists', this.database], { env: pgEnv(), stdio: 'ignore' });
     } catch {
       // left for the next run's cleanup; a per-run name never collides
