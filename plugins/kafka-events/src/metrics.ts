@@ -2,6 +2,9 @@ import type { Container } from '@gantry/core';
 import type { EventsService } from './events.js';
 import { MetricsToken } from './peer-tokens.js';
 
+/** How long a scrape waits for the broker's answer on consumer lag before serving the last value. */
+const LAG_WAIT_MS = 1_000;
+
 /**
  * Registers the events metrics with the `metrics` plugin when it is enabled (its token is declared by
  * name: applications without it never load prom-client).
@@ -56,21 +59,43 @@ export function registerEventsMetrics(options: {
     retried: (type) => retried.inc({ type }),
     deadLettered: (type) => dead.inc({ type }),
   };
+  // A scrape must answer within Prometheus's timeout even when the broker does not: each group's lag
+  // is asked for at most once at a time and waited for at most LAG_WAIT_MS; a slower answer (or a
+  // broker outage) leaves the last value, and the answer still in flight lands in the next scrape.
+  const lagLast = new Map<string, number>();
+  const lagInFlight = new Map<string, Promise<void>>();
+  const refreshLag = (g: { group: string; topics: readonly string[] }): Promise<void> => {
+    let pending = lagInFlight.get(g.group);
+    if (!pending) {
+      pending = events.driver
+        .lag(g.group, g.topics)
+        .then(
+          (lag) =>
+            void lagLast.set(
+              g.group,
+              lag.partitions.reduce((sum, p) => sum + Math.max(0, p.lag), 0),
+            ),
+          () => undefined, // broker unreachable: keep the last value
+        )
+        .finally(() => lagInFlight.delete(g.group));
+      lagInFlight.set(g.group, pending);
+    }
+    return pending;
+  };
   scope.gauge({
     name: 'consumer_lag',
     help: 'Records not yet handled per consumer group (high watermark minus committed offset)',
     labelNames: ['group'],
     async collect() {
-      for (const g of events.groups()) {
-        try {
-          const lag = await events.driver.lag(g.group, g.topics);
-          this.set(
-            { group: g.group },
-            lag.partitions.reduce((sum, p) => sum + Math.max(0, p.lag), 0),
-          );
-        } catch {
-          // Broker unreachable: keep the last value.
-        }
+      const groups = events.groups();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(groups.map(refreshLag)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, LAG_WAIT_MS).unref())),
+      ]).finally(() => clearTimeout(timer));
+      for (const g of groups) {
+        const lag = lagLast.get(g.group);
+        if (lag !== undefined) this.set({ group: g.group }, lag);
       }
     },
   });
