@@ -57,11 +57,12 @@ export interface FieldConfig {
 /** What a plugin contributes: SDL (`type X {...}`, `extend type Query {...}`) and its resolvers. */
 export interface GraphqlContribution {
   readonly typeDefs: string;
-  // biome-ignore lint/suspicious/noExplicitAny: see FieldConfig.resolve.
-  readonly resolvers?: Readonly<
-    Record<string, Readonly<Record<string, FieldConfig | GraphQLFieldResolver<any, any, any>>>>
-  >;
+  /** Per type, per field: a resolver function, or a {@link FieldConfig} (root fields need one with `access`). */
+  readonly resolvers?: Readonly<Record<string, Readonly<Record<string, FieldConfig | AnyResolver>>>>;
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: resolvers receive whatever their parent returned.
+type AnyResolver = GraphQLFieldResolver<any, GraphqlContext, any>;
 
 interface StoredContribution extends GraphqlContribution {
   readonly plugin: string;

@@ -20,6 +20,12 @@ const count = (field: string): void => {
   calls[field] = (calls[field] ?? 0) + 1;
 };
 
+/** Counts a call of `field` and returns `value`. */
+function counted<T>(field: string, value: T): T {
+  count(field);
+  return value;
+}
+
 export const USERS = 20;
 
 /** Contributes users (with roles, through a DataLoader, and naively), a secret, and a subscription. */
@@ -57,10 +63,10 @@ export const directory: Plugin = definePlugin({
         `,
         resolvers: {
           Query: {
-            hello: { access: 'public', resolve: () => (count('Query.hello'), 'world') },
+            hello: { access: 'public', resolve: () => counted('Query.hello', 'world') },
             me: {
               access: 'authenticated',
-              resolve: (_s, _a, c) => (count('Query.me'), { id: c.principal!.id, name: `user ${c.principal!.id}` }),
+              resolve: (_s, _a, c) => counted('Query.me', { id: c.principal!.id, name: `user ${c.principal!.id}` }),
             },
             users: {
               access: { permission: 'users:read' },
@@ -70,7 +76,7 @@ export const directory: Plugin = definePlugin({
                 return sql('select id, name from gq_users order by id limit ?', [args.first]);
               },
             },
-            secret: { access: { permission: 'ops:read' }, resolve: () => (count('Query.secret'), 's3cret') },
+            secret: { access: { permission: 'ops:read' }, resolve: () => counted('Query.secret', 's3cret') },
           },
           Mutation: { shout: { access: 'authenticated', resolve: (_s, a: { text: string }) => a.text.toUpperCase() } },
           Subscription: {
@@ -86,7 +92,7 @@ export const directory: Plugin = definePlugin({
               return rows.map((r) => r.role);
             },
             email: { access: { permission: 'users:write' }, resolve: (u: { id: string }) => `${u.id}@example.com` },
-            friends: (u: { id: string }) => (count('User.friends'), [{ id: `${u.id}f`, name: 'friend' }]),
+            friends: (u: { id: string }) => counted('User.friends', [{ id: `${u.id}f`, name: 'friend' }]),
           },
         },
       },
