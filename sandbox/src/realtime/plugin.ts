@@ -99,17 +99,15 @@ export const plugin = definePlugin({
               access: { permission: 'users:read' },
               complexity: ({ args, childComplexity }) => page(args.limit, 100) * childComplexity,
               resolve: async (_s, a: { limit: number; offset: number }) => {
-                const rows = await db
-                  .em()
-                  .find(
-                    UserEntity,
-                    {},
-                    {
-                      orderBy: { createdAt: 'desc', id: 'asc' },
-                      limit: page(a.limit, 100),
-                      offset: Math.max(0, a.offset),
-                    },
-                  );
+                const rows = await db.em().find(
+                  UserEntity,
+                  {},
+                  {
+                    orderBy: { createdAt: 'desc', id: 'asc' },
+                    limit: page(a.limit, 100),
+                    offset: Math.max(0, a.offset),
+                  },
+                );
                 return rows.map(userOf);
               },
             },
