@@ -1,0 +1,116 @@
+// The sandbox's GraphQL and WebSocket surfaces as a newcomer meets them: a real process on a real
+// socket (embedded profile). GraphQL over its services with the same bearer tokens as REST; a note
+// created through REST pushed to its owner's WebSocket; SIGTERM closes every socket with 1001.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { WebSocket } from 'ws';
+import { startSandbox, type Sandbox } from '../support/sandbox-process.js';
+
+const ADMIN = { SANDBOX_ADMIN_EMAIL: 'root@realtime.test', SANDBOX_ADMIN_PASSWORD: 'Seeded-Admin-Passphrase-7' };
+
+/** A WebSocket client recording its JSON messages. */
+async function client(
+  url: string,
+  token: string,
+): Promise<{ ws: WebSocket; messages: Record<string, unknown>[]; closed: Promise<number> }> {
+  const ws = new WebSocket(url, ['gantry.v1', `gantry.bearer.${token}`]);
+  const messages: Record<string, unknown>[] = [];
+  ws.on('message', (d) => messages.push(JSON.parse(String(d)) as Record<string, unknown>));
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return { ws, messages, closed };
+}
+
+async function until(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('sandbox GraphQL and WebSocket (embedded profile, real process)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let app: Sandbox;
+  let token: string;
+
+  const graphql = async (query: string, bearer = token): Promise<{ status: number; body: Record<string, any> }> => {
+    const res = await fetch(`${app.base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
+      body: JSON.stringify({ query }),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  };
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-realtime-'));
+    app = await startSandbox({
+      GANTRY_DATABASE__DB_NAME: path.join(dir, 'data.sqlite'),
+      GANTRY_MAILER__OUT_DIR: path.join(dir, 'mail'),
+      ...ADMIN,
+    });
+    const login = await fetch(`${app.base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: ADMIN.SANDBOX_ADMIN_EMAIL, password: ADMIN.SANDBOX_ADMIN_PASSWORD }),
+    });
+    token = ((await login.json()) as { accessToken: string }).accessToken;
+  });
+  after(async () => {
+    if (app?.child.exitCode === null) {
+      app.child.kill('SIGKILL');
+      await app.exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers GraphQL with the services of the sandbox, the same caller as REST /users/me', async () => {
+    const rest = (await (
+      await fetch(`${app.base}/api/v1/users/me`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { id: string; email: string; roles: string[] };
+    const me = await graphql('{ me { id email roles } }');
+    expect(me.body.data.me).to.deep.equal({ id: rest.id, email: rest.email, roles: rest.roles });
+    const listed = await graphql('{ users(limit: 5) { email roles } roles { name } audit(limit: 3) { action } }');
+    expect(listed.body.errors).to.equal(undefined);
+    expect(listed.body.data.users).to.deep.include({ email: ADMIN.SANDBOX_ADMIN_EMAIL, roles: [...rest.roles].sort() });
+    expect(listed.body.data.roles.map((r: { name: string }) => r.name)).to.include('admin');
+    expect(listed.body.data.audit.length).to.be.greaterThan(0);
+    const anonymous = await fetch(`${app.base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ users { id } }' }),
+    });
+    expect(((await anonymous.json()) as any).errors[0].extensions.code).to.equal('GANTRY_GRAPHQL_UNAUTHENTICATED');
+  });
+
+  it('pushes a note created through REST to its owner over WebSocket, then SIGTERM closes every socket with 1001', async () => {
+    const url = `${app.base.replace(/^http/, 'ws')}/ws`;
+    const owner = await client(url, token);
+    const second = await client(url, token);
+    await until(() => owner.messages.some((m) => m.type === 'welcome'), 'welcome');
+    const created = await fetch(`${app.base}/api/v1/notes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ title: 'pushed', body: 'over the socket' }),
+    });
+    expect(created.status).to.equal(201);
+    const note = (await created.json()) as { id: string };
+    await until(() => owner.messages.some((m) => m.type === 'message'), 'note pushed');
+    expect(owner.messages.find((m) => m.type === 'message')).to.deep.include({ type: 'message' });
+    expect((owner.messages.find((m) => m.type === 'message')!.data as { id: string; action: string }).id).to.equal(
+      note.id,
+    );
+
+    app.child.kill('SIGTERM');
+    expect(await owner.closed).to.equal(1001);
+    expect(await second.closed).to.equal(1001);
+    expect(await app.exited).to.equal(0);
+  });
+});
