@@ -157,6 +157,17 @@ export const plugin = definePlugin({
         dispose = () => server.dispose();
       },
     });
+    ctx.health.check(
+      () => {
+        try {
+          const schema = registry.schema();
+          return { status: 'up', details: { types: Object.keys(schema.getTypeMap()).length } };
+        } catch {
+          return { status: 'down', details: { error: 'schema not built yet' } };
+        }
+      },
+      { critical: false },
+    );
     ctx.lifecycle.hook({
       name: 'subscriptions-drain',
       phase: 'serve',
