@@ -1,7 +1,7 @@
 import { currentContext, definePlugin, KernelInfoToken, packageVersion, type Principal } from '@gantry/core';
 import { HttpErrors, HttpServerToken, writeRawProblem } from '@gantry/http';
 import { createHandler } from 'graphql-http/lib/use/express';
-import type { GraphQLError } from 'graphql';
+import type { DocumentNode, GraphQLError, GraphQLSchema, ValidationRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { graphqlConfigSchema } from './config.js';
@@ -40,6 +40,9 @@ export const plugin = definePlugin({
     const handler = createHandler<GraphqlContext & Record<PropertyKey, unknown>>({
       schema: () => registry.schema(),
       context: () => registry.context(currentContext()?.principal) as GraphqlContext & Record<PropertyKey, unknown>,
+      parse: (source) => registry.parse(source as string),
+      validate: ((schema: GraphQLSchema, document: DocumentNode, rules: readonly ValidationRule[]) =>
+        registry.validate(schema, document, rules)) as never,
       validationRules: (_req, args) =>
         registry.validationRules(args.variableValues ?? undefined, args.operationName ?? undefined),
       onSubscribe: (_req, params) => {

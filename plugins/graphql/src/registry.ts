@@ -95,6 +95,9 @@ export class GraphqlRegistry {
   private rules: readonly ValidationRule[] = [];
   private readonly persisted = new Map<string, string>();
   private readonly introspection: boolean;
+  private staticRules: readonly ValidationRule[] | undefined;
+  private readonly parsed = new Map<string, DocumentNode>();
+  private readonly valid = new WeakSet<DocumentNode>();
 
   constructor(private readonly options: RegistryOptions) {
     this.introspection = options.config.introspection ?? options.profile === 'embedded';
@@ -363,9 +366,42 @@ export class GraphqlRegistry {
   }
 
   /** The validation rules, complexity included, for a request's variables (graphql-http's validationRules). */
-  validationRules(variables: Record<string, unknown> | undefined, operationName: string | undefined): ValidationRule[] {
+  validationRules(
+    variables: Record<string, unknown> | undefined,
+    operationName: string | undefined,
+  ): readonly ValidationRule[] {
     this.schema();
+    // Without variables the outcome depends on the document alone: one shared rule list marks it cacheable.
+    if ((variables === undefined || Object.keys(variables).length === 0) && operationName === undefined) {
+      this.staticRules ??= [...this.rules, this.complexityRule(undefined, undefined)];
+      return this.staticRules;
+    }
     return [...this.rules, this.complexityRule(variables, operationName)];
+  }
+
+  /**
+   * Parses with a bounded cache: the same document text gives the same DocumentNode, so a document that
+   * passed validation (with the variable-free rules) is not validated again.
+   */
+  parse(source: string | { body: string }): DocumentNode {
+    const text = typeof source === 'string' ? source : source.body;
+    const hit = this.parsed.get(text);
+    if (hit) return hit;
+    const document = parse(text);
+    if (text.length <= 10_000) {
+      if (this.parsed.size >= 500) this.parsed.delete(this.parsed.keys().next().value!);
+      this.parsed.set(text, document);
+    }
+    return document;
+  }
+
+  /** graphql-js's validate, skipped for a cached document that already passed the same (variable-free) rules. */
+  validate(schema: GraphQLSchema, document: DocumentNode, rules: readonly ValidationRule[]): readonly GraphQLError[] {
+    const cacheable = rules === this.staticRules && schema === this.built;
+    if (cacheable && this.valid.has(document)) return [];
+    const errors = validate(schema, document, rules);
+    if (cacheable && errors.length === 0) this.valid.add(document);
+    return errors;
   }
 
   private complexityRule(
