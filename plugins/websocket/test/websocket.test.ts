@@ -2,6 +2,7 @@
 // authentication, channel authorization, limits, backpressure, heartbeat and graceful shutdown.
 import { EventBusToken } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
+import { plugin as metricsPlugin } from '@gantry/plugin-metrics';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { definePlugin } from '@gantry/core';
 import { expect } from 'chai';
@@ -306,6 +307,28 @@ describe('websocket', function () {
         expect(live.ws.readyState).to.equal(live.ws.OPEN);
       } finally {
         await beating.stop();
+      }
+    });
+  });
+
+  describe('metrics', () => {
+    it('exports open connections, messages in/out, drops and closes by code', async () => {
+      const measured = await boot({ extra: [metricsPlugin] });
+      try {
+        const peer = await signedIn(wsUrl(measured), await tokenFor(measured, 'max'));
+        peer.send({ type: 'ping', id: 1 });
+        await peer.next((m) => m.type === 'pong');
+        const other = await signedIn(wsUrl(measured), await tokenFor(measured, 'ned'));
+        other.ws.close(4000, 'bye');
+        await until(() => measured.get(WebSocketToken).stats().connections === 1, 5_000, 'one closed');
+        const text = await (await fetch(`${measured.url()}/metrics`)).text();
+        expect(text).to.match(/^websocket_connections 1$/m);
+        expect(text).to.match(/^websocket_messages_received_total 1$/m);
+        expect(text).to.match(/^websocket_messages_sent_total [3-9]$/m);
+        expect(text).to.match(/^websocket_closes_total\{code="4000"\} 1$/m);
+        expect(text).to.match(/^websocket_messages_dropped_total 0$/m);
+      } finally {
+        await measured.stop();
       }
     });
   });
