@@ -37,6 +37,11 @@ export const GraphqlErrors = defineErrors('graphql', {
     title: 'Only persisted queries are allowed',
     fix: 'send one of the allow-listed documents (graphql.persistedQueries.only is on)',
   },
+  NOT_ACCEPTABLE: {
+    status: 406,
+    title: 'Not acceptable',
+    fix: 'accept application/graphql-response+json or application/json (UTF-8)',
+  },
   INTERNAL: { status: 500, title: 'Internal error' },
   SCHEMA_INVALID: {
     status: 500,

@@ -5,6 +5,7 @@ import type { DocumentNode, GraphQLError, GraphQLSchema, ValidationRule } from '
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { graphqlConfigSchema } from './config.js';
+import { GraphqlErrors } from './errors.js';
 import { AuthJwtToken, RbacToken } from './peer-tokens.js';
 import { formatError, GraphqlRegistry, type GraphqlContext } from './registry.js';
 import { GraphqlToken } from './tokens.js';
@@ -61,6 +62,11 @@ export const plugin = definePlugin({
       meta: { public: true, auth: 'optional' },
     } as const;
     const serve = async (raw: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+      // graphql-http answers an unacceptable Accept with a bare 406: say it as a coded problem instead.
+      if (!acceptable(raw.headers.accept))
+        throw GraphqlErrors.NOT_ACCEPTABLE(
+          'this endpoint answers application/graphql-response+json or application/json',
+        );
       const refused = persistedToQuery(raw, registry);
       if (refused) {
         // Answered here: graphql-http would only see a request without a query.
@@ -217,4 +223,19 @@ function persistedToQuery(
   params.set('query', resolved.query);
   raw.url = `${raw.url.slice(0, q)}?${params.toString()}`;
   return undefined;
+}
+
+/** Whether graphql-http can answer this Accept header (its own rule: a UTF-8 JSON media type, or any). */
+function acceptable(accept: string | undefined): boolean {
+  for (const item of (accept || '*/*').replace(/\s/g, '').toLowerCase().split(',')) {
+    const [type, ...params] = item.split(';');
+    const charset = params.find((p) => p.includes('charset=')) ?? 'charset=utf-8';
+    if (type === 'application/graphql-response+json' && charset === 'charset=utf-8') return true;
+    if (
+      (type === 'application/json' || type === 'application/*' || type === '*/*') &&
+      (charset === 'charset=utf-8' || charset === 'charset=utf8')
+    )
+      return true;
+  }
+  return false;
 }

@@ -2,6 +2,11 @@ import { defineErrors } from '@gantry/core';
 
 /** Error registry of the `websocket` plugin (codes `GANTRY_WEBSOCKET_<REASON>`). */
 export const WebsocketErrors = defineErrors('websocket', {
+  UPGRADE_REQUIRED: {
+    status: 426,
+    title: 'WebSocket upgrade required',
+    fix: 'connect with a WebSocket client (Upgrade: websocket) offering the subprotocol "gantry.v1"',
+  },
   UNAUTHENTICATED: {
     status: 401,
     title: 'WebSocket authentication required',

@@ -51,9 +51,10 @@ export const plugin = definePlugin({
         // Authentication happens on the upgrade itself (see the plugin README); a plain GET gets 426.
         meta: { public: true },
       },
-      (_req, reply) => {
-        reply.status(426).header('Upgrade', 'websocket').header('Connection', 'Upgrade');
-        return { error: 'upgrade required', protocol: 'gantry.v1' };
+      () => {
+        throw WebsocketErrors.UPGRADE_REQUIRED(`${config.path} speaks WebSocket only`, {
+          headers: { Upgrade: 'websocket' },
+        });
       },
     );
     ctx.lifecycle.hook({ name: 'channels', start: () => hub.start() });
