@@ -90,6 +90,48 @@ describe('sandbox GraphQL and WebSocket (embedded profile, real process)', funct
     expect(((await anonymous.json()) as any).errors[0].extensions.code).to.equal('GANTRY_GRAPHQL_UNAUTHENTICATED');
   });
 
+  it('takes the session cookie on /graphql with its CSRF token, and on /ws only from an allowed Origin', async () => {
+    const login = await fetch(`${app.base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: ADMIN.SANDBOX_ADMIN_EMAIL, password: ADMIN.SANDBOX_ADMIN_PASSWORD, session: true }),
+    });
+    expect(login.status).to.equal(200);
+    const { csrfToken } = (await login.json()) as { csrfToken: string };
+    const cookie = login.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
+    const post = (headers: Record<string, string>) =>
+      fetch(`${app.base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie, ...headers },
+        body: JSON.stringify({ query: '{ me { email } }' }),
+      });
+    const withoutCsrf = await post({});
+    expect(withoutCsrf.status).to.equal(403);
+    expect(((await withoutCsrf.json()) as { code: string }).code).to.equal('GANTRY_SESSIONS_REDIS_CSRF_INVALID');
+    const withCsrf = await post({ 'x-csrf-token': csrfToken });
+    expect(((await withCsrf.json()) as any).data.me.email).to.equal(ADMIN.SANDBOX_ADMIN_EMAIL);
+
+    const url = `${app.base.replace(/^http/, 'ws')}/ws`;
+    const port = new URL(app.base).port;
+    const refused = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(url, ['gantry.v1'], { headers: { cookie, origin: 'https://evil.example' } });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => reject(new Error('a foreign Origin was let in with the cookie')));
+      ws.on('error', () => undefined);
+    });
+    expect(refused).to.equal(403);
+    const allowed = new WebSocket(url, ['gantry.v1'], { headers: { cookie, origin: `http://localhost:${port}` } });
+    const welcome = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      allowed.once('message', (d) => resolve(JSON.parse(String(d)) as Record<string, unknown>));
+      allowed.once('error', reject);
+    });
+    expect(welcome.type).to.equal('welcome');
+    allowed.terminate();
+  });
+
   it('pushes a note created through REST to its owner over WebSocket, then SIGTERM closes every socket with 1001', async () => {
     const url = `${app.base.replace(/^http/, 'ws')}/ws`;
     const owner = await client(url, token);
