@@ -41,6 +41,10 @@ export const graphqlConfigSchema = z
       .strict()
       .default({ documents: [], only: false })
       .describe('Persisted queries (a sha256 allow-list)'),
+    rateLimit: z
+      .union([z.string().min(1), z.literal(false)])
+      .default('default')
+      .describe('rate-limit policy of the /graphql routes (root routes are exempt unless they name one); false: none'),
     subscriptions: z
       .boolean()
       .default(true)

@@ -59,7 +59,7 @@ export const plugin = definePlugin({
       tags: ['graphql'],
       // Anyone may send a document; each field declares who may read it (checked at boot, enforced per
       // field). The authenticators still run: a bearer token or session cookie (+ CSRF on POST) sets the caller.
-      meta: { public: true, auth: 'optional' },
+      meta: { public: true, auth: 'optional', rateLimit: config.rateLimit },
     } as const;
     const serve = async (raw: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
       // graphql-http answers an unacceptable Accept with a bare 406: say it as a coded problem instead.

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { definePlugin, EventBusToken } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
 import { plugin as authJwtPlugin } from '@gantry/plugin-auth-jwt';
+import { plugin as rateLimitPlugin } from '@gantry/plugin-rate-limit';
 import { createTestKernel, type LogLine, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { serverAudits } from 'graphql-http';
@@ -136,6 +137,24 @@ describe('graphql', function () {
       const res2 = await gql(kernel, { query: `{ users(first: 5) { id name } ${aliases} }` }, token);
       expect(res2.body.errors?.[0]?.extensions).to.deep.include({ code: 'GANTRY_GRAPHQL_TOO_COMPLEX' });
       expect(calls['Query.users'] ?? 0).to.equal(before);
+    });
+  });
+
+  describe('rate limits', () => {
+    it('guards /graphql with rate-limit’s default policy (429 problem past the limit)', async () => {
+      const limited = await boot({
+        extra: [rateLimitPlugin],
+        config: { 'rate-limit': { store: 'memory', default: { windowMs: 60_000, limit: 2 } } },
+      });
+      try {
+        expect((await gql(limited, { query: '{ hello }' })).status).to.equal(200);
+        expect((await gql(limited, { query: '{ hello }' })).status).to.equal(200);
+        const refused = await gql(limited, { query: '{ hello }' });
+        expect(refused.status).to.equal(429);
+        expect((refused.body as { code?: string }).code).to.equal('GANTRY_RATE_LIMIT_EXCEEDED');
+      } finally {
+        await limited.stop();
+      }
     });
   });
 

@@ -115,7 +115,13 @@ export const directory: Plugin = definePlugin({
 
 /** Boots a listening kernel; `lines` receives every log line (SQL queries included). */
 export async function boot(
-  options: { graphql?: Record<string, unknown>; lines?: LogLine[]; profile?: string; extra?: readonly Plugin[] } = {},
+  options: {
+    graphql?: Record<string, unknown>;
+    lines?: LogLine[];
+    profile?: string;
+    extra?: readonly Plugin[];
+    config?: Record<string, Record<string, unknown>>;
+  } = {},
 ): Promise<TestKernel> {
   return createTestKernel({
     plugins: [
@@ -144,6 +150,7 @@ export async function boot(
       },
       rbac: { roles: { reader: { description: 'Reads users', permissions: ['users:read'] } } },
       graphql: { ...options.graphql },
+      ...options.config,
     },
   });
 }
