@@ -130,6 +130,54 @@ describe('sandbox GraphQL and WebSocket (embedded profile, real process)', funct
     });
     expect(welcome.type).to.equal('welcome');
     allowed.terminate();
+
+    // graphql-ws subscriptions: the same rule.
+    const init = (origin: string) =>
+      new Promise<string>((resolve, reject) => {
+        const ws = new WebSocket(`${app.base.replace(/^http/, 'ws')}/graphql`, ['graphql-transport-ws'], {
+          headers: { cookie, origin },
+        });
+        ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: {} })));
+        ws.on('message', (d) => {
+          resolve((JSON.parse(String(d)) as { type: string }).type);
+          ws.terminate();
+        });
+        ws.on('close', (code) => resolve(`closed ${code}`));
+        ws.on('error', reject);
+      });
+    expect(await init('https://evil.example')).to.equal('closed 4403');
+    expect(await init(`http://localhost:${port}`)).to.equal('connection_ack');
+    // Signed in by the cookie: an authenticated subscription gets the caller's own note changes.
+    const sub = new WebSocket(`${app.base.replace(/^http/, 'ws')}/graphql`, ['graphql-transport-ws'], {
+      headers: { cookie, origin: `http://localhost:${port}` },
+    });
+    const frames: { type: string; payload?: any }[] = [];
+    sub.on('message', (d) => frames.push(JSON.parse(String(d)) as { type: string }));
+    await new Promise<void>((resolve) => sub.on('open', () => resolve()));
+    sub.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    await until(() => frames.some((f) => f.type === 'connection_ack'), 'ack');
+    sub.send(
+      JSON.stringify({
+        id: '1',
+        type: 'subscribe',
+        payload: { query: 'subscription { noteChanged { action title } }' },
+      }),
+    );
+    // The subscription is set up asynchronously: create notes until one is pushed (bounded by until's deadline).
+    const deadline = Date.now() + 10_000;
+    while (!frames.some((f) => f.type === 'next' || f.type === 'error') && Date.now() < deadline) {
+      await fetch(`${app.base}/api/v1/notes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ title: 'via cookie subscription' }),
+      });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const next = frames.find((f) => f.type === 'next' || f.type === 'error');
+    expect(next?.payload).to.deep.equal({
+      data: { noteChanged: { action: 'created', title: 'via cookie subscription' } },
+    });
+    sub.terminate();
   });
 
   it('pushes a note created through REST to its owner over WebSocket, then SIGTERM closes every socket with 1001', async () => {

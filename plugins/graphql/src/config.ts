@@ -49,6 +49,12 @@ export const graphqlConfigSchema = z
       .boolean()
       .default(true)
       .describe('Serve subscriptions with the graphql-ws protocol on upgrade at the same path'),
+    allowedOrigins: z
+      .array(z.url())
+      .default([])
+      .describe(
+        'Origins whose pages may open subscriptions with the session cookie (cross-site WebSocket hijacking defence)',
+      ),
     connectionInitTimeoutMs: z
       .number()
       .int()

@@ -6,7 +6,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { graphqlConfigSchema } from './config.js';
 import { GraphqlErrors } from './errors.js';
-import { AuthJwtToken, RbacToken } from './peer-tokens.js';
+import { AuthJwtToken, RbacToken, SessionsToken } from './peer-tokens.js';
 import { formatError, GraphqlRegistry, type GraphqlContext } from './registry.js';
 import { GraphqlToken } from './tokens.js';
 
@@ -28,6 +28,8 @@ export const plugin = definePlugin({
     const { config, container } = ctx;
     const enabled = container.get(KernelInfoToken).plugins;
     const tokens = container.tryGet(AuthJwtToken);
+    const sessions = container.tryGet(SessionsToken);
+    const origins = new Set(config.allowedOrigins.map((o) => new URL(o).origin));
     const registry = new GraphqlRegistry({
       config,
       profile: ctx.profile,
@@ -120,7 +122,18 @@ export const plugin = definePlugin({
             // The same bearer tokens as HTTP, in connection_init's payload: {"authorization":"Bearer <token>"}.
             onConnect: async (c) => {
               const given = c.connectionParams?.authorization ?? c.connectionParams?.Authorization;
-              if (given === undefined) return true;
+              if (given === undefined) {
+                // The session cookie, only from a listed Origin: a browser sends it on cross-site upgrades too.
+                const request = c.extra.request;
+                const cookie = request.headers.cookie;
+                if (!sessions || !cookie) return true;
+                const origin = request.headers.origin;
+                if (origin === undefined || !origins.has(origin)) return false;
+                const session = await sessions.authenticateCookie(cookie);
+                if (!session) return false;
+                c.extra.principal = { id: session.userId, kind: 'user', via: 'session', sessionId: session.sessionId };
+                return true;
+              }
               const match = typeof given === 'string' ? BEARER.exec(given) : null;
               if (!match || !tokens) return false;
               try {
