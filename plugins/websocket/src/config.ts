@@ -67,6 +67,13 @@ export const websocketConfigSchema = z
       .enum(['drop', 'close'])
       .default('drop')
       .describe('What happens when a client is over maxBufferedBytes: drop the message (counted) or close with 1013'),
+    maxConnections: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(10_000)
+      .describe('Open connections this instance accepts; past it an upgrade is refused with 503'),
     maxSubscriptions: z
       .number()
       .int()

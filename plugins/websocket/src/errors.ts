@@ -42,6 +42,11 @@ export const WebsocketErrors = defineErrors('websocket', {
     title: 'Too many WebSocket messages',
     fix: 'send fewer messages per second (websocket.messagesPerSecond / burst)',
   },
+  TOO_MANY_CONNECTIONS: {
+    status: 503,
+    title: 'Too many WebSocket connections',
+    fix: 'reconnect later or to another instance; operators: raise websocket.maxConnections or add instances',
+  },
   TOO_MANY_SUBSCRIPTIONS: {
     status: 429,
     title: 'Too many subscriptions',

@@ -268,6 +268,11 @@ export class WebSocketHub {
       );
       return;
     }
+    if (this.clients.size >= this.options.config.maxConnections)
+      throw WebsocketErrors.TOO_MANY_CONNECTIONS(
+        `this instance holds its maximum of ${this.options.config.maxConnections} connections`,
+        { headers: { 'Retry-After': '5' } },
+      );
     const credential = this.credentialOf(req);
     let principal: Principal | undefined;
     if (credential.kind === 'bearer') principal = await this.verifyBearer(credential.token);

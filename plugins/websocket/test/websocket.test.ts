@@ -235,6 +235,20 @@ describe('websocket', function () {
       }
     });
 
+    it('refuses upgrades past maxConnections with a coded 503', async () => {
+      const small = await boot({ websocket: { maxConnections: 1 } });
+      try {
+        await signedIn(wsUrl(small), await tokenFor(small, 'one'));
+        const second = await connect(wsUrl(small), {
+          protocols: ['gantry.v1', `gantry.bearer.${await tokenFor(small, 'two')}`],
+        });
+        expect(second.ok).to.equal(false);
+        if (!second.ok) expect(second.body.code).to.equal('GANTRY_WEBSOCKET_TOO_MANY_CONNECTIONS');
+      } finally {
+        await small.stop();
+      }
+    });
+
     it('refuses messages over the per-connection rate with a coded error, then closes 1008', async () => {
       const tight = await boot({ websocket: { messagesPerSecond: 1, burst: 3, maxRateViolations: 5 } });
       try {
