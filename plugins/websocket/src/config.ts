@@ -88,6 +88,12 @@ export const websocketConfigSchema = z
       .max(600_000)
       .default(30_000)
       .describe('Ping interval; a peer that did not answer the previous ping is terminated'),
+    revalidate: z
+      .boolean()
+      .default(true)
+      .describe(
+        'At each heartbeat, verify the bearer token of every connection again (revocation, logout): a refused one is closed with 4401',
+      ),
     drainTimeoutMs: z
       .number()
       .int()

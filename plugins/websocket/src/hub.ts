@@ -85,6 +85,8 @@ interface Client {
   violations: number;
   authTimer: NodeJS.Timeout | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
+  /** The bearer token the connection signed in with, verified again at each heartbeat (revocation). */
+  token: string | undefined;
 }
 
 type Credential =
@@ -281,7 +283,8 @@ export class WebSocketHub {
       throw WebsocketErrors.UNAUTHENTICATED('the upgrade carried no credential', {
         headers: { 'WWW-Authenticate': 'Bearer realm="api"' },
       });
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal));
+    const token = credential.kind === 'bearer' ? credential.token : undefined;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal, token));
   }
 
   private credentialOf(req: IncomingMessage): Credential {
@@ -343,7 +346,7 @@ export class WebSocketHub {
     return { id: session.userId, kind: 'user', via: 'session', sessionId: session.sessionId };
   }
 
-  private accept(ws: WebSocket, principal: Principal | undefined): void {
+  private accept(ws: WebSocket, principal: Principal | undefined, token: string | undefined): void {
     const now = performance.now();
     const client: Client = {
       id: randomUUID(),
@@ -356,6 +359,7 @@ export class WebSocketHub {
       violations: 0,
       authTimer: undefined,
       expiryTimer: undefined,
+      token: undefined,
     };
     this.clients.add(client);
     this.options.metrics?.opened?.();
@@ -369,7 +373,7 @@ export class WebSocketHub {
       ws.close(CloseCodes.GOING_AWAY, 'server shutting down');
       return;
     }
-    if (principal) this.signIn(client, principal);
+    if (principal) this.signIn(client, principal, token);
     else if (this.options.config.anonymous) this.send(client, JSON.stringify({ type: 'welcome', user: null }));
     else {
       client.authTimer = setTimeout(() => {
@@ -379,9 +383,10 @@ export class WebSocketHub {
     }
   }
 
-  private signIn(client: Client, principal: Principal): void {
+  private signIn(client: Client, principal: Principal, token: string | undefined): void {
     clearTimeout(client.authTimer);
     client.principal = principal;
+    client.token = token;
     // The user's own channel needs no request: pushes to the user reach every connection of theirs.
     this.join(client, `${USER_CHANNEL}${principal.id}`);
     const expiresAt = principal.expiresAt;
@@ -443,7 +448,7 @@ export class WebSocketHub {
       if (typeof message.token !== 'string' || message.token.length > 8192)
         throw WebsocketErrors.BAD_MESSAGE('"auth" needs a "token" string');
       try {
-        this.signIn(client, await this.verifyBearer(message.token));
+        this.signIn(client, await this.verifyBearer(message.token), message.token);
       } catch (err) {
         const code = err instanceof GantryError ? err.code : WebsocketErrors.INVALID_TOKEN.code;
         this.send(client, JSON.stringify({ type: 'error', code, message: 'authentication failed', id }));
@@ -563,7 +568,20 @@ export class WebSocketHub {
       }
       client.alive = false;
       client.ws.ping();
+      if (client.token !== undefined && this.options.config.revalidate) this.revalidate(client, client.token);
     }
+  }
+
+  /** Verifies a connection's token again: a revoked (logged out) or expired one ends the connection. */
+  private revalidate(client: Client, token: string): void {
+    this.options.tokens?.verifyAccess(token).then(
+      () => undefined,
+      (err: unknown) => {
+        // Only a refusal of the token ends it: a store outage (503) must not disconnect everyone.
+        if (err instanceof GantryError && err.status !== 401) return;
+        client.ws.close(CloseCodes.UNAUTHENTICATED, 'access token no longer valid');
+      },
+    );
   }
 
   private closed(client: Client, code: number): void {

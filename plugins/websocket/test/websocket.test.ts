@@ -2,6 +2,7 @@
 // authentication, channel authorization, limits, backpressure, heartbeat and graceful shutdown.
 import { EventBusToken } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
+import { AuthJwtToken } from '@gantry/plugin-auth-jwt';
 import { plugin as metricsPlugin } from '@gantry/plugin-metrics';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { definePlugin } from '@gantry/core';
@@ -303,6 +304,20 @@ describe('websocket', function () {
         expect(hub.stats().connections).to.equal(0);
       } finally {
         await slow.stop();
+      }
+    });
+
+    it('closes a connection whose token was revoked (logout) at the next heartbeat, with 4401', async () => {
+      const beating = await boot({ websocket: { heartbeatMs: 100 } });
+      try {
+        const pair = await beating.get(AuthJwtToken).issuePair('olly');
+        const peer = await signedIn(wsUrl(beating), pair.accessToken);
+        const other = await signedIn(wsUrl(beating), await tokenFor(beating, 'pat'));
+        await beating.get(AuthJwtToken).revokeFamily(pair.sessionId);
+        expect((await peer.closed).code).to.equal(4401);
+        expect(other.ws.readyState).to.equal(other.ws.OPEN);
+      } finally {
+        await beating.stop();
       }
     });
 
