@@ -174,6 +174,26 @@ describe('websocket', function () {
       });
     });
 
+    it('pushes events named in the forward option, with the channel filled in from the event', async () => {
+      const configured = await boot({
+        websocket: { forward: [{ topic: 'orders.shipped', channel: 'user:{payload.buyerId}' }] },
+      });
+      try {
+        const quinn = await signedIn(wsUrl(configured), await tokenFor(configured, 'quinn'));
+        const bus = configured.get(EventBusToken);
+        // An event missing the field names no channel: skipped, not sent to "user:".
+        await bus.publish({ topic: 'orders.shipped', payload: { order: 1 } });
+        await bus.publish({ topic: 'orders.shipped', payload: { buyerId: 'quinn', order: 2 } });
+        expect(await quinn.next((m) => m.type === 'message')).to.deep.equal({
+          type: 'message',
+          channel: 'user:quinn',
+          data: { buyerId: 'quinn', order: 2 },
+        });
+      } finally {
+        await configured.stop();
+      }
+    });
+
     it('answers malformed messages with a coded error and keeps the connection', async () => {
       const peer = track(await signedIn(wsUrl(kernel), await tokenFor(kernel, 'frank')));
       peer.send('{not json');
