@@ -82,6 +82,16 @@ describe('sandbox GraphQL and WebSocket (embedded profile, real process)', funct
     expect(listed.body.data.users).to.deep.include({ email: ADMIN.SANDBOX_ADMIN_EMAIL, roles: [...rest.roles].sort() });
     expect(listed.body.data.roles.map((r: { name: string }) => r.name)).to.include('admin');
     expect(listed.body.data.audit.length).to.be.greaterThan(0);
+    const created = await graphql('mutation { createNote(title: "via GraphQL", body: "b") { id title } }');
+    expect(created.body.data.createNote.title).to.equal('via GraphQL');
+    const mine = await graphql('{ notes(limit: 5) { id } }');
+    expect(mine.body.data.notes.map((n: { id: string }) => n.id)).to.include(created.body.data.createNote.id);
+    const invalid = await graphql('mutation { createNote(title: "") { id } }');
+    expect(invalid.body.errors[0].extensions.code).to.equal('GANTRY_HTTP_VALIDATION');
+    const audited = await graphql('{ audit(limit: 5, action: "note.create") { objectId } }');
+    expect(audited.body.data.audit.map((e: { objectId: string }) => e.objectId)).to.include(
+      created.body.data.createNote.id,
+    );
     const anonymous = await fetch(`${app.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -1,4 +1,5 @@
-import { definePlugin } from '@gantry/core';
+import { definePlugin, line, text } from '@gantry/core';
+import { HttpErrors } from '@gantry/http';
 import { AuditToken } from '@gantry/plugin-audit';
 import { DatabaseToken } from '@gantry/plugin-database';
 import { GraphqlToken, type GraphqlContext } from '@gantry/plugin-graphql';
@@ -7,6 +8,15 @@ import { UserEntity, UsersToken } from '@gantry/plugin-users';
 import { WebSocketToken } from '@gantry/plugin-websocket';
 import { NoteEntity } from '../notes/entity.js';
 import { NOTES_CHANGED, READ_ANY, type NoteChanged } from '../notes/plugin.js';
+import { z } from 'zod';
+
+/** The rules of POST /notes. */
+const noteInput = z
+  .object({
+    title: line({ min: 1, max: 200, trim: true }),
+    body: text({ max: 10_000 }).default(''),
+  })
+  .strict();
 
 const typeDefs = /* GraphQL */ `
   "An account, as GET /users/:id answers it."
@@ -35,6 +45,10 @@ const typeDefs = /* GraphQL */ `
     audit(limit: Int = 20, action: String): [AuditEntry!]!
     "The caller's notes, newest first."
     notes(limit: Int = 20): [Note!]!
+  }
+  type Mutation {
+    "Creates a note owned by the caller (the rules of POST /notes; audited, pushed to the owner's sockets)."
+    createNote(title: String!, body: String = ""): Note!
   }
   type Subscription {
     "Changes to the caller's notes (fed by the kernel event bus, Kafka with kafka-events)."
@@ -147,6 +161,41 @@ export const plugin = definePlugin({
                   createdAt: n.createdAt.toISOString(),
                   updatedAt: n.updatedAt.toISOString(),
                 }));
+              },
+            },
+          },
+          Mutation: {
+            createNote: {
+              access: 'authenticated',
+              resolve: async (_s, args: unknown, c: GraphqlContext) => {
+                const parsed = noteInput.safeParse(args);
+                if (!parsed.success)
+                  throw HttpErrors.VALIDATION(
+                    `invalid: ${parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ')}`,
+                    {
+                      details: {
+                        errors: parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })),
+                      },
+                    },
+                  );
+                const em = db.em();
+                const note = em.create(NoteEntity, { ...parsed.data, ownerId: c.principal!.id });
+                await em.flush();
+                await audit.record({
+                  action: 'note.create',
+                  outcome: 'success',
+                  actor: { id: c.principal!.id, kind: 'user' },
+                  object: { type: 'note', id: note.id },
+                  details: { via: 'graphql' },
+                });
+                const change: NoteChanged = {
+                  action: 'created',
+                  id: note.id,
+                  ownerId: note.ownerId ?? null,
+                  title: note.title,
+                };
+                await ctx.events.publish({ topic: NOTES_CHANGED, key: c.principal!.id, payload: change });
+                return { ...note, createdAt: note.createdAt.toISOString(), updatedAt: note.updatedAt.toISOString() };
               },
             },
           },
