@@ -439,10 +439,6 @@ export class WebSocketHub {
     message: { type?: unknown; channel?: unknown; token?: unknown },
     id: string | number | undefined,
   ): Promise<void> {
-    if (message.type === 'ping') {
-      this.send(client, JSON.stringify({ type: 'pong', id }));
-      return;
-    }
     if (message.type === 'auth') {
       if (client.principal) throw WebsocketErrors.BAD_MESSAGE('this connection is already authenticated');
       if (typeof message.token !== 'string' || message.token.length > 8192)
@@ -458,6 +454,10 @@ export class WebSocketHub {
     }
     if (!client.principal && !this.options.config.anonymous)
       throw WebsocketErrors.UNAUTHENTICATED('authenticate first: send {"type":"auth","token":"<access token>"}');
+    if (message.type === 'ping') {
+      this.send(client, JSON.stringify({ type: 'pong', id }));
+      return;
+    }
     if (message.type !== 'subscribe' && message.type !== 'unsubscribe')
       throw WebsocketErrors.BAD_MESSAGE(`unknown message type ${JSON.stringify(message.type)?.slice(0, 40)}`);
     const channel = message.channel;
