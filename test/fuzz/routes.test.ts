@@ -162,8 +162,16 @@ describe('fuzz: every sandbox route refuses hostile input without a 5xx', functi
           const where = `${req.method} ${req.url.slice(0, 200)} (${route.plugin}) → ${res.statusCode} ${res.body.slice(0, 300)}`;
           expect(res.statusCode, where).to.be.lessThan(500);
           if (res.statusCode >= 400) {
-            expect(String(res.headers['content-type']), where).to.match(/^application\/problem\+json/);
-            expect((JSON.parse(res.body) as { code?: unknown }).code, where).to.be.a('string');
+            const type = String(res.headers['content-type']);
+            // GraphQL over HTTP answers request errors in its own shape (the spec's), each with a Gantry
+            // code in extensions; what the HTTP layer refuses before it (401, 429...) is problem+json.
+            if (route.plugin === 'graphql' && /^application\/(graphql-response\+)?json/.test(type)) {
+              const errors = (JSON.parse(res.body) as { errors?: { extensions?: { code?: unknown } }[] }).errors;
+              expect(errors?.[0]?.extensions?.code, where).to.match(/^GANTRY_/);
+            } else {
+              expect(type, where).to.match(/^application\/problem\+json/);
+              expect((JSON.parse(res.body) as { code?: unknown }).code, where).to.be.a('string');
+            }
           }
         }),
         { numRuns: RUNS, seed: SEED, endOnFailure: true },

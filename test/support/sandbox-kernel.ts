@@ -8,6 +8,7 @@ import { createKernel, silentLogger, type Kernel } from '@gantry/core';
 import { HttpServerToken } from '@gantry/http';
 import { AuthJwtToken } from '@gantry/plugin-auth-jwt';
 import { UsersToken } from '@gantry/plugin-users';
+import { isolatedDispatch } from '@gantry/testing';
 import { inject, type InjectOptions, type Response } from 'light-my-request';
 import { freePort } from './sandbox-ports.js';
 import { repo } from './sandbox-process.js';
@@ -39,10 +40,13 @@ export async function bootSandboxKernel(env: Record<string, string> = {}): Promi
   });
   await kernel.start();
   const handler = kernel.container.get(HttpServerToken).handler();
+  // Never the express app itself: light-my-request would re-parent express's shared prototypes and
+  // break every real server later in the same process (websocket, graphql suites on real sockets).
+  const dispatch = isolatedDispatch(handler);
   return {
     kernel,
     handler,
-    inject: (options) => inject(handler, options),
+    inject: (options) => inject(dispatch, options),
     async tokenFor(email, roles) {
       const { user } = await kernel.container
         .get(UsersToken)

@@ -86,11 +86,18 @@ export interface RouteInfo {
 export function requiresAuthentication(route: Pick<RouteInfo, 'root' | 'meta'>): boolean {
   if (route.root || route.meta.public === true) return false;
   const auth = route.meta.auth;
+  if (auth === 'optional') return false;
   return (auth !== undefined && auth !== false) || route.meta.permission !== undefined;
 }
 
-/** Whether a route accepts a credential of this kind (`meta.auth: true` or a permission alone accepts every kind). */
+/**
+ * Whether a route accepts a credential of this kind (`meta.auth: true` or a permission alone accepts every
+ * kind). `meta.auth: 'optional'` (with `meta.public: true`) accepts every kind without requiring one: the
+ * authenticators run (a bad credential is still refused) and the handler decides per operation, as
+ * GraphQL does per field.
+ */
 export function acceptsCredential(route: Pick<RouteInfo, 'root' | 'meta'>, kind: 'bearer' | 'session'): boolean {
+  if (route.meta.auth === 'optional') return true;
   if (!requiresAuthentication(route)) return false;
   const auth = route.meta.auth;
   return auth === undefined || auth === true || auth === kind;

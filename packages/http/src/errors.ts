@@ -26,6 +26,11 @@ export const HttpErrors = defineErrors('http', {
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', fix: 'send a smaller body' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', fix: 'send the body as application/json' },
   INTERNAL: { status: 500, title: 'Internal server error' },
+  SHUTTING_DOWN: {
+    status: 503,
+    title: 'Server shutting down',
+    fix: 'reconnect in a moment: another instance (or this one, restarted) will accept the connection',
+  },
   ROUTE_CONFLICT: {
     status: 500,
     title: 'Two routes share a method and path',

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { GantryError } from '@gantry/core';
 import { HttpErrors } from './errors.js';
 
@@ -85,17 +86,18 @@ export function toProblem(err: unknown, requestId?: string, instance?: string): 
   return { status: e.status, headers: e.headers, body: body as ProblemDocument, unexpected: hideDetail };
 }
 
-const REASONS: Readonly<Record<number, string>> = {
-  400: 'Bad Request',
-  408: 'Request Timeout',
-  431: 'Request Header Fields Too Large',
-};
+/** Reason phrases of the raw responses (Node's table: upgrade refusals answer 401, 403, 404, 503...). */
+const REASONS: Readonly<Record<number, string | undefined>> = STATUS_CODES;
 
 /**
  * Writes a problem as a whole HTTP/1.1 response straight to a socket and closes it: for errors of
- * Node's parser, raised before any request object exists (the connection cannot be reused after them).
+ * Node's parser, raised before any request object exists, and for refused upgrades (the connection
+ * cannot be reused after them).
  */
 export function writeRawProblem(socket: { end(chunk: string): unknown }, error: GantryError): void {
+  let extra = '';
+  for (const [name, value] of Object.entries(error.headers ?? {}))
+    if (/^[A-Za-z0-9-]+$/.test(name) && !/[\r\n]/.test(String(value))) extra += `${name}: ${String(value)}\r\n`;
   const body = JSON.stringify({
     type: `urn:gantry:problem:${error.code}`,
     title: error.title,
@@ -106,6 +108,6 @@ export function writeRawProblem(socket: { end(chunk: string): unknown }, error: 
   socket.end(
     `HTTP/1.1 ${error.status} ${REASONS[error.status] ?? 'Bad Request'}\r\n` +
       `content-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `cache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`,
+      `cache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n${extra}\r\n${body}`,
   );
 }

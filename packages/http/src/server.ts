@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   CoreErrors,
   currentContext,
+  GantryError,
   findUnsafeStrings,
   RequestContext,
   requiresAuthentication,
@@ -104,6 +106,13 @@ export interface RouteDefinition extends RouteInfo {
   readonly guards: readonly { readonly name: string; readonly plugin: string }[];
 }
 
+/**
+ * Takes over an HTTP upgrade request (WebSocket) on its path: it owns `socket` from then on and either
+ * completes the handshake or answers with `writeRawProblem`. A throw (or rejection) is
+ * answered as a problem+json and the socket closed.
+ */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void | Promise<void>;
+
 /** One invalid input field, as listed in a 400 problem's `errors`. */
 export interface FieldError {
   readonly in: 'params' | 'query' | 'body';
@@ -121,6 +130,9 @@ export class HttpServer implements HttpTransport {
   private readonly routeList: StoredRoute[] = [];
   private readonly middleware: StoredMiddleware[] = [];
   private readonly routeHooks: StoredHook[] = [];
+  private readonly upgrades = new Map<string, { readonly plugin: string; readonly handler: UpgradeHandler }>();
+  /** Sockets handed to an upgrade handler and still open: cut at the drain deadline like HTTP connections. */
+  private readonly upgraded = new Set<Duplex>();
   private definitionList: readonly RouteDefinition[] = [];
   /** @internal */ readonly listeners: ((info: ResponseInfo) => void)[] = [];
   private app: Express | undefined;
@@ -197,6 +209,24 @@ export class HttpServer implements HttpTransport {
     return this.definitionList;
   }
 
+  /**
+   * Routes HTTP upgrade requests (`Connection: Upgrade`) whose path (query string aside) is exactly
+   * `path` to `handler`, e.g. a WebSocket server. Engine-neutral: the handler receives Node's request,
+   * socket and head, as `ws`'s `handleUpgrade` expects. An upgrade on any other path is answered 404,
+   * and every upgrade while the server drains 503. Register in register(), like routes.
+   */
+  onUpgrade(path: string, handler: UpgradeHandler, plugin = 'anonymous'): void {
+    this.assertOpen(plugin);
+    if (typeof path !== 'string' || !path.startsWith('/'))
+      throw HttpErrors.ROUTE_INVALID(`plugin "${plugin}": upgrade path ${JSON.stringify(path)} must start with "/"`);
+    const clash = this.upgrades.get(path);
+    if (clash)
+      throw HttpErrors.ROUTE_CONFLICT(
+        `upgrades on ${path} are taken by plugin "${clash.plugin}" and by plugin "${plugin}"`,
+      );
+    this.upgrades.set(path, { plugin, handler });
+  }
+
   /** The address the server listens on, once listening. */
   address(): AddressInfo | undefined {
     const a = this.server?.address();
@@ -232,6 +262,9 @@ export class HttpServer implements HttpTransport {
         this.logger,
       );
     });
+    // Without a listener Node serves an upgrade request as a plain request: only take them over when asked.
+    if (this.upgrades.size > 0)
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     server.keepAliveTimeout = this.config.keepAliveTimeoutMs;
     server.requestTimeout = this.config.requestTimeoutMs + 5_000;
     server.headersTimeout = Math.min(60_000, server.requestTimeout);
@@ -281,7 +314,46 @@ export class HttpServer implements HttpTransport {
         `drain deadline of ${this.config.drainTimeoutMs} ms passed; closing remaining connections`,
       );
       server.closeAllConnections();
+      // Upgraded sockets left the HTTP server's books: closeAllConnections does not see them.
+      for (const socket of this.upgraded) socket.destroy();
       await closed;
+    }
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const target = this.upgrades.get(path);
+    if (this.draining || !this.server) {
+      writeRawProblem(
+        socket,
+        HttpErrors.SHUTTING_DOWN('the server is shutting down and accepts no new connections', {
+          headers: { 'Retry-After': '1' },
+        }),
+      );
+      return;
+    }
+    if (!target) {
+      writeRawProblem(socket, HttpErrors.NOT_FOUND(`no upgrade is served on ${path.slice(0, 200)}`));
+      return;
+    }
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
+    const fail = (err: unknown): void => {
+      if (!socket.writable) return void socket.destroy();
+      if (err instanceof GantryError) writeRawProblem(socket, err);
+      else {
+        this.logger.error({ err, path }, 'upgrade handler failed');
+        writeRawProblem(socket, HttpErrors.INTERNAL('the upgrade could not be completed'));
+      }
+    };
+    try {
+      const out = target.handler(req, socket, head);
+      if (out instanceof Promise) out.catch(fail);
+    } catch (err) {
+      fail(err);
     }
   }
 

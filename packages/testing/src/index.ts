@@ -1,6 +1,7 @@
 /** @gantry/testing: test kernels, in-process requests and the plugin conformance kit. */
 export {
   createTestKernel,
+  isolatedDispatch,
   replacing,
   type Replacement,
   type TestKernel,

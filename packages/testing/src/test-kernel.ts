@@ -181,7 +181,7 @@ interface ExpressLike {
  * real sockets. Instead we hand it a plain function that runs the app with private prototypes:
  * express's methods over light-my-request's classes, for this app and these injections only.
  */
-function isolatedDispatch(
+export function isolatedDispatch(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const app = handler as ExpressLike;

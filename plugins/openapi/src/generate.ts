@@ -189,10 +189,14 @@ export function generateDocument(input: GenerateInput): Json {
     // header on unsafe methods).
     const needsAuth = requiresAuthentication(route);
     const security: Json[] = [];
-    if (needsAuth) {
+    // `meta.auth: 'optional'` (GraphQL): anonymous callers too ({}), or any credential the route accepts.
+    const optional = route.meta.auth === 'optional';
+    if (needsAuth || optional) {
+      if (optional) security.push({});
       if (bearer && acceptsCredential(route, 'bearer')) security.push({ bearerAuth: [] });
       if (input.session && acceptsCredential(route, 'session'))
         security.push(SAFE.has(route.method) ? { sessionCookie: [] } : { sessionCookie: [], csrfHeader: [] });
+      if (optional && security.length === 1) security.length = 0;
     }
     operation.security = security;
     const permission = route.meta.permission;

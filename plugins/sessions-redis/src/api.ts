@@ -56,6 +56,15 @@ export interface Sessions {
   }): Promise<void>;
   /** Marks a token login as seen now (on refresh). Unknown ids are ignored. */
   touch(id: string): Promise<void>;
+  /**
+   * The live cookie session a `Cookie` header names, for transports other than HTTP routes (a WebSocket
+   * upgrade): its user and public id, or undefined when there is no such cookie or it names no live
+   * session. Slides the idle expiry like a request would. The caller checks the Origin first: a cookie
+   * travels with cross-site requests.
+   */
+  authenticateCookie(
+    cookieHeader: string | undefined,
+  ): Promise<{ readonly userId: string; readonly sessionId: string } | undefined>;
   /** Ends the session the request came with (logout): deletes it and clears the cookie. */
   destroyCurrent(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** Revokes one session of a user by its public id; false when the user has no such session. */

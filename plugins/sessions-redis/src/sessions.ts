@@ -181,6 +181,15 @@ export class SessionService implements Sessions {
     return { status: 'live', record: touched };
   }
 
+  async authenticateCookie(
+    cookieHeader: string | undefined,
+  ): Promise<{ readonly userId: string; readonly sessionId: string } | undefined> {
+    const value = readCookie(cookieHeader, this.options.config.cookieName);
+    if (value === undefined) return undefined;
+    const outcome = await this.authenticate(value);
+    return outcome.status === 'live' ? { userId: outcome.record.userId, sessionId: outcome.record.id } : undefined;
+  }
+
   /** Marks `record` as the session of the current request (see {@link current}). */
   attach(record: SessionRecord): void {
     currentContext()?.set(kCurrent, record);

@@ -34,6 +34,21 @@ const listQuery = z
   })
   .strict();
 
+/** Event-bus topic of note changes: `{ action, id, ownerId, title }`, keyed by the owner's id. */
+export const NOTES_CHANGED = 'notes.changed';
+
+/** The payload of a {@link NOTES_CHANGED} event. */
+export interface NoteChanged {
+  readonly action: 'created' | 'updated' | 'deleted';
+  readonly id: string;
+  readonly ownerId: string | null;
+  readonly title: string;
+}
+
+function changeOf(action: NoteChanged['action'], n: Note): NoteChanged {
+  return { action, id: n.id, ownerId: n.ownerId ?? null, title: n.title };
+}
+
 /** A note as the API answers it (documents the success bodies in the OpenAPI document). */
 const noteView = z.object({
   id: z.uuid(),
@@ -167,6 +182,12 @@ export const plugin = definePlugin({
           return created;
         });
         await audit.record({ action: 'note.create', outcome: 'success', object: { type: 'note', id: note.id } });
+        // Pushed to the owner's WebSocket / GraphQL subscriptions by the realtime plugin (kafka-events carries it when enabled).
+        await ctx.events.publish({
+          topic: NOTES_CHANGED,
+          key: note.ownerId ?? undefined,
+          payload: changeOf('created', note),
+        });
         reply.header('location', `${req.path}/${note.id}`);
         return view(note);
       },
@@ -254,6 +275,11 @@ export const plugin = definePlugin({
           object: { type: 'note', id: changed.id },
           details: { fields: Object.keys(req.body) },
         });
+        await ctx.events.publish({
+          topic: NOTES_CHANGED,
+          key: changed.ownerId ?? undefined,
+          payload: changeOf('updated', changed),
+        });
         return view(changed);
       },
     );
@@ -265,6 +291,11 @@ export const plugin = definePlugin({
         const note = await visible(req.params.id, caller(req), WRITE_ANY);
         await db.em().nativeDelete(NoteEntity, { id: note.id });
         await audit.record({ action: 'note.delete', outcome: 'success', object: { type: 'note', id: note.id } });
+        await ctx.events.publish({
+          topic: NOTES_CHANGED,
+          key: note.ownerId ?? undefined,
+          payload: changeOf('deleted', note),
+        });
         return undefined;
       },
     );
