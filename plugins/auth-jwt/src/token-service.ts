@@ -195,7 +195,8 @@ export class TokenService {
     }
     const { payload, key } = await this.verifyWithKey(token, ACCESS_TYP);
     await this.checkRevoked(payload);
-    const claims = Object.freeze(payload) as AccessClaims;
+    // Frozen all the way down: one cached object is handed to every request presenting this token.
+    const claims = deepFreeze(payload) as AccessClaims;
     // Only a success gets here; a key swapped out during the verification is not remembered.
     if (key !== undefined && this.ring?.get(key.kid) === key) {
       const nowMs = this.now();
@@ -317,6 +318,15 @@ export class TokenService {
       });
     return state;
   }
+}
+
+/** Freezes a claims object and every object and array in it. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
 
 /** Maps a jose or key-lookup failure to a 401; never a 500 for anything a client sent. */

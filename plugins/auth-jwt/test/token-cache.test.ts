@@ -45,6 +45,8 @@ describe('auth-jwt: verified-token cache', () => {
     const second = await tokens.verifyAccess(token);
     expect(second).to.deep.equal(first);
     expect(second.roles).to.deep.equal(['admin']);
+    // One object serves every request with this token: nobody can change what the next one sees.
+    expect(Object.isFrozen(second) && Object.isFrozen(second.roles)).to.equal(true);
     expect(tokens.tokenCacheStats()).to.deep.equal({ size: 1, hits: 1, misses: 1 });
   });
 
