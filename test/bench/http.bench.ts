@@ -3,8 +3,7 @@
  * autocannon on loopback in one run:
  * - hello: bare express 5 (as shipped, and with its default ETag turned off) vs Gantry's minimal
  *   stack (kernel + http + metrics, one JSON route);
- * - authenticated: express 5 + jose checking a bearer token and a permission by hand vs Gantry's
- *   auth-jwt + rbac on the same kind of route.
+ * (The authenticated "full stack" route against NestJS and Fastify is full-stack.bench.ts.)
  * Then the sandbox's cold start (spawn to first 200 on /healthz) and its RSS after load.
  *
  *   npm run bench            # or: BENCH_DURATION=5 BENCH_ROUNDS=2 npm run bench
@@ -151,9 +150,6 @@ try {
   const gantry = await start('gantry.js');
   const hello = await compare('/api/v1/hello', { express, gantry, expressNoEtag });
   const rss = { express: rssMb(express.child.pid!), gantry: rssMb(gantry.child.pid!) };
-  const expressAuth = await start('express-auth.js');
-  const gantryAuth = await start('gantry-auth.js');
-  const auth = await compare('/api/v1/secure', { express: expressAuth, gantry: gantryAuth });
   const starts: { ms: number; rssMb: number }[] = [];
   for (let i = 0; i < 3; i++) starts.push(await coldStart());
   const report = {
@@ -169,7 +165,6 @@ try {
       ratio: ratio(hello.gantry!, hello.express!),
       ratioVsExpressNoEtag: ratio(hello.gantry!, hello.expressNoEtag!),
     },
-    authenticated: { expressJose: auth.express!, gantry: auth.gantry!, ratio: ratio(auth.gantry!, auth.express!) },
     sandboxColdStartMs: Math.round(median(starts.map((x) => x.ms))),
     sandboxRssAtFirstResponseMb: median(starts.map((x) => x.rssMb)),
   };
@@ -179,9 +174,6 @@ try {
   );
   console.log(
     `hello: gantry/express (etag off) throughput ratio ${report.hello.ratioVsExpressNoEtag} (${hello.gantry!.rps} vs ${hello.expressNoEtag!.rps} req/s)`,
-  );
-  console.log(
-    `authenticated: gantry/express+jose throughput ratio ${report.authenticated.ratio} (${auth.gantry!.rps} vs ${auth.express!.rps} req/s)`,
   );
 } finally {
   for (const server of servers) server.child.kill('SIGTERM');

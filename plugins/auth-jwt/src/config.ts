@@ -77,6 +77,34 @@ export const authJwtConfigSchema = z
       .max(300)
       .default(5)
       .describe('Clock skew between instances accepted when checking "exp" and "nbf", in seconds'),
+    tokenCache: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('Remember successful access-token verifications (false: every request verifies the signature)'),
+        max: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000)
+          .default(10_000)
+          .describe('Most tokens remembered; the least recently used is dropped first (about 1 KB each)'),
+        ttlMs: z
+          .number()
+          .int()
+          .min(1_000)
+          .max(3_600_000)
+          .default(60_000)
+          .describe(
+            'How long a verification is remembered, in milliseconds (never past the token\'s own "exp"); revocation and exp/nbf are re-checked on every use regardless',
+          ),
+      })
+      .strict()
+      .default({ enabled: true, max: 10_000, ttlMs: 60_000 })
+      .describe(
+        'Verified-token cache: a token whose signature and claims were verified is remembered (keyed by its SHA-256) so later requests skip the signature check; exp/nbf and revocation are checked on every request, entries of a key removed from the key ring are dropped at once, failures are never remembered',
+      ),
     keys: z
       .array(keySchema)
       .min(1)

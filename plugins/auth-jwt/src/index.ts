@@ -14,3 +14,4 @@ export {
 export { ACCESS_TYP, REFRESH_TYP, TokenService, type AccessClaims, type TokenPair } from './token-service.js';
 export { requiresBearer } from './bearer-guard.js';
 export type { ConsumeOutcome, RevocationState, TokenStore } from './token-store.js';
+export type { TokenCacheStats } from './token-cache.js';

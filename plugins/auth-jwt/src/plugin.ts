@@ -22,6 +22,16 @@ export const plugin = definePlugin({
   optionalDependsOn: ['redis'],
   provides: [AuthJwtToken],
   config: authJwtConfigSchema,
+  // A new key ring (rotation, retirement, removal) is taken hot: the verified-token cache drops the
+  // entries of removed keys at once. Any other option needs a restart of the process.
+  async onConfigChange(_prev, next, ctx) {
+    if (!ctx.changed.every((path) => path === 'keys' || path.startsWith('keys.'))) return 'reject';
+    if (!next.keys) return 'reject';
+    const ring = await KeyRing.load(next.algorithm, next.keys);
+    ctx.container.get(AuthJwtToken).useKeyRing(ring);
+    ctx.logger.info({ kids: ring.kids() }, 'auth-jwt key ring replaced');
+    return 'applied';
+  },
   validate(config, { profile, plugins }) {
     const problems = [];
     const store = config.store ?? (profile === 'embedded' ? 'memory' : 'redis');
@@ -52,20 +62,16 @@ export const plugin = definePlugin({
       : new MemoryTokenStore();
 
     // Keys are imported once, in start (crypto import is async I/O-like work); until then nothing is served.
-    let ring: KeyRing | undefined;
-    const keys = (): KeyRing => {
-      if (!ring) throw AuthJwtErrors.STORE_UNAVAILABLE('auth-jwt is not started yet');
-      return ring;
-    };
-    const service = new TokenService({ config, keys, store });
+    const service = new TokenService({ config, store });
     ctx.provide(AuthJwtToken, service);
 
     ctx.lifecycle.hook({
       name: 'keys-and-store',
       start: async () => {
-        if (config.keys) ring = await KeyRing.load(config.algorithm, config.keys);
+        if (config.keys) service.useKeyRing(await KeyRing.load(config.algorithm, config.keys));
         else {
-          ring = await KeyRing.generate(config.algorithm);
+          const ring = await KeyRing.generate(config.algorithm);
+          service.useKeyRing(ring);
           ctx.logger.warn(
             { kid: ring.signing.kid },
             'auth-jwt generated an ephemeral signing key: every token dies with this process (set "keys" to keep them valid across restarts and instances)',
@@ -97,6 +103,7 @@ export const plugin = definePlugin({
 
     ctx.health.check(
       async () => {
+        const ring = service.started ? service.keys() : undefined;
         if (!ring) return { status: 'down', details: { store: storeKind, error: 'not started' } };
         const ok = await store.ping();
         return ok

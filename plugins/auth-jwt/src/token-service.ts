@@ -11,7 +11,8 @@ import {
 } from 'jose';
 import type { AuthJwtConfig } from './config.js';
 import { AuthJwtErrors } from './errors.js';
-import type { KeyRing } from './key-ring.js';
+import type { KeyRing, RingKey } from './key-ring.js';
+import { VerifiedTokenCache, type TokenCacheStats } from './token-cache.js';
 import type { RevocationState, TokenStore } from './token-store.js';
 
 /** `typ` header of access tokens (RFC 9068). */
@@ -54,11 +55,15 @@ export interface AccessClaims extends JWTPayload {
   readonly roles?: readonly string[];
 }
 
+/** Verified claims as {@link TokenService.verify} returns them. */
+type VerifiedPayload = JWTPayload & { sub: string; jti: string; fid: string; iat: number; exp: number };
+
 /** What {@link TokenService} needs. */
 export interface TokenServiceOptions {
   readonly config: AuthJwtConfig;
-  readonly keys: () => KeyRing;
   readonly store: TokenStore;
+  /** The clock in epoch milliseconds, read when a cached verification is used (default `Date.now`). */
+  readonly now?: () => number;
 }
 
 /**
@@ -69,7 +74,10 @@ export interface TokenServiceOptions {
 export class TokenService {
   private readonly config: AuthJwtConfig;
   private readonly store: TokenStore;
-  private readonly keys: () => KeyRing;
+  private ring: KeyRing | undefined;
+  private readonly now: () => number;
+  /** Successful verifications of access tokens (undefined when `tokenCache.enabled` is false). */
+  private readonly cache: VerifiedTokenCache<AccessClaims> | undefined;
   private readonly getKey: (header: JWTHeaderParameters) => CryptoKey;
   /** jwtVerify's options per token type, built once. */
   private readonly verifyOptions: Readonly<Record<string, JWTVerifyOptions>>;
@@ -77,7 +85,11 @@ export class TokenService {
   constructor(options: TokenServiceOptions) {
     this.config = options.config;
     this.store = options.store;
-    this.keys = options.keys;
+    this.now = options.now ?? Date.now;
+    const { tokenCache } = this.config;
+    this.cache = tokenCache.enabled
+      ? new VerifiedTokenCache({ max: tokenCache.max, ttlMs: tokenCache.ttlMs })
+      : undefined;
     // Built once: jose calls it per token, after parsing the header, before checking the signature.
     this.getKey = (header) => {
       for (const name of KEY_HEADERS)
@@ -113,11 +125,85 @@ export class TokenService {
     return this.mint({ sub: subject, fid: randomUUID(), claims: { ...claims }, subjectNotBefore });
   }
 
-  /** Verifies an access token: signature, algorithm, kid, type, iss, aud, exp, nbf, then revocations. */
+  /** True once a key ring is in use. */
+  get started(): boolean {
+    return this.ring !== undefined;
+  }
+
+  /**
+   * The key ring in use. Throws until {@link useKeyRing} gave one (the plugin does in its start hook).
+   */
+  keys(): KeyRing {
+    if (!this.ring) throw AuthJwtErrors.STORE_UNAVAILABLE('auth-jwt is not started yet');
+    return this.ring;
+  }
+
+  /**
+   * Puts a key ring in use (at start, and on a hot change of `keys`). Remembered verifications made
+   * with a key the new ring no longer holds (removed, or replaced under the same kid) are dropped at once.
+   */
+  useKeyRing(ring: KeyRing): void {
+    const previous = this.ring;
+    this.ring = ring;
+    if (previous && this.cache) {
+      // Same kid and same public key: the new ring's object takes over and its entries stay valid.
+      const successors = new Map<RingKey, RingKey>();
+      for (const kid of previous.kids()) {
+        const before = previous.get(kid)!;
+        const after = ring.get(kid);
+        if (after && JSON.stringify(after.jwk) === JSON.stringify(before.jwk)) successors.set(before, after);
+      }
+      this.cache.remapKeys((key) => successors.get(key));
+    }
+  }
+
+  /** Counters of the verified-token cache, or undefined when it is disabled. */
+  tokenCacheStats(): TokenCacheStats | undefined {
+    return this.cache?.stats();
+  }
+
+  /**
+   * Verifies an access token: signature, algorithm, kid, type, iss, aud, exp, nbf, then revocations.
+   * A token verified before (token cache) skips the signature and claim parsing only: exp and nbf are
+   * checked against the clock, its key must still be in the ring, and revocations are looked up, every time.
+   */
   async verifyAccess(token: string): Promise<AccessClaims> {
-    const payload = await this.verify(token, ACCESS_TYP);
+    const cache = this.cache;
+    if (cache === undefined || typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) {
+      const payload = await this.verify(token, ACCESS_TYP);
+      await this.checkRevoked(payload);
+      return payload as AccessClaims;
+    }
+    const cacheKey = VerifiedTokenCache.keyOf(token);
+    const hit = cache.get(cacheKey);
+    if (hit !== undefined) {
+      if (this.keys().get(hit.key.kid) !== hit.key) {
+        // Its key left the ring: forget it and verify from scratch (which refuses the unknown kid).
+        cache.delete(cacheKey);
+      } else {
+        const now = this.now() / 1000;
+        const tolerance = this.config.clockToleranceSeconds;
+        if (hit.exp <= now - tolerance) {
+          cache.delete(cacheKey);
+          throw AuthJwtErrors.TOKEN_EXPIRED('token has expired', { headers: CHALLENGE });
+        }
+        if (hit.nbf !== undefined && hit.nbf > now + tolerance)
+          throw AuthJwtErrors.INVALID_TOKEN('token claim "nbf" is invalid (check_failed)', { headers: CHALLENGE });
+        await this.checkRevoked(hit.payload);
+        return hit.payload;
+      }
+    }
+    const { payload, key } = await this.verifyWithKey(token, ACCESS_TYP);
     await this.checkRevoked(payload);
-    return payload as AccessClaims;
+    // Frozen all the way down: one cached object is handed to every request presenting this token.
+    const claims = deepFreeze(payload) as AccessClaims;
+    // Only a success gets here; a key swapped out during the verification is not remembered.
+    if (key !== undefined && this.ring?.get(key.kid) === key) {
+      const nowMs = this.now();
+      const untilMs = (claims.exp + this.config.clockToleranceSeconds) * 1000;
+      cache.set(cacheKey, { payload: claims, key, exp: claims.exp, nbf: claims.nbf }, nowMs, untilMs);
+    }
+    return claims;
   }
 
   /** Rotates a refresh token: returns a new pair of the same family; the presented token becomes used. */
@@ -197,21 +283,28 @@ export class TokenService {
     };
   }
 
-  private async verify(
-    token: string,
-    typ: string,
-  ): Promise<JWTPayload & { sub: string; jti: string; fid: string; iat: number; exp: number }> {
+  private async verify(token: string, typ: string): Promise<VerifiedPayload> {
+    return (await this.verifyWithKey(token, typ)).payload;
+  }
+
+  /** Verifies a token and says which ring key checked its signature. */
+  private async verifyWithKey(token: string, typ: string): Promise<{ payload: VerifiedPayload; key?: RingKey }> {
     if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token))
       throw AuthJwtErrors.INVALID_TOKEN('token is malformed', { headers: CHALLENGE });
     let payload: JWTPayload;
+    let key: RingKey | undefined;
     try {
-      ({ payload } = await jwtVerify(token, this.getKey, this.verifyOptions[typ]));
+      const result = await jwtVerify(token, this.getKey, this.verifyOptions[typ]);
+      payload = result.payload;
+      const kid = result.protectedHeader.kid;
+      const ringKey = typeof kid === 'string' ? this.ring?.get(kid) : undefined;
+      if (ringKey !== undefined && ringKey.publicKey === result.key) key = ringKey;
     } catch (err) {
       throw toAuthError(err);
     }
     if (typeof payload.fid !== 'string' || payload.fid.length === 0)
       throw AuthJwtErrors.INVALID_TOKEN('token has no session family (fid)', { headers: CHALLENGE });
-    return payload as JWTPayload & { sub: string; jti: string; fid: string; iat: number; exp: number };
+    return { payload: payload as VerifiedPayload, key };
   }
 
   private async checkRevoked(payload: { sub: string; fid: string; iat: number }): Promise<RevocationState> {
@@ -225,6 +318,15 @@ export class TokenService {
       });
     return state;
   }
+}
+
+/** Freezes a claims object and every object and array in it. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
 
 /** Maps a jose or key-lookup failure to a 401; never a 500 for anything a client sent. */

@@ -1,6 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { simpleParser } from 'mailparser';
 
 /** Writes one line of a command's output. */
 export type Print = (line: string) => void;
@@ -25,6 +24,8 @@ export async function lastMailCommand(dir: string, args: readonly string[], prin
     print(`no mail in ${dir}`);
     return 1;
   }
+  // Loaded here, not at import: mailparser (and its MIME stack) is needed only by this command, never by a running app.
+  const { simpleParser } = await import('mailparser');
   // File names start with the sending time (ISO), so name order is sending order.
   for (const name of names.slice(-count)) {
     const mail = await simpleParser(await readFile(path.join(dir, name)));

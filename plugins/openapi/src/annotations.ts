@@ -1,5 +1,4 @@
 import path from 'node:path';
-import swaggerJsdoc from 'swagger-jsdoc';
 import { OpenapiErrors } from './errors.js';
 import type { Json } from './generate.js';
 import { deepMerge } from './merge.js';
@@ -17,8 +16,10 @@ export interface MergeReport {
  * Reads the `@openapi` JSDoc blocks of the files matched by `globs` (relative to `appDir`) with
  * swagger-jsdoc. Throws GANTRY_OPENAPI_ANNOTATIONS_INVALID when a block is not valid YAML.
  */
-export function readAnnotations(globs: readonly string[], appDir: string): Json {
+export async function readAnnotations(globs: readonly string[], appDir: string): Promise<Json> {
   if (globs.length === 0) return {};
+  // Loaded only when annotations are configured: swagger-jsdoc brings a YAML parser and swagger-parser.
+  const { default: swaggerJsdoc } = await import('swagger-jsdoc');
   try {
     return swaggerJsdoc({
       definition: { openapi: '3.1.1', info: { title: 'annotations', version: '0' } },

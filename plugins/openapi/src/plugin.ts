@@ -82,7 +82,7 @@ export const plugin = definePlugin({
           onUnrepresentable: (where) => unrepresentable.push(where),
         };
         const document = generateDocument(input);
-        const report = mergeAnnotations(document, readAnnotations(config.apis, ctx.appDir));
+        const report = mergeAnnotations(document, await readAnnotations(config.apis, ctx.appDir));
         reportOutcome(ctx.logger, { paths: Object.keys(document.paths as object).length, report, unrepresentable });
         store.set(document, unrepresentable);
         if (config.enabled && config.ui)
