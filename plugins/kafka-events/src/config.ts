@@ -38,6 +38,13 @@ export const kafkaEventsConfigSchema = z
       .describe(
         'Consumer group prefix; each handler consumes as group `<group>.<handler name>` (default `gantry.<app folder name>`)',
       ),
+    toBus: z
+      .array(z.string().regex(/^[a-z0-9]+(?:[.-][a-z0-9]+)*$/))
+      .max(100)
+      .default([])
+      .describe(
+        "Event types handed, once consumed, to the kernel's event bus (topic = the type, payload = the data), where websocket and graphql subscriptions pick them up; consumed by one instance, so pushes fan out through those plugins",
+      ),
     retry: z
       .object({
         backoffMs: z

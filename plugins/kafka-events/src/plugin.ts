@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { definePlugin, packageVersion } from '@gantry/core';
+import { definePlugin, EventBusToken, packageVersion } from '@gantry/core';
 import { dlqCommand, type Print } from './commands.js';
 import { kafkaEventsConfigSchema, type KafkaEventsConfig } from './config.js';
 import type { EventDriver } from './driver.js';
@@ -49,7 +49,29 @@ export const plugin = definePlugin({
     });
     ctx.provide(EventsToken, events);
     registerEventsMetrics({ container: ctx.container, events, pluginName: ctx.name });
-    ctx.lifecycle.hook({ name: 'events', start: () => events.start(), stop: () => events.stop() });
+    ctx.lifecycle.hook({
+      name: 'events',
+      start: () => {
+        // Every plugin has registered (and defined its types) by now: the bridge to the kernel's bus.
+        if (config.toBus.length > 0) {
+          const bus = ctx.container.get(EventBusToken);
+          for (const type of config.toBus)
+            events.on(
+              type,
+              (event) =>
+                bus.publish({
+                  topic: event.type,
+                  key: event.key ?? undefined,
+                  payload: event.data,
+                  headers: { 'ce-id': event.id, ...(event.requestId ? { 'x-request-id': event.requestId } : {}) },
+                }),
+              { name: `bus.${type}` },
+            );
+        }
+        return events.start();
+      },
+      stop: () => events.stop(),
+    });
     let reachable = true;
     ctx.health.check(
       async () => {

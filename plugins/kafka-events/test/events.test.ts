@@ -1,4 +1,4 @@
-import { RequestContext, runWithContext, silentLogger } from '@gantry/core';
+import { type BusEvent, EventBusToken, RequestContext, runWithContext, silentLogger } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
 import { plugin as metricsPlugin, MetricsToken } from '@gantry/plugin-metrics';
 import { checkConformance } from '@gantry/testing';
@@ -125,6 +125,47 @@ describe('kafka-events: envelope and validation', () => {
     expect(shipped!.requestId).to.equal('req-trace');
     expect(TRACEPARENT.exec(shipped!.traceparent!)![1]).to.equal(TRACEPARENT.exec(placed!.headers.traceparent!)![1]);
     expect(shipped!.traceparent).to.not.equal(placed!.headers.traceparent);
+  });
+});
+
+describe("kafka-events: the kernel's event bus", () => {
+  const kernels = new Kernels();
+  afterEach(() => kernels.stopAll());
+
+  it('hands each consumed event of a `toBus` type to the kernel bus (for websocket and graphql pushes), and no other type', async () => {
+    const broker = brokerName();
+    const seen: BusEvent[] = [];
+    let shippedConsumed = false;
+    const tk = await kernels.boot({
+      database: false,
+      events: { memoryBroker: broker, toBus: ['orders.placed'] },
+      setup: ({ events }) => {
+        events.define(OrderPlaced);
+        const Shipped = events.define({ type: 'orders.shipped', version: 1, data: z.object({ orderId: z.string() }) });
+        events.on(Shipped, () => void (shippedConsumed = true));
+      },
+    });
+    const bus = tk.get(EventBusToken);
+    bus.subscribe('orders.placed', (e) => void seen.push(e));
+    bus.subscribe('orders.shipped', (e) => void seen.push(e));
+    const ctx = new RequestContext('req-bus', Date.now() + 5_000, silentLogger());
+    const id = await runWithContext(ctx, () =>
+      tk.get(EventsToken).publish(OrderPlaced, { orderId: 'o-9', seq: 3 }, { key: 'o-9' }),
+    );
+    await tk.get(EventsToken).publish('orders.shipped', { orderId: 'o-9' }, { key: 'o-9' });
+    const [event] = await until('the bus event', () => nonEmpty(seen));
+    expect(event).to.deep.include({ topic: 'orders.placed', key: 'o-9', payload: { orderId: 'o-9', seq: 3 } });
+    expect(event!.headers).to.deep.equal({ 'ce-id': id, 'x-request-id': 'req-bus' });
+    // The shipped event was consumed (by its own handler) and never reached the bus.
+    await until('the shipped event consumed', () => shippedConsumed || undefined);
+    expect(seen.map((e) => e.topic)).to.deep.equal(['orders.placed']);
+  });
+
+  it('refuses to boot when a `toBus` type is not defined by any plugin', async () => {
+    const err = await rejection(
+      kernels.boot({ database: false, events: { memoryBroker: brokerName(), toBus: ['orders.nowhere'] } }),
+    );
+    expect(err.message).to.contain('orders.nowhere');
   });
 });
 
