@@ -1,24 +1,18 @@
 // The quick start as a person lives it: the links of the sandbox's mails, followed in a real headless
 // Chromium (Debian's package, driven by playwright-core), lead to pages that work.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { simpleParser } from 'mailparser';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, recordViolations } from '../support/chromium.js';
 import { freePort } from '../support/sandbox-ports.js';
 import { repo, startSandbox, stopSandbox, type Sandbox } from '../support/sandbox-process.js';
 
 const PW = 'Correct-Horse-Battery-9';
 
 /** Chromium from Debian, installed by the project's own script when missing (never a downloaded build). */
-function chromiumPath(): string {
-  const script = path.join(repo, 'test/services/chromium.sh');
-  execFileSync('sh', [script, 'ensure'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  return execFileSync('sh', [script, 'path'], { encoding: 'utf8' }).trim();
-}
-
 /** The link of the newest mail to `to` whose subject matches, decoded as a mail client would. */
 async function mailedLink(dir: string, to: string, subject: RegExp): Promise<URL> {
   for (let attempt = 0; attempt < 100; attempt++) {
@@ -71,7 +65,6 @@ describe('sandbox account pages in a real browser (Chromium)', function () {
   const violations: string[] = [];
 
   before(async () => {
-    const executablePath = chromiumPath();
     dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-pages-'));
     // Only PORT and DEV_IDP_PORT: the config file derives every URL (mail links included) from them,
     // so a second sandbox runs beside a first one with nothing else set.
@@ -85,28 +78,13 @@ describe('sandbox account pages in a real browser (Chromium)', function () {
         issuer: `http://127.0.0.1:${idpPort}`,
       },
     );
-    browser = await chromium.launch({
-      executablePath,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   beforeEach(async () => {
     page = await browser.newPage();
     // A CSP violation is reported on the console: the pages must need nothing their policy forbids.
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
-    });
-    page.on('pageerror', (e) => violations.push(String(e)));
+    recordViolations(page, violations);
   });
 
   afterEach(async () => {

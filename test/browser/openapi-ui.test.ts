@@ -1,24 +1,18 @@
 // The sandbox's /docs in a real headless Chromium (Debian's package, driven by playwright-core): the
 // self-hosted Swagger UI loads under its policy with no violation, lists every operation of the
 // document, and "Try it out" executes requests against the same server, with a bearer token too.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HttpServerToken } from '@gantry/http';
 import { expect } from 'chai';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, recordViolations } from '../support/chromium.js';
 import { bootSandboxKernel, type SandboxKernel } from '../support/sandbox-kernel.js';
 import { freePort } from '../support/sandbox-ports.js';
 import { repo } from '../support/sandbox-process.js';
 
 /** Chromium from Debian, installed by the project's own script when missing (never a downloaded build). */
-function chromiumPath(): string {
-  const script = path.join(repo, 'test/services/chromium.sh');
-  execFileSync('sh', [script, 'ensure'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  return execFileSync('sh', [script, 'path'], { encoding: 'utf8' }).trim();
-}
-
 describe('sandbox Swagger UI in a real browser (Chromium)', function () {
   this.timeout(60_000);
   let dir: string;
@@ -30,7 +24,6 @@ describe('sandbox Swagger UI in a real browser (Chromium)', function () {
   const requests: string[] = [];
 
   before(async () => {
-    const executablePath = chromiumPath();
     dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-docs-'));
     sandbox = await bootSandboxKernel({
       GANTRY_HTTP__LISTEN: 'true',
@@ -39,27 +32,13 @@ describe('sandbox Swagger UI in a real browser (Chromium)', function () {
     });
     const addr = sandbox.kernel.container.get(HttpServerToken).address()!;
     base = `http://127.0.0.1:${addr.port}`;
-    browser = await chromium.launch({
-      executablePath,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   beforeEach(async () => {
     page = await browser.newPage();
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
-    });
-    page.on('pageerror', (e) => violations.push(String(e)));
+    // A CSP violation is reported on the console: the pages must need nothing their policy forbids.
+    recordViolations(page, violations);
     // Every request the page makes: nothing may leave this server (no CDN, no validator badge).
     page.on('request', (r) => requests.push(r.url()));
   });

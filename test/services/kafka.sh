@@ -86,28 +86,4 @@ CFG
   wait_ready "$READY_SECONDS" started_line
 }
 
-case "${1:-ensure}" in
-  ensure)
-    if port_open "$PORT"; then echo running; exit 0; fi
-    start fresh
-    mark_started
-    echo started
-    ;;
-  start)
-    if [ "$2" = --keep-data ]; then start keep; else start fresh; fi
-    echo started
-    ;;
-  stop)
-    stop_pid 40
-    # `stop --keep-data` is the first half of an outage (a test restarts it with `start --keep-data`):
-    # whoever started it still owns it, so the started-by-us marker stays.
-    [ "$2" = --keep-data ] || unmark_started
-    ;;
-  status)
-    if pid_running && port_open "$PORT"; then echo "running $(cat "$PIDFILE") $(rss_mib)"; exit 0; fi
-    if port_open "$PORT"; then echo "running (not ours)"; exit 0; fi
-    echo stopped
-    exit 1
-    ;;
-  *) echo "usage: kafka.sh ensure|start|stop|status [--keep-data]" >&2; exit 2 ;;
-esac
+broker_command "$@"
