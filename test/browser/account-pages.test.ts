@@ -8,11 +8,10 @@ import { simpleParser } from 'mailparser';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, recordViolations } from '../support/chromium.js';
 import { freePort } from '../support/sandbox-ports.js';
-import { repo, startSandbox, stopSandbox, type Sandbox } from '../support/sandbox-process.js';
+import { startSandbox, stopSandbox, type Sandbox } from '../support/sandbox-process.js';
 
 const PW = 'Correct-Horse-Battery-9';
 
-/** Chromium from Debian, installed by the project's own script when missing (never a downloaded build). */
 /** The link of the newest mail to `to` whose subject matches, decoded as a mail client would. */
 async function mailedLink(dir: string, to: string, subject: RegExp): Promise<URL> {
   for (let attempt = 0; attempt < 100; attempt++) {

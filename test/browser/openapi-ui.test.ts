@@ -10,9 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium, recordViolations } from '../support/chromium.js';
 import { bootSandboxKernel, type SandboxKernel } from '../support/sandbox-kernel.js';
 import { freePort } from '../support/sandbox-ports.js';
-import { repo } from '../support/sandbox-process.js';
 
-/** Chromium from Debian, installed by the project's own script when missing (never a downloaded build). */
 describe('sandbox Swagger UI in a real browser (Chromium)', function () {
   this.timeout(60_000);
   let dir: string;
