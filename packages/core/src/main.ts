@@ -68,14 +68,27 @@ export function appDirOf(entry: string | undefined): string {
   }
 }
 
-/** Renders a boot error for a terminal: the code, the message (every problem), the fix and causes. */
+/**
+ * Renders a boot error for a terminal: the code, the message (every problem), the fix and causes. A
+ * coded cause's own fix is printed under it (the concrete step, e.g. "start PostgreSQL"), unless the
+ * same fix was already printed.
+ */
 export function formatBootError(err: unknown): string {
   if (GantryError.is(err)) {
     const lines = [`[${err.code}] ${err.message}`];
-    if (err.fix) lines.push(`Fix: ${err.fix}`);
+    const fixes = new Set<string>();
+    if (err.fix) {
+      lines.push(`Fix: ${err.fix}`);
+      fixes.add(err.fix);
+    }
     let cause = err.cause;
     while (cause instanceof Error) {
-      lines.push(`caused by: ${GantryError.is(cause) ? `[${cause.code}] ` : ''}${cause.message}`);
+      const coded = GantryError.is(cause) ? cause : undefined;
+      lines.push(`caused by: ${coded ? `[${coded.code}] ` : ''}${cause.message}`);
+      if (coded?.fix && !fixes.has(coded.fix)) {
+        lines.push(`  Fix: ${coded.fix}`);
+        fixes.add(coded.fix);
+      }
       cause = cause.cause;
     }
     return lines.join('\n');

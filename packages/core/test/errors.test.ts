@@ -85,6 +85,17 @@ describe('errors', () => {
     expect(formatBootError(new TypeError('oops'))).to.match(
       /^unexpected error during boot: \{\n {2}"type": "TypeError",\n {2}"message": "oops"/,
     );
+    const unreachable = CoreErrors.CONFIG_SOURCE_FAILED('consul at 127.0.0.1:8500 refused the connection');
+    const again = CoreErrors.CONFIG_SOURCE_FAILED('second attempt refused', { cause: unreachable });
+    const boot = CoreErrors.BOOT_INVALID('the application cannot start: 1 problem', { cause: again });
+    const out = formatBootError(boot).split('\n');
+    expect(out).to.deep.equal([
+      '[GANTRY_CORE_BOOT_INVALID] the application cannot start: 1 problem',
+      'Fix: correct every problem listed, then start again',
+      'caused by: [GANTRY_CORE_CONFIG_SOURCE_FAILED] second attempt refused',
+      `  Fix: ${again.fix}`,
+      'caused by: [GANTRY_CORE_CONFIG_SOURCE_FAILED] consul at 127.0.0.1:8500 refused the connection',
+    ]);
     expect(withFix('it broke', 'fix it')).to.equal('it broke. Fix: fix it');
     expect(withFix('it broke', undefined)).to.equal('it broke');
   });
