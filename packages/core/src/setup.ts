@@ -28,7 +28,7 @@ import { HealthRegistryToken, KernelInfoToken, LoggerToken } from './kernel-info
 import type { Logger } from './logger.js';
 import { isPlugin, pluginMetadataProblems, type Plugin } from './plugin.js';
 import { resolvePlugin } from './resolve.js';
-import { didYouMean, officialOwnerOf } from './suggest.js';
+import { closest, didYouMean, officialOwnerOf } from './suggest.js';
 import { tokenName } from './token.js';
 import { KERNEL_VERSION } from './version.js';
 
@@ -129,7 +129,8 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
   // default (embedded) or the caller chose it in code (tests building their own config).
   const defined = Object.keys(config.profiles ?? {});
   const chosenInCode = options.profile !== undefined && !config.profiles;
-  if (profile !== 'embedded' && !defined.includes(profile) && !chosenInCode) {
+  const profileUnknown = profile !== 'embedded' && !defined.includes(profile) && !chosenInCode;
+  if (profileUnknown) {
     problems.push(
       `profile "${profile}"${options.profile === undefined ? ' (GANTRY_PROFILE)' : ''} is not defined in the config file${didYouMean(profile, defined)}; defined: ${defined.join(', ') || 'none'}. Fix: set GANTRY_PROFILE to a defined profile, or add "${profile}" under "profiles"`,
     );
@@ -173,16 +174,24 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
     string,
     { plugin: Plugin; specifier: string; from: string; options: Record<string, unknown> }
   >();
+  /** Keys that resolved to no plugin: a missing dependency one of them misspells is that key's problem, listed once. */
+  const unresolved: string[] = [];
   resolved.forEach((r, i) => {
     const [spec, opts] = enabled[i]!;
-    if (!r.ok) return void problems.push(r.problem);
+    if (!r.ok) {
+      unresolved.push(spec);
+      return void problems.push(r.problem);
+    }
     const meta = pluginMetadataProblems(r.value.plugin);
     if (meta.length)
       return void problems.push(...meta.map((m) => `plugin "${spec}": ${m}. Fix: correct its definePlugin({...})`));
     const p = r.value.plugin;
-    if (plugins.has(p.name))
+    const first = plugins.get(p.name);
+    if (first)
       return void problems.push(
-        `plugin "${p.name}" is enabled twice (as "${plugins.get(p.name)!.specifier}" and "${spec}"). Fix: keep one key`,
+        first.plugin === p
+          ? `plugin "${p.name}" is enabled twice (as "${first.specifier}" and "${spec}"). Fix: keep one key`
+          : `two different plugins are named "${p.name}": "${first.specifier}" (${first.from}) and "${spec}" (${r.value.from}). Fix: give one of them another name in its definePlugin({ name }), or disable one`,
       );
     if (!semver.satisfies(KERNEL_VERSION, p.kernel, { includePrerelease: true })) {
       problems.push(
@@ -207,9 +216,10 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
       problems.push(
         `token "${tokenName(t)}" is provided by ${names.map((n) => `"${n}"`).join(' and ')}. Fix: enable only one of them`,
       );
+  const misspelled = (name: string): boolean => unresolved.some((spec) => closest(spec, [name]) === name);
   for (const { plugin } of plugins.values()) {
     for (const dep of plugin.dependsOn ?? []) {
-      if (!plugins.has(dep))
+      if (!plugins.has(dep) && !misspelled(dep))
         problems.push(
           `${label(plugin.name)} depends on "${dep}", which is not enabled. Fix: add "${dep}": {} under "plugins" in the config file`,
         );
@@ -217,6 +227,7 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
     for (const t of plugin.requires ?? []) {
       if (!providers.has(t) && !BUILTIN_TOKENS.has(t)) {
         const owner = officialOwnerOf(tokenName(t));
+        if (owner !== undefined && misspelled(owner)) continue;
         const fix = owner
           ? `enable plugin "${owner}" (it provides this token): add "${owner}": {} under "plugins"`
           : 'enable the plugin that provides it (see the README of the package exporting this token)';
@@ -277,9 +288,11 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
 
   // Checks that depend on the profile or on the other plugins (secrets required outside embedded,
   // stores that need Redis...), in the same pass: every problem is listed at once.
+  // An unknown profile is the one problem then: checks made for a profile that does not exist would
+  // only list consequences of the typo.
   const enabledNames = Object.freeze([...plugins.keys()]);
   for (const { plugin, options: value } of validated.values()) {
-    if (!plugin.validate || value === undefined) continue;
+    if (!plugin.validate || value === undefined || profileUnknown) continue;
     try {
       for (const found of plugin.validate(value as never, { profile, plugins: enabledNames })) {
         if (typeof found === 'string') problems.push(`${label(plugin.name)}: ${found}`);

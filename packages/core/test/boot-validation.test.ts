@@ -1,7 +1,9 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { expect } from 'chai';
 import { z } from 'zod';
 import { createKernel, silentLogger, token, topoSort } from '../src/index.js';
-import { FIXTURES, kernelOf, plugin, problemsOf, rejection, tempDir } from './helpers.js';
+import { CORE_URL, FIXTURES, kernelOf, plugin, problemsOf, rejection, tempDir } from './helpers.js';
 
 const Missing = token<string>('test.boot.Missing');
 
@@ -207,6 +209,32 @@ describe('createKernel: boot checks', () => {
     expect(problemsOf(twice)).to.deep.equal([
       'plugin "http" is enabled twice (as "http" and "@gantry/http"). Fix: keep one key',
     ]);
+
+    // Two different plugins under one name: keeping one key would drop one of them; the fix renames.
+    const dir = tempDir('gantry-boot-samename-');
+    try {
+      const local = (file: string) =>
+        writeFileSync(
+          path.join(dir.dir, file),
+          `import { definePlugin } from ${JSON.stringify(CORE_URL)};\nexport const plugin = definePlugin({ name: 'audit', version: '1.0.0', kernel: '^0.1.0', register() {} });\n`,
+        );
+      local('audit-a.js');
+      local('audit-b.js');
+      const clash = await rejection(
+        createKernel({
+          appDir: dir.dir,
+          config: { plugins: { './audit-a.js': {}, './audit-b.js': {} } },
+          env: {},
+          logger: silentLogger(),
+        }),
+      );
+      expect(problemsOf(clash)).to.have.length(1);
+      expect(problemsOf(clash)[0]).to.match(
+        /^two different plugins are named "audit": "\.\/audit-a\.js" \(.*audit-a\.js\) and "\.\/audit-b\.js" \(.*audit-b\.js\)\. Fix: give one of them another name in its definePlugin\(\{ name \}\), or disable one$/,
+      );
+    } finally {
+      dir.remove();
+    }
   });
 
   it('validates kernel settings and reports them next to plugin problems', async () => {

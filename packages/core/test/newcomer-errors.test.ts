@@ -31,6 +31,33 @@ describe('core: errors a newcomer can act on', () => {
     for (const p of problems) expect(p).to.not.include('npm install');
   });
 
+  it('a misspelled key that a plugin depends on is one problem, not a second "not enabled" one', async () => {
+    const users = plugin('users', { dependsOn: ['database'], requires: [token('gantry.database.Database')] });
+    const err = await rejection(
+      createKernel({
+        appDir: tmp.dir,
+        config: { plugins: { databse: {}, users: {} } },
+        plugins: [users],
+        env: {},
+        logger: silentLogger(),
+      }),
+    );
+    expect(problemsOf(err)).to.have.length(1);
+    expect(problemsOf(err)[0]).to.include('Fix: rename the key "databse" to "database"');
+    // Without the typo the missing dependency is still named (the check can fail).
+    const missing = await rejection(
+      createKernel({
+        appDir: tmp.dir,
+        config: { plugins: { users: {} } },
+        plugins: [users],
+        env: {},
+        logger: silentLogger(),
+      }),
+    );
+    expect(problemsOf(missing)).to.have.length(2);
+    expect(problemsOf(missing)[0]).to.include('depends on "database", which is not enabled');
+  });
+
   it('an official plugin that is not installed gets the install command; an npm name gets its own', async () => {
     const err = await rejection(
       createKernel({
@@ -121,6 +148,30 @@ describe('core: errors a newcomer can act on', () => {
       }),
     );
     expect(problemsOf(typo)[0]).to.include('(did you mean "compose"?)');
+    // Checks made for the profile (validate) would only list consequences of the typo: left out.
+    const secretive = plugin('secretive', {
+      config: z.object({}).strict(),
+      validate: (_o: unknown, { profile }: { profile: string }) =>
+        profile === 'embedded' ? [] : [`no secret in profile "${profile}"`],
+    });
+    const alone = await rejection(
+      createKernel({
+        config: { plugins: { secretive: {} }, profiles: { compose: {} } },
+        plugins: [secretive],
+        env: { GANTRY_PROFILE: 'compsoe' },
+        logger: silentLogger(),
+      }),
+    );
+    expect(problemsOf(alone)).to.have.length(1);
+    const known = await rejection(
+      createKernel({
+        config: { plugins: { secretive: {} }, profiles: { compose: {} } },
+        plugins: [secretive],
+        env: { GANTRY_PROFILE: 'compose' },
+        logger: silentLogger(),
+      }),
+    );
+    expect(problemsOf(known)).to.deep.equal(['plugin "secretive": no secret in profile "compose"']);
     // The default profile needs no entry.
     await (await createKernel({ config: { plugins: {} }, env: {}, logger: silentLogger() })).stop();
   });
