@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { CliErrors } from './errors.js';
 import type { CliIo } from './io.js';
 
 /**
@@ -19,4 +20,23 @@ export function runNpm(io: CliIo, cwd: string, args: readonly string[]): Promise
     child.on('error', reject);
     child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
+}
+
+/**
+ * The `.npmrc` that keeps a new project on the registry it was created from (`--registry`), so a later
+ * `npm install` or `npm ci` there resolves the same packages. Refuses what is not an http(s) URL.
+ */
+export function registryNpmrc(registry: string | undefined): string | undefined {
+  if (registry === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(registry);
+  } catch {
+    url = new URL('invalid:');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw CliErrors.USAGE(`--registry "${registry}" is not an http(s) URL`, {
+      fix: 'give the registry URL, e.g. --registry http://127.0.0.1:4873',
+    });
+  return `registry=${url.href}\n`;
 }

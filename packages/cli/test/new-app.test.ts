@@ -204,6 +204,13 @@ describe('gantry new app', function () {
     expect(readFileSync(log, 'utf8').trim().split('\n')).to.deep.equal([
       `${app}|install --no-audit --no-fund --registry http://127.0.0.1:4873`,
     ]);
+    // Later installs in the app (npm ci in its README) stay on that registry.
+    expect(readFileSync(path.join(app, '.npmrc'), 'utf8')).to.equal('registry=http://127.0.0.1:4873/\n');
+    expect(res.stdout).to.include('.npmrc: registry=http://127.0.0.1:4873/');
+    const bad = await gantry(['new', 'app', 'badreg', '--registry', 'file:///tmp/x', '--cwd', tmp.dir], { env });
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.include('--registry "file:///tmp/x" is not an http(s) URL');
+    expect(existsSync(path.join(tmp.dir, 'badreg'))).to.equal(false);
     const pkg = json(path.join(app, 'package.json'));
     expect(pkg.dependencies['@gantry/core']).to.equal('0.3.1');
     expect(pkg.dependencies['@gantry/plugin-users']).to.equal('0.3.1');

@@ -115,6 +115,19 @@ describe('gantry new plugin', function () {
     );
   });
 
+  it('--registry is written to .npmrc so later installs of the plugin use it; a non-http URL is refused', async () => {
+    const res = await gantry(['new', 'plugin', 'reg', '--registry', 'https://npm.example.test/', '--cwd', tmp.dir]);
+    expect(res.code, res.stderr).to.equal(0);
+    expect(readFileSync(path.join(tmp.dir, 'reg/.npmrc'), 'utf8')).to.equal('registry=https://npm.example.test/\n');
+    const none = await gantry(['new', 'plugin', 'plain', '--cwd', tmp.dir]);
+    expect(none.code, none.stderr).to.equal(0);
+    expect(tree(tmp.dir).filter((f) => f.endsWith('.npmrc'))).to.deep.equal(['reg/.npmrc']);
+    const bad = await gantry(['new', 'plugin', 'badreg', '--registry', 'not a url', '--cwd', tmp.dir]);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.include('--registry "not a url" is not an http(s) URL');
+    expect(tree(tmp.dir).some((f) => f.startsWith('badreg/'))).to.equal(false);
+  });
+
   it('refuses a name that is not kebab-case and a non-empty folder', async () => {
     const bad = await gantry(['new', 'plugin', 'Greeting_Card', '--cwd', tmp.dir]);
     expect(bad.code).to.equal(1);

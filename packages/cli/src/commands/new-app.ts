@@ -6,7 +6,7 @@ import { loadCatalog, selectPlugins, type CatalogEntry } from '../catalog.js';
 import { CliErrors } from '../errors.js';
 import { say, type CliIo } from '../io.js';
 import { assertPackageName, hostLabel, snakeCase } from '../names.js';
-import { runNpm } from '../npm.js';
+import { registryNpmrc, runNpm } from '../npm.js';
 import { copyTemplate, fillTokens, writeFile, type Tokens } from '../templates.js';
 import { CLI_VERSION, TEMPLATES_DIR } from '../version.js';
 
@@ -51,6 +51,7 @@ export async function newApp(io: CliIo, options: NewAppOptions): Promise<number>
     throw CliErrors.USAGE(`--gantry-version "${range}" is not a semver range`, {
       fix: 'give a version or a range such as 0.1.0 or ^0.1.0',
     });
+  const npmrc = registryNpmrc(options.registry);
   if (existsSync(target) && readdirSync(target).length > 0)
     throw CliErrors.TARGET_NOT_EMPTY(`${target} already exists and is not empty`);
 
@@ -86,9 +87,14 @@ export async function newApp(io: CliIo, options: NewAppOptions): Promise<number>
     `${JSON.stringify(appConfig({ catalog, selected, profile, tokens }), null, 2)}\n`,
   );
   written.push('gantry.config.json');
+  if (npmrc) {
+    writeFile(target, '.npmrc', npmrc);
+    written.push('.npmrc');
+  }
 
   say(io, `Created ${name} in ${target}`, `  plugins: ${selected.join(', ')}, and the local plugin ${LOCAL_PLUGIN}`);
   for (const [plugin, by] of added) say(io, `  added ${plugin} (needed by ${by})`);
+  if (npmrc) say(io, `  .npmrc: ${npmrc.trim()} (npm install and npm ci in this folder use it)`);
   if (profile === 'compose')
     say(io, '  profiles: embedded (default), compose (GANTRY_PROFILE=compose: PostgreSQL, Redis, SMTP)');
 

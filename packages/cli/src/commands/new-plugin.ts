@@ -5,8 +5,8 @@ import semver from 'semver';
 import { CliErrors } from '../errors.js';
 import { say, type CliIo } from '../io.js';
 import { assertPackageName, assertPluginName, pascalCase } from '../names.js';
-import { runNpm } from '../npm.js';
-import { copyTemplate } from '../templates.js';
+import { registryNpmrc, runNpm } from '../npm.js';
+import { copyTemplate, writeFile } from '../templates.js';
 import { CLI_VERSION, TEMPLATES_DIR } from '../version.js';
 
 /** Options of `gantry new plugin`. */
@@ -47,6 +47,7 @@ export async function newPlugin(io: CliIo, options: NewPluginOptions): Promise<n
       fix: 'give a version or a range such as 0.1.0 or ^0.1.0',
     });
   const target = path.resolve(options.cwd, options.dir ?? plugin);
+  const npmrc = registryNpmrc(options.registry);
   if (existsSync(target) && readdirSync(target).length > 0)
     throw CliErrors.TARGET_NOT_EMPTY(`${target} already exists and is not empty`);
   const Name = pascalCase(plugin);
@@ -67,7 +68,9 @@ export async function newPlugin(io: CliIo, options: NewPluginOptions): Promise<n
       gantryRange: range,
     },
   });
+  if (npmrc) writeFile(target, '.npmrc', npmrc);
   say(io, `Created plugin "${plugin}" (package ${pkg}) in ${target}`);
+  if (npmrc) say(io, `  .npmrc: ${npmrc.trim()} (npm install and npm ci in this folder use it)`);
   if (options.install) {
     const args = ['install', '--no-audit', '--no-fund', ...(options.registry ? ['--registry', options.registry] : [])];
     say(io, `Installing dependencies: npm ${args.join(' ')}`);
