@@ -114,6 +114,9 @@ const CURSOR = /^[A-Za-z0-9_-]{1,200}$/;
 /** The {@link Audit} implementation. */
 export class AuditService implements Audit {
   private last: AuditWriteStatus | undefined;
+  /** Entries written per `action outcome`, and refused writes per action: read by the metrics. */
+  private readonly written = new Map<string, number>();
+  private readonly failed = new Map<string, number>();
   // Monotonic UUID v7 per instance: entries written in the same millisecond still sort in write order.
   private lastMs = 0;
   private seq = 0;
@@ -133,6 +136,7 @@ export class AuditService implements Audit {
       if (DatabaseErrors.NOT_STARTED.is(err)) throw err;
       const code = errorCode(err);
       this.last = { ok: false, at: new Date().toISOString(), error: code };
+      this.failed.set(entry.action, (this.failed.get(entry.action) ?? 0) + 1);
       logger.error({ audit: entry, err }, 'audit write failed');
       throw AuditErrors.UNAVAILABLE(`the audit entry ${entry.action} (${entry.id}) could not be stored`, {
         cause: err,
@@ -140,8 +144,24 @@ export class AuditService implements Audit {
       });
     }
     this.last = { ok: true, at: entry.time };
+    const key = `${entry.action} ${entry.outcome}`;
+    this.written.set(key, (this.written.get(key) ?? 0) + 1);
     logger.info({ audit: entry }, 'audit');
     return entry;
+  }
+
+  /** Entries written since start as `[action, outcome, count]`, and refused writes as `[action, count]`. */
+  counts(): {
+    written: readonly (readonly [string, AuditOutcome, number])[];
+    failed: readonly (readonly [string, number])[];
+  } {
+    return {
+      written: [...this.written].map(([key, n]) => {
+        const [action, outcome] = key.split(' ') as [string, AuditOutcome];
+        return [action, outcome, n] as const;
+      }),
+      failed: [...this.failed],
+    };
   }
 
   async query(query: AuditQuery = {}): Promise<AuditPage> {

@@ -4,6 +4,7 @@ import { DatabaseToken } from '@gantry/plugin-database';
 import { AuditService } from './audit.js';
 import { auditConfigSchema } from './config.js';
 import { AuditEventEntity, auditMigrations } from './entity.js';
+import { registerAuditMetrics } from './metrics.js';
 import { AuditToken } from './tokens.js';
 
 /** The `audit` plugin: an append-only trail of auth events and admin actions, in the database and in the log. */
@@ -13,7 +14,7 @@ export const plugin = definePlugin({
   kernel: '^0.1.0',
   description: 'Append-only audit trail of auth events and admin actions: sanitized, stored in the database and logged',
   dependsOn: ['database'],
-  optionalDependsOn: ['http'],
+  optionalDependsOn: ['http', 'metrics'],
   requires: [DatabaseToken],
   provides: [AuditToken],
   config: auditConfigSchema,
@@ -23,6 +24,7 @@ export const plugin = definePlugin({
     db.registerMigrations('audit', auditMigrations);
     const audit = new AuditService({ db, config: ctx.config, logger: ctx.logger });
     ctx.provide(AuditToken, audit);
+    registerAuditMetrics(ctx.container, ctx.name, audit);
     // The trail over HTTP, when the http plugin is enabled: permission "audit:read" (rbac enforces it,
     // and the boot fails if no plugin does).
     if (ctx.config.route && ctx.container.tryGet(HttpTransportToken)) {

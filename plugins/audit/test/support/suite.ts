@@ -1,8 +1,9 @@
 // The behaviour the audit plugin must have on every engine, run against SQLite (audit.test.ts) and
 // the real PostgreSQL (audit.pg.test.ts).
-import { GantryError } from '@gantry/core';
+import { GantryError, type Plugin } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
 import { DatabaseToken, plugin as databasePlugin } from '@gantry/plugin-database';
+import { plugin as metricsPlugin } from '@gantry/plugin-metrics';
 import { createTestKernel, memoryLogger, type LogLine, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { AuditToken, plugin as auditPlugin, type AuditEntry } from '../../src/index.js';
@@ -27,10 +28,14 @@ export interface Booted {
 export class Kernels {
   private readonly started: TestKernel[] = [];
 
-  async boot(database: Record<string, unknown>, audit: Record<string, unknown> = {}): Promise<Booted> {
+  async boot(
+    database: Record<string, unknown>,
+    audit: Record<string, unknown> = {},
+    extra: readonly Plugin[] = [],
+  ): Promise<Booted> {
     const lines: LogLine[] = [];
     const tk = await createTestKernel({
-      plugins: [httpPlugin, databasePlugin, auditPlugin, probePlugin()],
+      plugins: [httpPlugin, ...extra, databasePlugin, auditPlugin, probePlugin()],
       config: { database, audit: { route: false, ...audit } },
       logger: memoryLogger(lines),
     });
@@ -327,6 +332,26 @@ export function auditSuite(target: SuiteTarget): void {
       expect(readiness.checks['audit']).to.deep.include({ status: 'degraded' });
       // Non-critical: the instance stays ready.
       expect(readiness.status).to.not.equal('down');
+    });
+
+    it('counts entries per action and outcome, and refused writes per action, in /metrics', async () => {
+      const { tk, table } = await kernels.boot(await target.fresh(), {}, [metricsPlugin]);
+      const audit = tk.get(AuditToken);
+      for (let i = 0; i < 3; i++) await audit.record({ action: 'auth.login', outcome: 'failure' });
+      await audit.record({ action: 'auth.login', outcome: 'success' });
+      await audit.record({ action: 'admin.role.update', outcome: 'denied' });
+      const scrape = async () => (await tk.inject('/metrics')).body;
+      let text = await scrape();
+      expect(text).to.include('audit_entries_total{action="auth.login",outcome="failure"} 3');
+      expect(text).to.include('audit_entries_total{action="auth.login",outcome="success"} 1');
+      expect(text).to.include('audit_entries_total{action="admin.role.update",outcome="denied"} 1');
+      expect(text).to.not.match(/audit_write_failures_total\{/);
+      await tk.get(DatabaseToken).em().getConnection().execute(`drop table ${table}`);
+      await rejection(audit.record({ action: 'auth.login', outcome: 'failure' }));
+      text = await scrape();
+      expect(text).to.include('audit_write_failures_total{action="auth.login"} 1');
+      // A refused write is not counted as written.
+      expect(text).to.include('audit_entries_total{action="auth.login",outcome="failure"} 3');
     });
 
     it('registers no HTTP route of its own (GET /api/v1/audit comes with rbac)', async () => {
