@@ -92,7 +92,7 @@ export const websocketConfigSchema = z
       .boolean()
       .default(true)
       .describe(
-        'At each heartbeat, verify the bearer token of every connection again (revocation, logout): a refused one is closed with 4401',
+        'At each heartbeat, verify the bearer token of every connection again (revocation, logout), and that the session of every cookie connection is still live: a refused one is closed with 4401',
       ),
     drainTimeoutMs: z
       .number()

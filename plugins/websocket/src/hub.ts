@@ -568,8 +568,27 @@ export class WebSocketHub {
       }
       client.alive = false;
       client.ws.ping();
-      if (client.token !== undefined && this.options.config.revalidate) this.revalidate(client, client.token);
+      if (!this.options.config.revalidate) continue;
+      if (client.token !== undefined) this.revalidate(client, client.token);
+      else if (client.principal?.via === 'session') this.revalidateSession(client, client.principal);
     }
+  }
+
+  /**
+   * Checks that a cookie connection's session is still live (logout, revocation by the user or an
+   * admin, idle or absolute timeout, on any instance): an ended one closes the connection with 4401.
+   * Reads the user's session list, which does not slide the idle expiry: an open socket alone does not
+   * keep an abandoned session alive.
+   */
+  private revalidateSession(client: Client, principal: Principal): void {
+    this.options.sessions?.list(principal.id).then(
+      (live) => {
+        if (!live.some((s) => s.id === principal.sessionId))
+          client.ws.close(CloseCodes.UNAUTHENTICATED, 'session ended');
+      },
+      // A store outage is not a revocation: it must not disconnect everyone.
+      () => undefined,
+    );
   }
 
   /** Verifies a connection's token again: a revoked (logged out) or expired one ends the connection. */

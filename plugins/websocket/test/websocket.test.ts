@@ -3,6 +3,7 @@
 import { EventBusToken } from '@gantry/core';
 import { plugin as httpPlugin } from '@gantry/http';
 import { AuthJwtToken } from '@gantry/plugin-auth-jwt';
+import { SessionsToken } from '@gantry/plugin-sessions-redis';
 import { plugin as metricsPlugin } from '@gantry/plugin-metrics';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { definePlugin } from '@gantry/core';
@@ -336,6 +337,33 @@ describe('websocket', function () {
         await beating.get(AuthJwtToken).revokeFamily(pair.sessionId);
         expect((await peer.closed).code).to.equal(4401);
         expect(other.ws.readyState).to.equal(other.ws.OPEN);
+      } finally {
+        await beating.stop();
+      }
+    });
+
+    it('closes a cookie connection whose session ended (logout, revocation) at the next heartbeat, with 4401', async () => {
+      const beating = await boot({ websocket: { heartbeatMs: 100 } });
+      try {
+        const cookieOf = async (user: string) =>
+          (await fetch(`${beating.url()}/api/v1/test-login/${user}`, { method: 'POST' })).headers
+            .getSetCookie()
+            .map((c) => c.split(';')[0])
+            .join('; ');
+        const quinn = await cookieOf('quinn');
+        const peer = await open(wsUrl(beating), { headers: { cookie: quinn, origin: ORIGIN } });
+        await peer.next((m) => m.type === 'welcome');
+        const rae = await open(wsUrl(beating), { headers: { cookie: await cookieOf('rae'), origin: ORIGIN } });
+        await rae.next((m) => m.type === 'welcome');
+        // Several heartbeats with the session live: the connection stays.
+        await new Promise((resolve) => setTimeout(resolve, 350));
+        expect(peer.ws.readyState).to.equal(peer.ws.OPEN);
+        const sessions = beating.get(SessionsToken);
+        const [session] = await sessions.list('quinn');
+        expect(await sessions.revoke('quinn', session!.id)).to.equal(true);
+        expect((await peer.closed).code).to.equal(4401);
+        expect(rae.ws.readyState).to.equal(rae.ws.OPEN);
+        rae.ws.terminate();
       } finally {
         await beating.stop();
       }
