@@ -58,6 +58,12 @@ export const databaseConfigSchema = z
       .strict()
       .default({ min: 0, max: 10 })
       .describe('PostgreSQL connection pool size: `{ min, max }`'),
+    sqliteSynchronous: z
+      .enum(['normal', 'full'])
+      .default('normal')
+      .describe(
+        'SQLite (a file, in WAL mode): `normal` syncs to disk at checkpoints, not at every commit (safe from corruption and from a crash of the process; a power loss may undo the last commits), `full` syncs at every commit',
+      ),
     migrateOnStart: z
       .boolean()
       .default(true)

@@ -173,6 +173,11 @@ export async function initOrm(setup: OrmSetup): Promise<SqlOrm> {
         entityManager: withMappedEntityManagerErrors(SqliteEntityManager, setup.errors) as typeof SqliteEntityManager,
         // better-sqlite3: how long a statement waits for a lock held by another connection.
         driverOptions: { timeout: config.connectTimeoutMs },
+        onCreateConnection: async (connection: unknown) => {
+          const conn = connection as { executeQuery(q: { sql: string; parameters: unknown[] }): Promise<unknown> };
+          for (const sql of sqlitePragmas(setup.sqlitePath, config.sqliteSynchronous))
+            await conn.executeQuery({ sql, parameters: [] });
+        },
       }),
     );
     return orm as unknown as SqlOrm;
@@ -207,6 +212,16 @@ export async function initOrm(setup: OrmSetup): Promise<SqlOrm> {
 }
 
 /** `host:port/db` (credentials removed) or the SQLite path: where the database is, for logs and boot errors. */
+/**
+ * The pragmas every SQLite connection starts with. A file runs in WAL mode (readers never block the
+ * writer, one sync per checkpoint instead of several per commit: the journal mode Rails and most
+ * embedded servers choose) with `synchronous` as configured; `:memory:` has no journal to choose.
+ */
+export function sqlitePragmas(file: string, synchronous: 'normal' | 'full'): string[] {
+  if (file === ':memory:') return [];
+  return ['pragma journal_mode = wal', `pragma synchronous = ${synchronous}`];
+}
+
 export function describeTarget(config: DatabaseConfig, sqlitePath: string): string {
   if (config.driver === 'sqlite') return sqlitePath;
   if (config.clientUrl) {

@@ -51,6 +51,24 @@ describe('database plugin on sqlite: embedded specifics', () => {
     }
   });
 
+  it('runs a file in WAL mode with synchronous as configured (normal by default, full on request)', async () => {
+    const dir = await tmpDir();
+    const pragmas = async (options: Record<string, unknown>) => {
+      const tk = await kernels.boot(options);
+      const em = tk.get(DatabaseToken).em();
+      const [journal] = await em.execute<{ journal_mode: string }[]>('pragma journal_mode');
+      const [sync] = await em.execute<{ synchronous: number }[]>('pragma synchronous');
+      return { journal: journal!.journal_mode, synchronous: sync!.synchronous };
+    };
+    // SQLite reports synchronous as a number: 1 = NORMAL, 2 = FULL.
+    expect(await pragmas({ dbName: path.join(dir, 'a.sqlite') })).to.deep.equal({ journal: 'wal', synchronous: 1 });
+    expect(await pragmas({ dbName: path.join(dir, 'b.sqlite'), sqliteSynchronous: 'full' })).to.deep.equal({
+      journal: 'wal',
+      synchronous: 2,
+    });
+    expect((await pragmas({ dbName: ':memory:' })).journal).to.equal('memory');
+  });
+
   it('works in :memory:, each kernel with its own database', async () => {
     const a = await kernels.boot({ dbName: ':memory:' });
     const b = await kernels.boot({ dbName: ':memory:' });
