@@ -460,7 +460,8 @@ class KafkaDriver implements EventDriver {
     );
     void this.inFlight.finally(() => {
       this.inFlight = undefined;
-      if (this.queue.length > 0) this.scheduleFlush();
+      // What queued meanwhile already waited at least one round trip, longer than the linger: send it now.
+      if (this.queue.length > 0) this.flush();
     });
   }
 
