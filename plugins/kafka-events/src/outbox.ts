@@ -35,6 +35,13 @@ export const outboxMigrations: readonly MigrationDefinition[] = [
   },
 ];
 
+/**
+ * How far past a batch an SQLite claim looks for rows of free keys: the oldest `WINDOW_FACTOR × batch`
+ * unsent rows (a key's leased rows are older than its free ones, so the window shows every lease that
+ * blocks a key with free rows in it).
+ */
+const WINDOW_FACTOR = 2;
+
 /** One outbox row as the relay reads it. */
 export interface OutboxRow {
   readonly sequence: number;
@@ -94,70 +101,68 @@ export class OutboxStore {
   }
 
   /**
-   * SQLite: claims up to `batch` of the oldest unsent rows whose key no other live lease holds, then
-   * returns them in sequence order. A key's claimed rows are always its oldest unsent ones (a
-   * prefix), so a key is held exactly when its oldest unsent row is under a live lease: the UPDATE
-   * re-checks that row for each key (SQLite runs one statement at a time, so check and claim are
-   * atomic). Two relays never hold one key, and order per key holds.
+   * SQLite: claims up to `batch` of the oldest unsent rows whose key no other live lease holds, in one
+   * `UPDATE … RETURNING` (SQLite runs one statement at a time, so check and claim are atomic), and
+   * returns them in sequence order. A key's claimed rows are always its oldest unsent ones (a prefix):
+   * a row is taken only when its key's oldest unsent row is not under another owner's live lease
+   * (leased rows being a prefix, then none is), so two relays (or two lanes) never hold one key, and
+   * order per key holds. Candidates come from a window of the oldest unsent rows
+   * (`WINDOW_FACTOR` × `batch`): a relay whose keys are all held elsewhere looks at that window, not at
+   * the whole backlog.
    */
-  async claimWithLease(owner: string, leaseMs: number, batch: number): Promise<OutboxRow[]> {
-    const em = this.db.orm().em.fork();
+  async claimWithLease(owner: string, leaseMs: number, batch: number, claim = `${owner}#0`): Promise<OutboxRow[]> {
     const t = this.table('gantry_outbox');
     const now = Date.now();
-    // A key's leased rows are older than its free ones: a window of the oldest rows shows every lease
-    // that blocks a key with free rows in it.
-    const window = await em.execute<
-      { sequence: number | string; lock_key: string; lease_owner: string | null; lease_until: number | string | null }[]
-    >(`select sequence, lock_key, lease_owner, lease_until from ${t} where sent_at is null order by sequence limit ?`, [
-      batch * 2,
-    ]);
-    const blocked = new Set<string>();
-    for (const r of window)
-      if (r.lease_owner !== null && r.lease_owner !== owner && Number(r.lease_until) > now) blocked.add(r.lock_key);
-    const chosen = window
-      .filter((r) => !blocked.has(r.lock_key))
-      .slice(0, batch)
-      .map((r) => Number(r.sequence));
-    if (chosen.length === 0) return [];
-    const list = chosen.map(() => '?').join(', ');
-    await em.execute(
-      `update ${t} set lease_owner = ?, lease_until = ?
-       where sequence in (${list}) and sent_at is null
-         and coalesce((select case when o.lease_owner is not null and o.lease_owner <> ? and o.lease_until > ? then 1 else 0 end
-           from ${t} o where o.lock_key = ${t}.lock_key and o.sent_at is null order by o.sequence limit 1), 0) = 0`,
-      [owner, now + leaseMs, ...chosen, owner, now],
-      'run',
-    );
-    const rows = await em.execute<RawRow[]>(
-      `select sequence, id, topic, event_key, headers, payload from ${t}
-       where sequence in (${list}) and lease_owner = ? and sent_at is null order by sequence`,
-      [...chosen, owner],
-    );
-    return rows.map(toRow);
+    const mine = `${owner}#`;
+    const rows = await this.db
+      .orm()
+      .em.fork()
+      .execute<RawRow[]>(
+        `update ${t} set lease_owner = ?, lease_until = ?
+         where sequence in (
+           select o.sequence from (
+             select sequence, lock_key from ${t}
+             where sent_at is null and (lease_owner is null or lease_until <= ?)
+             order by sequence limit ?) o
+           where coalesce((select case when h.lease_until > ? and substr(h.lease_owner, 1, ?) <> ? then 1 else 0 end
+             from ${t} h where h.sent_at is null and h.lock_key = o.lock_key order by h.sequence limit 1), 0) = 0
+           order by o.sequence limit ?)
+         returning sequence, id, topic, event_key, headers, payload`,
+        [claim, now + leaseMs, now, batch * WINDOW_FACTOR, now, mine.length, mine, batch],
+      );
+    return rows.map(toRow).sort((a, b) => a.sequence - b.sequence);
   }
 
-  /** Marks claimed rows sent and drops their lease (SQLite). */
-  async markSent(owner: string, sequences: readonly number[]): Promise<void> {
+  /** Marks the rows of one claim sent and drops their lease (SQLite); the sequence range keeps the lookup on the primary key. */
+  async markSent(claim: string, sequences: readonly number[]): Promise<void> {
     if (sequences.length === 0) return;
+    let lo = sequences[0]!;
+    let hi = lo;
+    for (const s of sequences) {
+      if (s < lo) lo = s;
+      if (s > hi) hi = s;
+    }
     await this.db
       .orm()
       .em.fork()
       .execute(
         `update ${this.table('gantry_outbox')} set sent_at = ?, lease_owner = null, lease_until = null
-         where lease_owner = ? and sequence in (${sequences.map(() => '?').join(', ')})`,
-        [Date.now(), owner, ...sequences],
+         where sequence between ? and ? and lease_owner = ? and sent_at is null`,
+        [Date.now(), lo, hi, claim],
         'run',
       );
   }
 
   /** Gives back what `owner` claimed and did not send (SQLite), so another relay need not wait for the lease. */
   async release(owner: string): Promise<void> {
+    const mine = `${owner}#`;
     await this.db
       .orm()
       .em.fork()
       .execute(
-        `update ${this.table('gantry_outbox')} set lease_owner = null, lease_until = null where lease_owner = ? and sent_at is null`,
-        [owner],
+        `update ${this.table('gantry_outbox')} set lease_owner = null, lease_until = null
+         where sent_at is null and substr(lease_owner, 1, ?) = ?`,
+        [mine.length, mine],
         'run',
       );
   }
@@ -302,6 +307,11 @@ export class OutboxRelay {
   private nudged = false;
   private lastPrune = 0;
   private lastError: { at: string; message: string } | undefined;
+  /** SQLite: per lane, the batch handed to the driver and not yet marked sent. */
+  private readonly flights = new Map<number, { claim: string; rows: OutboxRow[]; acked: Promise<void> }>();
+  private claims = 0;
+  /** SQLite: per lane, how many polls in a row found every key held by other lanes. */
+  private readonly emptyStreak = new Map<number, number>();
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.store = new OutboxStore(options.db);
@@ -348,8 +358,9 @@ export class OutboxRelay {
     const lanes = Math.max(1, this.options.lanes ?? 1);
     if (db.driver === 'postgresql')
       return this.store.relayLocked(batchSize, (rows) => this.send(rows), lane % lanes, lanes);
-    const owner = `${this.owner}-${lane}`;
-    const rows = await this.store.claimWithLease(owner, this.options.leaseMs, batchSize);
+    const owner = this.laneOwner(lane);
+    const claim = `${owner}#${++this.claims}`;
+    const rows = await this.store.claimWithLease(owner, this.options.leaseMs, batchSize, claim);
     if (rows.length === 0) return 0;
     try {
       await this.send(rows);
@@ -358,10 +369,68 @@ export class OutboxRelay {
       throw err;
     }
     await this.store.markSent(
-      owner,
+      claim,
       rows.map((r) => r.sequence),
     );
     return rows.length;
+  }
+
+  private laneOwner(lane: number): string {
+    return `${this.owner}-${lane}`;
+  }
+
+  /**
+   * One pipelined round of an SQLite lane: claims the next batch while the lane's previous one is
+   * with the broker, hands it to the driver only once the previous one was acknowledged (a lane's
+   * batches reach the broker in claim order, so a key's rows spread over two batches keep their
+   * order), then waits for the previous batch's acknowledgement and marks it sent. The claim and the
+   * mark run while a batch is in flight instead of between round trips. A failed send releases
+   * everything the lane holds, the batch queued behind it included (never sent): both are claimed
+   * again, in order. Returns the rows marked sent.
+   */
+  private async pipelinedRound(lane: number): Promise<number> {
+    const owner = this.laneOwner(lane);
+    const previous = this.flights.get(lane);
+    const claim = `${owner}#${++this.claims}`;
+    const rows = this.running
+      ? await this.store.claimWithLease(owner, this.options.leaseMs, this.options.batchSize, claim)
+      : [];
+    if (rows.length > 0) {
+      const acked = (previous?.acked ?? Promise.resolve()).then(() => this.send(rows));
+      acked.catch(() => undefined); // awaited by the next round; a failure must not go unhandled meanwhile
+      this.flights.set(lane, { claim, rows, acked });
+    } else this.flights.delete(lane);
+    if (!previous) return 0;
+    try {
+      await previous.acked;
+    } catch (err) {
+      this.flights.delete(lane);
+      await this.store.release(owner).catch(() => undefined);
+      throw err;
+    }
+    await this.store.markSent(
+      previous.claim,
+      previous.rows.map((r) => r.sequence),
+    );
+    return previous.rows.length;
+  }
+
+  /**
+   * How long an idle lane waits before polling again (a new row wakes it sooner). An SQLite lane that
+   * keeps finding every key held by the other lanes backs off, doubling up to 1 s: its empty claims
+   * would spend the busy lanes' CPU.
+   */
+  private idleDelay(lane: number, foundNothing: boolean): number {
+    const { intervalMs } = this.options;
+    const busyElsewhere = [...this.flights.keys()].some((l) => l !== lane);
+    const streak = foundNothing && busyElsewhere ? (this.emptyStreak.get(lane) ?? 0) + 1 : 0;
+    this.emptyStreak.set(lane, streak);
+    return streak === 0 ? intervalMs : Math.max(intervalMs, Math.min(1_000, intervalMs * 2 ** streak));
+  }
+
+  /** Settles what a stopping SQLite lane still has with the broker: marked once acknowledged, released if it failed. */
+  private async finishLane(lane: number): Promise<void> {
+    while (this.flights.has(lane)) await this.pipelinedRound(lane);
   }
 
   private async send(rows: OutboxRow[]): Promise<void> {
@@ -377,7 +446,7 @@ export class OutboxRelay {
       this.nudged = false;
       let sent = 0;
       try {
-        sent = await this.relayOnce(lane);
+        sent = this.options.db.driver === 'postgresql' ? await this.relayOnce(lane) : await this.pipelinedRound(lane);
         if (Date.now() - this.lastPrune > Math.min(60_000, Math.max(1_000, this.options.pruneAfterMs))) {
           this.lastPrune = Date.now();
           await this.store.prune(this.options.pruneAfterMs, this.options.processedRetentionMs ?? 7 * 86_400_000);
@@ -392,9 +461,13 @@ export class OutboxRelay {
       // A full batch means more is waiting: go on at once (unless the broker is failing), after
       // yielding to I/O (SQLite and the in-process broker answer without it and would starve the loop).
       // A lane that found nothing waits (woken by a new row or by a lane releasing its keys) rather than spinning.
-      if (sent > 0) this.wakeOne();
+      // SQLite lanes pipeline, so a busy lane goes on with the keys it frees itself: waking an idle lane
+      // on its progress would only buy a claim that finds every key held.
+      const pipelined = this.options.db.driver !== 'postgresql';
+      if (sent > 0 && !pipelined) this.wakeOne();
       if (
         !this.running ||
+        this.flights.has(lane) ||
         (this.lastError === undefined && sent > 0 && (sent >= this.options.batchSize || this.nudged))
       ) {
         await new Promise((resolve) => setImmediate(resolve));
@@ -406,9 +479,16 @@ export class OutboxRelay {
           this.waiters.delete(wake);
           resolve();
         };
-        const timer = setTimeout(wake, this.options.intervalMs);
+        const timer = setTimeout(wake, this.idleDelay(lane, pipelined && sent === 0));
         this.waiters.add(wake);
       });
     }
+    // Stopping: what this lane handed to the broker is marked (or released) before stop() resolves.
+    await this.finishLane(lane).catch((err: unknown) =>
+      this.options.logger.warn(
+        { err },
+        'outbox relay: a batch in flight at shutdown failed; its rows are kept for the next relay',
+      ),
+    );
   }
 }
