@@ -3,6 +3,8 @@
  * autocannon on loopback in one run:
  * - hello: bare express 5 (as shipped, and with its default ETag turned off) vs Gantry's minimal
  *   stack (kernel + http + metrics, one JSON route);
+ * - hello on the fastify engine: the same Gantry stack with `http.engine: "fastify"` vs bare fastify 5
+ *   (target: at least 0.8x bare fastify);
  * (The authenticated "full stack" route against NestJS and Fastify is full-stack.bench.ts.)
  * Then the sandbox's cold start (spawn to first 200 on /healthz) and its RSS after load.
  *
@@ -148,8 +150,15 @@ try {
   const express = await start('express.js');
   const expressNoEtag = await start('express.js', { BENCH_EXPRESS_ETAG: '0' });
   const gantry = await start('gantry.js');
-  const hello = await compare('/api/v1/hello', { express, gantry, expressNoEtag });
-  const rss = { express: rssMb(express.child.pid!), gantry: rssMb(gantry.child.pid!) };
+  const fastify = await start('fastify.js');
+  const gantryFastify = await start('gantry.js', { BENCH_HTTP_ENGINE: 'fastify' });
+  const hello = await compare('/api/v1/hello', { express, gantry, expressNoEtag, fastify, gantryFastify });
+  const rss = {
+    express: rssMb(express.child.pid!),
+    gantry: rssMb(gantry.child.pid!),
+    fastify: rssMb(fastify.child.pid!),
+    gantryFastify: rssMb(gantryFastify.child.pid!),
+  };
   const starts: { ms: number; rssMb: number }[] = [];
   for (let i = 0; i < 3; i++) starts.push(await coldStart());
   const report = {
@@ -165,6 +174,12 @@ try {
       ratio: ratio(hello.gantry!, hello.express!),
       ratioVsExpressNoEtag: ratio(hello.gantry!, hello.expressNoEtag!),
     },
+    helloFastifyEngine: {
+      fastify: { ...hello.fastify!, rssAfterLoadMb: rss.fastify },
+      gantryFastify: { ...hello.gantryFastify!, rssAfterLoadMb: rss.gantryFastify },
+      ratio: ratio(hello.gantryFastify!, hello.fastify!),
+      ratioVsGantryExpress: ratio(hello.gantryFastify!, hello.gantry!),
+    },
     sandboxColdStartMs: Math.round(median(starts.map((x) => x.ms))),
     sandboxRssAtFirstResponseMb: median(starts.map((x) => x.rssMb)),
   };
@@ -174,6 +189,12 @@ try {
   );
   console.log(
     `hello: gantry/express (etag off) throughput ratio ${report.hello.ratioVsExpressNoEtag} (${hello.gantry!.rps} vs ${hello.expressNoEtag!.rps} req/s)`,
+  );
+  console.log(
+    `hello: gantry on fastify / bare fastify throughput ratio ${report.helloFastifyEngine.ratio} (${hello.gantryFastify!.rps} vs ${hello.fastify!.rps} req/s; target >= 0.8)`,
+  );
+  console.log(
+    `hello: gantry on fastify / gantry on express throughput ratio ${report.helloFastifyEngine.ratioVsGantryExpress} (${hello.gantryFastify!.rps} vs ${hello.gantry!.rps} req/s)`,
   );
 } finally {
   for (const server of servers) server.child.kill('SIGTERM');

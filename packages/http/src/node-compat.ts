@@ -19,6 +19,28 @@ const contentType = require('content-type') as {
 const etag = require('etag') as (body: Buffer, options: { weak: boolean }) => string;
 const fresh = require('fresh') as (reqHeaders: object, resHeaders: object) => boolean;
 
+/**
+ * `mime.contentType` and express's `setCharset`, memoised: both are pure and a server sends few distinct
+ * types, so a response pays a Map lookup instead of a media-type parse (a bounded cache: at most 256).
+ */
+function memo(fn: (type: string) => string | false): (type: string) => string | false {
+  const cache = new Map<string, string | false>();
+  return (type) => {
+    let out = cache.get(type);
+    if (out === undefined) {
+      out = fn(type);
+      if (cache.size < 256) cache.set(type, out);
+    }
+    return out;
+  };
+}
+const contentTypeOf = memo((type) => mime.contentType(type));
+const withUtf8 = memo((type) => {
+  const parsed = contentType.parse(type);
+  parsed.parameters.charset = 'utf-8';
+  return contentType.format(parsed);
+});
+
 /** Where the parsed query string is kept (express re-parses it on every read; this parses once). */
 const kQuery = Symbol('gantry.http.query');
 
@@ -141,7 +163,7 @@ export function compatClasses(options: CompatOptions): {
         let value: string | string[] | false = Array.isArray(val) ? val.map(String) : String(val);
         if (field.toLowerCase() === 'content-type') {
           if (Array.isArray(value)) throw new TypeError('Content-Type cannot be set to an Array');
-          value = mime.contentType(value);
+          value = contentTypeOf(value);
         }
         this.setHeader(field, value as string);
       } else for (const key in field) this.set(key, field[key]);
@@ -162,7 +184,7 @@ export function compatClasses(options: CompatOptions): {
     type(type: string): this {
       return this.set(
         'Content-Type',
-        type.indexOf('/') === -1 ? mime.contentType(type) || 'application/octet-stream' : type,
+        type.indexOf('/') === -1 ? contentTypeOf(type) || 'application/octet-stream' : type,
       );
     }
     json(value: unknown): this {
@@ -178,11 +200,8 @@ export function compatClasses(options: CompatOptions): {
         case 'string': {
           encoding = 'utf8';
           const type = this.get('Content-Type');
-          if (typeof type === 'string') {
-            const parsed = contentType.parse(type);
-            parsed.parameters.charset = 'utf-8';
-            this.set('Content-Type', contentType.format(parsed));
-          } else this.type('html');
+          if (typeof type === 'string') this.set('Content-Type', withUtf8(type));
+          else this.type('html');
           break;
         }
         case 'boolean':
