@@ -4,7 +4,7 @@
  * - hello: bare express 5 (as shipped, and with its default ETag turned off) vs Gantry's minimal
  *   stack (kernel + http + metrics, one JSON route);
  * - hello on the fastify engine: the same Gantry stack with `http.engine: "fastify"` vs bare fastify 5
- *   (target: at least 0.8x bare fastify);
+ *   (target: at least 0.8x bare fastify), and vs bare fastify sending Gantry's default response headers;
  * (The authenticated "full stack" route against NestJS and Fastify is full-stack.bench.ts.)
  * Then the sandbox's cold start (spawn to first 200 on /healthz) and its RSS after load.
  *
@@ -151,8 +151,16 @@ try {
   const expressNoEtag = await start('express.js', { BENCH_EXPRESS_ETAG: '0' });
   const gantry = await start('gantry.js');
   const fastify = await start('fastify.js');
+  const fastifyHeaders = await start('fastify.js', { BENCH_FASTIFY_HEADERS: '1' });
   const gantryFastify = await start('gantry.js', { BENCH_HTTP_ENGINE: 'fastify' });
-  const hello = await compare('/api/v1/hello', { express, gantry, expressNoEtag, fastify, gantryFastify });
+  const hello = await compare('/api/v1/hello', {
+    express,
+    gantry,
+    expressNoEtag,
+    fastify,
+    fastifyHeaders,
+    gantryFastify,
+  });
   const rss = {
     express: rssMb(express.child.pid!),
     gantry: rssMb(gantry.child.pid!),
@@ -176,8 +184,10 @@ try {
     },
     helloFastifyEngine: {
       fastify: { ...hello.fastify!, rssAfterLoadMb: rss.fastify },
+      fastifyHeaders: hello.fastifyHeaders!,
       gantryFastify: { ...hello.gantryFastify!, rssAfterLoadMb: rss.gantryFastify },
       ratio: ratio(hello.gantryFastify!, hello.fastify!),
+      ratioVsFastifyHeaders: ratio(hello.gantryFastify!, hello.fastifyHeaders!),
       ratioVsGantryExpress: ratio(hello.gantryFastify!, hello.gantry!),
     },
     sandboxColdStartMs: Math.round(median(starts.map((x) => x.ms))),
@@ -192,6 +202,9 @@ try {
   );
   console.log(
     `hello: gantry on fastify / bare fastify throughput ratio ${report.helloFastifyEngine.ratio} (${hello.gantryFastify!.rps} vs ${hello.fastify!.rps} req/s; target >= 0.8)`,
+  );
+  console.log(
+    `hello: gantry on fastify / bare fastify with Gantry's headers throughput ratio ${report.helloFastifyEngine.ratioVsFastifyHeaders} (${hello.gantryFastify!.rps} vs ${hello.fastifyHeaders!.rps} req/s)`,
   );
   console.log(
     `hello: gantry on fastify / gantry on express throughput ratio ${report.helloFastifyEngine.ratioVsGantryExpress} (${hello.gantryFastify!.rps} vs ${hello.gantry!.rps} req/s)`,
