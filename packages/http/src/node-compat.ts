@@ -41,6 +41,8 @@ const withUtf8 = memo((type) => {
   return contentType.format(parsed);
 });
 
+const JSON_UTF8 = 'application/json; charset=utf-8';
+
 /** Where the parsed query string is kept (express re-parses it on every read; this parses once). */
 const kQuery = Symbol('gantry.http.query');
 
@@ -189,8 +191,37 @@ export function compatClasses(options: CompatOptions): {
     }
     json(value: unknown): this {
       const body = JSON.stringify(value);
+      if (!this.get('Content-Type') && typeof body === 'string' && !etagOn) {
+        // express's path (set 'application/json', then send a string: charset utf-8) in one step.
+        this.setHeader('Content-Type', JSON_UTF8);
+        return this.sendText(body);
+      }
       if (!this.get('Content-Type')) this.set('Content-Type', 'application/json');
       return this.send(body);
+    }
+    /** The end of send() for a string body whose Content-Type is final, with no ETag to compute. */
+    private sendText(body: string): this {
+      const req = this.req as IncomingMessage;
+      if (!this.get('Transfer-Encoding'))
+        this.setHeader(
+          'Content-Length',
+          String(body.length < 1000 ? Buffer.byteLength(body, 'utf8') : Buffer.from(body, 'utf8').length),
+        );
+      if (isFresh(req, this)) this.status(304);
+      if (this.statusCode === 204 || this.statusCode === 304) {
+        this.removeHeader('Content-Type');
+        this.removeHeader('Content-Length');
+        this.removeHeader('Transfer-Encoding');
+        body = '';
+      }
+      if (this.statusCode === 205) {
+        this.setHeader('Content-Length', '0');
+        this.removeHeader('Transfer-Encoding');
+        body = '';
+      }
+      if (req.method === 'HEAD') this.end();
+      else this.end(body, 'utf8');
+      return this;
     }
     send(body?: unknown): this {
       let chunk = body as string | Buffer | undefined;
@@ -264,6 +295,8 @@ export function compatClasses(options: CompatOptions): {
 function isFresh(req: IncomingMessage, res: ServerResponse): boolean {
   const method = req.method;
   if (method !== 'GET' && method !== 'HEAD') return false;
+  // fresh() answers false without a conditional header: skip reading the response's validators then.
+  if (req.headers['if-none-match'] === undefined && req.headers['if-modified-since'] === undefined) return false;
   const status = res.statusCode;
   if ((status >= 200 && status < 300) || status === 304)
     return fresh(req.headers, { etag: res.getHeader('ETag'), 'last-modified': res.getHeader('Last-Modified') });
