@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { HttpMethod, HttpMiddleware } from '@gantry/core';
 import type expressType from 'express';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { match } from 'path-to-regexp';
 import type { HttpConfig } from './config.js';
 import { HttpErrors } from './errors.js';
 import { compatClasses } from './node-compat.js';
@@ -130,9 +131,21 @@ export function fastifyEngine(plan: EnginePlan, config: HttpConfig): Engine {
   const explicitHead = new Set(plan.routes.filter((r) => r.method === 'HEAD').map((r) => r.path));
   for (const route of plan.routes) {
     const ref = Object.freeze({ path: route.path });
+    // find-my-way matches the percent-decoded path (/no%74es is /notes); express matches the path as
+    // sent, decoding parameters only. A path with an escape is checked against the template as sent.
+    const asSent = match(route.path, { decode: false, sensitive: true });
     // The route is set once the prelude ran, as express sets req.route on a match: `use()` middleware
     // and CORS answers still see an unmatched request.
-    const enter: HttpMiddleware = (req, _res, next) => {
+    const enter: HttpMiddleware = (req, res, next) => {
+      const url = req.url ?? '/';
+      if (url.indexOf('%') !== -1) {
+        const q = url.indexOf('?');
+        const path = q === -1 ? url : url.slice(0, q);
+        if (path.indexOf('%') !== -1 && !asSent(path)) {
+          plan.notMatched(req, res, next);
+          return;
+        }
+      }
       (req as { route?: unknown }).route = ref;
       next();
     };
@@ -163,13 +176,26 @@ export function fastifyEngine(plan: EnginePlan, config: HttpConfig): Engine {
       });
   }
   const missed = [...plan.prelude, plan.notMatched];
-  app.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
     const req = request.raw;
     const res = reply.raw;
     ensureCompat(req, res);
     run(missed, req, res, plan);
+  };
+  // Unmatched requests of every method fastify knows go to a catch-all route answered before fastify
+  // looks at the body (its 415 for a malformed Content-Type would come first otherwise); the not-found
+  // handler takes what is left (methods fastify has no route tree for).
+  app.route({
+    method: app.supportedMethods,
+    url: '*',
+    onRequest: (request, reply, done) => {
+      notFound(request, reply);
+      done();
+    },
+    handler: () => undefined,
   });
+  app.setNotFoundHandler(notFound);
 
   let live: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const ready = Promise.resolve(app.ready()).then(() => {

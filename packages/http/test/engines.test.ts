@@ -109,6 +109,12 @@ const REQUESTS: readonly InjectOptions[] = [
   { url: '/api/v1/items/%zz' },
   { url: '/api/v1/it%zzems' },
   { url: '/api/v1/items/x%00y' },
+  // An escaped letter is another path for express (matched as sent), not /api/v1/hello.
+  { url: '/api/v1/hel%6co' },
+  { url: '/api/v1/items/%34%32' },
+  // A malformed Content-Type where no route (or another method) matches: still the 404/405 problem.
+  { method: 'POST', url: '/api/v1/nothing-here', payload: 'x', headers: { 'content-type': 'not a type' } },
+  { method: 'PATCH', url: '/api/v1/hello', payload: 'x', headers: { 'content-type': 'not a type' } },
   { url: '/api/v1/items/42', headers: { 'x-look': 'yes', 'x-forwarded-for': '198.51.100.7', host: 'api.test' } },
   { url: '/api/v1/nope?z=1', headers: { 'x-look': 'yes', 'x-forwarded-host': 'proxy.test', host: 'api.test:8080' } },
   { method: 'POST', url: '/api/v1/items', payload: { a: 'one' } },
