@@ -3,6 +3,8 @@
  * autocannon on loopback in one run:
  * - hello: bare express 5 (as shipped, and with its default ETag turned off) vs Gantry's minimal
  *   stack (kernel + http + metrics, one JSON route);
+ * - hello on the fastify engine: the same Gantry stack with `http.engine: "fastify"` vs bare fastify 5
+ *   (target: at least 0.8x bare fastify), and vs bare fastify sending Gantry's default response headers;
  * (The authenticated "full stack" route against NestJS and Fastify is full-stack.bench.ts.)
  * Then the sandbox's cold start (spawn to first 200 on /healthz) and its RSS after load.
  *
@@ -26,6 +28,14 @@ interface Sample {
   rps: number;
   p50: number;
   p99: number;
+  /** The server process's CPU time (user + system) per request served: steadier than req/s on a shared VM. */
+  cpuUs: number;
+}
+
+/** CPU time (user + system) a process has used, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 interface Server {
@@ -51,6 +61,7 @@ async function startServer(script: string, env: Record<string, string> = {}): Pr
 
 async function load(server: Server, route: string, seconds: number): Promise<Sample> {
   const headers: Record<string, string> = server.token ? { authorization: `Bearer ${server.token}` } : {};
+  const cpu0 = cpuMs(server.child.pid!);
   const result = await autocannon({
     url: `http://127.0.0.1:${server.port}${route}`,
     headers,
@@ -60,7 +71,8 @@ async function load(server: Server, route: string, seconds: number): Promise<Sam
   });
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`port ${server.port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+  const cpuUs = ((cpuMs(server.child.pid!) - cpu0) * 1000) / Math.max(1, result.requests.total);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpuUs };
 }
 
 interface Measured {
@@ -68,6 +80,8 @@ interface Measured {
   p50: number;
   p99: number;
   rounds: number[];
+  cpuUsPerRequest: number;
+  cpuUsRounds: number[];
 }
 
 /** Warms every server, then loads them in alternating rounds so drift hits all alike; medians per server. */
@@ -84,12 +98,17 @@ async function compare(route: string, servers: Record<string, Server>): Promise<
         p50: median(list.map((x) => x.p50)),
         p99: median(list.map((x) => x.p99)),
         rounds: list.map((x) => Math.round(x.rps)),
+        cpuUsPerRequest: Math.round(median(list.map((x) => x.cpuUs)) * 10) / 10,
+        cpuUsRounds: list.map((x) => Math.round(x.cpuUs * 10) / 10),
       },
     ]),
   );
 }
 
 const ratio = (a: Measured, b: Measured): number => Math.round((a.rps / b.rps) * 1000) / 1000;
+/** Throughput ratio a/b as the servers' CPU per request predicts it (b's CPU per request over a's). */
+const cpuRatio = (a: Measured, b: Measured): number =>
+  Math.round((b.cpuUsPerRequest / a.cpuUsPerRequest) * 1000) / 1000;
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -148,8 +167,23 @@ try {
   const express = await start('express.js');
   const expressNoEtag = await start('express.js', { BENCH_EXPRESS_ETAG: '0' });
   const gantry = await start('gantry.js');
-  const hello = await compare('/api/v1/hello', { express, gantry, expressNoEtag });
-  const rss = { express: rssMb(express.child.pid!), gantry: rssMb(gantry.child.pid!) };
+  const fastify = await start('fastify.js');
+  const fastifyHeaders = await start('fastify.js', { BENCH_FASTIFY_HEADERS: '1' });
+  const gantryFastify = await start('gantry.js', { BENCH_HTTP_ENGINE: 'fastify' });
+  const hello = await compare('/api/v1/hello', {
+    express,
+    gantry,
+    expressNoEtag,
+    fastify,
+    fastifyHeaders,
+    gantryFastify,
+  });
+  const rss = {
+    express: rssMb(express.child.pid!),
+    gantry: rssMb(gantry.child.pid!),
+    fastify: rssMb(fastify.child.pid!),
+    gantryFastify: rssMb(gantryFastify.child.pid!),
+  };
   const starts: { ms: number; rssMb: number }[] = [];
   for (let i = 0; i < 3; i++) starts.push(await coldStart());
   const report = {
@@ -165,6 +199,17 @@ try {
       ratio: ratio(hello.gantry!, hello.express!),
       ratioVsExpressNoEtag: ratio(hello.gantry!, hello.expressNoEtag!),
     },
+    helloFastifyEngine: {
+      fastify: { ...hello.fastify!, rssAfterLoadMb: rss.fastify },
+      fastifyHeaders: hello.fastifyHeaders!,
+      gantryFastify: { ...hello.gantryFastify!, rssAfterLoadMb: rss.gantryFastify },
+      ratio: ratio(hello.gantryFastify!, hello.fastify!),
+      ratioVsFastifyHeaders: ratio(hello.gantryFastify!, hello.fastifyHeaders!),
+      cpuRatio: cpuRatio(hello.gantryFastify!, hello.fastify!),
+      cpuRatioVsFastifyHeaders: cpuRatio(hello.gantryFastify!, hello.fastifyHeaders!),
+      cpuRatioVsGantryExpress: cpuRatio(hello.gantryFastify!, hello.gantry!),
+      ratioVsGantryExpress: ratio(hello.gantryFastify!, hello.gantry!),
+    },
     sandboxColdStartMs: Math.round(median(starts.map((x) => x.ms))),
     sandboxRssAtFirstResponseMb: median(starts.map((x) => x.rssMb)),
   };
@@ -174,6 +219,15 @@ try {
   );
   console.log(
     `hello: gantry/express (etag off) throughput ratio ${report.hello.ratioVsExpressNoEtag} (${hello.gantry!.rps} vs ${hello.expressNoEtag!.rps} req/s)`,
+  );
+  console.log(
+    `hello: gantry on fastify / bare fastify throughput ratio ${report.helloFastifyEngine.ratio} (${hello.gantryFastify!.rps} vs ${hello.fastify!.rps} req/s; target >= 0.8); by CPU per request ${report.helloFastifyEngine.cpuRatio} (${hello.gantryFastify!.cpuUsPerRequest} vs ${hello.fastify!.cpuUsPerRequest} µs)`,
+  );
+  console.log(
+    `hello: gantry on fastify / bare fastify with Gantry's headers throughput ratio ${report.helloFastifyEngine.ratioVsFastifyHeaders} (${hello.gantryFastify!.rps} vs ${hello.fastifyHeaders!.rps} req/s)`,
+  );
+  console.log(
+    `hello: gantry on fastify / gantry on express throughput ratio ${report.helloFastifyEngine.ratioVsGantryExpress} (${hello.gantryFastify!.rps} vs ${hello.gantry!.rps} req/s)`,
   );
 } finally {
   for (const server of servers) server.child.kill('SIGTERM');

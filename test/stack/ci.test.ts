@@ -13,6 +13,7 @@ interface Step {
   env?: Record<string, string>;
 }
 interface Job {
+  env?: Record<string, string>;
   needs?: string | string[];
   if?: string;
   services?: Record<string, { image: string }>;
@@ -38,6 +39,14 @@ describe('.github/workflows/ci.yml', () => {
       expect(runs + '\n', cmd).to.include(cmd);
     for (const config of ['.mocharc.services.json', '.mocharc.stack.json'])
       expect(existsSync(repoPath(config)), config).to.equal(true);
+  });
+
+  it('runs the unit and service suites again on the fastify engine, against PostgreSQL and Redis', () => {
+    const job = ci.jobs['engine-fastify']!;
+    expect(job.env?.GANTRY_HTTP__ENGINE).to.equal('fastify');
+    expect(Object.keys(job.services ?? {})).to.include.members(['postgres', 'redis']);
+    expect(job.steps.map((s) => s.run ?? '').join('\n')).to.include('npx mocha --config .mocharc.fastify.json');
+    expect(existsSync(repoPath('.mocharc.fastify.json'))).to.equal(true);
   });
 
   it('scans the image and the lockfile with Trivy, uploads SARIF, and fails on HIGH/CRITICAL', () => {

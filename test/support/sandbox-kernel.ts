@@ -8,7 +8,7 @@ import { createKernel, silentLogger, type Kernel } from '@gantry/core';
 import { HttpServerToken } from '@gantry/http';
 import { AuthJwtToken } from '@gantry/plugin-auth-jwt';
 import { UsersToken } from '@gantry/plugin-users';
-import { isolatedDispatch } from '@gantry/testing';
+import { engineUnderTest, isolatedDispatch } from '@gantry/testing';
 import { inject, type InjectOptions, type Response } from 'light-my-request';
 import { freePort } from './sandbox-ports.js';
 import { repo } from './sandbox-process.js';
@@ -34,6 +34,7 @@ export async function bootSandboxKernel(env: Record<string, string> = {}): Promi
       GANTRY_HTTP__LISTEN: 'false',
       GANTRY_DATABASE__DB_NAME: path.join(dir, 'data.sqlite'),
       GANTRY_MAILER__OUT_DIR: path.join(dir, 'mail'),
+      ...engineUnderTest(),
       ...env,
     },
     logger: silentLogger(),

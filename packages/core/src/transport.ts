@@ -16,7 +16,10 @@ export interface RouteRequest<P = unknown, Q = unknown, B = unknown> {
   readonly path: string;
   readonly ip: string | undefined;
   readonly context: RequestContext;
-  /** The adapter's native request (express `Request` by default); avoid it in portable plugins. */
+  /**
+   * The request as Node and the http plugin hand it: Node's `IncomingMessage` with express's request
+   * members (`ip`, `host`, `path`, `query`, `params`, `body`...) on either engine (express or fastify).
+   */
   readonly raw: IncomingMessage;
 }
 
@@ -39,7 +42,11 @@ export interface RouteSchema<P = unknown, Q = unknown, B = unknown> {
   readonly response?: ZodType<unknown>;
 }
 
-/** Native middleware of the adapter (express-compatible signature). */
+/**
+ * Node-level middleware (express-compatible signature). The http plugin runs it with express's
+ * semantics on either engine, and its request and response carry express's members (`req.ip`,
+ * `req.body`, `res.status()`, `res.append()`...), so express ecosystem middleware runs unchanged.
+ */
 export type HttpMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /** A route declaration. */
@@ -142,7 +149,7 @@ type Shorthand = <P = unknown, Q = unknown, B = unknown>(
 
 /**
  * The HTTP transport a plugin sees: register routes and middleware. `@gantry/http` implements it on
- * express 5; the interface is narrow so another adapter can implement it without touching plugins.
+ * express 5 or fastify 5; the interface is narrow so another adapter can implement it without touching plugins.
  */
 export interface HttpRouter {
   route<P, Q, B>(options: RouteOptions<P, Q, B>): void;

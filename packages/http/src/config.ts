@@ -46,6 +46,12 @@ export const corsSchema = z
 /** Options of the `http` plugin (config key `http`, env `GANTRY_HTTP__<KEY>`). */
 export const httpConfigSchema = z
   .object({
+    engine: z
+      .enum(['express', 'fastify'])
+      .default('express')
+      .describe(
+        'Framework that serves requests: "express" (express 5) or "fastify" (fastify 5); routes, plugins, statuses and problems are the same on both',
+      ),
     port: z
       .number()
       .int()

@@ -16,12 +16,12 @@ function isLoopbackCaller(raw: IncomingMessage, ip: string | undefined): boolean
   return ip !== undefined && LOOPBACK.test(ip);
 }
 
-/** The `http` plugin: express 5 server, routing, validation, problem+json, security headers, /healthz and /readyz. */
+/** The `http` plugin: express 5 (or fastify 5) server, routing, validation, problem+json, security headers, /healthz and /readyz. */
 export const plugin = definePlugin({
   name: 'http',
   version: packageVersion(import.meta.url),
   kernel: '^0.1.0',
-  description: 'HTTP transport on express 5',
+  description: 'HTTP transport on express 5 or fastify 5',
   provides: [HttpTransportToken, HttpServerToken],
   config: httpConfigSchema,
   register(ctx) {
@@ -58,7 +58,7 @@ export const plugin = definePlugin({
     ctx.health.check(() => ({ status: 'up', details: { inFlight: server.inFlightCount() } }), { critical: false });
 
     // Building the app is cheap and deterministic: do it once every plugin has registered its routes.
-    ctx.lifecycle.hook({ name: 'build-routes', start: () => void server.handler() });
+    ctx.lifecycle.hook({ name: 'build-routes', start: () => server.prepare() });
     ctx.lifecycle.hook({
       name: 'listen',
       phase: 'serve',

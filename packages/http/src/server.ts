@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
@@ -24,13 +25,19 @@ import {
   type RouteRequest,
 } from '@gantry/core';
 import cors from 'cors';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { match } from 'path-to-regexp';
 import type { ZodType } from 'zod';
 import type { HttpConfig } from './config.js';
+import { type Engine, type EnginePlan, type PlannedRoute, expressEngine, fastifyEngine } from './engines.js';
 import { HttpErrors } from './errors.js';
+import type { CompatRequest, CompatResponse } from './node-compat.js';
 import { PROBLEM_CONTENT_TYPE, toProblem, writeRawProblem } from './problem.js';
 import { securityHeaders } from './security.js';
+
+const require = createRequire(import.meta.url);
+type NextFunction = (err?: unknown) => void;
+type Request = CompatRequest;
+type Response = CompatResponse;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const UNMATCHED = '<unmatched>';
@@ -122,8 +129,9 @@ export interface FieldError {
 }
 
 /**
- * The express 5 adapter of {@link HttpTransport}. Plugins register routes and middleware during
- * register(); the express app is assembled once at start (validators, security headers and the
+ * The {@link HttpTransport} of Gantry, on express 5 or fastify 5 (`http.engine`). Plugins register
+ * routes and middleware during register(); the engine is assembled once at start from one shared plan
+ * of node-level steps (validators, security headers and the
  * 405 table are built then, never per request), then served.
  */
 export class HttpServer implements HttpTransport {
@@ -135,7 +143,7 @@ export class HttpServer implements HttpTransport {
   private readonly upgraded = new Set<Duplex>();
   private definitionList: readonly RouteDefinition[] = [];
   /** @internal */ readonly listeners: ((info: ResponseInfo) => void)[] = [];
-  private app: Express | undefined;
+  private app: Engine | undefined;
   private server: Server | undefined;
   /** @internal */ draining = false;
   /** @internal */ inFlight = 0;
@@ -235,7 +243,17 @@ export class HttpServer implements HttpTransport {
 
   /** The request handler (also usable without a socket, e.g. with inject()). Builds the app on first use. */
   handler(): (req: IncomingMessage, res: ServerResponse) => void {
-    return this.build() as unknown as (req: IncomingMessage, res: ServerResponse) => void;
+    return this.build().handler;
+  }
+
+  /** The engine serving requests (`http.engine`): `express` (default) or `fastify`. */
+  get engine(): 'express' | 'fastify' {
+    return this.config.engine;
+  }
+
+  /** Builds the app and waits until its engine can serve (start hook of the http plugin). */
+  async prepare(): Promise<void> {
+    await this.build().ready;
   }
 
   /** Number of requests being processed right now. */
@@ -245,9 +263,10 @@ export class HttpServer implements HttpTransport {
 
   /** Opens the socket (when `listen` is true). */
   async listen(): Promise<void> {
-    const app = this.build();
+    const engine = this.build();
+    await engine.ready;
     if (!this.config.listen) return;
-    const server = createServer(app);
+    const server = engine.createServer();
     // Errors Node's parser meets before the app sees a request (bad framing, unknown method, header
     // block too large, headers too slow) get a problem+json too, instead of Node's bare status line.
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
@@ -430,25 +449,18 @@ export class HttpServer implements HttpTransport {
     }
   }
 
-  private build(): Express {
+  private build(): Engine {
     if (this.app) return this.app;
-    const app = express();
-    app.disable('x-powered-by');
-    app.set('etag', this.config.etag);
-    app.set('trust proxy', this.config.trustProxy);
-    app.set('query parser', 'simple');
-    // Paths are case-sensitive, as in most HTTP APIs and in the 405 table below: /API/V1/x is not /api/v1/x.
-    app.set('case sensitive routing', true);
-
     const headers = securityHeaders({ hsts: this.config.hsts });
     const timeoutMs = this.config.requestTimeoutMs;
     const logger = this.logger;
     const listeners = this.listeners;
     const server = this;
+    const prelude: HttpMiddleware[] = [];
 
     // One middleware for request id, security headers, context and response accounting: a single
     // closure-free hop instead of several, because per-request work is the framework's cost.
-    app.use(function gantryRequest(req: Request, res: Response, next: NextFunction) {
+    prelude.push(function gantryRequest(req: IncomingMessage, res: ServerResponse, next: NextFunction) {
       const inbound = req.headers['x-request-id'];
       const requestId = typeof inbound === 'string' && REQUEST_ID.test(inbound) ? inbound : randomUUID();
       res.setHeader('x-request-id', requestId);
@@ -472,8 +484,8 @@ export class HttpServer implements HttpTransport {
 
     const corsOptions = this.config.cors;
     if (corsOptions.origins === '*' || corsOptions.origins.length > 0) {
-      // The express ecosystem's cors, options built once: preflights of allowed origins are answered
-      // here (204) before any route; other origins get no CORS header at all (not even credentials).
+      // The express ecosystem's cors (plain node-level middleware), options built once: preflights of
+      // allowed origins are answered here (204) before any route; other origins get no CORS header at all.
       const allowed: cors.CorsOptions = {
         origin: corsOptions.origins === '*' ? '*' : true,
         credentials: corsOptions.credentials,
@@ -492,19 +504,22 @@ export class HttpServer implements HttpTransport {
       };
       const refused: cors.CorsOptions = { origin: false };
       const origins = corsOptions.origins === '*' ? undefined : new Set(corsOptions.origins);
-      app.use(
+      prelude.push(
         cors((req, callback) => {
           const origin = req.headers.origin;
           callback(null, origins === undefined || (origin !== undefined && origins.has(origin)) ? allowed : refused);
-        }),
+        }) as HttpMiddleware,
       );
     }
 
-    for (const m of [...this.middleware].sort((a, b) => a.order - b.order || a.seq - b.seq))
-      app.use(m.fn as express.RequestHandler);
+    for (const m of [...this.middleware].sort((a, b) => a.order - b.order || a.seq - b.seq)) prelude.push(m.fn);
 
     // Bodies are parsed per route, only on methods that carry one: a GET never pays a middleware hop for it.
-    const json = express.json({
+    // body-parser is what express.json() is, on both engines.
+    const bodyParser = require('body-parser') as {
+      json(options: { limit: string | number; strict: boolean; type: string[] }): HttpMiddleware;
+    };
+    const json = bodyParser.json({
       limit: this.config.bodyLimit,
       strict: true,
       type: ['application/json', 'application/*+json'],
@@ -515,11 +530,11 @@ export class HttpServer implements HttpTransport {
     const hooks = [...this.routeHooks, authenticatedHook].sort((a, b) => a.order - b.order || a.seq - b.seq);
     const byPath = new Map<string, Set<string>>();
     const definitions: RouteDefinition[] = [];
+    const routes: PlannedRoute[] = [];
     for (const route of this.routeList) {
       const handler = makeHandler(route);
-      const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
       const guards: { readonly name: string; readonly plugin: string }[] = [];
-      const guardsFor = (stage: 'before-body' | 'after-body'): express.RequestHandler[] =>
+      const guardsFor = (stage: 'before-body' | 'after-body'): HttpMiddleware[] =>
         hooks
           .filter((h) => h.stage === stage)
           .flatMap((h) => {
@@ -527,16 +542,16 @@ export class HttpServer implements HttpTransport {
             if (out === undefined || (Array.isArray(out) && out.length === 0)) return [];
             guards.push(Object.freeze({ name: h.name, plugin: h.plugin }));
             return Array.isArray(out) ? out : [out as HttpMiddleware];
-          }) as unknown as express.RequestHandler[];
-      const chain = [
+          });
+      const chain: HttpMiddleware[] = [
         ...(this.isRestarting ? [restartingGuard(route.plugin, this.isRestarting)] : []),
         ...guardsFor('before-body'),
         ...(BODY_METHODS.has(route.method) ? [json] : []),
         ...guardsFor('after-body'),
-        ...((route.options.middleware ?? []) as unknown as express.RequestHandler[]),
+        ...(route.options.middleware ?? []),
         handler,
       ];
-      app[method](route.path, ...chain);
+      routes.push({ method: route.method, path: route.path, chain });
       const { options: _options, ...info } = route;
       definitions.push(
         Object.freeze({
@@ -555,31 +570,41 @@ export class HttpServer implements HttpTransport {
       test: match(path, { decode: false, sensitive: true }),
       methods,
     }));
+    const allowedMethods = (path: string): Set<string> => {
+      const allowed = new Set<string>();
+      for (const m of matchers) if (m.test(path)) for (const method of m.methods) allowed.add(method);
+      return allowed;
+    };
 
     // Nothing matched: 405 with Allow when the path exists under another method (TRACE always), else 404.
-    app.use(function notMatched(req: Request, _res: Response, next: NextFunction) {
-      const allowed = new Set<string>();
-      for (const m of matchers) if (m.test(req.path)) for (const method of m.methods) allowed.add(method);
+    const notMatched = function notMatched(req: IncomingMessage, _res: ServerResponse, next: NextFunction) {
+      const path = (req as Request).path;
+      const allowed = allowedMethods(path);
       if (req.method === 'TRACE' || allowed.size > 0) {
         const allow = [...allowed].sort().join(', ');
         next(
-          HttpErrors.METHOD_NOT_ALLOWED(`${req.method} is not allowed on ${req.path}`, {
+          HttpErrors.METHOD_NOT_ALLOWED(`${req.method} is not allowed on ${path}`, {
             headers: allow ? { Allow: allow } : {},
             details: { allowed: [...allowed].sort() },
           }),
         );
         return;
       }
-      next(HttpErrors.NOT_FOUND(`no route matches ${req.method} ${req.path}`));
-    });
+      next(HttpErrors.NOT_FOUND(`no route matches ${req.method} ${path}`));
+    };
 
-    app.use(function problemHandler(err: unknown, req: Request, res: Response, _next: NextFunction) {
-      sendProblem(err, req, res, logger);
-    });
-
+    const plan: EnginePlan = {
+      prelude,
+      routes,
+      notMatched,
+      allowedMethods,
+      problem: (err, req, res) => sendProblem(err, req, res, logger),
+    };
+    const engine =
+      this.config.engine === 'fastify' ? fastifyEngine(plan, this.config) : expressEngine(plan, this.config);
     this.definitionList = Object.freeze(definitions);
-    this.app = app;
-    return app;
+    this.app = engine;
+    return engine;
   }
 }
 
@@ -703,7 +728,7 @@ class Input implements RouteRequest {
     return this.raw.headers;
   }
   get method(): string {
-    return this.raw.method;
+    return this.raw.method ?? 'GET';
   }
   get path(): string {
     return this.raw.path;
@@ -714,8 +739,8 @@ class Input implements RouteRequest {
 }
 
 /** Answers 503 with Retry-After while the route's plugin restarts for a config change (a Set lookup otherwise). */
-function restartingGuard(plugin: string, isRestarting: (plugin: string) => boolean): express.RequestHandler {
-  return function pluginRestarting(_req: Request, _res: Response, next: NextFunction) {
+function restartingGuard(plugin: string, isRestarting: (plugin: string) => boolean): HttpMiddleware {
+  return function pluginRestarting(_req: IncomingMessage, _res: ServerResponse, next: NextFunction) {
     if (!isRestarting(plugin)) return next();
     next(
       CoreErrors.PLUGIN_RESTARTING(`plugin "${plugin}" is restarting to apply a config change`, {
@@ -726,7 +751,7 @@ function restartingGuard(plugin: string, isRestarting: (plugin: string) => boole
   };
 }
 
-function makeHandler(route: StoredRoute): express.RequestHandler {
+function makeHandler(route: StoredRoute): HttpMiddleware {
   const { options } = route;
   const schema = options.schema ?? {};
   const hasInputSchema = Boolean(schema.params || schema.query || schema.body);
@@ -734,7 +759,9 @@ function makeHandler(route: StoredRoute): express.RequestHandler {
   const template = route.path;
   const userHandler = options.handler;
 
-  return async function gantryRoute(req: Request, res: Response, next: NextFunction) {
+  return async function gantryRoute(message: IncomingMessage, response: ServerResponse, next: NextFunction) {
+    const req = message as Request;
+    const res = response as Response;
     const state = (res as unknown as Record<symbol, RequestState>)[kState];
     try {
       let params: unknown = req.params;

@@ -1,6 +1,7 @@
 /** @gantry/testing: test kernels, in-process requests and the plugin conformance kit. */
 export {
   createTestKernel,
+  engineUnderTest,
   isolatedDispatch,
   replacing,
   type Replacement,

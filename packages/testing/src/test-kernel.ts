@@ -63,6 +63,15 @@ export interface TestKernel extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
+/**
+ * `GANTRY_HTTP__ENGINE` of this process, passed on to every test kernel: a whole suite runs on the
+ * fastify engine with `GANTRY_HTTP__ENGINE=fastify` (the kernels' environment is otherwise their own).
+ */
+export function engineUnderTest(): Record<string, string> {
+  const engine = process.env.GANTRY_HTTP__ENGINE;
+  return engine ? { GANTRY_HTTP__ENGINE: engine } : {};
+}
+
 /** Builds (and by default starts) a kernel with the given plugins and options; see {@link TestKernel}. */
 export async function createTestKernel(options: TestKernelOptions): Promise<TestKernel> {
   const list = options.replace?.length ? await withReplacements(options) : options.plugins;
@@ -81,7 +90,7 @@ export async function createTestKernel(options: TestKernelOptions): Promise<Test
     appDir: options.appDir,
     config: { plugins: config },
     profile: options.profile ?? 'embedded',
-    env: options.env ?? {},
+    env: { ...engineUnderTest(), ...options.env },
     plugins: values,
     logger: options.logger ?? silentLogger(),
     kernel: { hookTimeoutMs: 10_000, shutdownTimeoutMs: 10_000, ...options.kernel },

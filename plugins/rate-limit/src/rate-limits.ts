@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { currentContext, GantryError, type HttpMiddleware, type Logger, type RouteInfo } from '@gantry/core';
+// Types only: the limiters run on the http transport's request and response, which carry the express
+// members express-rate-limit uses (`req.ip`, `res.append`, `res.status`) on either engine.
 import type { NextFunction, Request, Response } from 'express';
 import {
   ipKeyGenerator,
@@ -421,7 +423,10 @@ export class PolicyLimiters implements RateLimits {
       logger: options.logger,
       // The stores are unique per limiter by construction; express-rate-limit's reuse check keeps every
       // store in a module-level Set forever, and its creation-stack check costs a stack trace per limiter.
-      validate: { unsharedStore: false, creationStack: false },
+      // Its trust-proxy checks read express's app settings, which the http transport does not have on
+      // every engine (fastify): `req.ip` follows the http plugin's trustProxy, an exact hop count that its
+      // config schema never lets be `true`, and an X-Forwarded-For it does not trust is ignored on purpose.
+      validate: { unsharedStore: false, creationStack: false, trustProxy: false, xForwardedForHeader: false },
       async handler(req: Request, res: Response, next: NextFunction) {
         if (admit && (await admit(req))) {
           // Let through: the RateLimit headers still show the exhausted budget, but no Retry-After.

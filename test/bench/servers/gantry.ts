@@ -1,4 +1,5 @@
 // The sandbox's minimal stack: kernel + http + metrics + one JSON route. Prints its port on stdout.
+// BENCH_HTTP_ENGINE=fastify serves it on the http plugin's fastify engine (default: express).
 import { createKernel, definePlugin, silentLogger } from '@gantry/core';
 import { plugin as http, HttpServerToken } from '@gantry/http';
 import { plugin as metrics } from '@gantry/plugin-metrics';
@@ -15,7 +16,13 @@ const hello = definePlugin({
 });
 
 const kernel = await createKernel({
-  config: { plugins: { http: { port: 0, host: '127.0.0.1' }, metrics: {}, hello: {} } },
+  config: {
+    plugins: {
+      http: { port: 0, host: '127.0.0.1', engine: process.env.BENCH_HTTP_ENGINE ?? 'express' },
+      metrics: {},
+      hello: {},
+    },
+  },
   plugins: [http, metrics, hello],
   env: {},
   logger: silentLogger(),

@@ -1,0 +1,256 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { HttpMethod, HttpMiddleware } from '@gantry/core';
+import type expressType from 'express';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { match } from 'path-to-regexp';
+import type { HttpConfig } from './config.js';
+import { HttpErrors } from './errors.js';
+import { compatClasses } from './node-compat.js';
+
+// Each engine loads its framework on first use: an express app never loads fastify, nor a fastify app express.
+const require = createRequire(import.meta.url);
+
+/** The engines the http plugin serves on (`http.engine`). */
+export type EngineName = 'express' | 'fastify';
+
+/** A route as the engines serve it: full path template (express syntax) and its node-level chain, handler last. */
+export interface PlannedRoute {
+  readonly method: HttpMethod;
+  readonly path: string;
+  readonly chain: readonly HttpMiddleware[];
+}
+
+/**
+ * What the shared part of the HTTP layer hands an engine, built once at start: engine-neutral
+ * node-level steps (`(req, res, next)`), run with express's semantics on both engines.
+ */
+export interface EnginePlan {
+  /** Request id, security headers, context and accounting, CORS, then `use()` middleware: every request. */
+  readonly prelude: readonly HttpMiddleware[];
+  readonly routes: readonly PlannedRoute[];
+  /** After the prelude when no route matched: answers 405 (path known under another method) or 404. */
+  readonly notMatched: HttpMiddleware;
+  /** Methods served per matching path (the 405 table), for requests the router cannot even look up. */
+  readonly allowedMethods: (path: string) => ReadonlySet<string>;
+  /** Answers an error as problem+json. */
+  readonly problem: (err: unknown, req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/** An assembled engine. */
+export interface Engine {
+  readonly name: EngineName;
+  /** Serves a request (also without a socket, e.g. with inject()); waits for the engine to be ready. */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Resolves once the engine can serve (fastify loads its plugins asynchronously). */
+  readonly ready: Promise<void>;
+  /** Creates the HTTP server for `listen()`, with the engine's request and response classes. */
+  createServer(): import('node:http').Server;
+}
+
+/** The express 5 engine: every step is an express middleware, in the plan's order. */
+export function expressEngine(plan: EnginePlan, config: HttpConfig): Engine {
+  const express = require('express') as typeof expressType;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', config.etag);
+  app.set('trust proxy', config.trustProxy);
+  app.set('query parser', 'simple');
+  // Paths are case-sensitive, as in most HTTP APIs and in the 405 table: /API/V1/x is not /api/v1/x.
+  app.set('case sensitive routing', true);
+  for (const step of plan.prelude) app.use(step as expressType.RequestHandler);
+  for (const route of plan.routes) {
+    const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
+    app[method](route.path, ...(route.chain as unknown as expressType.RequestHandler[]));
+  }
+  app.use(plan.notMatched as expressType.RequestHandler);
+  app.use(function problemHandler(
+    err: unknown,
+    req: expressType.Request,
+    res: expressType.Response,
+    _next: expressType.NextFunction,
+  ) {
+    plan.problem(err, req, res);
+  });
+  const handler = app as unknown as (req: IncomingMessage, res: ServerResponse) => void;
+  return { name: 'express', handler, ready: Promise.resolve(), createServer: () => createServer(handler) };
+}
+
+/** A placeholder for an uncomputed query: the compat request parses `req.url`'s query lazily, as express does. */
+const NO_QUERY = Object.freeze({});
+
+/**
+ * The fastify 5 engine: fastify routes (find-my-way) and runs each request; Gantry's node-level steps
+ * run on the raw request and response, which carry express's request/response members (node-compat),
+ * so plugin middleware (express-rate-limit, hooks reading `req.ip` or `req.body`) runs unchanged.
+ * Fastify's own body parsing, 404 and error replies are not used: the plan's steps answer everything,
+ * so statuses, headers and problems are the same as on express.
+ */
+export function fastifyEngine(plan: EnginePlan, config: HttpConfig): Engine {
+  const fastify = require('fastify') as typeof import('fastify').default;
+  const compat = compatClasses({ trustProxy: config.trustProxy, etag: config.etag });
+  const { ensureCompat } = compat;
+  let dispatch: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const app: FastifyInstance = fastify({
+    // Fastify's routing function is all Gantry takes: the server is Gantry's own (see createServer).
+    serverFactory: (handler) => {
+      dispatch = handler;
+      return createServer();
+    },
+    exposeHeadRoutes: false,
+    return503OnClosing: false,
+    logger: false,
+    routerOptions: {
+      // express 5 (non-strict routing): /notes/ is /notes; case-sensitive; no length limit on a parameter.
+      ignoreTrailingSlash: true,
+      caseSensitive: true,
+      maxParamLength: 65_535,
+      querystringParser: () => NO_QUERY,
+    },
+    frameworkErrors: (err, request, reply) => {
+      const req = request.raw;
+      const res = reply.raw;
+      ensureCompat(req, res);
+      // A path that is not valid percent-encoding: express answers 400 when it matches a route (its
+      // parameter cannot be decoded) and 404/405 otherwise.
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const allowed = plan.allowedMethods(q === -1 ? url : url.slice(0, q));
+      const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+      const fail: HttpMiddleware =
+        err.code === 'FST_ERR_BAD_URL' && allowed.has(method)
+          ? (_req, _res, next) => next(HttpErrors.BAD_REQUEST('the request path is not valid percent-encoding'))
+          : plan.notMatched;
+      run([...plan.prelude, fail], req, res, plan);
+    },
+  });
+  app.removeAllContentTypeParsers();
+  // Bodies are left unread: the route's own chain parses JSON (body-parser, as on express) after its before-body guards.
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+
+  const explicitHead = new Set(plan.routes.filter((r) => r.method === 'HEAD').map((r) => r.path));
+  for (const route of plan.routes) {
+    const ref = Object.freeze({ path: route.path });
+    // find-my-way matches the percent-decoded path (/no%74es is /notes); express matches the path as
+    // sent, decoding parameters only. A path with an escape is checked against the template as sent.
+    const asSent = match(route.path, { decode: false, sensitive: true });
+    // The route is set once the prelude ran, as express sets req.route on a match: `use()` middleware
+    // and CORS answers still see an unmatched request.
+    const enter: HttpMiddleware = (req, res, next) => {
+      const url = req.url ?? '/';
+      if (url.indexOf('%') !== -1) {
+        const q = url.indexOf('?');
+        const path = q === -1 ? url : url.slice(0, q);
+        if (path.indexOf('%') !== -1 && !asSent(path)) {
+          plan.notMatched(req, res, next);
+          return;
+        }
+      }
+      (req as { route?: unknown }).route = ref;
+      next();
+    };
+    const chain = [...plan.prelude, enter, ...route.chain];
+    const serve = (request: FastifyRequest, reply: FastifyReply): void => {
+      reply.hijack();
+      const req = request.raw;
+      const res = reply.raw;
+      ensureCompat(req, res);
+      (req as { params?: unknown }).params = request.params;
+      run(chain, req, res, plan);
+    };
+    const methods: HttpMethod[] =
+      route.method === 'GET' && !explicitHead.has(route.path) ? ['GET', 'HEAD'] : [route.method];
+    const url = fastifyPath(route.path);
+    if (route.method === 'GET' || route.method === 'HEAD') app.route({ method: methods, url, handler: serve });
+    // Before fastify looks at the body (content-type checks, parsing): the chain's before-body guards
+    // run first and the chain parses the body itself, as express does.
+    else
+      app.route({
+        method: methods,
+        url,
+        onRequest: (request, reply, done) => {
+          serve(request, reply);
+          done();
+        },
+        handler: () => undefined,
+      });
+  }
+  const missed = [...plan.prelude, plan.notMatched];
+  const notFound = (request: FastifyRequest, reply: FastifyReply): void => {
+    reply.hijack();
+    const req = request.raw;
+    const res = reply.raw;
+    ensureCompat(req, res);
+    run(missed, req, res, plan);
+  };
+  // Unmatched requests of every method fastify knows go to a catch-all route answered before fastify
+  // looks at the body (its 415 for a malformed Content-Type would come first otherwise); the not-found
+  // handler takes what is left (methods fastify has no route tree for).
+  app.route({
+    method: app.supportedMethods,
+    url: '*',
+    onRequest: (request, reply, done) => {
+      notFound(request, reply);
+      done();
+    },
+    handler: () => undefined,
+  });
+  app.setNotFoundHandler(notFound);
+
+  let live: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const ready = Promise.resolve(app.ready()).then(() => {
+    live = dispatch;
+  });
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (live) live(req, res);
+    else
+      ready.then(
+        () => live!(req, res),
+        (err: unknown) => plan.problem(err, req, res),
+      );
+  };
+  return {
+    name: 'fastify',
+    handler,
+    ready,
+    createServer: () =>
+      createServer({ IncomingMessage: compat.Request, ServerResponse: compat.Response }, (req, res) =>
+        live ? live(req, res) : handler(req, res),
+      ),
+  };
+}
+
+/**
+ * Runs node-level steps with express's semantics: `next()` goes on, `next(err)` (or a throw, or a
+ * rejected promise) answers the error; past the last step the request is unmatched.
+ */
+function run(chain: readonly HttpMiddleware[], req: IncomingMessage, res: ServerResponse, plan: EnginePlan): void {
+  let i = 0;
+  const next = (err?: unknown): void => {
+    if (err !== undefined && err !== null && err !== 'route' && err !== 'router') {
+      plan.problem(err, req, res);
+      return;
+    }
+    const step = err === 'route' || err === 'router' ? plan.notMatched : chain[i++];
+    if (step === undefined) {
+      run([plan.notMatched], req, res, plan);
+      return;
+    }
+    try {
+      const out = step(req, res, next) as unknown;
+      if (out instanceof Promise) out.then(undefined, (e: unknown) => next(e ?? new Error('Rejected promise')));
+    } catch (e) {
+      next(e);
+    }
+  };
+  next();
+}
+
+/** An express 5 path template (`/notes/:id`) as find-my-way's; the syntax it lacks (`*rest`, `{optional}`) is refused. */
+export function fastifyPath(path: string): string {
+  if (/[*{}()?+]/.test(path))
+    throw HttpErrors.ROUTE_INVALID(
+      `route ${path}: the fastify engine serves ":param" templates only (no wildcards, optional groups or patterns)`,
+    );
+  return path;
+}
