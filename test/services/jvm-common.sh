@@ -154,12 +154,17 @@ broker_command() {
       # whoever started it still owns it, so the started-by-us marker stays.
       [ "${2:-}" = --keep-data ] || unmark_started
       ;;
+    fetch)
+      # Only the jars (Kafka's console tools for tests against a broker started elsewhere, e.g. a CI service container).
+      fetch_jars "$JARS"
+      echo fetched
+      ;;
     status)
       if pid_running && port_open "$PORT"; then echo "running $(cat "$PIDFILE") $(rss_mib)"; exit 0; fi
       if port_open "$PORT"; then echo "running (not ours)"; exit 0; fi
       echo stopped
       exit 1
       ;;
-    *) echo "usage: $NAME.sh ensure|start|stop|status [--keep-data]" >&2; exit 2 ;;
+    *) echo "usage: $NAME.sh ensure|start|stop|status|fetch [--keep-data]" >&2; exit 2 ;;
   esac
 }

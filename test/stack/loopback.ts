@@ -79,6 +79,8 @@ export interface StackOptions {
   rules?: (text: string) => string;
   /** Keep the instances' logs on this process's stderr (stack:local). */
   inheritLogs?: boolean;
+  /** Put nginx in front (default true; it needs two instances). */
+  nginx?: boolean;
   /** Fixed ports (stack:local); free ephemeral ports otherwise. */
   ports?: { http: number; https: number; health: number; prometheus: number; apps: number[] };
 }
@@ -157,7 +159,7 @@ export class LoopbackStack {
     }
     // One at a time: the first applies the migrations and seeds the administrator.
     for (const instance of this.instances) await this.startInstance(instance, options.inheritLogs);
-    await this.startNginx(options.ports);
+    if (options.nginx !== false) await this.startNginx(options.ports);
     if (options.prometheus) await this.startPrometheus(options.rules, options.ports?.prometheus);
   }
 
