@@ -1,6 +1,7 @@
 /**
  * Start-up, memory and scaling of the sandbox (issue 12, items 5 and 6), measured on the built sandbox
- * as `npm start` runs it (`node sandbox/dist/src/main.js`, embedded profile, no extra V8 flag):
+ * as `npm start` runs it (`node sandbox/dist/src/main.js` with the environment and Node flags of the
+ * root package.json's start script, read from it; embedded profile):
  *
  * 1. cold start: spawn → first 200 on /readyz with every plugin the sandbox enables (BENCH_COLD_STARTS
  *    times), and RSS at that moment;
@@ -38,6 +39,27 @@ const scalingRuns = Number(process.env.BENCH_SCALING_RUNS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const pin = process.env.BENCH_PIN !== '0' && os.cpus().length >= 2;
 if (pin) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+
+/**
+ * How `npm start` runs the sandbox: the environment and Node flags of the root package.json's start
+ * script (`exec env VAR=... node --flag... dist/src/main.js`), so the figures are for that command.
+ */
+function startCommand(): { env: Record<string, string>; flags: string[] } {
+  const scripts = (
+    JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts;
+  const m = /exec (?:env ((?:\w+=\S+ )+))?node ((?:--\S+ )*)dist\/src\/main\.js/.exec(scripts.start ?? '');
+  if (!m) throw new Error(`cannot read how "npm start" runs the sandbox from: ${scripts.start}`);
+  const env = Object.fromEntries(
+    (m[1] ?? '')
+      .trim()
+      .split(' ')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  return { env, flags: (m[2] ?? '').trim().split(' ').filter(Boolean) };
+}
+const start = startCommand();
 
 const PUBLIC_ROUTE = '/api/v1/demo/wait?ms=0';
 const ADMIN = { email: 'bench-admin@example.com', password: 'bench-admin-password-0123456789' };
@@ -106,6 +128,7 @@ async function spawnSandbox(options: {
   const base = `http://127.0.0.1:${port}`;
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
+    ...start.env,
     PORT: String(port),
     DEV_IDP_PORT: String(idpPort),
     LOG_LEVEL: 'info',
@@ -120,7 +143,8 @@ async function spawnSandbox(options: {
     env.GANTRY_CONFIG = file;
   }
   const entry = path.join(sandboxDir, 'dist/src/main.js');
-  const [command, args] = pin ? ['taskset', ['-c', '1', process.execPath, entry]] : [process.execPath, [entry]];
+  const node = [process.execPath, ...start.flags, entry];
+  const [command, args] = pin ? ['taskset', ['-c', '1', ...node]] : [node[0]!, node.slice(1)];
   const t0 = performance.now();
   const child = spawn(command, args, { cwd: sandboxDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let kernel: Sandbox['kernel'];
@@ -193,7 +217,7 @@ const spread = (values: number[]) => ({
 });
 
 /** Least squares y = a + b·x. */
-function fit(points: { x: number; y: number }[]): { perPluginMs: number; interceptMs: number } {
+function lineFit(points: { x: number; y: number }[]): { perPluginMs: number; interceptMs: number } {
   const n = points.length;
   const mx = points.reduce((s, p) => s + p.x, 0) / n;
   const my = points.reduce((s, p) => s + p.y, 0) / n;
@@ -270,6 +294,7 @@ const report = {
   cpus: os.cpus().length,
   loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
   pinned: pin,
+  startCommand: start,
   duration,
   connections,
   coldStart: {
@@ -296,7 +321,7 @@ const report = {
       },
     ]),
   ),
-  bootFit: { spawnToFirst200: fit(points), kernelStart: fit(kernelPoints) },
+  bootFit: { spawnToFirst200: lineFit(points), kernelStart: lineFit(kernelPoints) },
 };
 console.log(JSON.stringify(report, null, 2));
 console.log(
