@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createKafkaDriver, type EventDriver } from '@gantry/plugin-kafka-events';
+import type { EventDriver } from '@gantry/plugin-kafka-events';
+import { createKafkaDriver } from '@gantry/plugin-kafka-events/kafka';
 import { expect } from 'chai';
 import { consoleConsume, consoleProduce, type KafkaService } from '../support/kafka-console.js';
 

@@ -67,7 +67,7 @@ describe('packaging: optional collaborators are never loaded when they are not e
       '@gantry/plugin-rbac',
       '@gantry/plugin-rate-limit',
       'express-rate-limit',
-      'argon2',
+      'jose',
     ]);
     for (const unwanted of [
       'ioredis',

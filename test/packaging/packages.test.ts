@@ -18,7 +18,7 @@ import {
 } from './workspace.js';
 
 const FILES = ['dist/src', 'src', 'README.md', 'LICENSE', 'CHANGELOG.md'];
-const SUBPATHS = ['.', './tokens', './testing', './maildev', './package.json'];
+const SUBPATHS = ['.', './tokens', './testing', './maildev', './kafka', './package.json'];
 const MIN_NODE = '22.12.0';
 
 const packages = publishablePackages();
@@ -138,7 +138,7 @@ describe('packaging: the shape of every published package', () => {
           expect(sorted(m[key]), `${key} sorted`).to.equal(true);
       });
 
-      it('exports only its entry points: ".", "./tokens", "./testing", "./maildev", "./package.json"', () => {
+      it('exports only its entry points: ".", "./tokens", "./testing", "./maildev", "./kafka", "./package.json"', () => {
         const exports = m.exports ?? {};
         expect(SUBPATHS, 'no other subpath').to.include.members(Object.keys(exports));
         expect(exports['./package.json']).to.equal('./package.json');

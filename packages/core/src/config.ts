@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import { z, type ZodType } from 'zod';
 import { CoreErrors } from './errors.js';
 import { didYouMean } from './suggest.js';
@@ -100,7 +99,11 @@ export async function readConfigFile(file: string, env: NodeJS.ProcessEnv = proc
   const ext = path.extname(file);
   try {
     if (ext === '.json') raw = JSON.parse(readFileSync(file, 'utf8'));
-    else if (ext === '.yaml' || ext === '.yml') raw = parseYaml(readFileSync(file, 'utf8'));
+    else if (ext === '.yaml' || ext === '.yml') {
+      // Loaded only for a YAML file: a JSON or TS config never imports the parser.
+      const { parse } = await import('yaml');
+      raw = parse(readFileSync(file, 'utf8'));
+    }
     if (raw !== undefined) {
       const missing = new Set<string>();
       raw = interpolateEnv(raw, env, missing);

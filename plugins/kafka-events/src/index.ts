@@ -32,4 +32,6 @@ export type {
   SendOptions,
   Subscription,
 } from './driver.js';
-export { createKafkaDriver, type KafkaDriverOptions } from './drivers/kafka.js';
+// The Kafka driver (kafkajs) is not re-exported here: the plugin imports it only with driver "kafka", so
+// an app on the memory driver never loads kafkajs. Import it from "@gantry/plugin-kafka-events/kafka".
+export type { KafkaDriverOptions } from './drivers/kafka.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { GantryError } from '@gantry/core';
-import nodemailer from 'nodemailer';
+import type nodemailer from 'nodemailer';
 import type { MailAddress } from './addresses.js';
 import type { TransportKind } from './config.js';
 import { MailerErrors } from './errors.js';
@@ -42,15 +42,20 @@ const HEADERS = { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress'
 // Mails are built from templates only: no attachment or embedded content may read a file or a URL.
 const CONTENT_POLICY = { disableFileAccess: true, disableUrlAccess: true };
 
+/** nodemailer, imported when a transport is first built (an app that sends no mail never loads it). */
+let loading: Promise<typeof nodemailer> | undefined;
+function loadNodemailer(): Promise<typeof nodemailer> {
+  loading ??= import('nodemailer').then((m) => m.default);
+  return loading;
+}
+
+type Transporter = ReturnType<typeof nodemailer.createTransport>;
+
 /** Writes each message as an RFC 5322 `.eml` file (CRLF line ends) named `<timestamp>-<id>.eml` under `dir`. */
 export class FileDelivery implements Delivery {
   readonly kind = 'file' as const;
-  private readonly composer = nodemailer.createTransport({
-    streamTransport: true,
-    buffer: true,
-    newline: 'windows',
-    ...CONTENT_POLICY,
-  });
+  // Built with the first message: the embedded profile starts without loading nodemailer.
+  private composer: Promise<Transporter> | undefined;
 
   constructor(private readonly dir: string) {}
 
@@ -67,7 +72,10 @@ export class FileDelivery implements Delivery {
   }
 
   async deliver(mail: OutgoingMail): Promise<Delivered> {
-    const info = await this.composer.sendMail({
+    this.composer ??= loadNodemailer().then((mailer) =>
+      mailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows', ...CONTENT_POLICY }),
+    );
+    const info = await (await this.composer).sendMail({
       ...mail,
       from: address(mail.from),
       to: mail.to.map(address),
@@ -92,7 +100,9 @@ export class FileDelivery implements Delivery {
   }
 
   async stop(): Promise<void> {
-    this.composer.close();
+    const composer = this.composer;
+    this.composer = undefined;
+    (await composer?.catch(() => undefined))?.close();
   }
 }
 
@@ -105,7 +115,7 @@ export interface SmtpDeliveryOptions {
   readonly sendTimeoutMs: number;
 }
 
-type SmtpTransporter = ReturnType<typeof nodemailer.createTransport>;
+type SmtpTransporter = Transporter;
 
 /** Sends over SMTP with one nodemailer transport (pooled or not) built at start. */
 export class SmtpDelivery implements Delivery {
@@ -118,7 +128,8 @@ export class SmtpDelivery implements Delivery {
     const o = this.options;
     // Every wait is bounded by sendTimeoutMs: a silent server must not hold a send (or the
     // readiness probe) for nodemailer's default minutes.
-    this.transporter = nodemailer.createTransport({
+    const mailer = await loadNodemailer();
+    this.transporter = mailer.createTransport({
       url: o.url,
       ...(o.secure === undefined ? {} : { secure: o.secure }),
       requireTLS: o.requireTLS,

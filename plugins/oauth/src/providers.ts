@@ -1,8 +1,9 @@
 import type { Logger } from '@gantry/core';
 import type { OAuth2 } from 'oauth';
+import { createRequire } from 'node:module';
 import passport from 'passport';
-import { Strategy as FacebookStrategy } from 'passport-facebook';
-import { Strategy as GoogleStrategy } from 'passport-google-oauth20';
+import type * as PassportFacebook from 'passport-facebook';
+import type * as PassportGoogle from 'passport-google-oauth20';
 import type OAuth2Strategy from 'passport-oauth2';
 import type { FacebookConfig, GoogleConfig, OAuthConfig } from './config.js';
 import { OAuthErrors } from './errors.js';
@@ -96,7 +97,11 @@ function pkceStore(provider: string, states: StateStore): OAuth2Strategy.StateSt
   return new PassportStateStore(provider, states) as unknown as OAuth2Strategy.StateStore;
 }
 
+// The Google and Facebook strategies are loaded only when that provider is configured.
+const require = createRequire(import.meta.url);
+
 function googleStrategy(config: GoogleConfig, callbackURL: string, states: StateStore): passport.Strategy {
+  const { Strategy: GoogleStrategy } = require('passport-google-oauth20') as typeof PassportGoogle;
   const strategy = new GoogleStrategy(
     {
       clientID: config.clientId,
@@ -119,6 +124,7 @@ function googleStrategy(config: GoogleConfig, callbackURL: string, states: State
 }
 
 function facebookStrategy(config: FacebookConfig, callbackURL: string, states: StateStore): passport.Strategy {
+  const { Strategy: FacebookStrategy } = require('passport-facebook') as typeof PassportFacebook;
   return new FacebookStrategy(
     {
       clientID: config.clientId,

@@ -1,8 +1,11 @@
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
 import { OpenapiErrors } from './errors.js';
 import type { Json } from './generate.js';
 
-/** The built document, as an object and in both serialized forms (built once at start). */
+// The YAML form is written on its first request (the yaml package included): most clients read JSON.
+const require = createRequire(import.meta.url);
+
+/** The built document, as an object and in both serialized forms (built once: JSON at start, YAML on first use). */
 export interface OpenapiDocuments {
   /** The OpenAPI 3.1 document (do not mutate it). Throws GANTRY_OPENAPI_NOT_BUILT before start. */
   document(): Json;
@@ -16,14 +19,13 @@ export interface OpenapiDocuments {
 
 /** Holds the document once built; every request is served from these strings. */
 export class DocumentStore implements OpenapiDocuments {
-  private state: { document: Json; json: string; yaml: string; unrepresentable: readonly string[] } | undefined;
+  private state: { document: Json; json: string; yaml?: string; unrepresentable: readonly string[] } | undefined;
 
   /** Stores the document and serializes it (once). */
   set(document: Json, unrepresentable: readonly string[]): void {
     this.state = {
       document: deepFreeze(document),
       json: JSON.stringify(document),
-      yaml: stringify(document, { aliasDuplicateObjects: false, lineWidth: 0 }),
       unrepresentable: Object.freeze([...unrepresentable]),
     };
   }
@@ -37,7 +39,12 @@ export class DocumentStore implements OpenapiDocuments {
   }
 
   yaml(): string {
-    return this.get().yaml;
+    const state = this.get();
+    if (state.yaml === undefined) {
+      const { stringify } = require('yaml') as typeof import('yaml');
+      state.yaml = stringify(state.document, { aliasDuplicateObjects: false, lineWidth: 0 });
+    }
+    return state.yaml;
   }
 
   unrepresentable(): readonly string[] {

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { OpenapiErrors } from './errors.js';
 
-/** A file of the Swagger UI page, held in memory. */
+/** A file of the Swagger UI page, held in memory once first served. */
 export interface UiAsset {
   readonly type: string;
   readonly body: Buffer | string;
@@ -31,7 +31,8 @@ export interface UiOptions {
 }
 
 /**
- * The Swagger UI page: swagger-ui-dist's files (self-hosted, read once at start) and our own HTML
+ * The Swagger UI page: swagger-ui-dist's files (self-hosted; checked at start, read into memory on
+ * their first request: ~2 MB an app whose docs nobody opens does not hold) and our own HTML
  * and initializer script (external, so the page needs no inline script). The page's policy allows
  * exactly this: scripts, styles, images and fetches from this origin, `data:` images (the CSS's
  * icons), nothing else.
@@ -39,7 +40,7 @@ export interface UiOptions {
 export class SwaggerUi {
   readonly html: string;
   readonly csp: string;
-  private readonly assets: Map<string, UiAsset>;
+  private readonly assets: Map<string, UiAsset | (() => UiAsset)>;
 
   constructor(options: UiOptions) {
     let dir: string;
@@ -50,12 +51,21 @@ export class SwaggerUi {
         cause: err,
       });
     }
-    const read = (file: string): Buffer => {
+    // Each file must be there at start (a missing one fails the boot); it is read on its first request.
+    const read = (file: string, type: string): (() => UiAsset) => {
+      const at = path.join(dir, file);
       try {
-        return readFileSync(path.join(dir, file));
+        if (!statSync(at).isFile()) throw new Error(`${at} is not a file`);
       } catch (err) {
         throw OpenapiErrors.UI_ASSETS_MISSING(`swagger-ui-dist has no ${file} in ${dir}`, { cause: err });
       }
+      return () => {
+        try {
+          return { type, body: readFileSync(at) };
+        } catch (err) {
+          throw OpenapiErrors.UI_ASSETS_MISSING(`swagger-ui-dist has no ${file} in ${dir}`, { cause: err });
+        }
+      };
     };
     const base = options.docsPath.replace(/\/$/, '');
     // Values go in as JSON; the script itself is code we write, never built from input.
@@ -78,10 +88,10 @@ export class SwaggerUi {
       '});',
       '',
     ].join('\n');
-    this.assets = new Map<string, UiAsset>([
-      ['swagger-ui.css', { type: 'text/css; charset=utf-8', body: read('swagger-ui.css') }],
-      ['swagger-ui-bundle.js', { type: 'text/javascript; charset=utf-8', body: read('swagger-ui-bundle.js') }],
-      ['favicon-32x32.png', { type: 'image/png', body: read('favicon-32x32.png') }],
+    this.assets = new Map<string, UiAsset | (() => UiAsset)>([
+      ['swagger-ui.css', read('swagger-ui.css', 'text/css; charset=utf-8')],
+      ['swagger-ui-bundle.js', read('swagger-ui-bundle.js', 'text/javascript; charset=utf-8')],
+      ['favicon-32x32.png', read('favicon-32x32.png', 'image/png')],
       ['swagger-initializer.js', { type: 'text/javascript; charset=utf-8', body: init }],
     ]);
     const e = (s: string): string => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -117,6 +127,10 @@ export class SwaggerUi {
 
   /** A file of the page, or undefined. */
   asset(name: string): UiAsset | undefined {
-    return this.assets.get(name);
+    const entry = this.assets.get(name);
+    if (typeof entry !== 'function') return entry;
+    const asset = entry();
+    this.assets.set(name, asset);
+    return asset;
   }
 }

@@ -1,6 +1,15 @@
-import argon2 from 'argon2';
-import { dictionary } from '@zxcvbn-ts/language-common';
+import { createRequire } from 'node:module';
+import type Argon2 from 'argon2';
 import { UsersErrors } from './errors.js';
+
+// argon2 (a native addon) and zxcvbn's dictionaries (a few MB of heap) are loaded when a password is
+// first hashed or checked, not at boot: a kernel that never touches a password never loads them.
+const require = createRequire(import.meta.url);
+let argon2Module: typeof Argon2 | undefined;
+function argon2(): typeof Argon2 {
+  argon2Module ??= require('argon2') as typeof Argon2;
+  return argon2Module;
+}
 
 /** Password length bounds, in Unicode code points (NIST SP 800-63B: at least 8, allow at least 64). */
 export const PASSWORD_MIN = 8;
@@ -24,13 +33,14 @@ export class PasswordHasher {
   constructor(private readonly params: Argon2Params) {}
 
   hash(password: string): Promise<string> {
-    return argon2.hash(password, { type: argon2.argon2id, ...this.params });
+    const a = argon2();
+    return a.hash(password, { type: a.argon2id, ...this.params });
   }
 
   /** Whether `password` matches `hash`; a malformed hash is a mismatch, never a throw. */
   async verify(hash: string, password: string): Promise<boolean> {
     try {
-      return await argon2.verify(hash, password);
+      return await argon2().verify(hash, password);
     } catch {
       return false;
     }
@@ -46,7 +56,7 @@ export class PasswordHasher {
   /** Whether a stored hash uses other (older) parameters than the configured ones. */
   needsRehash(hash: string): boolean {
     try {
-      return argon2.needsRehash(hash, { ...this.params });
+      return argon2().needsRehash(hash, { ...this.params });
     } catch {
       return true;
     }
@@ -58,11 +68,16 @@ export class PasswordHasher {
  * least 8 characters (zxcvbn's breach-derived list, compared case-insensitively), not the email address.
  */
 export class PasswordPolicy {
-  private readonly common: ReadonlySet<string>;
+  private commonSet: ReadonlySet<string> | undefined;
 
-  constructor() {
-    const list = dictionary['passwords-common'] as readonly string[];
-    this.common = new Set(list.filter((p) => p.length >= PASSWORD_MIN).map((p) => p.toLowerCase()));
+  /** The common passwords, read from zxcvbn's list on the first check. */
+  private get common(): ReadonlySet<string> {
+    if (!this.commonSet) {
+      const { dictionary } = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
+      const list = dictionary['passwords-common'] as readonly string[];
+      this.commonSet = new Set(list.filter((p) => p.length >= PASSWORD_MIN).map((p) => p.toLowerCase()));
+    }
+    return this.commonSet;
   }
 
   /** Throws 400 GANTRY_USERS_PASSWORD_WEAK with the reason when the password is refused. */

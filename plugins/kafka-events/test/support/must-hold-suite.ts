@@ -10,14 +10,8 @@ import { plugin as httpPlugin } from '@gantry/http';
 import { DatabaseToken } from '@gantry/plugin-database';
 import type { TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
-import {
-  createKafkaDriver,
-  EventsToken,
-  HEADERS,
-  OutboxRelay,
-  type EventDriver,
-  type IncomingMessage,
-} from '../../src/index.js';
+import { createKafkaDriver } from '../../src/drivers/kafka.js';
+import { EventsToken, HEADERS, OutboxRelay, type EventDriver, type IncomingMessage } from '../../src/index.js';
 import { Kernels, OrderPlaced, until } from './kit.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../../../..');
