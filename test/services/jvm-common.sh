@@ -139,6 +139,8 @@ rss_mib() {
 broker_command() {
   case "${1:-ensure}" in
     ensure)
+      # The jars first, even when a broker already answers: the tests run Kafka's console tools from them.
+      fetch_jars "$JARS"
       if port_open "$PORT"; then echo running; exit 0; fi
       start fresh
       mark_started
