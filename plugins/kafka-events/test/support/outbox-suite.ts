@@ -29,6 +29,21 @@ export function qualified(database: Record<string, unknown>, name: string): stri
 }
 
 /** Registers the outbox suite for `target`. */
+/** Each key's records, in offset order, carry seq 1..perKey exactly once. */
+function expectInOrderPerKey(
+  records: readonly { key: string | null; offset: string; value: Buffer }[],
+  keys: readonly string[],
+  perKey: number,
+): void {
+  for (const key of keys) {
+    const seqs = records
+      .filter((r) => r.key === key)
+      .sort((x, y) => Number(x.offset) - Number(y.offset))
+      .map((r) => (JSON.parse(r.value.toString()) as { seq: number }).seq);
+    expect(seqs, key).to.deep.equal(Array.from({ length: perKey }, (_, i) => i + 1));
+  }
+}
+
 export function outboxSuite(target: OutboxTarget): void {
   describe(`kafka-events: transactional outbox on ${target.driver}`, () => {
     const kernels = new Kernels();
@@ -140,13 +155,7 @@ export function outboxSuite(target: OutboxTarget): void {
       const ids = all.map((r) => r.headers.ce_id);
       expect(new Set(ids).size).to.equal(total);
       expect(all).to.have.length(total);
-      for (const key of keys) {
-        const seqs = all
-          .filter((r) => r.key === key)
-          .sort((x, y) => Number(x.offset) - Number(y.offset))
-          .map((r) => (JSON.parse(r.value.toString()) as { seq: number }).seq);
-        expect(seqs, key).to.deep.equal(Array.from({ length: perKey }, (_, i) => i + 1));
-      }
+      expectInOrderPerKey(all, keys, perKey);
     });
 
     it('a broker failing while batches are in flight: nothing is lost, sent twice or reordered per key', async () => {
@@ -188,13 +197,7 @@ export function outboxSuite(target: OutboxTarget): void {
       await until('an empty outbox', async () => (await tk.get(EventsToken).outboxStats())?.depth === 0);
       const all = memoryBroker(broker).records('orders.placed');
       expect(all).to.have.length(total);
-      for (const key of keys) {
-        const seqs = all
-          .filter((r) => r.key === key)
-          .sort((x, y) => Number(x.offset) - Number(y.offset))
-          .map((r) => (JSON.parse(r.value.toString()) as { seq: number }).seq);
-        expect(seqs, key).to.deep.equal(Array.from({ length: perKey }, (_, i) => i + 1));
-      }
+      expectInOrderPerKey(all, keys, perKey);
     });
 
     it('a relay that dies between the broker ack and the mark: the row is sent again, the transactional handler applies it once', async () => {
