@@ -393,9 +393,19 @@ export class OutboxRelay {
     const owner = this.laneOwner(lane);
     const previous = this.flights.get(lane);
     const claim = `${owner}#${++this.claims}`;
-    const rows = this.running
-      ? await this.store.claimWithLease(owner, this.options.leaseMs, this.options.batchSize, claim)
-      : [];
+    let rows: OutboxRow[] = [];
+    try {
+      if (this.running)
+        rows = await this.store.claimWithLease(owner, this.options.leaseMs, this.options.batchSize, claim);
+    } catch (err) {
+      // No next batch (the database failed): settle the one in flight first, so it is marked (or
+      // released) rather than left pending while the loop retries the claim.
+      if (previous) {
+        this.flights.delete(lane);
+        await this.settle(owner, previous).catch(() => undefined);
+      }
+      throw err;
+    }
     if (rows.length > 0) {
       const acked = (previous?.acked ?? Promise.resolve()).then(() => this.send(rows));
       acked.catch(() => undefined); // awaited by the next round; a failure must not go unhandled meanwhile
@@ -403,17 +413,29 @@ export class OutboxRelay {
     } else this.flights.delete(lane);
     if (!previous) return 0;
     try {
-      await previous.acked;
+      return await this.settle(owner, previous);
     } catch (err) {
       this.flights.delete(lane);
+      throw err;
+    }
+  }
+
+  /** Waits for a batch's acknowledgement and marks it sent; a failed send releases everything `owner` holds. */
+  private async settle(
+    owner: string,
+    flight: { claim: string; rows: OutboxRow[]; acked: Promise<void> },
+  ): Promise<number> {
+    try {
+      await flight.acked;
+    } catch (err) {
       await this.store.release(owner).catch(() => undefined);
       throw err;
     }
     await this.store.markSent(
-      previous.claim,
-      previous.rows.map((r) => r.sequence),
+      flight.claim,
+      flight.rows.map((r) => r.sequence),
     );
-    return previous.rows.length;
+    return flight.rows.length;
   }
 
   /**
@@ -468,7 +490,7 @@ export class OutboxRelay {
       if (sent > 0 && !pipelined) this.wakeOne();
       if (
         !this.running ||
-        this.flights.has(lane) ||
+        (this.lastError === undefined && this.flights.has(lane)) ||
         (this.lastError === undefined && sent > 0 && (sent >= this.options.batchSize || this.nudged))
       ) {
         await new Promise((resolve) => setImmediate(resolve));

@@ -200,6 +200,41 @@ export function outboxSuite(target: OutboxTarget): void {
       expectInOrderPerKey(all, keys, perKey);
     });
 
+    if (target.driver === 'sqlite')
+      it('a claim failing while a batch is in flight: that batch is still marked sent, and the relay recovers', async () => {
+        const broker = brokerName();
+        const tk = await kernels.boot({
+          database: await target.fresh(kernels),
+          events: {
+            memoryBroker: broker,
+            consumers: false,
+            relay: { enabled: true, intervalMs: 10, batchSize: 2, lanes: 1 },
+          },
+        });
+        const events = tk.get(EventsToken);
+        const store = events.relay!.store;
+        const claim = store.claimWithLease.bind(store);
+        let claims = 0;
+        // The first claim works; every later one fails as an unavailable database would.
+        store.claimWithLease = async (...args: Parameters<typeof claim>) => {
+          if (++claims > 1) throw new Error('database unavailable');
+          return claim(...args);
+        };
+        try {
+          await tk.get(DatabaseToken).transaction(async () => {
+            for (let seq = 1; seq <= 4; seq++)
+              await events.publish(OrderPlaced, { orderId: 'c-1', seq }, { key: 'c-1' });
+          });
+          // The batch claimed before the failures reached the broker and is marked, not left pending.
+          await until('the first batch marked sent', async () => (await events.outboxStats())?.depth === 2);
+          expect(memoryBroker(broker).records('orders.placed')).to.have.length(2);
+        } finally {
+          store.claimWithLease = claim;
+        }
+        await until('the rest sent once the claims work again', async () => (await events.outboxStats())?.depth === 0);
+        expect(memoryBroker(broker).records('orders.placed')).to.have.length(4);
+      });
+
     it('a relay that dies between the broker ack and the mark: the row is sent again, the transactional handler applies it once', async () => {
       const broker = brokerName();
       const database = await target.fresh(kernels);
