@@ -413,11 +413,20 @@ export class OutboxRelay {
     } else this.flights.delete(lane);
     if (!previous) return 0;
     try {
-      return await this.settle(owner, previous);
+      await previous.acked;
     } catch (err) {
+      // The batch queued behind it was never sent (its send waits on this one): release both.
       this.flights.delete(lane);
+      await this.store.release(owner).catch(() => undefined);
       throw err;
     }
+    // A failing mark leaves the next batch in flight (settled next round); these rows, sent but not
+    // marked, go again after their lease, as after a crash between the ack and the mark.
+    await this.store.markSent(
+      previous.claim,
+      previous.rows.map((r) => r.sequence),
+    );
+    return previous.rows.length;
   }
 
   /** Waits for a batch's acknowledgement and marks it sent; a failed send releases everything `owner` holds. */
