@@ -33,11 +33,37 @@ export const outboxMigrations: readonly MigrationDefinition[] = [
       m.sql('create index gantry_processed_event_at_idx on gantry_processed_event (processed_at)');
     },
   },
+  {
+    // The relay's work queue moves to a narrow table: claiming, leasing and marking rewrite (and
+    // delete) a few bytes per row instead of the whole event, whose row is written once.
+    name: '0002_outbox_pending',
+    up(m) {
+      const seq = m.driver === 'postgresql' ? 'bigint primary key' : 'integer primary key';
+      m.sql(`create table gantry_outbox_pending (
+        sequence ${seq},
+        lock_key varchar(255) not null,
+        lease_owner varchar(64) null,
+        lease_until bigint null)`);
+      m.sql('create index gantry_outbox_pending_key_idx on gantry_outbox_pending (lock_key, sequence)');
+      // SQLite: the insert of an event queues it (one statement, so atomic without a transaction);
+      // PostgreSQL writes both rows with one statement of its own (see OutboxStore.insert).
+      if (m.driver === 'sqlite')
+        m.sql(`create trigger gantry_outbox_enqueue after insert on gantry_outbox
+          begin insert into gantry_outbox_pending (sequence, lock_key) values (new.sequence, new.lock_key); end`);
+      m.sql(`insert into gantry_outbox_pending (sequence, lock_key, lease_owner, lease_until)
+        select sequence, lock_key, lease_owner, lease_until from gantry_outbox where sent_at is null`);
+      m.sql('drop index gantry_outbox_unsent_idx');
+      m.sql('drop index gantry_outbox_key_idx');
+      for (const column of ['sent_at', 'lease_owner', 'lease_until'])
+        m.sql(`alter table gantry_outbox drop column ${column}`);
+      m.sql('create index gantry_outbox_created_idx on gantry_outbox (created_at)');
+    },
+  },
 ];
 
 /**
  * How far past a batch an SQLite claim looks for rows of free keys: the oldest `WINDOW_FACTOR × batch`
- * unsent rows (a key's leased rows are older than its free ones, so the window shows every lease that
+ * pending rows (a key's leased rows are older than its free ones, so the window shows every lease that
  * blocks a key with free rows in it).
  */
 const WINDOW_FACTOR = 2;
@@ -49,7 +75,7 @@ export interface OutboxRow {
   readonly message: OutgoingMessage;
 }
 
-/** Depth and age of the unsent part of the outbox (metrics, health). */
+/** Depth and age of the pending (unsent) part of the outbox (metrics, health). */
 export interface OutboxStats {
   readonly depth: number;
   /** Age in ms of the oldest unsent row, 0 when empty. */
@@ -70,7 +96,7 @@ export class OutboxStore {
   constructor(private readonly db: Database) {}
 
   /** Schema-qualified table name (raw SQL does not get the ORM's search_path). */
-  table(name: 'gantry_outbox' | 'gantry_processed_event'): string {
+  table(name: 'gantry_outbox' | 'gantry_outbox_pending' | 'gantry_processed_event'): string {
     const schema =
       this.db.driver === 'postgresql' ? (this.db.orm().config.get('schema') as string | undefined) : undefined;
     return schema ? `"${schema}".${name}` : name;
@@ -82,73 +108,82 @@ export class OutboxStore {
     return em.isInTransaction() ? em : undefined;
   }
 
-  /** Writes one row with `em` (inside its transaction when it has one). */
+  /**
+   * Writes one event with `em` (inside its transaction when it has one): its row in `gantry_outbox`
+   * and its entry in the relay's queue, `gantry_outbox_pending`.
+   */
   async insert(em: SqlEntityManager, message: OutgoingMessage): Promise<void> {
     const id = message.headers[HEADERS.id] ?? randomUUID();
+    const values = [
+      id,
+      message.topic,
+      message.key,
+      message.key ?? id,
+      JSON.stringify(message.headers),
+      message.value.toString('utf8'),
+      Date.now(),
+    ];
+    const outbox = `insert into ${this.table('gantry_outbox')} (id, topic, event_key, lock_key, headers, payload, created_at) values (?, ?, ?, ?, ?, ?, ?)`;
+    // One statement either way, so both rows or neither even outside a transaction: on SQLite the
+    // table's trigger queues the event, on PostgreSQL the statement writes both.
     await em.execute(
-      `insert into ${this.table('gantry_outbox')} (id, topic, event_key, lock_key, headers, payload, created_at) values (?, ?, ?, ?, ?, ?, ?)`,
-      [
-        id,
-        message.topic,
-        message.key,
-        message.key ?? id,
-        JSON.stringify(message.headers),
-        message.value.toString('utf8'),
-        Date.now(),
-      ],
+      this.db.driver === 'postgresql'
+        ? `with o as (${outbox} returning sequence, lock_key) insert into ${this.table('gantry_outbox_pending')} (sequence, lock_key) select sequence, lock_key from o`
+        : outbox,
+      values,
       'run',
     );
   }
 
   /**
-   * SQLite: claims up to `batch` of the oldest unsent rows whose key no other live lease holds, in one
-   * `UPDATE … RETURNING` (SQLite runs one statement at a time, so check and claim are atomic), and
-   * returns them in sequence order. A key's claimed rows are always its oldest unsent ones (a prefix):
-   * a row is taken only when its key's oldest unsent row is not under another owner's live lease
-   * (leased rows being a prefix, then none is), so two relays (or two lanes) never hold one key, and
-   * order per key holds. Candidates come from a window of the oldest unsent rows
-   * (`WINDOW_FACTOR` × `batch`): a relay whose keys are all held elsewhere looks at that window, not at
-   * the whole backlog.
+   * SQLite: claims up to `batch` of the oldest pending rows whose key no other live lease holds, in one
+   * `UPDATE … RETURNING` on the narrow queue table (SQLite runs one statement at a time, so check and
+   * claim are atomic), then reads those events, in sequence order. A key's claimed rows are always its
+   * oldest pending ones (a prefix): a row is taken only when its key's oldest pending row is not under
+   * another owner's live lease (leased rows being a prefix, then none is), so two relays (or two lanes)
+   * never hold one key, and order per key holds. Candidates come from a window of the oldest pending
+   * rows (`WINDOW_FACTOR` × `batch`): a relay whose keys are all held elsewhere looks at that window,
+   * not at the whole backlog.
    */
   async claimWithLease(owner: string, leaseMs: number, batch: number, claim = `${owner}#0`): Promise<OutboxRow[]> {
-    const t = this.table('gantry_outbox');
+    const p = this.table('gantry_outbox_pending');
     const now = Date.now();
     const mine = `${owner}#`;
-    const rows = await this.db
-      .orm()
-      .em.fork()
-      .execute<RawRow[]>(
-        `update ${t} set lease_owner = ?, lease_until = ?
+    const em = this.db.orm().em.fork();
+    const claimed = await em.execute<{ sequence: number }[]>(
+      `update ${p} set lease_owner = ?, lease_until = ?
          where sequence in (
            select o.sequence from (
-             select sequence, lock_key from ${t}
-             where sent_at is null and (lease_owner is null or lease_until <= ?)
+             select sequence, lock_key from ${p}
+             where lease_owner is null or lease_until <= ?
              order by sequence limit ?) o
            where coalesce((select case when h.lease_until > ? and substr(h.lease_owner, 1, ?) <> ? then 1 else 0 end
-             from ${t} h where h.sent_at is null and h.lock_key = o.lock_key order by h.sequence limit 1), 0) = 0
+             from ${p} h where h.lock_key = o.lock_key order by h.sequence limit 1), 0) = 0
            order by o.sequence limit ?)
-         returning sequence, id, topic, event_key, headers, payload`,
-        [claim, now + leaseMs, now, batch * WINDOW_FACTOR, now, mine.length, mine, batch],
-      );
-    return rows.map(toRow).sort((a, b) => a.sequence - b.sequence);
+         returning sequence`,
+      [claim, now + leaseMs, now, batch * WINDOW_FACTOR, now, mine.length, mine, batch],
+    );
+    if (claimed.length === 0) return [];
+    const [lo, hi] = bounds(claimed.map((r) => r.sequence));
+    const rows = await em.execute<RawRow[]>(
+      `select o.sequence, o.id, o.topic, o.event_key, o.headers, o.payload
+         from ${p} q join ${this.table('gantry_outbox')} o on o.sequence = q.sequence
+         where q.sequence between ? and ? and q.lease_owner = ? order by q.sequence`,
+      [lo, hi, claim],
+    );
+    return rows.map(toRow);
   }
 
-  /** Marks the rows of one claim sent and drops their lease (SQLite); the sequence range keeps the lookup on the primary key. */
+  /** Takes the rows of one claim off the queue (SQLite): they are sent. The sequence range keeps the lookup on the primary key. */
   async markSent(claim: string, sequences: readonly number[]): Promise<void> {
     if (sequences.length === 0) return;
-    let lo = sequences[0]!;
-    let hi = lo;
-    for (const s of sequences) {
-      if (s < lo) lo = s;
-      if (s > hi) hi = s;
-    }
+    const [lo, hi] = bounds(sequences);
     await this.db
       .orm()
       .em.fork()
       .execute(
-        `update ${this.table('gantry_outbox')} set sent_at = ?, lease_owner = null, lease_until = null
-         where sequence between ? and ? and lease_owner = ? and sent_at is null`,
-        [Date.now(), lo, hi, claim],
+        `delete from ${this.table('gantry_outbox_pending')} where sequence between ? and ? and lease_owner = ?`,
+        [lo, hi, claim],
         'run',
       );
   }
@@ -160,42 +195,44 @@ export class OutboxStore {
       .orm()
       .em.fork()
       .execute(
-        `update ${this.table('gantry_outbox')} set lease_owner = null, lease_until = null
-         where sent_at is null and substr(lease_owner, 1, ?) = ?`,
+        `update ${this.table('gantry_outbox_pending')} set lease_owner = null, lease_until = null
+         where substr(lease_owner, 1, ?) = ?`,
         [mine.length, mine],
         'run',
       );
   }
 
   /**
-   * PostgreSQL: in one transaction, locks up to `batch` of the oldest unsent rows with `FOR UPDATE
+   * PostgreSQL: in one transaction, locks up to `batch` of the oldest pending rows with `FOR UPDATE
    * SKIP LOCKED` (rows another relay holds are skipped), keeps for each key only the rows from its
-   * oldest unsent row up to the first one it did not lock (so a key another relay holds is left
-   * whole, and per-key order holds across relays), runs `send`, and marks them sent before
+   * oldest pending row up to the first one it did not lock (so a key another relay holds is left
+   * whole, and per-key order holds across relays), runs `send`, and takes them off the queue before
    * committing. A relay that dies mid-batch rolls back: its rows are sent again by the next one.
    * With `lanes` > 1, lane `lane` only takes keys whose hash falls in it (lanes never share a key).
    */
   async relayLocked(batch: number, send: (rows: OutboxRow[]) => Promise<void>, lane = 0, lanes = 1): Promise<number> {
-    const t = this.table('gantry_outbox');
+    const p = this.table('gantry_outbox_pending');
     return this.db
       .orm()
       .em.fork()
       .transactional(async (em) => {
-        const inLane = lanes > 1 ? `and ((hashtext(lock_key)::bigint % ${lanes}) + ${lanes}) % ${lanes} = ${lane}` : '';
+        const inLane =
+          lanes > 1 ? `where ((hashtext(q.lock_key)::bigint % ${lanes}) + ${lanes}) % ${lanes} = ${lane}` : '';
         const locked = await em.execute<(RawRow & { lock_key: string })[]>(
-          `select sequence, id, topic, event_key, lock_key, headers, payload from ${t}
-           where sent_at is null ${inLane} order by sequence limit ? for update skip locked`,
+          `select q.sequence, q.lock_key, o.id, o.topic, o.event_key, o.headers, o.payload
+           from ${p} q join ${this.table('gantry_outbox')} o on o.sequence = q.sequence
+           ${inLane} order by q.sequence limit ? for update of q skip locked`,
           [batch],
         );
         if (locked.length === 0) return 0;
         const mine = new Map(locked.map((r) => [Number(r.sequence), r]));
         const keys = [...new Set(locked.map((r) => r.lock_key))];
         const last = Math.max(...mine.keys());
-        // A plain read (it does not wait for locks): every unsent row of those keys up to our last one.
+        // A plain read (it does not wait for locks): every pending row of those keys up to our last one.
         const all = await em.execute<{ sequence: number | string; lock_key: string }[]>(
-          `select sequence, lock_key from ${t} where sent_at is null and lock_key in (${keys.map(() => '?').join(', ')})
-           and sequence <= ? order by sequence`,
-          [...keys, last],
+          `select sequence, lock_key from ${p}
+           where lock_key in (select jsonb_array_elements_text(?::jsonb)) and sequence <= ? order by sequence`,
+          [JSON.stringify(keys), last],
         );
         const stopped = new Set<string>();
         const kept: RawRow[] = [];
@@ -210,21 +247,25 @@ export class OutboxStore {
         await send(rows);
         // One parameter whatever the batch size (a list of 500 placeholders costs more to bind than to run).
         await em.execute(
-          `update ${t} set sent_at = ? where sequence = any(string_to_array(?, ',')::bigint[])`,
-          [Date.now(), rows.map((r) => r.sequence).join(',')],
+          `delete from ${p} where sequence = any(string_to_array(?, ',')::bigint[])`,
+          [rows.map((r) => r.sequence).join(',')],
           'run',
         );
         return rows.length;
       });
   }
 
-  /** Deletes sent rows older than `ageMs` and processed-event marks older than `processedMs`; returns the outbox rows deleted. */
+  /**
+   * Deletes sent events created more than `ageMs` ago and processed-event marks older than
+   * `processedMs`; returns the outbox rows deleted. A pending event is never deleted, however old.
+   */
   async prune(ageMs: number, processedMs: number): Promise<number> {
     const em = this.db.orm().em.fork();
-    const before = Date.now() - ageMs;
+    const t = this.table('gantry_outbox');
     const res = await em.execute<{ affectedRows?: number }>(
-      `delete from ${this.table('gantry_outbox')} where sent_at is not null and sent_at <= ?`,
-      [before],
+      `delete from ${t} where created_at <= ?
+         and not exists (select 1 from ${this.table('gantry_outbox_pending')} q where q.sequence = ${t}.sequence)`,
+      [Date.now() - ageMs],
       'run',
     );
     await em.execute(
@@ -235,13 +276,14 @@ export class OutboxStore {
     return Number(res.affectedRows ?? 0);
   }
 
-  /** Unsent rows and the age of the oldest. */
+  /** Pending events and the age of the oldest. */
   async stats(): Promise<OutboxStats> {
     const [row] = await this.db
       .orm()
       .em.fork()
       .execute<{ depth: number | string; oldest: number | string | null }[]>(
-        `select count(*) as depth, min(created_at) as oldest from ${this.table('gantry_outbox')} where sent_at is null`,
+        `select count(*) as depth, min(o.created_at) as oldest
+           from ${this.table('gantry_outbox_pending')} q join ${this.table('gantry_outbox')} o on o.sequence = q.sequence`,
       );
     const oldest = row?.oldest == null ? undefined : Number(row.oldest);
     return { depth: Number(row?.depth ?? 0), oldestAgeMs: oldest === undefined ? 0 : Math.max(0, Date.now() - oldest) };
@@ -259,6 +301,18 @@ export class OutboxStore {
     );
     return Number(res.affectedRows ?? 0) > 0;
   }
+}
+
+/** The lowest and highest of `sequences` (not empty). */
+function bounds(sequences: readonly number[]): [number, number] {
+  let lo = Number(sequences[0]);
+  let hi = lo;
+  for (const v of sequences) {
+    const n = Number(v);
+    if (n < lo) lo = n;
+    if (n > hi) hi = n;
+  }
+  return [lo, hi];
 }
 
 function toRow(r: RawRow): OutboxRow {

@@ -1,8 +1,8 @@
 // The outbox behaviour every database engine must have, run on SQLite (events.test.ts, leases) and on
 // the real PostgreSQL (events.pg.test.ts, FOR UPDATE SKIP LOCKED).
-import { silentLogger } from '@gantry/core';
-import { DatabaseToken } from '@gantry/plugin-database';
-import type { TestKernel } from '@gantry/testing';
+import { definePlugin, silentLogger } from '@gantry/core';
+import { DatabaseToken, plugin as databasePlugin } from '@gantry/plugin-database';
+import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import {
   createMemoryDriver,
@@ -10,6 +10,8 @@ import {
   KafkaEventsErrors,
   memoryBroker,
   OutboxRelay,
+  OutboxStore,
+  outboxMigrations,
   type EventDriver,
 } from '../../src/index.js';
 import { brokerName, Kernels, OrderPlaced, rejection, until } from './kit.js';
@@ -127,6 +129,81 @@ export function outboxSuite(target: OutboxTarget): void {
       } finally {
         memoryBroker(broker).up();
       }
+    });
+
+    it('upgrades an outbox of the first schema: its unsent rows are sent once, in order per key; sent ones are not', async () => {
+      const broker = brokerName();
+      const database = await target.fresh(kernels);
+      const t = (name: string) => qualified(database, name);
+      // The outbox as the first migration left it: sent_at and the lease on the event's own row.
+      const old = await createTestKernel({
+        plugins: [
+          databasePlugin,
+          definePlugin({
+            name: 'first-schema',
+            version: '1.0.0',
+            kernel: '^0.1.0',
+            dependsOn: ['database'],
+            register(ctx) {
+              ctx.container.get(DatabaseToken).registerMigrations('kafka-events', outboxMigrations.slice(0, 1));
+            },
+          }),
+        ],
+        config: { database },
+      });
+      try {
+        const now = Date.now();
+        const rows: [string, string, number | null, string | null, number | null][] = [
+          ['old-1', 'o-1', now - 1_000, null, null], // sent
+          ['old-2', 'o-1', null, 'relay-gone-0#1', now - 1], // claimed by a relay that died, lease over
+          ['old-3', 'o-1', null, null, null],
+          ['old-4', 'o-2', null, null, null],
+        ];
+        for (const [id, key, sentAt, owner, until] of rows)
+          await old
+            .get(DatabaseToken)
+            .em()
+            .execute(
+              `insert into ${t('gantry_outbox')} (id, topic, event_key, lock_key, headers, payload, created_at, sent_at, lease_owner, lease_until)
+               values (?, 'orders.placed', ?, ?, ?, ?, ?, ?, ?, ?)`,
+              [id, key, key, JSON.stringify({ ce_id: id }), '{}', now, sentAt, owner, until],
+              'run',
+            );
+      } finally {
+        await old.stop();
+      }
+      const tk = await kernels.boot({ database, events: { memoryBroker: broker, consumers: false } });
+      await until('the unsent rows', () => memoryBroker(broker).records('orders.placed').length >= 3);
+      await until('an empty queue', async () => (await tk.get(EventsToken).outboxStats())?.depth === 0);
+      const sent = memoryBroker(broker)
+        .records('orders.placed')
+        .map((r) => `${r.key}:${r.headers.ce_id}`);
+      expect(sent.filter((s) => s.startsWith('o-1:'))).to.deep.equal(['o-1:old-2', 'o-1:old-3']);
+      expect(sent.filter((s) => s.startsWith('o-2:'))).to.deep.equal(['o-2:old-4']);
+      expect(sent).to.have.length(3);
+      // Sent events stay until pruned (pruneAfterMs), the upgraded ones included.
+      expect(await count(tk, `select count(*) as n from ${t('gantry_outbox')}`)).to.equal(4);
+    });
+
+    it('prunes sent events past their retention, never a pending one', async () => {
+      const broker = brokerName();
+      const database = await target.fresh(kernels);
+      const tk = await kernels.boot({ database, events: { memoryBroker: broker, consumers: false } });
+      const events = tk.get(EventsToken);
+      for (const seq of [1, 2]) await events.publish(OrderPlaced, { orderId: 'o-20', seq }, { key: 'o-20' });
+      await until('both sent', async () => (await events.outboxStats())?.depth === 0);
+      memoryBroker(broker).down();
+      try {
+        await events.publish(OrderPlaced, { orderId: 'o-20', seq: 3 }, { key: 'o-20' });
+        const store = new OutboxStore(tk.get(DatabaseToken));
+        expect(await store.prune(60_000, 60_000)).to.equal(0); // younger than the retention
+        expect(await store.prune(0, 60_000)).to.equal(2);
+        expect(await count(tk, `select count(*) as n from ${qualified(database, 'gantry_outbox')}`)).to.equal(1);
+        expect((await events.outboxStats())?.depth).to.equal(1);
+      } finally {
+        memoryBroker(broker).up();
+      }
+      await until('the last one sent', () => memoryBroker(broker).records('orders.placed').length === 3);
     });
 
     it('two relays on one outbox never send a row twice and keep per-key order', async () => {
