@@ -216,32 +216,25 @@ export class OutboxStore {
       .orm()
       .em.fork()
       .transactional(async (em) => {
+        // Marking sent need not wait for the disk: a mark lost in a crash sends the rows again, which
+        // at-least-once delivery allows (consumers dedupe by event id).
+        await em.execute('set local synchronous_commit = off', [], 'run');
         const inLane =
-          lanes > 1 ? `where ((hashtext(q.lock_key)::bigint % ${lanes}) + ${lanes}) % ${lanes} = ${lane}` : '';
-        const locked = await em.execute<(RawRow & { lock_key: string })[]>(
-          `select q.sequence, q.lock_key, o.id, o.topic, o.event_key, o.headers, o.payload
-           from ${p} q join ${this.table('gantry_outbox')} o on o.sequence = q.sequence
-           ${inLane} order by q.sequence limit ? for update of q skip locked`,
+          lanes > 1 ? `and ((hashtext(q.lock_key)::bigint % ${lanes}) + ${lanes}) % ${lanes} = ${lane}` : '';
+        // The oldest pending rows nobody else holds, each with whether an older pending row of its key
+        // was not locked here (another relay holds it): such a row, and every later one of its key, is
+        // left, so each key sends an unbroken run from its oldest pending row. One round trip.
+        const locked = await em.execute<(RawRow & { blocked: boolean })[]>(
+          `with l as (
+             select q.sequence, q.lock_key from ${p} q where true ${inLane}
+             order by q.sequence limit ? for update of q skip locked)
+           select l.sequence, o.id, o.topic, o.event_key, o.headers, o.payload,
+             exists (select 1 from ${p} e where e.lock_key = l.lock_key and e.sequence < l.sequence
+                     and e.sequence not in (select sequence from l)) as blocked
+           from l join ${this.table('gantry_outbox')} o on o.sequence = l.sequence order by l.sequence`,
           [batch],
         );
-        if (locked.length === 0) return 0;
-        const mine = new Map(locked.map((r) => [Number(r.sequence), r]));
-        const keys = [...new Set(locked.map((r) => r.lock_key))];
-        const last = Math.max(...mine.keys());
-        // A plain read (it does not wait for locks): every pending row of those keys up to our last one.
-        const all = await em.execute<{ sequence: number | string; lock_key: string }[]>(
-          `select sequence, lock_key from ${p}
-           where lock_key in (select jsonb_array_elements_text(?::jsonb)) and sequence <= ? order by sequence`,
-          [JSON.stringify(keys), last],
-        );
-        const stopped = new Set<string>();
-        const kept: RawRow[] = [];
-        for (const r of all) {
-          if (stopped.has(r.lock_key)) continue;
-          const row = mine.get(Number(r.sequence));
-          if (row) kept.push(row);
-          else stopped.add(r.lock_key);
-        }
+        const kept = locked.filter((r) => !r.blocked);
         if (kept.length === 0) return 0;
         const rows = kept.map(toRow);
         await send(rows);
