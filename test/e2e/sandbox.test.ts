@@ -113,11 +113,13 @@ describe('sandbox (embedded profile, real process)', function () {
   });
 
   it('signs in through the development OpenID provider (state, PKCE) as a new verified account', async () => {
-    const ready = (await (await fetch(`${app.base}/readyz`)).json()) as {
+    type Readiness = {
       checks: Record<string, { status: string; details?: { discovery?: Record<string, string> } }>;
     };
+    const ready = (await (await fetch(`${app.base}/readyz`)).json()) as Readiness;
     expect(ready.checks['dev-idp']?.status).to.equal('up');
-    expect(ready.checks.oauth?.details?.discovery).to.deep.equal({ dev: 'ready' });
+    // The sandbox reads the development issuer at its first sign-in (discover: "first-use").
+    expect(ready.checks.oauth?.details?.discovery).to.deep.equal({ dev: 'pending' });
     const browser = new Browser();
     const started = await browser.get(`${app.base}/api/v1/auth/oauth/dev`);
     expect(started.status, started.text).to.equal(302);
@@ -125,6 +127,8 @@ describe('sandbox (embedded profile, real process)', function () {
     expect(authorize.origin).to.equal(app.issuer);
     expect(authorize.searchParams.get('code_challenge_method')).to.equal('S256');
     expect(authorize.searchParams.get('state')).to.match(/^[\w-]{43,}$/);
+    const discovered = (await (await fetch(`${app.base}/readyz`)).json()) as Readiness;
+    expect(discovered.checks.oauth?.details?.discovery).to.deep.equal({ dev: 'ready' });
     const callback = await throughProvider(browser, authorize, 'grace', app.base);
     const signedIn = await browser.get(callback);
     expect(signedIn.status, signedIn.text).to.equal(200);

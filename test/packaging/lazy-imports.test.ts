@@ -3,6 +3,7 @@
 // (test/support/import-probe.ts) and reads every module that process resolved.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ import { expect } from 'chai';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../../..');
 const probe = path.join(repo, 'test/dist/support/import-probe.js');
+const sandbox = path.join(repo, 'sandbox');
 const ALL_PLUGINS = readdirSync(path.join(repo, 'plugins'));
 
 /** Packages that must stay unloaded unless their feature is used. */
@@ -33,10 +35,12 @@ const HEAVY = [
   'ioredis',
 ];
 
-async function loadedBy(plugins: Record<string, unknown>): Promise<string[]> {
-  const { stdout } = await promisify(execFile)(process.execPath, [probe, JSON.stringify({ plugins }), repo], {
-    maxBuffer: 64 * 1024 * 1024,
-  });
+async function loadedBy(
+  plugins: Record<string, unknown>,
+  options: { appDir?: string; serve?: boolean } = {},
+): Promise<string[]> {
+  const args = [probe, JSON.stringify({ plugins }), options.appDir ?? repo, ...(options.serve ? ['serve'] : [])];
+  const { stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 64 * 1024 * 1024 });
   return (JSON.parse(stdout) as string[]).map((u) => (u.startsWith('file://') ? fileURLToPath(u) : u));
 }
 
@@ -51,6 +55,14 @@ function summarize(files: string[]): { plugins: Set<string>; packages: Set<strin
     if (m) packages.add(m[1]!);
   }
   return { plugins, packages };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 function heavyIn(packages: Set<string>, allowed: readonly string[] = []): string[] {
@@ -104,5 +116,16 @@ describe('lazy imports (a plugin that is not enabled costs nothing)', function (
     expect([...plugins]).to.have.members(['database', 'mailer', 'audit', 'auth-jwt', 'rbac', 'users']);
     expect(heavyIn(packages, ['@mikro-orm', 'better-sqlite3'])).to.deep.equal([]);
     expect(packages.has('better-sqlite3')).to.equal(true);
+  });
+
+  it("the sandbox's development OpenID provider, serving: oidc-provider waits for its first request", async () => {
+    const devIdp = {
+      port: await freePort(),
+      clientSecret: 'a-test-secret-of-16+',
+      redirectUri: 'http://localhost:3000/api/v1/auth/oauth/dev/callback',
+    };
+    const files = await loadedBy({ './dist/src/dev-idp/plugin.js': devIdp }, { appDir: sandbox, serve: true });
+    expect(files.some((f) => f.endsWith('/sandbox/dist/src/dev-idp/plugin.js'))).to.equal(true);
+    expect(heavyIn(summarize(files).packages)).to.deep.equal([]);
   });
 });

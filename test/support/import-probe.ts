@@ -1,5 +1,5 @@
 // Boots a kernel with the plugins of a config given as JSON in argv[2] (appDir argv[3]), starts it
-// without serving, stops it, and prints every module URL the process resolved (one JSON array on
+// without serving (with its serve-phase hooks too when argv[4] is "serve"), stops it, and prints every module URL the process resolved (one JSON array on
 // stdout). Run in a process of its own by the lazy-import tests: a fresh module graph, no test's
 // imports mixed in.
 import { registerHooks } from 'node:module';
@@ -20,7 +20,7 @@ const config = JSON.parse(process.argv[2]!) as Parameters<typeof createKernel>[0
     : never
   : never;
 const kernel = await createKernel({ appDir: process.argv[3]!, config, logger: silentLogger(), env: {} });
-await kernel.start({ serve: false });
+await kernel.start({ serve: process.argv[4] === 'serve' });
 await kernel.stop();
 const { createRequire } = await import('node:module');
 const cache = createRequire(import.meta.url).cache;

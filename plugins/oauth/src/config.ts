@@ -88,7 +88,9 @@ const facebookSchema = z
 /** Any OpenID Connect issuer through openid-client. */
 const oidcSchema = z
   .object({
-    issuer: secureUrl.describe('Issuer URL; its /.well-known/openid-configuration is read at start (required)'),
+    issuer: secureUrl.describe(
+      'Issuer URL; its /.well-known/openid-configuration is read at start, or on first use (see discover) (required)',
+    ),
     clientId,
     clientSecret,
     scopes: z
@@ -101,6 +103,12 @@ const oidcSchema = z
       .enum(['client_secret_basic', 'client_secret_post'])
       .default('client_secret_basic')
       .describe('How the client authenticates at the token endpoint, as registered at the provider'),
+    discover: z
+      .enum(['start', 'first-use'])
+      .default('start')
+      .describe(
+        "When the issuer metadata is read: at start (readiness reports an unreachable issuer at once) or at the first sign-in (an issuer started on demand, as the sandbox's development provider)",
+      ),
   })
   .strict();
 

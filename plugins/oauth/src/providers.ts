@@ -18,6 +18,8 @@ export interface Provider {
   readonly name: string;
   /** OIDC providers only. */
   readonly discovery?: IssuerDiscovery;
+  /** OIDC providers only: when the issuer is discovered. */
+  readonly discoverAt?: 'start' | 'first-use';
 }
 
 /** Options of {@link Providers}. */
@@ -55,7 +57,10 @@ export class Providers {
       });
       const signIn = new OidcSignIn({ name, config: entry, discovery, callbackUrl: callbackUrl(name), states });
       // passport's Strategy type cannot express a `this` with the strategy's own members; the shape is the same.
-      this.add({ name, discovery }, new OidcStrategy(name, signIn) as unknown as passport.Strategy);
+      this.add(
+        { name, discovery, discoverAt: entry.discover },
+        new OidcStrategy(name, signIn) as unknown as passport.Strategy,
+      );
     }
   }
 
@@ -74,9 +79,16 @@ export class Providers {
     return [...this.byName.keys()];
   }
 
-  /** Discovers every OIDC issuer; an unreachable one is logged and retried on its next sign-in. */
+  /**
+   * Discovers every OIDC issuer read at start (`discover: "start"`, the default); an unreachable one
+   * is logged and retried on its next sign-in. A `first-use` issuer is read at its first sign-in.
+   */
   async discoverAll(): Promise<void> {
-    await Promise.all([...this.byName.values()].map((p) => p.discovery?.configuration().catch(() => undefined)));
+    await Promise.all(
+      [...this.byName.values()]
+        .filter((p) => p.discoverAt === 'start')
+        .map((p) => p.discovery?.configuration().catch(() => undefined)),
+    );
   }
 
   /** Discovery status of each OIDC provider. */

@@ -110,6 +110,45 @@ describe('oauth: provider redirects and outages', function () {
     }
   });
 
+  it('discover: "first-use" reads the issuer at the first sign-in, not at start (pending until then)', async () => {
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const idp = await startIdentityProvider(
+      [
+        {
+          client_id: 'gantry-corp',
+          client_secret: 'corp-secret',
+          redirect_uris: [callbackUrl('corp')],
+          token_endpoint_auth_method: 'client_secret_basic',
+        },
+      ],
+      port,
+    );
+    try {
+      const seen: string[] = [];
+      idp.onRequest((path) => seen.push(path));
+      const app = await boot({
+        providers: {
+          oidc: { corp: { issuer, clientId: 'gantry-corp', clientSecret: 'corp-secret', discover: 'first-use' } },
+        },
+      });
+      expect((await app.api('GET', '/readyz')).body.checks.oauth).to.deep.include({
+        status: 'up',
+        details: { providers: ['corp'], discovery: { corp: 'pending' } },
+      });
+      expect(seen, 'the issuer was read at start').to.deep.equal([]);
+      const up = await start(app.browser(), 'corp');
+      expect(up.location!.origin).to.equal(issuer);
+      expect(seen).to.include('/.well-known/openid-configuration');
+      expect((await app.api('GET', '/readyz')).body.checks.oauth).to.deep.include({
+        status: 'up',
+        details: { providers: ['corp'], discovery: { corp: 'ready' } },
+      });
+    } finally {
+      await idp.close();
+    }
+  });
+
   it('answers 502 when the token endpoint does not answer within timeoutMs', async () => {
     const sockets: Socket[] = [];
     const silent = createTcpServer((socket) => void sockets.push(socket));

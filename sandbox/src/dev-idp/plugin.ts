@@ -1,7 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { definePlugin } from '@gantry/core';
-import Provider from 'oidc-provider';
 import { z } from 'zod';
 import { SandboxErrors } from '../errors.js';
 
@@ -22,7 +21,9 @@ const loopbackUrl = z
  * A development OpenID provider (oidc-provider with its development login form) on 127.0.0.1, so the
  * `oauth` plugin's sign-in runs end to end on `npm start` with no account at Google or Facebook. Any
  * login name signs in, as `<login>@dev-idp.localhost` (verified). It refuses to run outside the
- * embedded profile.
+ * embedded profile. It listens at start but imports oidc-provider (and builds its keys) on its first
+ * request: a sandbox nobody signs in to through it does not carry it (the oauth plugin reads this
+ * issuer on first use, `discover: "first-use"` in the sandbox's config).
  */
 export const plugin = definePlugin({
   name: 'dev-idp',
@@ -65,51 +66,81 @@ export const plugin = definePlugin({
       // With the app's own listener: a command (db:migrate, mail:last) run beside a serving sandbox must not take the port.
       phase: 'serve',
       start: async () => {
-        const provider = new Provider(issuer, {
-          clients: [
-            {
-              client_id: clientId,
-              client_secret: clientSecret,
-              redirect_uris: [redirectUri],
-              grant_types: ['authorization_code'],
-              response_types: ['code'],
-              id_token_signed_response_alg: 'ES256',
-            },
-          ],
-          // Keys live as long as the process: a restart signs everyone out of the provider, nothing more.
-          // P-256 rather than RSA: generated in well under a millisecond, so it costs the sandbox's start nothing.
-          jwks: {
-            keys: [
+        let handler: Promise<(req: IncomingMessage, res: ServerResponse) => void> | undefined;
+        const load = async (): Promise<(req: IncomingMessage, res: ServerResponse) => void> => {
+          const { default: Provider } = await import('oidc-provider');
+          const provider = new Provider(issuer, {
+            clients: [
               {
-                ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
-                kid: 'dev-es256',
-                alg: 'ES256',
-                use: 'sig',
+                client_id: clientId,
+                client_secret: clientSecret,
+                redirect_uris: [redirectUri],
+                grant_types: ['authorization_code'],
+                response_types: ['code'],
+                id_token_signed_response_alg: 'ES256',
               },
             ],
-          },
-          cookies: { keys: [randomBytes(32).toString('base64url')] },
-          claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-          pkce: { required: () => true },
-          features: { devInteractions: { enabled: true } },
-          ttl: {
-            Interaction: 600,
-            Session: 3_600,
-            Grant: 3_600,
-            AccessToken: 600,
-            IdToken: 600,
-            AuthorizationCode: 60,
-          },
-          findAccount: (_ctx, id) => {
-            const login = id.toLowerCase();
-            if (!LOGIN.test(login)) return undefined;
-            return {
-              accountId: login,
-              claims: () => ({ sub: login, email: `${login}@${DEV_EMAIL_DOMAIN}`, email_verified: true, name: login }),
-            };
-          },
+            // Keys live as long as the process: a restart signs everyone out of the provider, nothing more.
+            // P-256 rather than RSA: generated in well under a millisecond, so it costs the sandbox's start nothing.
+            jwks: {
+              keys: [
+                {
+                  ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
+                  kid: 'dev-es256',
+                  alg: 'ES256',
+                  use: 'sig',
+                },
+              ],
+            },
+            cookies: { keys: [randomBytes(32).toString('base64url')] },
+            claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+            pkce: { required: () => true },
+            features: { devInteractions: { enabled: true } },
+            ttl: {
+              Interaction: 600,
+              Session: 3_600,
+              Grant: 3_600,
+              AccessToken: 600,
+              IdToken: 600,
+              AuthorizationCode: 60,
+            },
+            findAccount: (_ctx, id) => {
+              const login = id.toLowerCase();
+              if (!LOGIN.test(login)) return undefined;
+              return {
+                accountId: login,
+                claims: () => ({
+                  sub: login,
+                  email: `${login}@${DEV_EMAIL_DOMAIN}`,
+                  email_verified: true,
+                  name: login,
+                }),
+              };
+            },
+          });
+          return provider.callback();
+        };
+        const listening = createServer((req, res) => {
+          // A failed load is not kept: the next request tries again.
+          handler ??= load().catch((err: unknown) => {
+            handler = undefined;
+            throw err;
+          });
+          handler.then(
+            (serve) => serve(req, res),
+            (err: unknown) => {
+              ctx.logger.error({ err }, 'development OpenID provider: oidc-provider could not be loaded');
+              res.writeHead(503, { 'content-type': 'application/problem+json' }).end(
+                JSON.stringify({
+                  type: 'about:blank',
+                  title: 'Development OpenID provider unavailable',
+                  status: 503,
+                  code: 'GANTRY_SANDBOX_DEV_IDP_UNAVAILABLE',
+                }),
+              );
+            },
+          );
         });
-        const listening = createServer(provider.callback());
         await new Promise<void>((resolve, reject) => {
           listening.once('error', (err) =>
             reject(

@@ -26,6 +26,8 @@ export interface IdentityProvider {
   readonly issuer: string;
   /** Adds or replaces an account (accounts are read on every sign-in). */
   account(login: string, claims: AccountClaims): void;
+  /** Calls `listener` with the path of every request the provider receives. */
+  onRequest(listener: (path: string) => void): void;
   close(): Promise<void>;
 }
 
@@ -57,10 +59,15 @@ export async function startIdentityProvider(clients: readonly TestClient[], port
       return claims ? { accountId: id, claims: () => ({ sub: id, ...claims }) } : undefined;
     },
   });
+  const listeners: ((path: string) => void)[] = [];
+  server.on('request', (req: { url?: string }) => {
+    for (const listener of listeners) listener(new URL(req.url ?? '/', issuer).pathname);
+  });
   server.on('request', provider.callback());
   return {
     issuer,
     account: (login, claims) => void accounts.set(login, claims),
+    onRequest: (listener) => void listeners.push(listener),
     close: () => closeServer(server),
   };
 }
