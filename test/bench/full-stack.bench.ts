@@ -1,7 +1,7 @@
 /**
- * The "full stack" route side by side (issue 12): Gantry (verified-token cache on and off), NestJS
- * (express platform) and Fastify 5, each doing the same work (see servers/full-common.ts): helmet
- * headers, a per-IP rate limit counted in Redis, an ES256 bearer checked with jose, a revocation
+ * The "full stack" route side by side (issue 12): Gantry (verified-token cache on and off, on the
+ * express and the fastify engine), NestJS (express platform) and Fastify 5, each doing the same work
+ * (see servers/full-common.ts): helmet headers, a per-IP rate limit counted in Redis, an ES256 bearer checked with jose, a revocation
  * lookup in Redis, a permission from the subject's roles, a duration histogram and one async log line.
  *
  * Every server first passes the equivalence check (full-stack.ts), then is loaded by autocannon in
@@ -162,7 +162,12 @@ try {
     duration,
     rounds,
     figures,
-    ratios: { ...ratios('gantry'), ...ratios('gantryNoCache') },
+    ratios: {
+      ...ratios('gantry'),
+      ...ratios('gantryNoCache'),
+      ...ratios('gantryFastify'),
+      ...ratios('gantryFastifyNoCache'),
+    },
   };
   console.log(JSON.stringify(report, null, 2));
   console.log('\n| server | req/s | p99 ms | CPU µs/req | RSS after load MB | cold start ms |');

@@ -19,6 +19,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const FULL_STACK_SERVERS = {
   gantry: { script: 'gantry-auth.js', env: {} },
   gantryNoCache: { script: 'gantry-auth.js', env: { BENCH_TOKEN_CACHE: '0' } },
+  // The same Gantry route on the fastify engine (`http.engine: "fastify"`).
+  gantryFastify: { script: 'gantry-auth.js', env: { BENCH_ENGINE: 'fastify' } },
+  gantryFastifyNoCache: { script: 'gantry-auth.js', env: { BENCH_ENGINE: 'fastify', BENCH_TOKEN_CACHE: '0' } },
   nest: { script: 'nest-full.js', env: {} },
   fastify: { script: 'fastify-full.js', env: {} },
 } as const satisfies Record<string, { script: string; env: Record<string, string> }>;

@@ -29,6 +29,8 @@ export const settings = {
   /** Unique per run and server: rate-limit counters and revocations of one server are its own. */
   prefix: () => env('BENCH_PREFIX'),
   tokenCache: () => process.env.BENCH_TOKEN_CACHE !== '0',
+  /** Gantry's HTTP engine (`http.engine`): express (the default) or fastify. */
+  engine: () => (process.env.BENCH_ENGINE === 'fastify' ? 'fastify' : 'express'),
 };
 
 /** jose options, built once: the same checks Gantry's auth-jwt makes on an access token. */

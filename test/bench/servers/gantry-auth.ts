@@ -2,6 +2,7 @@
 // rate-limit (per IP, counted in Redis) + database (SQLite in memory, for rbac) + auth-jwt (ES256
 // bearer, revocation lookup in Redis, verified-token cache unless BENCH_TOKEN_CACHE=0) + rbac (role →
 // permission) + one route that needs `notes:read` and writes one log line (pino, async, /dev/null).
+// On express, or on the fastify engine with BENCH_ENGINE=fastify.
 // Tokens come from the bench runner's key (env, see full-common.ts). Prints `{"port":…}` on stdout.
 import { createKernel, definePlugin } from '@gantry/core';
 import { plugin as http, HttpServerToken } from '@gantry/http';
@@ -36,7 +37,7 @@ const kernel = await createKernel({
   profile: 'compose',
   config: {
     plugins: {
-      http: { port: 0, host: '127.0.0.1' },
+      http: { port: 0, host: '127.0.0.1', engine: settings.engine() },
       metrics: {},
       redis: { url: settings.redisUrl() },
       'rate-limit': { store: 'redis', prefix: `${prefix}rl:`, default: { ...RATE_LIMIT } },
