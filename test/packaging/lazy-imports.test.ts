@@ -3,12 +3,12 @@
 // (test/support/import-probe.ts) and reads every module that process resolved.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { freePort } from '../support/sandbox-ports.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../../..');
@@ -55,14 +55,6 @@ function summarize(files: string[]): { plugins: Set<string>; packages: Set<strin
     if (m) packages.add(m[1]!);
   }
   return { plugins, packages };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function heavyIn(packages: Set<string>, allowed: readonly string[] = []): string[] {

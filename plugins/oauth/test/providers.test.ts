@@ -8,6 +8,14 @@ import { bootApp, callbackUrl, PUBLIC_ORIGIN, start, type App } from './support/
 
 const RANDOM = /^[A-Za-z0-9_-]{43}$/;
 
+/** The client the "corp" OIDC provider of these tests registers. */
+const corpClient = {
+  client_id: 'gantry-corp',
+  client_secret: 'corp-secret',
+  redirect_uris: [callbackUrl('corp')],
+  token_endpoint_auth_method: 'client_secret_basic',
+} as const;
+
 async function freePort(): Promise<number> {
   const server = createHttpServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -87,17 +95,7 @@ describe('oauth: provider redirects and outages', function () {
     expect(down.status, down.text).to.equal(502);
     expect(down.json().code).to.equal('GANTRY_OAUTH_PROVIDER_UNAVAILABLE');
 
-    const idp = await startIdentityProvider(
-      [
-        {
-          client_id: 'gantry-corp',
-          client_secret: 'corp-secret',
-          redirect_uris: [callbackUrl('corp')],
-          token_endpoint_auth_method: 'client_secret_basic',
-        },
-      ],
-      port,
-    );
+    const idp = await startIdentityProvider([corpClient], port);
     try {
       const up = await start(app.browser(), 'corp');
       expect(up.location!.origin).to.equal(issuer);
@@ -113,17 +111,7 @@ describe('oauth: provider redirects and outages', function () {
   it('discover: "first-use" reads the issuer at the first sign-in, not at start (pending until then)', async () => {
     const port = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
-    const idp = await startIdentityProvider(
-      [
-        {
-          client_id: 'gantry-corp',
-          client_secret: 'corp-secret',
-          redirect_uris: [callbackUrl('corp')],
-          token_endpoint_auth_method: 'client_secret_basic',
-        },
-      ],
-      port,
-    );
+    const idp = await startIdentityProvider([corpClient], port);
     try {
       const seen: string[] = [];
       idp.onRequest((path) => seen.push(path));
