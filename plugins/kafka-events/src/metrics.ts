@@ -2,8 +2,11 @@ import type { Container } from '@gantry/core';
 import type { EventsService } from './events.js';
 import { MetricsToken } from './peer-tokens.js';
 
-/** How long a scrape waits for the broker's answer on consumer lag before serving the last value. */
-const LAG_WAIT_MS = 1_000;
+/**
+ * How long a scrape waits for a consumer-lag answer it asked for before serving the last value: well
+ * under the shortest scrape timeout in use (Prometheus caps it at the scrape interval, 1 s in tests).
+ */
+const LAG_WAIT_MS = 250;
 
 /**
  * Registers the events metrics with the `metrics` plugin when it is enabled (its token is declared by
@@ -60,26 +63,26 @@ export function registerEventsMetrics(options: {
     deadLettered: (type) => dead.inc({ type }),
   };
   // A scrape must answer within Prometheus's timeout even when the broker does not: each group's lag
-  // is asked for at most once at a time and waited for at most LAG_WAIT_MS; a slower answer (or a
-  // broker outage) leaves the last value, and the answer still in flight lands in the next scrape.
+  // is asked for at most once at a time, and a scrape waits at most LAG_WAIT_MS, only for the answers
+  // it asked for itself. An answer still in flight from an earlier scrape (a slow or unreachable
+  // broker) is not waited for again: the last value is served, and the answer lands in a later scrape.
   const lagLast = new Map<string, number>();
   const lagInFlight = new Map<string, Promise<void>>();
-  const refreshLag = (g: { group: string; topics: readonly string[] }): Promise<void> => {
-    let pending = lagInFlight.get(g.group);
-    if (!pending) {
-      pending = events.driver
-        .lag(g.group, g.topics)
-        .then(
-          (lag) =>
-            void lagLast.set(
-              g.group,
-              lag.partitions.reduce((sum, p) => sum + Math.max(0, p.lag), 0),
-            ),
-          () => undefined, // broker unreachable: keep the last value
-        )
-        .finally(() => lagInFlight.delete(g.group));
-      lagInFlight.set(g.group, pending);
-    }
+  /** Asks for a group's lag unless a request is in flight; returns the new request, if any. */
+  const refreshLag = (g: { group: string; topics: readonly string[] }): Promise<void> | undefined => {
+    if (lagInFlight.has(g.group)) return undefined;
+    const pending = events.driver
+      .lag(g.group, g.topics)
+      .then(
+        (lag) =>
+          void lagLast.set(
+            g.group,
+            lag.partitions.reduce((sum, p) => sum + Math.max(0, p.lag), 0),
+          ),
+        () => undefined, // broker unreachable: keep the last value
+      )
+      .finally(() => lagInFlight.delete(g.group));
+    lagInFlight.set(g.group, pending);
     return pending;
   };
   scope.gauge({
@@ -88,11 +91,14 @@ export function registerEventsMetrics(options: {
     labelNames: ['group'],
     async collect() {
       const groups = events.groups();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all(groups.map(refreshLag)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, LAG_WAIT_MS).unref())),
-      ]).finally(() => clearTimeout(timer));
+      const asked = groups.map(refreshLag).filter((p) => p !== undefined);
+      if (asked.length > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all(asked),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, LAG_WAIT_MS).unref())),
+        ]).finally(() => clearTimeout(timer));
+      }
       for (const g of groups) {
         const lag = lagLast.get(g.group);
         if (lag !== undefined) this.set({ group: g.group }, lag);
