@@ -20,8 +20,11 @@ import type {
   Subscription,
 } from '../driver.js';
 import { KafkaEventsErrors } from '../errors.js';
+import { fixKafkajsPendingCheck } from './kafkajs-fixes.js';
 
 const { Kafka, Partitioners, CompressionTypes, logLevel: KafkaLogLevel } = kafkajs;
+
+fixKafkajsPendingCheck();
 
 /** Options of {@link createKafkaDriver}. Every timeout bounds a wait; none is infinite. */
 export interface KafkaDriverOptions {
@@ -543,11 +546,16 @@ class KafkaDriver implements EventDriver {
   }
 }
 
-/** One consumer-group membership. */
-class KafkaSubscription implements Subscription {
+/**
+ * One consumer-group membership.
+ * @internal Exported for its tests; plugins reach it through `EventDriver.consume`.
+ */
+export class KafkaSubscription implements Subscription {
   private consumer: Consumer | undefined;
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
   private restartTimer: NodeJS.Timeout | undefined;
+  /** The rejoin under way after a crash kafkajs does not restart; it never rejects. */
+  private rejoining: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private stopped = false;
   private readonly retryDelayMs: number;
@@ -572,26 +580,39 @@ class KafkaSubscription implements Subscription {
       heartbeatInterval: Math.max(500, Math.floor(this.settings.sessionTimeoutMs / 5)),
       maxWaitTimeInMs: 1000,
       allowAutoTopicCreation: false,
-      // Retriable crashes (a broker outage) restart by themselves; onCrash below covers the others.
-      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 3000, restartOnFailure: async () => true },
+      // Retriable crashes (a broker outage) restart by themselves, unless the subscription is stopping;
+      // onCrash below covers the others.
+      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 3000, restartOnFailure: async () => !this.stopped },
     });
     this.consumer = consumer;
     consumer.on(consumer.events.CRASH, (event) => {
-      if (event.payload.restart || this.stopped) return;
+      if (this.stopped) {
+        // kafkajs decides to restart after an await, and arms its restart timer right after this event: a
+        // stop() that ran in between has already cleared the old timer. Disconnecting again clears this one,
+        // so no consumer comes back to life after stop().
+        if (event.payload.restart) setImmediate(() => consumer.disconnect().catch(() => undefined));
+        return;
+      }
+      if (event.payload.restart) return;
       this.log.error(
         { groupId: this.options.groupId, error: String(event.payload.error) },
         'kafka-events: consumer crashed; rejoining the group',
       );
       this.scheduleRestart(consumer);
     });
+    // stop() may come while this start is still on its way (a consume() that timed out, a rejoin): each step
+    // checks it, so a consumer connected after stop() is disconnected instead of left running.
     await consumer.connect();
+    if (this.stopped) return this.leave(consumer);
     await consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.from !== 'latest' });
+    if (this.stopped) return this.leave(consumer);
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.settings.concurrency,
       eachBatch: (payload) => this.eachBatch(consumer, payload),
     });
+    if (this.stopped) return this.leave(consumer);
   }
 
   stop(): Promise<void> {
@@ -600,6 +621,9 @@ class KafkaSubscription implements Subscription {
       if (this.restartTimer) clearTimeout(this.restartTimer);
       for (const t of this.resumeTimers) clearTimeout(t);
       this.resumeTimers.clear();
+      // A rejoin under way ends first (it sees stopped and leaves), so the consumer disconnected below is the
+      // last one it made.
+      await this.rejoining;
       // disconnect() stops fetching, waits for the batch being handled (which commits), then leaves the group.
       await this.consumer?.disconnect();
       this.settings.onStopped(this);
@@ -607,19 +631,31 @@ class KafkaSubscription implements Subscription {
     return this.stopping;
   }
 
+  private async leave(consumer: Consumer): Promise<void> {
+    await consumer.disconnect().catch(() => undefined);
+  }
+
   private scheduleRestart(old: Consumer): void {
     if (this.restartTimer || this.stopped) return;
-    this.restartTimer = setTimeout(async () => {
+    this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopped) return;
-      await old.disconnect().catch(() => undefined);
-      try {
-        await this.start();
-      } catch (error) {
-        this.log.warn({ groupId: this.options.groupId, error: String(error) }, 'kafka-events: rejoin failed; retrying');
-        this.scheduleRestart(this.consumer ?? old);
-      }
+      this.rejoining = this.rejoin(old).finally(() => {
+        this.rejoining = undefined;
+      });
     }, this.retryDelayMs);
+  }
+
+  private async rejoin(old: Consumer): Promise<void> {
+    await old.disconnect().catch(() => undefined);
+    if (this.stopped) return;
+    try {
+      await this.start();
+    } catch (error) {
+      if (this.stopped) return;
+      this.log.warn({ groupId: this.options.groupId, error: String(error) }, 'kafka-events: rejoin failed; retrying');
+      this.scheduleRestart(this.consumer ?? old);
+    }
   }
 
   private async eachBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
