@@ -18,6 +18,9 @@ import path from 'node:path';
 import { DatabaseToken, plugin as databasePlugin } from '@gantry/plugin-database';
 import { postgresSchemas } from '@gantry/plugin-database/testing';
 import { defineEvent, EventsToken, plugin as eventsPlugin, type Events } from '@gantry/plugin-kafka-events';
+// Loaded first so the raw kafkajs side runs with the same request-queue fix as the driver (the ratio is the
+// outbox's cost, not that fix's).
+import '@gantry/plugin-kafka-events/kafka';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { definePlugin } from '@gantry/core';
