@@ -1,16 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { GantryError, type ErrorFactory } from '@gantry/core';
-import {
-  errors as joseErrors,
-  jwtVerify,
-  SignJWT,
-  type CryptoKey,
-  type JWTHeaderParameters,
-  type JWTPayload,
-  type JWTVerifyOptions,
-} from 'jose';
+import { SignJWT, type JWTPayload } from 'jose';
 import type { AuthJwtConfig } from './config.js';
 import { AuthJwtErrors } from './errors.js';
+import { type JwsHeader, type JwsPolicy, JwsRefusal, jwsPolicy, verifyJws } from './jws-verify.js';
 import type { KeyRing, RingKey } from './key-ring.js';
 import { VerifiedTokenCache, type TokenCacheStats } from './token-cache.js';
 import type { RevocationState, TokenStore } from './token-store.js';
@@ -78,9 +71,9 @@ export class TokenService {
   private readonly now: () => number;
   /** Successful verifications of access tokens (undefined when `tokenCache.enabled` is false). */
   private readonly cache: VerifiedTokenCache<AccessClaims> | undefined;
-  private readonly getKey: (header: JWTHeaderParameters) => CryptoKey;
-  /** jwtVerify's options per token type, built once. */
-  private readonly verifyOptions: Readonly<Record<string, JWTVerifyOptions>>;
+  private readonly keyFor: (header: JwsHeader) => RingKey;
+  /** What each token type is checked against, built once. */
+  private readonly policies: Readonly<Record<string, JwsPolicy>>;
 
   constructor(options: TokenServiceOptions) {
     this.config = options.config;
@@ -90,8 +83,8 @@ export class TokenService {
     this.cache = tokenCache.enabled
       ? new VerifiedTokenCache({ max: tokenCache.max, ttlMs: tokenCache.ttlMs })
       : undefined;
-    // Built once: jose calls it per token, after parsing the header, before checking the signature.
-    this.getKey = (header) => {
+    // Built once: called per token, after the algorithm check, before the signature check.
+    this.keyFor = (header) => {
       for (const name of KEY_HEADERS)
         if (header[name] !== undefined)
           throw AuthJwtErrors.INVALID_TOKEN(`token header carries "${name}": key references in tokens are refused`, {
@@ -100,16 +93,19 @@ export class TokenService {
       const kid = header.kid;
       const key = typeof kid === 'string' ? this.keys().get(kid) : undefined;
       if (!key) throw AuthJwtErrors.INVALID_TOKEN('token is signed with an unknown key (kid)', { headers: CHALLENGE });
-      return key.publicKey;
+      return key;
     };
     const base = {
-      algorithms: [this.config.algorithm],
+      algorithm: this.config.algorithm,
       issuer: this.config.issuer,
       audience: this.config.audience,
-      clockTolerance: this.config.clockToleranceSeconds,
+      clockToleranceSeconds: this.config.clockToleranceSeconds,
       requiredClaims: ['exp', 'iat', 'sub', 'jti'],
     };
-    this.verifyOptions = { [ACCESS_TYP]: { ...base, typ: ACCESS_TYP }, [REFRESH_TYP]: { ...base, typ: REFRESH_TYP } };
+    this.policies = {
+      [ACCESS_TYP]: jwsPolicy({ ...base, typ: ACCESS_TYP }),
+      [REFRESH_TYP]: jwsPolicy({ ...base, typ: REFRESH_TYP }),
+    };
   }
 
   /** Issues a new login: an access token and the first refresh token of a new family. */
@@ -292,13 +288,9 @@ export class TokenService {
     if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token))
       throw AuthJwtErrors.INVALID_TOKEN('token is malformed', { headers: CHALLENGE });
     let payload: JWTPayload;
-    let key: RingKey | undefined;
+    let key: RingKey;
     try {
-      const result = await jwtVerify(token, this.getKey, this.verifyOptions[typ]);
-      payload = result.payload;
-      const kid = result.protectedHeader.kid;
-      const ringKey = typeof kid === 'string' ? this.ring?.get(kid) : undefined;
-      if (ringKey !== undefined && ringKey.publicKey === result.key) key = ringKey;
+      ({ payload, key } = verifyJws(token, this.policies[typ]!, this.keyFor));
     } catch (err) {
       throw toAuthError(err);
     }
@@ -329,16 +321,21 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Maps a jose or key-lookup failure to a 401; never a 500 for anything a client sent. */
+/** Maps a verification or key-lookup failure to a 401; never a 500 for anything a client sent. */
 function toAuthError(err: unknown): GantryError {
   if (GantryError.is(err)) return err;
   const make = (factory: ErrorFactory, message: string): GantryError => factory(message, { headers: CHALLENGE });
-  if (err instanceof joseErrors.JWTExpired) return make(AuthJwtErrors.TOKEN_EXPIRED, 'token has expired');
-  if (err instanceof joseErrors.JWTClaimValidationFailed)
-    return make(AuthJwtErrors.INVALID_TOKEN, `token claim "${err.claim}" is invalid (${err.reason})`);
-  if (err instanceof joseErrors.JOSEAlgNotAllowed)
-    return make(AuthJwtErrors.INVALID_TOKEN, 'token algorithm is not allowed');
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed)
-    return make(AuthJwtErrors.INVALID_TOKEN, 'token signature is invalid');
-  return make(AuthJwtErrors.INVALID_TOKEN, 'token is invalid');
+  if (!(err instanceof JwsRefusal)) return make(AuthJwtErrors.INVALID_TOKEN, 'token is invalid');
+  switch (err.kind) {
+    case 'expired':
+      return make(AuthJwtErrors.TOKEN_EXPIRED, 'token has expired');
+    case 'claim':
+      return make(AuthJwtErrors.INVALID_TOKEN, `token claim "${err.claim}" is invalid (${err.reason})`);
+    case 'alg':
+      return make(AuthJwtErrors.INVALID_TOKEN, 'token algorithm is not allowed');
+    case 'signature':
+      return make(AuthJwtErrors.INVALID_TOKEN, 'token signature is invalid');
+    default:
+      return make(AuthJwtErrors.INVALID_TOKEN, 'token is invalid');
+  }
 }
