@@ -201,32 +201,38 @@ export function compatClasses(options: CompatOptions): {
     }
     /** The end of send() for a string body whose Content-Type is final, with no ETag to compute. */
     private sendText(body: string): this {
-      const req = this.req as IncomingMessage;
       if (!this.get('Transfer-Encoding'))
         this.setHeader(
           'Content-Length',
           String(body.length < 1000 ? Buffer.byteLength(body, 'utf8') : Buffer.from(body, 'utf8').length),
         );
+      return this.finish(body, 'utf8');
+    }
+    /**
+     * send()'s tail, once the body and its headers are final: 304 for a fresh GET/HEAD, no body (nor
+     * its headers) on 204/304, an empty one on 205, headers only on HEAD.
+     */
+    private finish(chunk: string | Buffer | undefined, encoding: BufferEncoding | undefined): this {
+      const req = this.req as IncomingMessage;
       if (isFresh(req, this)) this.status(304);
       if (this.statusCode === 204 || this.statusCode === 304) {
         this.removeHeader('Content-Type');
         this.removeHeader('Content-Length');
         this.removeHeader('Transfer-Encoding');
-        body = '';
+        chunk = '';
       }
       if (this.statusCode === 205) {
         this.setHeader('Content-Length', '0');
         this.removeHeader('Transfer-Encoding');
-        body = '';
+        chunk = '';
       }
       if (req.method === 'HEAD') this.end();
-      else this.end(body, 'utf8');
+      else this.end(chunk, encoding as BufferEncoding);
       return this;
     }
     send(body?: unknown): this {
       let chunk = body as string | Buffer | undefined;
       let encoding: BufferEncoding | undefined;
-      const req = this.req as IncomingMessage;
       switch (typeof body) {
         case 'string': {
           encoding = 'utf8';
@@ -260,21 +266,7 @@ export function compatClasses(options: CompatOptions): {
         const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk ?? '', encoding);
         this.set('ETag', etag(buf, { weak: true }));
       }
-      if (isFresh(req, this)) this.status(304);
-      if (this.statusCode === 204 || this.statusCode === 304) {
-        this.removeHeader('Content-Type');
-        this.removeHeader('Content-Length');
-        this.removeHeader('Transfer-Encoding');
-        chunk = '';
-      }
-      if (this.statusCode === 205) {
-        this.set('Content-Length', '0');
-        this.removeHeader('Transfer-Encoding');
-        chunk = '';
-      }
-      if (req.method === 'HEAD') this.end();
-      else this.end(chunk, encoding as BufferEncoding);
-      return this;
+      return this.finish(chunk, encoding);
     }
   }
 
