@@ -59,10 +59,33 @@ export function expressEngine(plan: EnginePlan, config: HttpConfig): Engine {
   // Paths are case-sensitive, as in most HTTP APIs and in the 405 table: /API/V1/x is not /api/v1/x.
   app.set('case sensitive routing', true);
   for (const step of plan.prelude) app.use(step as expressType.RequestHandler);
+  // express's router tries its layers one by one: with a route per layer, a request to the 50th route
+  // paid 49 path tests first, so the cost of a request grew with every plugin's routes. Each route is
+  // an express router of its own (express's matching, parameter decoding, HEAD and next('route')
+  // semantics, unchanged), and a segment index hands a request only the routes that can match its
+  // path, in registration order.
+  const routers: expressType.RequestHandler[] = [];
+  const index = new RouteIndex();
   for (const route of plan.routes) {
     const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
-    app[method](route.path, ...(route.chain as unknown as expressType.RequestHandler[]));
+    const router = express.Router({ caseSensitive: true, strict: false });
+    router[method](route.path, ...(route.chain as unknown as expressType.RequestHandler[]));
+    index.add(route.method, route.path, routers.length);
+    routers.push(router as unknown as expressType.RequestHandler);
   }
+  app.use(function gantryRoutes(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) {
+    const candidates = index.lookup(req.method ?? 'GET', parseurl(req)?.pathname ?? '/');
+    if (candidates.length === 0) return next();
+    let i = 0;
+    // A route's router calls back with nothing when the request is not (or no longer) its own: try the next.
+    const tryNext = (err?: unknown): void => {
+      if (err !== undefined && err !== null) return next(err);
+      const at = candidates[i++];
+      if (at === undefined) return next();
+      routers[at]!(req as expressType.Request, res as expressType.Response, tryNext);
+    };
+    tryNext();
+  } as expressType.RequestHandler);
   app.use(plan.notMatched as expressType.RequestHandler);
   app.use(function problemHandler(
     err: unknown,
@@ -74,6 +97,96 @@ export function expressEngine(plan: EnginePlan, config: HttpConfig): Engine {
   });
   const handler = app as unknown as (req: IncomingMessage, res: ServerResponse) => void;
   return { name: 'express', handler, ready: Promise.resolve(), createServer: () => createServer(handler) };
+}
+
+const parseurl = require('parseurl') as (req: IncomingMessage) => { pathname: string | null } | undefined;
+
+interface IndexNode {
+  readonly statics: Map<string, IndexNode>;
+  dynamic: IndexNode | undefined;
+  readonly routes: number[];
+}
+const indexNode = (): IndexNode => ({ statics: new Map(), dynamic: undefined, routes: [] });
+const NONE: readonly number[] = Object.freeze([]);
+
+/**
+ * Which routes can match a request path, by method and path segments, in registration order. It
+ * only narrows: a route it returns may still not match (its own matcher decides), and it never leaves
+ * out one that could. A segment with a parameter (`:id`, `v:major`) takes any segment; a template it
+ * cannot split (wildcards, optional groups, escapes) is a candidate for every path of its method.
+ * Static paths are answered from a table built once; other paths walk the segment tree.
+ */
+export class RouteIndex {
+  private readonly roots = new Map<string, IndexNode>();
+  private readonly anywhere = new Map<string, number[]>();
+  private readonly exact = new Map<string, readonly number[]>();
+  private readonly statics: { method: string; path: string }[] = [];
+
+  add(method: string, template: string, at: number): void {
+    this.exact.clear();
+    if (/[*{}()?+\\]/.test(template)) {
+      let list = this.anywhere.get(method);
+      if (!list) this.anywhere.set(method, (list = []));
+      list.push(at);
+      return;
+    }
+    let node = this.roots.get(method);
+    if (!node) this.roots.set(method, (node = indexNode()));
+    for (const segment of segmentsOf(template)) {
+      if (segment.includes(':')) node = node.dynamic ??= indexNode();
+      else {
+        let child = node.statics.get(segment);
+        if (!child) node.statics.set(segment, (child = indexNode()));
+        node = child;
+      }
+    }
+    node.routes.push(at);
+    if (!template.includes(':')) this.statics.push({ method, path: template });
+  }
+
+  /** The routes of `method` (GET's too for HEAD, as express serves HEAD with a GET route) that can match `path`. */
+  lookup(method: string, path: string): readonly number[] {
+    if (this.exact.size === 0 && this.statics.length > 0) this.fillExact();
+    return this.exact.get(`${method} ${path}`) ?? this.walk(method, path);
+  }
+
+  private fillExact(): void {
+    for (const { method, path } of this.statics)
+      for (const m of method === 'GET' ? ['GET', 'HEAD'] : [method]) {
+        this.exact.set(`${m} ${path}`, this.walk(m, path));
+        if (path.length > 1) this.exact.set(`${m} ${path}/`, this.walk(m, `${path}/`));
+      }
+  }
+
+  private walk(method: string, path: string): readonly number[] {
+    const out: number[] = [];
+    const segments = segmentsOf(path);
+    for (const m of method === 'HEAD' ? ['HEAD', 'GET'] : [method]) {
+      const root = this.roots.get(m);
+      if (root) collect(root, segments, 0, out);
+      const anywhere = this.anywhere.get(m);
+      if (anywhere) out.push(...anywhere);
+    }
+    if (out.length === 0) return NONE;
+    return out.length === 1 ? out : [...new Set(out)].sort((a, b) => a - b);
+  }
+}
+
+function collect(node: IndexNode, segments: readonly string[], depth: number, out: number[]): void {
+  if (depth === segments.length) {
+    out.push(...node.routes);
+    return;
+  }
+  const child = node.statics.get(segments[depth]!);
+  if (child) collect(child, segments, depth + 1, out);
+  if (node.dynamic) collect(node.dynamic, segments, depth + 1, out);
+}
+
+/** A path's segments, one trailing slash aside (express's non-strict routing): `/a/b/` → `a`, `b`; `/` → none. */
+function segmentsOf(path: string): string[] {
+  let p = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  if (p.startsWith('/')) p = p.slice(1);
+  return p === '' ? [] : p.split('/');
 }
 
 /** A placeholder for an uncomputed query: the compat request parses `req.url`'s query lazily, as express does. */
