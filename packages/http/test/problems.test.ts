@@ -214,6 +214,13 @@ describe('http: problem+json errors', () => {
     }
   });
 
+  it('405 (not 400) for such a path when no route of the request method matches it, on both engines', async () => {
+    // Only POST serves /api/v1/items/:id: the method is what is wrong, whatever the parameter holds.
+    const res = await tk.inject({ method: 'GET', url: '/api/v1/items/%zz' });
+    expectProblem(res, 405, 'GANTRY_HTTP_METHOD_NOT_ALLOWED');
+    expect(res.headers.allow).to.equal('POST');
+  });
+
   it('405 with Allow for a known path under another method, TRACE always 405', async () => {
     const res = await tk.inject({ method: 'POST', url: '/api/v1/things' });
     const body = expectProblem(res, 405, 'GANTRY_HTTP_METHOD_NOT_ALLOWED');
