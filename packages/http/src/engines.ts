@@ -59,30 +59,53 @@ export function expressEngine(plan: EnginePlan, config: HttpConfig): Engine {
   // Paths are case-sensitive, as in most HTTP APIs and in the 405 table: /API/V1/x is not /api/v1/x.
   app.set('case sensitive routing', true);
   for (const step of plan.prelude) app.use(step as expressType.RequestHandler);
-  // express's router tries its layers one by one: with a route per layer, a request to the 50th route
-  // paid 49 path tests first, so the cost of a request grew with every plugin's routes. Each route is
-  // an express router of its own (express's matching, parameter decoding, HEAD and next('route')
-  // semantics, unchanged), and a segment index hands a request only the routes that can match its
-  // path, in registration order.
-  const routers: expressType.RequestHandler[] = [];
+  // express's router tries its layers one by one, a path test each: with a route per layer, a request
+  // to the 50th route paid 49 tests first, so its cost grew with every plugin's routes. Routes are
+  // served here instead: a segment index gives the routes that can match the path (registration
+  // order), each is matched as express's router does (path-to-regexp, same options, parameters
+  // decoded), and its chain runs with express's next() semantics (next('route') tries the next one).
   const index = new RouteIndex();
-  for (const route of plan.routes) {
-    const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
-    const router = express.Router({ caseSensitive: true, strict: false });
-    router[method](route.path, ...(route.chain as unknown as expressType.RequestHandler[]));
-    index.add(route.method, route.path, routers.length);
-    routers.push(router as unknown as expressType.RequestHandler);
-  }
+  const compiled = plan.routes.map((route, at) => {
+    index.add(route.method, route.path, at);
+    return {
+      chain: route.chain,
+      ref: Object.freeze({ path: route.path }),
+      match: match(loosen(route.path), { decode: decodeParam, end: true, sensitive: true, trailing: true }),
+    };
+  });
   app.use(function gantryRoutes(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) {
-    const candidates = index.lookup(req.method ?? 'GET', parseurl(req)?.pathname ?? '/');
+    const path = parseurl(req)?.pathname ?? '/';
+    const candidates = index.lookup(req.method ?? 'GET', path);
     if (candidates.length === 0) return next();
+    const r = req as IncomingMessage & { params?: unknown; route?: unknown };
+    const outer = r.params;
     let i = 0;
-    // A route's router calls back with nothing when the request is not (or no longer) its own: try the next.
     const tryNext = (err?: unknown): void => {
-      if (err !== undefined && err !== null) return next(err);
-      const at = candidates[i++];
-      if (at === undefined) return next();
-      routers[at]!(req as expressType.Request, res as expressType.Response, tryNext);
+      if (err && err !== 'route') {
+        r.params = outer;
+        // 'router' leaves the routes, as it leaves express's router.
+        return err === 'router' ? next() : next(err);
+      }
+      for (;;) {
+        const at = candidates[i++];
+        if (at === undefined) {
+          r.params = outer;
+          return next();
+        }
+        const route = compiled[at]!;
+        let found: ReturnType<typeof route.match>;
+        try {
+          found = route.match(path);
+        } catch {
+          // express's router: a parameter that is not valid percent-encoding fails the request.
+          r.params = outer;
+          return next(HttpErrors.BAD_REQUEST('the request path is not valid percent-encoding'));
+        }
+        if (!found) continue;
+        r.params = found.params;
+        r.route = route.ref;
+        return runChain(route.chain, req, res, tryNext);
+      }
     };
     tryNext();
   } as expressType.RequestHandler);
@@ -331,6 +354,41 @@ export function fastifyEngine(plan: EnginePlan, config: HttpConfig): Engine {
         live ? live(req, res) : handler(req, res),
       ),
   };
+}
+
+/** express's router: a route template matches with or without one trailing slash (non-strict). */
+function loosen(path: string): string {
+  return path === '/' ? path : path.replace(/\/+$/, '');
+}
+
+/** express's router: parameters are percent-decoded (a URIError for invalid encoding). */
+function decodeParam(value: string): string {
+  return value.length === 0 ? value : decodeURIComponent(value);
+}
+
+/**
+ * Runs a route's steps as express's Route does: `next()` goes on, and past the last step `done()`;
+ * `next(err)` (also `'route'` and `'router'`), a throw or a rejected promise go to `done(err)`.
+ */
+function runChain(
+  chain: readonly HttpMiddleware[],
+  req: IncomingMessage,
+  res: ServerResponse,
+  done: (err?: unknown) => void,
+): void {
+  let i = 0;
+  const next = (err?: unknown): void => {
+    if (err) return done(err);
+    const step = chain[i++];
+    if (step === undefined) return done();
+    try {
+      const out = step(req, res, next) as unknown;
+      if (out instanceof Promise) out.then(undefined, (e: unknown) => next(e || new Error('Rejected promise')));
+    } catch (e) {
+      next(e || new Error('Thrown falsy value'));
+    }
+  };
+  next();
 }
 
 /**
