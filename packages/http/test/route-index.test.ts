@@ -85,12 +85,36 @@ function paths(count: number): string[] {
     '/files/a/b',
     '/docs?skip',
   ]);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!;
   while (out.size < count) {
-    const depth = Math.floor(rnd() * 6);
-    const parts: string[] = [];
-    // Mostly real prefixes, so that paths reach deep into the templates.
-    for (let i = 0; i < depth; i++)
-      parts.push(i < 2 && rnd() < 0.8 ? (['api', 'v1'][i] as string) : SEGMENTS[Math.floor(rnd() * SEGMENTS.length)]!);
+    let parts: string[];
+    const kind = rnd();
+    if (kind < 0.7) {
+      // Most paths are a template filled in (parameters, wildcard, optional group), some then altered:
+      // a segment dropped or added, or its case changed.
+      const [, template] = pick(ROUTES);
+      parts = template
+        .replace('{/:page}', rnd() < 0.5 ? '' : `/${pick(SEGMENTS)}`)
+        .split('/')
+        .slice(1)
+        .flatMap((segment) =>
+          segment.startsWith('*')
+            ? [pick(SEGMENTS), ...(rnd() < 0.5 ? [pick(SEGMENTS)] : [])]
+            : [segment.includes(':') ? segment.slice(0, segment.indexOf(':')) + pick(SEGMENTS) : segment],
+        );
+      if (kind > 0.5) {
+        const at = Math.floor(rnd() * (parts.length + 1));
+        const change = rnd();
+        if (change < 0.4) parts.splice(at, 1);
+        else if (change < 0.8) parts.splice(at, 0, pick(SEGMENTS));
+        else parts = parts.map((segment) => segment.toUpperCase());
+      }
+    } else {
+      const depth = Math.floor(rnd() * 6);
+      parts = [];
+      // Mostly real prefixes, so that paths reach deep into the templates.
+      for (let i = 0; i < depth; i++) parts.push(i < 2 && rnd() < 0.8 ? (['api', 'v1'][i] as string) : pick(SEGMENTS));
+    }
     out.add(`/${parts.join('/')}${rnd() < 0.2 ? '/' : ''}${rnd() < 0.2 ? '?skip' : ''}`);
   }
   return [...out];
@@ -155,17 +179,22 @@ describe('http: express engine route index', () => {
 
     let compared = 0;
     let routed = 0;
+    let several = 0;
     for (const url of paths(400))
       for (const method of METHODS) {
         const want = await inject(theirs, { method, url });
         const got = await inject(ours, { method, url });
         expect(`${got.statusCode} ${got.body}`, `${method} ${url}`).to.equal(`${want.statusCode} ${want.body}`);
         compared++;
-        if (want.body !== '[]') routed++;
+        const hits = want.statusCode === 200 && want.body !== '' ? (JSON.parse(want.body) as number[]) : [];
+        if (hits.length > 0) routed++;
+        if (new Set(hits.map((h) => h % 100)).size > 1) several++;
       }
     expect(compared).to.equal(400 * METHODS.length);
-    // The comparison is only worth something if many requests reached routes, several of them more than one.
-    expect(routed).to.be.greaterThan(300);
+    // The comparison is only worth something if many requests reached routes (271 of the 2 800 with
+    // these paths, most templates serving one method of seven), and a good share more than one (77).
+    expect(routed).to.be.greaterThan(250);
+    expect(several).to.be.greaterThan(60);
   });
 
   it('narrows to the routes whose segments can match, in registration order, GET routes included for HEAD', () => {
