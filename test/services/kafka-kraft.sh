@@ -83,7 +83,9 @@ log.retention.hours=24
 log.segment.bytes=16777216
 CFG
     # A cluster id is 16 random bytes in URL-safe base64 without padding (what `random-uuid` prints).
-    cluster=$(node -e 'process.stdout.write(require("crypto").randomBytes(16).toString("base64url"))')
+    # Like Kafka's Uuid.randomUuid, never one starting with "-": the storage tool would read it as an
+    # option and refuse the format (one start in 32 failed that way).
+    cluster=$(node -e 'const c=require("crypto");let id;do id=c.randomBytes(16).toString("base64url");while(id[0]==="-");process.stdout.write(id)')
     # shellcheck disable=SC2086 # jvm is a list of JVM options
     if ! "$java" -Xmx256m -XX:TieredStopAtLevel=1 $jvm -cp "$LIB/*" kafka.tools.StorageTool format \
       -t "$cluster" -c "$DIR/server.properties" >"$DIR/format.log" 2>&1; then
