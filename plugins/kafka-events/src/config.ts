@@ -93,7 +93,9 @@ export const kafkaEventsConfigSchema = z
           .int()
           .min(100)
           .default(30_000)
-          .describe('SQLite: how long a claim on a key lasts; a relay that died mid-batch is taken over after it'),
+          .describe(
+            'SQLite: how long the relay lease of an instance lasts (renewed at each poll); a relay that died is taken over after it',
+          ),
         sendTimeoutMs: z
           .number()
           .int()
@@ -107,7 +109,7 @@ export const kafkaEventsConfigSchema = z
           .max(16)
           .default(4)
           .describe(
-            'Relay loops in this instance, each claiming its own keys (per-key order holds): their batches overlap the broker round trips',
+            'PostgreSQL: relay loops in this instance, each taking its own keys (per-key order holds): their batches overlap the broker round trips. SQLite relays with one loop that reads the next batch while one is with the broker',
           ),
       })
       .strict()

@@ -28,6 +28,11 @@ export interface IncomingMessage extends OutgoingMessage {
 export interface SendOptions {
   /** Aborts the wait for the acknowledgement (the request deadline); what was sent may still land. */
   readonly signal?: AbortSignal;
+  /**
+   * The messages are a batch already (the outbox relay's): they go out without waiting for the
+   * producer's linger (still behind a request in flight, in order).
+   */
+  readonly batched?: boolean;
 }
 
 export interface ConsumeOptions {

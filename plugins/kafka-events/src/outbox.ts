@@ -4,6 +4,9 @@ import type { Database, MigrationDefinition, SqlEntityManager } from '@gantry/pl
 import type { EventDriver, OutgoingMessage } from './driver.js';
 import { HEADERS } from './envelope.js';
 
+/** The row of `gantry_outbox_relay` whose lease makes an instance the SQLite outbox's relay. */
+const RELAY_LEASE = 'outbox';
+
 /** The outbox and processed-event tables, for SQLite and PostgreSQL (times are epoch milliseconds on both). */
 export const outboxMigrations: readonly MigrationDefinition[] = [
   {
@@ -59,14 +62,25 @@ export const outboxMigrations: readonly MigrationDefinition[] = [
       m.sql('create index gantry_outbox_created_idx on gantry_outbox (created_at)');
     },
   },
+  {
+    // SQLite: one instance relays at a time, under a lease on one row, and reads the queue in sequence
+    // order past what it already handed to the broker: the queue loses its per-row lease and its key
+    // index (each claim and mark rewrote scattered index pages). PostgreSQL never used the lease columns.
+    name: '0003_outbox_relay_lease',
+    up(m) {
+      if (m.driver === 'sqlite') {
+        m.sql(`create table gantry_outbox_relay (
+          name varchar(64) primary key,
+          owner varchar(64) null,
+          lease_until bigint null)`);
+        m.sql(`insert into gantry_outbox_relay (name) values ('${RELAY_LEASE}')`);
+        m.sql('drop index gantry_outbox_pending_key_idx');
+      }
+      for (const column of ['lease_owner', 'lease_until'])
+        m.sql(`alter table gantry_outbox_pending drop column ${column}`);
+    },
+  },
 ];
-
-/**
- * How far past a batch an SQLite claim looks for rows of free keys: the oldest `WINDOW_FACTOR × batch`
- * pending rows (a key's leased rows are older than its free ones, so the window shows every lease that
- * blocks a key with free rows in it).
- */
-const WINDOW_FACTOR = 2;
 
 /** One outbox row as the relay reads it. */
 export interface OutboxRow {
@@ -96,7 +110,7 @@ export class OutboxStore {
   constructor(private readonly db: Database) {}
 
   /** Schema-qualified table name (raw SQL does not get the ORM's search_path). */
-  table(name: 'gantry_outbox' | 'gantry_outbox_pending' | 'gantry_processed_event'): string {
+  table(name: 'gantry_outbox' | 'gantry_outbox_pending' | 'gantry_outbox_relay' | 'gantry_processed_event'): string {
     const schema =
       this.db.driver === 'postgresql' ? (this.db.orm().config.get('schema') as string | undefined) : undefined;
     return schema ? `"${schema}".${name}` : name;
@@ -136,68 +150,53 @@ export class OutboxStore {
   }
 
   /**
-   * SQLite: claims up to `batch` of the oldest pending rows whose key no other live lease holds, in one
-   * `UPDATE … RETURNING` on the narrow queue table (SQLite runs one statement at a time, so check and
-   * claim are atomic), then reads those events, in sequence order. A key's claimed rows are always its
-   * oldest pending ones (a prefix): a row is taken only when its key's oldest pending row is not under
-   * another owner's live lease (leased rows being a prefix, then none is), so two relays (or two lanes)
-   * never hold one key, and order per key holds. Candidates come from a window of the oldest pending
-   * rows (`WINDOW_FACTOR` × `batch`): a relay whose keys are all held elsewhere looks at that window,
-   * not at the whole backlog.
+   * SQLite: takes or renews the relay lease for `owner` (free, expired or already its own) until
+   * `leaseMs` from now and, when it holds it, reads up to `batch` pending events past sequence `after`,
+   * in sequence order; `undefined` when another instance holds the lease. SQLite has one writer at a
+   * time and numbers rows as they are written, so rows commit in sequence order: a relay reading past
+   * what it already handed to the broker never skips a row committed meanwhile.
    */
-  async claimWithLease(owner: string, leaseMs: number, batch: number, claim = `${owner}#0`): Promise<OutboxRow[]> {
-    const p = this.table('gantry_outbox_pending');
+  async claimBatch(owner: string, leaseMs: number, batch: number, after = 0): Promise<OutboxRow[] | undefined> {
     const now = Date.now();
-    const mine = `${owner}#`;
     const em = this.db.orm().em.fork();
-    const claimed = await em.execute<{ sequence: number }[]>(
-      `update ${p} set lease_owner = ?, lease_until = ?
-         where sequence in (
-           select o.sequence from (
-             select sequence, lock_key from ${p}
-             where lease_owner is null or lease_until <= ?
-             order by sequence limit ?) o
-           where coalesce((select case when h.lease_until > ? and substr(h.lease_owner, 1, ?) <> ? then 1 else 0 end
-             from ${p} h where h.lock_key = o.lock_key order by h.sequence limit 1), 0) = 0
-           order by o.sequence limit ?)
-         returning sequence`,
-      [claim, now + leaseMs, now, batch * WINDOW_FACTOR, now, mine.length, mine, batch],
+    const lease = await em.execute<{ affectedRows?: number }>(
+      `update ${this.table('gantry_outbox_relay')} set owner = ?, lease_until = ?
+         where name = ? and (owner = ? or owner is null or lease_until <= ?)`,
+      [owner, now + leaseMs, RELAY_LEASE, owner, now],
+      'run',
     );
-    if (claimed.length === 0) return [];
-    const [lo, hi] = bounds(claimed.map((r) => r.sequence));
+    if (Number(lease.affectedRows ?? 0) === 0) return undefined;
     const rows = await em.execute<RawRow[]>(
       `select o.sequence, o.id, o.topic, o.event_key, o.headers, o.payload
-         from ${p} q join ${this.table('gantry_outbox')} o on o.sequence = q.sequence
-         where q.sequence between ? and ? and q.lease_owner = ? order by q.sequence`,
-      [lo, hi, claim],
+         from ${this.table('gantry_outbox_pending')} q join ${this.table('gantry_outbox')} o on o.sequence = q.sequence
+         where q.sequence > ? order by q.sequence limit ?`,
+      [after, batch],
     );
     return rows.map(toRow);
   }
 
-  /** Takes the rows of one claim off the queue (SQLite): they are sent. The sequence range keeps the lookup on the primary key. */
-  async markSent(claim: string, sequences: readonly number[]): Promise<void> {
+  /** Takes sent rows off the queue (SQLite). */
+  async markSent(sequences: readonly number[]): Promise<void> {
     if (sequences.length === 0) return;
-    const [lo, hi] = bounds(sequences);
+    // One parameter whatever the batch size.
     await this.db
       .orm()
       .em.fork()
       .execute(
-        `delete from ${this.table('gantry_outbox_pending')} where sequence between ? and ? and lease_owner = ?`,
-        [lo, hi, claim],
+        `delete from ${this.table('gantry_outbox_pending')} where sequence in (select value from json_each(?))`,
+        [JSON.stringify(sequences)],
         'run',
       );
   }
 
-  /** Gives back what `owner` claimed and did not send (SQLite), so another relay need not wait for the lease. */
+  /** Gives up the relay lease `owner` holds (SQLite), so another instance takes over at once. */
   async release(owner: string): Promise<void> {
-    const mine = `${owner}#`;
     await this.db
       .orm()
       .em.fork()
       .execute(
-        `update ${this.table('gantry_outbox_pending')} set lease_owner = null, lease_until = null
-         where substr(lease_owner, 1, ?) = ?`,
-        [mine.length, mine],
+        `update ${this.table('gantry_outbox_relay')} set owner = null, lease_until = null where name = ? and owner = ?`,
+        [RELAY_LEASE, owner],
         'run',
       );
   }
@@ -296,18 +295,6 @@ export class OutboxStore {
   }
 }
 
-/** The lowest and highest of `sequences` (not empty). */
-function bounds(sequences: readonly number[]): [number, number] {
-  let lo = Number(sequences[0]);
-  let hi = lo;
-  for (const v of sequences) {
-    const n = Number(v);
-    if (n < lo) lo = n;
-    if (n > hi) hi = n;
-  }
-  return [lo, hi];
-}
-
 function toRow(r: RawRow): OutboxRow {
   return {
     sequence: Number(r.sequence),
@@ -331,7 +318,7 @@ export interface OutboxRelayOptions {
   readonly leaseMs: number;
   readonly sendTimeoutMs: number;
   readonly pruneAfterMs: number;
-  /** Relay loops in this instance, each claiming its own keys (default 1). */
+  /** PostgreSQL: relay loops in this instance, each taking its own keys (default 1). */
   readonly lanes?: number;
   /** Age past which processed-event marks are deleted (default 7 days). */
   readonly processedRetentionMs?: number;
@@ -339,12 +326,22 @@ export interface OutboxRelayOptions {
   readonly onSent?: (rows: readonly OutboxRow[]) => void;
 }
 
+/** SQLite: a batch handed to the driver and not yet marked sent. */
+interface Flight {
+  readonly rows: OutboxRow[];
+  readonly acked: Promise<void>;
+}
+
+/** SQLite: batches handed to the driver at once, the one with the broker and the next one read ahead. */
+const PIPELINE_DEPTH = 2;
+
 /**
  * The outbox forwarder: polls committed outbox rows, sends them through the driver in sequence order
  * per key, and marks them sent only after the broker acknowledged them. Any number of relays may run
- * on one outbox: PostgreSQL relays skip keys another holds (`FOR UPDATE SKIP LOCKED`), SQLite relays
- * lease keys with a conditional UPDATE. A row sent but not marked (crash between ack and mark) is
- * sent again: delivery is at least once, consumers deduplicate by event id.
+ * on one outbox: PostgreSQL relays skip keys another holds (`FOR UPDATE SKIP LOCKED`); on SQLite the
+ * instance holding the relay lease relays and the others stand by, taking over when it stops or its
+ * lease runs out. A row sent but not marked (crash between ack and mark) is sent again: delivery is
+ * at least once, consumers deduplicate by event id.
  */
 export class OutboxRelay {
   readonly owner = `relay-${randomUUID()}`;
@@ -355,36 +352,41 @@ export class OutboxRelay {
   private nudged = false;
   private lastPrune = 0;
   private lastError: { at: string; message: string } | undefined;
-  /** SQLite: per lane, the batch handed to the driver and not yet marked sent. */
-  private readonly flights = new Map<number, { claim: string; rows: OutboxRow[]; acked: Promise<void> }>();
-  private claims = 0;
-  /** SQLite: per lane, how many polls in a row found every key held by other lanes. */
-  private readonly emptyStreak = new Map<number, number>();
+  /** SQLite: batches handed to the driver, oldest first; each is sent once the one before was acknowledged. */
+  private flights: Flight[] = [];
+  /** SQLite: the last sequence handed to the driver (0: read from the oldest pending row). */
+  private cursor = 0;
+  /** SQLite: sent rows whose mark failed, marked again next round. */
+  private unmarked: number[] = [];
+  /** SQLite: whether this instance held the relay lease at its last claim. */
+  private leader = false;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.store = new OutboxStore(options.db);
   }
 
-  /** Starts polling: `lanes` loops, each claiming its own keys, so batches overlap their broker round trips. */
+  private get sqlite(): boolean {
+    return this.options.db.driver !== 'postgresql';
+  }
+
+  /** Starts polling: on PostgreSQL `lanes` loops, each taking its own keys, so batches overlap their broker round trips. */
   start(): void {
     if (this.running) return;
     this.running = true;
-    const lanes = Math.max(1, this.options.lanes ?? 1);
+    const lanes = this.sqlite ? 1 : Math.max(1, this.options.lanes ?? 1);
     this.loops = Array.from({ length: lanes }, (_, i) => this.run(i));
   }
 
   /** Polls now instead of at the next interval (a row was just written): wakes one idle lane. */
   nudge(): void {
     this.nudged = true;
-    this.wakeOne();
-  }
-
-  private wakeOne(): void {
+    // An SQLite standby only polls the lease: rows written meanwhile are the relay's to send.
+    if (this.sqlite && !this.leader) return;
     const first = this.waiters.values().next();
     if (!first.done) first.value();
   }
 
-  /** Finishes the batches in hand, then stops (what it had not claimed stays for the next instance). */
+  /** Finishes the batches in hand, then stops (what it had not read stays for the next instance). */
   async stop(): Promise<void> {
     this.running = false;
     for (const wake of this.waiters) wake();
@@ -398,126 +400,116 @@ export class OutboxRelay {
   }
 
   /**
-   * One round of lane `lane` (default the first): claims, sends and marks up to one batch; returns
-   * the rows sent. Exposed for tests and drains.
+   * One round of lane `lane` (default the first), not pipelined: claims, sends and marks up to one
+   * batch; returns the rows sent. Exposed for tests and drains.
    */
   async relayOnce(lane = 0): Promise<number> {
     const { db, batchSize } = this.options;
     const lanes = Math.max(1, this.options.lanes ?? 1);
     if (db.driver === 'postgresql')
       return this.store.relayLocked(batchSize, (rows) => this.send(rows), lane % lanes, lanes);
-    const owner = this.laneOwner(lane);
-    const claim = `${owner}#${++this.claims}`;
-    const rows = await this.store.claimWithLease(owner, this.options.leaseMs, batchSize, claim);
-    if (rows.length === 0) return 0;
-    try {
-      await this.send(rows);
-    } catch (err) {
-      await this.store.release(owner).catch(() => undefined);
-      throw err;
-    }
-    await this.store.markSent(
-      claim,
-      rows.map((r) => r.sequence),
-    );
+    const rows = await this.store.claimBatch(this.owner, this.options.leaseMs, batchSize);
+    this.leader = rows !== undefined;
+    if (!rows?.length) return 0;
+    await this.send(rows);
+    await this.store.markSent(rows.map((r) => r.sequence));
     return rows.length;
   }
 
-  private laneOwner(lane: number): string {
-    return `${this.owner}-${lane}`;
-  }
-
   /**
-   * One pipelined round of an SQLite lane: claims the next batch while the lane's previous one is
-   * with the broker, hands it to the driver only once the previous one was acknowledged (a lane's
-   * batches reach the broker in claim order, so a key's rows spread over two batches keep their
-   * order), then waits for the previous batch's acknowledgement and marks it sent. The claim and the
-   * mark run while a batch is in flight instead of between round trips. A failed send releases
-   * everything the lane holds, the batch queued behind it included (never sent): both are claimed
-   * again, in order. Returns the rows marked sent.
+   * One pipelined round on SQLite: renews the lease and reads the next batch past the cursor while
+   * the previous one is with the broker, hands it to the driver to go once that one was acknowledged
+   * (batches reach the broker in sequence order, so per-key order holds), then waits for the oldest
+   * batch's acknowledgement and marks it sent. The read and the mark run while a batch is in flight
+   * instead of between round trips. A failed send fails the batches chained behind it (never sent):
+   * the cursor goes back to the oldest pending row and they are read again, in order. Returns the
+   * rows marked sent.
    */
-  private async pipelinedRound(lane: number): Promise<number> {
-    const owner = this.laneOwner(lane);
-    const previous = this.flights.get(lane);
-    const claim = `${owner}#${++this.claims}`;
-    let rows: OutboxRow[] = [];
-    try {
-      if (this.running)
-        rows = await this.store.claimWithLease(owner, this.options.leaseMs, this.options.batchSize, claim);
-    } catch (err) {
-      // No next batch (the database failed): settle the one in flight first, so it is marked (or
-      // released) rather than left pending while the loop retries the claim.
-      if (previous) {
-        this.flights.delete(lane);
-        await this.settle(owner, previous).catch(() => undefined);
+  private async pipelinedRound(): Promise<number> {
+    const { batchSize, leaseMs } = this.options;
+    if (this.unmarked.length > 0) {
+      await this.store.markSent(this.unmarked);
+      this.unmarked = [];
+    }
+    let read: OutboxRow[] | undefined = [];
+    if (this.running && this.flights.length < PIPELINE_DEPTH) {
+      try {
+        read = await this.store.claimBatch(this.owner, leaseMs, batchSize, this.cursor);
+      } catch (err) {
+        // No next batch (the database failed): the batches in flight are still marked (or failed)
+        // rather than left pending while the loop retries the claim.
+        await this.settleAll().catch(() => undefined);
+        throw err;
       }
-      throw err;
+      this.leader = read !== undefined;
+      // Another instance holds the lease (this one lost it, or never had it): what this one handed to
+      // the broker is settled, and it reads from the oldest pending row if it is the relay again.
+      if (read === undefined) return this.settleAll();
+      if (read.length > 0) {
+        const rows = read;
+        this.cursor = rows[rows.length - 1]!.sequence;
+        const acked = (this.flights[this.flights.length - 1]?.acked ?? Promise.resolve()).then(() => this.send(rows));
+        acked.catch(() => undefined); // awaited when settled; a failure must not go unhandled meanwhile
+        this.flights.push({ rows, acked });
+      }
     }
-    if (rows.length > 0) {
-      const acked = (previous?.acked ?? Promise.resolve()).then(() => this.send(rows));
-      acked.catch(() => undefined); // awaited by the next round; a failure must not go unhandled meanwhile
-      this.flights.set(lane, { claim, rows, acked });
-    } else this.flights.delete(lane);
-    if (!previous) return 0;
-    try {
-      await previous.acked;
-    } catch (err) {
-      // The batch queued behind it was never sent (its send waits on this one): release both.
-      this.flights.delete(lane);
-      await this.store.release(owner).catch(() => undefined);
-      throw err;
-    }
-    // A failing mark leaves the next batch in flight (settled next round); these rows, sent but not
-    // marked, go again after their lease, as after a crash between the ack and the mark.
-    await this.store.markSent(
-      previous.claim,
-      previous.rows.map((r) => r.sequence),
-    );
-    return previous.rows.length;
+    // A full batch with room for another: read it first, while this one is with the broker.
+    if (this.running && read.length === batchSize && this.flights.length < PIPELINE_DEPTH) return 0;
+    return this.settleOldest();
   }
 
-  /** Waits for a batch's acknowledgement and marks it sent; a failed send releases everything `owner` holds. */
-  private async settle(
-    owner: string,
-    flight: { claim: string; rows: OutboxRow[]; acked: Promise<void> },
-  ): Promise<number> {
+  /** Waits for the oldest batch in flight and marks it sent (SQLite); 0 when none is. */
+  private async settleOldest(): Promise<number> {
+    const flight = this.flights[0];
+    if (!flight) return 0;
     try {
       await flight.acked;
     } catch (err) {
-      await this.store.release(owner).catch(() => undefined);
+      // The batches behind it waited on this one and failed with it, unsent: read them all again.
+      this.flights = [];
+      this.cursor = 0;
       throw err;
     }
-    await this.store.markSent(
-      flight.claim,
-      flight.rows.map((r) => r.sequence),
-    );
+    this.flights.shift();
+    const sequences = flight.rows.map((r) => r.sequence);
+    try {
+      await this.store.markSent(sequences);
+    } catch (err) {
+      // Sent, not marked: marked again next round (the cursor is past them, so they are not sent again).
+      this.unmarked.push(...sequences);
+      throw err;
+    }
     return flight.rows.length;
   }
 
-  /**
-   * How long an idle lane waits before polling again (a new row wakes it sooner). An SQLite lane that
-   * keeps finding every key held by the other lanes backs off, doubling up to 1 s: its empty claims
-   * would spend the busy lanes' CPU.
-   */
-  private idleDelay(lane: number, foundNothing: boolean): number {
-    const { intervalMs } = this.options;
-    const busyElsewhere = [...this.flights.keys()].some((l) => l !== lane);
-    const streak = foundNothing && busyElsewhere ? (this.emptyStreak.get(lane) ?? 0) + 1 : 0;
-    this.emptyStreak.set(lane, streak);
-    return streak === 0 ? intervalMs : Math.max(intervalMs, Math.min(1_000, intervalMs * 2 ** streak));
-  }
-
-  /** Settles what a stopping SQLite lane still has with the broker: marked once acknowledged, released if it failed. */
-  private async finishLane(lane: number): Promise<void> {
-    while (this.flights.has(lane)) await this.pipelinedRound(lane);
+  /** Settles every batch in flight (SQLite); the next read starts from the oldest pending row. */
+  private async settleAll(): Promise<number> {
+    let marked = 0;
+    try {
+      while (this.flights.length > 0) marked += await this.settleOldest();
+    } finally {
+      this.cursor = 0;
+    }
+    return marked;
   }
 
   private async send(rows: OutboxRow[]): Promise<void> {
     await this.options.driver.send(
       rows.map((r) => r.message),
-      { signal: AbortSignal.timeout(this.options.sendTimeoutMs) },
+      // The relay's batch is a batch already: no linger before it goes.
+      { signal: AbortSignal.timeout(this.options.sendTimeoutMs), batched: true },
     );
     this.options.onSent?.(rows);
+  }
+
+  /**
+   * How long an idle loop waits before polling again (a new row wakes it sooner): an SQLite standby
+   * polls the lease at most every second, and at least four times per lease.
+   */
+  private idleDelay(): number {
+    const { intervalMs, leaseMs } = this.options;
+    if (!this.sqlite || this.leader) return intervalMs;
+    return Math.max(intervalMs, Math.min(1_000, Math.floor(leaseMs / 4)));
   }
 
   private async run(lane: number): Promise<void> {
@@ -525,7 +517,7 @@ export class OutboxRelay {
       this.nudged = false;
       let sent = 0;
       try {
-        sent = this.options.db.driver === 'postgresql' ? await this.relayOnce(lane) : await this.pipelinedRound(lane);
+        sent = this.sqlite ? await this.pipelinedRound() : await this.relayOnce(lane);
         if (Date.now() - this.lastPrune > Math.min(60_000, Math.max(1_000, this.options.pruneAfterMs))) {
           this.lastPrune = Date.now();
           await this.store.prune(this.options.pruneAfterMs, this.options.processedRetentionMs ?? 7 * 86_400_000);
@@ -537,17 +529,19 @@ export class OutboxRelay {
           this.options.logger.warn({ err }, `outbox relay: ${message}; rows are kept and retried`);
         this.lastError = { at: new Date().toISOString(), message };
       }
-      // A full batch means more is waiting: go on at once (unless the broker is failing), after
-      // yielding to I/O (SQLite and the in-process broker answer without it and would starve the loop).
-      // A lane that found nothing waits (woken by a new row or by a lane releasing its keys) rather than spinning.
-      // SQLite lanes pipeline, so a busy lane goes on with the keys it frees itself: waking an idle lane
-      // on its progress would only buy a claim that finds every key held.
-      const pipelined = this.options.db.driver !== 'postgresql';
-      if (sent > 0 && !pipelined) this.wakeOne();
+      // PostgreSQL: a lane that sent wakes an idle one (more may be waiting on keys it does not take).
+      if (sent > 0 && !this.sqlite) {
+        const first = this.waiters.values().next();
+        if (!first.done) first.value();
+      }
+      // A full batch means more is waiting, and batches in flight are settled next round: go on at once
+      // (unless the broker or the database is failing), after yielding to I/O (SQLite and the in-process
+      // broker answer without it and would starve the loop). Otherwise wait (woken by a new row) rather
+      // than spin.
       if (
         !this.running ||
-        (this.lastError === undefined && this.flights.has(lane)) ||
-        (this.lastError === undefined && sent > 0 && (sent >= this.options.batchSize || this.nudged))
+        (this.lastError === undefined &&
+          (this.flights.length > 0 || (sent > 0 && (sent >= this.options.batchSize || this.nudged))))
       ) {
         await new Promise((resolve) => setImmediate(resolve));
         continue;
@@ -558,16 +552,23 @@ export class OutboxRelay {
           this.waiters.delete(wake);
           resolve();
         };
-        const timer = setTimeout(wake, this.idleDelay(lane, pipelined && sent === 0));
+        const timer = setTimeout(wake, this.idleDelay());
         this.waiters.add(wake);
       });
     }
-    // Stopping: what this lane handed to the broker is marked (or released) before stop() resolves.
-    await this.finishLane(lane).catch((err: unknown) =>
+    if (!this.sqlite) return;
+    // Stopping: what was handed to the broker is marked (or left pending if it failed) before stop()
+    // resolves, and the lease is given up so that another instance takes over at once.
+    try {
+      await this.settleAll();
+      if (this.unmarked.length > 0) await this.store.markSent(this.unmarked);
+    } catch (err) {
       this.options.logger.warn(
         { err },
         'outbox relay: a batch in flight at shutdown failed; its rows are kept for the next relay',
-      ),
-    );
+      );
+    }
+    if (this.leader) await this.store.release(this.owner).catch(() => undefined);
+    this.leader = false;
   }
 }

@@ -129,7 +129,8 @@ const UNKNOWN_TOPIC = /UNKNOWN_TOPIC_OR_PARTITION|does not host this topic-parti
  *   lands on the partition a Java, librdkafka-with-murmur2 or Kafka Streams producer would pick.
  * - `send()` calls made within `lingerMs` of each other are coalesced into one produce request; each
  *   call resolves once the broker acknowledged the request carrying its records. A failed request rejects
- *   every call in it (the records of a rejected call may still have been written: at-least-once).
+ *   every call in it (the records of a rejected call may still have been written: at-least-once). A call
+ *   marked `batched` (the outbox relay's) goes without the linger when no request is in flight.
  * - Consumers commit offsets only after `handle` resolved (autoCommit off). A rejection pauses that
  *   partition only; it is re-read from the failed offset after `retryDelayMs`. After a broker outage a
  *   subscription rejoins by itself (kafkajs restarts retriable crashes; this driver restarts the others).
@@ -264,7 +265,11 @@ class KafkaDriver implements EventDriver {
       };
       if (signal && entry.onAbort) signal.addEventListener('abort', entry.onAbort, { once: true });
       this.queue.push(entry);
-      this.scheduleFlush();
+      if (options.batched && !this.inFlight) {
+        clearTimeout(this.lingerTimer);
+        this.lingerTimer = undefined;
+        this.flush();
+      } else this.scheduleFlush();
     });
   }
 

@@ -313,6 +313,18 @@ export function kafkaDriverSuite(broker: BrokerUnderTest): void {
       expect((await slow.read(topic)).map(body)).to.deep.equal(['kept']);
     });
 
+    it('sends a batched call without the linger, and what queued before it with it', async () => {
+      const topic = topicName('batched');
+      await driver.ensureTopics([{ topic, partitions: 1 }]);
+      // A linger longer than the test's timeout: only the batched call can make the request go.
+      const lingering = newDriver({ lingerMs: 600_000 });
+      await lingering.connect();
+      const queued = lingering.send([message(topic, 'k', 'queued')]);
+      await lingering.send([message(topic, 'k', 'batch-1'), message(topic, 'k', 'batch-2')], { batched: true });
+      await queued;
+      expect((await lingering.read(topic)).map(body)).to.deep.equal(['queued', 'batch-1', 'batch-2']);
+    });
+
     it('close() lets the running handler finish, commits it, and leaves the group', async () => {
       const topic = topicName('close');
       const groupId = topicName('close-group');

@@ -282,34 +282,122 @@ export function outboxSuite(target: OutboxTarget): void {
         const broker = brokerName();
         const tk = await kernels.boot({
           database: await target.fresh(kernels),
-          events: {
-            memoryBroker: broker,
-            consumers: false,
-            relay: { enabled: true, intervalMs: 10, batchSize: 2, lanes: 1 },
-          },
+          events: { memoryBroker: broker, consumers: false, relay: { enabled: false } },
         });
         const events = tk.get(EventsToken);
-        const store = events.relay!.store;
-        const claim = store.claimWithLease.bind(store);
+        await tk.get(DatabaseToken).transaction(async () => {
+          for (let seq = 1; seq <= 4; seq++) await events.publish(OrderPlaced, { orderId: 'c-1', seq }, { key: 'c-1' });
+        });
+        // A relay of its own, so that its first claim is the first one to see the rows.
+        const relay = new OutboxRelay({
+          db: tk.get(DatabaseToken),
+          driver: createMemoryDriver({ broker: memoryBroker(broker) }),
+          logger: silentLogger(),
+          intervalMs: 10,
+          batchSize: 2,
+          leaseMs: 5_000,
+          sendTimeoutMs: 1_000,
+          pruneAfterMs: 60_000,
+        });
+        const store = relay.store;
+        const claim = store.claimBatch.bind(store);
         let claims = 0;
         // The first claim works; every later one fails as an unavailable database would.
-        store.claimWithLease = async (...args: Parameters<typeof claim>) => {
+        store.claimBatch = async (...args: Parameters<typeof claim>) => {
           if (++claims > 1) throw new Error('database unavailable');
           return claim(...args);
         };
+        relay.start();
         try {
-          await tk.get(DatabaseToken).transaction(async () => {
-            for (let seq = 1; seq <= 4; seq++)
-              await events.publish(OrderPlaced, { orderId: 'c-1', seq }, { key: 'c-1' });
-          });
           // The batch claimed before the failures reached the broker and is marked, not left pending.
           await until('the first batch marked sent', async () => (await events.outboxStats())?.depth === 2);
+          await until('a failed claim', () => relay.failing() !== undefined);
           expect(memoryBroker(broker).records('orders.placed')).to.have.length(2);
+          expect(claims).to.be.greaterThan(1);
+          store.claimBatch = claim;
+          await until(
+            'the rest sent once the claims work again',
+            async () => (await events.outboxStats())?.depth === 0,
+          );
+          expect(
+            memoryBroker(broker)
+              .records('orders.placed')
+              .map((r) => (JSON.parse(r.value.toString()) as { seq: number }).seq),
+          ).to.deep.equal([1, 2, 3, 4]);
         } finally {
-          store.claimWithLease = claim;
+          await relay.stop();
         }
-        await until('the rest sent once the claims work again', async () => (await events.outboxStats())?.depth === 0);
-        expect(memoryBroker(broker).records('orders.placed')).to.have.length(4);
+      });
+
+    if (target.driver === 'sqlite')
+      it('relays from one instance at a time: a standby takes over at once when the relay stops, not before', async () => {
+        const broker = brokerName();
+        const database = await target.fresh(kernels);
+        // A lease far longer than the test: a takeover can only come from the relay giving it up.
+        const events = { memoryBroker: broker, consumers: false, relay: { intervalMs: 10, leaseMs: 120_000 } };
+        const a = await kernels.boot({ database, events });
+        const b = await kernels.boot({ database, events });
+        const holder = async (tk: TestKernel = a): Promise<string | null> =>
+          (
+            await tk
+              .get(DatabaseToken)
+              .em()
+              .execute<{ owner: string | null }[]>(`select owner from ${qualified(database, 'gantry_outbox_relay')}`)
+          )[0]!.owner;
+        await until('a relay holding the lease', async () => (await holder()) !== null);
+        const owners = new Map([a, b].map((tk) => [tk.get(EventsToken).relay!.owner, tk]));
+        const relay = owners.get((await holder())!)!;
+        const standby = relay === a ? b : a;
+        await standby.get(EventsToken).publish(OrderPlaced, { orderId: 's-1', seq: 1 }, { key: 's-1' });
+        await until('sent by the relay', () => memoryBroker(broker).records('orders.placed').length === 1);
+        expect(await holder()).to.equal(relay.get(EventsToken).relay!.owner);
+        await relay.stop();
+        await standby.get(EventsToken).publish(OrderPlaced, { orderId: 's-1', seq: 2 }, { key: 's-1' });
+        await until('sent by the standby', () => memoryBroker(broker).records('orders.placed').length === 2);
+        expect(await holder(standby)).to.equal(standby.get(EventsToken).relay!.owner);
+      });
+
+    if (target.driver === 'sqlite')
+      it('a relay that loses its lease settles what it handed to the broker, sends nothing more, and starts over from the oldest pending row', async () => {
+        const broker = brokerName();
+        const tk = await kernels.boot({
+          database: await target.fresh(kernels),
+          events: { memoryBroker: broker, consumers: false, relay: { enabled: false } },
+        });
+        const events = tk.get(EventsToken);
+        await tk.get(DatabaseToken).transaction(async () => {
+          for (let seq = 1; seq <= 6; seq++) await events.publish(OrderPlaced, { orderId: 'l-1', seq }, { key: 'l-1' });
+        });
+        const relay = new OutboxRelay({
+          db: tk.get(DatabaseToken),
+          driver: createMemoryDriver({ broker: memoryBroker(broker) }),
+          logger: silentLogger(),
+          intervalMs: 10,
+          batchSize: 2,
+          leaseMs: 400,
+          sendTimeoutMs: 1_000,
+          pruneAfterMs: 60_000,
+        });
+        const store = relay.store;
+        const claim = store.claimBatch.bind(store);
+        let claims = 0;
+        // The first claim holds the lease; then another instance does (as after a pause past the lease).
+        store.claimBatch = async (...args: Parameters<typeof claim>) => (++claims > 1 ? undefined : claim(...args));
+        relay.start();
+        const seqs = () =>
+          memoryBroker(broker)
+            .records('orders.placed')
+            .map((r) => (JSON.parse(r.value.toString()) as { seq: number }).seq);
+        try {
+          await until('the first batch marked sent', async () => (await events.outboxStats())?.depth === 4);
+          await until('a few polls as a standby', () => claims >= 4);
+          expect(seqs()).to.deep.equal([1, 2]);
+          store.claimBatch = claim;
+          await until('the rest sent with the lease back', async () => (await events.outboxStats())?.depth === 0);
+          expect(seqs()).to.deep.equal([1, 2, 3, 4, 5, 6]);
+        } finally {
+          await relay.stop();
+        }
       });
 
     it('a relay that dies between the broker ack and the mark: the row is sent again, the transactional handler applies it once', async () => {
