@@ -14,18 +14,22 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { DatabaseToken, plugin as databasePlugin } from '@gantry/plugin-database';
 import { postgresSchemas } from '@gantry/plugin-database/testing';
 import { defineEvent, EventsToken, plugin as eventsPlugin, type Events } from '@gantry/plugin-kafka-events';
-// Loaded first so the raw kafkajs side runs with the same request-queue fix as the driver (the ratio is the
-// outbox's cost, not that fix's).
+// Loaded first so the raw kafkajs side runs with the same fixes as the driver (the request queue, the
+// encoder's buffers): the ratio is the outbox's cost, not theirs.
 import '@gantry/plugin-kafka-events/kafka';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
-import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { definePlugin } from '@gantry/core';
 import { z } from 'zod';
+
+// Required, not imported: a static import would load kafkajs before the driver could fix it.
+const { CompressionTypes, Kafka, logLevel } = createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs');
+type CompressionTypes = import('kafkajs').CompressionTypes;
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const total = Number(process.env.BENCH_EVENTS ?? 20_000);

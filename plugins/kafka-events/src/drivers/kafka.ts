@@ -1,15 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
 import { GantryError, type Logger, silentLogger } from '@gantry/core';
-import kafkajs, {
-  type Admin,
-  type Consumer,
-  type EachBatchPayload,
-  type KafkaMessage,
-  type LogEntry,
-  type Producer,
-  type SASLOptions,
-} from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage, LogEntry, Producer, SASLOptions } from 'kafkajs';
 import type {
   ConsumeOptions,
   EventDriver,
@@ -20,10 +13,17 @@ import type {
   Subscription,
 } from '../driver.js';
 import { KafkaEventsErrors } from '../errors.js';
-import { fixKafkajsPendingCheck } from './kafkajs-fixes.js';
+import { fixKafkajsEncoderAllocation, fixKafkajsPendingCheck } from './kafkajs-fixes.js';
 
-const { Kafka, Partitioners, CompressionTypes, logLevel: KafkaLogLevel } = kafkajs;
-
+// kafkajs is required here, after the fix that must come before it loads: a static import would load
+// it (a CommonJS module) while this module links, before any of its code runs.
+fixKafkajsEncoderAllocation();
+const {
+  Kafka,
+  Partitioners,
+  CompressionTypes,
+  logLevel: KafkaLogLevel,
+} = createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs');
 fixKafkajsPendingCheck();
 
 /** Options of {@link createKafkaDriver}. Every timeout bounds a wait; none is infinite. */

@@ -1,10 +1,10 @@
+import { createRequire } from 'node:module';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { GantryError, type Logger } from '@gantry/core';
 import { expect } from 'chai';
-import kafkajs from 'kafkajs';
 import type { EventDriver, IncomingMessage, OutgoingMessage, Subscription } from '../../src/driver.js';
 import { createKafkaDriver, type KafkaDriverOptions } from '../../src/drivers/kafka.js';
 
@@ -352,6 +352,8 @@ export function kafkaDriverSuite(broker: BrokerUnderTest): void {
       await closed;
       expect(finished, 'close() waited for the handler').to.equal(true);
       expect((await driver.lag(groupId, [topic])).partitions).to.deep.equal([{ topic, partition: 0, lag: 0 }]);
+      // Required after the driver loaded it (with its fixes), as the driver does.
+      const kafkajs = createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs');
       const admin = new kafkajs.Kafka({ brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
       await admin.connect();
       try {
