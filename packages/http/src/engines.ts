@@ -392,29 +392,15 @@ function runChain(
 }
 
 /**
- * Runs node-level steps with express's semantics: `next()` goes on, `next(err)` (or a throw, or a
- * rejected promise) answers the error; past the last step the request is unmatched.
+ * Runs node-level steps as the express engine runs a route's (`runChain`, express's semantics): an
+ * error is answered; past the last step, or on `next('route')` / `next('router')`, the request is
+ * unmatched.
  */
 function run(chain: readonly HttpMiddleware[], req: IncomingMessage, res: ServerResponse, plan: EnginePlan): void {
-  let i = 0;
-  const next = (err?: unknown): void => {
-    if (err !== undefined && err !== null && err !== 'route' && err !== 'router') {
-      plan.problem(err, req, res);
-      return;
-    }
-    const step = err === 'route' || err === 'router' ? plan.notMatched : chain[i++];
-    if (step === undefined) {
-      run([plan.notMatched], req, res, plan);
-      return;
-    }
-    try {
-      const out = step(req, res, next) as unknown;
-      if (out instanceof Promise) out.then(undefined, (e: unknown) => next(e ?? new Error('Rejected promise')));
-    } catch (e) {
-      next(e);
-    }
-  };
-  next();
+  runChain(chain, req, res, (err) => {
+    if (err === undefined || err === 'route' || err === 'router') run([plan.notMatched], req, res, plan);
+    else plan.problem(err, req, res);
+  });
 }
 
 /** An express 5 path template (`/notes/:id`) as find-my-way's; the syntax it lacks (`*rest`, `{optional}`) is refused. */

@@ -55,6 +55,12 @@ function app(engine: Engine, responses: ResponseInfo[]): Plugin {
             : undefined,
         { stage: 'after-body' },
       );
+      // express takes a falsy value given to next() (or thrown) for "no error": the chain goes on.
+      http.onRoute((route) =>
+        route.meta.lenient
+          ? [(_req, _res, next) => next(0 as never), (_req, _res, next) => next('' as never)]
+          : undefined,
+      );
       http.onResponse((info) => responses.push(info));
       http.get('/hello', {}, () => ({ hello: 'world' }));
       http.get(
@@ -88,6 +94,7 @@ function app(engine: Engine, responses: ResponseInfo[]): Plugin {
         reply.status(202);
         return { queued: true };
       });
+      http.get('/lenient', { meta: { lenient: true } }, () => ({ went: 'on' }));
       http.get('/boom', {}, () => {
         throw new Error('secret detail');
       });
@@ -152,6 +159,7 @@ const REQUESTS: readonly InjectOptions[] = [
   { url: '/api/v1/html' },
   { url: '/api/v1/accepted' },
   { url: '/api/v1/boom' },
+  { url: '/api/v1/lenient' },
   { url: '/healthz', headers: { 'x-request-id': 'given-id-1' } },
   { url: '/healthz', headers: { 'x-request-id': 'bad id with spaces' } },
 ];
