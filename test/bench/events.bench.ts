@@ -26,6 +26,7 @@ import '@gantry/plugin-kafka-events/kafka';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { definePlugin } from '@gantry/core';
 import { z } from 'zod';
+import { median } from './stats.js';
 
 // Required, not imported: a static import would load kafkajs before the driver could fix it.
 const { CompressionTypes, Kafka, logLevel } = createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs');
@@ -211,12 +212,6 @@ async function latency(dir: string, prefix: string): Promise<{ p50: number; p99:
   await tk.stop();
   const sorted = [...samples].sort((a, b) => a - b);
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function main(): Promise<void> {

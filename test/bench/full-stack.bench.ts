@@ -34,6 +34,7 @@ import {
   stopFullServer,
 } from './full-stack.js';
 import { ROUTE } from './servers/full-common.js';
+import { median } from './stats.js';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -51,12 +52,6 @@ interface Round {
   p99: number;
   requests: number;
   cpuUs: number;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 async function load(server: FullServer, token: string, seconds: number): Promise<Round> {

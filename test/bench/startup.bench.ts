@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { freePort } from '../support/sandbox-ports.js';
 import { cpuMicros, rssMb } from './full-stack.js';
+import { median } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../../..');
@@ -205,11 +206,6 @@ async function load(
   };
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 const spread = (values: number[]) => ({
   median: Math.round(median(values) * 10) / 10,
   min: Math.round(Math.min(...values) * 10) / 10,
