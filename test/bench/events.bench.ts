@@ -35,10 +35,9 @@ type CompressionTypes = import('kafkajs').CompressionTypes;
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const total = Number(process.env.BENCH_EVENTS ?? 20_000);
 const batch = Number(process.env.BENCH_BATCH ?? 500);
-const lanes = Number(process.env.BENCH_LANES ?? 4);
 const latencyEvents = Number(process.env.BENCH_LATENCY_EVENTS ?? 2_000);
 const rate = Number(process.env.BENCH_RATE ?? 500);
-// Partition keys (aggregate ids): per-key order serializes a key's events, distinct keys relay in parallel lanes.
+// Partition keys (aggregate ids): a key's events keep their order, keys spread over the topic's partitions.
 const keys = Number(process.env.BENCH_KEYS ?? 1_000);
 const benchRounds = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -164,7 +163,7 @@ async function outbox(file: string, prefix: string): Promise<Phase> {
     });
   }
   await writer.stop();
-  const relay = await boot(file, { ...events, relay: { batchSize: batch, intervalMs: 10, lanes } });
+  const relay = await boot(file, { ...events, relay: { batchSize: batch, intervalMs: 10 } });
   // The relay starts with the kernel: rows it sent before the clock started are not counted.
   const alreadySent =
     total -
@@ -240,7 +239,7 @@ async function main(): Promise<void> {
     const lat = await latency(dir, `bench${run}.latency.`);
     const ratio = median(rounds.map((x) => x.ratio));
     console.log(
-      `events: ${engine} outbox, ${lanes} relay lanes, ${total} records of ~${pad.length + 20} bytes, ${keys} keys, batches of ${batch}, ${benchRounds} rounds, brokers ${brokers.join(',')}`,
+      `events: ${engine} outbox, ${total} records of ~${pad.length + 20} bytes, ${keys} keys, batches of ${batch}, ${benchRounds} rounds, brokers ${brokers.join(',')}`,
     );
     rounds.forEach((x, r) =>
       console.log(

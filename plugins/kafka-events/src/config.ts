@@ -94,7 +94,7 @@ export const kafkaEventsConfigSchema = z
           .min(100)
           .default(30_000)
           .describe(
-            'SQLite: how long the relay lease of an instance lasts (renewed at each poll); a relay that died is taken over after it',
+            'How long the relay lease of an instance lasts (renewed at each poll); a relay that died is taken over after it',
           ),
         sendTimeoutMs: z
           .number()
@@ -102,18 +102,9 @@ export const kafkaEventsConfigSchema = z
           .positive()
           .default(10_000)
           .describe('Longest wait for the broker to ack a batch'),
-        lanes: z
-          .number()
-          .int()
-          .min(1)
-          .max(16)
-          .default(4)
-          .describe(
-            'PostgreSQL: relay loops in this instance, each taking its own keys (per-key order holds): their batches overlap the broker round trips. SQLite relays with one loop that reads the next batch while one is with the broker',
-          ),
       })
       .strict()
-      .default({ enabled: true, intervalMs: 500, batchSize: 100, leaseMs: 30_000, sendTimeoutMs: 10_000, lanes: 4 })
+      .default({ enabled: true, intervalMs: 500, batchSize: 100, leaseMs: 30_000, sendTimeoutMs: 10_000 })
       .describe('The outbox relay (forwarder): reads committed rows and sends them'),
     pruneAfterMs: z
       .number()

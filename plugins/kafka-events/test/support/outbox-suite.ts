@@ -1,5 +1,5 @@
-// The outbox behaviour every database engine must have, run on SQLite (events.test.ts, leases) and on
-// the real PostgreSQL (events.pg.test.ts, FOR UPDATE SKIP LOCKED).
+// The outbox behaviour every database engine must have, run on SQLite (events.test.ts) and on the real
+// PostgreSQL (events.pg.test.ts).
 import { definePlugin, silentLogger } from '@gantry/core';
 import { DatabaseToken, plugin as databasePlugin } from '@gantry/plugin-database';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
@@ -240,7 +240,7 @@ export function outboxSuite(target: OutboxTarget): void {
       const database = await target.fresh(kernels);
       const tk = await kernels.boot({
         database,
-        events: { memoryBroker: broker, consumers: false, relay: { intervalMs: 10, batchSize: 4, lanes: 2 } },
+        events: { memoryBroker: broker, consumers: false, relay: { intervalMs: 10, batchSize: 4 } },
       });
       const b = memoryBroker(broker);
       const keys = ['f1', 'f2', 'f3'];
@@ -277,127 +277,157 @@ export function outboxSuite(target: OutboxTarget): void {
       expectInOrderPerKey(all, keys, perKey);
     });
 
-    if (target.driver === 'sqlite')
-      it('a claim failing while a batch is in flight: that batch is still marked sent, and the relay recovers', async () => {
-        const broker = brokerName();
-        const tk = await kernels.boot({
-          database: await target.fresh(kernels),
-          events: { memoryBroker: broker, consumers: false, relay: { enabled: false } },
-        });
-        const events = tk.get(EventsToken);
-        await tk.get(DatabaseToken).transaction(async () => {
-          for (let seq = 1; seq <= 4; seq++) await events.publish(OrderPlaced, { orderId: 'c-1', seq }, { key: 'c-1' });
-        });
-        // A relay of its own, so that its first claim is the first one to see the rows.
-        const relay = new OutboxRelay({
-          db: tk.get(DatabaseToken),
-          driver: createMemoryDriver({ broker: memoryBroker(broker) }),
-          logger: silentLogger(),
-          intervalMs: 10,
-          batchSize: 2,
-          leaseMs: 5_000,
-          sendTimeoutMs: 1_000,
-          pruneAfterMs: 60_000,
-        });
-        const store = relay.store;
-        const claim = store.claimBatch.bind(store);
-        let claims = 0;
-        // The first claim works; every later one fails as an unavailable database would.
-        store.claimBatch = async (...args: Parameters<typeof claim>) => {
-          if (++claims > 1) throw new Error('database unavailable');
-          return claim(...args);
-        };
-        relay.start();
-        try {
-          // The batch claimed before the failures reached the broker and is marked, not left pending.
-          await until('the first batch marked sent', async () => (await events.outboxStats())?.depth === 2);
-          await until('a failed claim', () => relay.failing() !== undefined);
-          expect(memoryBroker(broker).records('orders.placed')).to.have.length(2);
-          expect(claims).to.be.greaterThan(1);
-          store.claimBatch = claim;
-          await until(
-            'the rest sent once the claims work again',
-            async () => (await events.outboxStats())?.depth === 0,
-          );
-          expect(
-            memoryBroker(broker)
-              .records('orders.placed')
-              .map((r) => (JSON.parse(r.value.toString()) as { seq: number }).seq),
-          ).to.deep.equal([1, 2, 3, 4]);
-        } finally {
-          await relay.stop();
-        }
+    it('a claim failing while a batch is in flight: that batch is still marked sent, and the relay recovers', async () => {
+      const broker = brokerName();
+      const tk = await kernels.boot({
+        database: await target.fresh(kernels),
+        events: { memoryBroker: broker, consumers: false, relay: { enabled: false } },
       });
-
-    if (target.driver === 'sqlite')
-      it('relays from one instance at a time: a standby takes over at once when the relay stops, not before', async () => {
-        const broker = brokerName();
-        const database = await target.fresh(kernels);
-        // A lease far longer than the test: a takeover can only come from the relay giving it up.
-        const events = { memoryBroker: broker, consumers: false, relay: { intervalMs: 10, leaseMs: 120_000 } };
-        const a = await kernels.boot({ database, events });
-        const b = await kernels.boot({ database, events });
-        const holder = async (tk: TestKernel = a): Promise<string | null> =>
-          (
-            await tk
-              .get(DatabaseToken)
-              .em()
-              .execute<{ owner: string | null }[]>(`select owner from ${qualified(database, 'gantry_outbox_relay')}`)
-          )[0]!.owner;
-        await until('a relay holding the lease', async () => (await holder()) !== null);
-        const owners = new Map([a, b].map((tk) => [tk.get(EventsToken).relay!.owner, tk]));
-        const relay = owners.get((await holder())!)!;
-        const standby = relay === a ? b : a;
-        await standby.get(EventsToken).publish(OrderPlaced, { orderId: 's-1', seq: 1 }, { key: 's-1' });
-        await until('sent by the relay', () => memoryBroker(broker).records('orders.placed').length === 1);
-        expect(await holder()).to.equal(relay.get(EventsToken).relay!.owner);
-        await relay.stop();
-        await standby.get(EventsToken).publish(OrderPlaced, { orderId: 's-1', seq: 2 }, { key: 's-1' });
-        await until('sent by the standby', () => memoryBroker(broker).records('orders.placed').length === 2);
-        expect(await holder(standby)).to.equal(standby.get(EventsToken).relay!.owner);
+      const events = tk.get(EventsToken);
+      await tk.get(DatabaseToken).transaction(async () => {
+        for (let seq = 1; seq <= 4; seq++) await events.publish(OrderPlaced, { orderId: 'c-1', seq }, { key: 'c-1' });
       });
-
-    if (target.driver === 'sqlite')
-      it('a relay that loses its lease settles what it handed to the broker, sends nothing more, and starts over from the oldest pending row', async () => {
-        const broker = brokerName();
-        const tk = await kernels.boot({
-          database: await target.fresh(kernels),
-          events: { memoryBroker: broker, consumers: false, relay: { enabled: false } },
-        });
-        const events = tk.get(EventsToken);
-        await tk.get(DatabaseToken).transaction(async () => {
-          for (let seq = 1; seq <= 6; seq++) await events.publish(OrderPlaced, { orderId: 'l-1', seq }, { key: 'l-1' });
-        });
-        const relay = new OutboxRelay({
-          db: tk.get(DatabaseToken),
-          driver: createMemoryDriver({ broker: memoryBroker(broker) }),
-          logger: silentLogger(),
-          intervalMs: 10,
-          batchSize: 2,
-          leaseMs: 400,
-          sendTimeoutMs: 1_000,
-          pruneAfterMs: 60_000,
-        });
-        const store = relay.store;
-        const claim = store.claimBatch.bind(store);
-        let claims = 0;
-        // The first claim holds the lease; then another instance does (as after a pause past the lease).
-        store.claimBatch = async (...args: Parameters<typeof claim>) => (++claims > 1 ? undefined : claim(...args));
-        relay.start();
-        const seqs = () =>
+      // A relay of its own, so that its first claim is the first one to see the rows.
+      const relay = new OutboxRelay({
+        db: tk.get(DatabaseToken),
+        driver: createMemoryDriver({ broker: memoryBroker(broker) }),
+        logger: silentLogger(),
+        intervalMs: 10,
+        batchSize: 2,
+        leaseMs: 5_000,
+        sendTimeoutMs: 1_000,
+        pruneAfterMs: 60_000,
+      });
+      const store = relay.store;
+      const claim = store.claimBatch.bind(store);
+      let claims = 0;
+      // The first claim works; every later one fails as an unavailable database would.
+      store.claimBatch = async (...args: Parameters<typeof claim>) => {
+        if (++claims > 1) throw new Error('database unavailable');
+        return claim(...args);
+      };
+      relay.start();
+      try {
+        // The batch claimed before the failures reached the broker and is marked, not left pending.
+        await until('the first batch marked sent', async () => (await events.outboxStats())?.depth === 2);
+        await until('a failed claim', () => relay.failing() !== undefined);
+        expect(memoryBroker(broker).records('orders.placed')).to.have.length(2);
+        expect(claims).to.be.greaterThan(1);
+        store.claimBatch = claim;
+        await until('the rest sent once the claims work again', async () => (await events.outboxStats())?.depth === 0);
+        expect(
           memoryBroker(broker)
             .records('orders.placed')
-            .map((r) => (JSON.parse(r.value.toString()) as { seq: number }).seq);
-        try {
-          await until('the first batch marked sent', async () => (await events.outboxStats())?.depth === 4);
-          await until('a few polls as a standby', () => claims >= 4);
-          expect(seqs()).to.deep.equal([1, 2]);
-          store.claimBatch = claim;
-          await until('the rest sent with the lease back', async () => (await events.outboxStats())?.depth === 0);
-          expect(seqs()).to.deep.equal([1, 2, 3, 4, 5, 6]);
-        } finally {
-          await relay.stop();
-        }
+            .map((r) => (JSON.parse(r.value.toString()) as { seq: number }).seq),
+        ).to.deep.equal([1, 2, 3, 4]);
+      } finally {
+        await relay.stop();
+      }
+    });
+
+    it('relays from one instance at a time: a standby takes over at once when the relay stops, not before', async () => {
+      const broker = brokerName();
+      const database = await target.fresh(kernels);
+      // A lease far longer than the test: a takeover can only come from the relay giving it up.
+      const events = { memoryBroker: broker, consumers: false, relay: { intervalMs: 10, leaseMs: 120_000 } };
+      const a = await kernels.boot({ database, events });
+      const b = await kernels.boot({ database, events });
+      const holder = async (tk: TestKernel = a): Promise<string | null> =>
+        (
+          await tk
+            .get(DatabaseToken)
+            .em()
+            .execute<{ owner: string | null }[]>(`select owner from ${qualified(database, 'gantry_outbox_relay')}`)
+        )[0]!.owner;
+      await until('a relay holding the lease', async () => (await holder()) !== null);
+      const owners = new Map([a, b].map((tk) => [tk.get(EventsToken).relay!.owner, tk]));
+      const relay = owners.get((await holder())!)!;
+      const standby = relay === a ? b : a;
+      await standby.get(EventsToken).publish(OrderPlaced, { orderId: 's-1', seq: 1 }, { key: 's-1' });
+      await until('sent by the relay', () => memoryBroker(broker).records('orders.placed').length === 1);
+      expect(await holder()).to.equal(relay.get(EventsToken).relay!.owner);
+      await relay.stop();
+      await standby.get(EventsToken).publish(OrderPlaced, { orderId: 's-1', seq: 2 }, { key: 's-1' });
+      await until('sent by the standby', () => memoryBroker(broker).records('orders.placed').length === 2);
+      expect(await holder(standby)).to.equal(standby.get(EventsToken).relay!.owner);
+    });
+
+    it('a relay that loses its lease settles what it handed to the broker, sends nothing more, and starts over from the oldest pending row', async () => {
+      const broker = brokerName();
+      const tk = await kernels.boot({
+        database: await target.fresh(kernels),
+        events: { memoryBroker: broker, consumers: false, relay: { enabled: false } },
+      });
+      const events = tk.get(EventsToken);
+      await tk.get(DatabaseToken).transaction(async () => {
+        for (let seq = 1; seq <= 6; seq++) await events.publish(OrderPlaced, { orderId: 'l-1', seq }, { key: 'l-1' });
+      });
+      const relay = new OutboxRelay({
+        db: tk.get(DatabaseToken),
+        driver: createMemoryDriver({ broker: memoryBroker(broker) }),
+        logger: silentLogger(),
+        intervalMs: 10,
+        batchSize: 2,
+        leaseMs: 400,
+        sendTimeoutMs: 1_000,
+        pruneAfterMs: 60_000,
+      });
+      const store = relay.store;
+      const claim = store.claimBatch.bind(store);
+      let claims = 0;
+      // The first claim holds the lease; then another instance does (as after a pause past the lease).
+      store.claimBatch = async (...args: Parameters<typeof claim>) => (++claims > 1 ? undefined : claim(...args));
+      relay.start();
+      const seqs = () =>
+        memoryBroker(broker)
+          .records('orders.placed')
+          .map((r) => (JSON.parse(r.value.toString()) as { seq: number }).seq);
+      try {
+        await until('the first batch marked sent', async () => (await events.outboxStats())?.depth === 4);
+        await until('a few polls as a standby', () => claims >= 4);
+        expect(seqs()).to.deep.equal([1, 2]);
+        store.claimBatch = claim;
+        await until('the rest sent with the lease back', async () => (await events.outboxStats())?.depth === 0);
+        expect(seqs()).to.deep.equal([1, 2, 3, 4, 5, 6]);
+      } finally {
+        await relay.stop();
+      }
+    });
+
+    if (target.driver === 'postgresql')
+      it('sends an event committed after the relay read past its sequence (PostgreSQL numbers rows before they commit)', async () => {
+        const broker = brokerName();
+        const tk = await kernels.boot({
+          database: await target.fresh(kernels),
+          events: { memoryBroker: broker, consumers: false, relay: { intervalMs: 10, batchSize: 10 } },
+        });
+        const events = tk.get(EventsToken);
+        let commit!: () => void;
+        const held = new Promise<void>((resolve) => {
+          commit = resolve;
+        });
+        let published!: () => void;
+        const numbered = new Promise<void>((resolve) => {
+          published = resolve;
+        });
+        // A takes its sequence first and commits last.
+        const late = tk.get(DatabaseToken).transaction(async () => {
+          await events.publish(OrderPlaced, { orderId: 'late-a', seq: 1 }, { key: 'late-a' });
+          published();
+          await held;
+        });
+        await numbered;
+        await events.publish(OrderPlaced, { orderId: 'late-b', seq: 1 }, { key: 'late-b' });
+        const sent = () =>
+          memoryBroker(broker)
+            .records('orders.placed')
+            .map((r) => r.key);
+        await until('B sent', () => sent().includes('late-b'));
+        commit();
+        await late;
+        await until('A sent after it', () => sent().includes('late-a'));
+        expect(sent()).to.deep.equal(['late-b', 'late-a']);
+        await until('an empty queue', async () => (await events.outboxStats())?.depth === 0);
       });
 
     it('a relay that dies between the broker ack and the mark: the row is sent again, the transactional handler applies it once', async () => {
@@ -428,14 +458,13 @@ export function outboxSuite(target: OutboxTarget): void {
       });
       const id = await publisher.get(EventsToken).publish(OrderPlaced, { orderId: 'o-12', seq: 1 }, { key: 'o-12' });
 
-      // The broker acknowledged, then the relay's process died before marking the row. SQLite: the
-      // lease stays until it expires. PostgreSQL: the connection drops and the transaction rolls back.
+      // The broker acknowledged, then the relay's process died before marking the row: its lease stays
+      // until it expires.
       const real = createMemoryDriver({ broker: memoryBroker(broker) });
       const dying: EventDriver = {
         ...real,
         send: async (messages) => {
           await real.send(messages);
-          if (target.driver === 'postgresql') throw new Error('process killed after the ack');
           return new Promise<void>(() => undefined);
         },
       };
@@ -453,7 +482,7 @@ export function outboxSuite(target: OutboxTarget): void {
       void zombie.relayOnce().catch(() => undefined);
       await until('the first delivery', () => applied.length === 1);
       expect((await publisher.get(EventsToken).outboxStats())?.depth).to.equal(1);
-      // The next instance's relay sends the row again (after the lease, on SQLite) and marks it.
+      // The next instance's relay sends the row again (after the lease) and marks it.
       await kernels.boot({
         database,
         events: { memoryBroker: broker, consumers: false, relay: { intervalMs: 20, leaseMs: 300 } },
