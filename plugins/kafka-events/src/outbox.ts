@@ -355,7 +355,7 @@ export class OutboxRelay {
     return this.lastError;
   }
 
-  /** One round, not pipelined: claims, sends and marks up to one batch; returns the rows sent. Exposed for tests and drains. */
+  /** One round, not pipelined: claims, sends and marks up to one batch; returns the rows sent (tests, drains). */
   async relayOnce(): Promise<number> {
     const rows = await this.store.claimBatch(this.owner, this.options.leaseMs, this.options.batchSize);
     this.leader = rows !== undefined;
@@ -367,9 +367,10 @@ export class OutboxRelay {
 
   /**
    * One pipelined round: renews the lease and reads the next batch past the cursor (and any row
-   * committed late below the batches in flight) while the previous one is with the broker, hands it to the driver to go once that one was acknowledged
-   * (batches reach the broker in sequence order, so per-key order holds), then waits for the oldest
-   * batch's acknowledgement and marks it sent. The read and the mark run while a batch is in flight
+   * committed late below the batches in flight) while the previous one is with the broker, hands it
+   * to the driver to go once that one was acknowledged (batches reach the broker in the order they
+   * were read, so per-key order holds), then waits for the oldest batch's acknowledgement and marks
+   * it sent. The read and the mark run while a batch is in flight
    * instead of between round trips. A failed send fails the batches chained behind it (never sent):
    * the cursor goes back to the oldest pending row and they are read again, in order. Returns the
    * rows marked sent.
@@ -427,7 +428,8 @@ export class OutboxRelay {
     try {
       await this.store.markSent(sequences);
     } catch (err) {
-      // Sent, not marked: marked again next round (the cursor is past them, so they are not sent again).
+      // Sent, not marked: marked first thing next round, before anything is read (so never sent again
+      // by this relay; another one taking over would, as after a crash).
       this.unmarked.push(...sequences);
       throw err;
     }

@@ -57,6 +57,32 @@ export function outboxSuite(target: OutboxTarget): void {
       return Number(row!.n);
     }
 
+    /**
+     * An instance with `count` events of `key` committed and no relay running, and a relay of the test's
+     * own on its database (batches of 2, not started): its first claim is the first one to see the rows.
+     */
+    async function queuedWithOwnRelay(broker: string, key: string, count: number, leaseMs: number) {
+      const tk = await kernels.boot({
+        database: await target.fresh(kernels),
+        events: { memoryBroker: broker, consumers: false, relay: { enabled: false } },
+      });
+      const events = tk.get(EventsToken);
+      await tk.get(DatabaseToken).transaction(async () => {
+        for (let seq = 1; seq <= count; seq++) await events.publish(OrderPlaced, { orderId: key, seq }, { key });
+      });
+      const relay = new OutboxRelay({
+        db: tk.get(DatabaseToken),
+        driver: createMemoryDriver({ broker: memoryBroker(broker) }),
+        logger: silentLogger(),
+        intervalMs: 10,
+        batchSize: 2,
+        leaseMs,
+        sendTimeoutMs: 1_000,
+        pruneAfterMs: 60_000,
+      });
+      return { events, relay };
+    }
+
     it('writes the row in the caller’s transaction: a commit publishes, a rollback publishes nothing', async () => {
       const broker = brokerName();
       const database = await target.fresh(kernels);
@@ -279,25 +305,7 @@ export function outboxSuite(target: OutboxTarget): void {
 
     it('a claim failing while a batch is in flight: that batch is still marked sent, and the relay recovers', async () => {
       const broker = brokerName();
-      const tk = await kernels.boot({
-        database: await target.fresh(kernels),
-        events: { memoryBroker: broker, consumers: false, relay: { enabled: false } },
-      });
-      const events = tk.get(EventsToken);
-      await tk.get(DatabaseToken).transaction(async () => {
-        for (let seq = 1; seq <= 4; seq++) await events.publish(OrderPlaced, { orderId: 'c-1', seq }, { key: 'c-1' });
-      });
-      // A relay of its own, so that its first claim is the first one to see the rows.
-      const relay = new OutboxRelay({
-        db: tk.get(DatabaseToken),
-        driver: createMemoryDriver({ broker: memoryBroker(broker) }),
-        logger: silentLogger(),
-        intervalMs: 10,
-        batchSize: 2,
-        leaseMs: 5_000,
-        sendTimeoutMs: 1_000,
-        pruneAfterMs: 60_000,
-      });
+      const { events, relay } = await queuedWithOwnRelay(broker, 'c-1', 4, 5_000);
       const store = relay.store;
       const claim = store.claimBatch.bind(store);
       let claims = 0;
@@ -354,24 +362,7 @@ export function outboxSuite(target: OutboxTarget): void {
 
     it('a relay that loses its lease settles what it handed to the broker, sends nothing more, and starts over from the oldest pending row', async () => {
       const broker = brokerName();
-      const tk = await kernels.boot({
-        database: await target.fresh(kernels),
-        events: { memoryBroker: broker, consumers: false, relay: { enabled: false } },
-      });
-      const events = tk.get(EventsToken);
-      await tk.get(DatabaseToken).transaction(async () => {
-        for (let seq = 1; seq <= 6; seq++) await events.publish(OrderPlaced, { orderId: 'l-1', seq }, { key: 'l-1' });
-      });
-      const relay = new OutboxRelay({
-        db: tk.get(DatabaseToken),
-        driver: createMemoryDriver({ broker: memoryBroker(broker) }),
-        logger: silentLogger(),
-        intervalMs: 10,
-        batchSize: 2,
-        leaseMs: 400,
-        sendTimeoutMs: 1_000,
-        pruneAfterMs: 60_000,
-      });
+      const { events, relay } = await queuedWithOwnRelay(broker, 'l-1', 6, 400);
       const store = relay.store;
       const claim = store.claimBatch.bind(store);
       let claims = 0;
