@@ -38,6 +38,19 @@ describe('errors', () => {
     );
   });
 
+  it('a 4xx carries no stack frames and a 5xx does; the global stack limit is left as it was', () => {
+    const errors = defineErrors('coretest-stacks', {
+      GONE: { status: 404, title: 'Not found' },
+      BROKEN: { status: 503, title: 'Unavailable' },
+    });
+    const before = Error.stackTraceLimit;
+    const gone = errors.GONE('no such note');
+    expect(gone.stack).to.equal('GantryError: no such note');
+    expect(errors.BROKEN('database down').stack).to.match(/^GantryError: database down\n\s+at /);
+    expect(Error.stackTraceLimit).to.equal(before);
+    expect(new Error('plain').stack).to.match(/\n\s+at /);
+  });
+
   it('refuses a code declared twice, across packages too', () => {
     defineErrors('coretest-dup', { TAKEN: { status: 409, title: 'Taken' } });
     expect(() => defineErrors('coretest-dup', { TAKEN: { status: 409, title: 'Taken again' } })).to.throw(
