@@ -86,6 +86,19 @@ export interface CompatOptions {
   readonly etag: boolean;
 }
 
+/** proxy-addr's trust function for the http plugin's `trustProxy`: the first `hops` addresses, or none. */
+function trustHops(hops: number | false): (addr: string, i: number) => boolean {
+  return hops === false ? () => false : (_addr: string, i: number) => i < hops;
+}
+
+/**
+ * The client address of a request as express's `req.ip` gives it with `trust proxy` set to the
+ * http plugin's `trustProxy` hop count (proxy-addr, as express uses it).
+ */
+export function clientAddress(req: IncomingMessage, trustProxy: number | false): string {
+  return proxyaddr(req, trustHops(trustProxy));
+}
+
 /**
  * Request and response classes with express 5's semantics for the members listed in
  * {@link CompatRequest}/{@link CompatResponse}: handed to `http.createServer` (no per-request cost), and
@@ -96,8 +109,7 @@ export function compatClasses(options: CompatOptions): {
   Response: typeof ServerResponse;
   ensureCompat(req: IncomingMessage, res: ServerResponse): void;
 } {
-  const hops = options.trustProxy;
-  const trust = hops === false ? () => false : (_addr: string, i: number) => i < hops;
+  const trust = trustHops(options.trustProxy);
   const etagOn = options.etag;
 
   class GantryRequest extends IncomingMessage {

@@ -95,18 +95,14 @@ const REASONS: Readonly<Record<number, string | undefined>> = STATUS_CODES;
  * cannot be reused after them).
  */
 export function writeRawProblem(socket: { end(chunk: string): unknown }, error: GantryError): void {
+  // The body a route's problem has (details, a server fault's message withheld), without a request id.
+  const problem = toProblem(error);
   let extra = '';
-  for (const [name, value] of Object.entries(error.headers ?? {}))
+  for (const [name, value] of Object.entries(problem.headers ?? {}))
     if (/^[A-Za-z0-9-]+$/.test(name) && !/[\r\n]/.test(String(value))) extra += `${name}: ${String(value)}\r\n`;
-  const body = JSON.stringify({
-    type: `urn:gantry:problem:${error.code}`,
-    title: error.title,
-    status: error.status,
-    detail: error.message,
-    code: error.code,
-  });
+  const body = JSON.stringify(problem.body);
   socket.end(
-    `HTTP/1.1 ${error.status} ${REASONS[error.status] ?? 'Bad Request'}\r\n` +
+    `HTTP/1.1 ${problem.status} ${REASONS[problem.status] ?? 'Bad Request'}\r\n` +
       `content-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `cache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n${extra}\r\n${body}`,
   );

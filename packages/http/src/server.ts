@@ -30,7 +30,7 @@ import type { ZodType } from 'zod';
 import type { HttpConfig } from './config.js';
 import { type Engine, type EnginePlan, type PlannedRoute, expressEngine, fastifyEngine } from './engines.js';
 import { HttpErrors } from './errors.js';
-import type { CompatRequest, CompatResponse } from './node-compat.js';
+import { type CompatRequest, type CompatResponse, clientAddress } from './node-compat.js';
 import { PROBLEM_CONTENT_TYPE, toProblem, writeRawProblem } from './problem.js';
 import { securityHeaders } from './security.js';
 
@@ -235,6 +235,14 @@ export class HttpServer implements HttpTransport {
     this.upgrades.set(path, { plugin, handler });
   }
 
+  /**
+   * The client's address as routes see it in `req.ip` (the `trustProxy` hop count applied), for
+   * requests no route serves, e.g. in an upgrade handler: `server.clientIp(req)`.
+   */
+  clientIp(req: IncomingMessage): string {
+    return clientAddress(req, this.config.trustProxy);
+  }
+
   /** The address the server listens on, once listening. */
   address(): AddressInfo | undefined {
     const a = this.server?.address();
@@ -362,7 +370,8 @@ export class HttpServer implements HttpTransport {
     socket.once('close', () => this.upgraded.delete(socket));
     const fail = (err: unknown): void => {
       if (!socket.writable) return void socket.destroy();
-      if (err instanceof GantryError) writeRawProblem(socket, err);
+      // A fault of ours (a 5xx other than 503/504) is logged, and its message withheld, as on routes.
+      if (GantryError.is(err) && !toProblem(err).unexpected) writeRawProblem(socket, err);
       else {
         this.logger.error({ err, path }, 'upgrade handler failed');
         writeRawProblem(socket, HttpErrors.INTERNAL('the upgrade could not be completed'));

@@ -27,7 +27,23 @@ const echo: Plugin = definePlugin({
     server.onUpgrade(
       '/refuse',
       async () => {
-        throw HttpErrors.BAD_REQUEST('refused by the test handler');
+        throw HttpErrors.BAD_REQUEST('refused by the test handler', { details: { reason: 'test' } });
+      },
+      ctx.name,
+    );
+    server.onUpgrade(
+      '/broken',
+      () => {
+        throw HttpErrors.INTERNAL('pool exhausted at db-7.internal');
+      },
+      ctx.name,
+    );
+    // Answers with the client address as routes see it, to check trustProxy applies to upgrades.
+    server.onUpgrade(
+      '/ip',
+      (req, socket) => {
+        const ip = server.clientIp(req);
+        socket.end(`HTTP/1.1 200 OK\r\ncontent-length: ${ip.length}\r\nconnection: close\r\n\r\n${ip}`);
       },
       ctx.name,
     );
@@ -35,7 +51,13 @@ const echo: Plugin = definePlugin({
 });
 
 /** Sends a raw upgrade request; resolves with everything received until `until` matches or the socket ends. */
-function upgrade(port: number, path: string, send?: string, until?: RegExp): Promise<{ text: string; socket: Socket }> {
+function upgrade(
+  port: number,
+  path: string,
+  send?: string,
+  until?: RegExp,
+  headers = '',
+): Promise<{ text: string; socket: Socket }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let text = '';
@@ -47,7 +69,7 @@ function upgrade(port: number, path: string, send?: string, until?: RegExp): Pro
     });
     socket.on('end', () => resolve({ text, socket }));
     socket.on('error', reject);
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n${headers}\r\n`);
   });
 }
 
@@ -71,6 +93,29 @@ describe('http: onUpgrade', () => {
     const refused = await upgrade(port, '/refuse');
     expect(refused.text).to.match(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect(refused.text).to.include('"code":"GANTRY_HTTP_BAD_REQUEST"');
+    expect(refused.text, 'details, as in a route problem').to.include('"reason":"test"');
+  });
+
+  it('withholds the message of a server fault, as routes do', async () => {
+    await using tk = await createTestKernel({ plugins: [echo], config: listening });
+    const port = tk.get(HttpServerToken).address()!.port;
+    const broken = await upgrade(port, '/broken');
+    expect(broken.text).to.match(/^HTTP\/1\.1 500 Internal Server Error\r\n/);
+    expect(broken.text).to.include('"code":"GANTRY_HTTP_INTERNAL"');
+    expect(broken.text).not.to.include('db-7');
+  });
+
+  it('gives upgrade handlers the client address routes see: trustProxy applied', async () => {
+    const forwarded = 'X-Forwarded-For: 203.0.113.9\r\n';
+    await using direct = await createTestKernel({ plugins: [echo], config: listening });
+    const a = await upgrade(direct.get(HttpServerToken).address()!.port, '/ip', undefined, undefined, forwarded);
+    expect(a.text).to.match(/\r\n\r\n(::ffff:)?127\.0\.0\.1$/);
+    await using proxied = await createTestKernel({
+      plugins: [echo],
+      config: { http: { ...listening.http, trustProxy: 1 } },
+    });
+    const b = await upgrade(proxied.get(HttpServerToken).address()!.port, '/ip', undefined, undefined, forwarded);
+    expect(b.text).to.match(/\r\n\r\n203\.0\.113\.9$/);
   });
 
   it('refuses a second claim on the same path at register', async () => {

@@ -6,7 +6,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { graphqlConfigSchema } from './config.js';
 import { GraphqlErrors } from './errors.js';
-import { AuthJwtToken, RbacToken, SessionsToken } from './peer-tokens.js';
+import { AuthJwtToken, RateLimitsToken, RbacToken, SessionsToken } from './peer-tokens.js';
 import { formatError, GraphqlRegistry, type GraphqlContext } from './registry.js';
 import { GraphqlToken } from './tokens.js';
 
@@ -97,13 +97,18 @@ export const plugin = definePlugin({
     let draining = false;
     const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, perMessageDeflate: false });
     if (config.subscriptions) {
-      container.get(HttpServerToken).onUpgrade(
+      const server = container.get(HttpServerToken);
+      // An upgrade counts under the routes' policy, per client IP, like a request to them (refused with 429 past it).
+      const limits = config.rateLimit === false ? undefined : container.tryGet(RateLimitsToken);
+      const policy = config.rateLimit;
+      server.onUpgrade(
         config.path,
-        (req, socket, head) => {
+        async (req, socket, head) => {
           if (draining || !dispose) {
             writeRawProblem(socket, HttpErrors.SHUTTING_DOWN('subscriptions are not being accepted'));
             return;
           }
+          if (limits && policy !== false) await limits.consume(policy, server.clientIp(req));
           wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
         },
         ctx.name,

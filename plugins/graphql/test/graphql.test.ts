@@ -152,6 +152,24 @@ describe('graphql', function () {
         const refused = await gql(limited, { query: '{ hello }' });
         expect(refused.status).to.equal(429);
         expect((refused.body as { code?: string }).code).to.equal('GANTRY_RATE_LIMIT_EXCEEDED');
+        // A subscription upgrade from the same client counts under the same policy: refused before the handshake.
+        const upgrade = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const ws = new WebSocket(`${limited.url().replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+          ws.on('unexpected-response', (_req, res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => {
+              body += c.toString();
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          });
+          ws.on('open', () => {
+            ws.terminate();
+            reject(new Error('the upgrade was accepted past the limit'));
+          });
+          ws.on('error', () => undefined);
+        });
+        expect(upgrade.status).to.equal(429);
+        expect(JSON.parse(upgrade.body)).to.include({ code: 'GANTRY_RATE_LIMIT_EXCEEDED', policy: 'default' });
       } finally {
         await limited.stop();
       }

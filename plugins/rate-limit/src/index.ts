@@ -27,6 +27,7 @@ export type {
   CounterKind,
   RateLimitAccountCounter,
   RateLimitCounter,
+  RateLimitHit,
   RateLimitPolicy,
   RateLimits,
   StoreKind,

@@ -22,6 +22,7 @@ export interface PolicyStore extends Store {
   init(options: Options): void;
   get(key: string): Promise<ClientRateLimitInfo | undefined>;
   increment(key: string): Promise<IncrementResponse>;
+  decrement(key: string): Promise<void>;
   resetKey(key: string): Promise<void>;
   open(): void;
   close(): void;

@@ -78,7 +78,25 @@ export interface RateLimits {
    * counter, both together also the counter of that (account, IP) pair.
    */
   reset(policy: string, key: { readonly ip?: string; readonly account?: string }): Promise<void>;
+  /**
+   * Counts one call of a client IP against a policy's per-IP counter, for entry points that are not
+   * HTTP routes (a WebSocket upgrade): the same counter, key and limit a route of that policy uses.
+   * Resolves within the limit, with a handle to report how the call ended (the policy's `count` then
+   * un-counts a success or a failure, as it does for a route's answer). Rejects with
+   * GANTRY_RATE_LIMIT_EXCEEDED (429, `Retry-After`) past the limit, GANTRY_RATE_LIMIT_UNAVAILABLE (503)
+   * when the store cannot count and the policy does not fail open, and GANTRY_RATE_LIMIT_UNKNOWN_POLICY
+   * for a policy that does not exist.
+   */
+  consume(policy: string, ip: string): Promise<RateLimitHit>;
 }
+
+/** One counted call (see {@link RateLimits.consume}). */
+export interface RateLimitHit {
+  /** How the call ended: `true` a success. Un-counts it when the policy counts only the other kind; later calls are ignored. */
+  settle(ok: boolean): void;
+}
+
+const UNCOUNTED: RateLimitHit = Object.freeze({ settle: () => undefined });
 
 /** What {@link PolicyLimiters} needs. */
 export interface PolicyLimitersOptions {
@@ -222,6 +240,58 @@ export class PolicyLimiters implements RateLimits {
     if (account !== undefined && limiter.accountStore) await limiter.accountStore.resetKey(account);
     if (ip !== undefined && account !== undefined && limiter.pairStore)
       await limiter.pairStore.resetKey(pairKey(account, ip));
+  }
+
+  async consume(policy: string, ip: string): Promise<RateLimitHit> {
+    const limiter = this.limiters.get(policy);
+    const resolved = this.byName.get(policy);
+    if (!limiter || !resolved)
+      throw RateLimitErrors.UNKNOWN_POLICY(
+        `consume("${policy}"): no such rate-limit policy (known: ${[...this.limiters.keys()].join(', ')})`,
+      );
+    const key = this.ipKey(ip);
+    const store = limiter.ipStore;
+    let hits: number;
+    let resetTime: Date | undefined;
+    try {
+      ({ totalHits: hits, resetTime } = await store.increment(key));
+    } catch (err) {
+      // The store has counted the outage (metrics, one log line from the redis plugin) and made it a 503.
+      if (resolved.failOpen) return UNCOUNTED;
+      throw err;
+    }
+    if (hits > resolved.limit) {
+      this.options.metrics.rejected(policy);
+      // A refusal is a failure: a policy counting successes only does not count it (as for a route's 429).
+      if (resolved.count === 'successes') this.uncount(store, key, policy);
+      const windowSeconds = Math.ceil(resolved.windowMs / 1000);
+      const retryAfter =
+        resetTime === undefined ? windowSeconds : Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000));
+      throw RateLimitErrors.EXCEEDED(
+        `too many requests from this client under rate-limit policy "${policy}"; retry in ${retryAfter} s`,
+        {
+          headers: { 'Retry-After': String(retryAfter) },
+          details: { policy, per: 'ip', limit: resolved.limit, windowSeconds, retryAfterSeconds: retryAfter },
+        },
+      );
+    }
+    if (resolved.count === 'all') return UNCOUNTED;
+    const uncount = resolved.count === 'failures';
+    let settled = false;
+    return {
+      settle: (ok: boolean) => {
+        if (settled) return;
+        settled = true;
+        if (ok === uncount) this.uncount(store, key, policy);
+      },
+    };
+  }
+
+  private uncount(store: PolicyStore, key: string, policy: string): void {
+    void store.decrement(key).catch((err: unknown) => {
+      if (!RateLimitErrors.UNAVAILABLE.is(err))
+        this.options.logger.error({ err, policy }, 'rate-limit could not un-count a call');
+    });
   }
 
   /** Starts the stores (memory expiry timers). */

@@ -334,6 +334,73 @@ describe('rate-limit: memory store', () => {
     });
   });
 
+  /** The error a promise rejects with, or undefined when it resolves. */
+  const refusal = (promise: Promise<unknown>): Promise<unknown> =>
+    promise.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+  describe('consume(): entry points that are not routes (a WebSocket upgrade)', () => {
+    it("counts on the same per-IP counter as the policy's routes and refuses past its limit with 429 and Retry-After", async () => {
+      const kernel = await start({ rateLimit: { store: 'memory', default: { windowMs: 60_000, limit: 3 } } });
+      const limits = kernel.get(RateLimitsToken);
+      await limits.consume('default', '198.51.100.7');
+      expect((await kernel.inject({ url: '/api/v1/notes', remoteAddress: '198.51.100.7' })).statusCode).to.equal(200);
+      await limits.consume('default', '198.51.100.7');
+      const refused = await refusal(limits.consume('default', '198.51.100.7'));
+      expect(RateLimitErrors.EXCEEDED.is(refused), String(refused)).to.equal(true);
+      const err = refused as { status: number; headers: Record<string, string>; details: Record<string, unknown> };
+      expect(err.status).to.equal(429);
+      expect(Number(err.headers['Retry-After'])).to.be.within(1, 60);
+      expect(err.details).to.deep.include({ policy: 'default', per: 'ip', limit: 3, windowSeconds: 60 });
+      // The route shares the counter: the same client is refused there too; another IP, or an IPv6
+      // address outside its /56, is not.
+      expect((await kernel.inject({ url: '/api/v1/notes', remoteAddress: '198.51.100.7' })).statusCode).to.equal(429);
+      await limits.consume('default', '198.51.100.8');
+      await limits.consume('default', '2001:db8:0:1::1');
+      await limits.consume('default', '2001:db8:0:1::2');
+      await limits.consume('default', '2001:db8:0:1::3');
+      expect(String(await refusal(limits.consume('default', '2001:db8:0:1:ffff::9')))).to.match(/too many requests/);
+      await limits.consume('default', '2001:db8:0:100::1');
+    });
+
+    it("un-counts what the policy's count leaves out once told how the call ended", async () => {
+      const kernel = await start({
+        rateLimit: {
+          store: 'memory',
+          policies: {
+            upgrades: { windowMs: 60_000, limit: 2, count: 'failures' },
+            welcomes: { windowMs: 60_000, limit: 2, count: 'successes' },
+          },
+        },
+      });
+      const limits = kernel.get(RateLimitsToken);
+      // Failures only: successes are un-counted, so any number of them pass; two failures spend the budget.
+      for (let i = 0; i < 5; i++) (await limits.consume('upgrades', '192.0.2.1')).settle(true);
+      const failed = await limits.consume('upgrades', '192.0.2.1');
+      failed.settle(false);
+      failed.settle(true); // a second report is ignored: the failure stays counted
+      (await limits.consume('upgrades', '192.0.2.1')).settle(false);
+      expect(String(await refusal(limits.consume('upgrades', '192.0.2.1')))).to.match(/"upgrades"/);
+      // Successes only: failures do not spend it.
+      for (let i = 0; i < 5; i++) (await limits.consume('welcomes', '192.0.2.1')).settle(false);
+      (await limits.consume('welcomes', '192.0.2.1')).settle(true);
+      (await limits.consume('welcomes', '192.0.2.1')).settle(true);
+      expect(String(await refusal(limits.consume('welcomes', '192.0.2.1')))).to.match(/"welcomes"/);
+      expect(String(await refusal(limits.consume('welcomes', '192.0.2.1')))).to.match(/"welcomes"/);
+      await limits.reset('welcomes', { ip: '192.0.2.1' });
+      (await limits.consume('welcomes', '192.0.2.1')).settle(true);
+    });
+
+    it('refuses an unknown policy, naming the known ones', async () => {
+      const kernel = await start({ rateLimit: { store: 'memory' } });
+      const err = await refusal(kernel.get(RateLimitsToken).consume('nope', '192.0.2.1'));
+      expect(RateLimitErrors.UNKNOWN_POLICY.is(err), String(err)).to.equal(true);
+      expect((err as Error).message).to.contain('known: default, auth');
+    });
+  });
+
   it('counts rejections in rate_limit_rejected_total{policy} when the metrics plugin is enabled', async () => {
     const kernel = await start({
       rateLimit: { store: 'memory', policies: { search: { windowMs: 60_000, limit: 1 } } },

@@ -67,6 +67,12 @@ export const websocketConfigSchema = z
       .enum(['drop', 'close'])
       .default('drop')
       .describe('What happens when a client is over maxBufferedBytes: drop the message (counted) or close with 1013'),
+    rateLimit: z
+      .union([z.literal(false), z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'a rate-limit policy name')])
+      .default('default')
+      .describe(
+        'Rate-limit policy every upgrade is counted under, per client IP, before its credential is checked (when the rate-limit plugin is enabled); false exempts upgrades',
+      ),
     maxConnections: z
       .number()
       .int()

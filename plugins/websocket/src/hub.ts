@@ -72,6 +72,13 @@ export interface HubOptions {
   readonly rbac?: TokenType<typeof RbacToken>;
   readonly redis?: TokenType<typeof RedisToken>;
   readonly metrics?: HubMetrics;
+  /** Counts each upgrade under the `rateLimit` policy, per client IP (rate-limit enabled and `rateLimit` not false). */
+  readonly limit?: (req: IncomingMessage) => Promise<UpgradeHit>;
+}
+
+/** An upgrade counted by the rate limit: told whether it was accepted. */
+export interface UpgradeHit {
+  settle(ok: boolean): void;
 }
 
 interface Client {
@@ -270,19 +277,29 @@ export class WebSocketHub {
       );
       return;
     }
-    if (this.clients.size >= this.options.config.maxConnections)
-      throw WebsocketErrors.TOO_MANY_CONNECTIONS(
-        `this instance holds its maximum of ${this.options.config.maxConnections} connections`,
-        { headers: { 'Retry-After': '5' } },
-      );
-    const credential = this.credentialOf(req);
+    // Counted first, like a route's per-IP limit: a flood of upgrades (or of guessed tokens) is refused
+    // before any token is verified or session looked up.
+    const hit = this.options.limit ? await this.options.limit(req) : undefined;
     let principal: Principal | undefined;
-    if (credential.kind === 'bearer') principal = await this.verifyBearer(credential.token);
-    else if (credential.kind === 'cookie') principal = await this.verifyCookie(req, credential.header);
-    else if (!this.options.config.firstMessageAuth && !this.options.config.anonymous)
-      throw WebsocketErrors.UNAUTHENTICATED('the upgrade carried no credential', {
-        headers: { 'WWW-Authenticate': 'Bearer realm="api"' },
-      });
+    let credential: Credential;
+    try {
+      if (this.clients.size >= this.options.config.maxConnections)
+        throw WebsocketErrors.TOO_MANY_CONNECTIONS(
+          `this instance holds its maximum of ${this.options.config.maxConnections} connections`,
+          { headers: { 'Retry-After': '5' } },
+        );
+      credential = this.credentialOf(req);
+      if (credential.kind === 'bearer') principal = await this.verifyBearer(credential.token);
+      else if (credential.kind === 'cookie') principal = await this.verifyCookie(req, credential.header);
+      else if (!this.options.config.firstMessageAuth && !this.options.config.anonymous)
+        throw WebsocketErrors.UNAUTHENTICATED('the upgrade carried no credential', {
+          headers: { 'WWW-Authenticate': 'Bearer realm="api"' },
+        });
+    } catch (err) {
+      hit?.settle(false);
+      throw err;
+    }
+    hit?.settle(true);
     const token = credential.kind === 'bearer' ? credential.token : undefined;
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal, token));
   }

@@ -3,6 +3,7 @@
 import { token } from '@gantry/core';
 import type { TokenService } from '@gantry/plugin-auth-jwt/tokens';
 import type { Metrics } from '@gantry/plugin-metrics/tokens';
+import type { RateLimits } from '@gantry/plugin-rate-limit/tokens';
 import type { Rbac } from '@gantry/plugin-rbac/tokens';
 import type { RedisConnection } from '@gantry/plugin-redis/tokens';
 import type { Sessions } from '@gantry/plugin-sessions-redis/tokens';
@@ -17,3 +18,5 @@ export const RbacToken = token<Rbac>('gantry.rbac.Rbac');
 export const RedisToken = token<RedisConnection>('gantry.redis.Connection');
 /** metrics's registry. */
 export const MetricsToken = token<Metrics>('gantry.metrics.Metrics');
+/** rate-limit's policies: counts upgrades per client IP. */
+export const RateLimitsToken = token<RateLimits>('gantry.rate-limit.RateLimits');

@@ -3,7 +3,7 @@ import { HttpServerToken } from '@gantry/http';
 import { websocketConfigSchema } from './config.js';
 import { WebsocketErrors } from './errors.js';
 import { WebSocketHub, type HubMetrics } from './hub.js';
-import { AuthJwtToken, MetricsToken, RbacToken, RedisToken, SessionsToken } from './peer-tokens.js';
+import { AuthJwtToken, MetricsToken, RateLimitsToken, RbacToken, RedisToken, SessionsToken } from './peer-tokens.js';
 import { WebSocketToken } from './tokens.js';
 import type { Metrics } from '@gantry/plugin-metrics/tokens';
 
@@ -15,7 +15,7 @@ export const plugin = definePlugin({
   description:
     'WebSocket endpoint (ws): bearer/first-message/cookie+Origin auth, per-user and declared channels, Redis fan-out, heartbeat, backpressure, limits, graceful 1001',
   dependsOn: ['http'],
-  optionalDependsOn: ['auth-jwt', 'sessions-redis', 'rbac', 'redis', 'metrics'],
+  optionalDependsOn: ['auth-jwt', 'sessions-redis', 'rbac', 'redis', 'metrics', 'rate-limit'],
   requires: [HttpServerToken],
   provides: [WebSocketToken],
   config: websocketConfigSchema,
@@ -29,6 +29,11 @@ export const plugin = definePlugin({
     const server = container.get(HttpServerToken);
     const redis = config.fanout === 'memory' ? undefined : container.tryGet(RedisToken);
     const metrics = container.tryGet(MetricsToken);
+    const limits = config.rateLimit === false ? undefined : container.tryGet(RateLimitsToken);
+    const policy = config.rateLimit === false ? undefined : config.rateLimit;
+    if (limits && policy !== undefined)
+      // Refuses the boot on a policy that does not exist, as for a route (the plain GET below declares the same).
+      limits.policyFor({ method: 'GET', path: config.path, root: true, plugin: ctx.name, meta: { rateLimit: policy } });
     const hub: WebSocketHub = new WebSocketHub({
       config,
       logger: ctx.logger,
@@ -38,6 +43,7 @@ export const plugin = definePlugin({
       rbac: container.tryGet(RbacToken),
       redis,
       metrics: metrics ? hubMetrics(metrics, (): number => hub.stats().connections) : undefined,
+      limit: limits && policy !== undefined ? (req) => limits.consume(policy, server.clientIp(req)) : undefined,
     });
     ctx.provide(WebSocketToken, hub);
     server.onUpgrade(config.path, (req, socket, head) => hub.upgrade(req, socket, head), ctx.name);
@@ -48,8 +54,9 @@ export const plugin = definePlugin({
         root: true,
         summary: 'WebSocket endpoint: upgrade with the subprotocols "gantry.v1" and "gantry.bearer.<access token>"',
         tags: ['websocket'],
-        // Authentication happens on the upgrade itself (see the plugin README); a plain GET gets 426.
-        meta: { public: true },
+        // Authentication happens on the upgrade itself (see the plugin README); a plain GET gets 426,
+        // counted under the upgrades' rate-limit policy.
+        meta: { public: true, rateLimit: config.rateLimit },
       },
       () => {
         throw WebsocketErrors.UPGRADE_REQUIRED(`${config.path} speaks WebSocket only`, {

@@ -5,6 +5,7 @@ import { plugin as httpPlugin } from '@gantry/http';
 import { AuthJwtToken } from '@gantry/plugin-auth-jwt';
 import { SessionsToken } from '@gantry/plugin-sessions-redis';
 import { plugin as metricsPlugin } from '@gantry/plugin-metrics';
+import { plugin as rateLimitPlugin } from '@gantry/plugin-rate-limit';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { definePlugin } from '@gantry/core';
 import { expect } from 'chai';
@@ -269,6 +270,67 @@ describe('websocket', function () {
       } finally {
         await small.stop();
       }
+    });
+
+    it('counts upgrades per client IP under the rate-limit policy, before any credential is checked', async () => {
+      const limited = await boot({
+        extra: [rateLimitPlugin],
+        websocket: { rateLimit: 'upgrades' },
+        config: {
+          http: { listen: true, port: 0, host: '127.0.0.1', trustProxy: 1 },
+          'rate-limit': { store: 'memory', policies: { upgrades: { windowMs: 60_000, limit: 3 } } },
+        },
+      });
+      try {
+        const url = wsUrl(limited);
+        await signedIn(url, await tokenFor(limited, 'one'));
+        // A refused credential spends the budget too: guessing tokens is what the limit is for.
+        const guess = await connect(url, { protocols: ['gantry.v1', 'gantry.bearer.not.a.jwt'] });
+        expect(guess.ok).to.equal(false);
+        if (!guess.ok) expect(guess.status).to.equal(401);
+        // The plain GET on the endpoint is counted under the same policy.
+        expect((await fetch(`${limited.url()}/ws`)).status).to.equal(426);
+        const refused = await connect(url, {
+          protocols: ['gantry.v1', `gantry.bearer.${await tokenFor(limited, 'two')}`],
+        });
+        expect(refused.ok).to.equal(false);
+        if (!refused.ok) {
+          expect(refused.status).to.equal(429);
+          expect(refused.body).to.include({ code: 'GANTRY_RATE_LIMIT_EXCEEDED', policy: 'upgrades' });
+        }
+        const plain = await fetch(`${limited.url()}/ws`);
+        expect(plain.status).to.equal(429);
+        expect(Number(plain.headers.get('retry-after'))).to.be.within(1, 60);
+        // Another client behind the trusted proxy has a budget of its own.
+        await signedIn(url, await tokenFor(limited, 'three'), { 'x-forwarded-for': '198.51.100.23' });
+      } finally {
+        await limited.stop();
+      }
+    });
+
+    it('exempts upgrades with rateLimit false, and refuses the boot on a policy that does not exist', async () => {
+      const tight = { store: 'memory', default: { windowMs: 60_000, limit: 1 } };
+      const exempt = await boot({
+        extra: [rateLimitPlugin],
+        websocket: { rateLimit: false },
+        config: { 'rate-limit': tight },
+      });
+      try {
+        for (const user of ['a', 'b', 'c']) await signedIn(wsUrl(exempt), await tokenFor(exempt, user));
+      } finally {
+        await exempt.stop();
+      }
+      const failure = await boot({
+        extra: [rateLimitPlugin],
+        websocket: { rateLimit: 'nope' },
+        config: { 'rate-limit': tight },
+      }).then(
+        (k) => k.stop().then(() => undefined),
+        (err: unknown) => err,
+      );
+      const cause = (failure as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+      expect(cause?.code, String(failure)).to.equal('GANTRY_RATE_LIMIT_UNKNOWN_POLICY');
+      expect(cause?.message).to.contain('GET /ws of plugin "websocket" declares meta.rateLimit "nope"');
     });
 
     it('refuses messages over the per-connection rate with a coded error, then closes 1008', async () => {

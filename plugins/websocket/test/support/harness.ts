@@ -171,8 +171,8 @@ export async function open(url: string, options: Parameters<typeof connect>[1] =
 }
 
 /** Connects with a bearer token in the subprotocol and waits for the welcome. */
-export async function signedIn(url: string, token: string): Promise<Peer> {
-  const peer = await open(url, { protocols: ['gantry.v1', `gantry.bearer.${token}`] });
+export async function signedIn(url: string, token: string, headers?: Record<string, string>): Promise<Peer> {
+  const peer = await open(url, { protocols: ['gantry.v1', `gantry.bearer.${token}`], headers });
   await peer.next((m) => m.type === 'welcome');
   return peer;
 }
