@@ -1,7 +1,41 @@
+import { createRequire, Module } from 'node:module';
 import path from 'node:path';
 import { OpenapiErrors } from './errors.js';
 import type { Json } from './generate.js';
 import { deepMerge } from './merge.js';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * swagger-jsdoc with a do-nothing swagger-parser. swagger-jsdoc 6 calls swagger-parser's asynchronous
+ * `parse(spec, callback)` from synchronous code and returns its result before the callback can run:
+ * the parser never validates nor changes what it returns (Surnet/swagger-jsdoc#284, open). Loading it
+ * (json-schema-ref-parser, ajv, the OpenAPI JSON schemas) cost ~70 ms and ~10 MB of RSS at every start
+ * for nothing. So swagger-jsdoc, and only it, is handed a module whose `parse` does nothing: the stub
+ * sits in the require cache while swagger-jsdoc loads (synchronously) and is taken out at once, so any
+ * later `require('@apidevtools/swagger-parser')` gets the real one. Done only for the major version
+ * whose behaviour this was checked on; `test/annotations.test.ts` compares the output with and without.
+ */
+function loadSwaggerJsdoc(): (options: object) => unknown {
+  const entry = require.resolve('swagger-jsdoc');
+  const cached = require.cache[entry];
+  if (cached) return cached.exports as (options: object) => unknown;
+  const version = (require('swagger-jsdoc/package.json') as { version: string }).version;
+  if (!version.startsWith('6.')) return require('swagger-jsdoc') as (options: object) => unknown;
+  const scoped = createRequire(entry);
+  const parserId = scoped.resolve('@apidevtools/swagger-parser');
+  if (require.cache[parserId]) return require('swagger-jsdoc') as (options: object) => unknown;
+  const stub = new Module(parserId);
+  stub.filename = parserId;
+  stub.loaded = true;
+  stub.exports = { parse: (): void => undefined };
+  require.cache[parserId] = stub;
+  try {
+    return require('swagger-jsdoc') as (options: object) => unknown;
+  } finally {
+    delete require.cache[parserId];
+  }
+}
 
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
 
@@ -18,8 +52,8 @@ export interface MergeReport {
  */
 export async function readAnnotations(globs: readonly string[], appDir: string): Promise<Json> {
   if (globs.length === 0) return {};
-  // Loaded only when annotations are configured: swagger-jsdoc brings a YAML parser and swagger-parser.
-  const { default: swaggerJsdoc } = await import('swagger-jsdoc');
+  // Loaded only when annotations are configured: swagger-jsdoc brings glob, doctrine and a YAML parser.
+  const swaggerJsdoc = loadSwaggerJsdoc();
   try {
     return swaggerJsdoc({
       definition: { openapi: '3.1.1', info: { title: 'annotations', version: '0' } },
