@@ -48,6 +48,8 @@ interface RequestState {
   readonly ctx: RequestContext;
   readonly t0: number;
   readonly server: HttpServer;
+  /** Set by the response's 'close' (emitted once; the flag keeps the accounting once whatever happens). */
+  closed: boolean;
 }
 
 interface StoredRoute extends RouteInfo {
@@ -480,9 +482,11 @@ export class HttpServer implements HttpTransport {
         ctx,
         t0: listeners.length ? performance.now() : 0,
         server,
+        closed: false,
       };
       server.inFlight++;
-      res.once('close', onResponseClose);
+      // on, not once: 'close' comes once per response, and once() wraps the listener and removes it per request.
+      res.on('close', onResponseClose);
       // RFC 9112 §3.2: a request with more than one Host header is refused (Node keeps the first one silently).
       if (hostCount(req.rawHeaders) > 1) {
         runWithContext(ctx, () => next(HttpErrors.BAD_REQUEST('the request has more than one Host header')));
@@ -652,7 +656,8 @@ function answerClientError(err: NodeJS.ErrnoException, socket: import('node:stre
 
 function onResponseClose(this: ServerResponse): void {
   const state = (this as unknown as Record<symbol, RequestState | undefined>)[kState];
-  if (!state) return;
+  if (!state || state.closed) return;
+  state.closed = true;
   state.server.inFlight--;
   // writableEnded, not writableFinished: the response is complete once ended (an injected
   // light-my-request response never drains its fake socket); only an unended one was abandoned.
@@ -768,7 +773,25 @@ function makeHandler(route: StoredRoute): HttpMiddleware {
   const template = route.path;
   const userHandler = options.handler;
 
-  return async function gantryRoute(message: IncomingMessage, response: ServerResponse, next: NextFunction) {
+  /** Answers with what the handler returned (or resolved to). */
+  const respond = (res: Response, reply: Reply, result: unknown): void => {
+    if (res.headersSent || res.writableEnded) return;
+    if (result === undefined) {
+      res.status(reply.statusCode ?? (successStatus === 200 ? 204 : successStatus)).end();
+    } else if (reply.contentType !== undefined && (typeof result === 'string' || Buffer.isBuffer(result))) {
+      res
+        .status(reply.statusCode ?? successStatus)
+        .type(reply.contentType)
+        .send(result);
+    } else {
+      res.status(reply.statusCode ?? successStatus).json(result);
+    }
+  };
+
+  // Not an async function: a handler that returns its value (no promise) is answered at once, without
+  // a promise and a microtask turn per request; one that returns a promise (or any thenable, such as a
+  // query builder) is answered when it settles.
+  return function gantryRoute(message: IncomingMessage, response: ServerResponse, next: NextFunction) {
     const req = message as Request;
     const res = response as Response;
     const state = (res as unknown as Record<symbol, RequestState>)[kState];
@@ -801,21 +824,17 @@ function makeHandler(route: StoredRoute): HttpMiddleware {
       }
       const reply = new Reply(res);
       const input = new Input(params, query, body, req, state.ctx);
-      const result = await userHandler(input, reply);
-      if (res.headersSent || res.writableEnded) return;
-      if (result === undefined) {
-        res.status(reply.statusCode ?? (successStatus === 200 ? 204 : successStatus)).end();
-      } else if (reply.contentType !== undefined && (typeof result === 'string' || Buffer.isBuffer(result))) {
-        res
-          .status(reply.statusCode ?? successStatus)
-          .type(reply.contentType)
-          .send(result);
-      } else {
-        res.status(reply.statusCode ?? successStatus).json(result);
+      const out: unknown = userHandler(input, reply);
+      if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
+        return Promise.resolve(out as PromiseLike<unknown>)
+          .then((result) => respond(res, reply, result))
+          .then(undefined, next);
       }
+      respond(res, reply, out);
     } catch (err) {
       next(err);
     }
+    return undefined;
   };
 }
 

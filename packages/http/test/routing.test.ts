@@ -92,6 +92,35 @@ describe('http: routing', () => {
     expect(c.json()).to.deep.equal({ id: 1 });
   });
 
+  it('answers what a handler returns, resolves to, or a thenable settles to; a throw or rejection is a problem', async () => {
+    const p = routes('shapes', (ctx) => {
+      ctx.http.get('/sync', {}, () => ({ how: 'sync' }));
+      ctx.http.get('/async', {}, async () => ({ how: 'async' }));
+      // A thenable that is not a Promise (a query builder, say) is awaited like one.
+      ctx.http.get('/thenable', {}, () => ({ then: (resolve: (v: unknown) => void) => resolve({ how: 'thenable' }) }));
+      ctx.http.get('/throws', {}, () => {
+        throw new TypeError('sync fault');
+      });
+      ctx.http.get('/rejects', {}, async () => {
+        throw new TypeError('async fault');
+      });
+      ctx.http.get('/thenable-rejects', {}, () => ({
+        then: (_: unknown, reject: (e: unknown) => void) => reject(new TypeError('thenable fault')),
+      }));
+    });
+    await using tk = await createTestKernel({ plugins: [p] });
+    for (const how of ['sync', 'async', 'thenable']) {
+      const res = await tk.inject(`/api/v1/${how}`);
+      expect(res.statusCode, how).to.equal(200);
+      expect(res.json(), how).to.deep.equal({ how });
+    }
+    for (const path of ['throws', 'rejects', 'thenable-rejects']) {
+      const res = await tk.inject(`/api/v1/${path}`);
+      expect(res.statusCode, path).to.equal(500);
+      expect(res.json().code, path).to.equal('GANTRY_HTTP_INTERNAL');
+    }
+  });
+
   it('lets the handler set status, headers and content type through reply', async () => {
     const p = routes('replies', (ctx) => {
       ctx.http.post('/things', {}, (_req, reply) => {
