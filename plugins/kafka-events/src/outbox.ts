@@ -78,6 +78,21 @@ export const outboxMigrations: readonly MigrationDefinition[] = [
         m.sql(`alter table gantry_outbox_pending drop column ${column}`);
     },
   },
+  {
+    // Read in sequence order by one relay, no row is looked up by its key any more: the key that
+    // ordered a claim (the event's key, or its id) is no longer written twice per event.
+    name: '0004_outbox_drop_lock_key',
+    up(m) {
+      if (m.driver === 'sqlite') {
+        // SQLite refuses to drop a column a trigger reads: the queueing trigger is made again without it.
+        m.sql('drop trigger gantry_outbox_enqueue');
+        m.sql(`create trigger gantry_outbox_enqueue after insert on gantry_outbox
+          begin insert into gantry_outbox_pending (sequence) values (new.sequence); end`);
+      }
+      m.sql('alter table gantry_outbox_pending drop column lock_key');
+      m.sql('alter table gantry_outbox drop column lock_key');
+    },
+  },
 ];
 
 /** One outbox row as the relay reads it. */
@@ -130,17 +145,16 @@ export class OutboxStore {
       id,
       message.topic,
       message.key,
-      message.key ?? id,
       JSON.stringify(message.headers),
       message.value.toString('utf8'),
       Date.now(),
     ];
-    const outbox = `insert into ${this.table('gantry_outbox')} (id, topic, event_key, lock_key, headers, payload, created_at) values (?, ?, ?, ?, ?, ?, ?)`;
+    const outbox = `insert into ${this.table('gantry_outbox')} (id, topic, event_key, headers, payload, created_at) values (?, ?, ?, ?, ?, ?)`;
     // One statement either way, so both rows or neither even outside a transaction: on SQLite the
     // table's trigger queues the event, on PostgreSQL the statement writes both.
     await em.execute(
       this.db.driver === 'postgresql'
-        ? `with o as (${outbox} returning sequence, lock_key) insert into ${this.table('gantry_outbox_pending')} (sequence, lock_key) select sequence, lock_key from o`
+        ? `with o as (${outbox} returning sequence) insert into ${this.table('gantry_outbox_pending')} (sequence) select sequence from o`
         : outbox,
       values,
       'run',
