@@ -1,4 +1,4 @@
-// Two functions of semver, not its index (47 modules at start-up against 19).
+// semver's functions alone, not its index: the kernel loads 22 of its modules instead of 47.
 import valid from 'semver/functions/valid.js';
 import validRange from 'semver/ranges/valid.js';
 import { z, type ZodType } from 'zod';

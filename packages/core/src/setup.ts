@@ -1,5 +1,5 @@
 import path from 'node:path';
-// One function of semver, not its index (47 modules at start-up against 19).
+// semver's functions alone, not its index: the kernel loads 22 of its modules instead of 47.
 import satisfies from 'semver/functions/satisfies.js';
 import type { ZodType } from 'zod';
 import {
