@@ -29,11 +29,9 @@ export const plugin = definePlugin({
     const server = container.get(HttpServerToken);
     const redis = config.fanout === 'memory' ? undefined : container.tryGet(RedisToken);
     const metrics = container.tryGet(MetricsToken);
+    // A policy that does not exist refuses the boot through the plain GET below, which declares the same one.
     const limits = config.rateLimit === false ? undefined : container.tryGet(RateLimitsToken);
     const policy = config.rateLimit === false ? undefined : config.rateLimit;
-    if (limits && policy !== undefined)
-      // Refuses the boot on a policy that does not exist, as for a route (the plain GET below declares the same).
-      limits.policyFor({ method: 'GET', path: config.path, root: true, plugin: ctx.name, meta: { rateLimit: policy } });
     const hub: WebSocketHub = new WebSocketHub({
       config,
       logger: ctx.logger,
