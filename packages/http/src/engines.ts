@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { HttpMethod, HttpMiddleware } from '@gantry/core';
 import type expressType from 'express';
@@ -118,8 +118,37 @@ export function expressEngine(plan: EnginePlan, config: HttpConfig): Engine {
   ) {
     plan.problem(err, req, res);
   });
-  const handler = app as unknown as (req: IncomingMessage, res: ServerResponse) => void;
-  return { name: 'express', handler, ready: Promise.resolve(), createServer: () => createServer(handler) };
+  // express's app.handle gives each request and response express's prototypes with
+  // Object.setPrototypeOf, and builds a finalhandler (a closure, a bound logger, a settings lookup)
+  // when no callback is passed. The server below constructs them with those prototypes already, which
+  // makes that call a no-op and keeps one object shape per request, and passes the plan's own end as the
+  // callback (the chain always answers: notMatched, then the problem handler). `handler` stays the app
+  // itself: requests made elsewhere (light-my-request's inject) get express's prototypes from it.
+  const handle = (
+    app as unknown as { handle(req: IncomingMessage, res: ServerResponse, done: (err?: unknown) => void): void }
+  ).handle.bind(app);
+  const serve = (req: IncomingMessage, res: ServerResponse): void =>
+    handle(req, res, (err) => plan.problem(err ?? HttpErrors.NOT_FOUND('no route matches the request'), req, res));
+  const Request = withPrototype(IncomingMessage, app.request) as unknown as typeof IncomingMessage;
+  const Response = withPrototype(ServerResponse, app.response) as unknown as typeof ServerResponse;
+  return {
+    name: 'express',
+    handler: app as unknown as (req: IncomingMessage, res: ServerResponse) => void,
+    ready: Promise.resolve(),
+    createServer: () => createServer({ IncomingMessage: Request, ServerResponse: Response }, serve),
+  };
+}
+
+/**
+ * A constructor of Node's `base` (IncomingMessage, ServerResponse) whose instances have `proto`
+ * (express's `app.request`, `app.response`) as their prototype from the start.
+ */
+function withPrototype(base: new (...args: never[]) => object, proto: object): (...args: unknown[]) => object {
+  function Constructed(...args: unknown[]): object {
+    return Reflect.construct(base, args, Constructed);
+  }
+  Constructed.prototype = proto;
+  return Constructed;
 }
 
 const parseurl = require('parseurl') as (req: IncomingMessage) => { pathname: string | null } | undefined;
