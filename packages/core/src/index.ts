@@ -76,6 +76,7 @@ export {
 export { resolvePlugin, candidatesFor, type ResolvedPlugin, type ResolveResult } from './resolve.js';
 export {
   findUnsafeStrings,
+  hasUnsafeStrings,
   line,
   LINE_CONTROL,
   text,

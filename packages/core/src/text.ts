@@ -60,6 +60,25 @@ export function findUnsafeStrings(value: unknown, limit = 10): UnsafeString[] {
   return out;
 }
 
+/**
+ * Whether {@link findUnsafeStrings} would find anything: the same walk without allocating (no key
+ * lists, paths or findings), so the common input, with nothing to refuse, costs no garbage.
+ */
+export function hasUnsafeStrings(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return reasonOf(value) !== undefined;
+  if (value === null || typeof value !== 'object' || depth > 256) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (hasUnsafeStrings(value[i], depth + 1)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (reasonOf(key) !== undefined || hasUnsafeStrings((value as Record<string, unknown>)[key], depth + 1))
+      return true;
+  }
+  return false;
+}
+
 function reasonOf(s: string): UnsafeString['reason'] | undefined {
   if (s.includes('\u0000')) return 'nul';
   if (!s.isWellFormed()) return 'ill-formed';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { findUnsafeStrings, line, text } from '../src/index.js';
+import { findUnsafeStrings, hasUnsafeStrings, line, text } from '../src/index.js';
 
 describe('core: text schemas and unsafe strings', () => {
   it('line() refuses every control character, tab and line breaks included, and lone surrogates', () => {
@@ -52,5 +52,39 @@ describe('core: text schemas and unsafe strings', () => {
         3,
       ),
     ).to.have.length(3);
+  });
+
+  it('hasUnsafeStrings() answers whether findUnsafeStrings() finds anything, at any depth, keys included', () => {
+    const inherited = Object.create({ bad: '\u0000' }) as Record<string, unknown>;
+    inherited.own = 'ok';
+    const deep: Record<string, unknown> = { leaf: 'x\udc00' };
+    let nested: unknown = deep;
+    for (let i = 0; i < 20; i++) nested = { n: [nested] };
+    const cases: unknown[] = [
+      undefined,
+      null,
+      5,
+      true,
+      '',
+      'plain',
+      '\u0000',
+      'a\ud800b',
+      '\ud83d\ude00',
+      {},
+      [],
+      { a: 'ok', b: ['x', 'y'] },
+      { a: 'ok', b: ['x', 'y\u0000'] },
+      { ['k\u0000']: 1 },
+      { ['\ud800']: 'v' },
+      [[['\u0000']]],
+      Object.assign(Object.create(null) as object, { q: 'v' }),
+      Object.assign(Object.create(null) as object, { q: ['v', '\u0000'] }),
+      inherited,
+      nested,
+    ];
+    for (const value of cases)
+      expect(hasUnsafeStrings(value), JSON.stringify(value)).to.equal(findUnsafeStrings(value).length > 0);
+    expect(hasUnsafeStrings(nested)).to.equal(true);
+    expect(hasUnsafeStrings(inherited)).to.equal(false);
   });
 });

@@ -203,17 +203,19 @@ export function compatClasses(options: CompatOptions): {
     }
     json(value: unknown): this {
       const body = JSON.stringify(value);
-      if (!this.get('Content-Type') && typeof body === 'string' && !etagOn) {
+      // Lower-case names: getHeader lower-cases its argument, which for these costs nothing.
+      const type = this.getHeader('content-type');
+      if (!type && typeof body === 'string' && !etagOn) {
         // express's path (set 'application/json', then send a string: charset utf-8) in one step.
         this.setHeader('Content-Type', JSON_UTF8);
         return this.sendText(body);
       }
-      if (!this.get('Content-Type')) this.set('Content-Type', 'application/json');
+      if (!type) this.set('Content-Type', 'application/json');
       return this.send(body);
     }
     /** The end of send() for a string body whose Content-Type is final, with no ETag to compute. */
     private sendText(body: string): this {
-      if (!this.get('Transfer-Encoding'))
+      if (!this.getHeader('transfer-encoding'))
         this.setHeader(
           'Content-Length',
           String(body.length < 1000 ? Buffer.byteLength(body, 'utf8') : Buffer.from(body, 'utf8').length),

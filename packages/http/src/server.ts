@@ -8,6 +8,7 @@ import {
   currentContext,
   GantryError,
   findUnsafeStrings,
+  hasUnsafeStrings,
   RequestContext,
   requiresAuthentication,
   runWithContext,
@@ -844,6 +845,7 @@ const UNSAFE_MESSAGE = {
 } as const;
 
 function refuseUnsafeStrings(params: unknown, query: unknown, body: unknown): void {
+  if (!hasUnsafeStrings(params) && !hasUnsafeStrings(query) && !hasUnsafeStrings(body)) return;
   const errors: FieldError[] = [];
   unsafeFields(params, 'params', errors);
   unsafeFields(query, 'query', errors);
@@ -857,7 +859,6 @@ function refuseUnsafeStrings(params: unknown, query: unknown, body: unknown): vo
 }
 
 function unsafeFields(value: unknown, where: FieldError['in'], errors: FieldError[]): void {
-  // Most inputs are small flat objects with no string to refuse: the walk allocates only on a finding.
   for (const found of findUnsafeStrings(value))
     errors.push({ in: where, field: found.field, message: UNSAFE_MESSAGE[found.reason], code: 'invalid_characters' });
 }
