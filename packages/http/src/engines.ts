@@ -171,7 +171,8 @@ const NONE: readonly number[] = Object.freeze([]);
 export class RouteIndex {
   private readonly roots = new Map<string, IndexNode>();
   private readonly anywhere = new Map<string, number[]>();
-  private readonly exact = new Map<string, readonly number[]>();
+  /** Static paths' answers by method, then path (two lookups: no key string built per request). */
+  private readonly exact = new Map<string, Map<string, readonly number[]>>();
   private readonly statics: { method: string; path: string }[] = [];
 
   add(method: string, template: string, at: number): void {
@@ -199,14 +200,16 @@ export class RouteIndex {
   /** The routes of `method` (GET's too for HEAD, as express serves HEAD with a GET route) that can match `path`. */
   lookup(method: string, path: string): readonly number[] {
     if (this.exact.size === 0 && this.statics.length > 0) this.fillExact();
-    return this.exact.get(`${method} ${path}`) ?? this.walk(method, path);
+    return this.exact.get(method)?.get(path) ?? this.walk(method, path);
   }
 
   private fillExact(): void {
     for (const { method, path } of this.statics)
       for (const m of method === 'GET' ? ['GET', 'HEAD'] : [method]) {
-        this.exact.set(`${m} ${path}`, this.walk(m, path));
-        if (path.length > 1) this.exact.set(`${m} ${path}/`, this.walk(m, `${path}/`));
+        let paths = this.exact.get(m);
+        if (!paths) this.exact.set(m, (paths = new Map()));
+        paths.set(path, this.walk(m, path));
+        if (path.length > 1) paths.set(`${path}/`, this.walk(m, `${path}/`));
       }
   }
 

@@ -202,47 +202,10 @@ export function compatClasses(options: CompatOptions): {
       );
     }
     json(value: unknown): this {
+      if (sendJson(this, value, etagOn)) return this;
       const body = JSON.stringify(value);
-      // Lower-case names: getHeader lower-cases its argument, which for these costs nothing.
-      const type = this.getHeader('content-type');
-      if (!type && typeof body === 'string' && !etagOn) {
-        // express's path (set 'application/json', then send a string: charset utf-8) in one step.
-        this.setHeader('Content-Type', JSON_UTF8);
-        return this.sendText(body);
-      }
-      if (!type) this.set('Content-Type', 'application/json');
+      if (!this.get('Content-Type')) this.set('Content-Type', 'application/json');
       return this.send(body);
-    }
-    /** The end of send() for a string body whose Content-Type is final, with no ETag to compute. */
-    private sendText(body: string): this {
-      if (!this.getHeader('transfer-encoding'))
-        this.setHeader(
-          'Content-Length',
-          String(body.length < 1000 ? Buffer.byteLength(body, 'utf8') : Buffer.from(body, 'utf8').length),
-        );
-      return this.finish(body, 'utf8');
-    }
-    /**
-     * send()'s tail, once the body and its headers are final: 304 for a fresh GET/HEAD, no body (nor
-     * its headers) on 204/304, an empty one on 205, headers only on HEAD.
-     */
-    private finish(chunk: string | Buffer | undefined, encoding: BufferEncoding | undefined): this {
-      const req = this.req as IncomingMessage;
-      if (isFresh(req, this)) this.status(304);
-      if (this.statusCode === 204 || this.statusCode === 304) {
-        this.removeHeader('Content-Type');
-        this.removeHeader('Content-Length');
-        this.removeHeader('Transfer-Encoding');
-        chunk = '';
-      }
-      if (this.statusCode === 205) {
-        this.setHeader('Content-Length', '0');
-        this.removeHeader('Transfer-Encoding');
-        chunk = '';
-      }
-      if (req.method === 'HEAD') this.end();
-      else this.end(chunk, encoding as BufferEncoding);
-      return this;
     }
     send(body?: unknown): this {
       let chunk = body as string | Buffer | undefined;
@@ -280,7 +243,8 @@ export function compatClasses(options: CompatOptions): {
         const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk ?? '', encoding);
         this.set('ETag', etag(buf, { weak: true }));
       }
-      return this.finish(chunk, encoding);
+      finish(this, chunk, encoding);
+      return this;
     }
   }
 
@@ -295,6 +259,51 @@ export function compatClasses(options: CompatOptions): {
         Object.defineProperties(res, responseMembers);
     },
   };
+}
+
+/**
+ * express's `res.json(value)` in one step for its common case, on any engine's response: no
+ * Content-Type set yet and no ETag to compute (`etag` off, the default). The same answer as
+ * express's (`application/json; charset=utf-8`, Content-Length, 304 for a fresh GET/HEAD against the
+ * response's own validators, no body on 204/304, none on HEAD) without its steps: express parses and
+ * re-formats the media type with mime-types and content-type on every response. Answers false, having
+ * sent nothing, when that case does not apply; the caller then uses the engine's `res.json`.
+ */
+export function sendJson(res: ServerResponse, value: unknown, etagOn: boolean): boolean {
+  // Lower-case names: getHeader lower-cases its argument, which for these costs nothing.
+  if (etagOn || res.getHeader('content-type')) return false;
+  const body = JSON.stringify(value);
+  if (typeof body !== 'string') return false;
+  res.setHeader('Content-Type', JSON_UTF8);
+  if (!res.getHeader('transfer-encoding'))
+    res.setHeader(
+      'Content-Length',
+      String(body.length < 1000 ? Buffer.byteLength(body, 'utf8') : Buffer.from(body, 'utf8').length),
+    );
+  finish(res, body, 'utf8');
+  return true;
+}
+
+/**
+ * send()'s tail, once the body and its headers are final: 304 for a fresh GET/HEAD, no body (nor
+ * its headers) on 204/304, an empty one on 205, headers only on HEAD.
+ */
+function finish(res: ServerResponse, chunk: string | Buffer | undefined, encoding: BufferEncoding | undefined): void {
+  const req = res.req as IncomingMessage;
+  if (isFresh(req, res)) res.statusCode = 304;
+  if (res.statusCode === 204 || res.statusCode === 304) {
+    res.removeHeader('Content-Type');
+    res.removeHeader('Content-Length');
+    res.removeHeader('Transfer-Encoding');
+    chunk = '';
+  }
+  if (res.statusCode === 205) {
+    res.setHeader('Content-Length', '0');
+    res.removeHeader('Transfer-Encoding');
+    chunk = '';
+  }
+  if (req.method === 'HEAD') res.end();
+  else res.end(chunk, encoding as BufferEncoding);
 }
 
 /** express's `req.fresh`: a GET/HEAD whose validators match the response's (answered 304). */

@@ -31,7 +31,7 @@ import type { ZodType } from 'zod';
 import type { HttpConfig } from './config.js';
 import { type Engine, type EnginePlan, type PlannedRoute, expressEngine, fastifyEngine } from './engines.js';
 import { HttpErrors } from './errors.js';
-import { type CompatRequest, type CompatResponse, clientAddress } from './node-compat.js';
+import { type CompatRequest, type CompatResponse, clientAddress, sendJson } from './node-compat.js';
 import { PROBLEM_CONTENT_TYPE, toProblem, writeRawProblem } from './problem.js';
 import { securityHeaders } from './security.js';
 
@@ -546,7 +546,7 @@ export class HttpServer implements HttpTransport {
     const definitions: RouteDefinition[] = [];
     const routes: PlannedRoute[] = [];
     for (const route of this.routeList) {
-      const handler = makeHandler(route);
+      const handler = makeHandler(route, this.config.etag);
       const guards: { readonly name: string; readonly plugin: string }[] = [];
       const guardsFor = (stage: 'before-body' | 'after-body'): HttpMiddleware[] =>
         hooks
@@ -766,7 +766,7 @@ function restartingGuard(plugin: string, isRestarting: (plugin: string) => boole
   };
 }
 
-function makeHandler(route: StoredRoute): HttpMiddleware {
+function makeHandler(route: StoredRoute, etag: boolean): HttpMiddleware {
   const { options } = route;
   const schema = options.schema ?? {};
   const hasInputSchema = Boolean(schema.params || schema.query || schema.body);
@@ -785,7 +785,8 @@ function makeHandler(route: StoredRoute): HttpMiddleware {
         .type(reply.contentType)
         .send(result);
     } else {
-      res.status(reply.statusCode ?? successStatus).json(result);
+      res.status(reply.statusCode ?? successStatus);
+      if (!sendJson(res, result, etag)) res.json(result);
     }
   };
 
