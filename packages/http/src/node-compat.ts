@@ -45,6 +45,12 @@ const JSON_UTF8 = 'application/json; charset=utf-8';
 
 /** Where the parsed query string is kept (express re-parses it on every read; this parses once). */
 const kQuery = Symbol('gantry.http.query');
+/**
+ * Where a request's client address is kept once resolved: express's `req.ip` walks X-Forwarded-For
+ * (proxy-addr) on every read, and a request may be asked several times (its rate-limit key,
+ * express-rate-limit's own debug line, an audit entry). Neither the socket nor the headers change.
+ */
+export const kIp = Symbol('gantry.http.ip');
 
 /**
  * The express-compatible members a Gantry request carries on every engine: what node-level middleware
@@ -114,7 +120,8 @@ export function compatClasses(options: CompatOptions): {
 
   class GantryRequest extends IncomingMessage {
     get ip(): string | undefined {
-      return proxyaddr(this, trust);
+      const self = this as unknown as Record<symbol, string | undefined>;
+      return (self[kIp] ??= proxyaddr(this, trust));
     }
     get host(): string | undefined {
       let val = this.get('X-Forwarded-Host') as string | undefined;
@@ -147,7 +154,13 @@ export function compatClasses(options: CompatOptions): {
     }
     get query(): Record<string, unknown> {
       const self = this as unknown as Record<symbol, Record<string, unknown> | undefined>;
-      return (self[kQuery] ??= parseQuery(parseurl(this).query ?? '') as Record<string, unknown>);
+      if (self[kQuery] === undefined) {
+        // express's parseurl, for the query alone: what follows the first '?' of the request target.
+        const url = this.url ?? '/';
+        const at = url.indexOf('?');
+        self[kQuery] = parseQuery(at === -1 ? '' : url.slice(at + 1)) as Record<string, unknown>;
+      }
+      return self[kQuery];
     }
     set query(value: Record<string, unknown>) {
       (this as unknown as Record<symbol, unknown>)[kQuery] = value;
