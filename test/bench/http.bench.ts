@@ -24,9 +24,10 @@ const repo = path.resolve(here, '../../..');
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-// Requests in flight per connection. 1 (the default) is how browsers and most clients talk; where the
-// load generator saturates before the servers (one core for autocannon), every server sits at its
-// ceiling and the ratios say nothing: BENCH_PIPELINING=8 lets the servers, not autocannon, be the limit.
+// Requests in flight per connection. 1 (the default) is how browsers and most clients talk; each
+// request then costs every server a read and a write system call, which on a VM with costly system
+// calls outweighs the frameworks' own work and brings their ratios toward 1. With BENCH_PIPELINING=8
+// one read and one write serve several requests, and what differs between the servers shows.
 const pipelining = Number(process.env.BENCH_PIPELINING ?? 1);
 
 interface Sample {
@@ -35,6 +36,8 @@ interface Sample {
   p99: number;
   /** The server process's CPU time (user + system) per request served: steadier than req/s on a shared VM. */
   cpuUs: number;
+  /** The server's CPU time over the round's wall time: near 1 when the server was the limit. */
+  busy: number;
 }
 
 /** CPU time (user + system) a process has used, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
@@ -76,8 +79,10 @@ async function load(server: Server, route: string, seconds: number): Promise<Sam
   });
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`port ${server.port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  const cpuUs = ((cpuMs(server.child.pid!) - cpu0) * 1000) / Math.max(1, result.requests.total);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpuUs };
+  const used = cpuMs(server.child.pid!) - cpu0;
+  const cpuUs = (used * 1000) / Math.max(1, result.requests.total);
+  const busy = used / (seconds * 1000);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpuUs, busy };
 }
 
 interface Measured {
@@ -87,6 +92,8 @@ interface Measured {
   rounds: number[];
   cpuUsPerRequest: number;
   cpuUsRounds: number[];
+  /** Median share of one core the server used while loaded (see {@link Sample.busy}). */
+  busy: number;
 }
 
 /** Warms every server, then loads them in alternating rounds so drift hits all alike; medians per server. */
@@ -105,6 +112,7 @@ async function compare(route: string, servers: Record<string, Server>): Promise<
         rounds: list.map((x) => Math.round(x.rps)),
         cpuUsPerRequest: Math.round(median(list.map((x) => x.cpuUs)) * 10) / 10,
         cpuUsRounds: list.map((x) => Math.round(x.cpuUs * 10) / 10),
+        busy: Math.round(median(list.map((x) => x.busy)) * 100) / 100,
       },
     ]),
   );
@@ -229,6 +237,13 @@ try {
   console.log(
     `hello: gantry on fastify / gantry on express throughput ratio ${report.helloFastifyEngine.ratioVsGantryExpress} (${hello.gantryFastify!.rps} vs ${hello.gantry!.rps} req/s)`,
   );
+  // A server that used well under a core was waiting for requests: autocannon (one process) was the
+  // limit, every such server sits at the same ceiling, and the ratios above say little about them.
+  const idle = Object.entries(hello).filter(([, m]) => m.busy < 0.85);
+  if (idle.length > 0)
+    console.log(
+      `hello: the load generator was the limit for ${idle.map(([name, m]) => `${name} (${Math.round(m.busy * 100)}% of a core)`).join(', ')}: rerun with BENCH_PIPELINING=8 to compare the servers themselves`,
+    );
 } finally {
   for (const server of servers) server.child.kill('SIGTERM');
 }
