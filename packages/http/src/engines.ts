@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { match } from 'path-to-regexp';
 import type { HttpConfig } from './config.js';
 import { HttpErrors } from './errors.js';
-import { compatClasses, kIp } from './node-compat.js';
+import { compatClasses, requestIp } from './node-compat.js';
 
 // Each engine loads its framework on first use: an express app never loads fastify, nor a fastify app express.
 const require = createRequire(import.meta.url);
@@ -118,21 +118,21 @@ export function expressEngine(plan: EnginePlan, config: HttpConfig): Engine {
   ) {
     plan.problem(err, req, res);
   });
+  // req.ip as express computes it (proxy-addr with the app's trust function), resolved once per request.
+  const trust = app.get('trust proxy fn') as (addr: string, i: number) => boolean;
+  Object.defineProperty(app.request, 'ip', {
+    configurable: true,
+    enumerable: true,
+    get(this: IncomingMessage): string {
+      return requestIp(this, trust);
+    },
+  });
   // express's app.handle gives each request and response express's prototypes with
   // Object.setPrototypeOf, and builds a finalhandler (a closure, a bound logger, a settings lookup)
   // when no callback is passed. The server below constructs them with those prototypes already, which
   // makes that call a no-op and keeps one object shape per request, and passes the plan's own end as the
   // callback (the chain always answers: notMatched, then the problem handler). `handler` stays the app
   // itself: requests made elsewhere (light-my-request's inject) get express's prototypes from it.
-  // req.ip as express computes it (proxy-addr with the app's trust function), resolved once per request.
-  const trust = app.get('trust proxy fn') as (addr: string, i: number) => boolean;
-  Object.defineProperty(app.request, 'ip', {
-    configurable: true,
-    enumerable: true,
-    get(this: IncomingMessage & Record<symbol, string | undefined>): string | undefined {
-      return (this[kIp] ??= proxyaddr(this, trust));
-    },
-  });
   const handle = (
     app as unknown as { handle(req: IncomingMessage, res: ServerResponse, done: (err?: unknown) => void): void }
   ).handle.bind(app);
@@ -161,10 +161,6 @@ function withPrototype(base: new (...args: never[]) => object, proto: object): (
 }
 
 const parseurl = require('parseurl') as (req: IncomingMessage) => { pathname: string | null } | undefined;
-const proxyaddr = require('proxy-addr') as (
-  req: IncomingMessage,
-  trust: (addr: string, i: number) => boolean,
-) => string;
 
 interface IndexNode {
   readonly statics: Map<string, IndexNode>;

@@ -45,12 +45,18 @@ const JSON_UTF8 = 'application/json; charset=utf-8';
 
 /** Where the parsed query string is kept (express re-parses it on every read; this parses once). */
 const kQuery = Symbol('gantry.http.query');
+/** Where a request's client address is kept once resolved (see {@link requestIp}). */
+const kIp = Symbol('gantry.http.ip');
+
 /**
- * Where a request's client address is kept once resolved: express's `req.ip` walks X-Forwarded-For
- * (proxy-addr) on every read, and a request may be asked several times (its rate-limit key,
+ * express's `req.ip` (proxy-addr with the given trust function), resolved once per request: express
+ * walks X-Forwarded-For on every read, and a request may be asked several times (its rate-limit key,
  * express-rate-limit's own debug line, an audit entry). Neither the socket nor the headers change.
  */
-export const kIp = Symbol('gantry.http.ip');
+export function requestIp(req: IncomingMessage, trust: (addr: string, i: number) => boolean): string {
+  const self = req as unknown as Record<symbol, string | undefined>;
+  return (self[kIp] ??= proxyaddr(req, trust));
+}
 
 /**
  * The express-compatible members a Gantry request carries on every engine: what node-level middleware
@@ -120,8 +126,7 @@ export function compatClasses(options: CompatOptions): {
 
   class GantryRequest extends IncomingMessage {
     get ip(): string | undefined {
-      const self = this as unknown as Record<symbol, string | undefined>;
-      return (self[kIp] ??= proxyaddr(this, trust));
+      return requestIp(this, trust);
     }
     get host(): string | undefined {
       let val = this.get('X-Forwarded-Host') as string | undefined;
