@@ -108,7 +108,7 @@ function trustHops(hops: number | false): (addr: string, i: number) => boolean {
  * http plugin's `trustProxy` hop count (proxy-addr, as express uses it).
  */
 export function clientAddress(req: IncomingMessage, trustProxy: number | false): string {
-  return proxyaddr(req, trustHops(trustProxy));
+  return requestIp(req, trustHops(trustProxy));
 }
 
 /**
