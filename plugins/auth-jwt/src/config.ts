@@ -105,6 +105,38 @@ export const authJwtConfigSchema = z
       .describe(
         'Verified-token cache: a token whose signature and claims were verified is remembered (keyed by its SHA-256) so later requests skip the signature check; exp/nbf and revocation are checked on every request, entries of a key removed from the key ring are dropped at once, failures are never remembered',
       ),
+    revocationCache: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            'With the redis store: keep the revocation keys read from Redis in memory while Redis pushes every change of them (CLIENT TRACKING); false: every request reads Redis',
+          ),
+        max: z
+          .number()
+          .int()
+          .min(2)
+          .max(1_000_000)
+          .default(10_000)
+          .describe(
+            'Most revocation keys kept (two per active session: its family and its subject); the oldest read goes first',
+          ),
+        ttlMs: z
+          .number()
+          .int()
+          .min(100)
+          .max(60_000)
+          .default(1_000)
+          .describe(
+            'Longest a kept value is used before Redis is read again, in milliseconds: how late a revocation can be seen should the push connection fail without the socket noticing',
+          ),
+      })
+      .strict()
+      .default({ enabled: true, max: 10_000, ttlMs: 1_000 })
+      .describe(
+        'Revocation cache (redis store only): a revocation made on any instance is seen as soon as Redis pushes it (sub-millisecond on a LAN), on this instance at once; with the push connection lost nothing is kept; a server refusing CLIENT TRACKING (before Redis 6) leaves every lookup in Redis',
+      ),
     keys: z
       .array(keySchema)
       .min(1)

@@ -15,3 +15,4 @@ export { ACCESS_TYP, REFRESH_TYP, TokenService, type AccessClaims, type TokenPai
 export { requiresBearer } from './bearer-guard.js';
 export type { ConsumeOutcome, RevocationState, TokenStore } from './token-store.js';
 export type { TokenCacheStats } from './token-cache.js';
+export type { RevocationMirrorStats } from './revocation-mirror.js';

@@ -58,7 +58,11 @@ export const plugin = definePlugin({
         ? sharedRedis(ctx.container, config.store ? 'store "redis"' : `the default store of profile "${ctx.profile}"`)
         : undefined;
     const store: TokenStore = connection
-      ? new RedisTokenStore({ connection, prefix: config.prefix })
+      ? new RedisTokenStore({
+          connection,
+          prefix: config.prefix,
+          revocationCache: config.revocationCache.enabled ? config.revocationCache : undefined,
+        })
       : new MemoryTokenStore();
 
     // Keys are imported once, in start (crypto import is async I/O-like work); until then nothing is served.
@@ -68,6 +72,7 @@ export const plugin = definePlugin({
     ctx.lifecycle.hook({
       name: 'keys-and-store',
       start: async () => {
+        await store.open?.();
         if (config.keys) service.useKeyRing(await KeyRing.load(config.algorithm, config.keys));
         else {
           const ring = await KeyRing.generate(config.algorithm);

@@ -1,5 +1,6 @@
-import type { RedisConnection } from '@gantry/plugin-redis';
+import type { KeyWatch, RedisConnection } from '@gantry/plugin-redis';
 import { AuthJwtErrors } from './errors.js';
+import { RevocationMirror, type RevocationMirrorStats } from './revocation-mirror.js';
 import type { ConsumeOutcome, RevocationState, TokenStore } from './token-store.js';
 
 /** Marks an active refresh token used, keeping its TTL; returns what it was. One round trip, atomic. */
@@ -23,6 +24,8 @@ export interface RedisTokenStoreOptions {
   /** The kernel's shared connection (token `RedisToken` of the redis plugin). */
   readonly connection: RedisConnection;
   readonly prefix: string;
+  /** Keep revocation lookups in memory while Redis pushes their changes ({@link RevocationMirror}); absent: read Redis every time. */
+  readonly revocationCache?: { readonly max: number; readonly ttlMs: number };
 }
 
 /**
@@ -33,14 +36,33 @@ export interface RedisTokenStoreOptions {
 export class RedisTokenStore implements TokenStore {
   private readonly connection: RedisConnection;
   private readonly prefix: string;
+  private readonly mirror: RevocationMirror | undefined;
+  private watch: KeyWatch | undefined;
 
   constructor(options: RedisTokenStoreOptions) {
     this.connection = options.connection;
     this.prefix = options.prefix;
+    this.mirror = options.revocationCache && new RevocationMirror(options.revocationCache);
+  }
+
+  /** With the revocation cache: has Redis push the changes of the revocation keys (a connection of the watch's own). */
+  async open(): Promise<void> {
+    if (!this.mirror || this.watch) return;
+    this.watch = await this.connection.watchKeys([`${this.prefix}fam:`, `${this.prefix}sub:`], this.mirror.invalidate);
+    this.mirror.attach(this.watch);
   }
 
   async close(): Promise<void> {
-    // The connection belongs to the redis plugin, which closes it after this plugin stopped.
+    // The shared connection belongs to the redis plugin, which closes it after this plugin stopped.
+    const watch = this.watch;
+    this.watch = undefined;
+    this.mirror?.attach(undefined);
+    await watch?.close();
+  }
+
+  /** The revocation cache's counters; undefined when it is off. */
+  revocationCacheStats(): RevocationMirrorStats | undefined {
+    return this.mirror?.stats();
   }
 
   async ping(): Promise<boolean> {
@@ -57,22 +79,41 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async revokeFamily(fid: string, ttlSeconds: number): Promise<void> {
-    await this.run((c) => c.set(`${this.prefix}fam:${fid}`, '1', 'EX', ttlSeconds));
+    const key = `${this.prefix}fam:${fid}`;
+    try {
+      await this.run((c) => c.set(key, '1', 'EX', ttlSeconds));
+    } finally {
+      // This instance sees its own revocation at once (Redis's invalidation may arrive after the reply),
+      // and a read in flight is not kept; after a failed write the key's state is unknown: forgotten too.
+      this.mirror?.invalidate([key]);
+    }
   }
 
   async revokeSubject(sub: string, notBefore: number, ttlSeconds: number): Promise<void> {
-    await this.run((c) => c.eval(REVOKE_SUBJECT, 1, `${this.prefix}sub:${sub}`, String(notBefore), String(ttlSeconds)));
+    const key = `${this.prefix}sub:${sub}`;
+    try {
+      await this.run((c) => c.eval(REVOKE_SUBJECT, 1, key, String(notBefore), String(ttlSeconds)));
+    } finally {
+      this.mirror?.invalidate([key]);
+    }
   }
 
-  async revocation(sub: string, fid: string | undefined): Promise<RevocationState> {
-    const p = this.prefix;
-    const [family, subject] = await this.run((c) =>
-      c.mget(fid === undefined ? `${p}fam:` : `${p}fam:${fid}`, `${p}sub:${sub}`),
-    );
-    return {
-      familyRevoked: fid !== undefined && family === '1',
-      subjectNotBefore: subject == null ? undefined : Number(subject),
-    };
+  async revocation(sub: string, fid: string | undefined, fresh = false): Promise<RevocationState> {
+    const familyKey = fid === undefined ? `${this.prefix}fam:` : `${this.prefix}fam:${fid}`;
+    const subjectKey = `${this.prefix}sub:${sub}`;
+    const mirror = this.mirror;
+    let ticket = -1;
+    if (mirror !== undefined && !fresh) {
+      const now = Date.now();
+      const family = mirror.get(familyKey, now);
+      const subject = family === undefined ? undefined : mirror.get(subjectKey, now);
+      mirror.count(subject !== undefined);
+      if (subject !== undefined) return revocationState(fid, family!, subject);
+      ticket = mirror.ticket();
+    }
+    const [family, subject] = await this.run((c) => c.mget(familyKey, subjectKey));
+    if (ticket >= 0) mirror!.keep(ticket, [familyKey, subjectKey], [family ?? null, subject ?? null], Date.now());
+    return revocationState(fid, family ?? null, subject ?? null);
   }
 
   /** Any Redis failure (GANTRY_REDIS_UNAVAILABLE) is this plugin's 503, which clients and docs know. */
@@ -86,4 +127,11 @@ export class RedisTokenStore implements TokenStore {
       });
     }
   }
+}
+
+function revocationState(fid: string | undefined, family: string | null, subject: string | null): RevocationState {
+  return {
+    familyRevoked: fid !== undefined && family === '1',
+    subjectNotBefore: subject === null ? undefined : Number(subject),
+  };
 }

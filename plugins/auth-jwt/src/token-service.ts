@@ -6,6 +6,7 @@ import { AuthJwtErrors } from './errors.js';
 import { type JwsHeader, type JwsPolicy, JwsRefusal, jwsPolicy, verifyJws } from './jws-verify.js';
 import type { KeyRing, RingKey } from './key-ring.js';
 import { VerifiedTokenCache, type TokenCacheStats } from './token-cache.js';
+import type { RevocationMirrorStats } from './revocation-mirror.js';
 import type { RevocationState, TokenStore } from './token-store.js';
 
 /** `typ` header of access tokens (RFC 9068). */
@@ -117,7 +118,7 @@ export class TokenService {
       throw AuthJwtErrors.CLAIMS_INVALID(
         `issuePair: claims ${reserved.join(', ')} are set by auth-jwt and cannot be passed`,
       );
-    const { subjectNotBefore } = await this.store.revocation(subject, undefined);
+    const { subjectNotBefore } = await this.store.revocation(subject, undefined, true);
     return this.mint({ sub: subject, fid: randomUUID(), claims: { ...claims }, subjectNotBefore });
   }
 
@@ -151,6 +152,11 @@ export class TokenService {
       }
       this.cache.remapKeys((key) => successors.get(key));
     }
+  }
+
+  /** Counters of the redis store's revocation cache, or undefined when it is off (or the store is memory). */
+  revocationCacheStats(): RevocationMirrorStats | undefined {
+    return this.store.revocationCacheStats?.();
   }
 
   /** Counters of the verified-token cache, or undefined when it is disabled. */
@@ -205,7 +211,8 @@ export class TokenService {
   /** Rotates a refresh token: returns a new pair of the same family; the presented token becomes used. */
   async refresh(refreshToken: string): Promise<TokenPair> {
     const payload = await this.verify(refreshToken, REFRESH_TYP);
-    const { subjectNotBefore } = await this.checkRevoked(payload);
+    // Read from the store itself: a rotation extends a session, so it must not rest on a cached "not revoked".
+    const { subjectNotBefore } = await this.checkRevoked(payload, true);
     const outcome = await this.store.consumeRefresh(payload.jti);
     if (outcome === 'used') {
       // Either the legitimate client or a thief holds the newer token: nobody can tell which, so the session ends.
@@ -299,8 +306,11 @@ export class TokenService {
     return { payload: payload as VerifiedPayload, key };
   }
 
-  private async checkRevoked(payload: { sub: string; fid: string; iat: number }): Promise<RevocationState> {
-    const state = await this.store.revocation(payload.sub, payload.fid);
+  private async checkRevoked(
+    payload: { sub: string; fid: string; iat: number },
+    fresh = false,
+  ): Promise<RevocationState> {
+    const state = await this.store.revocation(payload.sub, payload.fid, fresh);
     if (state.familyRevoked)
       throw AuthJwtErrors.TOKEN_REVOKED('the session of this token was revoked', { headers: CHALLENGE });
     // Second granularity (iat): tokens issued in the revocation's second are revoked; mint() dates later ones after it.

@@ -1,6 +1,8 @@
 /** What consuming a refresh token found: it was active (now used), already used, or never known (or expired). */
 export type ConsumeOutcome = 'active' | 'used' | 'unknown';
 
+import type { RevocationMirrorStats } from './revocation-mirror.js';
+
 /** Revocation state relevant to one token, read in one round trip. */
 export interface RevocationState {
   readonly familyRevoked: boolean;
@@ -13,6 +15,8 @@ export interface RevocationState {
  * "not before" times. Every write carries a TTL (the refresh lifetime): state outlives every token it concerns, then goes.
  */
 export interface TokenStore {
+  /** Called by the plugin's start hook, once the connections it uses are open. */
+  open?(): Promise<void>;
   /** Called by the plugin's stop hook. */
   close(): Promise<void>;
   /** True when the store answers. */
@@ -23,7 +27,13 @@ export interface TokenStore {
   consumeRefresh(jti: string): Promise<ConsumeOutcome>;
   revokeFamily(fid: string, ttlSeconds: number): Promise<void>;
   revokeSubject(sub: string, notBefore: number, ttlSeconds: number): Promise<void>;
-  revocation(sub: string, fid: string | undefined): Promise<RevocationState>;
+  /**
+   * The revocations concerning a token. `fresh`: read from the store itself, never from a cache of it
+   * (before issuing or rotating tokens); otherwise a store may answer from what Redis keeps it told of.
+   */
+  revocation(sub: string, fid: string | undefined, fresh?: boolean): Promise<RevocationState>;
+  /** Counters of a store's revocation cache (the redis store's, when on). */
+  revocationCacheStats?(): RevocationMirrorStats | undefined;
 }
 
 /** In-process store (embedded profile, tests): one process only; its state dies with it. */

@@ -2,9 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { plugin as httpPlugin } from '@gantry/http';
 import { checkConformance, createTestKernel, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
-import { plugin as redisPlugin, RedisToken } from '@gantry/plugin-redis';
+import { silentLogger } from '@gantry/core';
+import { type KeyWatch, plugin as redisPlugin, RedisConnection, RedisToken } from '@gantry/plugin-redis';
 import { Redis } from 'ioredis';
-import { AuthJwtToken, plugin } from '../src/index.js';
+import { authJwtConfigSchema, AuthJwtToken, plugin, TokenService } from '../src/index.js';
+import { KeyRing } from '../src/key-ring.js';
+import { RedisTokenStore } from '../src/redis-token-store.js';
 import { appRoutes, AUDIENCE, claimPermissions, get, ISSUER, pemKey, problem } from './harness.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -16,7 +19,9 @@ describe('auth-jwt: two instances sharing Redis (through the redis plugin)', () 
   let a: TestKernel;
   let b: TestKernel;
 
-  const bootInstance = (): Promise<TestKernel> =>
+  // With the revocation cache (the default) kept far longer than any test: only Redis's push can make
+  // an instance see another's revocation of a key it keeps.
+  const bootInstance = (revocationCache: Record<string, unknown> = { ttlMs: 60_000 }): Promise<TestKernel> =>
     createTestKernel({
       plugins: [httpPlugin, redisPlugin, plugin, claimPermissions, appRoutes],
       config: {
@@ -27,9 +32,22 @@ describe('auth-jwt: two instances sharing Redis (through the redis plugin)', () 
           store: 'redis',
           prefix,
           keys: [{ kid: key.kid, privateKey: key.privatePem }],
+          revocationCache,
         },
       },
     });
+  /** Sends `token` to `kernel` until refused (every 2 ms, at most `withinMs`); returns the refusal. */
+  const firstRefusal = async (kernel: TestKernel, token: string, withinMs: number) => {
+    const deadline = Date.now() + withinMs;
+    for (;;) {
+      const res = await get(kernel, '/api/v1/me', { token });
+      if (res.statusCode !== 200 || Date.now() > deadline) return res;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  };
+  const hits = (kernel: TestKernel): number => kernel.get(AuthJwtToken).revocationCacheStats()!.hits;
+  const familyOf = (token: string): string =>
+    (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { fid: string }).fid;
 
   before(async () => {
     a = await bootInstance();
@@ -80,14 +98,47 @@ describe('auth-jwt: two instances sharing Redis (through the redis plugin)', () 
     }
   });
 
-  it('revokeSubject on A makes the access token fail on B', async () => {
+  it('revokeSubject on A makes an access token B keeps in memory fail on B as soon as Redis pushes the change', async () => {
     const pair = await a.get(AuthJwtToken).issuePair('user-everywhere');
     expect((await get(b, '/api/v1/me', { token: pair.accessToken })).statusCode).to.equal(200);
+    const before = hits(b);
+    expect((await get(b, '/api/v1/me', { token: pair.accessToken })).statusCode).to.equal(200);
+    expect(hits(b), 'B answered the second lookup from memory').to.equal(before + 1);
+    expect(b.get(AuthJwtToken).revocationCacheStats()!.live).to.equal(true);
+
     await a.get(AuthJwtToken).revokeSubject('user-everywhere');
-    const res = await get(b, '/api/v1/me', { token: pair.accessToken });
+    // The invalidation travels from Redis to B on B's own connection, beside A's reply: bounded wait,
+    // far below the 60 s the value would otherwise be kept.
+    const res = await firstRefusal(b, pair.accessToken, 1_000);
     expect(res.statusCode).to.equal(401);
     expect(problem(res).code).to.equal('GANTRY_AUTH_JWT_TOKEN_REVOKED');
     expect(res.headers['www-authenticate']).to.equal('Bearer error="invalid_token"');
+  });
+
+  it('refuses at once a token whose family this instance revoked, though it kept the lookup in memory', async () => {
+    const pair = await a.get(AuthJwtToken).issuePair('user-self');
+    for (let i = 0; i < 2; i++)
+      expect((await get(b, '/api/v1/me', { token: pair.accessToken })).statusCode).to.equal(200);
+    await b.get(AuthJwtToken).revokeFamily(familyOf(pair.accessToken));
+    const res = await get(b, '/api/v1/me', { token: pair.accessToken });
+    expect(res.statusCode).to.equal(401);
+    expect(problem(res).code).to.equal('GANTRY_AUTH_JWT_TOKEN_REVOKED');
+  });
+
+  it("reads Redis for every lookup with revocationCache.enabled false: A's revocation fails the next request on C", async () => {
+    const c = await bootInstance({ enabled: false });
+    try {
+      const pair = await a.get(AuthJwtToken).issuePair('user-strict');
+      for (let i = 0; i < 2; i++)
+        expect((await get(c, '/api/v1/me', { token: pair.accessToken })).statusCode).to.equal(200);
+      expect(c.get(AuthJwtToken).revocationCacheStats()).to.equal(undefined);
+      await a.get(AuthJwtToken).revokeSubject('user-strict');
+      const res = await get(c, '/api/v1/me', { token: pair.accessToken });
+      expect(res.statusCode).to.equal(401);
+      expect(problem(res).code).to.equal('GANTRY_AUTH_JWT_TOKEN_REVOKED');
+    } finally {
+      await c.stop();
+    }
   });
 
   it('a refresh token rotated on B is used once only, even when A and B race', async () => {
@@ -120,5 +171,89 @@ describe('auth-jwt: conformance with the redis store', () => {
       },
     });
     expect(results.filter((r) => !r.ok).map((r) => `${r.check}: ${r.message}`)).to.deep.equal([]);
+  });
+});
+
+describe('auth-jwt: the redis store with a revocation cache whose push never arrives', () => {
+  // The real Redis for every read and write; only the watch is replaced by one that says it is live and
+  // never delivers: what an instance lives through between a change and its invalidation, made to last.
+  const prefix = `gantry:jwt-silent:${randomUUID()}:`;
+  const key = pemKey('silent-1');
+  let connection: RedisConnection;
+  let store: RedisTokenStore;
+  let tokens: TokenService;
+
+  before(async () => {
+    connection = new RedisConnection({
+      url: REDIS_URL,
+      commandTimeoutMs: 1_000,
+      connectTimeoutMs: 1_000,
+      logger: silentLogger(),
+    });
+    await connection.open();
+    const silent = Object.create(connection) as RedisConnection;
+    silent.watchKeys = async (): Promise<KeyWatch> => ({ live: true, close: async () => undefined });
+    store = new RedisTokenStore({ connection: silent, prefix, revocationCache: { max: 100, ttlMs: 60_000 } });
+    await store.open();
+    const config = authJwtConfigSchema.parse({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      store: 'redis',
+      keys: [{ kid: key.kid, privateKey: key.privatePem }],
+    });
+    tokens = new TokenService({ config, store });
+    tokens.useKeyRing(await KeyRing.load(config.algorithm, config.keys!));
+  });
+  after(async () => {
+    await store.close();
+    const keys = await connection.run((c) => c.keys(`${prefix}*`));
+    if (keys.length) await connection.run((c) => c.del(...keys));
+    await connection.close();
+  });
+
+  const code = async (promise: Promise<unknown>): Promise<string | undefined> =>
+    promise.then(
+      () => undefined,
+      (err: { code?: string }) => err.code,
+    );
+
+  it("sees this instance's own revocations at once, without the push", async () => {
+    const pair = await tokens.issuePair('user-own');
+    await tokens.verifyAccess(pair.accessToken);
+    await tokens.verifyAccess(pair.accessToken);
+    expect(tokens.revocationCacheStats()).to.deep.include({ hits: 1, live: true });
+    const { fid } = await tokens.verifyAccess(pair.accessToken);
+    await tokens.revokeFamily(fid as string);
+    expect(await code(tokens.verifyAccess(pair.accessToken))).to.equal('GANTRY_AUTH_JWT_TOKEN_REVOKED');
+
+    const other = await tokens.issuePair('user-own-subject');
+    await tokens.verifyAccess(other.accessToken);
+    await tokens.revokeSubject('user-own-subject');
+    expect(await code(tokens.verifyAccess(other.accessToken))).to.equal('GANTRY_AUTH_JWT_TOKEN_REVOKED');
+  });
+
+  it('rotates a refresh token only after reading revocations from Redis itself, never from memory', async () => {
+    const pair = await tokens.issuePair('user-elsewhere');
+    const { fid } = await tokens.verifyAccess(pair.accessToken);
+    // Another instance's revocation, whose invalidation never reaches this one.
+    await connection.run((c) => c.set(`${prefix}fam:${fid as string}`, '1', 'EX', 60));
+    expect(
+      (await tokens.verifyAccess(pair.accessToken)).sub,
+      'the access token is still accepted from memory: the delay the push (or ttlMs) bounds',
+    ).to.equal('user-elsewhere');
+    expect(await code(tokens.refresh(pair.refreshToken))).to.equal('GANTRY_AUTH_JWT_TOKEN_REVOKED');
+    expect(await code(tokens.issuePair('user-elsewhere').then((p) => p.accessToken))).to.equal(undefined);
+  });
+
+  it('issues a new pair dated after a subject revocation it has not been told of', async () => {
+    const first = await tokens.issuePair('user-later');
+    await tokens.verifyAccess(first.accessToken);
+    const notBefore = Math.floor(Date.now() / 1000);
+    await connection.run((c) => c.set(`${prefix}sub:user-later`, String(notBefore), 'EX', 60));
+    const fresh = await tokens.issuePair('user-later');
+    const { iat } = JSON.parse(Buffer.from(fresh.accessToken.split('.')[1]!, 'base64url').toString()) as {
+      iat: number;
+    };
+    expect(iat, 'dated after the revocation, so it survives it').to.be.greaterThan(notBefore);
   });
 });

@@ -1,6 +1,7 @@
 import type { Logger } from '@gantry/core';
 import { Redis } from 'ioredis';
 import { RedisErrors } from './errors.js';
+import { type InvalidationListener, type KeyWatch, RedisKeyWatch } from './key-watch.js';
 
 /** What {@link RedisConnection} needs. */
 export interface RedisConnectionOptions {
@@ -35,6 +36,8 @@ export class RedisConnection {
   /** Settles when the subscriber's first connection attempt does (connected, or failed and retrying). */
   private subscriberReady: Promise<unknown> = Promise.resolve();
   private readonly channels = new Map<string, Set<(message: string) => void>>();
+  /** Open key watches, closed with this connection. */
+  private readonly watches = new Set<RedisKeyWatch>();
 
   constructor(private readonly options: RedisConnectionOptions) {}
 
@@ -176,6 +179,22 @@ export class RedisConnection {
     return subscriber;
   }
 
+  /**
+   * Has Redis push the changes of every key under `prefixes` to `listener` (server-assisted client-side
+   * caching, {@link RedisKeyWatch}): what lets a plugin keep values it read from Redis in memory and still
+   * see another instance's change as soon as Redis reports it. Each watch has a connection of its own,
+   * closed by the returned watch's `close()` or with this connection. Resolves once the watch is armed,
+   * refused by the server, or Redis is down (it arms at the next reconnection then).
+   */
+  async watchKeys(prefixes: readonly string[], listener: InvalidationListener): Promise<KeyWatch> {
+    if (prefixes.length === 0) throw new TypeError('watchKeys needs at least one prefix');
+    const client = this.client().duplicate({ lazyConnect: true, autoResubscribe: false });
+    const watch = new RedisKeyWatch(client, prefixes, listener, this.options.logger, () => this.watches.delete(watch));
+    this.watches.add(watch);
+    await watch.open();
+    return watch;
+  }
+
   /** True while the last command or connection attempt failed. */
   isFailing(): boolean {
     return this.failing;
@@ -225,6 +244,7 @@ export class RedisConnection {
     this.channels.clear();
     // Subscriber mode answers only (P)(UN)SUBSCRIBE, PING and QUIT: no need to wait for anything.
     subscriber?.disconnect();
+    for (const watch of [...this.watches]) await watch.close();
     const client = this.redis;
     if (!client) return;
     this.closing = true;

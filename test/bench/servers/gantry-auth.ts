@@ -49,6 +49,7 @@ const kernel = await createKernel({
         prefix: `${prefix}jwt:`,
         keys: [{ kid: settings.kid(), privateKey: settings.privatePem() }],
         tokenCache: { enabled: settings.tokenCache() },
+        revocationCache: { enabled: process.env.BENCH_REVOCATION_CACHE !== '0' },
       },
       rbac: { roles: { reader: { description: 'reads notes', permissions: [PERMISSION] } } },
       secure: {},
