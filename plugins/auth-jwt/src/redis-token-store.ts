@@ -48,7 +48,7 @@ export class RedisTokenStore implements TokenStore {
   /** With the revocation cache: has Redis push the changes of the revocation keys (a connection of the watch's own). */
   async open(): Promise<void> {
     if (!this.mirror || this.watch) return;
-    this.watch = await this.connection.watchKeys([`${this.prefix}fam:`, `${this.prefix}sub:`], this.mirror.invalidate);
+    this.watch = await this.connection.watchKeys([`${this.prefix}fam:`, `${this.prefix}sub:`], this.mirror.pushed);
     this.mirror.attach(this.watch);
   }
 
@@ -80,22 +80,34 @@ export class RedisTokenStore implements TokenStore {
 
   async revokeFamily(fid: string, ttlSeconds: number): Promise<void> {
     const key = `${this.prefix}fam:${fid}`;
-    try {
-      await this.run((c) => c.set(key, '1', 'EX', ttlSeconds));
-    } finally {
-      // This instance sees its own revocation at once (Redis's invalidation may arrive after the reply),
-      // and a read in flight is not kept; after a failed write the key's state is unknown: forgotten too.
-      this.mirror?.invalidate([key]);
-    }
+    await this.revoke(key, (c) => c.set(key, '1', 'EX', ttlSeconds));
   }
 
   async revokeSubject(sub: string, notBefore: number, ttlSeconds: number): Promise<void> {
     const key = `${this.prefix}sub:${sub}`;
+    await this.revoke(key, (c) => c.eval(REVOKE_SUBJECT, 1, key, String(notBefore), String(ttlSeconds)));
+  }
+
+  /**
+   * Writes a revocation key. With the revocation cache, this instance forgets the key as soon as Redis
+   * acknowledged the write (its invalidation may come after the reply), and a read in flight is not
+   * kept; after a failed write the key's state is unknown: forgotten too. The call then returns only
+   * once Redis has pushed the change to this instance's watch (bounded by the command timeout): Redis
+   * sends it to every instance's watch at the same time, so by then every other instance has been sent
+   * it, before the caller can answer anyone. Two turns of the event loop follow, for the watches of
+   * other kernels in this process to read what Redis wrote to them alongside.
+   */
+  private async revoke(key: string, write: (client: RedisClient) => Promise<unknown>): Promise<void> {
+    const pushed = this.mirror?.changeOf(key, this.connection.commandTimeoutMs);
     try {
-      await this.run((c) => c.eval(REVOKE_SUBJECT, 1, key, String(notBefore), String(ttlSeconds)));
+      await this.run(write);
     } finally {
       this.mirror?.invalidate([key]);
     }
+    if (pushed === undefined) return;
+    await pushed;
+    await nextTurn();
+    await nextTurn();
   }
 
   async revocation(sub: string, fid: string | undefined, fresh = false): Promise<RevocationState> {
@@ -127,6 +139,10 @@ export class RedisTokenStore implements TokenStore {
       });
     }
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function revocationState(fid: string | undefined, family: string | null, subject: string | null): RevocationState {

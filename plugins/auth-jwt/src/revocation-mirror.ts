@@ -32,21 +32,60 @@ export class RevocationMirror {
   private watch: KeyWatch | undefined;
   private hitCount = 0;
   private missCount = 0;
+  /** Writers waiting for Redis to push the change of a key they wrote. */
+  private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(private readonly options: { readonly max: number; readonly ttlMs: number }) {}
 
   /** The watch that keeps this mirror true (set at start, cleared at stop). */
   attach(watch: KeyWatch | undefined): void {
     this.watch = watch;
-    this.invalidate(null);
+    this.pushed(null);
   }
 
-  /** The watch's listener; also called after this instance's own revocations. */
-  readonly invalidate = (keys: readonly string[] | null): void => {
+  /** Forgets keys (all on `null`): after this instance's own revocations, and for every push. */
+  invalidate(keys: readonly string[] | null): void {
     this.changes++;
     if (keys === null) this.entries.clear();
     else for (const key of keys) this.entries.delete(key);
+  }
+
+  /** The watch's listener: what Redis pushed is forgotten, and writers waiting for it are released. */
+  readonly pushed = (keys: readonly string[] | null): void => {
+    this.invalidate(keys);
+    if (this.waiters.size === 0) return;
+    if (keys === null) {
+      for (const set of [...this.waiters.values()]) for (const release of [...set]) release();
+    } else {
+      for (const key of keys) for (const release of [...(this.waiters.get(key) ?? [])]) release();
+    }
   };
+
+  /**
+   * Called before writing `key`: settles once Redis has pushed a change of it (to every instance's watch,
+   * this one's included), everything was forgotten, or `timeoutMs` passed. Undefined while the watch is
+   * not live (nothing to wait for).
+   */
+  changeOf(key: string, timeoutMs: number): Promise<void> | undefined {
+    if (this.watch?.live !== true) return undefined;
+    return new Promise<void>((resolve) => {
+      let set = this.waiters.get(key);
+      if (set === undefined) {
+        set = new Set();
+        this.waiters.set(key, set);
+      }
+      const own = set;
+      const release = (): void => {
+        clearTimeout(timer);
+        own.delete(release);
+        if (own.size === 0 && this.waiters.get(key) === own) this.waiters.delete(key);
+        resolve();
+      };
+      const timer = setTimeout(release, timeoutMs);
+      timer.unref();
+      own.add(release);
+    });
+  }
 
   /** The kept value of `key` (`null`: absent in Redis) while fresh and the watch live; `undefined` otherwise. */
   get(key: string, now: number): string | null | undefined {

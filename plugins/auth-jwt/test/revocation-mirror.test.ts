@@ -91,4 +91,35 @@ describe('auth-jwt: revocation mirror', () => {
     mirror.attach(undefined);
     expect(mirror.stats()).to.deep.include({ size: 0, live: false });
   });
+
+  it('releases a writer waiting for a key once Redis pushes that key (or everything), not for its own invalidation', async () => {
+    const watch = switchableWatch();
+    const mirror = new RevocationMirror({ max: 10, ttlMs: 1_000 });
+    mirror.attach(watch);
+    const settled: string[] = [];
+    const track = (name: string, p: Promise<void> | undefined): void => {
+      void p?.then(() => settled.push(name));
+    };
+    track('fam:a', mirror.changeOf('fam:a', 10_000));
+    track('fam:b', mirror.changeOf('fam:b', 10_000));
+    track('fam:c', mirror.changeOf('fam:c', 10_000));
+    const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+    mirror.invalidate(['fam:a']);
+    mirror.pushed(['fam:other']);
+    await tick();
+    expect(settled, 'a local invalidation or another key releases nobody').to.deep.equal([]);
+    mirror.pushed(['fam:a']);
+    await tick();
+    expect(settled).to.deep.equal(['fam:a']);
+    mirror.pushed(null);
+    await tick();
+    expect(settled.sort()).to.deep.equal(['fam:a', 'fam:b', 'fam:c']);
+
+    const started = Date.now();
+    await mirror.changeOf('fam:d', 30);
+    expect(Date.now() - started, 'bounded by its timeout').to.be.at.least(25);
+    watch.live = false;
+    expect(mirror.changeOf('fam:e', 10), 'nothing to wait for without a live watch').to.equal(undefined);
+  });
 });
