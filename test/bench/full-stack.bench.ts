@@ -1,6 +1,6 @@
 /**
- * The "full stack" route side by side (issue 12): Gantry (verified-token cache on and off, on the
- * express and the fastify engine), NestJS (express platform) and Fastify 5, each doing the same work
+ * The "full stack" route side by side (issue 12): Gantry (as shipped; with revocations read from Redis
+ * on every request; with both its caches off, on the express and the fastify engine), NestJS (express platform) and Fastify 5, each doing the same work
  * (see servers/full-common.ts): helmet headers, a per-IP rate limit counted in Redis, an ES256
  * bearer checked with jose, a revocation lookup in Redis, a permission from the subject's roles, a
  * duration histogram and one async log line.
@@ -160,6 +160,7 @@ try {
     figures,
     ratios: {
       ...ratios('gantry'),
+      ...ratios('gantryLookup'),
       ...ratios('gantryNoCache'),
       ...ratios('gantryFastify'),
       ...ratios('gantryFastifyNoCache'),

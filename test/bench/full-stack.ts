@@ -17,11 +17,18 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** The servers doing the full-stack work, by name → script (and environment). */
 export const FULL_STACK_SERVERS = {
+  // As shipped: verified-token cache and revocation cache on.
   gantry: { script: 'gantry-auth.js', env: {} },
-  gantryNoCache: { script: 'gantry-auth.js', env: { BENCH_TOKEN_CACHE: '0' } },
+  // Token cache on, revocations read from Redis on every request (`revocationCache.enabled: false`).
+  gantryLookup: { script: 'gantry-auth.js', env: { BENCH_REVOCATION_CACHE: '0' } },
+  // Both off: every request checks the signature and reads Redis, the per-request work of the peers.
+  gantryNoCache: { script: 'gantry-auth.js', env: { BENCH_TOKEN_CACHE: '0', BENCH_REVOCATION_CACHE: '0' } },
   // The same Gantry route on the fastify engine (`http.engine: "fastify"`).
   gantryFastify: { script: 'gantry-auth.js', env: { BENCH_ENGINE: 'fastify' } },
-  gantryFastifyNoCache: { script: 'gantry-auth.js', env: { BENCH_ENGINE: 'fastify', BENCH_TOKEN_CACHE: '0' } },
+  gantryFastifyNoCache: {
+    script: 'gantry-auth.js',
+    env: { BENCH_ENGINE: 'fastify', BENCH_TOKEN_CACHE: '0', BENCH_REVOCATION_CACHE: '0' },
+  },
   nest: { script: 'nest-full.js', env: {} },
   fastify: { script: 'fastify-full.js', env: {} },
 } as const satisfies Record<string, { script: string; env: Record<string, string> }>;

@@ -1,6 +1,7 @@
 // Gantry's "full stack" route: kernel + http (helmet headers) + metrics (duration histogram) + redis +
 // rate-limit (per IP, counted in Redis) + database (SQLite in memory, for rbac) + auth-jwt (ES256
-// bearer, revocation lookup in Redis, verified-token cache unless BENCH_TOKEN_CACHE=0) + rbac (role →
+// bearer, revocation lookup in Redis, verified-token cache unless BENCH_TOKEN_CACHE=0, revocation cache
+// unless BENCH_REVOCATION_CACHE=0) + rbac (role →
 // permission) + one route that needs `notes:read` and writes one log line (pino, async, /dev/null).
 // On express, or on the fastify engine with BENCH_ENGINE=fastify.
 // Tokens come from the bench runner's key (env, see full-common.ts). Prints `{"port":…}` on stdout.
