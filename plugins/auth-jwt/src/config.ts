@@ -135,7 +135,7 @@ export const authJwtConfigSchema = z
       .strict()
       .default({ enabled: true, max: 10_000, ttlMs: 1_000 })
       .describe(
-        'Revocation cache (redis store only): a revocation made on any instance is seen as soon as Redis pushes it (sub-millisecond on a LAN), on this instance at once; with the push connection lost nothing is kept; a server refusing CLIENT TRACKING (before Redis 6) leaves every lookup in Redis',
+        'Revocation cache (redis store only): a revocation made on any instance is seen as soon as Redis pushes it (the revoking call returns once it has), on the revoking instance at once; with the push connection lost nothing is kept; a server refusing CLIENT TRACKING (before Redis 6) leaves every lookup in Redis',
       ),
     keys: z
       .array(keySchema)
