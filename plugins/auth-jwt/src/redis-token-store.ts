@@ -93,9 +93,9 @@ export class RedisTokenStore implements TokenStore {
    * acknowledged the write (its invalidation may come after the reply), and a read in flight is not
    * kept; after a failed write the key's state is unknown: forgotten too. The call then returns only
    * once Redis has pushed the change to this instance's watch (bounded by the command timeout): Redis
-   * sends it to every instance's watch at the same time, so by then every other instance has been sent
-   * it, before the caller can answer anyone. Two turns of the event loop follow, for the watches of
-   * other kernels in this process to read what Redis wrote to them alongside.
+   * sends it to every instance's watch in the same pass of its event loop, so by then every other
+   * instance has been sent it, before the caller can answer anyone. Two turns of the event loop follow,
+   * for the watches of other kernels in this process to read what Redis wrote to them alongside.
    */
   private async revoke(key: string, write: (client: RedisClient) => Promise<unknown>): Promise<void> {
     const pushed = this.mirror?.changeOf(key, this.connection.commandTimeoutMs);
