@@ -111,8 +111,11 @@ export const plugin = definePlugin({
         const ring = service.started ? service.keys() : undefined;
         if (!ring) return { status: 'down', details: { store: storeKind, error: 'not started' } };
         const ok = await store.ping();
+        // With the revocation cache: whether Redis is pushing changes (else every lookup reads Redis).
+        const cache = service.revocationCacheStats();
+        const revocationCache = cache === undefined ? {} : { revocationCache: cache.live ? 'live' : 'bypassed' };
         return ok
-          ? { status: 'up', details: { store: storeKind, kid: ring.signing.kid } }
+          ? { status: 'up', details: { store: storeKind, kid: ring.signing.kid, ...revocationCache } }
           : { status: 'down', details: { store: storeKind, error: 'unreachable' } };
       },
       { critical: true, timeoutMs: (connection?.commandTimeoutMs ?? 1_000) + 1_000 },

@@ -56,7 +56,10 @@ describe('auth-jwt: two instances sharing Redis (through the redis plugin)', () 
   it('is ready with the redis store', async () => {
     const res = await a.inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode, res.body).to.equal(200);
-    expect(res.json().checks['auth-jwt']).to.deep.include({ status: 'up', details: { store: 'redis', kid: key.kid } });
+    expect(res.json().checks['auth-jwt']).to.deep.include({
+      status: 'up',
+      details: { store: 'redis', kid: key.kid, revocationCache: 'live' },
+    });
   });
 
   it("keeps its state in the shared connection's Redis, under its prefix", async () => {
@@ -137,6 +140,40 @@ describe('auth-jwt: two instances sharing Redis (through the redis plugin)', () 
       expect(problem(res).code).to.equal('GANTRY_AUTH_JWT_TOKEN_REVOKED');
     } finally {
       await c.stop();
+    }
+  });
+
+  it('with a Redis that refuses CLIENT TRACKING: ready, "bypassed", and every lookup reads Redis', async () => {
+    const admin = new Redis(REDIS_URL);
+    const user = `gantry-jwt-test-${randomUUID().slice(0, 8)}`;
+    await admin.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '&*', '+@all', '-client|tracking');
+    const d = await createTestKernel({
+      plugins: [httpPlugin, redisPlugin, plugin, claimPermissions, appRoutes],
+      config: {
+        redis: { url: `redis://${user}:pw@127.0.0.1:6379` },
+        'auth-jwt': {
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          store: 'redis',
+          prefix,
+          keys: [{ kid: key.kid, privateKey: key.privatePem }],
+        },
+      },
+    });
+    try {
+      const ready = await d.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).to.equal(200);
+      expect(ready.json().checks['auth-jwt'].details).to.deep.include({ revocationCache: 'bypassed' });
+      const pair = await a.get(AuthJwtToken).issuePair('user-bypassed');
+      for (let i = 0; i < 2; i++)
+        expect((await get(d, '/api/v1/me', { token: pair.accessToken })).statusCode).to.equal(200);
+      expect(d.get(AuthJwtToken).revocationCacheStats()).to.deep.include({ hits: 0, size: 0, live: false });
+      await a.get(AuthJwtToken).revokeSubject('user-bypassed');
+      expect((await get(d, '/api/v1/me', { token: pair.accessToken })).statusCode).to.equal(401);
+    } finally {
+      await d.stop();
+      await admin.call('ACL', 'DELUSER', user);
+      await admin.quit();
     }
   });
 
