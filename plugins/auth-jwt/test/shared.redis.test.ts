@@ -21,11 +21,14 @@ describe('auth-jwt: two instances sharing Redis (through the redis plugin)', () 
 
   // With the revocation cache (the default) kept far longer than any test: only Redis's push can make
   // an instance see another's revocation of a key it keeps.
-  const bootInstance = (revocationCache: Record<string, unknown> = { ttlMs: 60_000 }): Promise<TestKernel> =>
+  const bootInstance = (
+    revocationCache: Record<string, unknown> = { ttlMs: 60_000 },
+    url = REDIS_URL,
+  ): Promise<TestKernel> =>
     createTestKernel({
       plugins: [httpPlugin, redisPlugin, plugin, claimPermissions, appRoutes],
       config: {
-        redis: { url: REDIS_URL },
+        redis: { url },
         'auth-jwt': {
           issuer: ISSUER,
           audience: AUDIENCE,
@@ -147,19 +150,7 @@ describe('auth-jwt: two instances sharing Redis (through the redis plugin)', () 
     const admin = new Redis(REDIS_URL);
     const user = `gantry-jwt-test-${randomUUID().slice(0, 8)}`;
     await admin.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '&*', '+@all', '-client|tracking');
-    const d = await createTestKernel({
-      plugins: [httpPlugin, redisPlugin, plugin, claimPermissions, appRoutes],
-      config: {
-        redis: { url: `redis://${user}:pw@127.0.0.1:6379` },
-        'auth-jwt': {
-          issuer: ISSUER,
-          audience: AUDIENCE,
-          store: 'redis',
-          prefix,
-          keys: [{ kid: key.kid, privateKey: key.privatePem }],
-        },
-      },
-    });
+    const d = await bootInstance({}, `redis://${user}:pw@127.0.0.1:6379`);
     try {
       const ready = await d.inject({ method: 'GET', url: '/readyz' });
       expect(ready.statusCode).to.equal(200);
