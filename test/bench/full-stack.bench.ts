@@ -1,9 +1,9 @@
 /**
  * The "full stack" route side by side (issue 12): Gantry (as shipped; with revocations read from Redis
- * on every request; with both its caches off, on the express and the fastify engine), NestJS (express platform) and Fastify 5, each doing the same work
- * (see servers/full-common.ts): helmet headers, a per-IP rate limit counted in Redis, an ES256
- * bearer checked with jose, a revocation lookup in Redis, a permission from the subject's roles, a
- * duration histogram and one async log line.
+ * on every request; with both its caches off; on the express and the fastify engine), NestJS (express
+ * platform) and Fastify 5, each doing the same work (see servers/full-common.ts): helmet headers, a
+ * per-IP rate limit counted in Redis, an ES256 bearer checked with jose, a revocation lookup in Redis,
+ * a permission from the subject's roles, a duration histogram and one async log line.
  *
  * Every server first passes the equivalence check (full-stack.ts), then is loaded by autocannon in
  * alternating rounds (drift hits all alike). Reported per server: req/s, p99, server CPU µs per
