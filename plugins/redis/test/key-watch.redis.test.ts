@@ -6,10 +6,7 @@ import { memoryLogger, type LogLine, TcpProxy, type TestKernel } from '@gantry/t
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { type KeyWatch, RedisToken } from '../src/index.js';
-import { boot, eventually } from './support/probe.js';
-
-const REDIS = { host: process.env.REDIS_HOST ?? '127.0.0.1', port: Number(process.env.REDIS_PORT ?? 6379) };
-const REDIS_URL = `redis://${REDIS.host}:${REDIS.port}`;
+import { boot, eventually, REDIS, REDIS_URL } from './support/probe.js';
 
 describe('redis: watchKeys (changes pushed by Redis)', () => {
   const prefix = `gantry:watch-test:${randomBytes(6).toString('hex')}:`;

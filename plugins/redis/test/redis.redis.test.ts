@@ -6,11 +6,8 @@ import { checkConformance, memoryLogger, type LogLine, type TestKernel } from '@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { plugin, RedisToken } from '../src/index.js';
-import { boot, eventually, readiness, rejection } from './support/probe.js';
+import { boot, eventually, readiness, rejection, REDIS, REDIS_URL } from './support/probe.js';
 import { TcpProxy } from '@gantry/testing';
-
-const REDIS = { host: process.env.REDIS_HOST ?? '127.0.0.1', port: Number(process.env.REDIS_PORT ?? 6379) };
-const REDIS_URL = `redis://${REDIS.host}:${REDIS.port}`;
 
 describe('redis: with the real Redis', () => {
   // A prefix of its own per run: parallel runs never collide; every key under it is deleted at the end.

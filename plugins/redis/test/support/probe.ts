@@ -3,6 +3,10 @@ import { plugin as httpPlugin } from '@gantry/http';
 import { createTestKernel, type TestKernel } from '@gantry/testing';
 import { plugin as redisPlugin, RedisToken } from '../../src/index.js';
 
+/** The real Redis of the `*.redis.test.ts` suites (REDIS_HOST:REDIS_PORT, default 127.0.0.1:6379). */
+export const REDIS = { host: process.env.REDIS_HOST ?? '127.0.0.1', port: Number(process.env.REDIS_PORT ?? 6379) };
+export const REDIS_URL = `redis://${REDIS.host}:${REDIS.port}`;
+
 /**
  * A plugin using the shared connection the way real ones do: `GET /api/v1/<name>` increments `key`
  * with `run()` and answers `{ value }`.
