@@ -73,7 +73,13 @@ export {
   type ResolvedConfig,
   type ResolvedPluginConfig,
 } from './setup.js';
-export { resolvePlugin, candidatesFor, type ResolvedPlugin, type ResolveResult } from './resolve.js';
+export {
+  candidatesFor,
+  type PluginLoaders,
+  type ResolvedPlugin,
+  type ResolveResult,
+  resolvePlugin,
+} from './resolve.js';
 export {
   findUnsafeStrings,
   hasUnsafeStrings,

@@ -11,6 +11,14 @@ export interface ResolvedPlugin {
   readonly from: string;
 }
 
+/**
+ * Module loaders by config key, for an application bundled into one file (esbuild, webpack, Rollup):
+ * `{ http: () => import('@gantry/http'), './plugins/notes.js': () => import('./plugins/notes.js') }`.
+ * A bundler sees each `import()` and puts the module in a chunk of its own; the kernel calls the
+ * loader of an enabled key only, so a plugin the config does not enable is still never loaded.
+ */
+export type PluginLoaders = Readonly<Record<string, () => Promise<unknown>>>;
+
 /** The outcome for one specifier: a plugin, or a problem with its fix. */
 export type ResolveResult = { ok: true; value: ResolvedPlugin } | { ok: false; problem: string };
 
@@ -34,9 +42,12 @@ export async function resolvePlugin(
   appDir: string,
   preloaded?: ReadonlyMap<string, Plugin>,
   fallbackDir?: string,
+  loaders?: PluginLoaders,
 ): Promise<ResolveResult> {
   const pre = preloaded?.get(specifier);
   if (pre) return { ok: true, value: { specifier, plugin: pre, from: 'preloaded' } };
+  const loader = loaders && Object.hasOwn(loaders, specifier) ? loaders[specifier] : undefined;
+  if (loader) return loadFrom(specifier, `loader "${specifier}"`, loader);
   if (isPathSpecifier(specifier)) {
     const file = path.resolve(appDir, specifier);
     const entry = resolveFileEntry(file);
@@ -45,7 +56,7 @@ export async function resolvePlugin(
         ok: false,
         problem: `plugin "${specifier}": no file at ${file} (tried .js, .mjs, .ts, .mts, /index.js). Fix: check the path, relative to the config file's folder`,
       };
-    return loadFrom(specifier, entry);
+    return loadFrom(specifier, entry, () => import(pathToFileURL(entry).href));
   }
   const tried: string[] = [];
   for (const candidate of candidatesFor(specifier)) {
@@ -53,7 +64,7 @@ export async function resolvePlugin(
     // From the config file's folder first, then the app's (a GANTRY_CONFIG file may live elsewhere).
     const entry =
       resolvePackageEntry(candidate, appDir) ?? (fallbackDir ? resolvePackageEntry(candidate, fallbackDir) : undefined);
-    if (entry) return loadFrom(specifier, entry);
+    if (entry) return loadFrom(specifier, entry, () => import(pathToFileURL(entry).href));
   }
   return { ok: false, problem: notFound(specifier, tried, [appDir, ...(fallbackDir ? [fallbackDir] : [])]) };
 }
@@ -108,10 +119,16 @@ function safeReaddir(dir: string): string[] {
   }
 }
 
-async function loadFrom(specifier: string, entry: string): Promise<ResolveResult> {
+async function loadFrom(specifier: string, entry: string, load: () => Promise<unknown>): Promise<ResolveResult> {
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
+    const loaded = await load();
+    if (!loaded || typeof loaded !== 'object')
+      return {
+        ok: false,
+        problem: `plugin "${specifier}": ${entry} gave ${loaded === null ? 'null' : typeof loaded}, not a module. Fix: the loader must return the module, e.g. () => import('${specifier}')`,
+      };
+    mod = loaded as Record<string, unknown>;
   } catch (err) {
     return { ok: false, problem: `plugin "${specifier}": importing ${entry} failed: ${(err as Error).message}` };
   }

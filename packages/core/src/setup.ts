@@ -28,7 +28,7 @@ import { topoSort } from './graph.js';
 import { HealthRegistryToken, KernelInfoToken, LoggerToken } from './kernel-info.js';
 import type { Logger } from './logger.js';
 import { isPlugin, pluginMetadataProblems, type Plugin } from './plugin.js';
-import { resolvePlugin } from './resolve.js';
+import { type PluginLoaders, resolvePlugin } from './resolve.js';
 import { closest, didYouMean, officialOwnerOf } from './suggest.js';
 import { tokenName } from './token.js';
 import { KERNEL_VERSION } from './version.js';
@@ -46,6 +46,12 @@ export interface ResolveConfigOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Plugin values usable by name in the config without resolving a package (tests, bundled apps). */
   readonly plugins?: readonly Plugin[];
+  /**
+   * Module loaders by config key, tried before the key is resolved from `node_modules` or a path:
+   * what a bundled application passes so that its bundler sees every plugin module (see
+   * {@link PluginLoaders}). Only the loaders of enabled keys are called.
+   */
+  readonly pluginLoaders?: PluginLoaders;
   /** A logger supplied by the caller: the `LOG_LEVEL` variable is then not read (nor checked). */
   readonly logger?: Logger;
   /** Kernel settings; the config file's `kernel` key and `GANTRY_KERNEL__*` override them. */
@@ -170,7 +176,9 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
   const preloaded = new Map<string, Plugin>();
   for (const p of options.plugins ?? []) if (isPlugin(p)) preloaded.set(p.name, p);
 
-  const resolved = await Promise.all(enabled.map(([spec]) => resolvePlugin(spec, configDir, preloaded, appDir)));
+  const resolved = await Promise.all(
+    enabled.map(([spec]) => resolvePlugin(spec, configDir, preloaded, appDir, options.pluginLoaders)),
+  );
   const plugins = new Map<
     string,
     { plugin: Plugin; specifier: string; from: string; options: Record<string, unknown> }

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
-import { candidatesFor, createKernel, isPlugin, resolvePlugin, silentLogger, type Token } from '../src/index.js';
-import { CORE_URL, FIXTURES, problemsOf, rejection, tempDir } from './helpers.js';
+import { candidatesFor, createKernel, isPlugin, resolvePlugin, silentLogger, type Token, token } from '../src/index.js';
+import { CORE_URL, FIXTURES, plugin, problemsOf, rejection, tempDir } from './helpers.js';
 
 const APP = path.join(FIXTURES, 'app');
 
@@ -147,5 +147,70 @@ describe('plugin resolution', () => {
     } finally {
       tmp.remove();
     }
+  });
+
+  it('takes a key from its loader (bundled apps): only enabled keys are loaded, before any package or path', async () => {
+    const called: string[] = [];
+    const BundledToken = token<string>('fixture.bundled.Greeting');
+    const greeter = plugin('bundled-greeter', {
+      provides: [BundledToken],
+      register: (ctx) => ctx.provide(BundledToken, 'from the loader'),
+    });
+    const pluginLoaders = {
+      // A key that also names an installed package and a missing path: the loader wins over both.
+      http: async () => {
+        called.push('http');
+        return { plugin: greeter };
+      },
+      './nowhere.js': async () => {
+        called.push('./nowhere.js');
+        return { unrelated: 1, plugin: plugin('bundled-local') };
+      },
+      'not-enabled': async () => {
+        called.push('not-enabled');
+        throw new Error('a loader of a key the config does not enable ran');
+      },
+    };
+    const kernel = await createKernel({
+      appDir: APP,
+      config: { plugins: { http: {}, './nowhere.js': {}, 'not-enabled': false } },
+      pluginLoaders,
+      env: {},
+      logger: silentLogger(),
+    });
+    try {
+      expect(called.sort()).to.deep.equal(['./nowhere.js', 'http']);
+      expect(kernel.pluginNames).to.have.members(['bundled-greeter', 'bundled-local']);
+      await kernel.start();
+      expect(kernel.get(BundledToken)).to.equal('from the loader');
+      const r = await resolvePlugin('./nowhere.js', APP, undefined, undefined, pluginLoaders);
+      if (!r.ok) expect.fail(r.problem);
+      expect(r.value.from).to.equal('loader "./nowhere.js"');
+      expect(r.value.plugin.name).to.equal('bundled-local');
+    } finally {
+      await kernel.stop();
+    }
+  });
+
+  it('explains a loader that fails, returns no module, or a module without a plugin', async () => {
+    const loaders = {
+      boom: async () => {
+        throw new Error('chunk missing');
+      },
+      empty: async () => undefined,
+      none: async () => ({ version: '1' }),
+      // A key of Object.prototype is not a loader.
+      constructor: undefined as never,
+    };
+    const boom = await resolvePlugin('boom', APP, undefined, undefined, loaders);
+    expect(!boom.ok && boom.problem).to.equal('plugin "boom": importing loader "boom" failed: chunk missing');
+    const empty = await resolvePlugin('empty', APP, undefined, undefined, loaders);
+    expect(!empty.ok && empty.problem).to.equal(
+      `plugin "empty": loader "empty" gave undefined, not a module. Fix: the loader must return the module, e.g. () => import('empty')`,
+    );
+    const none = await resolvePlugin('none', APP, undefined, undefined, loaders);
+    expect(!none.ok && none.problem).to.include('loader "none" exports no plugin');
+    const inherited = await resolvePlugin('toString', APP, undefined, undefined, {});
+    expect(!inherited.ok && inherited.problem).to.include('cannot find package @gantry/plugin-toString');
   });
 });
