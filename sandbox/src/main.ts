@@ -1,4 +1,5 @@
-// The sandbox's entry point: `node dist/src/main.js` serves; `node dist/src/main.js db:migrate` runs a command.
+// The sandbox's entry point: `node dist/src/main.js` serves; `node dist/src/main.js db:migrate` runs a
+// command. `npm run bundle` makes dist/bundle/main.js of it (what `npm start` runs).
 import module from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 // kernel and the plugins it imports skip most of their parsing and compiling. Enabled before the
 // kernel is imported so that it covers every module but this one.
 module.enableCompileCache?.();
-const { runMain } = await import('@gantry/core');
+const [{ runMain }, { pluginLoaders }] = await Promise.all([import('@gantry/core'), import('./plugins.js')]);
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-await runMain({ appDir });
+await runMain({ appDir, pluginLoaders });

@@ -133,7 +133,7 @@ async function coldStart(): Promise<{ ms: number; rssMb: number }> {
   const { env: ports, base } = await sandboxPorts();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-bench-'));
   const t0 = performance.now();
-  const child = spawn(process.execPath, [path.join(repo, 'sandbox/dist/src/main.js')], {
+  const child = spawn(process.execPath, [path.join(repo, 'sandbox/dist/bundle/main.js')], {
     cwd: path.join(repo, 'sandbox'),
     env: {
       ...process.env,

@@ -43,13 +43,13 @@ if (pin) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio
 
 /**
  * How `npm start` runs the sandbox: the environment and Node flags of the root package.json's start
- * script (`exec env VAR=... node --flag... dist/src/main.js`), so the figures are for that command.
+ * script (`exec env VAR=... node --flag... dist/bundle/main.js`), so the figures are for that command.
  */
-function startCommand(): { env: Record<string, string>; flags: string[] } {
+function startCommand(): { env: Record<string, string>; flags: string[]; entry: string } {
   const scripts = (
     JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
   ).scripts;
-  const m = /exec (?:env ((?:\w+=\S+ )+))?node ((?:--\S+ )*)dist\/src\/main\.js/.exec(scripts.start ?? '');
+  const m = /exec (?:env ((?:\w+=\S+ )+))?node ((?:--\S+ )*)(dist\/(?:src|bundle)\/main\.js)/.exec(scripts.start ?? '');
   if (!m) throw new Error(`cannot read how "npm start" runs the sandbox from: ${scripts.start}`);
   const env = Object.fromEntries(
     (m[1] ?? '')
@@ -58,7 +58,7 @@ function startCommand(): { env: Record<string, string>; flags: string[] } {
       .filter(Boolean)
       .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
-  return { env, flags: (m[2] ?? '').trim().split(' ').filter(Boolean) };
+  return { env, flags: (m[2] ?? '').trim().split(' ').filter(Boolean), entry: m[3]! };
 }
 const start = startCommand();
 
@@ -67,7 +67,11 @@ const ADMIN = { email: 'bench-admin@example.com', password: 'bench-admin-passwor
 
 type PluginMap = Record<string, unknown>;
 
-/** The sandbox's plugins in its embedded profile, in config order, local paths made absolute. */
+/**
+ * The sandbox's plugins in its embedded profile, in config order. Local plugins keep their keys
+ * (`./dist/src/...`): the sandbox's entry has a loader for each, so a temp config file naming them
+ * loads the bundled module, not the file beside it (which would bring a second @gantry/core).
+ */
 function sandboxPlugins(): PluginMap {
   const file = JSON.parse(readFileSync(path.join(sandboxDir, 'gantry.config.json'), 'utf8')) as {
     plugins: PluginMap;
@@ -82,13 +86,13 @@ function sandboxPlugins(): PluginMap {
   const out: PluginMap = {};
   for (const [name, options] of Object.entries(merged)) {
     if (options === false) continue;
-    out[name.startsWith('./') ? path.join(sandboxDir, name) : name] = options;
+    out[name] = options;
   }
   return out;
 }
 
 const all = sandboxPlugins();
-const demo = path.join(sandboxDir, 'dist/src/demo/plugin.js');
+const demo = './dist/src/demo/plugin.js';
 const pick = (names: string[]): PluginMap => Object.fromEntries(names.map((n) => [n, all[n] ?? {}]));
 /**
  * The plugin sets of the scaling run; each serves the public route. From 10 plugins on, the route
@@ -150,7 +154,7 @@ async function spawnSandbox(options: {
     writeFileSync(file, JSON.stringify({ plugins: options.plugins }, null, 2));
     env.GANTRY_CONFIG = file;
   }
-  const entry = path.join(sandboxDir, 'dist/src/main.js');
+  const entry = path.join(sandboxDir, start.entry);
   const node = [process.execPath, ...start.flags, entry];
   const [command, args] = pin ? ['taskset', ['-c', '1', ...node]] : [node[0]!, node.slice(1)];
   const t0 = performance.now();

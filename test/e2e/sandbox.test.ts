@@ -8,11 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { Browser, throughProvider } from '@gantry/testing';
 import { expect } from 'chai';
 import { ensurePromtool, promtoolCheck } from '../support/promtool.js';
-import { startSandbox, type Sandbox } from '../support/sandbox-process.js';
+import { bundledMain, type Sandbox, startSandbox, unbundledMain } from '../support/sandbox-process.js';
 import { freePort } from '../support/sandbox-ports.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const main = path.join(repo, 'sandbox/dist/src/main.js');
 
 describe('sandbox (embedded profile, real process)', function () {
   this.timeout(30_000);
@@ -156,30 +155,34 @@ describe('sandbox (embedded profile, real process)', function () {
 describe('sandbox with a bad config', function () {
   this.timeout(30_000);
 
-  it('refuses to start, lists every problem, exits 1 before listening', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-badconfig-'));
-    const file = path.join(dir, 'gantry.config.json');
-    writeFileSync(
-      file,
-      JSON.stringify({ plugins: { http: { port: 70000 }, metricz: {}, database: { driver: 'mysql' } } }),
-    );
-    const port = await freePort();
-    const child = spawn(process.execPath, [main], {
-      cwd: path.join(repo, 'sandbox'),
-      env: { ...process.env, GANTRY_CONFIG: file, PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  for (const [entry, main] of [
+    ['bundled', bundledMain],
+    ['unbundled', unbundledMain],
+  ] as const)
+    it(`refuses to start, lists every problem, exits 1 before listening (${entry} entry)`, async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-badconfig-'));
+      const file = path.join(dir, 'gantry.config.json');
+      writeFileSync(
+        file,
+        JSON.stringify({ plugins: { http: { port: 70000 }, metricz: {}, database: { driver: 'mysql' } } }),
+      );
+      const port = await freePort();
+      const child = spawn(process.execPath, [main], {
+        cwd: path.join(repo, 'sandbox'),
+        env: { ...process.env, GANTRY_CONFIG: file, PORT: String(port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let err = '';
+      child.stderr!.on('data', (d: Buffer) => (err += String(d)));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      rmSync(dir, { recursive: true, force: true });
+      expect(code).to.equal(1);
+      expect(err).to.include('GANTRY_CORE_BOOT_INVALID');
+      expect(err).to.include('3 problems');
+      expect(err).to.include('plugin "metricz": cannot find package @gantry/plugin-metricz');
+      expect(err).to.match(/plugin "http": option "port": .*70000/);
+      expect(err).to.match(/plugin "database": option "driver": .*mysql/);
     });
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += String(d)));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    rmSync(dir, { recursive: true, force: true });
-    expect(code).to.equal(1);
-    expect(err).to.include('GANTRY_CORE_BOOT_INVALID');
-    expect(err).to.include('3 problems');
-    expect(err).to.include('plugin "metricz": cannot find package @gantry/plugin-metricz');
-    expect(err).to.match(/plugin "http": option "port": .*70000/);
-    expect(err).to.match(/plugin "database": option "driver": .*mysql/);
-  });
 });
 
 describe('sandbox compose profile', () => {

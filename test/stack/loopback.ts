@@ -165,7 +165,7 @@ export class LoopbackStack {
 
   /** Starts (or restarts) an instance on its port and waits for /readyz. */
   async startInstance(instance: Instance, inheritLogs = false): Promise<void> {
-    const child = spawn(process.execPath, [repoPath('sandbox/dist/src/main.js')], {
+    const child = spawn(process.execPath, [repoPath('sandbox/dist/bundle/main.js')], {
       cwd: repoPath('sandbox'),
       env: { ...process.env, ...this.env, PORT: String(instance.port) },
       stdio: ['ignore', inheritLogs ? 'inherit' : 'ignore', inheritLogs ? 'inherit' : 'pipe'],

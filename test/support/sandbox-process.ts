@@ -1,4 +1,5 @@
-// The sandbox as a real process on ports of its own, as a newcomer runs it (`node dist/src/main.js`).
+// The sandbox as a real process on ports of its own, as a newcomer runs it (`npm start`: the bundle
+// `scripts/bundle.mjs` makes of dist/src/main.js, which the test scripts build before mocha runs).
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +7,11 @@ import { sandboxPorts } from './sandbox-ports.js';
 
 /** The repository's root folder. */
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const main = path.join(repo, 'sandbox/dist/src/main.js');
+/** The sandbox's entry as `npm start` runs it: its bundle. */
+export const bundledMain = path.join(repo, 'sandbox/dist/bundle/main.js');
+/** The sandbox's entry as tsc built it, one module per file. */
+export const unbundledMain = path.join(repo, 'sandbox/dist/src/main.js');
+const main = bundledMain;
 
 /** A running sandbox. */
 export interface Sandbox {
