@@ -11,6 +11,35 @@ import { compatClasses, requestIp } from './node-compat.js';
 // Each engine loads its framework on first use: an express app never loads fastify, nor a fastify app express.
 const require = createRequire(import.meta.url);
 
+/**
+ * The frameworks once loaded: by {@link loadEngine} from the http plugin's start hook, with `import()`,
+ * which a bundler follows (the sandbox's bundle carries express in a chunk of its own), or else by
+ * `require()` when an app is built before that hook (tests building a server by hand).
+ */
+const frameworks: {
+  express?: typeof expressType;
+  fastify?: typeof import('fastify').default;
+  bodyParser?: BodyParser;
+} = {};
+
+/** body-parser, what express.json() is: the routes' JSON bodies on both engines. */
+export interface BodyParser {
+  json(options: { limit: string | number; strict: boolean; type: string[] }): HttpMiddleware;
+}
+
+/** Loads the engine's framework and body-parser, once per process. */
+export async function loadEngine(name: EngineName): Promise<void> {
+  if (name === 'express') frameworks.express ??= (await import('express')).default;
+  else frameworks.fastify ??= (await import('fastify')).default;
+  frameworks.bodyParser ??= (await import('body-parser')).default as unknown as BodyParser;
+}
+
+/** body-parser, loaded by {@link loadEngine} or on first use. */
+export function bodyParser(): BodyParser {
+  frameworks.bodyParser ??= require('body-parser') as BodyParser;
+  return frameworks.bodyParser;
+}
+
 /** The engines the http plugin serves on (`http.engine`). */
 export type EngineName = 'express' | 'fastify';
 
@@ -50,7 +79,8 @@ export interface Engine {
 
 /** The express 5 engine: every step is an express middleware, in the plan's order. */
 export function expressEngine(plan: EnginePlan, config: HttpConfig): Engine {
-  const express = require('express') as typeof expressType;
+  frameworks.express ??= require('express') as typeof expressType;
+  const express = frameworks.express;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', config.etag);
@@ -264,7 +294,8 @@ const NO_QUERY = Object.freeze({});
  * so statuses, headers and problems are the same as on express.
  */
 export function fastifyEngine(plan: EnginePlan, config: HttpConfig): Engine {
-  const fastify = require('fastify') as typeof import('fastify').default;
+  frameworks.fastify ??= require('fastify') as typeof import('fastify').default;
+  const fastify = frameworks.fastify;
   const compat = compatClasses({ trustProxy: config.trustProxy, etag: config.etag });
   const { ensureCompat } = compat;
   let dispatch: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;

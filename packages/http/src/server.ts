@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
@@ -29,13 +28,20 @@ import cors from 'cors';
 import { match } from 'path-to-regexp';
 import type { ZodType } from 'zod';
 import type { HttpConfig } from './config.js';
-import { type Engine, type EnginePlan, type PlannedRoute, expressEngine, fastifyEngine } from './engines.js';
+import {
+  bodyParser,
+  type Engine,
+  type EnginePlan,
+  expressEngine,
+  fastifyEngine,
+  loadEngine,
+  type PlannedRoute,
+} from './engines.js';
 import { HttpErrors } from './errors.js';
 import { type CompatRequest, type CompatResponse, clientAddress, sendJson } from './node-compat.js';
 import { PROBLEM_CONTENT_TYPE, toProblem, writeRawProblem } from './problem.js';
 import { securityHeaders } from './security.js';
 
-const require = createRequire(import.meta.url);
 type NextFunction = (err?: unknown) => void;
 type Request = CompatRequest;
 type Response = CompatResponse;
@@ -264,6 +270,7 @@ export class HttpServer implements HttpTransport {
 
   /** Builds the app and waits until its engine can serve (start hook of the http plugin). */
   async prepare(): Promise<void> {
+    if (!this.app) await loadEngine(this.config.engine);
     await this.build().ready;
   }
 
@@ -530,10 +537,7 @@ export class HttpServer implements HttpTransport {
 
     // Bodies are parsed per route, only on methods that carry one: a GET never pays a middleware hop for it.
     // body-parser is what express.json() is, on both engines.
-    const bodyParser = require('body-parser') as {
-      json(options: { limit: string | number; strict: boolean; type: string[] }): HttpMiddleware;
-    };
-    const json = bodyParser.json({
+    const json = bodyParser().json({
       limit: this.config.bodyLimit,
       strict: true,
       type: ['application/json', 'application/*+json'],
