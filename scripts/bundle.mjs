@@ -65,6 +65,28 @@ const keepModulePaths = {
   },
 };
 
+/**
+ * `import … from 'node:http'` in an ES module makes Node build the builtin's ES facade, which reads
+ * every export, and with them the lazy getters that load undici (fetch, WebSocket): ~25 ms and a few
+ * MB at every start, for a process that may never call fetch. Bundled ES modules get node:http
+ * through `require()` instead, which builds no facade (esbuild's interop reads the named exports
+ * from it at use).
+ */
+const httpByRequire = {
+  name: 'gantry-http-by-require',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?http$/ }, (args) =>
+      args.kind === 'import-statement' || args.kind === 'dynamic-import'
+        ? { path: 'node:http', namespace: 'gantry-require' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'gantry-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
 const started = Date.now();
 const result = await build({
   entryPoints: [entry],
@@ -97,7 +119,7 @@ const result = await build({
       'const __gantryDir = (rel) => __gantryDirname(__gantryFile(rel));',
     ].join(' '),
   },
-  plugins: [keepModulePaths],
+  plugins: [keepModulePaths, httpByRequire],
   metafile: true,
   logLevel: 'warning',
   logOverride: {
