@@ -5,15 +5,16 @@
 
 ARG NODE_IMAGE=node:24.11.1-alpine3.22
 
-# ---- build: every dependency, compile the whole workspace ----
+# ---- build: every dependency, compile the whole workspace, bundle the sandbox (as `npm start` does) ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
+COPY scripts/bundle.mjs ./scripts/
 COPY packages ./packages
 COPY plugins ./plugins
 COPY sandbox ./sandbox
 RUN npm ci --ignore-scripts --no-audit --no-fund
-RUN npx tsc -b packages/core packages/http plugins/* sandbox
+RUN npx tsc -b packages/core packages/http plugins/* sandbox && node scripts/bundle.mjs
 
 # ---- prod-deps: production dependencies of the workspaces the sandbox needs, nothing else ----
 # --ignore-scripts: no package runs code at install. argon2 loads its bundled musl prebuild at runtime
@@ -44,4 +45,6 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["/sbin/tini", "--"]
-CMD ["node", "dist/src/main.js"]
+# The bundle (sandbox/dist/bundle, see docs/operations.md): it reads native addons and the modules loaded
+# at run time from the node_modules copied above; `node dist/src/main.js` is the same app unbundled.
+CMD ["node", "dist/bundle/main.js"]

@@ -1,7 +1,8 @@
 /**
  * Start-up, memory and scaling of the sandbox (issue 12, items 5 and 6), measured on the built sandbox
- * as `npm start` runs it (`node sandbox/dist/src/main.js` with the environment and Node flags of the
- * root package.json's start script, read from it; embedded profile):
+ * as `npm start` runs it (`node sandbox/dist/bundle/main.js` with the environment and Node flags of the
+ * root package.json's start script, read from it; embedded profile; BENCH_SANDBOX_ENTRY=dist/src/main.js
+ * runs the unbundled entry with the same flags instead):
  *
  * 1. cold start: spawn → first 200 on /readyz with every plugin the sandbox enables (BENCH_COLD_STARTS
  *    times), and RSS at that moment;
@@ -58,7 +59,8 @@ function startCommand(): { env: Record<string, string>; flags: string[]; entry: 
       .filter(Boolean)
       .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
-  return { env, flags: (m[2] ?? '').trim().split(' ').filter(Boolean), entry: m[3]! };
+  const entry = process.env.BENCH_SANDBOX_ENTRY ?? m[3]!;
+  return { env, flags: (m[2] ?? '').trim().split(' ').filter(Boolean), entry };
 }
 const start = startCommand();
 
