@@ -1,5 +1,5 @@
 // The sandbox's entry point: `node dist/src/main.js` serves; `node dist/src/main.js db:migrate` runs a
-// command. `npm run bundle` makes dist/bundle/main.js of it (what `npm start` runs).
+// command. `node ../scripts/bundle.mjs` makes dist/bundle/main.js of it, which `npm start` runs.
 import module from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,8 +1,8 @@
 // Every plugin key of gantry.config.json (base and every profile) with the module it loads. The
 // kernel calls only the loaders of the keys the chosen profile enables, so this list imports nothing
-// by itself; it is what lets a bundler (`npm run bundle`) see every plugin module and put each in a
+// by itself; it is what lets a bundler (scripts/bundle.mjs) see every plugin module and put each in a
 // chunk of its own. A key missing here would still be resolved from node_modules, but a bundled app
-// would then load a second copy of @gantry/core beside its own: test/bundle.test.ts keeps the list
+// would then load a second copy of @gantry/core beside its own: test/packaging/bundle.test.ts keeps the list
 // equal to the config's keys.
 import type { PluginLoaders } from '@gantry/core';
 

@@ -2,17 +2,10 @@
 // without serving (with its serve-phase hooks too when argv[4] is "serve"), stops it, and prints every module URL the process resolved (one JSON array on
 // stdout). Run in a process of its own by the lazy-import tests: a fresh module graph, no test's
 // imports mixed in.
-import { registerHooks } from 'node:module';
+import { recordResolvedUrls } from './resolved-urls.js';
 
-const urls = new Set<string>();
-registerHooks({
-  resolve(specifier, context, next) {
-    const result = next(specifier, context);
-    urls.add(result.url);
-    return result;
-  },
-});
 // CommonJS requires (createRequire) go through the same hooks in Node ≥ 23.5; these are read too.
+const urls = recordResolvedUrls();
 const { createKernel, silentLogger } = await import('@gantry/core');
 const config = JSON.parse(process.argv[2]!) as Parameters<typeof createKernel>[0] extends infer O
   ? NonNullable<O> extends { config?: infer C }

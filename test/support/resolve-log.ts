@@ -1,17 +1,9 @@
 // Preloaded with `node --import` into a process under test: records the URL of every module the
-// process resolves (ES imports and CommonJS requires alike, Node ≥ 23.5) and writes them, one per
-// line, to the file RESOLVE_LOG names when the process exits.
+// process resolves and writes them, one per line, to the file RESOLVE_LOG names when it exits.
 import { writeFileSync } from 'node:fs';
-import { registerHooks } from 'node:module';
+import { recordResolvedUrls } from './resolved-urls.js';
 
 const file = process.env.RESOLVE_LOG;
 if (!file) throw new Error('resolve-log: set RESOLVE_LOG to the file to write');
-const urls = new Set<string>();
-registerHooks({
-  resolve(specifier, context, next) {
-    const result = next(specifier, context);
-    urls.add(result.url);
-    return result;
-  },
-});
+const urls = recordResolvedUrls();
 process.on('exit', () => writeFileSync(file, [...urls].join('\n')));
