@@ -10,7 +10,7 @@
 //
 // The chunks are meant to run where they are built, beside the node_modules they came from: native
 // addons (argon2, better-sqlite3) and what modules load with their own `require` at run time
-// (express behind the http plugin's engine choice, kafkajs, swagger-jsdoc…) stay there. So that such
+// (kafkajs, nodemailer, swagger-jsdoc…) stay there. So that such
 // code still finds its files, every `import.meta.url` / `import.meta.dirname` / `import.meta.filename`
 // and CommonJS `__dirname` / `__filename` of a bundled module is rewritten to the module's own
 // original location, expressed relative to the chunk (so the tree can move as a whole).
