@@ -1,14 +1,12 @@
 // The sandbox as `npm start` runs it: the bundle scripts/bundle.mjs makes of dist/src/main.js (the
 // test scripts build it before mocha). Its plugin loaders cover every key of the config, and a plugin
 // the config does not enable stays out of the process: its chunks are never loaded.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { expect } from 'chai';
-import { freePort } from '../support/sandbox-ports.js';
-import { bundledMain, repo } from '../support/sandbox-process.js';
+import { bundledMain, repo, startSandbox, stopSandbox } from '../support/sandbox-process.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resolveLog = path.join(here, '../support/resolve-log.js');
@@ -53,32 +51,16 @@ describe('sandbox bundle (npm start)', function () {
     const log = path.join(dir, 'resolved.txt');
     const configFile = path.join(dir, 'gantry.config.json');
     writeFileSync(configFile, JSON.stringify({ plugins: { http: {}, './dist/src/demo/plugin.js': {} } }));
-    const port = await freePort();
-    const child = spawn(process.execPath, ['--import', pathToFileURL(resolveLog).href, bundledMain], {
-      cwd: sandbox,
-      env: { ...process.env, GANTRY_CONFIG: configFile, PORT: String(port), LOG_LEVEL: 'warn', RESOLVE_LOG: log },
-      stdio: ['ignore', 'ignore', 'pipe'],
+    const app = await startSandbox({ GANTRY_CONFIG: configFile, RESOLVE_LOG: log }, undefined, {
+      nodeArgs: ['--import', pathToFileURL(resolveLog).href],
+      waitFor: '/readyz',
     });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += String(d)));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
-      let ready = 0;
-      for (let i = 0; i < 400 && ready !== 200; i++) {
-        if (child.exitCode !== null) expect.fail(`the bundle exited with ${child.exitCode}: ${stderr}`);
-        ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-          (r) => r.status,
-          () => 0,
-        );
-        if (ready !== 200) await new Promise((r) => setTimeout(r, 25));
-      }
-      expect(ready, stderr).to.equal(200);
-      const res = await fetch(`http://127.0.0.1:${port}/api/v1/demo/wait?ms=0`);
+      const res = await fetch(`${app.base}/api/v1/demo/wait?ms=0`);
       expect(res.status).to.equal(200);
       expect(res.headers.get('x-content-type-options')).to.equal('nosniff');
     } finally {
-      child.kill('SIGTERM');
-      await exited;
+      await stopSandbox(app);
     }
     const loaded = new Set(
       readFileSync(log, 'utf8')

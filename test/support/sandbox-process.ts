@@ -23,13 +23,18 @@ export interface Sandbox {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts the sandbox (embedded profile) on free ports, with `env` added, and waits for /healthz. */
+/**
+ * Starts the sandbox (embedded profile) on free ports, with `env` added, and waits for `waitFor`
+ * (default /healthz) to answer 200. `nodeArgs` go before the entry (e.g. `--import` of a preload).
+ */
 export async function startSandbox(
   env: Record<string, string>,
   ports?: { env: Record<string, string>; base: string; issuer: string },
+  options: { nodeArgs?: readonly string[]; waitFor?: string } = {},
 ): Promise<Sandbox> {
   const { env: portEnv, base, issuer } = ports ?? (await sandboxPorts());
-  const child = spawn(process.execPath, [main], {
+  const waitFor = options.waitFor ?? '/healthz';
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), main], {
     cwd: path.join(repo, 'sandbox'),
     env: { ...process.env, LOG_LEVEL: 'warn', GANTRY_PROFILE: 'embedded', ...env, ...portEnv },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -40,14 +45,14 @@ export async function startSandbox(
   for (let i = 0; i < 400; i++) {
     if (child.exitCode !== null) throw new Error(`sandbox exited with ${child.exitCode}: ${err}`);
     try {
-      if ((await fetch(`${base}/healthz`)).status === 200) return { child, base, issuer, stderr: () => err, exited };
+      if ((await fetch(base + waitFor)).status === 200) return { child, base, issuer, stderr: () => err, exited };
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 25));
   }
   child.kill('SIGKILL');
-  throw new Error(`sandbox did not answer /healthz: ${err}`);
+  throw new Error(`sandbox did not answer ${waitFor}: ${err}`);
 }
 
 /** Stops a sandbox with SIGTERM and waits for it to exit. */
