@@ -163,18 +163,18 @@ export class OutboxStore {
 
   /**
    * Takes or renews the relay lease for `owner` (free, expired or already its own) until `leaseMs` from
-   * now and, when it holds it, reads up to `batch` pending events in sequence order: those past
-   * sequence `after` (what the relay already handed to the broker) and those below `below` (rows
-   * committed after the relay read past their sequence: PostgreSQL numbers rows when they are
-   * written, not when they commit; SQLite, one writer at a time, never has any). `undefined` when
-   * another instance holds the lease.
+   * now and, when it holds it, reads up to `batch` pending events in sequence order, leaving out the
+   * sequences in `inFlight` (what the relay already handed to the broker). Every other pending row is
+   * read, however low its sequence: PostgreSQL numbers rows when they are written, not when they
+   * commit, so a row can appear below or between rows already read (SQLite, one writer at a time,
+   * never has any). A cursor past the last row read would skip such a row while a later row of the
+   * same key goes out. `undefined` when another instance holds the lease.
    */
   async claimBatch(
     owner: string,
     leaseMs: number,
     batch: number,
-    after = 0,
-    below = 0,
+    inFlight: readonly number[] = [],
   ): Promise<OutboxRow[] | undefined> {
     const now = Date.now();
     const em = this.db.orm().em.fork();
@@ -190,9 +190,9 @@ export class OutboxStore {
       // first row, sent ones included (PostgreSQL: 24 ms instead of 1 for a batch 15 000 rows in).
       `select o.sequence, o.id, o.topic, o.event_key, o.headers, o.payload
          from (select q.sequence from ${this.table('gantry_outbox_pending')} q
-               where q.sequence > ? or q.sequence < ? order by q.sequence limit ?) l
+               where ${this.notIn('q.sequence')} order by q.sequence limit ?) l
          join ${this.table('gantry_outbox')} o on o.sequence = l.sequence order by l.sequence`,
-      [after, below, batch],
+      [this.sequenceList(inFlight), batch],
     );
     return rows.map(toRow);
   }
@@ -208,9 +208,21 @@ export class OutboxStore {
         this.db.driver === 'postgresql'
           ? `delete from ${this.table('gantry_outbox_pending')} where sequence = any(string_to_array(?, ',')::bigint[])`
           : `delete from ${this.table('gantry_outbox_pending')} where sequence in (select value from json_each(?))`,
-        [this.db.driver === 'postgresql' ? sequences.join(',') : JSON.stringify(sequences)],
+        [this.sequenceList(sequences)],
         'run',
       );
+  }
+
+  /** Sequences as one query parameter: `1,2,3` (PostgreSQL) or `[1,2,3]` (SQLite's json_each). */
+  private sequenceList(sequences: readonly number[]): string {
+    return this.db.driver === 'postgresql' ? sequences.join(',') : JSON.stringify(sequences);
+  }
+
+  /** `column` is none of the sequences of the one parameter {@link sequenceList} makes (true for none). */
+  private notIn(column: string): string {
+    return this.db.driver === 'postgresql'
+      ? `${column} <> all(string_to_array(?, ',')::bigint[])`
+      : `${column} not in (select value from json_each(?))`;
   }
 
   /** Gives up the relay lease `owner` holds, so another instance takes over at once. */
@@ -330,8 +342,6 @@ export class OutboxRelay {
   private lastError: { at: string; message: string } | undefined;
   /** Batches handed to the driver, oldest first; each is sent once the one before was acknowledged. */
   private flights: Flight[] = [];
-  /** The highest sequence handed to the driver (0: read from the oldest pending row). */
-  private cursor = 0;
   /** Sent rows whose mark failed, marked again next round. */
   private unmarked: number[] = [];
   /** Whether this instance held the relay lease at its last claim. */
@@ -380,13 +390,13 @@ export class OutboxRelay {
   }
 
   /**
-   * One pipelined round: renews the lease and reads the next batch past the cursor (and any row
-   * committed late below the batches in flight) while the previous one is with the broker, hands it
+   * One pipelined round: renews the lease and reads the next batch (the oldest pending rows not in
+   * flight, rows committed late included) while the previous one is with the broker, hands it
    * to the driver to go once that one was acknowledged (batches reach the broker in the order they
    * were read, so per-key order holds), then waits for the oldest batch's acknowledgement and marks
    * it sent. The read and the mark run while a batch is in flight
    * instead of between round trips. A failed send fails the batches chained behind it (never sent):
-   * the cursor goes back to the oldest pending row and they are read again, in order. Returns the
+   * nothing is in flight any more and they are read again, in order. Returns the
    * rows marked sent.
    */
   private async pipelinedRound(): Promise<number> {
@@ -396,12 +406,10 @@ export class OutboxRelay {
       this.unmarked = [];
     }
     let read: OutboxRow[] | undefined = [];
-    let after = 0;
     if (this.running && this.flights.length < PIPELINE_DEPTH) {
       try {
-        after = this.flights.length > 0 ? this.cursor : 0;
-        const below = this.flights.length > 0 ? Math.min(...this.flights.map((f) => f.rows[0]!.sequence)) : 0;
-        read = await this.store.claimBatch(this.owner, leaseMs, batchSize, after, below);
+        const inFlight = this.flights.flatMap((f) => f.rows.map((r) => r.sequence));
+        read = await this.store.claimBatch(this.owner, leaseMs, batchSize, inFlight);
       } catch (err) {
         // No next batch (the database failed): the batches in flight are still marked (or failed)
         // rather than left pending while the loop retries the claim.
@@ -414,7 +422,6 @@ export class OutboxRelay {
       if (read === undefined) return this.settleAll();
       if (read.length > 0) {
         const rows = read;
-        this.cursor = Math.max(after, rows[rows.length - 1]!.sequence);
         const acked = (this.flights[this.flights.length - 1]?.acked ?? Promise.resolve()).then(() => this.send(rows));
         acked.catch(() => undefined); // awaited when settled; a failure must not go unhandled meanwhile
         this.flights.push({ rows, acked });
@@ -434,7 +441,6 @@ export class OutboxRelay {
     } catch (err) {
       // The batches behind it waited on this one and failed with it, unsent: read them all again.
       this.flights = [];
-      this.cursor = 0;
       throw err;
     }
     this.flights.shift();
@@ -453,11 +459,7 @@ export class OutboxRelay {
   /** Settles every batch in flight; the next read starts from the oldest pending row. */
   private async settleAll(): Promise<number> {
     let marked = 0;
-    try {
-      while (this.flights.length > 0) marked += await this.settleOldest();
-    } finally {
-      this.cursor = 0;
-    }
+    while (this.flights.length > 0) marked += await this.settleOldest();
     return marked;
   }
 

@@ -303,6 +303,20 @@ export function outboxSuite(target: OutboxTarget): void {
       expectInOrderPerKey(all, keys, perKey);
     });
 
+    it('a claim reads every pending row not in flight, one below or between the rows in flight included', async () => {
+      const broker = brokerName();
+      const { relay } = await queuedWithOwnRelay(broker, 'g-1', 5, 5_000);
+      const sequences = (rows: readonly { sequence: number }[] | undefined) => rows?.map((r) => r.sequence);
+      const all = sequences(await relay.store.claimBatch(relay.owner, 5_000, 10))!;
+      expect(all).to.have.length(5);
+      const [s1, s2, s3, s4, s5] = all as [number, number, number, number, number];
+      // Rows 2 and 4 are with the broker; 1 and 3 became visible after they were read (PostgreSQL
+      // numbers rows before they commit): the next read takes 1, 3 and 5 in order, skipping none.
+      expect(sequences(await relay.store.claimBatch(relay.owner, 5_000, 10, [s2, s4]))).to.deep.equal([s1, s3, s5]);
+      expect(sequences(await relay.store.claimBatch(relay.owner, 5_000, 2, [s2, s4]))).to.deep.equal([s1, s3]);
+      expect(sequences(await relay.store.claimBatch(relay.owner, 5_000, 10, all))).to.deep.equal([]);
+    });
+
     it('a claim failing while a batch is in flight: that batch is still marked sent, and the relay recovers', async () => {
       const broker = brokerName();
       const { events, relay } = await queuedWithOwnRelay(broker, 'c-1', 4, 5_000);
