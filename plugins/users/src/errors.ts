@@ -46,6 +46,11 @@ export const UsersErrors = defineErrors('users', {
     fix: 'pass the nextCursor value of the previous page unchanged',
   },
   SIGNUP_CLOSED: { status: 403, title: 'Sign-up is closed', fix: 'ask an administrator to create the account' },
+  PASSWORD_LIST_MISSING: {
+    status: 500,
+    title: 'Common-password list not found',
+    fix: 'reinstall @gantry/plugin-users: its data/common-passwords.txt is missing',
+  },
   UNAVAILABLE: {
     status: 503,
     title: 'Accounts unavailable',

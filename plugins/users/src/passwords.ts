@@ -1,9 +1,10 @@
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type Argon2 from 'argon2';
 import { UsersErrors } from './errors.js';
 
-// argon2 (a native addon) and zxcvbn's dictionaries (a few MB of heap) are loaded when a password is
-// first hashed or checked, not at boot: a kernel that never touches a password never loads them.
+// argon2 (a native addon) and the common-password list are loaded when a password is first hashed or
+// checked, not at boot: a kernel that never touches a password never loads them.
 const require = createRequire(import.meta.url);
 let argon2Module: typeof Argon2 | undefined;
 function argon2(): typeof Argon2 {
@@ -63,21 +64,84 @@ export class PasswordHasher {
   }
 }
 
+/** The common-password list: data/common-passwords.txt (written by scripts/common-passwords.mjs). */
+const COMMON_PASSWORDS = new URL('../../data/common-passwords.txt', import.meta.url);
+
+/**
+ * A sorted list of lines, held as the file's text and the offset of each line, searched by
+ * bisection. For the ~18 000 common passwords that is ~0.25 MB of heap, where a `Set` of them with
+ * the dictionary it was built from held ~4 MB.
+ */
+export class SortedLines {
+  private constructor(
+    private readonly text: string,
+    /** Offset of each line, then the text's length: line i is text[starts[i], starts[i + 1] - 1). */
+    private readonly starts: Uint32Array,
+  ) {}
+
+  /** `text`: lines in UTF-16 code unit order, each ended by a line feed. */
+  static of(text: string): SortedLines {
+    let count = 0;
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count++;
+    const starts = new Uint32Array(count + 1);
+    for (let i = 0, at = 0; i < count; i++) {
+      const end = text.indexOf('\n', at);
+      starts[i] = at;
+      at = end + 1;
+    }
+    starts[count] = text.length;
+    const lines = new SortedLines(text, starts);
+    for (let i = 1; i < count; i++)
+      if (lines.line(i - 1) >= lines.line(i))
+        throw new Error(`line ${i + 1} is not after line ${i} (the lines must be sorted, without duplicates)`);
+    if (text.length > 0 && !text.endsWith('\n')) throw new Error('the last line has no line feed');
+    return lines;
+  }
+
+  get size(): number {
+    return this.starts.length - 1;
+  }
+
+  has(word: string): boolean {
+    let lo = 0;
+    let hi = this.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const line = this.line(mid);
+      if (line === word) return true;
+      if (line < word) lo = mid + 1;
+      else hi = mid;
+    }
+    return false;
+  }
+
+  private line(i: number): string {
+    return this.text.slice(this.starts[i]!, this.starts[i + 1]! - 1);
+  }
+}
+
 /**
  * The password policy: 8 to 128 code points, not one of the ~18 000 most common passwords of at
- * least 8 characters (zxcvbn's breach-derived list, compared case-insensitively), not the email address.
+ * least 8 characters (zxcvbn-ts's breach-derived list, compared case-insensitively), not the email
+ * address.
  */
 export class PasswordPolicy {
-  private commonSet: ReadonlySet<string> | undefined;
+  private commonList: SortedLines | undefined;
 
-  /** The common passwords, read from zxcvbn's list on the first check. */
-  private get common(): ReadonlySet<string> {
-    if (!this.commonSet) {
-      const { dictionary } = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
-      const list = dictionary['passwords-common'] as readonly string[];
-      this.commonSet = new Set(list.filter((p) => p.length >= PASSWORD_MIN).map((p) => p.toLowerCase()));
+  /** Fails the boot when the list is not there; it is read on the first check. */
+  constructor(private readonly listFile: URL = COMMON_PASSWORDS) {
+    try {
+      if (!statSync(listFile).isFile()) throw new Error(`${listFile.pathname} is not a file`);
+    } catch (err) {
+      throw UsersErrors.PASSWORD_LIST_MISSING(`cannot read the common-password list ${listFile.pathname}`, {
+        cause: err,
+      });
     }
-    return this.commonSet;
+  }
+
+  private get common(): SortedLines {
+    this.commonList ??= SortedLines.of(readFileSync(this.listFile, 'utf8'));
+    return this.commonList;
   }
 
   /** Throws 400 GANTRY_USERS_PASSWORD_WEAK with the reason when the password is refused. */
