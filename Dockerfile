@@ -47,4 +47,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 ENTRYPOINT ["/sbin/tini", "--"]
 # The bundle (sandbox/dist/bundle, see docs/operations.md): it reads native addons and the modules loaded
 # at run time from the node_modules copied above; `node dist/src/main.js` is the same app unbundled.
-CMD ["node", "--max-semi-space-size=4", "--no-concurrent-recompilation", "dist/bundle/main.js"]
+CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=512", "--no-concurrent-recompilation", "dist/bundle/main.js"]
