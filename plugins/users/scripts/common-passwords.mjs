@@ -7,6 +7,7 @@
 //   node plugins/users/scripts/common-passwords.mjs --check    # exit 1 if it is out of date
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const file = new URL('../data/common-passwords.txt', import.meta.url);
@@ -23,7 +24,7 @@ export function commonPasswordsText() {
   return [...words].sort().join('\n') + '\n';
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const text = commonPasswordsText();
   if (process.argv.includes('--check')) {
     if (readFileSync(file, 'utf8') !== text) {

@@ -140,7 +140,8 @@ export class PasswordPolicy {
   }
 
   private get common(): SortedLines {
-    this.commonList ??= SortedLines.of(readFileSync(this.listFile, 'utf8'));
+    // (A checkout that turned the line ends into CRLF must not leave "password1\r" in the list.)
+    this.commonList ??= SortedLines.of(readFileSync(this.listFile, 'utf8').replaceAll('\r\n', '\n'));
     return this.commonList;
   }
 

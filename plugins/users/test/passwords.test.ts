@@ -64,6 +64,15 @@ describe('users: the common-password list', () => {
         .to.throw()
         .with.property('code', 'GANTRY_USERS_PASSWORD_WEAK');
       expect(() => mine.check('password1')).to.not.throw();
+      // A list whose line ends became CRLF still matches the words, not the words plus "\r".
+      writeFileSync(path.join(dir, 'crlf.txt'), 'correct-horse-battery-9\r\nzzzzzzzzzz\r\n');
+      const crlf = new PasswordPolicy(pathToFileURL(path.join(dir, 'crlf.txt')));
+      expect(() => crlf.check('Correct-Horse-Battery-9'))
+        .to.throw()
+        .with.property('code', 'GANTRY_USERS_PASSWORD_WEAK');
+      expect(() => crlf.check('ZZZZZZZZZZ'))
+        .to.throw()
+        .with.property('code', 'GANTRY_USERS_PASSWORD_WEAK');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
