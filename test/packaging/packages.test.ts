@@ -104,8 +104,10 @@ describe('packaging: the shape of every published package', () => {
 
     describe(m.name, () => {
       it('ships its build, its sources (the maps point at them), README, LICENSE and CHANGELOG: nothing else', () => {
-        // A command line tool also ships the templates it copies.
-        expect(m.files).to.deep.equal(m.bin ? [...FILES.slice(0, 2), 'templates', ...FILES.slice(2)] : FILES);
+        // A command line tool also ships the templates it copies; a package with a data folder (the users
+        // plugin's common-password list), that folder.
+        const extra = [...(m.bin ? ['templates'] : []), ...(existsSync(path.join(pkg.abs, 'data')) ? ['data'] : [])];
+        expect(m.files).to.deep.equal([...FILES.slice(0, 2), ...extra, ...FILES.slice(2)]);
         expect(existsSync(path.join(pkg.abs, 'README.md')), 'README.md').to.equal(true);
         expect(readFileSync(path.join(pkg.abs, 'CHANGELOG.md'), 'utf8'), 'CHANGELOG.md').to.match(
           /^# Changelog\n[\s\S]*\n## \d+\.\d+\.\d+/,
