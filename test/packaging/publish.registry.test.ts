@@ -323,17 +323,21 @@ describe('packaging: publish every package to a registry with lerna, install eac
 
     for (const name of names) {
       const root = path.join(dir, 'node_modules', name);
-      // What each package's `files` lists (a command line tool also ships its templates), and nothing else.
+      // What each package's `files` lists (a command line tool also ships its templates, the users plugin
+      // its data folder), and nothing else.
       const tool = name === '@gantry/cli';
+      const data = existsSync(path.join(published.find((p) => p.manifest.name === name)!.abs, 'data'));
       expect(readdirSync(root).sort(), `${name} contents`).to.deep.equal([
         'CHANGELOG.md',
         'LICENSE',
         'README.md',
+        ...(data ? ['data'] : []),
         'dist',
         'package.json',
         'src',
         ...(tool ? ['templates'] : []),
       ]);
+      if (data) expect(readdirSync(path.join(root, 'data')), `${name} data`).to.not.be.empty;
       expect(readdirSync(path.join(root, 'dist')), `${name} dist`).to.deep.equal(['src']);
       const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
         version: string;
