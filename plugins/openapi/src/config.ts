@@ -33,6 +33,12 @@ export const openapiConfigSchema = z
       .describe(
         'Globs (relative to the application directory) of source files whose `@openapi` JSDoc blocks (swagger-jsdoc) add prose, examples and responses to the generated document',
       ),
+    annotationsCache: z
+      .union([z.boolean(), z.string().min(1).max(500)])
+      .default(true)
+      .describe(
+        'Keep what was read from the `apis` files in a cache file, used while they match byte for byte: true (`node_modules/.cache/gantry-openapi` in the application directory), a folder (relative to it), or false',
+      ),
     ui: z.boolean().default(true).describe('Serve Swagger UI (self-hosted swagger-ui-dist) at `/docs`'),
     persistAuthorization: z
       .boolean()

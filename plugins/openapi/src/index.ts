@@ -11,4 +11,10 @@ export {
   type Json,
   type PolicyFacts,
 } from './generate.js';
-export { mergeAnnotations, readAnnotations, type MergeReport } from './annotations.js';
+export {
+  type AnnotationsCacheOptions,
+  type AnnotationsRead,
+  mergeAnnotations,
+  readAnnotations,
+  type MergeReport,
+} from './annotations.js';

@@ -7,6 +7,7 @@ import {
   type HttpRouter,
   type Logger,
 } from '@gantry/core';
+import path from 'node:path';
 import { HttpServerToken } from '@gantry/http';
 import { z } from 'zod';
 import { mergeAnnotations, readAnnotations } from './annotations.js';
@@ -82,7 +83,11 @@ export const plugin = definePlugin({
           onUnrepresentable: (where) => unrepresentable.push(where),
         };
         const document = generateDocument(input);
-        const report = mergeAnnotations(document, await readAnnotations(config.apis, ctx.appDir));
+        const read = await readAnnotations(config.apis, ctx.appDir, {
+          dir: annotationsCacheDir(config.annotationsCache, ctx.appDir),
+          onSkip: (reason) => ctx.logger.debug({ reason }, 'OpenAPI annotations cache not used'),
+        });
+        const report = mergeAnnotations(document, read.annotations);
         reportOutcome(ctx.logger, { paths: Object.keys(document.paths as object).length, report, unrepresentable });
         store.set(document, unrepresentable);
         if (config.enabled && config.ui)
@@ -197,6 +202,12 @@ async function policyLookup(container: Container, plugins: readonly string[]): P
 function criticalChecks(container: Container): (plugin: string) => boolean {
   const health = container.get(HealthRegistryToken);
   return (plugin) => health.byPlugin(plugin).some((c) => c.critical);
+}
+
+/** Where the annotations cache goes: the `annotationsCache` option resolved against the application. */
+export function annotationsCacheDir(option: OpenapiConfig['annotationsCache'], appDir: string): string | false {
+  if (option === false) return false;
+  return option === true ? path.join(appDir, 'node_modules', '.cache', 'gantry-openapi') : path.resolve(appDir, option);
 }
 
 function reportOutcome(
