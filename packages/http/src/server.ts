@@ -802,6 +802,7 @@ function makeHandler(route: StoredRoute, etag: boolean): HttpMiddleware {
     const res = response as Response;
     const state = (res as unknown as Record<symbol, RequestState>)[kState];
     try {
+      // Each read once: express 5's `req.query` is a getter that parses the query string again at every read.
       let params: unknown = req.params;
       let query: unknown = req.query;
       let body: unknown = req.body;
@@ -809,18 +810,13 @@ function makeHandler(route: StoredRoute, etag: boolean): HttpMiddleware {
       // alter it), so they are refused here, naming the field, before any handler sees them.
       refuseUnsafeStrings(params, query, body);
       if (hasInputSchema) {
-        if (
-          schema.body &&
-          req.body === undefined &&
-          hasBody(req) &&
-          !req.is(['application/json', 'application/*+json'])
-        ) {
+        if (schema.body && body === undefined && hasBody(req) && !req.is(['application/json', 'application/*+json'])) {
           throw HttpErrors.UNSUPPORTED_MEDIA_TYPE(`${req.method} ${template} accepts application/json bodies only`);
         }
         const errors: FieldError[] = [];
-        params = check(schema.params, req.params, 'params', errors);
-        query = check(schema.query, req.query, 'query', errors);
-        body = check(schema.body, req.body, 'body', errors);
+        params = check(schema.params, params, 'params', errors);
+        query = check(schema.query, query, 'query', errors);
+        body = check(schema.body, body, 'body', errors);
         if (errors.length > 0) {
           throw HttpErrors.VALIDATION(
             `${errors.length} invalid field${errors.length > 1 ? 's' : ''}: ${errors.map((e) => `${e.in}.${e.field}`).join(', ')}`,

@@ -82,7 +82,7 @@ interface CacheEntry {
  * With a cache folder, the result is kept in a file there, beside the list of the files read and a
  * SHA-256 of each: a later call whose globs match the same files with the same bytes (and the same
  * swagger-jsdoc version) takes the result from it without loading swagger-jsdoc, glob, doctrine and
- * the YAML parser (~60 ms of a start, and their heap). Anything else (a file added, removed or
+ * the YAML parser (30–60 ms of a start, and their heap). Anything else (a file added, removed or
  * changed, another version, an unreadable or malformed cache file) reads again and rewrites it.
  * Files are listed with Node's `fs.globSync` (stable from Node 22.17; older Nodes do not cache); an
  * entry is written only when that list is the very list swagger-jsdoc's `glob` gave and no file

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { currentContext, GantryError, type HttpMiddleware, type Logger, type RouteInfo } from '@gantry/core';
 // Types only: the limiters run on the http transport's request and response, which carry the express
@@ -9,7 +10,6 @@ import {
   type ClientRateLimitInfo,
   type Logger as ErlLogger,
   type Options,
-  type RateLimitRequestHandler,
 } from 'express-rate-limit';
 import { accountKey, accountKeyOf } from './account-key.js';
 import {
@@ -148,6 +148,7 @@ type Next = (err?: unknown) => void;
 export class PolicyLimiters implements RateLimits {
   readonly store: StoreKind;
   private readonly limiters = new Map<string, Limiter>();
+  private readonly partitionKeys = new PartitionKeys();
   private resolved: readonly RateLimitPolicy[];
   /** The resolved policies by name: each limiter reads its current limit here, per request. */
   private byName = new Map<string, RateLimitPolicy>();
@@ -468,18 +469,22 @@ export class PolicyLimiters implements RateLimits {
       /** When over the limit: true lets the request through anyway. */
       admit?: ((req: Request) => Promise<boolean>) | undefined;
     },
-  ): RateLimitRequestHandler {
+  ): LimiterMiddleware {
     const metrics = this.options.metrics;
     const { counter, per, admit } = options;
     const windowSeconds = Math.ceil(counter.windowMs / 1000);
     const limitOf = (): number => this.limitOf(policy.name, per, counter.limit);
-    return rateLimit({
+    const name = per === 'ip' ? policy.name : `${policy.name}.${per}`;
+    const property = INFO_PROPERTY[per];
+    const partitionKeys = this.partitionKeys;
+    const limiter = rateLimit({
       windowMs: counter.windowMs,
       limit: limitOf,
-      standardHeaders: 'draft-8',
+      // The draft-8 headers are written below, as express-rate-limit writes them, with the partition key
+      // of each client remembered instead of hashed again at every request.
+      standardHeaders: false,
       legacyHeaders: false,
-      identifier: per === 'ip' ? policy.name : `${policy.name}.${per}`,
-      requestPropertyName: INFO_PROPERTY[per],
+      requestPropertyName: property,
       store: options.store,
       keyGenerator: options.keyGenerator,
       // The request is counted when it arrives (so parallel attempts cannot slip past the limit); its
@@ -498,14 +503,14 @@ export class PolicyLimiters implements RateLimits {
       // config schema never lets be `true`, and an X-Forwarded-For it does not trust is ignored on purpose.
       validate: { unsharedStore: false, creationStack: false, trustProxy: false, xForwardedForHeader: false },
       async handler(req: Request, res: Response, next: NextFunction) {
-        if (admit && (await admit(req))) {
-          // Let through: the RateLimit headers still show the exhausted budget, but no Retry-After.
-          res.removeHeader('Retry-After');
-          return next();
-        }
+        // Let through: the RateLimit headers still show the exhausted budget, but no Retry-After.
+        if (admit && (await admit(req))) return next();
         metrics.rejected(policy.name);
-        // express-rate-limit has set Retry-After (seconds to the window's reset) with the RateLimit headers.
-        const retryAfter = String(res.getHeader('Retry-After') ?? windowSeconds);
+        // Seconds to the window's reset, as express-rate-limit gives it with its standard headers.
+        const retryAfter = String(
+          resetSeconds((req as unknown as Record<string, ClientRateLimitInfo>)[property], windowSeconds),
+        );
+        if (!res.headersSent) res.setHeader('Retry-After', retryAfter);
         const whose =
           per === 'ip'
             ? 'from this client'
@@ -529,6 +534,58 @@ export class PolicyLimiters implements RateLimits {
         );
       },
     });
+    // Headers of every answer this counter counted (a refusal's included), before the next step runs.
+    return function rateLimitCounter(req: Request, res: Response, next: NextFunction) {
+      return limiter(req, res, (err?: unknown) => {
+        const info = (req as unknown as Record<string, RateLimitInfo | undefined>)[property];
+        if (info !== undefined && !res.headersSent) {
+          res.append('RateLimit', `"${name}"; r=${info.remaining}; t=${resetSeconds(info, windowSeconds)}`);
+          res.append(
+            'RateLimit-Policy',
+            `"${name}"; q=${info.limit}; w=${windowSeconds}; pk=:${partitionKeys.of(info.key)}:`,
+          );
+        }
+        next(err);
+      });
+    };
+  }
+}
+
+/** What express-rate-limit leaves on the request for one counter. */
+interface RateLimitInfo extends ClientRateLimitInfo {
+  readonly limit: number;
+  readonly remaining: number;
+  readonly key: string;
+}
+
+/** One counter as a middleware (express-rate-limit's, followed by its RateLimit headers). */
+type LimiterMiddleware = (req: Request, res: Response, next: NextFunction) => unknown;
+
+/** Seconds to the reset of a counter's window (the whole window when the store does not say). */
+function resetSeconds(info: ClientRateLimitInfo | undefined, windowSeconds: number): number {
+  const reset = info?.resetTime;
+  return reset === undefined ? windowSeconds : Math.max(0, Math.ceil((reset.getTime() - Date.now()) / 1000));
+}
+
+/**
+ * The `pk` parameter of RateLimit-Policy (draft-ietf-httpapi-ratelimit-headers-08): the first 12 hex
+ * digits of the SHA-256 of the counter's key, base64-encoded, as express-rate-limit computes it, so
+ * the header names the client's partition without showing its key. Remembered per key (a client's
+ * requests share it), at most `max` keys, the oldest forgotten first.
+ */
+export class PartitionKeys {
+  private readonly known = new Map<string, string>();
+
+  constructor(private readonly max = 4096) {}
+
+  of(key: string): string {
+    let pk = this.known.get(key);
+    if (pk === undefined) {
+      pk = Buffer.from(createHash('sha256').update(key).digest('hex').slice(0, 12)).toString('base64');
+      if (this.known.size >= this.max) this.known.delete(this.known.keys().next().value!);
+      this.known.set(key, pk);
+    }
+    return pk;
   }
 }
 
