@@ -1,7 +1,7 @@
 // The openapi plugin on its own: a route added by a tiny plugin appears in the document with its
 // schemas, auth, rate limit and errors with no line written for it; annotations add prose and never
 // remove a generated fact; the routes obey `enabled` and `access`.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { definePlugin } from '@gantry/core';
@@ -180,9 +180,12 @@ describe('openapi plugin', function () {
 export {};
 `,
     );
-    // Twice in one process: what the first merge added stays in the first document only.
-    await using first = await boot({ apis: [file] });
-    await using tk = await boot({ apis: [file] });
+    // Twice in one process: what the first merge added stays in the first document only. The second
+    // boot takes the annotations from the cache the first one wrote (a folder of this test's own).
+    const annotationsCache = path.join(dir, 'annotations-cache');
+    await using first = await boot({ apis: [file], annotationsCache });
+    expect(readdirSync(annotationsCache), 'the first boot wrote the cache').to.have.length(1);
+    await using tk = await boot({ apis: [file], annotationsCache });
     expect(JSON.stringify(first.get(OpenapiToken).document())).to.equal(
       JSON.stringify(tk.get(OpenapiToken).document()),
     );
@@ -231,7 +234,7 @@ export {};
   it('refuses the boot with a coded error when an annotation is not valid YAML', async () => {
     const file = path.join(dir, 'broken.js');
     writeFileSync(file, '/**\n * @openapi\n * /x:\n *   get: [unclosed\n */\n');
-    const err = await boot({ apis: [file] }).then(
+    const err = await boot({ apis: [file], annotationsCache: false }).then(
       () => undefined,
       (e: unknown) => e,
     );
