@@ -3,13 +3,19 @@ const PROSE = new Set(['summary', 'description', 'example', 'examples', 'externa
 
 type Json = Record<string, unknown>;
 
+/** `__proto__`: JSON.parse and YAML parsers make it an own key; assigned, it would set a prototype. */
+const UNSAFE_KEYS = new Set(['__proto__']);
+
 /**
  * Merges `source` into `target`: new keys are added, objects merged, prose keys replaced, tags
  * appended; any other value already in `target` (a generated fact) stays as it is.
  */
 export function deepMerge(target: Json, source: Json): void {
   for (const [key, value] of Object.entries(source)) {
-    const current = target[key];
+    // Never merged into a prototype: `target.__proto__` is Object.prototype, and an inherited key
+    // (`constructor`, `toString`) is not the document's.
+    if (UNSAFE_KEYS.has(key)) continue;
+    const current = Object.hasOwn(target, key) ? target[key] : undefined;
     if (PROSE.has(key) && (typeof value === 'string' || current === undefined || typeof current !== 'object')) {
       target[key] = value;
     } else if (current === undefined) {

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { expect } from 'chai';
-import { readAnnotations } from '../src/index.js';
+import { mergeAnnotations, readAnnotations } from '../src/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -235,5 +235,23 @@ describe('openapi: the annotations cache', () => {
       { cwd: here, encoding: 'utf8' },
     );
     expect(JSON.parse(loaded)).to.deep.equal({ cached: true, loaded: false });
+  });
+});
+
+describe('openapi: merging annotations', () => {
+  it('never reaches a prototype, whatever keys the annotations hold', () => {
+    const document = {
+      paths: { '/a': { get: { summary: 'generated', responses: { '200': { description: 'ok' } } } } },
+    } as Record<string, unknown>;
+    const annotations = JSON.parse(
+      '{"paths":{"/a":{"get":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"responses":{"__proto__":{"polluted":true}}}}},"__proto__":{"polluted":true}}',
+    ) as Record<string, unknown>;
+    mergeAnnotations(document, annotations);
+    expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
+    expect((Object.prototype as Record<string, unknown>).polluted).to.equal(undefined);
+    const get = (document.paths as Record<string, Record<string, Record<string, unknown>>>)['/a']!.get!;
+    expect(Object.getPrototypeOf(get)).to.equal(Object.prototype);
+    expect(Object.getPrototypeOf(get.responses)).to.equal(Object.prototype);
+    expect(get.constructor, 'an own key of the document, not Object').to.deep.equal({ prototype: { polluted: true } });
   });
 });
