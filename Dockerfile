@@ -9,7 +9,7 @@ ARG NODE_IMAGE=node:24.11.1-alpine3.22
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
-COPY scripts/bundle.mjs ./scripts/
+COPY scripts/bundle.mjs scripts/eager-wrappers.mjs ./scripts/
 COPY packages ./packages
 COPY plugins ./plugins
 COPY sandbox ./sandbox
