@@ -20,6 +20,20 @@ import { mergeAnnotations, readAnnotations } from '../src/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
+const entry = pathToFileURL(path.join(here, '../src/index.js')).href;
+
+/** Runs an ES module snippet in a fresh Node process, `readAnnotations` and `createRequire` in scope; its output. */
+function inFreshProcess(body: string): string {
+  return execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { createRequire } from 'node:module';\nconst { readAnnotations } = await import(${JSON.stringify(entry)});\n${body}`,
+    ],
+    { cwd: here, encoding: 'utf8' },
+  );
+}
 
 describe('openapi: reading @openapi annotations', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-annotations-'));
@@ -78,19 +92,10 @@ export {};
     expect((ours as { paths: Record<string, unknown> }).paths).to.have.keys(['/widgets/{id}', '/widgets']);
 
     // In a fresh process, reading them never loads swagger-parser.
-    const entry = pathToFileURL(path.join(here, '../src/index.js')).href;
-    const loaded = execFileSync(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `import { createRequire } from 'node:module';
-         const { readAnnotations } = await import(${JSON.stringify(entry)});
-         await readAnnotations(${JSON.stringify(globs)}, ${JSON.stringify(dir)});
-         const scoped = createRequire(createRequire(${JSON.stringify(entry)}).resolve('swagger-jsdoc'));
-         process.stdout.write(String(Object.keys(scoped.cache).some((id) => id.includes('swagger-parser'))));`,
-      ],
-      { cwd: here, encoding: 'utf8' },
+    const loaded = inFreshProcess(
+      `await readAnnotations(${JSON.stringify(globs)}, ${JSON.stringify(dir)});
+       const scoped = createRequire(createRequire(${JSON.stringify(entry)}).resolve('swagger-jsdoc'));
+       process.stdout.write(String(Object.keys(scoped.cache).some((id) => id.includes('swagger-parser'))));`,
     );
     expect(loaded, 'swagger-parser loaded by readAnnotations').to.equal('false');
 
@@ -220,19 +225,10 @@ describe('openapi: the annotations cache', () => {
 
   it('does not load swagger-jsdoc on a hit (fresh process)', async () => {
     await read();
-    const entry = pathToFileURL(path.join(here, '../src/index.js')).href;
-    const loaded = execFileSync(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `import { createRequire } from 'node:module';
-         const { readAnnotations } = await import(${JSON.stringify(entry)});
-         const read = await readAnnotations(['src/*.js'], ${JSON.stringify(dir)}, { dir: ${JSON.stringify(cacheDir)} });
-         const id = createRequire(${JSON.stringify(entry)}).resolve('swagger-jsdoc');
-         process.stdout.write(JSON.stringify({ cached: read.cached, loaded: id in createRequire(id).cache }));`,
-      ],
-      { cwd: here, encoding: 'utf8' },
+    const loaded = inFreshProcess(
+      `const read = await readAnnotations(['src/*.js'], ${JSON.stringify(dir)}, { dir: ${JSON.stringify(cacheDir)} });
+       const id = createRequire(${JSON.stringify(entry)}).resolve('swagger-jsdoc');
+       process.stdout.write(JSON.stringify({ cached: read.cached, loaded: id in createRequire(id).cache }));`,
     );
     expect(JSON.parse(loaded)).to.deep.equal({ cached: true, loaded: false });
   });
