@@ -266,8 +266,7 @@ export class PolicyLimiters implements RateLimits {
       // A refusal is a failure: a policy counting successes only does not count it (as for a route's 429).
       if (resolved.count === 'successes') this.uncount(store, key, policy);
       const windowSeconds = Math.ceil(resolved.windowMs / 1000);
-      const retryAfter =
-        resetTime === undefined ? windowSeconds : Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000));
+      const retryAfter = Math.max(1, resetSeconds(resetTime, windowSeconds));
       throw RateLimitErrors.EXCEEDED(
         `too many requests from this client under rate-limit policy "${policy}"; retry in ${retryAfter} s`,
         {
@@ -508,7 +507,10 @@ export class PolicyLimiters implements RateLimits {
         metrics.rejected(policy.name);
         // Seconds to the window's reset, as express-rate-limit gives it with its standard headers.
         const retryAfter = String(
-          resetSeconds((req as unknown as Record<string, ClientRateLimitInfo>)[property], windowSeconds),
+          resetSeconds(
+            (req as unknown as Record<string, ClientRateLimitInfo | undefined>)[property]?.resetTime,
+            windowSeconds,
+          ),
         );
         if (!res.headersSent) res.setHeader('Retry-After', retryAfter);
         const whose =
@@ -539,7 +541,7 @@ export class PolicyLimiters implements RateLimits {
       return limiter(req, res, (err?: unknown) => {
         const info = (req as unknown as Record<string, RateLimitInfo | undefined>)[property];
         if (info !== undefined && !res.headersSent) {
-          res.append('RateLimit', `"${name}"; r=${info.remaining}; t=${resetSeconds(info, windowSeconds)}`);
+          res.append('RateLimit', `"${name}"; r=${info.remaining}; t=${resetSeconds(info.resetTime, windowSeconds)}`);
           res.append(
             'RateLimit-Policy',
             `"${name}"; q=${info.limit}; w=${windowSeconds}; pk=:${partitionKeys.of(info.key)}:`,
@@ -562,8 +564,7 @@ interface RateLimitInfo extends ClientRateLimitInfo {
 type LimiterMiddleware = (req: Request, res: Response, next: NextFunction) => unknown;
 
 /** Seconds to the reset of a counter's window (the whole window when the store does not say). */
-function resetSeconds(info: ClientRateLimitInfo | undefined, windowSeconds: number): number {
-  const reset = info?.resetTime;
+function resetSeconds(reset: Date | undefined, windowSeconds: number): number {
   return reset === undefined ? windowSeconds : Math.max(0, Math.ceil((reset.getTime() - Date.now()) / 1000));
 }
 
