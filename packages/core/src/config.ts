@@ -167,8 +167,8 @@ export function applyProfile(config: AppConfig, profile: string): Record<string,
   const out: Record<string, PluginOptions> = { ...config.plugins };
   const overlay = config.profiles?.[profile]?.plugins ?? {};
   for (const [spec, opts] of Object.entries(overlay)) {
-    const base = out[spec];
-    out[spec] = opts === false ? false : base === false || base === undefined ? opts : deepMerge(base, opts);
+    const base = Object.hasOwn(out, spec) ? out[spec] : undefined;
+    setOwn(out, spec, opts === false ? false : base === false || base === undefined ? opts : deepMerge(base, opts));
   }
   return out;
 }
@@ -188,12 +188,12 @@ export function mergeEnvOverrides(
   const shape = objectShape(schema);
   for (const [k, v] of Object.entries(over)) {
     const node = shape?.[k];
-    let b = out[k];
+    let b = Object.hasOwn(out, k) ? out[k] : undefined;
     if (b === undefined && isPlainObject(v)) {
       const fallback = node?.safeParse(undefined);
       if (fallback?.success && isPlainObject(fallback.data)) b = fallback.data;
     }
-    out[k] = isPlainObject(b) && isPlainObject(v) ? mergeEnvOverrides(node, b, v) : v;
+    setOwn(out, k, isPlainObject(b) && isPlainObject(v) ? mergeEnvOverrides(node, b, v) : v);
   }
   return out;
 }
@@ -202,10 +202,21 @@ export function mergeEnvOverrides(
 export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    out[k] = isPlainObject(b) && isPlainObject(v) ? deepMerge(b, v) : v;
+    const b = Object.hasOwn(out, k) ? out[k] : undefined;
+    setOwn(out, k, isPlainObject(b) && isPlainObject(v) ? deepMerge(b, v) : v);
   }
   return out;
+}
+
+/**
+ * `obj[key] = value` as an own property whatever the key: a `__proto__` key of a parsed config file
+ * stays a key (which the plugin's strict schema then refuses by name) instead of replacing the
+ * object's prototype.
+ */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

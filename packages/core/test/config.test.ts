@@ -202,6 +202,17 @@ describe('config', () => {
       expect(out).to.deep.equal({ a: { b: 1, c: [3] }, d: 'x', e: true });
       expect(base).to.deep.equal({ a: { b: 1, c: [1, 2] }, d: 'x' });
     });
+
+    it('deepMerge keeps a __proto__ key of parsed input as a key, never as a prototype', () => {
+      const over = JSON.parse('{"__proto__":{"polluted":true},"a":{"__proto__":{"x":1}}}') as Record<string, unknown>;
+      const out = deepMerge({ a: { b: 1 } }, over);
+      expect(Object.getPrototypeOf(out)).to.equal(Object.prototype);
+      expect(Object.getPrototypeOf(out.a)).to.equal(Object.prototype);
+      expect(Object.keys(out)).to.have.members(['__proto__', 'a']);
+      expect(Object.keys(out.a as object)).to.have.members(['b', '__proto__']);
+      expect((out as { polluted?: unknown }).polluted).to.equal(undefined);
+      expect(({} as { polluted?: unknown }).polluted).to.equal(undefined);
+    });
   });
 
   describe('environment overrides', () => {
@@ -267,6 +278,24 @@ describe('config', () => {
         }),
       );
       expect(problemsOf(bad).join('\n')).to.match(/other\.windowMs/);
+    });
+
+    it('refuses a __proto__ key of a profile by name instead of taking it as a prototype', async () => {
+      const p = plugin('limits', {
+        config: z.object({ limit: z.number().default(300).describe('limit') }).strict(),
+      });
+      const fromProfile = await rejection(
+        createKernel({
+          config: JSON.parse(
+            '{"plugins":{"limits":{}},"profiles":{"prod":{"plugins":{"limits":{"__proto__":{"limit":1}}}}}}',
+          ),
+          plugins: [p],
+          profile: 'prod',
+          logger: silentLogger(),
+        }),
+      );
+      expect(problemsOf(fromProfile).join('\n')).to.match(/__proto__/);
+      expect(({} as { limit?: unknown }).limit).to.equal(undefined);
     });
 
     it('ranks env over profile over file', async () => {

@@ -1,4 +1,4 @@
-import type { ConfigLayer, ConfigSource, Logger } from '@gantry/core';
+import { type ConfigLayer, type ConfigSource, deepMerge, type Logger } from '@gantry/core';
 import type Consul from 'consul';
 import { BlockingWatch, type ConsulAnswer } from './blocking.js';
 import { describeConsulError } from './client.js';
@@ -68,15 +68,6 @@ function parseValue(raw: string): unknown {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  const out = { ...base };
-  for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    out[k] = isObject(b) && isObject(v) ? deepMerge(b, v) : v;
-  }
-  return out;
 }
 
 /** Options of {@link ConsulKvSource}. */
