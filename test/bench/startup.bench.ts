@@ -8,7 +8,9 @@
  *    times), and RSS at that moment;
  * 2. RSS after load: the same process with an administrator seeded, autocannon on an authenticated
  *    route (`GET /api/v1/users/me`, bearer from a login) then a public one (`GET /api/v1/demo/wait?ms=0`),
- *    BENCH_DURATION seconds each; RSS read from /proc/<pid>/status afterwards (BENCH_LOAD_RUNS times);
+ *    BENCH_DURATION seconds each; RSS read from /proc/<pid>/status afterwards (BENCH_LOAD_RUNS times),
+ *    and again after BENCH_IDLE_SECONDS (default 20) without requests, once V8's memory reducer had the
+ *    time to give back what the load grew (it checks every 8 s; see keepMemoryReducerAwake in core);
  * 3. scaling: 3, 3 + rate-limit, 10 and all plugins enabled (config files written to a temp folder, passed as
  *    GANTRY_CONFIG), the same public route: boot time (spawn → first 200 of the route, and the kernel's
  *    own "started N plugins in X ms"), then server CPU µs per request (utime+stime from /proc/<pid>/stat
@@ -19,7 +21,7 @@
  * The rate-limit default policy is raised to 1 000 000 per minute for every run (env override) so the
  * load is served rather than refused; every other option is the sandbox's.
  *
- *   npm run bench:startup     # BENCH_DURATION=5 BENCH_COLD_STARTS=5 BENCH_LOAD_RUNS=3 BENCH_SCALING_RUNS=3
+ *   npm run bench:startup     # BENCH_DURATION=5 BENCH_COLD_STARTS=5 BENCH_LOAD_RUNS=3 BENCH_SCALING_RUNS=3 BENCH_IDLE_SECONDS=20
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,6 +40,7 @@ const duration = Number(process.env.BENCH_DURATION ?? 5);
 const coldStarts = Number(process.env.BENCH_COLD_STARTS ?? 5);
 const loadRuns = Number(process.env.BENCH_LOAD_RUNS ?? 3);
 const scalingRuns = Number(process.env.BENCH_SCALING_RUNS ?? 3);
+const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 20);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const pin = process.env.BENCH_PIN !== '0' && os.cpus().length >= 2;
 if (pin) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
@@ -245,7 +248,7 @@ for (let i = 0; i < coldStarts; i++) {
 }
 
 // 2. RSS after load, every plugin, an administrator seeded to sign in with.
-const loaded: { rssMb: number; authRps: number; publicRps: number }[] = [];
+const loaded: { rssMb: number; idleRssMb: number; authRps: number; publicRps: number }[] = [];
 for (let i = 0; i < loadRuns; i++) {
   const s = await spawnSandbox({
     waitFor: '/readyz',
@@ -261,7 +264,9 @@ for (let i = 0; i < loadRuns; i++) {
     if (res.status !== 200 || !body.accessToken) throw new Error(`login: ${res.status} ${JSON.stringify(body)}`);
     const auth = await load(s, '/api/v1/users/me', duration, { authorization: `Bearer ${body.accessToken}` });
     const pub = await load(s, PUBLIC_ROUTE, duration);
-    loaded.push({ rssMb: rssMb(s.child.pid!), authRps: auth.rps, publicRps: pub.rps });
+    const afterLoad = rssMb(s.child.pid!);
+    await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+    loaded.push({ rssMb: afterLoad, idleRssMb: rssMb(s.child.pid!), authRps: auth.rps, publicRps: pub.rps });
   } finally {
     await stop(s);
   }
@@ -314,6 +319,8 @@ const report = {
   },
   afterLoad: {
     rssMb: spread(loaded.map((l) => l.rssMb)),
+    idleSeconds,
+    rssAfterIdleMb: spread(loaded.map((l) => l.idleRssMb)),
     authenticatedRps: spread(loaded.map((l) => l.authRps)),
     publicRps: spread(loaded.map((l) => l.publicRps)),
   },
@@ -336,6 +343,7 @@ console.log(JSON.stringify(report, null, 2));
 console.log(
   `\ncold start ${report.coldStart.readyMs.median} ms (${report.coldStart.readyMs.min}–${report.coldStart.readyMs.max}), ` +
     `RSS after load ${report.afterLoad.rssMb.median} MB (${report.afterLoad.rssMb.min}–${report.afterLoad.rssMb.max}), ` +
+    `${idleSeconds} s later ${report.afterLoad.rssAfterIdleMb.median} MB (${report.afterLoad.rssAfterIdleMb.min}–${report.afterLoad.rssAfterIdleMb.max}), ` +
     `boot +${report.bootFit.spawnToFirst200.perPluginMs} ms per plugin`,
 );
 console.log('\n| set | plugins | boot ms (median, min–max) | kernel start ms | CPU µs/request (runs) | req/s |');

@@ -1,5 +1,6 @@
 /** @gantry/core: the kernel, the plugin contract, DI, config, lifecycle, errors, context, health. */
 export { KERNEL_VERSION, packageVersion } from './version.js';
+export { IDLE_MEMORY_TICK_MS, keepMemoryReducerAwake } from './idle-memory.js';
 export { token, tokenName, type Token, type TokenType } from './token.js';
 export {
   GantryError,

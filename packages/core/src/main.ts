@@ -2,6 +2,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { CONFIG_FILES } from './config.js';
 import { GantryError } from './gantry-error.js';
+import { keepMemoryReducerAwake } from './idle-memory.js';
 import { createKernel, serializeError, type CreateKernelOptions, type Kernel } from './kernel.js';
 
 /**
@@ -10,7 +11,14 @@ import { createKernel, serializeError, type CreateKernelOptions, type Kernel } f
  * problem to stderr and exits 1 before anything listens.
  */
 export async function runMain(
-  options: CreateKernelOptions & { argv?: readonly string[] } = {},
+  options: CreateKernelOptions & {
+    argv?: readonly string[];
+    /**
+     * When serving, keep V8's memory reducer working so that the heap a burst of load grew is given
+     * back once the process is idle ({@link keepMemoryReducerAwake}; default true).
+     */
+    idleMemoryReturn?: boolean;
+  } = {},
 ): Promise<Kernel | undefined> {
   const argv = options.argv ?? process.argv.slice(2);
   let kernel: Kernel;
@@ -44,6 +52,7 @@ export async function runMain(
     kernel.logger.flush?.();
     process.exit(1);
   }
+  if (options.idleMemoryReturn !== false) keepMemoryReducerAwake();
   return kernel;
 }
 
