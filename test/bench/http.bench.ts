@@ -6,21 +6,23 @@
  * - hello on the fastify engine: the same Gantry stack with `http.engine: "fastify"` vs bare fastify 5
  *   (target: at least 0.8x bare fastify), and vs bare fastify sending Gantry's default response headers;
  * (The authenticated "full stack" route against NestJS and Fastify is full-stack.bench.ts.)
- * Then the sandbox's cold start (spawn to first 200 on /healthz) and its RSS after load.
+ * The sandbox's cold start and memory are startup.bench.ts's (`npm run bench` runs it last), measured
+ * as `npm start` runs the sandbox.
+ * Servers pinned to CPU 1 and the load generator to CPU 0 when there are two CPUs (BENCH_PIN=0: not),
+ * as full-stack.bench.ts and startup.bench.ts run theirs: otherwise every server shares both cores
+ * with autocannon, and the ratios measure the scheduler as much as the servers.
  *
  *   npm run bench            # or: BENCH_DURATION=5 BENCH_ROUNDS=2 npm run bench
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { sandboxPorts } from '../support/sandbox-ports.js';
 import { median } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '../../..');
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -29,6 +31,13 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 // calls outweighs the frameworks' own work and brings their ratios toward 1. With BENCH_PIPELINING=8
 // one read and one write serve several requests, and what differs between the servers shows.
 const pipelining = Number(process.env.BENCH_PIPELINING ?? 1);
+const pin = process.env.BENCH_PIN !== '0' && os.cpus().length >= 2;
+if (pin) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+
+/** `node …args` as a spawn command, pinned to CPU 1 when pinning. */
+function nodeCommand(args: string[]): [string, string[]] {
+  return pin ? ['taskset', ['-c', '1', process.execPath, ...args]] : [process.execPath, args];
+}
 
 interface Sample {
   rps: number;
@@ -55,7 +64,8 @@ interface Server {
 
 /** Spawns a server script; it prints its port, or `{"port":…,"token":"…"}`, as its first line. */
 async function startServer(script: string, env: Record<string, string> = {}): Promise<Server> {
-  const child = spawn(process.execPath, [path.join(here, 'servers', script)], {
+  const [command, args] = nodeCommand([path.join(here, 'servers', script)]);
+  const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });
@@ -129,41 +139,6 @@ function rssMb(pid: number): number {
   return Math.round(kb / 102.4) / 10;
 }
 
-async function coldStart(): Promise<{ ms: number; rssMb: number }> {
-  const { env: ports, base } = await sandboxPorts();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-bench-'));
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [path.join(repo, 'sandbox/dist/bundle/main.js')], {
-    cwd: path.join(repo, 'sandbox'),
-    env: {
-      ...process.env,
-      ...ports,
-      LOG_LEVEL: 'warn',
-      GANTRY_DATABASE__DB_NAME: path.join(dir, 'bench.sqlite'),
-      GANTRY_MAILER__OUT_DIR: path.join(dir, 'mail'),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  try {
-    for (;;) {
-      try {
-        const res = await fetch(`${base}/healthz`);
-        if (res.status === 200) break;
-      } catch {
-        // not listening yet
-      }
-      if (child.exitCode !== null) throw new Error(`sandbox exited with ${child.exitCode}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    const ms = performance.now() - t0;
-    return { ms, rssMb: rssMb(child.pid!) };
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 const servers: Server[] = [];
 const start = async (script: string, env?: Record<string, string>): Promise<Server> => {
   const server = await startServer(script, env);
@@ -191,11 +166,10 @@ try {
     fastify: rssMb(fastify.child.pid!),
     gantryFastify: rssMb(gantryFastify.child.pid!),
   };
-  const starts: { ms: number; rssMb: number }[] = [];
-  for (let i = 0; i < 3; i++) starts.push(await coldStart());
   const report = {
     node: process.version,
     cpus: os.cpus().length,
+    pinned: pin,
     connections,
     pipelining,
     duration,
@@ -218,8 +192,6 @@ try {
       cpuRatioVsGantryExpress: cpuRatio(hello.gantryFastify!, hello.gantry!),
       ratioVsGantryExpress: ratio(hello.gantryFastify!, hello.gantry!),
     },
-    sandboxColdStartMs: Math.round(median(starts.map((x) => x.ms))),
-    sandboxRssAtFirstResponseMb: median(starts.map((x) => x.rssMb)),
   };
   console.log(JSON.stringify(report, null, 2));
   console.log(
