@@ -142,7 +142,7 @@ export function createKafkaDriver(options: KafkaDriverOptions): EventDriver {
 class KafkaDriver implements EventDriver {
   readonly name = 'kafka';
   private readonly kafka: InstanceType<typeof Kafka>;
-  private readonly producer: Producer;
+  private producer: Producer;
   private readonly admin: Admin;
   private readonly log: Logger;
   private readonly clientId: string;
@@ -206,14 +206,7 @@ class KafkaDriver implements EventDriver {
       logLevel: levelOf(options.logLevel ?? 'warn'),
       logCreator: () => (entry) => this.route(entry),
     });
-    this.producer = this.kafka.producer({
-      idempotent: true,
-      // kafkajs's idempotent producer keeps order only with one request in flight.
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: true,
-      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2000 },
-    });
+    this.producer = this.newProducer();
     this.admin = this.kafka.admin({ retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 } });
   }
 
@@ -416,6 +409,33 @@ class KafkaDriver implements EventDriver {
 
   // --- producer ---
 
+  private newProducer(): Producer {
+    return this.kafka.producer({
+      idempotent: true,
+      // kafkajs's idempotent producer keeps order only with one request in flight.
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: true,
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2000 },
+    });
+  }
+
+  /**
+   * Replaces the producer whose idempotence state the broker refused (see {@link PRODUCER_STATE_ERRORS}):
+   * kafkajs keeps a producer's id and sequence numbers for its whole life, so the same producer would be
+   * refused again at every send. A new one gets a new producer id, sequences from 0.
+   */
+  private replaceProducer(error: unknown): void {
+    const old = this.producer;
+    this.producer = this.newProducer();
+    this.producerConnected = undefined;
+    this.log.warn(
+      { error: messageChain(error) },
+      "kafka-events: the broker refused the producer's sequence; sending with a new producer id",
+    );
+    void old.disconnect().catch(() => undefined);
+  }
+
   private scheduleFlush(): void {
     if (this.lingerTimer || this.inFlight) return; // the running request flushes the rest when it ends
     this.lingerTimer = setTimeout(() => {
@@ -463,7 +483,9 @@ class KafkaDriver implements EventDriver {
       (error: unknown) => {
         const coded = classify('send', error, this.brokers);
         for (const entry of batch) entry.reject(coded);
-        if (isUnavailable(error)) this.producerConnected = undefined; // reconnect on the next send
+        if (isUnavailable(error))
+          this.producerConnected = undefined; // reconnect on the next send
+        else if (producerStateRefused(error)) this.replaceProducer(error);
       },
     );
     void this.inFlight.finally(() => {
@@ -758,6 +780,23 @@ function messageChain(error: unknown): string {
   return errorChain(error)
     .map((e) => `${(e as { type?: string }).type ?? ''} ${(e as Error)?.message ?? String(e)}`)
     .join(' | ');
+}
+
+/**
+ * Errors by which the broker refuses an idempotent producer's id, epoch or sequence numbers. kafkajs
+ * takes them as final and never asks for a new producer id (the Java client does, KIP-360), so the
+ * sequence it keeps stays refused: after a broker restart, a sequence ahead of what the broker kept
+ * came back as OUT_OF_ORDER_SEQUENCE_NUMBER at every later send.
+ */
+const PRODUCER_STATE_ERRORS = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'INVALID_PRODUCER_EPOCH',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_ID_MAPPING',
+]);
+
+function producerStateRefused(error: unknown): boolean {
+  return errorChain(error).some((e) => PRODUCER_STATE_ERRORS.has((e as { type?: string }).type ?? ''));
 }
 
 function isUnavailable(error: unknown): boolean {

@@ -271,6 +271,34 @@ export function kafkaDriverSuite(broker: BrokerUnderTest): void {
       expect(await driver.read(topicName('never-created'))).to.deep.equal([]);
     });
 
+    it('replaces a producer whose sequence the broker refused: the next send goes out with a new producer id', async () => {
+      const topic = topicName('sequence');
+      const lines: Array<{ level: string; msg: string; fields: unknown }> = [];
+      const d = newDriver({ logger: capturingLogger(lines) });
+      await d.ensureTopics([{ topic, partitions: 1 }]);
+      await d.send([message(topic, 'k', 1)]);
+      // What kafkajs rejects with when the broker answers OUT_OF_ORDER_SEQUENCE_NUMBER (after a broker restart
+      // that kept less than the producer sent): kafkajs keeps that producer's sequence, so the same producer
+      // object is refused again at every later send.
+      const kafkajs = createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs');
+      const refused = new kafkajs.KafkaJSProtocolError({
+        type: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
+        code: 45,
+        retriable: false,
+        message: 'The broker received an out of order sequence number',
+      } as unknown as Error);
+      const stuck = (d as unknown as { producer: { sendBatch: () => Promise<unknown> } }).producer;
+      stuck.sendBatch = () => Promise.reject(refused);
+      const first = await d.send([message(topic, 'k', 2)]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((first as GantryError).code, String(first)).to.equal('GANTRY_KAFKA_EVENTS_BROKER_REJECTED');
+      await d.send([message(topic, 'k', 3)]);
+      expect((await d.read(topic)).map(body)).to.deep.equal([1, 3]);
+      expect(lines.filter((l) => l.msg.includes('new producer id')).length).to.equal(1);
+    });
+
     it('answers ping, and rejects ping on a dead address with the coded error', async () => {
       await driver.ping(5000);
       const dead = newDriver({ brokers: ['127.0.0.1:1'], connectionTimeoutMs: 500 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { definePlugin, GantryError, type Plugin } from '@gantry/core';
 import { DatabaseToken, plugin as databasePlugin, type Database } from '@gantry/plugin-database';
-import { createTestKernel, type TestKernel } from '@gantry/testing';
+import { createTestKernel, memoryLogger, type LogLine, type TestKernel } from '@gantry/testing';
 import { expect } from 'chai';
 import { z } from 'zod';
 import { defineEvent, EventsToken, plugin as eventsPlugin, type Events } from '../../src/index.js';
@@ -65,6 +65,8 @@ export interface BootOptions {
 export class Kernels {
   private readonly started: TestKernel[] = [];
   private readonly dirs: string[] = [];
+  /** Every kernel's log lines (kafkajs logs at warn and above), for a failure to show what happened. */
+  private readonly lines: LogLine[] = [];
 
   /** A fresh SQLite file (several kernels may open it). */
   sqliteFile(): string {
@@ -82,6 +84,7 @@ export class Kernels {
       ...(options.extra ?? []),
     ];
     const tk = await createTestKernel({
+      logger: memoryLogger(this.lines),
       plugins,
       config: {
         ...(database ? { database } : {}),
@@ -96,9 +99,22 @@ export class Kernels {
     return tk;
   }
 
+  /** The last `n` warn-or-worse lines of every kernel of this test, oldest first, one per line. */
+  problems(n = 40): string {
+    return this.lines
+      .filter((l) => l.level === 'warn' || l.level === 'error' || l.level === 'fatal')
+      .slice(-n)
+      .map(
+        (l) =>
+          `${l.level} ${l.msg} ${JSON.stringify(l.fields, (_k, v: unknown) => (v instanceof Error ? String(v) : v))}`,
+      )
+      .join('\n');
+  }
+
   async stopAll(): Promise<void> {
     while (this.started.length > 0) await this.started.pop()!.stop();
     for (const dir of this.dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    this.lines.length = 0;
   }
 }
 

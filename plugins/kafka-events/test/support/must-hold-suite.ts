@@ -83,6 +83,16 @@ function seqsByKey(records: IncomingMessage[]): Map<string, number[]> {
   return out;
 }
 
+/** Runs `wait`; when it fails, fails with its message and what `state` says at that moment. */
+async function explained(state: () => Promise<string>, wait: () => Promise<unknown>): Promise<void> {
+  try {
+    await wait();
+  } catch (err) {
+    const now = await state().catch((e: unknown) => `(state unavailable: ${String(e)})`);
+    throw new Error(`${(err as Error).message}\n${now}`, { cause: err });
+  }
+}
+
 async function applied(tk: TestKernel): Promise<string[]> {
   const rows = await tk.get(DatabaseToken).em().execute<{ event_id: string }[]>('select event_id from applied');
   return rows.map((r) => r.event_id);
@@ -247,8 +257,16 @@ export function mustHoldSuite(broker: MustHoldBroker): void {
         await run('sh', [path.join(ROOT, broker.script), 'start', '--keep-data'], { env });
       }
       await post(++seq);
-      await until('every event applied', async () => (await applied(consumer)).length >= ids.length, 180_000);
-      await until('the outbox drained', async () => (await web.get(EventsToken).outboxStats())?.depth === 0, 60_000);
+      // A timeout says which side stalled: the outbox (relay) or the group (consumer), and what they logged.
+      const state = async () =>
+        `applied ${(await applied(consumer)).length} of ${ids.length}; outbox ${JSON.stringify(await web.get(EventsToken).outboxStats())}; ` +
+        `lag ${JSON.stringify(await consumer.get(EventsToken).lag())}\n${kernels.problems()}`;
+      await explained(state, () =>
+        until('every event applied', async () => (await applied(consumer)).length >= ids.length, 180_000),
+      );
+      await explained(state, () =>
+        until('the outbox drained', async () => (await web.get(EventsToken).outboxStats())?.depth === 0, 60_000),
+      );
       const done = await applied(consumer);
       expect(done).to.have.length(ids.length);
       expect(new Set(done)).to.deep.equal(new Set(ids));
