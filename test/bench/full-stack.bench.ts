@@ -14,7 +14,6 @@
  *
  *   npm run bench:full        # BENCH_DURATION=10 BENCH_ROUNDS=3 BENCH_CONNECTIONS=10 BENCH_PIN=1
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import autocannon from 'autocannon';
@@ -23,17 +22,16 @@ import {
   benchKey,
   benchTokens,
   checkEquivalence,
-  cpuMicros,
   dropPrefix,
   FULL_STACK_SERVERS,
   type FullServer,
   type FullStackName,
   revokeBenchFamily,
-  rssMb,
   startFullServer,
   stopFullServer,
 } from './full-stack.js';
 import { ROUTE } from './servers/full-common.js';
+import { cpuMicros, pinLoadGenerator, rssMb, SERVER_CPU } from './process.js';
 import { median } from './stats.js';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
@@ -43,9 +41,8 @@ const coldStarts = Number(process.env.BENCH_COLD_STARTS ?? 3);
 const only = process.env.BENCH_SERVERS?.split(',') as FullStackName[] | undefined;
 const names = (Object.keys(FULL_STACK_SERVERS) as FullStackName[]).filter((n) => !only || only.includes(n));
 // Server on CPU 1, load generator on CPU 0 (as in the figures), when there are two CPUs.
-const pin = process.env.BENCH_PIN !== '0' && os.cpus().length >= 2;
-if (pin) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
-const serverCpu = pin ? 1 : undefined;
+const pin = pinLoadGenerator();
+const serverCpu = pin ? SERVER_CPU : undefined;
 
 interface Round {
   rps: number;

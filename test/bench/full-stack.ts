@@ -6,11 +6,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { importPKCS8, SignJWT, type JWTPayload } from 'jose';
+import { nodeCommand } from './process.js';
 import { AUDIENCE, ISSUER, ROUTE } from './servers/full-common.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -139,10 +139,7 @@ export async function startFullServer(
 ): Promise<FullServer> {
   const { script, env } = FULL_STACK_SERVERS[name];
   const file = path.join(here, 'servers', script);
-  const [command, args] =
-    options.cpu === undefined
-      ? [process.execPath, [file]]
-      : ['taskset', ['-c', String(options.cpu), process.execPath, file]];
+  const [command, args] = nodeCommand([file], options.cpu);
   const t0 = performance.now();
   const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -219,18 +216,4 @@ export async function checkEquivalence(port: number, tokens: BenchTokens): Promi
       if (label === 'good' && !res.headers.get(header)) problems.push(`good: no ${header} header`);
   }
   return problems;
-}
-
-/** utime + stime of a process in microseconds (from /proc/<pid>/stat; clock ticks of 10 ms). */
-export function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the command name: state is field 3, utime field 14 and stime field 15 (1-based in proc(5)).
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
-/** Resident set size of a process in MB. */
-export function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 102.4) / 10;
 }

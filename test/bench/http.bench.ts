@@ -14,12 +14,12 @@
  *
  *   npm run bench            # or: BENCH_DURATION=5 BENCH_ROUNDS=2 npm run bench
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { cpuMicros, nodeCommand, pinLoadGenerator, rssMb, SERVER_CPU } from './process.js';
 import { median } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -31,13 +31,7 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 // calls outweighs the frameworks' own work and brings their ratios toward 1. With BENCH_PIPELINING=8
 // one read and one write serve several requests, and what differs between the servers shows.
 const pipelining = Number(process.env.BENCH_PIPELINING ?? 1);
-const pin = process.env.BENCH_PIN !== '0' && os.cpus().length >= 2;
-if (pin) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
-
-/** `node …args` as a spawn command, pinned to CPU 1 when pinning. */
-function nodeCommand(args: string[]): [string, string[]] {
-  return pin ? ['taskset', ['-c', '1', process.execPath, ...args]] : [process.execPath, args];
-}
+const pin = pinLoadGenerator();
 
 interface Sample {
   rps: number;
@@ -49,12 +43,6 @@ interface Sample {
   busy: number;
 }
 
-/** CPU time (user + system) a process has used, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 interface Server {
   child: ChildProcess;
   port: number;
@@ -64,7 +52,7 @@ interface Server {
 
 /** Spawns a server script; it prints its port, or `{"port":…,"token":"…"}`, as its first line. */
 async function startServer(script: string, env: Record<string, string> = {}): Promise<Server> {
-  const [command, args] = nodeCommand([path.join(here, 'servers', script)]);
+  const [command, args] = nodeCommand([path.join(here, 'servers', script)], pin ? SERVER_CPU : undefined);
   const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
@@ -79,7 +67,7 @@ async function startServer(script: string, env: Record<string, string> = {}): Pr
 
 async function load(server: Server, route: string, seconds: number): Promise<Sample> {
   const headers: Record<string, string> = server.token ? { authorization: `Bearer ${server.token}` } : {};
-  const cpu0 = cpuMs(server.child.pid!);
+  const cpu0 = cpuMicros(server.child.pid!);
   const result = await autocannon({
     url: `http://127.0.0.1:${server.port}${route}`,
     headers,
@@ -89,9 +77,9 @@ async function load(server: Server, route: string, seconds: number): Promise<Sam
   });
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`port ${server.port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  const used = cpuMs(server.child.pid!) - cpu0;
-  const cpuUs = (used * 1000) / Math.max(1, result.requests.total);
-  const busy = used / (seconds * 1000);
+  const used = cpuMicros(server.child.pid!) - cpu0;
+  const cpuUs = used / Math.max(1, result.requests.total);
+  const busy = used / (seconds * 1_000_000);
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpuUs, busy };
 }
 
@@ -132,12 +120,6 @@ const ratio = (a: Measured, b: Measured): number => Math.round((a.rps / b.rps) *
 /** Throughput ratio a/b as the servers' CPU per request predicts it (b's CPU per request over a's). */
 const cpuRatio = (a: Measured, b: Measured): number =>
   Math.round((b.cpuUsPerRequest / a.cpuUsPerRequest) * 1000) / 1000;
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 102.4) / 10;
-}
 
 const servers: Server[] = [];
 const start = async (script: string, env?: Record<string, string>): Promise<Server> => {

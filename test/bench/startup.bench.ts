@@ -23,14 +23,14 @@
  *
  *   npm run bench:startup     # BENCH_DURATION=5 BENCH_COLD_STARTS=5 BENCH_LOAD_RUNS=3 BENCH_SCALING_RUNS=3 BENCH_IDLE_SECONDS=20
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { freePort } from '../support/sandbox-ports.js';
-import { cpuMicros, rssMb } from './full-stack.js';
+import { cpuMicros, nodeCommand, pinLoadGenerator, rssMb, SERVER_CPU } from './process.js';
 import { median } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -42,8 +42,7 @@ const loadRuns = Number(process.env.BENCH_LOAD_RUNS ?? 3);
 const scalingRuns = Number(process.env.BENCH_SCALING_RUNS ?? 3);
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 20);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const pin = process.env.BENCH_PIN !== '0' && os.cpus().length >= 2;
-if (pin) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+const pin = pinLoadGenerator();
 
 /**
  * How `npm start` runs the sandbox: the environment and Node flags of the root package.json's start
@@ -160,8 +159,7 @@ async function spawnSandbox(options: {
     env.GANTRY_CONFIG = file;
   }
   const entry = path.join(sandboxDir, start.entry);
-  const node = [process.execPath, ...start.flags, entry];
-  const [command, args] = pin ? ['taskset', ['-c', '1', ...node]] : [node[0]!, node.slice(1)];
+  const [command, args] = nodeCommand([...start.flags, entry], pin ? SERVER_CPU : undefined);
   const t0 = performance.now();
   const child = spawn(command, args, { cwd: sandboxDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let kernel: Sandbox['kernel'];

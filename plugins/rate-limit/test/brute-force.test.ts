@@ -4,13 +4,12 @@
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { plugin as metricsPlugin } from '@gantry/plugin-metrics';
-import type { TestKernel } from '@gantry/testing';
+import { type TestKernel, memoryLogger, type LogLine } from '@gantry/testing';
 import { expect } from 'chai';
 import { BUILTIN_POLICIES, RateLimitsToken } from '../src/index.js';
 import { delayWithinDeadline, hold, progressiveDelayMs } from '../src/progressive-delay.js';
 import {
   boot,
-  capturingLogger,
   eventually,
   expectRateLimited,
   guess,
@@ -20,7 +19,6 @@ import {
   PASSWORD,
   repeat,
   SMALL_ACCOUNT_BUDGET,
-  type LogLine,
 } from './harness.js';
 
 const ADMIN = 'admin@example.com';
@@ -49,7 +47,7 @@ describe('rate-limit: password guessing under the built-in auth policy (memory s
 
   it('does not let wrong passwords from one IP lock the owner out: the owner signs in from another IP', async () => {
     const lines: LogLine[] = [];
-    const kernel = await start({ logger: capturingLogger(lines) });
+    const kernel = await start({ logger: memoryLogger(lines) });
     const attack = await repeat(12, () => guess(kernel, ADMIN, ATTACKER_IP));
     expect(attack.map((r) => r.statusCode)).to.deep.equal([...Array(10).fill(401), 429, 429]);
     const owner = await login(kernel, { email: ADMIN, remoteAddress: ADMIN_IP });

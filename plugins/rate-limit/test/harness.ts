@@ -62,35 +62,6 @@ export function routeDeclaring(rateLimit: unknown): Plugin {
 /** The `search` policy of the app's /search route unless a test sets its own. */
 export const SEARCH_POLICY = { windowMs: 10_000, limit: 2 };
 
-/** One captured log line. */
-export interface LogLine {
-  readonly level: string;
-  readonly msg: string;
-  readonly fields: Record<string, unknown>;
-}
-
-/** A logger that keeps every line, to check what operators would read. */
-export function capturingLogger(lines: LogLine[]): Logger {
-  const at =
-    (level: string) =>
-    (obj: object | string, msg?: string): void =>
-      void lines.push(
-        typeof obj === 'string'
-          ? { level, msg: obj, fields: {} }
-          : { level, msg: msg ?? '', fields: obj as Record<string, unknown> },
-      );
-  const logger: Logger = {
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    fatal: at('fatal'),
-    child: () => logger,
-  };
-  return logger;
-}
-
 /** Boots http + rate-limit + the app routes, and the redis plugin with `options.redis` when given. */
 export function boot(
   options: {

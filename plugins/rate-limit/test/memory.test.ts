@@ -1,21 +1,10 @@
 import { gzipSync } from 'node:zlib';
 import { plugin as httpPlugin } from '@gantry/http';
 import { plugin as metricsPlugin } from '@gantry/plugin-metrics';
-import { createTestKernel, type TestKernel } from '@gantry/testing';
+import { createTestKernel, type TestKernel, memoryLogger, type LogLine } from '@gantry/testing';
 import { expect } from 'chai';
 import { plugin, RateLimitErrors, RateLimitsToken } from '../src/index.js';
-import {
-  boot,
-  capturingLogger,
-  CLASSIC_AUTH,
-  PASSWORD,
-  expectRateLimited,
-  header,
-  login,
-  repeat,
-  routeDeclaring,
-  type LogLine,
-} from './harness.js';
+import { boot, CLASSIC_AUTH, PASSWORD, expectRateLimited, header, login, repeat, routeDeclaring } from './harness.js';
 
 const CLASSIC = { store: 'memory', policies: { auth: CLASSIC_AUTH } };
 
@@ -32,7 +21,7 @@ describe('rate-limit: memory store', () => {
 
   it('answers the 11th login attempt in the window with 429 problem+json, RateLimit headers and Retry-After', async () => {
     const lines: LogLine[] = [];
-    const kernel = await start({ rateLimit: CLASSIC, logger: capturingLogger(lines) });
+    const kernel = await start({ rateLimit: CLASSIC, logger: memoryLogger(lines) });
     const allowed = await repeat(10, () => login(kernel));
     for (const [i, res] of allowed.entries()) {
       expect(res.statusCode, `attempt ${i + 1}`).to.equal(200);

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { RedisToken } from '@gantry/plugin-redis';
-import type { TestKernel } from '@gantry/testing';
+import { type TestKernel, memoryLogger, type LogLine } from '@gantry/testing';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { RateLimitsToken } from '../src/index.js';
 import {
   boot,
-  capturingLogger,
   CLASSIC_AUTH,
   deleteKeys,
   eventually,
@@ -18,7 +17,6 @@ import {
   RedisRelay,
   repeat,
   uniquePrefix,
-  type LogLine,
 } from './harness.js';
 
 describe('rate-limit: redis store through the redis plugin (real Redis on 127.0.0.1:6379)', () => {
@@ -143,7 +141,7 @@ describe('rate-limit: redis store through the redis plugin (real Redis on 127.0.
     const relay = await RedisRelay.start();
     const lines: LogLine[] = [];
     try {
-      const kernel = await start({ redis: { url: relay.url() }, logger: capturingLogger(lines) });
+      const kernel = await start({ redis: { url: relay.url() }, logger: memoryLogger(lines) });
       const readiness = async (): Promise<string> =>
         (await kernel.inject('/readyz')).json().checks['rate-limit'].status as string;
       expect((await login(kernel)).statusCode).to.equal(200);

@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { GantryError, type Logger } from '@gantry/core';
+import { GantryError } from '@gantry/core';
+import { memoryLogger, type LogLine } from '@gantry/testing';
 import { expect } from 'chai';
 import type { EventDriver, IncomingMessage, OutgoingMessage, Subscription } from '../../src/driver.js';
 import { createKafkaDriver, type KafkaDriverOptions } from '../../src/drivers/kafka.js';
@@ -46,25 +47,6 @@ export async function service(script: string, ...args: string[]): Promise<string
   return stdout.trim();
 }
 
-/** A Logger that keeps what it is given (level, message, fields) for assertions. */
-export function capturingLogger(lines: Array<{ level: string; msg: string; fields: unknown }>): Logger {
-  const at =
-    (level: string) =>
-    (obj: object | string, msg?: string): void => {
-      lines.push(typeof obj === 'string' ? { level, msg: obj, fields: {} } : { level, msg: msg ?? '', fields: obj });
-    };
-  const logger: Logger = {
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    fatal: at('fatal'),
-    child: () => logger,
-  };
-  return logger;
-}
-
 function message(
   topic: string,
   key: string | null,
@@ -94,10 +76,10 @@ export function kafkaDriverSuite(broker: BrokerUnderTest): void {
     }
 
     // The first driver meets the broker fresh (coordinator loading): those lines must not be errors.
-    const firstLines: Array<{ level: string; msg: string; fields: unknown }> = [];
+    const firstLines: LogLine[] = [];
 
     before(async () => {
-      driver = newDriver({ logger: capturingLogger(firstLines) });
+      driver = newDriver({ logger: memoryLogger(firstLines) });
       await driver.connect();
     });
 
@@ -273,8 +255,8 @@ export function kafkaDriverSuite(broker: BrokerUnderTest): void {
 
     it('replaces a producer whose sequence the broker refused: the next send goes out with a new producer id', async () => {
       const topic = topicName('sequence');
-      const lines: Array<{ level: string; msg: string; fields: unknown }> = [];
-      const d = newDriver({ logger: capturingLogger(lines) });
+      const lines: LogLine[] = [];
+      const d = newDriver({ logger: memoryLogger(lines) });
       await d.ensureTopics([{ topic, partitions: 1 }]);
       await d.send([message(topic, 'k', 1)]);
       // What kafkajs rejects with when the broker answers OUT_OF_ORDER_SEQUENCE_NUMBER (after a broker restart
@@ -398,8 +380,8 @@ export function kafkaDriverSuite(broker: BrokerUnderTest): void {
       expect(status, `${broker.script} must have started the broker for this test to stop it`).to.match(/^running \d+/);
       const topic = topicName('outage');
       await driver.ensureTopics([{ topic, partitions: 1 }]);
-      const lines: Array<{ level: string; msg: string; fields: unknown }> = [];
-      const outage = newDriver({ operationTimeoutMs: 4000, logger: capturingLogger(lines) });
+      const lines: LogLine[] = [];
+      const outage = newDriver({ operationTimeoutMs: 4000, logger: memoryLogger(lines) });
       await outage.connect();
       const got: string[] = [];
       await outage.consume({

@@ -1,0 +1,45 @@
+/**
+ * Process plumbing shared by the benchmarks: pinning the load generator and the servers to separate
+ * cores, and reading a server's CPU time and memory from /proc.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+
+/** The core the servers run on when pinned; the benchmark itself (autocannon) takes core 0. */
+export const SERVER_CPU = 1;
+
+/**
+ * Pins this process (the load generator) to CPU 0 when there are two CPUs and BENCH_PIN is not `0`,
+ * so that servers spawned with {@link nodeCommand} have CPU 1 to themselves, as in the issue's figures.
+ * Returns whether it pinned.
+ */
+export function pinLoadGenerator(): boolean {
+  const pin = process.env.BENCH_PIN !== '0' && os.cpus().length >= 2;
+  if (pin) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  return pin;
+}
+
+/**
+ * `node …args` as a spawn command, run through `taskset -c cpu` when `cpu` is given. taskset execs
+ * node, so the child's pid is the server's own: {@link cpuMicros} and {@link rssMb} read the server.
+ */
+export function nodeCommand(args: readonly string[], cpu?: number): [string, string[]] {
+  return cpu === undefined
+    ? [process.execPath, [...args]]
+    : ['taskset', ['-c', String(cpu), process.execPath, ...args]];
+}
+
+/** utime + stime of a process in microseconds (from /proc/<pid>/stat; clock ticks of 10 ms). */
+export function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command name: state is field 3, utime field 14 and stime field 15 (1-based in proc(5)).
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** Resident set size of a process in MB. */
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 102.4) / 10;
+}
