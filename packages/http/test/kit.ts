@@ -2,7 +2,14 @@
 // package (references may not be circular) and a clean `tsc -b` builds http before testing. The
 // tests therefore load @gantry/testing at run time (it is built by then) and type the part they use here.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Kernel, KernelOptionsInput, Plugin, Token } from '@gantry/core';
+import {
+  definePlugin,
+  type Kernel,
+  type KernelOptionsInput,
+  type Plugin,
+  type PluginContext,
+  type Token,
+} from '@gantry/core';
 import { plugin as httpPlugin } from '../src/index.js';
 
 /** The subset of light-my-request's options the tests use. */
@@ -48,4 +55,20 @@ const testingSpecifier: string = '@gantry/testing';
 export async function createTestKernel(options: TestKernelOptions): Promise<TestKernel> {
   const testing = (await import(testingSpecifier)) as { createTestKernel(o: TestKernelOptions): Promise<TestKernel> };
   return testing.createTestKernel({ ...options, plugins: [httpPlugin, ...options.plugins] });
+}
+
+/** A plugin depending on http whose register() is `fn`. */
+export function routes(
+  name: string,
+  fn: (ctx: PluginContext<unknown>) => void,
+  extra: Partial<Parameters<typeof definePlugin>[0]> = {},
+): Plugin {
+  return definePlugin({
+    name,
+    version: '0.1.0',
+    kernel: '^0.1.0',
+    dependsOn: ['http'],
+    register: fn as never,
+    ...extra,
+  });
 }

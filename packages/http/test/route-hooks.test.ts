@@ -1,32 +1,8 @@
-import {
-  currentContext,
-  definePlugin,
-  GantryError,
-  HttpTransportToken,
-  type HttpMiddleware,
-  type Plugin,
-  type PluginContext,
-  type ResponseInfo,
-} from '@gantry/core';
+import { currentContext, GantryError, HttpTransportToken, type HttpMiddleware, type ResponseInfo } from '@gantry/core';
 import { expect } from 'chai';
 import { z } from 'zod';
 import { HttpErrors, HttpServerToken } from '../src/index.js';
-import { createTestKernel } from './kit.js';
-
-function routes(
-  name: string,
-  fn: (ctx: PluginContext<unknown>) => void,
-  extra: Partial<Parameters<typeof definePlugin>[0]> = {},
-): Plugin {
-  return definePlugin({
-    name,
-    version: '0.1.0',
-    kernel: '^0.1.0',
-    dependsOn: ['http'],
-    register: fn as never,
-    ...extra,
-  });
-}
+import { createTestKernel, routes } from './kit.js';
 
 /** A guard plugin: routes whose meta says `guarded` need header x-pass: yes, else 403 before the body is parsed. */
 const guard = routes('guard', (ctx) => {

@@ -1,31 +1,8 @@
-import {
-  currentContext,
-  definePlugin,
-  GantryError,
-  type Plugin,
-  type PluginContext,
-  type ResponseInfo,
-} from '@gantry/core';
+import { currentContext, GantryError, type PluginContext, type ResponseInfo } from '@gantry/core';
 import { expect } from 'chai';
 import { z } from 'zod';
 import { HttpServerToken } from '../src/index.js';
-import { createTestKernel } from './kit.js';
-
-/** A plugin depending on http whose register() is `fn`. */
-function routes(
-  name: string,
-  fn: (ctx: PluginContext<unknown>) => void,
-  extra: Partial<Parameters<typeof definePlugin>[0]> = {},
-): Plugin {
-  return definePlugin({
-    name,
-    version: '0.1.0',
-    kernel: '^0.1.0',
-    dependsOn: ['http'],
-    register: fn as never,
-    ...extra,
-  });
-}
+import { createTestKernel, routes } from './kit.js';
 
 async function rejectionOf(promise: Promise<unknown>): Promise<GantryError> {
   try {
