@@ -7,6 +7,12 @@ export interface TimelineEntry {
   readonly plugin: string;
   readonly phase: 'register' | 'start' | 'stop';
   readonly hook?: string;
+  /**
+   * Wall time from the call of the hook (or `register()`) to the settling of its promise. Work that
+   * other plugins started earlier runs on the event loop meanwhile (timers, I/O callbacks, their own
+   * background start-up) and is counted too: read it as an upper bound of this plugin's cost, not a
+   * measure of it.
+   */
   readonly ms: number;
 }
 
