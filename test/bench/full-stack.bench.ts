@@ -31,7 +31,7 @@ import {
   stopFullServer,
 } from './full-stack.js';
 import { ROUTE } from './servers/full-common.js';
-import { cpuMicros, pinLoadGenerator, rssMb, SERVER_CPU } from './process.js';
+import { cpuMicros, pinLoadGenerator, rssMb } from './process.js';
 import { median } from './stats.js';
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
@@ -41,8 +41,7 @@ const coldStarts = Number(process.env.BENCH_COLD_STARTS ?? 3);
 const only = process.env.BENCH_SERVERS?.split(',') as FullStackName[] | undefined;
 const names = (Object.keys(FULL_STACK_SERVERS) as FullStackName[]).filter((n) => !only || only.includes(n));
 // Server on CPU 1, load generator on CPU 0 (as in the figures), when there are two CPUs.
-const pin = pinLoadGenerator();
-const serverCpu = pin ? SERVER_CPU : undefined;
+const serverCpu = pinLoadGenerator();
 
 interface Round {
   rps: number;
@@ -150,7 +149,7 @@ try {
     node: process.version,
     cpus: os.cpus().length,
     loadavg: os.loadavg().map((x) => r2(x)),
-    pinned: pin,
+    pinned: serverCpu !== undefined,
     connections,
     duration,
     rounds,

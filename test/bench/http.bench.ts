@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { cpuMicros, nodeCommand, pinLoadGenerator, rssMb, SERVER_CPU } from './process.js';
+import { cpuMicros, nodeCommand, pinLoadGenerator, rssMb } from './process.js';
 import { median } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -31,7 +31,7 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 // calls outweighs the frameworks' own work and brings their ratios toward 1. With BENCH_PIPELINING=8
 // one read and one write serve several requests, and what differs between the servers shows.
 const pipelining = Number(process.env.BENCH_PIPELINING ?? 1);
-const pin = pinLoadGenerator();
+const serverCpu = pinLoadGenerator();
 
 interface Sample {
   rps: number;
@@ -52,7 +52,7 @@ interface Server {
 
 /** Spawns a server script; it prints its port, or `{"port":…,"token":"…"}`, as its first line. */
 async function startServer(script: string, env: Record<string, string> = {}): Promise<Server> {
-  const [command, args] = nodeCommand([path.join(here, 'servers', script)], pin ? SERVER_CPU : undefined);
+  const [command, args] = nodeCommand([path.join(here, 'servers', script)], serverCpu);
   const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
@@ -151,7 +151,7 @@ try {
   const report = {
     node: process.version,
     cpus: os.cpus().length,
-    pinned: pin,
+    pinned: serverCpu !== undefined,
     connections,
     pipelining,
     duration,

@@ -6,18 +6,15 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
-/** The core the servers run on when pinned; the benchmark itself (autocannon) takes core 0. */
-export const SERVER_CPU = 1;
-
 /**
  * Pins this process (the load generator) to CPU 0 when there are two CPUs and BENCH_PIN is not `0`,
- * so that servers spawned with {@link nodeCommand} have CPU 1 to themselves, as in the issue's figures.
- * Returns whether it pinned.
+ * and returns the core the servers are to run on (1, through {@link nodeCommand}), as in the issue's
+ * figures; undefined when not pinning.
  */
-export function pinLoadGenerator(): boolean {
-  const pin = process.env.BENCH_PIN !== '0' && os.cpus().length >= 2;
-  if (pin) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
-  return pin;
+export function pinLoadGenerator(): number | undefined {
+  if (process.env.BENCH_PIN === '0' || os.cpus().length < 2) return undefined;
+  execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  return 1;
 }
 
 /**

@@ -30,7 +30,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { freePort } from '../support/sandbox-ports.js';
-import { cpuMicros, nodeCommand, pinLoadGenerator, rssMb, SERVER_CPU } from './process.js';
+import { cpuMicros, nodeCommand, pinLoadGenerator, rssMb } from './process.js';
 import { median } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -42,7 +42,7 @@ const loadRuns = Number(process.env.BENCH_LOAD_RUNS ?? 3);
 const scalingRuns = Number(process.env.BENCH_SCALING_RUNS ?? 3);
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 20);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const pin = pinLoadGenerator();
+const serverCpu = pinLoadGenerator();
 
 /**
  * How `npm start` runs the sandbox: the environment and Node flags of the root package.json's start
@@ -159,7 +159,7 @@ async function spawnSandbox(options: {
     env.GANTRY_CONFIG = file;
   }
   const entry = path.join(sandboxDir, start.entry);
-  const [command, args] = nodeCommand([...start.flags, entry], pin ? SERVER_CPU : undefined);
+  const [command, args] = nodeCommand([...start.flags, entry], serverCpu);
   const t0 = performance.now();
   const child = spawn(command, args, { cwd: sandboxDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let kernel: Sandbox['kernel'];
@@ -305,7 +305,7 @@ const report = {
   node: process.version,
   cpus: os.cpus().length,
   loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
-  pinned: pin,
+  pinned: serverCpu !== undefined,
   startCommand: start,
   duration,
   connections,
