@@ -245,6 +245,15 @@ describe('mailer API', () => {
       const data = { name: 'A', when: '2026-01-15T10:00:00Z', ip: '192.0.2.1', userAgent: 'ua' };
       expect(mailer.render('new-login', data).text).to.include('When: 15 janvier 2026');
       expect(mailer.render('new-login', data, 'en-US').text).to.include('When: January 15, 2026');
+      // Formatters are kept per locale (bounded): the first locale's is not reused for another, and
+      // past the bound each locale still gets its own.
+      expect(mailer.render('new-login', data).text).to.include('When: 15 janvier 2026');
+      for (let i = 0; i < 70; i++) {
+        const region = String.fromCharCode(65 + Math.floor(i / 26), 65 + (i % 26));
+        expect(mailer.render('new-login', data, `fr-${region}`).text).to.include('When: 15 janvier 2026');
+      }
+      expect(mailer.render('new-login', data, 'de').text).to.include('When: 15. Januar 2026');
+      expect(mailer.render('new-login', data, 'en-US').text).to.include('When: January 15, 2026');
       const err = (await mailer
         .send({ to: 'a@example.com', template: 'new-login', data, locale: 'not a locale!' })
         .catch((e: unknown) => e)) as CodedError;
