@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import {
@@ -43,4 +46,43 @@ describe('bench: the full-stack servers answer alike (Redis)', function () {
       }
     });
   }
+
+  // BENCH_PEERS's form: a command line written elsewhere, told its port in PORT, its own output kept off
+  // the report. This bench's Fastify peer run that way answers exactly as when the bench spawns it.
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'servers', 'fastify-full.js');
+  const quote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
+
+  it('a server given as a command (BENCH_PEERS) listens on the PORT it is given and is checked alike', async () => {
+    const key = benchKey();
+    const tokens = await benchTokens(key);
+    const prefix = `${run}peer:`;
+    await revokeBenchFamily(redis, prefix);
+    const spec = { command: `${quote(process.execPath)} ${quote(script)}`, env: {} };
+    const server = await startFullServer('myFastify', { key, token: tokens.good, prefix, spec });
+    try {
+      expect(await checkEquivalence(server.port, tokens)).to.deep.equal([]);
+      // exec'd by sh: the measured pid is the server's own process, not a shell around it.
+      expect(readFileSync(`/proc/${server.child.pid}/cmdline`, 'utf8').split('\0')).to.include(script);
+    } finally {
+      await stopFullServer(server);
+    }
+  });
+
+  it('a command that exits before serving is reported with its exit status, not waited for', async () => {
+    const key = benchKey();
+    const tokens = await benchTokens(key);
+    const spec = { command: `${quote(process.execPath)} -e 'process.exit(3)'`, env: {} };
+    let failure: unknown;
+    // A deadline far past this suite's timeout: only noticing the exit ends the wait in time.
+    await startFullServer('broken', {
+      key,
+      token: tokens.good,
+      prefix: `${run}broken:`,
+      spec,
+      timeoutMs: 3_600_000,
+    }).catch((err: unknown) => {
+      failure = err;
+    });
+    expect(String(failure)).to.match(/broken \(.*\) exited with 3/);
+  });
 });

@@ -12,7 +12,11 @@
  * BENCH_COLD_STARTS), and ratios against Gantry. Redis at BENCH_REDIS_URL (default 127.0.0.1:6379);
  * every key lives under a prefix unique to the run, deleted at the end.
  *
+ * Servers written elsewhere join the same run with BENCH_PEERS (a JSON object of name → command line,
+ * see peerServers in full-stack.ts): same equivalence check, same load, ratios against Gantry's.
+ *
  *   npm run bench:full        # BENCH_DURATION=10 BENCH_ROUNDS=3 BENCH_CONNECTIONS=10 BENCH_PIN=1
+ *   BENCH_PEERS='{"myNest":"node /path/to/nest/dist/main.js"}' BENCH_SERVERS=gantry,myNest npm run bench:full
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -25,8 +29,10 @@ import {
   dropPrefix,
   FULL_STACK_SERVERS,
   type FullServer,
-  type FullStackName,
+  peerServers,
   revokeBenchFamily,
+  selectServers,
+  type ServerSpec,
   startFullServer,
   stopFullServer,
 } from './full-stack.js';
@@ -38,8 +44,8 @@ const duration = Number(process.env.BENCH_DURATION ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const coldStarts = Number(process.env.BENCH_COLD_STARTS ?? 3);
-const only = process.env.BENCH_SERVERS?.split(',') as FullStackName[] | undefined;
-const names = (Object.keys(FULL_STACK_SERVERS) as FullStackName[]).filter((n) => !only || only.includes(n));
+const specs: Record<string, ServerSpec> = { ...FULL_STACK_SERVERS, ...peerServers() };
+const names = selectServers(Object.keys(specs), process.env.BENCH_SERVERS);
 // Server on CPU 1, load generator on CPU 0 (as in the issue's figures), when there are two CPUs.
 const serverCpu = pinLoadGenerator();
 
@@ -82,6 +88,7 @@ try {
         token: tokens.good,
         prefix: `${run}${name}:cold:`,
         cpu: serverCpu,
+        spec: specs[name],
       });
       cold[name].push(server.coldStartMs);
       await stopFullServer(server);
@@ -90,7 +97,7 @@ try {
   for (const name of names) {
     const prefix = `${run}${name}:`;
     await revokeBenchFamily(redis, prefix);
-    const server = await startFullServer(name, { key, token: tokens.good, prefix, cpu: serverCpu });
+    const server = await startFullServer(name, { key, token: tokens.good, prefix, cpu: serverCpu, spec: specs[name] });
     servers.push(server);
     const problems = await checkEquivalence(server.port, tokens);
     if (problems.length > 0) throw new Error(`${name} does not answer like the others:\n  ${problems.join('\n  ')}`);

@@ -27,6 +27,17 @@ export function nodeCommand(args: readonly string[], cpu?: number): [string, str
     : ['taskset', ['-c', String(cpu), process.execPath, ...args]];
 }
 
+/**
+ * A command line written elsewhere (a peer server: `node dist/main.js`, a binary) as a spawn command:
+ * `sh -c 'exec …'`, through `taskset -c cpu` when `cpu` is given. Both exec, so the child's pid is the
+ * program's own and {@link cpuMicros} and {@link rssMb} read it (one process: workers it would fork are
+ * not counted).
+ */
+export function shellCommand(command: string, cpu?: number): [string, string[]] {
+  const sh = ['sh', '-c', `exec ${command}`];
+  return cpu === undefined ? [sh[0]!, sh.slice(1)] : ['taskset', ['-c', String(cpu), ...sh]];
+}
+
 /** utime + stime of a process in microseconds (from /proc/<pid>/stat; clock ticks of 10 ms). */
 export function cpuMicros(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

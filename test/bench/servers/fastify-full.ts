@@ -78,7 +78,7 @@ app.get(ROUTE, { preHandler: authenticate }, async (req) => {
   return body(subject);
 });
 
-const address = await app.listen({ port: 0, host: '127.0.0.1' });
+const address = await app.listen({ port: settings.port(), host: '127.0.0.1' });
 process.stdout.write(`${JSON.stringify({ port: Number(new URL(address).port) })}\n`);
 process.on('SIGTERM', () => {
   void app.close().then(() => {

@@ -26,6 +26,8 @@ export const settings = {
   publicPem: () => env('BENCH_PUBLIC_PEM'),
   privatePem: () => env('BENCH_PRIVATE_PEM'),
   redisUrl: () => process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  /** The port to listen on (127.0.0.1): `PORT` when a harness gives one, else any free port. */
+  port: () => Number(process.env.PORT ?? 0),
   /** Unique per run and server: rate-limit counters and revocations of one server are its own. */
   prefix: () => env('BENCH_PREFIX'),
   tokenCache: () => process.env.BENCH_TOKEN_CACHE !== '0',

@@ -38,7 +38,7 @@ const kernel = await createKernel({
   profile: 'compose',
   config: {
     plugins: {
-      http: { port: 0, host: '127.0.0.1', engine: settings.engine() },
+      http: { port: settings.port(), host: '127.0.0.1', engine: settings.engine() },
       metrics: {},
       redis: { url: settings.redisUrl() },
       'rate-limit': { store: 'redis', prefix: `${prefix}rl:`, default: { ...RATE_LIMIT } },

@@ -115,7 +115,7 @@ app.use(
     }),
   }),
 );
-await app.listen(0, '127.0.0.1');
+await app.listen(settings.port(), '127.0.0.1');
 const address = app.getHttpServer().address() as { port: number };
 process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
 process.on('SIGTERM', () => {
