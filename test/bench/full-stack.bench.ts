@@ -31,11 +31,11 @@ import {
   type FullServer,
   peerServers,
   revokeBenchFamily,
-  selectServers,
   type ServerSpec,
   startFullServer,
   stopFullServer,
 } from './full-stack.js';
+import { selectServers } from './peers.js';
 import { ROUTE } from './servers/full-common.js';
 import { cpuMicros, pinLoadGenerator, rssMb } from './process.js';
 import { median } from './stats.js';

@@ -6,12 +6,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { importPKCS8, SignJWT, type JWTPayload } from 'jose';
-import { nodeCommand, shellCommand } from './process.js';
+import { firstOk, parsePeers, sameJson, startPeer, watch } from './peers.js';
+import { nodeCommand } from './process.js';
 import { AUDIENCE, ISSUER, ROUTE } from './servers/full-common.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -44,8 +44,6 @@ export type ServerSpec =
   | { readonly script: string; readonly env: Readonly<Record<string, string>> }
   | { readonly command: string; readonly env: Readonly<Record<string, string>> };
 
-const PEER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;
-
 /**
  * Servers written elsewhere that join the comparison, from `BENCH_PEERS`: a JSON object of name →
  * command line (`{"myNest":"node /path/to/nest/dist/main.js"}`). Each command is run as one program
@@ -54,55 +52,8 @@ const PEER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;
  * (see docs/benchmarks.md). A malformed value is refused with the reason, before anything starts.
  */
 export function peerServers(value: string | undefined = process.env.BENCH_PEERS): Record<string, ServerSpec> {
-  if (value === undefined || value.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch (err) {
-    throw new Error(
-      `BENCH_PEERS is not JSON (${(err as Error).message}): give an object of name → command, e.g. {"myNest":"node /path/to/main.js"}`,
-    );
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-    throw new Error('BENCH_PEERS must be a JSON object of name → command, e.g. {"myNest":"node /path/to/main.js"}');
-  const peers: Record<string, ServerSpec> = {};
-  for (const [name, command] of Object.entries(parsed)) {
-    if (!PEER_NAME.test(name))
-      throw new Error(
-        `BENCH_PEERS: "${name}" is not a server name (a letter, then letters, digits, - or _; 40 at most)`,
-      );
-    if (Object.hasOwn(FULL_STACK_SERVERS, name))
-      throw new Error(`BENCH_PEERS: "${name}" is already one of this bench's servers; give the peer another name`);
-    if (typeof command !== 'string' || command.trim() === '')
-      throw new Error(`BENCH_PEERS: the command of "${name}" must be a non-empty string`);
-    peers[name] = { command: command.trim(), env: {} };
-  }
-  return peers;
-}
-
-/**
- * The servers a run loads: all of `known` in their order, or those `BENCH_SERVERS` lists (comma-separated);
- * a name that is not a server is refused, listing the ones there are.
- */
-export function selectServers(known: readonly string[], only: string | undefined): string[] {
-  if (only === undefined || only.trim() === '') return [...known];
-  const wanted = only.split(',').map((n) => n.trim());
-  const unknown = wanted.filter((n) => !known.includes(n));
-  if (unknown.length > 0)
-    throw new Error(`BENCH_SERVERS: no server named ${unknown.join(', ')}; the servers are ${known.join(', ')}`);
-  return known.filter((n) => wanted.includes(n));
-}
-
-/** A port free on 127.0.0.1 now (the kernel's pick), for a server that is told its port. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const peers = parsePeers(value, 'BENCH_PEERS', Object.keys(FULL_STACK_SERVERS));
+  return Object.fromEntries(Object.entries(peers).map(([name, command]) => [name, { command, env: {} }]));
 }
 
 /** The signing key every server trusts. */
@@ -209,54 +160,28 @@ export async function startFullServer(
 ): Promise<FullServer> {
   const spec = options.spec ?? (FULL_STACK_SERVERS as Record<string, ServerSpec | undefined>)[name];
   if (!spec) throw new Error(`no full-stack server named "${name}"`);
-  const given = 'command' in spec ? await freePort() : undefined;
-  const [command, args] =
-    'command' in spec
-      ? shellCommand(spec.command, options.cpu)
-      : nodeCommand([path.join(here, 'servers', spec.script)], options.cpu);
+  const env = { ...serverEnv(options.key, options.prefix), ...spec.env };
+  const headers = { authorization: `Bearer ${options.token}` };
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  if ('command' in spec) {
+    const peer = await startPeer(name, spec.command, { path: ROUTE, cpu: options.cpu, env, headers, timeoutMs });
+    return { name, child: peer.child, port: peer.port, coldStartMs: peer.startMs };
+  }
+  const [command, args] = nodeCommand([path.join(here, 'servers', spec.script)], options.cpu);
   const t0 = performance.now();
+  // The bench's own servers pick a free port and print it: a PORT of the caller's shell is not theirs.
   const child = spawn(command, args, {
-    // A peer's own output (a framework's start-up log) goes to stderr: stdout carries the report.
-    stdio: ['ignore', given === undefined ? 'pipe' : process.stderr, 'inherit'],
-    env: {
-      ...process.env,
-      ...serverEnv(options.key, options.prefix),
-      ...spec.env,
-      // The bench's own servers pick a free port and print it: a PORT of the caller's shell is not theirs.
-      PORT: given === undefined ? undefined : String(given),
-    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env, PORT: undefined },
   });
-  let exited: string | undefined;
-  const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-    exited = `${name} (${'command' in spec ? spec.command : spec.script}) exited with ${signal ?? code}`;
-  };
-  child.once('exit', onExit);
+  const server = watch(child, `${name} (${spec.script})`);
   try {
-    let port = given;
-    if (port === undefined) {
-      const line = await new Promise<string>((resolve, reject) => {
-        child.once('exit', () => reject(new Error(exited)));
-        child.stdout!.once('data', (d: Buffer) => resolve(String(d).trim()));
-      });
-      port = (JSON.parse(line) as { port: number }).port;
-    }
-    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-    for (;;) {
-      if (exited) throw new Error(exited);
-      const status = await fetch(`http://127.0.0.1:${port}${ROUTE}`, {
-        headers: { authorization: `Bearer ${options.token}` },
-      }).then(
-        async (res) => {
-          await res.arrayBuffer();
-          return res.status;
-        },
-        () => undefined,
-      );
-      if (status === 200) break;
-      if (Date.now() > deadline) throw new Error(`${name}: no 200 within the deadline (last ${status})`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    child.off('exit', onExit);
+    const line = await new Promise<string>((resolve, reject) => {
+      child.once('exit', () => reject(new Error(server.exited())));
+      child.stdout!.once('data', (d: Buffer) => resolve(String(d).trim()));
+    });
+    const { port } = JSON.parse(line) as { port: number };
+    await firstOk(server, `http://127.0.0.1:${port}${ROUTE}`, headers, timeoutMs);
     return { name, child, port, coldStartMs: performance.now() - t0 };
   } catch (err) {
     child.kill('SIGTERM');
@@ -291,7 +216,7 @@ export const EXPECTED: Readonly<Record<keyof BenchTokens | 'missing', number>> =
   revoked: 401,
   noRole: 403,
 };
-export const GOOD_BODY = JSON.stringify({ subject: 'bench-user' });
+export const GOOD_BODY = { subject: 'bench-user' } as const;
 
 /** Asks a server every case; returns the differences from {@link EXPECTED} (empty: equivalent). */
 export async function checkEquivalence(port: number, tokens: BenchTokens): Promise<string[]> {
@@ -303,8 +228,9 @@ export async function checkEquivalence(port: number, tokens: BenchTokens): Promi
     });
     const text = await res.text();
     if (res.status !== status) problems.push(`${label}: ${res.status}, expected ${status}`);
-    if (label === 'good' && JSON.stringify(JSON.parse(text)) !== GOOD_BODY)
-      problems.push(`good: body ${text}, expected ${GOOD_BODY}`);
+    // A body that is not JSON (a peer's HTML error page) is a difference, not a crash of the check.
+    if (label === 'good' && !sameJson(text, GOOD_BODY))
+      problems.push(`good: body ${text.slice(0, 200)}, expected ${JSON.stringify(GOOD_BODY)}`);
     for (const header of ['content-security-policy', 'x-content-type-options', 'strict-transport-security'])
       if (label === 'good' && !res.headers.get(header)) problems.push(`good: no ${header} header`);
   }

@@ -11,6 +11,9 @@
  * Servers pinned to CPU 1 and the load generator to CPU 0 when there are two CPUs (BENCH_PIN=0: not),
  * as full-stack.bench.ts and startup.bench.ts run theirs: otherwise every server shares both cores
  * with autocannon, and the ratios measure the scheduler as much as the servers.
+ * Hello servers written elsewhere join the comparison with BENCH_HELLO_PEERS, a JSON object of name →
+ * command line (`{"theirFastify":"node /path/to/server.js"}`): each is told its port in PORT, must answer
+ * `GET /api/v1/hello` with `{"hello":"world"}`, and is loaded in the same rounds (see peers.ts).
  *
  *   npm run bench            # or: BENCH_DURATION=5 BENCH_ROUNDS=2 npm run bench
  */
@@ -19,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { parsePeers, sameJson, startPeer } from './peers.js';
 import { cpuMicros, nodeCommand, pinLoadGenerator, rssMb } from './process.js';
 import { median } from './stats.js';
 
@@ -55,7 +59,8 @@ async function startServer(script: string, env: Record<string, string> = {}): Pr
   const [command, args] = nodeCommand([path.join(here, 'servers', script)], serverCpu);
   const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
+    // These servers pick a free port and print it: a PORT of the caller's shell is not theirs.
+    env: { ...process.env, ...env, PORT: undefined },
   });
   const line = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
@@ -121,6 +126,22 @@ const ratio = (a: Measured, b: Measured): number => Math.round((a.rps / b.rps) *
 const cpuRatio = (a: Measured, b: Measured): number =>
   Math.round((b.cpuUsPerRequest / a.cpuUsPerRequest) * 1000) / 1000;
 
+const HELLO_SERVERS = ['express', 'expressNoEtag', 'gantry', 'fastify', 'fastifyHeaders', 'gantryFastify'];
+const peers = parsePeers(process.env.BENCH_HELLO_PEERS, 'BENCH_HELLO_PEERS', HELLO_SERVERS);
+const HELLO_BODY = { hello: 'world' };
+
+/** A hello server written elsewhere: started with a free PORT, refused unless it answers like the others. */
+async function startHelloPeer(name: string, command: string): Promise<Server> {
+  const peer = await startPeer(name, command, { path: '/api/v1/hello', cpu: serverCpu });
+  if (!sameJson(peer.body, HELLO_BODY)) {
+    peer.child.kill('SIGTERM');
+    throw new Error(
+      `${name} answers ${peer.body.slice(0, 200)} to GET /api/v1/hello, not ${JSON.stringify(HELLO_BODY)}`,
+    );
+  }
+  return { child: peer.child, port: peer.port };
+}
+
 const servers: Server[] = [];
 const start = async (script: string, env?: Record<string, string>): Promise<Server> => {
   const server = await startServer(script, env);
@@ -134,6 +155,12 @@ try {
   const fastify = await start('fastify.js');
   const fastifyHeaders = await start('fastify.js', { BENCH_FASTIFY_HEADERS: '1' });
   const gantryFastify = await start('gantry.js', { BENCH_HTTP_ENGINE: 'fastify' });
+  const peerServers: Record<string, Server> = {};
+  for (const [name, command] of Object.entries(peers)) {
+    const server = await startHelloPeer(name, command);
+    servers.push(server);
+    peerServers[name] = server;
+  }
   const hello = await compare('/api/v1/hello', {
     express,
     gantry,
@@ -141,6 +168,7 @@ try {
     fastify,
     fastifyHeaders,
     gantryFastify,
+    ...peerServers,
   });
   const rss = {
     express: rssMb(express.child.pid!),
@@ -174,6 +202,20 @@ try {
       cpuRatioVsGantryExpress: cpuRatio(hello.gantryFastify!, hello.gantry!),
       ratioVsGantryExpress: ratio(hello.gantryFastify!, hello.gantry!),
     },
+    // Servers written elsewhere (BENCH_HELLO_PEERS), against Gantry on each engine.
+    peers: Object.fromEntries(
+      Object.entries(peerServers).map(([name, server]) => [
+        name,
+        {
+          ...hello[name]!,
+          rssAfterLoadMb: rssMb(server.child.pid!),
+          gantryRatio: ratio(hello.gantry!, hello[name]!),
+          gantryCpuRatio: cpuRatio(hello.gantry!, hello[name]!),
+          gantryFastifyRatio: ratio(hello.gantryFastify!, hello[name]!),
+          gantryFastifyCpuRatio: cpuRatio(hello.gantryFastify!, hello[name]!),
+        },
+      ]),
+    ),
   };
   console.log(JSON.stringify(report, null, 2));
   console.log(
@@ -191,6 +233,10 @@ try {
   console.log(
     `hello: gantry on fastify / gantry on express throughput ratio ${report.helloFastifyEngine.ratioVsGantryExpress} (${hello.gantryFastify!.rps} vs ${hello.gantry!.rps} req/s)`,
   );
+  for (const [name, peer] of Object.entries(report.peers))
+    console.log(
+      `hello: gantry on fastify / ${name} throughput ratio ${peer.gantryFastifyRatio}, by CPU per request ${peer.gantryFastifyCpuRatio} (${hello.gantryFastify!.cpuUsPerRequest} vs ${peer.cpuUsPerRequest} µs); gantry on express / ${name} ${peer.gantryRatio}, by CPU ${peer.gantryCpuRatio}`,
+    );
   // A server that used well under a core was waiting for requests: autocannon (one process) was the
   // limit, every such server sits at the same ceiling, and the ratios above say little about them.
   const idle = Object.entries(hello).filter(([, m]) => m.busy < 0.85);

@@ -1,4 +1,5 @@
-// The peer: bare fastify 5 serving the same JSON as the Gantry route (no schema, defaults). Prints its port on stdout.
+// The peer: bare fastify 5 serving the same JSON as the Gantry route (no schema, defaults). Listens on
+// PORT when set (a free port otherwise) and prints its port on stdout.
 // BENCH_FASTIFY_HEADERS=1 adds what every Gantry response carries by default (a request id and the
 // security headers of the http plugin, computed once as Gantry does), to tell their cost from the framework's.
 import { randomUUID } from 'node:crypto';
@@ -14,6 +15,6 @@ app.get('/api/v1/hello', async (_req, reply) => {
   }
   return { hello: 'world' };
 });
-const address = await app.listen({ port: 0, host: '127.0.0.1' });
+const address = await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
 process.stdout.write(`${new URL(address).port}\n`);
 process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
