@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { CliErrors } from './errors.js';
-import type { CliIo } from './io.js';
+import { type CliIo, say } from './io.js';
 
 /**
  * Runs npm with `args` in `cwd`, forwarding its output to the command's streams. Resolves with its
@@ -20,6 +20,17 @@ export function runNpm(io: CliIo, cwd: string, args: readonly string[]): Promise
     child.on('error', reject);
     child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
+}
+
+/**
+ * `npm install` in a folder the CLI just created, on the registry it was created from when one was
+ * given; says the command line first and fails with GANTRY_CLI_INSTALL_FAILED on a non-zero exit.
+ */
+export async function npmInstall(io: CliIo, target: string, registry: string | undefined): Promise<void> {
+  const args = ['install', '--no-audit', '--no-fund', ...(registry ? ['--registry', registry] : [])];
+  say(io, `Installing dependencies: npm ${args.join(' ')}`);
+  const code = await runNpm(io, target, args);
+  if (code !== 0) throw CliErrors.INSTALL_FAILED(`npm install exited with code ${code} in ${target}`);
 }
 
 /**

@@ -6,7 +6,7 @@ import { loadCatalog, selectPlugins, type CatalogEntry } from '../catalog.js';
 import { CliErrors } from '../errors.js';
 import { say, type CliIo } from '../io.js';
 import { assertPackageName, hostLabel, snakeCase } from '../names.js';
-import { registryNpmrc, runNpm } from '../npm.js';
+import { npmInstall, registryNpmrc } from '../npm.js';
 import { copyTemplate, fillTokens, writeFile, type Tokens } from '../templates.js';
 import { CLI_VERSION, TEMPLATES_DIR } from '../version.js';
 
@@ -98,12 +98,7 @@ export async function newApp(io: CliIo, options: NewAppOptions): Promise<number>
   if (profile === 'compose')
     say(io, '  profiles: embedded (default), compose (GANTRY_PROFILE=compose: PostgreSQL, Redis, SMTP)');
 
-  if (options.install !== false) {
-    const args = ['install', '--no-audit', '--no-fund', ...(options.registry ? ['--registry', options.registry] : [])];
-    say(io, `Installing dependencies: npm ${args.join(' ')}`);
-    const code = await runNpm(io, target, args);
-    if (code !== 0) throw CliErrors.INSTALL_FAILED(`npm install exited with code ${code} in ${target}`);
-  }
+  if (options.install !== false) await npmInstall(io, target, options.registry);
   const rel = path.relative(options.shellCwd ?? options.cwd, target) || '.';
   say(
     io,

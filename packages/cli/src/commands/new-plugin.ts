@@ -5,7 +5,7 @@ import semver from 'semver';
 import { CliErrors } from '../errors.js';
 import { say, type CliIo } from '../io.js';
 import { assertPackageName, assertPluginName, pascalCase } from '../names.js';
-import { registryNpmrc, runNpm } from '../npm.js';
+import { npmInstall, registryNpmrc } from '../npm.js';
 import { copyTemplate, writeFile } from '../templates.js';
 import { CLI_VERSION, TEMPLATES_DIR } from '../version.js';
 
@@ -71,12 +71,7 @@ export async function newPlugin(io: CliIo, options: NewPluginOptions): Promise<n
   if (npmrc) writeFile(target, '.npmrc', npmrc);
   say(io, `Created plugin "${plugin}" (package ${pkg}) in ${target}`);
   if (npmrc) say(io, `  .npmrc: ${npmrc.trim()} (npm install and npm ci in this folder use it)`);
-  if (options.install) {
-    const args = ['install', '--no-audit', '--no-fund', ...(options.registry ? ['--registry', options.registry] : [])];
-    say(io, `Installing dependencies: npm ${args.join(' ')}`);
-    const code = await runNpm(io, target, args);
-    if (code !== 0) throw CliErrors.INSTALL_FAILED(`npm install exited with code ${code} in ${target}`);
-  }
+  if (options.install) await npmInstall(io, target, options.registry);
   const rel = path.relative(options.shellCwd ?? options.cwd, target) || '.';
   say(
     io,
