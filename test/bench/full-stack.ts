@@ -4,14 +4,14 @@
  * spawning a server with its environment, and the equivalence check every server must pass before it
  * is measured.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { importPKCS8, SignJWT, type JWTPayload } from 'jose';
 import { firstOk, parsePeers, sameJson, startPeer, watch } from './peers.js';
-import { nodeCommand } from './process.js';
+import { spawnScript } from './process.js';
 import { AUDIENCE, ISSUER, ROUTE } from './servers/full-common.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -167,20 +167,12 @@ export async function startFullServer(
     const peer = await startPeer(name, spec.command, { path: ROUTE, cpu: options.cpu, env, headers, timeoutMs });
     return { name, child: peer.child, port: peer.port, coldStartMs: peer.startMs };
   }
-  const [command, args] = nodeCommand([path.join(here, 'servers', spec.script)], options.cpu);
+  const label = `${name} (${spec.script})`;
   const t0 = performance.now();
-  // The bench's own servers pick a free port and print it: a PORT of the caller's shell is not theirs.
-  const child = spawn(command, args, {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env, PORT: undefined },
-  });
-  const server = watch(child, `${name} (${spec.script})`);
+  const { child, firstLine } = await spawnScript(path.join(here, 'servers', spec.script), label, env, options.cpu);
+  const server = watch(child, label);
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      child.once('exit', () => reject(new Error(server.exited())));
-      child.stdout!.once('data', (d: Buffer) => resolve(String(d).trim()));
-    });
-    const { port } = JSON.parse(line) as { port: number };
+    const { port } = JSON.parse(firstLine) as { port: number };
     await firstOk(server, `http://127.0.0.1:${port}${ROUTE}`, headers, timeoutMs);
     return { name, child, port, coldStartMs: performance.now() - t0 };
   } catch (err) {

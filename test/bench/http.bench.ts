@@ -17,13 +17,13 @@
  *
  *   npm run bench            # or: BENCH_DURATION=5 BENCH_ROUNDS=2 npm run bench
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { parsePeers, sameJson, startPeer } from './peers.js';
-import { cpuMicros, nodeCommand, pinLoadGenerator, rssMb } from './process.js';
+import { cpuMicros, pinLoadGenerator, rssMb, spawnScript } from './process.js';
 import { median } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -56,17 +56,8 @@ interface Server {
 
 /** Spawns a server script; it prints its port, or `{"port":…,"token":"…"}`, as its first line. */
 async function startServer(script: string, env: Record<string, string> = {}): Promise<Server> {
-  const [command, args] = nodeCommand([path.join(here, 'servers', script)], serverCpu);
-  const child = spawn(command, args, {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    // These servers pick a free port and print it: a PORT of the caller's shell is not theirs.
-    env: { ...process.env, ...env, PORT: undefined },
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-    child.stdout!.once('data', (d: Buffer) => resolve(String(d).trim()));
-  });
-  const parsed = JSON.parse(line) as number | { port: number; token: string };
+  const { child, firstLine } = await spawnScript(path.join(here, 'servers', script), script, env, serverCpu);
+  const parsed = JSON.parse(firstLine) as number | { port: number; token: string };
   return typeof parsed === 'number' ? { child, port: parsed } : { child, ...parsed };
 }
 

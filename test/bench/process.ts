@@ -2,7 +2,7 @@
  * Process plumbing shared by the benchmarks: pinning the load generator and the servers to separate
  * cores, and reading a server's CPU time and memory from /proc.
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
@@ -25,6 +25,30 @@ export function nodeCommand(args: readonly string[], cpu?: number): [string, str
   return cpu === undefined
     ? [process.execPath, [...args]]
     : ['taskset', ['-c', String(cpu), process.execPath, ...args]];
+}
+
+/**
+ * Spawns one of the bench's own server scripts (`file`, pinned to `cpu` when given, `env` added) and
+ * resolves with the process and the first line it prints (its port, or a JSON object holding it);
+ * refuses, naming `label`, when it exits first. These servers pick a free port themselves: a `PORT`
+ * inherited from the caller's shell is removed.
+ */
+export async function spawnScript(
+  file: string,
+  label: string,
+  env: Readonly<Record<string, string>>,
+  cpu?: number,
+): Promise<{ child: ChildProcess; firstLine: string }> {
+  const [command, args] = nodeCommand([file], cpu);
+  const child = spawn(command, args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env, PORT: undefined },
+  });
+  const firstLine = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code, signal) => reject(new Error(`${label} exited with ${signal ?? code}`)));
+    child.stdout!.once('data', (d: Buffer) => resolve(String(d).trim()));
+  });
+  return { child, firstLine };
 }
 
 /**
